@@ -1,0 +1,29 @@
+"""tf.estimator for TensorFlow 2.16+: legacy Estimator code runs unchanged.
+
+`import tfcompat_estimator as estimator` gives the `tf.estimator` (v2) names;
+`tfcompat_estimator.compat.v1` gives `tf.compat.v1.estimator`. Call
+`tfcompat_estimator.install()` once to make `tf.estimator`,
+`tf.compat.v1.estimator` and `import tensorflow_estimator` resolve here.
+"""
+
+import os
+
+# TF1 layers and RNN cells (tf.compat.v1.layers, nn.rnn_cell) need tf-keras;
+# this must be decided before tf.keras is first touched.
+os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
+
+# pylint: disable=g-import-not-at-top,wrong-import-position
+from tfcompat_estimator import experimental
+from tfcompat_estimator import export
+from tfcompat_estimator import inputs
+from tfcompat_estimator.estimator import Estimator
+from tfcompat_estimator.hooks import *  # pylint: disable=wildcard-import
+from tfcompat_estimator.model_fn import EstimatorSpec
+from tfcompat_estimator.model_fn import ModeKeys
+from tfcompat_estimator.run_config import RunConfig
+from tfcompat_estimator.warm_starting import VocabInfo
+from tfcompat_estimator.warm_starting import WarmStartSettings
+from tfcompat_estimator import compat
+from tfcompat_estimator.install import install
+
+__version__ = '0.1.0'

@@ -1,0 +1,13 @@
+"""`tf.compat.v1.estimator`: the v1 names, including `inputs`."""
+
+# pylint: disable=unused-import
+from tfcompat_estimator import experimental
+from tfcompat_estimator import export
+from tfcompat_estimator import inputs
+from tfcompat_estimator.estimator import Estimator
+from tfcompat_estimator.hooks import *  # pylint: disable=wildcard-import
+from tfcompat_estimator.model_fn import EstimatorSpec
+from tfcompat_estimator.model_fn import ModeKeys
+from tfcompat_estimator.run_config import RunConfig
+from tfcompat_estimator.warm_starting import VocabInfo
+from tfcompat_estimator.warm_starting import WarmStartSettings

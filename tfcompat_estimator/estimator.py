@@ -1,0 +1,243 @@
+"""`Estimator`: the tf.estimator interface over captured model graphs.
+
+Each mode's graph is captured once per input signature and kept; its variables
+are reloaded only when the checkpoint to use differs from the one they hold.
+That is why a second `evaluate` or `predict` on an unchanged checkpoint costs
+only the steps themselves.
+"""
+
+import os
+import tempfile
+
+from absl import logging
+import tensorflow as tf
+
+from tfcompat_estimator import checkpoints
+from tfcompat_estimator import evaluation
+from tfcompat_estimator import exporting
+from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator import prediction
+from tfcompat_estimator import run_config as run_config_lib
+from tfcompat_estimator import training
+from tfcompat_estimator import warm_starting
+from tfcompat_estimator.session_emulation import graph_capture
+from tfcompat_estimator.session_emulation import session as session_lib
+
+ModeKeys = model_fn_lib.ModeKeys
+
+_FRESH = 'fresh'  # variables hold their initial values
+_DIRTY = 'dirty'  # variables were changed and match no checkpoint
+
+
+class Estimator:
+  """Trains, evaluates, predicts with and exports a `model_fn` model."""
+
+  # Subclasses (canned estimators) may override only these members.
+  _OVERRIDABLE = frozenset(['__init__', '_call_model_fn', 'model_fn',
+                            'export_saved_model', 'export_savedmodel'])
+
+  def __init__(self, model_fn, model_dir=None, config=None, params=None,
+               warm_start_from=None):
+    self._assert_members_not_overridden()
+    if config is None:
+      config = run_config_lib.RunConfig()
+    elif not isinstance(config, run_config_lib.RunConfig):
+      raise ValueError(f'config must be an instance of RunConfig, but provided '
+                       f'{config}.')
+    model_dir = os.fspath(model_dir) if model_dir is not None else None
+    if model_dir is not None and config.model_dir is not None and (
+        model_dir != config.model_dir):
+      raise ValueError(
+          'model_dir are set both in constructor and RunConfig, but with '
+          f"different values. In constructor: '{model_dir}', in RunConfig: "
+          f"'{config.model_dir}' ")
+    model_dir = model_dir or config.model_dir
+    if model_dir is None:
+      model_dir = tempfile.mkdtemp()
+      logging.warning('Using temporary folder as model directory: %s', model_dir)
+    self._config = config.replace(model_dir=model_dir)
+    self._model_dir = model_dir
+    logging.info('Using config: %s', self._config)
+    if model_fn is None:
+      raise ValueError('model_fn must be provided to Estimator.')
+    model_fn_lib.verify_model_fn_args(model_fn, params)
+    self._model_fn = model_fn
+    self._params = dict(params or {})
+    self._warm_start = warm_starting.settings_from(warm_start_from)
+    self._captures = {}
+    self._state = {}  # id(captured) -> checkpoint identity or _FRESH/_DIRTY
+
+  def _assert_members_not_overridden(self):
+    cls = type(self)
+    if cls is Estimator or cls.__module__.startswith('tfcompat_estimator.'):
+      return
+    for name in dir(Estimator):
+      if name.startswith('__') or name in self._OVERRIDABLE:
+        continue
+      if getattr(cls, name, None) is not getattr(Estimator, name, None):
+        raise ValueError(f'Subclasses of Estimator cannot override members of '
+                         f'Estimator. {cls} does override {name}')
+
+  # Properties ----------------------------------------------------------------
+  @property
+  def model_dir(self):
+    return self._model_dir
+
+  @property
+  def config(self):
+    return self._config
+
+  @property
+  def params(self):
+    return dict(self._params)
+
+  @property
+  def model_fn(self):
+    """The `model_fn`, bound to this Estimator's params and config."""
+
+    def public_model_fn(features, labels, mode, config):
+      return self._call_model_fn(features, labels, mode, config)
+
+    return public_model_fn
+
+  def _call_model_fn(self, features, labels, mode, config):
+    return model_fn_lib.call_model_fn(self._model_fn, features, labels, mode,
+                                      self._params or None, config)
+
+  # Checkpoint inspection -------------------------------------------------------
+  def latest_checkpoint(self):
+    return checkpoints.latest_checkpoint(self._model_dir)
+
+  def _require_checkpoint(self):
+    path = self.latest_checkpoint()
+    if not path:
+      raise ValueError(f"Couldn't find trained model at {self._model_dir}.")
+    return path
+
+  def get_variable_names(self):
+    reader = tf.train.load_checkpoint(self._require_checkpoint())
+    return list(reader.get_variable_to_shape_map())
+
+  def get_variable_value(self, name):
+    reader = tf.train.load_checkpoint(self._require_checkpoint())
+    if isinstance(name, (list, tuple)):
+      return [reader.get_tensor(n) for n in name]
+    return reader.get_tensor(name)
+
+  def eval_dir(self, name=None):
+    return os.path.join(self._model_dir,
+                        'eval' if not name else 'eval_' + name)
+
+  # Train / evaluate / predict -----------------------------------------------
+  def train(self, input_fn, hooks=None, steps=None, max_steps=None,
+            saving_listeners=None):
+    training.validate_steps(steps, max_steps)
+    if max_steps is not None:
+      latest = self.latest_checkpoint()
+      if latest and checkpoints.global_step_of(latest) >= max_steps:
+        logging.info('Skipping training since max_steps has already saved.')
+        return self
+    loop = training.TrainLoop(self, input_fn, hooks, max_steps, steps,
+                              saving_listeners)
+    loop.run()
+    return self
+
+  def evaluate(self, input_fn, steps=None, hooks=None, checkpoint_path=None,
+               name=None):
+    checkpoint_path = self._checkpoint_for_inference(checkpoint_path, 'evaluate')
+    return evaluation.run_evaluation(self, input_fn, steps, hooks,
+                                     checkpoint_path, name)
+
+  def predict(self, input_fn, predict_keys=None, hooks=None,
+              checkpoint_path=None, yield_single_examples=True):
+    checkpoint_path = self._checkpoint_for_inference(checkpoint_path, 'predict')
+    return prediction.run_prediction(self, input_fn, predict_keys, hooks,
+                                     checkpoint_path, yield_single_examples)
+
+  def _checkpoint_for_inference(self, checkpoint_path, what):
+    if checkpoint_path:
+      checkpoint_path = os.fspath(checkpoint_path)
+      if tf.io.gfile.isdir(checkpoint_path):
+        checkpoint_path = checkpoints.latest_checkpoint(checkpoint_path)
+      return checkpoint_path
+    latest = self.latest_checkpoint()
+    if not latest:
+      logging.info('Could not find trained model in model_dir: %s, running '
+                   'initialization to %s.', self._model_dir, what)
+    return latest
+
+  # Exports ---------------------------------------------------------------------
+  def export_saved_model(self, export_dir_base, serving_input_receiver_fn,
+                         assets_extra=None, as_text=False, checkpoint_path=None,
+                         experimental_mode=ModeKeys.PREDICT):
+    if not serving_input_receiver_fn:
+      raise ValueError('An input_receiver_fn must be defined.')
+    return exporting.export_all(
+        self, export_dir_base, {experimental_mode: serving_input_receiver_fn},
+        assets_extra=assets_extra, as_text=as_text,
+        checkpoint_path=checkpoint_path, strip_default_attrs=True)
+
+  def export_savedmodel(self, export_dir_base, serving_input_receiver_fn,
+                        assets_extra=None, as_text=False, checkpoint_path=None,
+                        strip_default_attrs=False):
+    """Deprecated alias of `export_saved_model`."""
+    if not serving_input_receiver_fn:
+      raise ValueError('An input_receiver_fn must be defined.')
+    return exporting.export_all(
+        self, export_dir_base, {ModeKeys.PREDICT: serving_input_receiver_fn},
+        assets_extra=assets_extra, as_text=as_text,
+        checkpoint_path=checkpoint_path,
+        strip_default_attrs=strip_default_attrs)
+
+  def experimental_export_all_saved_models(self, export_dir_base,
+                                           input_receiver_fn_map,
+                                           assets_extra=None, as_text=False,
+                                           checkpoint_path=None):
+    return exporting.export_all(self, export_dir_base, input_receiver_fn_map,
+                                assets_extra=assets_extra, as_text=as_text,
+                                checkpoint_path=checkpoint_path,
+                                strip_default_attrs=True)
+
+  # Captured graphs and the checkpoint their variables hold --------------------
+  def _prepare(self, mode, batches, checkpoint_path):
+    """The captured graph for `mode`, its variables loaded for this call."""
+    key = (mode, repr(batches.element_spec))
+    captured = self._captures.get(key)
+    if captured is not None and checkpoint_path is None and (
+        self._state[id(captured)] != _FRESH):
+      captured = None  # its variables were changed; start from a fresh init
+    if captured is None:
+      captured = graph_capture.CapturedModel(
+          self._model_fn, mode, batches.features_spec, batches.labels_spec,
+          self._params or None, self._config)
+      self._captures[key] = captured
+      self._state[id(captured)] = _FRESH
+    if checkpoint_path is not None:
+      identity = _checkpoint_identity(checkpoint_path)
+      if self._state[id(captured)] != identity:
+        checkpoints.restore(captured.global_variables, checkpoint_path)
+        self._state[id(captured)] = identity
+    elif mode == ModeKeys.TRAIN:
+      if self._warm_start is not None:
+        warm_starting.warm_start(captured, self._warm_start)
+      if captured.spec.scaffold.init_fn is not None:
+        with captured.graph.as_default():
+          captured.spec.scaffold.init_fn(session_lib.EmulatedSession(captured))
+    return captured
+
+  def _mark_unsaved(self, captured):
+    self._state[id(captured)] = _DIRTY
+
+  def _mark_saved(self, captured, checkpoint_path):
+    if checkpoint_path:
+      self._state[id(captured)] = _checkpoint_identity(checkpoint_path)
+
+
+def _checkpoint_identity(path):
+  index = path + '.index'
+  try:
+    stat = tf.io.gfile.stat(index)
+    return (path, stat.mtime_nsec, stat.length)
+  except tf.errors.NotFoundError:
+    return (path, None, None)
+

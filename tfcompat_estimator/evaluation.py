@@ -1,0 +1,74 @@
+"""`Estimator.evaluate`: run metric update ops over the data, then read them.
+
+Metric (local) variables restart from their initial values on each call. With
+no hooks, batches are consumed by a compiled multi-step loop.
+"""
+
+from absl import logging
+import tensorflow as tf
+
+from tfcompat_estimator import input_pipeline
+from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator import summaries
+from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
+from tfcompat_estimator.session_emulation import loops
+from tfcompat_estimator.session_emulation import session as session_lib
+from tfcompat_estimator.session_emulation import step_runner
+
+_BULK_CHUNK = 1000
+
+
+def run_evaluation(estimator, input_fn, steps, hooks, checkpoint_path, name):
+  if steps is not None and steps <= 0:
+    raise ValueError(f'Must specify steps > 0, given: {steps}')
+  hooks = list(hooks or [])
+  batches = input_pipeline.BatchSource(
+      input_fn, model_fn_lib.ModeKeys.EVAL, estimator.params, estimator.config)
+  captured = estimator._prepare(  # pylint: disable=protected-access
+      model_fn_lib.ModeKeys.EVAL, batches, checkpoint_path)
+  captured.reset_local_variables()
+  session = session_lib.EmulatedSession(captured)
+  hooks += list(captured.spec.evaluation_hooks)
+  runner = hook_runner_lib.HookRunner(hooks, session)
+  runner.begin()
+  runner.after_create_session()
+  done = 0
+  if hooks or batches.iterator is None:
+    while (steps is None or done < steps) and not runner.stop_requested:
+      try:
+        step_runner.run_step(session, runner, batches, captured.eval_update_op)
+      except StopIteration:
+        break
+      done += 1
+      logging.log_every_n(logging.INFO, 'Evaluation [%d/%s]', 100, done, steps)
+  else:
+    loop = captured.cached('eval_loop', lambda: loops.make_loop(
+        captured.function_for([], [captured.eval_update_op]), watch_loss=False))
+    while steps is None or done < steps:
+      chunk = _BULK_CHUNK if steps is None else min(_BULK_CHUNK, steps - done)
+      ran, _, stopped = loop(batches.iterator, tf.constant(chunk))
+      done += int(ran)
+      if bool(stopped):
+        break
+  session.current_batch = None
+  keys = sorted(captured.eval_metrics)
+  values = session.compute([captured.eval_metrics[k][0] for k in keys])
+  results = dict(zip(keys, values))
+  results['global_step'] = captured.global_step.numpy()
+  runner.end()
+  _report(estimator, results, name, checkpoint_path)
+  return results
+
+
+def _report(estimator, results, name, checkpoint_path):
+  step = int(results['global_step'])
+  logging.info('Saving dict for global step %d: %s', step, ', '.join(
+      f'{k} = {v}' for k, v in sorted(results.items())))
+  writer = summaries.EventWriter(estimator.eval_dir(name))
+  try:
+    scalars = {k: v for k, v in results.items() if k != 'global_step'}
+    if checkpoint_path:
+      scalars['checkpoint_path'] = checkpoint_path.encode()
+    writer.write_scalars(scalars, step)
+  finally:
+    writer.close()

@@ -1,0 +1,3 @@
+"""`tf.estimator.experimental`: the parts implemented so far."""
+
+from tfcompat_estimator.export.receivers import build_raw_supervised_input_receiver_fn  # pylint: disable=unused-import

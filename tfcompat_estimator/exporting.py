@@ -1,0 +1,122 @@
+"""SavedModel export in the format TensorFlow Serving reads from 2.15 exports.
+
+The serving graph is rebuilt from the receiver and `model_fn` in a plain
+`tf.Graph`, exactly as 2.15 did, and written by the v1 SavedModel builder:
+TF2's own saver keeps only `tensorflow/serving/predict` signatures, while
+Serving's classify and regress APIs need the method names this builder keeps.
+The short-lived v1 session below only restores the checkpoint for writing.
+"""
+
+import os
+import shutil
+import time
+import uuid
+
+from absl import logging
+import tensorflow as tf
+from tensorflow.python.saved_model.model_utils import export_utils
+
+from tfcompat_estimator import model_fn as model_fn_lib
+
+ModeKeys = model_fn_lib.ModeKeys
+_v1 = tf.compat.v1
+_MODE_ORDER = (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT)
+
+
+def _check_assets_extra(assets_extra):
+  """Rejects destinations that would land outside `assets.extra`."""
+  for dest, source in (assets_extra or {}).items():
+    normalized = os.path.normpath(dest)
+    if (os.path.isabs(dest) or normalized == '..' or
+        normalized.startswith('..' + os.sep) or normalized in ('.', '')):
+      raise ValueError(f'assets_extra destination {dest!r} must be a file path '
+                       'inside assets.extra; absolute paths and ".." are not '
+                       'allowed.')
+    if not tf.io.gfile.exists(source):
+      raise ValueError(f'assets_extra source {source!r} (for {dest!r}) does '
+                       'not exist.')
+
+
+def _unique_export_dir(export_dir_base):
+  stamp = int(time.time())
+  while tf.io.gfile.exists(os.path.join(export_dir_base, str(stamp))):
+    stamp += 1
+  return os.path.join(export_dir_base, str(stamp))
+
+
+def export_all(estimator, export_dir_base, input_receiver_fn_map,
+               assets_extra=None, as_text=False, checkpoint_path=None,
+               strip_default_attrs=True):
+  """Writes one SavedModel with a MetaGraph per mode; returns its path (bytes)."""
+  for mode, receiver_fn in input_receiver_fn_map.items():
+    if mode not in _MODE_ORDER:
+      raise ValueError(f'Unknown mode {mode!r} in input_receiver_fn_map.')
+    if receiver_fn is None:
+      raise ValueError(f'input_receiver_fn for mode {mode!r} is None.')
+  _check_assets_extra(assets_extra)
+  checkpoint_path = checkpoint_path or estimator.latest_checkpoint()
+  if not checkpoint_path:
+    raise ValueError(f"Couldn't find trained model at {estimator.model_dir}.")
+  export_dir_base = os.fspath(export_dir_base)
+  tf.io.gfile.makedirs(export_dir_base)
+  temp_dir = os.path.join(export_dir_base, f'temp-{uuid.uuid4().hex}')
+  try:
+    builder = _v1.saved_model.Builder(temp_dir)
+    variables_saved = False
+    for mode in _MODE_ORDER:
+      if mode in input_receiver_fn_map:
+        _add_meta_graph(estimator, builder, mode, input_receiver_fn_map[mode],
+                        checkpoint_path, not variables_saved,
+                        strip_default_attrs)
+        variables_saved = True
+    builder.save(as_text)
+    for dest, source in (assets_extra or {}).items():
+      target = os.path.join(temp_dir, 'assets.extra', dest)
+      tf.io.gfile.makedirs(os.path.dirname(target))
+      tf.io.gfile.copy(source, target, overwrite=True)
+    export_dir = _unique_export_dir(export_dir_base)
+    tf.io.gfile.rename(temp_dir, export_dir)
+  except BaseException:
+    if tf.io.gfile.exists(temp_dir):
+      shutil.rmtree(temp_dir, ignore_errors=True)
+    raise
+  logging.info('SavedModel written to: %s', export_dir)
+  return tf.compat.as_bytes(export_dir)
+
+
+def _add_meta_graph(estimator, builder, mode, receiver_fn, checkpoint_path,
+                    with_variables, strip_default_attrs):
+  with tf.Graph().as_default() as graph:
+    config = estimator.config
+    if config.tf_random_seed is not None:
+      _v1.set_random_seed(config.tf_random_seed)
+    receiver = receiver_fn()
+    _v1.train.get_or_create_global_step()
+    labels = getattr(receiver, 'labels', None)
+    spec = estimator._call_model_fn(receiver.features, labels, mode, config)  # pylint: disable=protected-access
+    metrics = None
+    if mode == ModeKeys.EVAL:
+      metrics = dict(spec.eval_metric_ops)
+    export_outputs = export_utils.export_outputs_for_mode(
+        mode, serving_export_outputs=spec.export_outputs,
+        predictions=spec.predictions, loss=spec.loss, metrics=metrics)
+    signature_def_map = export_utils.build_all_signature_defs(
+        receiver.receiver_tensors, export_outputs,
+        getattr(receiver, 'receiver_tensors_alternatives', None),
+        serving_only=(mode == ModeKeys.PREDICT))
+    main_op = tf.group(_v1.local_variables_initializer(),
+                       _v1.tables_initializer())
+    saver = spec.scaffold.saver or _v1.train.Saver(sharded=True)
+    tags = export_utils.EXPORT_TAG_MAP[mode]
+    assets = _v1.get_collection(_v1.GraphKeys.ASSET_FILEPATHS)
+    with _v1.Session(graph=graph) as session:
+      saver.restore(session, checkpoint_path)
+      kwargs = dict(signature_def_map=signature_def_map, assets_collection=assets,
+                    main_op=main_op, saver=saver,
+                    strip_default_attrs=strip_default_attrs)
+      if mode == ModeKeys.TRAIN:
+        kwargs['train_op'] = spec.train_op
+      if with_variables:
+        builder.add_meta_graph_and_variables(session, tags, **kwargs)
+      else:
+        builder.add_meta_graph(tags, **kwargs)

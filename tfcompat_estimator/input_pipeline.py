@@ -1,0 +1,153 @@
+"""From an `input_fn` to a stream of batches.
+
+Two kinds of input_fn exist in legacy code. Most return a `tf.data.Dataset`:
+it is iterated eagerly and its iterator can be handed to compiled multi-step
+loops. Older ones return tensors (often `make_one_shot_iterator(ds).get_next()`
+or placeholders fed by a `FeedFnHook`): each call of such tensors must yield the
+next batch, so the input_fn is re-run inside a wrapped graph and that graph is
+called once per step, keeping its iterator state between calls.
+"""
+
+import tensorflow as tf
+
+from tfcompat_estimator import model_fn as model_fn_lib
+
+ModeKeys = model_fn_lib.ModeKeys
+
+
+def call_input_fn(input_fn, mode, params, config, input_context=None):
+  args = model_fn_lib.fn_args(input_fn)
+  kwargs = {}
+  if 'mode' in args:
+    kwargs['mode'] = mode
+  if 'params' in args:
+    kwargs['params'] = params
+  if 'config' in args:
+    kwargs['config'] = config
+  if 'input_context' in args:
+    kwargs['input_context'] = input_context
+  return input_fn(**kwargs)
+
+
+def _split(element, mode):
+  """(features, labels) from an input_fn result or dataset element."""
+  if isinstance(element, (tuple, list)) and not hasattr(element, '_fields'):
+    if len(element) == 2:
+      features, labels = element
+    elif len(element) == 1:
+      features, labels = element[0], None
+    else:
+      raise ValueError(f'input_fn must return features or (features, labels); '
+                       f'got a tuple of {len(element)} items.')
+  else:
+    features, labels = element, None
+  if mode == ModeKeys.PREDICT:
+    labels = None
+  if features is None:
+    raise ValueError('input_fn returned no features (None).')
+  return features, labels
+
+
+class BatchSource:
+  """Yields `(features, labels)` batches for one call of train/evaluate/predict.
+
+  `iterator` is set for datasets (compiled loops may consume it directly);
+  `next_batch` serves the single-step path and accepts a hook's `feed_dict`.
+  """
+
+  def __init__(self, input_fn, mode, params, config):
+    self.mode = mode
+    self.iterator = None
+    self._producer = None
+    result = self._call_eagerly(input_fn, mode, params, config)
+    if isinstance(result, tf.data.Dataset):
+      dataset = result
+      if mode == ModeKeys.PREDICT and _is_pair(dataset.element_spec):
+        dataset = dataset.map(lambda *element: element[0])
+      self.features_spec, self.labels_spec = _split(dataset.element_spec, mode)
+      self.iterator = iter(dataset)
+    else:
+      self._build_graph_producer(input_fn, mode, params, config)
+
+  @staticmethod
+  def _call_eagerly(input_fn, mode, params, config):
+    try:
+      return call_input_fn(input_fn, mode, params, config)
+    except RuntimeError as e:
+      # Placeholders and queues cannot run eagerly; the graph path handles them.
+      if 'eager' in str(e).lower():
+        return None
+      raise
+
+  def _build_graph_producer(self, input_fn, mode, params, config):
+    outputs = {}
+
+    def build():
+      result = call_input_fn(input_fn, mode, params, config)
+      if isinstance(result, tf.data.Dataset):
+        result = tf.compat.v1.data.make_one_shot_iterator(result).get_next()
+      outputs['batch'] = _split(result, mode)
+      return None
+
+    wrapped = tf.compat.v1.wrap_function(build, signature=[])
+    graph = wrapped.graph
+    captured = {t.op.name for t in graph.internal_captures}
+    self._placeholders = [op.outputs[0] for op in graph.get_operations()
+                          if op.type == 'Placeholder' and op.name not in captured]
+    features, labels = outputs['batch']
+    self.features_spec = tf.nest.map_structure(_spec_of, features)
+    self.labels_spec = (None if labels is None
+                        else tf.nest.map_structure(_spec_of, labels))
+    self._structure = (features, labels)
+    self._producer = wrapped.prune(
+        self._placeholders,
+        tf.nest.flatten((features, labels), expand_composites=True))
+
+  @property
+  def element_spec(self):
+    return self.features_spec, self.labels_spec
+
+  def flat_batch(self, feed_dict=None):
+    """The next batch as flat tensors; raises StopIteration at end of input."""
+    if self.iterator is not None:
+      if feed_dict:
+        raise ValueError(
+            'A hook passed feed_dict, but the input_fn returned a Dataset, '
+            'which has no placeholders to feed.')
+      element = next(self.iterator)
+      features, labels = _split(element, self.mode) if self._has_labels() else (
+          element, None)
+      return tf.nest.flatten([features] + ([labels] if labels is not None else []),
+                             expand_composites=True)
+    values = []
+    feed_dict = dict(feed_dict or {})
+    for placeholder in self._placeholders:
+      if placeholder not in feed_dict:
+        raise ValueError(f'input_fn placeholder {placeholder.name} was not fed; '
+                         'a hook (e.g. FeedFnHook) must feed it every step.')
+      values.append(tf.convert_to_tensor(feed_dict.pop(placeholder),
+                                         placeholder.dtype))
+    if feed_dict:
+      raise ValueError(f'feed_dict keys {list(feed_dict)} are not placeholders '
+                       'created by input_fn.')
+    try:
+      flat = self._producer(*values)
+    except tf.errors.OutOfRangeError:
+      raise StopIteration from None
+    features, labels = tf.nest.pack_sequence_as(self._structure, flat,
+                                                expand_composites=True)
+    return tf.nest.flatten([features] + ([labels] if labels is not None else []),
+                           expand_composites=True)
+
+  def _has_labels(self):
+    return self.labels_spec is not None
+
+
+def _is_pair(spec):
+  return isinstance(spec, tuple) and not hasattr(spec, '_fields')
+
+
+def _spec_of(value):
+  if isinstance(value, (tf.SparseTensor, tf.RaggedTensor)):
+    return tf.type_spec_from_value(value)
+  return tf.TensorSpec(value.shape, value.dtype)

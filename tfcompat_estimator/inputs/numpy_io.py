@@ -1,0 +1,142 @@
+"""`numpy_input_fn`: feed in-memory numpy arrays to an Estimator.
+
+The original implementation fed a FIFO/shuffle queue from Python threads and
+therefore needed a v1 Session with queue runners. Here the returned `input_fn`
+builds a `tf.data.Dataset` instead, reproducing the batches the queue produced:
+
+* rows are read in order, epoch after epoch, and batches run across epoch
+  boundaries (with 5 rows and `batch_size=2`, two epochs give
+  `[0 1] [2 3] [4 0] [1 2] [3 4]`);
+* a finite `num_epochs` ends with a smaller batch if rows are left over, while
+  `num_epochs=None` repeats forever and every batch is full (so the batch
+  dimension is static);
+* each of the `num_threads` readers used to walk the data `num_epochs` times on
+  its own, so the data is seen `num_epochs * num_threads` times;
+* `shuffle=True` draws rows at random from a buffer of `queue_capacity`.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+
+def check_shuffle(shuffle):
+  """Rejects anything but a real bool, as the queue-based version did."""
+  if not isinstance(shuffle, bool):
+    raise ValueError(
+        'shuffle must be set explicitly to True or False (True is the usual '
+        'choice for training, False for evaluation and prediction); '
+        'got {!r}'.format(shuffle))
+
+
+def make_dataset(structure, batch_size, num_epochs, shuffle, queue_capacity,
+                 num_threads):
+  """Slices `structure` into rows and batches them the way the queues did.
+
+  Args:
+    structure: nest of equally long numpy arrays, e.g. `(features, labels)`.
+    batch_size, num_epochs, shuffle, queue_capacity, num_threads: as in
+      `numpy_input_fn`.
+
+  Returns:
+    A `tf.data.Dataset` of batches with the same nesting as `structure`.
+  """
+  dataset = tf.data.Dataset.from_tensor_slices(structure)
+  if num_epochs is None:
+    dataset = dataset.repeat()
+  else:
+    dataset = dataset.repeat(num_epochs * max(num_threads, 1))
+  if shuffle:
+    dataset = dataset.shuffle(queue_capacity)
+  # An endless stream never has a short batch; dropping the (non-existent)
+  # remainder just gives the batch dimension a static size.
+  return dataset.batch(batch_size, drop_remainder=num_epochs is None)
+
+
+def _as_column(value, where):
+  """Returns `value` as a numpy array with a batch dimension."""
+  array = np.asarray(value)
+  if array.ndim == 0:
+    raise ValueError('{} must have a first (batch) dimension; got a scalar.'
+                     .format(where))
+  return array
+
+
+def _lengths(name, value):
+  """Maps a printable name for each array in `value` to its row count."""
+  if isinstance(value, dict):
+    return {'{}[{!r}]'.format(name, k): len(v) for k, v in value.items()}
+  return {name: len(value)}
+
+
+def numpy_input_fn(x,
+                   y=None,
+                   batch_size=128,
+                   num_epochs=1,
+                   shuffle=None,
+                   queue_capacity=1000,
+                   num_threads=1):
+  """Returns an `input_fn` that feeds numpy arrays in batches.
+
+  Args:
+    x: numpy array (a single feature) or dict of name to numpy array.
+    y: numpy array, dict of name to numpy array, or None for no labels.
+    batch_size: rows per batch.
+    num_epochs: passes over the data; None repeats forever.
+    shuffle: bool, required; whether to read rows in random order.
+    queue_capacity: size of the shuffle buffer.
+    num_threads: kept for compatibility; multiplies the number of passes.
+
+  Returns:
+    A function taking no arguments that returns a `tf.data.Dataset` yielding
+    `(features, labels)`, or only `features` when `y` is None. `features` is a
+    tensor if `x` is an array, else a dict; `labels` likewise follows `y`.
+
+  Raises:
+    ValueError: `shuffle` is not a bool. When the `input_fn` is called:
+      ValueError if `x` or `y` is empty, their lengths differ, or `x` and `y`
+      share a key; TypeError if `x` is neither a dict nor an array.
+  """
+  check_shuffle(shuffle)
+
+  def input_fn():
+    """Validates `x` and `y` and builds the dataset."""
+    if isinstance(x, dict):
+      if not x:
+        raise ValueError('x cannot be an empty dict')
+      features = {k: _as_column(v, 'x[{!r}]'.format(k)) for k, v in x.items()}
+    elif isinstance(x, np.ndarray):
+      if x.size == 0:
+        raise ValueError('x cannot be an empty array')
+      features = _as_column(x, 'x')
+    else:
+      raise TypeError('x must be a dict or array; got {}'.format(
+          type(x).__name__))
+
+    if y is None:
+      labels = None
+    elif isinstance(y, dict):
+      if not y:
+        raise ValueError('y cannot be empty dict, use None instead.')
+      labels = {k: _as_column(v, 'y[{!r}]'.format(k)) for k, v in y.items()}
+      shared = set(features) & set(labels) if isinstance(x, dict) else set()
+      if shared:
+        raise ValueError(
+            '{} duplicate keys are found in both x and y: {}'.format(
+                len(shared), shared))
+    else:
+      labels = _as_column(y, 'y')
+
+    lengths = _lengths('x', features)
+    if labels is not None:
+      lengths.update(_lengths('y', labels))
+    if len(set(lengths.values())) > 1:
+      raise ValueError(
+          'Length of tensors in x and y is mismatched: all arrays must have '
+          'the same number of rows; got {}.'.format(
+              ', '.join('{}: {}'.format(k, n) for k, n in lengths.items())))
+
+    structure = features if labels is None else (features, labels)
+    return make_dataset(structure, batch_size, num_epochs, shuffle,
+                        queue_capacity, num_threads)
+
+  return input_fn

@@ -1,0 +1,82 @@
+"""`install()`: make legacy import paths resolve to this package.
+
+Legacy programs reach the Estimator through `tf.estimator`,
+`tf.compat.v1.estimator` or `import tensorflow_estimator...`; libraries often
+import deep module paths such as
+`tensorflow_estimator.python.estimator.estimator`. Each of those names is bound
+to the module of ours that holds the same things.
+"""
+
+import sys
+import types
+
+from absl import logging
+import tensorflow as tf
+
+_PREFIX = 'tensorflow_estimator'
+_EST = _PREFIX + '.python.estimator'
+
+# Legacy module path -> our module (imported lazily by name).
+_MODULE_MAP = {
+    _PREFIX + '.estimator': 'tfcompat_estimator',
+    _PREFIX + '.compat.v1.estimator': 'tfcompat_estimator.compat.v1',
+    _EST + '.estimator': 'tfcompat_estimator.estimator',
+    _EST + '.estimator_lib': 'tfcompat_estimator',
+    _EST + '.model_fn': 'tfcompat_estimator.model_fn',
+    _EST + '.run_config': 'tfcompat_estimator.run_config',
+    _EST + '.mode_keys': 'tfcompat_estimator.model_fn',
+    _EST + '.warm_starting_util': 'tfcompat_estimator.warm_starting',
+    _EST + '.hooks.basic_session_run_hooks': 'tfcompat_estimator.hooks',
+    _EST + '.export.export': 'tfcompat_estimator.export.receivers',
+    _EST + '.export.export_lib': 'tfcompat_estimator.export',
+    _EST + '.export.export_output': 'tfcompat_estimator.export',
+    _EST + '.inputs.numpy_io': 'tfcompat_estimator.inputs.numpy_io',
+    _EST + '.inputs.pandas_io': 'tfcompat_estimator.inputs.pandas_io',
+    _EST + '.inputs.inputs': 'tfcompat_estimator.inputs',
+}
+
+
+def _package(name):
+  module = sys.modules.get(name)
+  if module is None:
+    module = types.ModuleType(name, f'Alias created by tfcompat_estimator.install().')
+    module.__path__ = []
+    sys.modules[name] = module
+  return module
+
+
+def _bind(path, module):
+  """Registers `module` at `path`, creating parent packages as needed."""
+  sys.modules[path] = module
+  parts = path.split('.')
+  for i in range(1, len(parts)):
+    parent = _package('.'.join(parts[:i]))
+    child = sys.modules.get('.'.join(parts[:i + 1]))
+    if child is not None:
+      setattr(parent, parts[i], child)
+
+
+def install():
+  """Binds `tf.estimator`, `tf.compat.v*.estimator` and `tensorflow_estimator`.
+
+  Idempotent. Returns the package, so `estimator = install()` also works.
+  """
+  import importlib  # pylint: disable=g-import-not-at-top
+  root = importlib.import_module('tfcompat_estimator')
+  for path, target in _MODULE_MAP.items():
+    _bind(path, importlib.import_module(target))
+  v1 = importlib.import_module('tfcompat_estimator.compat.v1')
+  tf.estimator = root
+  tf.compat.v2.estimator = root
+  tf.compat.v1.estimator = v1
+  _check_legacy_keras()
+  return root
+
+
+def _check_legacy_keras():
+  try:
+    tf.compat.v1.layers.Dense  # pylint: disable=pointless-statement
+  except (ImportError, AttributeError, ValueError) as e:
+    logging.warning(
+        'tf.compat.v1.layers is unavailable (%s). Import tfcompat_estimator '
+        'before tf.keras is first used, or set TF_USE_LEGACY_KERAS=1.', e)

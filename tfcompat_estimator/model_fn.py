@@ -1,0 +1,199 @@
+"""The `model_fn` contract: `ModeKeys`, `EstimatorSpec` and how a model_fn is called.
+
+`EstimatorSpec` is validated when it is built, as in tf.estimator 2.15, so a
+model_fn that returns something unusable fails at graph-capture time with a
+message naming the offending field, not later inside a step function.
+"""
+
+import collections
+import functools
+import inspect
+
+import tensorflow as tf
+from tensorflow.python.saved_model.model_utils import export_output as export_output_lib
+from tensorflow.python.saved_model.model_utils.mode_keys import EstimatorModeKeys
+
+
+class ModeKeys(EstimatorModeKeys):
+  """Standard names for model modes: `TRAIN`, `EVAL` and `PREDICT` ('infer')."""
+
+
+_SPEC_FIELDS = ('mode', 'predictions', 'loss', 'train_op', 'eval_metric_ops',
+                'export_outputs', 'training_chief_hooks', 'training_hooks',
+                'scaffold', 'evaluation_hooks', 'prediction_hooks')
+
+_VALID_MODEL_FN_ARGS = frozenset(
+    ['features', 'labels', 'mode', 'params', 'self', 'config'])
+
+
+class EstimatorSpec(collections.namedtuple('EstimatorSpec', _SPEC_FIELDS)):
+  """Ops and objects a `model_fn` returns to the Estimator for one mode."""
+
+  def __new__(cls, mode, predictions=None, loss=None, train_op=None,
+              eval_metric_ops=None, export_outputs=None,
+              training_chief_hooks=None, training_hooks=None, scaffold=None,
+              evaluation_hooks=None, prediction_hooks=None):
+    if mode not in (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT):
+      raise ValueError(f'EstimatorSpec: unknown mode {mode!r}; expected one '
+                       'of ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT.')
+    graph = tf.compat.v1.get_default_graph()
+    if train_op is None and mode == ModeKeys.TRAIN:
+      raise ValueError('Missing train_op: a TRAIN mode EstimatorSpec needs one.')
+    if train_op is not None:
+      train_op = _as_graph_element(train_op, 'train_op', graph)
+    if loss is None:
+      if mode in (ModeKeys.TRAIN, ModeKeys.EVAL):
+        raise ValueError(f'Missing loss: a {mode!r} mode EstimatorSpec needs one.')
+    else:
+      loss = _check_tensor(loss, 'loss', graph)
+      if loss.shape.num_elements() not in (None, 1):
+        raise ValueError(f'Loss must be scalar, given: {loss}')
+      if not loss.shape.is_compatible_with([]):
+        loss = tf.reshape(loss, [])
+    if predictions is None:
+      if mode == ModeKeys.PREDICT:
+        raise ValueError('Missing predictions: a PREDICT mode EstimatorSpec '
+                         'needs them.')
+      predictions = {}
+    elif isinstance(predictions, dict):
+      predictions = {k: _check_tensor(v, f'predictions[{k!r}]', graph)
+                     for k, v in predictions.items()}
+    else:
+      predictions = _check_tensor(predictions, 'predictions', graph)
+    eval_metric_ops = _validate_metric_ops(eval_metric_ops or {}, graph)
+    if mode == ModeKeys.PREDICT:
+      export_outputs = _validate_export_outputs(export_outputs, predictions)
+    elif export_outputs is not None:
+      export_outputs = _validate_export_outputs(export_outputs, predictions)
+    hooks = {}
+    for name, value in (('training_chief_hooks', training_chief_hooks),
+                        ('training_hooks', training_hooks),
+                        ('evaluation_hooks', evaluation_hooks),
+                        ('prediction_hooks', prediction_hooks)):
+      hooks[name] = tuple(value or ())
+      for hook in hooks[name]:
+        if not isinstance(hook, tf.compat.v1.train.SessionRunHook):
+          raise TypeError(f'All hooks in {name} must be SessionRunHook '
+                          f'instances, given: {hook!r}')
+    scaffold = scaffold or tf.compat.v1.train.Scaffold()
+    if not isinstance(scaffold, tf.compat.v1.train.Scaffold):
+      raise TypeError(f'scaffold must be tf.compat.v1.train.Scaffold, given: '
+                      f'{scaffold!r}')
+    return super().__new__(
+        cls, mode=mode, predictions=predictions, loss=loss, train_op=train_op,
+        eval_metric_ops=eval_metric_ops, export_outputs=export_outputs,
+        scaffold=scaffold, **hooks)
+
+  def _replace(self, **kwds):
+    if 'mode' in kwds and self.mode != kwds['mode']:
+      raise ValueError('mode of EstimatorSpec cannot be changed.')
+    return EstimatorSpec(**{**self._asdict(), **kwds})
+
+
+def _as_graph_element(value, name, graph):
+  if isinstance(value, tf.Variable):
+    value = value.value() if hasattr(value, 'value') else value
+  try:
+    element = graph.as_graph_element(value)
+  except (TypeError, ValueError) as e:
+    raise TypeError(f'{name} must be a Tensor or Operation of the model graph, '
+                    f'given: {value!r}') from e
+  return element
+
+
+def _check_tensor(value, name, graph):
+  if isinstance(value, tf.Variable):
+    value = value.value()
+  if isinstance(value, (tf.SparseTensor, tf.RaggedTensor)):
+    return value
+  if not tf.is_tensor(value):
+    raise TypeError(f'{name} must be a Tensor, given: {value!r}')
+  if getattr(value, 'graph', graph) is not graph:
+    raise ValueError(f'{name} must be from the default graph; {value} is not. '
+                     'Create every tensor inside model_fn.')
+  return value
+
+
+def _validate_metric_ops(eval_metric_ops, graph):
+  """Checks `(value, update_op)` pairs; Keras metric objects are kept as is."""
+  if not isinstance(eval_metric_ops, dict):
+    raise TypeError(f'eval_metric_ops must be a dict, given: {eval_metric_ops!r}')
+  for key, metric in eval_metric_ops.items():
+    if hasattr(metric, 'result') and hasattr(metric, 'update_state'):
+      continue
+    if not isinstance(metric, tuple) or len(metric) != 2:
+      raise TypeError(f'Values of eval_metric_ops must be (metric_value, '
+                      f'update_op) tuples or Keras metrics, given: {metric!r} '
+                      f'for key: {key}')
+    _check_tensor(metric[0], f'eval_metric_ops[{key!r}] value', graph)
+    if metric[1] is not None:
+      _as_graph_element(metric[1], f'eval_metric_ops[{key!r}] update_op', graph)
+  return dict(eval_metric_ops)
+
+
+def _validate_export_outputs(export_outputs, predictions):
+  """Fills the default serving signature and checks every entry's type."""
+  serving_key = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
+  if export_outputs is None:
+    return {serving_key: export_output_lib.PredictOutput(predictions)}
+  if not isinstance(export_outputs, dict):
+    raise TypeError(f'export_outputs must be dict, given: {export_outputs!r}')
+  for key, value in export_outputs.items():
+    if not isinstance(value, export_output_lib.ExportOutput):
+      raise TypeError(f'Values in export_outputs must be ExportOutput objects, '
+                      f'given: {value!r} for key {key!r}')
+  export_outputs = dict(export_outputs)
+  if len(export_outputs) == 1 and serving_key not in export_outputs:
+    (only,) = export_outputs.values()
+    export_outputs[serving_key] = only
+  if serving_key not in export_outputs:
+    raise ValueError(f'Multiple export_outputs were provided, but none of them '
+                     f'is specified as the default. Use {serving_key!r} as the '
+                     'key of one of them.')
+  return export_outputs
+
+
+def fn_args(fn):
+  """Names of the arguments `fn` takes, seeing through partials and objects."""
+  if isinstance(fn, functools.partial):
+    bound = set(fn.keywords or ())
+    args = fn_args(fn.func)
+    return tuple(a for a in args[len(fn.args):] if a not in bound)
+  target = fn if inspect.isfunction(fn) or inspect.ismethod(fn) else getattr(
+      fn, '__call__', fn)
+  params = inspect.signature(target).parameters
+  return tuple(name for name, p in params.items()
+               if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD))
+
+
+def verify_model_fn_args(model_fn, params):
+  args = set(fn_args(model_fn))
+  if 'features' not in args:
+    raise ValueError(f'model_fn ({model_fn}) must include features argument.')
+  if params is not None and 'params' not in args:
+    raise ValueError(f'model_fn ({model_fn}) does not include params argument, '
+                     f'but params ({params}) is passed to Estimator.')
+  unexpected = sorted(args - _VALID_MODEL_FN_ARGS)
+  if unexpected:
+    raise ValueError(f'model_fn ({model_fn}) has following not expected '
+                     f'args: {unexpected}')
+
+
+def call_model_fn(model_fn, features, labels, mode, params, config):
+  """Calls `model_fn` with the subset of arguments it declares."""
+  args = fn_args(model_fn)
+  kwargs = {}
+  if 'labels' in args:
+    kwargs['labels'] = labels
+  elif labels is not None:
+    raise ValueError('model_fn does not take labels, but input_fn returns labels.')
+  if 'mode' in args:
+    kwargs['mode'] = mode
+  if 'params' in args:
+    kwargs['params'] = params
+  if 'config' in args:
+    kwargs['config'] = config
+  spec = model_fn(features=features, **kwargs)
+  if not isinstance(spec, EstimatorSpec):
+    raise ValueError(f'model_fn should return an EstimatorSpec, given: {spec!r}')
+  return spec

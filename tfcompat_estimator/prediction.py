@@ -1,0 +1,66 @@
+"""`Estimator.predict`: a generator over prediction batches or examples."""
+
+import tensorflow as tf
+
+from tfcompat_estimator import input_pipeline
+from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
+from tfcompat_estimator.session_emulation import session as session_lib
+from tfcompat_estimator.session_emulation import step_runner
+
+
+def _select(predictions, predict_keys):
+  if predict_keys is None:
+    return predictions
+  if not isinstance(predictions, dict):
+    raise ValueError('predict_keys argument is not valid in case of non-dict '
+                     'predictions.')
+  selected = {k: v for k, v in predictions.items() if k in predict_keys}
+  if not selected:
+    raise ValueError(f'Expected to run at least one output from '
+                     f'{sorted(predictions)}, provided {predict_keys}.')
+  return selected
+
+
+def run_prediction(estimator, input_fn, predict_keys, hooks, checkpoint_path,
+                   yield_single_examples):
+  """Yields predictions; hooks end when the input is exhausted."""
+  hooks = list(hooks or [])
+  batches = input_pipeline.BatchSource(
+      input_fn, model_fn_lib.ModeKeys.PREDICT, estimator.params, estimator.config)
+  captured = estimator._prepare(  # pylint: disable=protected-access
+      model_fn_lib.ModeKeys.PREDICT, batches, checkpoint_path)
+  predictions = _select(captured.spec.predictions, predict_keys)
+  session = session_lib.EmulatedSession(captured)
+  runner = hook_runner_lib.HookRunner(
+      hooks + list(captured.spec.prediction_hooks), session)
+  runner.begin()
+  runner.after_create_session()
+  while not runner.stop_requested:
+    try:
+      values = step_runner.run_step(session, runner, batches, predictions)
+    except StopIteration:
+      break
+    if not yield_single_examples:
+      yield values
+    elif not isinstance(values, dict):
+      yield from values
+    else:
+      for i in range(_batch_length(values)):
+        yield {key: value[i] for key, value in values.items()}
+  session.current_batch = None
+  runner.end()
+
+
+def _batch_length(values):
+  length = None
+  for key, value in values.items():
+    if getattr(value, 'ndim', 0) == 0:
+      raise ValueError(f'Prediction {key!r} is a scalar, so it cannot be split '
+                       'into examples. Use yield_single_examples=False.')
+    if length is None:
+      length = value.shape[0]
+    elif value.shape[0] != length:
+      raise ValueError(f'Batch length of predictions should be same. {key} has '
+                       'different batch length than others.')
+  return length or 0

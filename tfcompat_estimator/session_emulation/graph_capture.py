@@ -1,0 +1,154 @@
+"""Captures a TF1-style `model_fn` once as a TF2 function graph.
+
+The model_fn runs inside `tf.compat.v1.wrap_function`, so graph-mode idioms
+(`get_variable`, v1 layers, metrics, optimizers, collections, tensor names)
+behave as they did under a v1 Session. Every variable it creates is lifted out
+of the graph as a TF2 resource variable and recorded under its TF1 name, which
+is also its checkpoint key. Fetching anything from the graph later goes through
+`function_for`, which prunes the graph to a concrete function computing just
+those fetches from the batch placeholders; pruned functions are cached, so the
+graph is traced once per mode and input signature.
+"""
+
+import collections
+
+import tensorflow as tf
+
+from tfcompat_estimator import model_fn as model_fn_lib
+
+_v1 = tf.compat.v1
+_GLOBAL_STEP_READ_KEY = 'global_step_read_op_cache'  # TF's training_util key
+_LOCAL_COLLECTIONS = (_v1.GraphKeys.LOCAL_VARIABLES,
+                      _v1.GraphKeys.METRIC_VARIABLES)
+
+
+class CapturedModel:
+  """The model graph of one mode, its variables and its `EstimatorSpec`."""
+
+  def __init__(self, model_fn, mode, features_spec, labels_spec, params,
+               config):
+    self.mode = mode
+    self.features_spec = features_spec
+    self.labels_spec = labels_spec
+    self._variables = collections.OrderedDict()  # checkpoint key -> variable
+    self._prune_cache = {}
+    self.spec = None
+
+    def build(*batch):
+      features, labels = (batch + (None,))[:2]
+      with tf.variable_creator_scope(self._record_variable):
+        if config.tf_random_seed is not None:
+          _v1.set_random_seed(config.tf_random_seed)
+        self.global_step = _v1.train.get_or_create_global_step()
+        # One read shared by TF's hooks (via the collection they consult) and
+        # ours; the train op waits for it, so hooks always see the pre-step
+        # value (2.15 left this order to chance).
+        self.global_step_read = tf.identity(self.global_step.read_value(),
+                                            name='global_step/read')
+        _v1.add_to_collection(_GLOBAL_STEP_READ_KEY, self.global_step_read)
+        self.spec = model_fn_lib.call_model_fn(
+            model_fn, features, labels, mode, params, config)
+        if self.spec.train_op is not None:
+          train_op = getattr(self.spec.train_op, 'op', self.spec.train_op)
+          train_op._add_control_inputs([self.global_step_read.op])  # pylint: disable=protected-access
+        self._build_mode_extras()
+
+    signature = [features_spec] + ([labels_spec] if labels_spec is not None
+                                   else [])
+    if config.tf_random_seed is not None:
+      tf.random.set_seed(config.tf_random_seed)
+    self._wrapped = _v1.wrap_function(build, signature=signature)
+    self.graph = self._wrapped.graph
+    n_feeds = len(tf.nest.flatten(signature, expand_composites=True))
+    self.feeds = list(self._wrapped.inputs[:n_feeds])
+    local = {id(v) for key in _LOCAL_COLLECTIONS
+             for v in self.graph.get_collection(key)}
+    self.global_variables = collections.OrderedDict(
+        (k, v) for k, v in self._variables.items() if id(v) not in local)
+    self.local_variables = collections.OrderedDict(
+        (k, v) for k, v in self._variables.items() if id(v) in local)
+    # Local (metric) variables restart from these values on every evaluation.
+    self._local_initial_values = {
+        k: tf.identity(v) for k, v in self.local_variables.items()}
+
+  def _build_mode_extras(self):
+    """Graph pieces the Estimator itself adds for a mode, as 2.15 did."""
+    self.summary_op = None
+    self.eval_metrics = None
+    if self.mode == model_fn_lib.ModeKeys.TRAIN:
+      _v1.summary.scalar('loss', self.spec.loss)
+      self.summary_op = _v1.summary.merge_all()
+    elif self.mode == model_fn_lib.ModeKeys.EVAL:
+      metrics = {}
+      for key, metric in self.spec.eval_metric_ops.items():
+        if isinstance(metric, tuple):
+          metrics[key] = metric
+        else:
+          if not metric.updates:
+            raise ValueError(f'Keras metric {key!r} was never called in '
+                             'model_fn, so it has no update op.')
+          metrics[key] = (metric.result(), tf.group(*metric.updates))
+      if 'loss' not in metrics:
+        metrics['loss'] = _v1.metrics.mean(self.spec.loss)
+      self.eval_metrics = metrics
+      self.eval_update_op = tf.group(*[u for _, u in metrics.values()
+                                       if u is not None])
+
+  def _record_variable(self, next_creator, **kwargs):
+    with tf.init_scope():
+      variable = next_creator(**kwargs)
+    key = variable.name.rsplit(':', 1)[0]
+    unique, n = key, 0
+    while unique in self._variables:
+      n += 1
+      unique = f'{key}_{n}'
+    self._variables[unique] = variable
+    return variable
+
+  def reset_local_variables(self):
+    for key, variable in self.local_variables.items():
+      variable.assign(self._local_initial_values[key])
+
+  def cached(self, key, make):
+    """Memoizes `make()` for this graph (compiled loops and the like)."""
+    if key not in self._prune_cache:
+      self._prune_cache[key] = make()
+    return self._prune_cache[key]
+
+  def as_graph_element(self, fetch):
+    """Resolves a fetch (tensor, op, name or variable) to a graph element."""
+    if fetch is self.global_step:
+      return self.global_step_read
+    if isinstance(fetch, tf.Variable):
+      return self._read_in_graph(fetch)
+    try:
+      return self.graph.as_graph_element(fetch)
+    except (KeyError, ValueError, TypeError) as e:
+      raise ValueError(f'Cannot fetch {fetch!r}: it is not a tensor, operation '
+                       f'or tensor name of the {self.mode!r} model graph. '
+                       f'({e})') from None
+
+  def _read_in_graph(self, variable):
+    key = ('read', id(variable))
+    if key not in self._prune_cache:
+      with self.graph.as_default():
+        self._prune_cache[key] = tf.identity(variable.read_value())
+    return self._prune_cache[key]
+
+  def function_for(self, elements, run_ops=(), with_batch=True):
+    """A concrete function from the flat batch to the values of `elements`.
+
+    `run_ops` (e.g. the train op) are run for their effect; their outputs
+    follow those of `elements` as None. Without `with_batch` the function
+    takes no arguments (for fetches that only read variables, e.g. metric
+    values after an evaluation).
+    """
+    key = (tuple(e.name for e in elements), tuple(op.name for op in run_ops),
+           with_batch)
+    fn = self._prune_cache.get(key)
+    if fn is None:
+      fn = self._wrapped.prune(self.feeds if with_batch else [],
+                               list(elements) + list(run_ops))
+      self._prune_cache[key] = fn
+    return fn
+

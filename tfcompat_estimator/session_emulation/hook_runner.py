@@ -1,0 +1,54 @@
+"""Drives `SessionRunHook`s through the protocol MonitoredSession gave them.
+
+begin -> after_create_session -> (before_run -> step -> after_run)* -> end.
+Hook calls run with the captured graph as the default graph, because TF's own
+hooks look tensors and the global step up in the default graph.
+"""
+
+import tensorflow as tf
+
+_train = tf.compat.v1.train
+
+
+class HookRunner:
+
+  def __init__(self, hooks, session):
+    self.hooks = list(hooks)
+    self.session = session
+    self._coord = _train.Coordinator()
+    self._stop_requested = False
+
+  @property
+  def stop_requested(self):
+    return self._stop_requested
+
+  def begin(self):
+    with self.session.graph.as_default():
+      for hook in self.hooks:
+        hook.begin()
+
+  def after_create_session(self):
+    with self.session.graph.as_default():
+      for hook in self.hooks:
+        hook.after_create_session(self.session, self._coord)
+
+  def before_run(self, original_args):
+    """Returns the run context and each hook's `SessionRunArgs` (or None)."""
+    context = _train.SessionRunContext(original_args, self.session)
+    with self.session.graph.as_default():
+      requests = [hook.before_run(context) for hook in self.hooks]
+    return context, requests
+
+  def after_run(self, context, requests, results_per_hook):
+    with self.session.graph.as_default():
+      for hook, request, results in zip(self.hooks, requests, results_per_hook):
+        hook.after_run(context, _train.SessionRunValues(
+            results=results, options=getattr(request, 'options', None),
+            run_metadata=tf.compat.v1.RunMetadata()))
+    if context.stop_requested:
+      self._stop_requested = True
+
+  def end(self):
+    with self.session.graph.as_default():
+      for hook in self.hooks:
+        hook.end(self.session)

@@ -1,0 +1,94 @@
+"""A stand-in for `tf.compat.v1.Session` that hooks can call `run` on.
+
+Fetches are resolved against the captured model graph and computed by a pruned
+concrete function, fed with the current batch when they depend on it. Results
+come back as numpy values in the fetches' structure, like `Session.run`.
+"""
+
+import numpy as np
+import tensorflow as tf
+
+
+class EmulatedSession:
+  """`run(fetches, feed_dict=None, options=None, run_metadata=None)`."""
+
+  def __init__(self, captured):
+    self.captured = captured
+    self.current_batch = None  # flat batch tensors of the step in progress
+
+  @property
+  def graph(self):
+    return self.captured.graph
+
+  def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+    del options, run_metadata  # Tracing options have no meaning here.
+    if feed_dict:
+      raise ValueError('session.run(feed_dict=...) is only supported for '
+                       'placeholders created by input_fn, fed through '
+                       'SessionRunArgs in before_run.')
+    plan = FetchPlan(self.captured, fetches)
+    return plan.pack(self.compute(plan.elements))
+
+  def compute(self, elements, run_ops=()):
+    """Numpy values of graph `elements` (None for operations)."""
+    if not elements and not run_ops:
+      return []
+    with tf.init_scope():
+      with_batch = self.current_batch is not None
+      fn = self.captured.function_for(elements, run_ops, with_batch)
+      try:
+        outputs = fn(*(self.current_batch if with_batch else ()))
+      except tf.errors.InvalidArgumentError as e:
+        if self.current_batch is None and 'placeholder' in str(e).lower():
+          raise ValueError(f'{[e.name for e in elements]} depend on the input '
+                           'batch, which is only available during a step.') from e
+        raise
+    return [to_numpy(v) for v in outputs[:len(elements)]]
+
+  def close(self):
+    pass
+
+  def should_stop(self):
+    return False
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc):
+    return False
+
+
+def to_numpy(value):
+  if value is None:
+    return None
+  if isinstance(value, tf.SparseTensor):
+    return tf.compat.v1.SparseTensorValue(value.indices.numpy(),
+                                          value.values.numpy(),
+                                          value.dense_shape.numpy())
+  return value.numpy() if hasattr(value, 'numpy') else np.asarray(value)
+
+
+class FetchPlan:
+  """Flattens a nested fetch structure into unique graph elements and back."""
+
+  def __init__(self, captured, fetches):
+    self._structure = fetches
+    leaves = tf.nest.flatten(fetches)
+    self._positions = []
+    self.elements = []
+    index = {}
+    for leaf in leaves:
+      if leaf is None:
+        self._positions.append(None)
+        continue
+      element = captured.as_graph_element(leaf)
+      if element.name not in index:
+        index[element.name] = len(self.elements)
+        self.elements.append(element)
+      self._positions.append(index[element.name])
+
+  def pack(self, values):
+    leaves = [None if p is None else values[p] for p in self._positions]
+    if self._structure is None:
+      return None
+    return tf.nest.pack_sequence_as(self._structure, leaves)

@@ -1,0 +1,31 @@
+"""One hooked step: the emulation of `MonitoredSession.run(fetches)`.
+
+Hooks ask for extra fetches and feeds in `before_run`; the batch is drawn
+(feeding input_fn placeholders if asked), everything is computed by one pruned
+function, and each hook gets its own results back in `after_run`.
+"""
+
+import tensorflow as tf
+
+from tfcompat_estimator.session_emulation import session as session_lib
+
+
+def run_step(session, hook_runner, batches, fetches, run_ops=()):
+  """Runs one step; returns the values of `fetches`.
+
+  Raises StopIteration at end of input, after the hooks' `before_run` (as a
+  v1 session raised OutOfRangeError from inside `run`).
+  """
+  context, requests = hook_runner.before_run(
+      tf.compat.v1.train.SessionRunArgs(fetches))
+  feed_dict = {}
+  for request in requests:
+    if request is not None and request.feed_dict:
+      feed_dict.update(request.feed_dict)
+  session.current_batch = batches.flat_batch(feed_dict)
+  hook_fetches = [None if r is None else r.fetches for r in requests]
+  plan = session_lib.FetchPlan(session.captured, {'main': fetches,
+                                                   'hooks': hook_fetches})
+  values = plan.pack(session.compute(plan.elements, run_ops))
+  hook_runner.after_run(context, requests, values['hooks'])
+  return values['main']

@@ -1,0 +1,280 @@
+"""`Estimator.train`: the loop, its built-in logging, summaries and checkpoints.
+
+The behaviours 2.15 installed as hooks (LoggingTensorHook for loss/step,
+StepCounterHook, SummarySaverHook, CheckpointSaverHook, NanTensorHook,
+StopAtStepHook) are done natively here with TF's own `SecondOrStepTimer`s, so
+their schedule is known ahead of time. Between the steps where one of them
+needs a value, steps run in bulk inside a compiled loop; when user hooks are
+present every step goes through the hook protocol instead.
+"""
+
+import os
+import time
+
+from absl import logging
+import numpy as np
+import tensorflow as tf
+
+from tfcompat_estimator import checkpoints
+from tfcompat_estimator import input_pipeline
+from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator import summaries
+from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
+from tfcompat_estimator.session_emulation import loops
+from tfcompat_estimator.session_emulation import session as session_lib
+from tfcompat_estimator.session_emulation import step_runner
+
+_train = tf.compat.v1.train
+
+
+def validate_steps(steps, max_steps):
+  if steps is not None and max_steps is not None:
+    raise ValueError('Can not provide both steps and max_steps.')
+  if steps is not None and steps <= 0:
+    raise ValueError(f'Must specify steps > 0, given: {steps}')
+  if max_steps is not None and max_steps <= 0:
+    raise ValueError(f'Must specify max_steps > 0, given: {max_steps}')
+
+
+class _CheckpointSaverAdapter:
+  """What a user's `CheckpointSaverHook` finds in the SAVERS collection."""
+
+  saver_def = None
+
+  def __init__(self, variables, store_for_dir):
+    self._variables = variables
+    self._store_for_dir = store_for_dir
+
+  def save(self, sess, save_path, global_step=None, **unused_kwargs):
+    del sess
+    step = global_step if global_step is not None else 0
+    if not isinstance(step, (int, np.integer)):
+      step = int(tf.keras.backend.get_value(step)) if hasattr(step, 'numpy') else int(step)
+    return self._store_for_dir(os.path.dirname(save_path)).save(self._variables, step)
+
+
+class _Checkpointing:
+  """Native CheckpointSaverHook: saves at start, on schedule and at the end."""
+
+  def __init__(self, store, variables, config, listeners):
+    self._store = store
+    self._variables = variables
+    self._listeners = list(listeners)
+    self.timer = _train.SecondOrStepTimer(every_secs=config.save_checkpoints_secs,
+                                          every_steps=config.save_checkpoints_steps)
+    self.last_path = None
+
+  def begin(self):
+    for listener in self._listeners:
+      listener.begin()
+
+  def save(self, session, step):
+    """Saves; returns True if a listener asked training to stop."""
+    logging.info('Saving checkpoints for %d into %s.', step,
+                 os.path.join(self._store_dir(), checkpoints.CHECKPOINT_BASENAME))
+    for listener in self._listeners:
+      listener.before_save(session, step)
+    self.last_path = self._store.save(self._variables, step)
+    self.timer.update_last_triggered_step(step)
+    stop = False
+    for listener in self._listeners:
+      if listener.after_save(session, step):
+        logging.info('A CheckpointSaverListener requested that training stop.')
+        stop = True
+    return stop
+
+  def due(self, step):
+    return self.timer.should_trigger_for_step(step)
+
+  def end(self, session, step):
+    if self.timer.last_triggered_step() != step:
+      self.save(session, step)
+    for listener in self._listeners:
+      listener.end(session, step)
+
+  def _store_dir(self):
+    return self._store._dir  # pylint: disable=protected-access
+
+
+class TrainLoop:
+  """One call of `Estimator.train`."""
+
+  def __init__(self, estimator, input_fn, hooks, last_step, steps,
+               saving_listeners):
+    self._est = estimator
+    self._config = estimator.config
+    self._hooks = list(hooks or [])
+    for hook in self._hooks:
+      if not isinstance(hook, _train.SessionRunHook):
+        raise TypeError(f'Hooks must be SessionRunHook instances, given: {hook!r}')
+    self._listeners = list(saving_listeners or [])
+    self._batches = input_pipeline.BatchSource(
+        input_fn, model_fn_lib.ModeKeys.TRAIN, estimator.params, self._config)
+    self.captured = estimator._prepare(  # pylint: disable=protected-access
+        model_fn_lib.ModeKeys.TRAIN, self._batches,
+        checkpoints.latest_checkpoint(estimator.model_dir))
+    self._start = int(self.captured.global_step.numpy())
+    self._last_step = last_step if steps is None else self._start + steps
+    self._session = session_lib.EmulatedSession(self.captured)
+    self._stores = {}
+
+  def _store_for_dir(self, directory):
+    directory = directory or self._est.model_dir
+    if directory not in self._stores:
+      self._stores[directory] = checkpoints.CheckpointStore(
+          directory, self._config.keep_checkpoint_max,
+          self._config.keep_checkpoint_every_n_hours)
+    return self._stores[directory]
+
+  def _assemble_hooks(self):
+    spec = self.captured.spec
+    hooks = self._hooks + list(spec.training_hooks)
+    if self._config.is_chief:
+      hooks += list(spec.training_chief_hooks)
+    saver_hooks = [h for h in hooks if isinstance(h, _train.CheckpointSaverHook)]
+    checkpointing = None
+    if saver_hooks:
+      saver_hooks[0]._listeners.extend(self._listeners)  # pylint: disable=protected-access
+      graph = self.captured.graph
+      if not graph.get_collection(tf.compat.v1.GraphKeys.SAVERS):
+        graph.add_to_collection(tf.compat.v1.GraphKeys.SAVERS, _CheckpointSaverAdapter(
+            self.captured.global_variables, self._store_for_dir))
+    elif self._config.is_chief and (self._config.save_checkpoints_steps or
+                                    self._config.save_checkpoints_secs):
+      checkpointing = _Checkpointing(self._store_for_dir(None),
+                                     self.captured.global_variables,
+                                     self._config, self._listeners)
+    elif self._listeners:
+      raise ValueError('There should be a CheckpointSaverHook to use '
+                       'saving_listeners. Enable checkpoints via RunConfig '
+                       '(save_checkpoints_steps or save_checkpoints_secs).')
+    return hooks, checkpointing
+
+  def run(self):
+    """Trains until `last_step`, end of input, or a stop request."""
+    hooks, self._checkpointing = self._assemble_hooks()
+    runner = hook_runner_lib.HookRunner(hooks, self._session)
+    config = self._config
+    self._log_timer = (_train.SecondOrStepTimer(every_steps=config.log_step_count_steps)
+                       if config.log_step_count_steps else None)
+    self._rate_timer = (_train.SecondOrStepTimer(every_steps=config.log_step_count_steps)
+                        if config.log_step_count_steps else None)
+    self._summary_timer = (_train.SecondOrStepTimer(every_steps=config.save_summary_steps)
+                           if config.save_summary_steps and self.captured.summary_op is not None
+                           else None)
+    self._writer = summaries.EventWriter(self._est.model_dir)
+    self._iteration = 0
+    self._last_log_time = None
+    self._loss = None
+    self._est._mark_unsaved(self.captured)  # pylint: disable=protected-access
+    try:
+      if self._checkpointing:
+        self._checkpointing.begin()
+      runner.begin()
+      runner.after_create_session()
+      step = self._global_step()
+      stop = False
+      if self._checkpointing:
+        stop = self._checkpointing.save(self._session, step)
+      while not stop and not self._reached_last_step(step):
+        bulk = 0 if hooks else self._bulk_steps(step)
+        try:
+          if bulk > 0:
+            self._run_bulk(bulk)
+          else:
+            self._run_single(runner, step)
+        except StopIteration:
+          break
+        step = self._global_step()
+        stop = runner.stop_requested
+        if self._rate_timer and self._rate_timer.should_trigger_for_step(step):
+          elapsed_time, elapsed_steps = self._rate_timer.update_last_triggered_step(step)
+          if elapsed_time:
+            rate = elapsed_steps / elapsed_time
+            logging.info('global_step/sec: %g', rate)
+            self._writer.write_scalars({'global_step/sec': rate}, step)
+        if self._checkpointing and self._checkpointing.due(step):
+          stop = self._checkpointing.save(self._session, step) or stop
+      self._session.current_batch = None
+      final_step = self._global_step()
+      if self._checkpointing:
+        self._checkpointing.end(self._session, final_step)
+        self._est._mark_saved(self.captured, self._checkpointing.last_path)  # pylint: disable=protected-access
+      runner.end()
+      if self._loss is not None:
+        logging.info('Loss for final step: %s.', self._loss)
+    finally:
+      self._writer.close()
+    return self._loss
+
+  def _global_step(self):
+    return int(self.captured.global_step.numpy())
+
+  def _reached_last_step(self, step):
+    return self._last_step is not None and step >= self._last_step
+
+  def _bulk_steps(self, step):
+    """How many steps may run compiled before a built-in needs a value."""
+    if self._batches.iterator is None:
+      return 0
+    if self._log_timer and self._log_timer.should_trigger_for_step(self._iteration):
+      return 0
+    if self._summary_timer and self._summary_timer.should_trigger_for_step(step + 1):
+      return 0
+    limit = self._config.steps_per_loop
+    if self._log_timer and self._log_timer.last_triggered_step() is not None:
+      limit = min(limit, self._log_timer.last_triggered_step() +
+                  self._config.log_step_count_steps - self._iteration)
+    if self._summary_timer:
+      limit = min(limit, self._summary_timer.last_triggered_step() +
+                  self._config.save_summary_steps - 1 - step)
+    timer = self._checkpointing.timer if self._checkpointing else None
+    if timer and timer._every_steps:  # pylint: disable=protected-access
+      limit = min(limit, timer.last_triggered_step() + timer._every_steps - step)  # pylint: disable=protected-access
+    if self._rate_timer and self._rate_timer.last_triggered_step() is not None:
+      limit = min(limit, self._rate_timer.last_triggered_step() +
+                  self._config.log_step_count_steps - step)
+    if self._last_step is not None:
+      limit = min(limit, self._last_step - step)
+    return max(limit, 0)
+
+  def _run_bulk(self, n):
+    spec = self.captured.spec
+    loop = self.captured.cached('train_loop', lambda: loops.make_loop(
+        self.captured.function_for([spec.loss], [spec.train_op]), watch_loss=True))
+    steps_run, loss, stopped = loop(self._batches.iterator, tf.constant(n))
+    self._iteration += int(steps_run)
+    if bool(stopped):
+      if int(steps_run) and not np.isfinite(loss.numpy()):
+        self._raise_nan(loss.numpy())
+      raise StopIteration
+    self._loss = loss.numpy()
+
+  def _run_single(self, runner, step):
+    spec = self.captured.spec
+    want_log = bool(self._log_timer and self._log_timer.should_trigger_for_step(self._iteration))
+    want_summary = bool(self._summary_timer and
+                        self._summary_timer.should_trigger_for_step(step + 1))
+    fetches = {'loss': spec.loss, 'step': self.captured.global_step_read}
+    if want_summary:
+      fetches['summary'] = self.captured.summary_op
+    values = step_runner.run_step(self._session, runner, self._batches, fetches,
+                                  run_ops=[spec.train_op])
+    self._iteration += 1
+    self._loss = values['loss']
+    if not np.isfinite(self._loss):
+      self._raise_nan(self._loss)
+    if want_log:
+      self._log_timer.update_last_triggered_step(self._iteration - 1)
+      now = time.time()
+      suffix = '' if self._last_log_time is None else f' ({now - self._last_log_time:.3f} sec)'
+      self._last_log_time = now
+      logging.info('loss = %s, step = %s%s', self._loss, values['step'], suffix)
+    if want_summary:
+      post_step = int(values['step']) + 1
+      self._summary_timer.update_last_triggered_step(post_step)
+      self._writer.write_serialized(values['summary'], post_step)
+
+  def _raise_nan(self, loss):
+    logging.error('Model diverged with loss = %s.', loss)
+    raise _train.NanLossDuringTrainingError

@@ -1,0 +1,120 @@
+"""Warm-starting a fresh model from another checkpoint (`warm_start_from`).
+
+Runs once, on the first training of a model_dir without checkpoints, after
+variables are initialized: matching variables are copied from the source
+checkpoint, and embedding rows are remapped between vocabularies.
+"""
+
+import collections
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+
+from tfcompat_estimator import checkpoints
+
+VocabInfo = tf.compat.v1.train.VocabInfo
+
+
+class WarmStartSettings(collections.namedtuple('WarmStartSettings', [
+    'ckpt_to_initialize_from', 'vars_to_warm_start', 'var_name_to_vocab_info',
+    'var_name_to_prev_var_name'])):
+  """Which checkpoint to warm-start from and which variables to take."""
+
+  def __new__(cls, ckpt_to_initialize_from, vars_to_warm_start='.*',
+              var_name_to_vocab_info=None, var_name_to_prev_var_name=None):
+    if not ckpt_to_initialize_from:
+      raise ValueError('`ckpt_to_initialize_from` MUST be set in '
+                       'WarmStartSettings')
+    return super().__new__(cls, os.fspath(ckpt_to_initialize_from),
+                           vars_to_warm_start, var_name_to_vocab_info or {},
+                           var_name_to_prev_var_name or {})
+
+
+def settings_from(warm_start_from):
+  """Normalizes the Estimator argument; a path warm-starts every variable."""
+  if warm_start_from is None:
+    return None
+  if isinstance(warm_start_from, WarmStartSettings):
+    return warm_start_from
+  if isinstance(warm_start_from, (str, bytes, os.PathLike)):
+    return WarmStartSettings(os.fsdecode(warm_start_from), vars_to_warm_start='.*')
+  raise ValueError(f'warm_start_from must be a string or a WarmStartSettings, '
+                   f'instead got {type(warm_start_from)}')
+
+
+def _source_checkpoint(path):
+  if tf.io.gfile.isdir(path):
+    saved_model_vars = os.path.join(path, 'variables', 'variables')
+    if tf.io.gfile.exists(saved_model_vars + '.index'):
+      return saved_model_vars
+    latest = checkpoints.latest_checkpoint(path)
+    if latest is None:
+      raise ValueError(f'warm_start_from {path!r} holds no checkpoint.')
+    return latest
+  return path
+
+
+def _selected(captured, vars_to_warm_start):
+  """A regex string selects trainable variables; a list selects any."""
+  if vars_to_warm_start is None:
+    return {}
+  trainable = {id(v) for v in captured.graph.get_collection(
+      tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)}
+  if isinstance(vars_to_warm_start, str):
+    pattern = re.compile(vars_to_warm_start)
+    return {k: v for k, v in captured.global_variables.items()
+            if id(v) in trainable and pattern.match(k)}
+  patterns = [re.compile(p) for p in vars_to_warm_start]
+  return {k: v for k, v in captured.global_variables.items()
+          if any(p.match(k) for p in patterns)}
+
+
+def warm_start(captured, settings):
+  path = _source_checkpoint(settings.ckpt_to_initialize_from)
+  reader = tf.train.load_checkpoint(path)
+  shapes = reader.get_variable_to_shape_map()
+  selected = _selected(captured, settings.vars_to_warm_start)
+  for key, info in settings.var_name_to_vocab_info.items():
+    if key not in captured.global_variables:
+      raise ValueError(f'var_name_to_vocab_info names {key!r}, which the model '
+                       'does not have.')
+    selected[key] = captured.global_variables[key]
+  for key, variable in selected.items():
+    prev = settings.var_name_to_prev_var_name.get(key, key)
+    if prev not in shapes:
+      raise ValueError(f'Warm-start variable {key!r} (as {prev!r}) is not in '
+                       f'checkpoint {path!r}.')
+    value = reader.get_tensor(prev)
+    info = settings.var_name_to_vocab_info.get(key)
+    if info is not None:
+      value = _remap_rows(value, variable.numpy(), info)
+    elif list(value.shape) != variable.shape.as_list():
+      raise ValueError(f'Warm-start variable {key!r} has shape '
+                       f'{variable.shape.as_list()} but {list(value.shape)} in '
+                       f'checkpoint {path!r}.')
+    variable.assign(value.astype(variable.dtype.as_numpy_dtype))
+
+
+def _read_vocab(path, size):
+  with tf.io.gfile.GFile(path) as f:
+    words = [line.rstrip('\n') for line in f]
+  return words[:size] if size is not None and size >= 0 else words
+
+
+def _remap_rows(old_value, current_value, info):
+  """Old rows move to their word's new index; new words keep their init."""
+  if info.axis != 0:
+    old_value, current_value = old_value.T, current_value.T
+  new_words = _read_vocab(info.new_vocab, info.new_vocab_size)
+  old_index = {w: i for i, w in enumerate(_read_vocab(info.old_vocab,
+                                                      info.old_vocab_size))}
+  result = np.array(current_value)
+  if info.backup_initializer is not None:
+    result = np.asarray(info.backup_initializer(result.shape, result.dtype))
+  for new_i, word in enumerate(new_words):
+    old_i = old_index.get(word)
+    if old_i is not None and old_i < old_value.shape[0]:
+      result[new_i] = old_value[old_i]
+  return result.T if info.axis != 0 else result

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Regenerates golden/ with the real tensorflow-estimator 2.15.0 stack.
+#   VENV215=/path/to/venv bash third_party/tensorflow_estimator_2_15/make_golden.sh
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV215="${VENV215:-$HOME/.cache/tfcompat/venv215}"
+PY="$VENV215/bin/python"
+
+if [ ! -x "$PY" ]; then
+  echo "creating venv at $VENV215" >&2
+  mkdir -p "$(dirname "$VENV215")"
+  python3.11 -m venv "$VENV215"
+fi
+
+if ! "$PY" - <<'PYEOF' 2>/dev/null
+from importlib import metadata
+assert metadata.version("tensorflow-cpu") == "2.15.1"
+assert metadata.version("tensorflow-estimator") == "2.15.0"
+PYEOF
+then
+  "$PY" -m pip install --upgrade pip
+  "$PY" -m pip install "tensorflow-cpu==2.15.1" "tensorflow-estimator==2.15.0"
+fi
+
+export PYTHONHASHSEED=0
+export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+exec "$PY" "$HERE/generate.py" "$@"

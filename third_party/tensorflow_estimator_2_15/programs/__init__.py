@@ -1,0 +1,1 @@
+"""Legacy tf.estimator-style programs used to produce/compare golden artifacts."""
