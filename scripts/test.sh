@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets up the project and runs the test suite (the fast tier; add --slow for all).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python3 -m pip install -q -e '.[test]'
+markers='not slow'
+if [[ "${1:-}" == "--slow" ]]; then markers=''; shift; fi
+python3 -m pytest -q -m "$markers" tests "$@"

@@ -1,0 +1,26 @@
+"""tfcompat_estimator: tf.estimator for TensorFlow 2.16+."""
+
+import setuptools
+
+setuptools.setup(
+    name='tfcompat_estimator',
+    version='0.1.0',
+    description='Runs legacy tf.estimator code unchanged on current TensorFlow 2.',
+    packages=setuptools.find_packages(include=['tfcompat_estimator', 'tfcompat_estimator.*']),
+    python_requires='>=3.11',
+    # Tested on TensorFlow 2.21; 2.16 is the first release without tf.estimator.
+    install_requires=[
+        'tensorflow>=2.16,<2.22',
+        'tf-keras>=2.16,<2.22',
+        'numpy',
+        'absl-py',
+    ],
+    extras_require={
+        'test': [
+            'pytest',
+            'hypothesis',
+            'pandas',
+            'tensorflow-serving-api>=2.16,<2.22',
+        ],
+    },
+)

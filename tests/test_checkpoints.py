@@ -1,0 +1,154 @@
+"""Checkpoint files: atomic saves, crash safety, retention, 2.15 readability."""
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from programs import custom_dnn
+from tfcompat_estimator import checkpoints
+
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def _variables():
+  return {'a': tf.Variable([1.0, 2.0]), 'global_step': tf.Variable(7, dtype=tf.int64)}
+
+
+def test_save_then_restore_round_trip(tmp_path):
+  store = checkpoints.CheckpointStore(str(tmp_path), max_to_keep=2)
+  saved = _variables()
+  path = store.save(saved, 7)
+  assert path == str(tmp_path / 'model.ckpt-7')
+  assert checkpoints.global_step_of(path) == 7
+  fresh = {'a': tf.Variable([0.0, 0.0]), 'global_step': tf.Variable(0, dtype=tf.int64)}
+  checkpoints.restore(fresh, path)
+  np.testing.assert_array_equal(fresh['a'].numpy(), [1.0, 2.0])
+  assert not [p for p in os.listdir(tmp_path) if 'tmp' in p]
+
+
+def test_retention_keeps_newest(tmp_path):
+  store = checkpoints.CheckpointStore(str(tmp_path), max_to_keep=2)
+  for step in (1, 2, 3):
+    store.save(_variables(), step)
+  state = tf.train.get_checkpoint_state(str(tmp_path))
+  assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == [
+      'model.ckpt-2', 'model.ckpt-3']
+  assert not tf.io.gfile.glob(str(tmp_path / 'model.ckpt-1.*'))
+
+
+def test_restore_names_missing_and_mismatched_variables(tmp_path):
+  path = checkpoints.CheckpointStore(str(tmp_path)).save(_variables(), 1)
+  with pytest.raises(checkpoints.CheckpointError, match="'b'"):
+    checkpoints.restore({'b': tf.Variable(1.0)}, path)
+  with pytest.raises(checkpoints.CheckpointError, match="'a'.*float32\\[3\\]"):
+    checkpoints.restore({'a': tf.Variable([1.0, 2.0, 3.0])}, path)
+
+
+def test_corrupt_checkpoint_error_names_file(tmp_path):
+  path = checkpoints.CheckpointStore(str(tmp_path)).save(_variables(), 1)
+  with open(path + '.index', 'wb') as f:
+    f.write(b'garbage')
+  with pytest.raises(checkpoints.CheckpointError, match='model.ckpt-1'):
+    checkpoints.restore(_variables(), path)
+
+
+def test_unwritable_model_dir_keeps_previous_checkpoint(tmp_path):
+  store = checkpoints.CheckpointStore(str(tmp_path))
+  first = store.save(_variables(), 1)
+  os.chmod(tmp_path, 0o500)
+  try:
+    if os.access(tmp_path, os.W_OK):
+      pytest.skip('running as a user that ignores directory permissions')
+    with pytest.raises(OSError, match=str(tmp_path)):
+      store.save(_variables(), 2)
+  finally:
+    os.chmod(tmp_path, 0o700)
+  assert checkpoints.latest_checkpoint(str(tmp_path)) == first
+
+
+def _run_until_killed(model_dir, max_steps, delay):
+  proc = subprocess.Popen([sys.executable, os.path.join(TESTS_DIR, 'crash_child.py'),
+                           model_dir, str(max_steps)], cwd=TESTS_DIR,
+                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+  deadline = time.time() + 120
+  line = ''
+  while 'saved' not in line and time.time() < deadline:
+    line = proc.stdout.readline()
+    if not line and proc.poll() is not None:
+      break
+  time.sleep(delay)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+
+
+def _kill_and_resume(tmp_path, trials):
+  rng = random.Random(1234)
+  model_dir = str(tmp_path / 'model')
+  max_steps = 100000
+  for _ in range(trials):
+    _run_until_killed(model_dir, max_steps, rng.uniform(0.0, 1.5))
+    latest = checkpoints.latest_checkpoint(model_dir)
+    assert latest is not None
+    # Every listed checkpoint is complete and loads.
+    for path in tf.train.get_checkpoint_state(model_dir).all_model_checkpoint_paths:
+      reader = tf.train.load_checkpoint(path)
+      assert reader.has_tensor('global_step')
+  step = checkpoints.global_step_of(checkpoints.latest_checkpoint(model_dir))
+  est = tf.estimator.Estimator(custom_dnn.model_fn, model_dir=model_dir,
+                               params=custom_dnn.PARAMS,
+                               config=tf.estimator.RunConfig(**custom_dnn.RUN_CONFIG_KWARGS))
+  est.train(custom_dnn.train_input_fn, max_steps=step + 15)
+  assert est.get_variable_value('global_step') == step + 15
+
+
+def test_sigkill_during_training_resumes(tmp_path):
+  _kill_and_resume(tmp_path, trials=3)
+
+
+@pytest.mark.slow
+def test_sigkill_stress(tmp_path):
+  _kill_and_resume(tmp_path, trials=30)
+
+
+def _venv215_python():
+  venv = os.environ.get('VENV215', os.path.expanduser('~/.cache/tfcompat/venv215'))
+  python = os.path.join(venv, 'bin', 'python')
+  return python if os.path.exists(python) else None
+
+
+@pytest.mark.slow
+def test_tensorflow_estimator_2_15_reads_our_model_dir(tmp_path):
+  """The reference package restores and evaluates a model_dir trained here."""
+  python = _venv215_python()
+  if python is None:
+    pytest.skip('no tensorflow-estimator 2.15 venv; run '
+                'third_party/tensorflow_estimator_2_15/make_golden.sh first')
+  model_dir = str(tmp_path / 'ours')
+  est = tf.estimator.Estimator(custom_dnn.model_fn, model_dir=model_dir,
+                               params=custom_dnn.PARAMS,
+                               config=tf.estimator.RunConfig(**custom_dnn.RUN_CONFIG_KWARGS))
+  est.train(custom_dnn.train_input_fn, max_steps=40)
+  ours = est.evaluate(custom_dnn.eval_input_fn)
+  script = (
+      'import json, sys, tensorflow as tf\n'
+      'from programs import custom_dnn as p\n'
+      'est = tf.estimator.Estimator(p.model_fn, model_dir=sys.argv[1], params=p.PARAMS,'
+      ' config=tf.estimator.RunConfig(**p.RUN_CONFIG_KWARGS))\n'
+      'm = est.evaluate(p.eval_input_fn)\n'
+      'print(json.dumps({k: float(v) for k, v in m.items()}))\n')
+  golden_root = os.path.join(os.path.dirname(TESTS_DIR), 'third_party',
+                             'tensorflow_estimator_2_15')
+  env = {k: v for k, v in os.environ.items() if k != 'TF_USE_LEGACY_KERAS'}
+  out = subprocess.run([python, '-c', script, model_dir], cwd=golden_root, env=env,
+                       capture_output=True, text=True, check=True, timeout=300)
+  import json  # pylint: disable=g-import-not-at-top
+  theirs = json.loads(out.stdout.strip().splitlines()[-1])
+  for key, value in theirs.items():
+    np.testing.assert_allclose(ours[key], value, rtol=1e-5, err_msg=key)

@@ -1,0 +1,376 @@
+"""Estimator behaviour against tensorflow-estimator 2.15 (golden artifacts)."""
+
+import json
+import os
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from programs import custom_dnn
+
+import tfcompat_estimator as te
+
+
+@pytest.fixture
+def expected(golden_dir):
+  with open(os.path.join(golden_dir, 'expected.json')) as f:
+    return json.load(f)
+
+
+@pytest.fixture
+def golden_model_dir(golden_dir, tmp_path):
+  """A private copy of the model_dir 2.15 trained (60 steps)."""
+  path = tmp_path / 'model_dir'
+  shutil.copytree(os.path.join(golden_dir, 'model_dir'), path)
+  return str(path)
+
+
+def make_estimator(model_dir, **config_overrides):
+  kwargs = dict(custom_dnn.RUN_CONFIG_KWARGS, **config_overrides)
+  return tf.estimator.Estimator(custom_dnn.model_fn, model_dir=model_dir,
+                                params=custom_dnn.PARAMS,
+                                config=tf.estimator.RunConfig(**kwargs))
+
+
+def assert_metrics_close(ours, theirs, rtol=1e-5):
+  assert set(ours) == set(theirs)
+  for key, value in theirs.items():
+    np.testing.assert_allclose(ours[key], value, rtol=rtol, err_msg=key)
+
+
+class TestGoldenModelDir:
+
+  def test_evaluates_to_2_15_metrics(self, golden_model_dir, expected):
+    metrics = make_estimator(golden_model_dir).evaluate(custom_dnn.eval_input_fn)
+    assert_metrics_close(metrics, expected['eval_metrics'])
+    assert metrics['global_step'].dtype == np.int64
+
+  def test_evaluate_with_steps(self, golden_model_dir, expected):
+    metrics = make_estimator(golden_model_dir).evaluate(custom_dnn.eval_input_fn,
+                                                        steps=2)
+    assert_metrics_close(metrics, expected['eval_metrics_steps2'])
+
+  def test_predicts_2_15_outputs(self, golden_model_dir, expected):
+    predictions = list(make_estimator(golden_model_dir).predict(
+        custom_dnn.predict_input_fn))
+    assert len(predictions) == len(expected['predictions'])
+    for ours, theirs in zip(predictions, expected['predictions']):
+      assert set(ours) == set(theirs)
+      for key in theirs:
+        np.testing.assert_allclose(ours[key], theirs[key], rtol=1e-6)
+    assert predictions[0]['class_id'].dtype == np.int64
+
+  def test_predict_batches_with_keys(self, golden_model_dir, expected):
+    batches = list(make_estimator(golden_model_dir).predict(
+        custom_dnn.predict_input_fn, predict_keys=['probability'],
+        yield_single_examples=False))
+    facts = expected['predictions_batched_keys']
+    assert [sorted(b) for b in batches] == [f['keys'] for f in facts]
+    assert [{k: list(v.shape) for k, v in b.items()} for b in batches] == [
+        f['shapes'] for f in facts]
+
+  def test_variable_names_match(self, golden_model_dir, expected):
+    est = make_estimator(golden_model_dir)
+    assert sorted(est.get_variable_names()) == sorted(expected['variable_names'])
+    np.testing.assert_array_equal(est.get_variable_value('global_step'), 60)
+
+  def test_training_continues_from_global_step(self, golden_model_dir, expected):
+    est = make_estimator(golden_model_dir)
+    listener = custom_dnn.RecordingListener()
+    est.train(custom_dnn.train_input_fn, max_steps=100,
+              saving_listeners=[listener])
+    facts = expected['continued_training']
+    assert listener.events == facts['listener_sequence']
+    assert est.get_variable_value('global_step') == facts['global_step']
+    kept = tf.train.get_checkpoint_state(golden_model_dir).all_model_checkpoint_paths
+    assert [os.path.basename(p) for p in kept] == [
+        os.path.basename(p) for p in facts['kept_checkpoints']]
+    # Same data order and arithmetic as 2.15, so continuing lands on its numbers.
+    assert_metrics_close(est.evaluate(custom_dnn.eval_input_fn),
+                         facts['eval_metrics'], rtol=1e-4)
+
+  def test_moved_model_dir_still_restores(self, golden_model_dir, tmp_path, expected):
+    moved = str(tmp_path / 'moved')
+    shutil.move(golden_model_dir, moved)
+    metrics = make_estimator(moved).evaluate(custom_dnn.eval_input_fn)
+    assert_metrics_close(metrics, expected['eval_metrics'])
+
+
+class TestTrainingHere:
+
+  def test_fresh_training_reproduces_2_15(self, tmp_path, expected):
+    """Same seeds, same data: our 60 steps land on 2.15's checkpoint values."""
+    est = make_estimator(str(tmp_path))
+    listener = custom_dnn.RecordingListener()
+    est.train(custom_dnn.train_input_fn, max_steps=60, saving_listeners=[listener])
+    assert listener.events == expected['listener_sequence']
+    assert_metrics_close(est.evaluate(custom_dnn.eval_input_fn),
+                         expected['eval_metrics'], rtol=1e-4)
+
+  def test_checkpoint_format_is_2_15s(self, tmp_path, expected):
+    est = make_estimator(str(tmp_path))
+    est.train(custom_dnn.train_input_fn, max_steps=60)
+    reader = tf.train.load_checkpoint(est.latest_checkpoint())
+    shapes = reader.get_variable_to_shape_map()
+    dtypes = reader.get_variable_to_dtype_map()
+    for name, facts in expected['variables'].items():
+      assert list(shapes[name]) == facts['shape'], name
+      assert dtypes[name].name == facts['dtype'], name
+    with open(tmp_path / 'checkpoint') as f:
+      state = f.read()
+    assert 'model_checkpoint_path: "model.ckpt-60"' in state
+    assert str(tmp_path) not in state  # relative paths
+    assert sorted(p for p in os.listdir(tmp_path) if p.startswith('model.ckpt')) == [
+        f'model.ckpt-{s}.{ext}' for s in (20, 40, 60)
+        for ext in ('data-00000-of-00001', 'index')]
+
+  def test_train_summaries_have_2_15_tags_and_steps(self, tmp_path, expected):
+    est = make_estimator(str(tmp_path))
+    est.train(custom_dnn.train_input_fn, max_steps=60)
+    seen = {}
+    for path in tf.io.gfile.glob(str(tmp_path / 'events.out.tfevents.*')):
+      for event in tf.compat.v1.train.summary_iterator(path):
+        for value in event.summary.value:
+          seen.setdefault(value.tag, []).append(event.step)
+    for tag, steps in expected['train_summaries']['tags'].items():
+      assert sorted(seen.get(tag, [])) == steps, tag
+
+  def test_eval_dir_summaries(self, tmp_path, expected):
+    est = make_estimator(str(tmp_path))
+    est.train(custom_dnn.train_input_fn, max_steps=20)
+    est.evaluate(custom_dnn.eval_input_fn)
+    est.evaluate(custom_dnn.eval_input_fn, name='other')
+    assert est.eval_dir() == str(tmp_path / 'eval')
+    assert est.eval_dir('other') == str(tmp_path / 'eval_other')
+    tags = set()
+    for path in tf.io.gfile.glob(os.path.join(est.eval_dir(), 'events.*')):
+      for event in tf.compat.v1.train.summary_iterator(path):
+        tags.update((v.tag, event.step) for v in event.summary.value)
+    assert {('accuracy', 20), ('auc', 20), ('loss', 20)} <= tags
+    assert tf.io.gfile.glob(os.path.join(est.eval_dir('other'), 'events.*'))
+
+  def test_steps_are_incremental_and_max_steps_absolute(self, tmp_path):
+    est = make_estimator(str(tmp_path))
+    est.train(custom_dnn.train_input_fn, steps=7)
+    est.train(custom_dnn.train_input_fn, steps=5)
+    assert est.get_variable_value('global_step') == 12
+    est.train(custom_dnn.train_input_fn, max_steps=10)  # already past: no-op
+    assert est.get_variable_value('global_step') == 12
+    est.train(custom_dnn.train_input_fn, max_steps=30)
+    assert est.get_variable_value('global_step') == 30
+
+  def test_training_stops_at_end_of_input(self, tmp_path):
+    est = make_estimator(str(tmp_path))
+    est.train(custom_dnn.eval_input_fn)  # 128 examples, batch 32, no repeat
+    assert est.get_variable_value('global_step') == 4
+
+  def test_tf1_iterator_input_fn_trains_like_dataset(self, tmp_path):
+    a = make_estimator(str(tmp_path / 'a'))
+    a.train(custom_dnn.train_input_fn, max_steps=12)
+    b = make_estimator(str(tmp_path / 'b'))
+    b.train(custom_dnn.tensor_train_input_fn, max_steps=12)
+    for name in a.get_variable_names():
+      np.testing.assert_allclose(a.get_variable_value(name),
+                                 b.get_variable_value(name), rtol=1e-6)
+
+  def test_multi_step_loop_matches_single_steps(self, tmp_path):
+    """Compiled loops and hooked single steps give identical weights."""
+    bulk = make_estimator(str(tmp_path / 'bulk'))
+    bulk.train(custom_dnn.train_input_fn, max_steps=45)
+    single = make_estimator(str(tmp_path / 'single'))
+    single.train(custom_dnn.train_input_fn, max_steps=45,
+                 hooks=[tf.estimator.SessionRunHook()])
+    for name in bulk.get_variable_names():
+      np.testing.assert_allclose(bulk.get_variable_value(name),
+                                 single.get_variable_value(name), rtol=1e-6)
+
+  def test_repeated_evaluate_does_not_recapture(self, golden_model_dir, monkeypatch):
+    est = make_estimator(golden_model_dir)
+    first = est.evaluate(custom_dnn.eval_input_fn)
+    first_predictions = list(est.predict(custom_dnn.predict_input_fn))
+    from tfcompat_estimator.session_emulation import graph_capture
+    def fail(*args, **kwargs):
+      raise AssertionError('graph captured again')
+    monkeypatch.setattr(graph_capture, 'CapturedModel', fail)
+    restored = []
+    from tfcompat_estimator import checkpoints
+    monkeypatch.setattr(checkpoints, 'restore', lambda *a: restored.append(a))
+    assert est.evaluate(custom_dnn.eval_input_fn) == first
+    again = list(est.predict(custom_dnn.predict_input_fn))
+    np.testing.assert_array_equal([p['logits'] for p in again],
+                                  [p['logits'] for p in first_predictions])
+    assert not restored
+
+  def test_evaluate_reloads_when_checkpoint_changes(self, tmp_path):
+    est = make_estimator(str(tmp_path))
+    est.train(custom_dnn.train_input_fn, max_steps=20)
+    first = est.evaluate(custom_dnn.eval_input_fn)
+    est.train(custom_dnn.train_input_fn, max_steps=40)
+    second = est.evaluate(custom_dnn.eval_input_fn)
+    assert (first['global_step'], second['global_step']) == (20, 40)
+    older = est.evaluate(custom_dnn.eval_input_fn,
+                         checkpoint_path=str(tmp_path / 'model.ckpt-20'))
+    assert older == first
+
+
+class TestInputFns:
+
+  def _model_fn(self, features, labels, mode, params):
+    x = features['x'] if isinstance(features, dict) else features
+    w = tf.compat.v1.get_variable('w', [1, 1], initializer=tf.zeros_initializer())
+    pred = tf.matmul(tf.reshape(tf.cast(x, tf.float32), [-1, 1]), w)
+    if mode == tf.estimator.ModeKeys.PREDICT:
+      return tf.estimator.EstimatorSpec(mode, predictions={'y': pred})
+    loss = tf.reduce_mean(tf.square(pred - tf.reshape(tf.cast(labels, tf.float32), [-1, 1])))
+    train_op = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(
+        loss, tf.compat.v1.train.get_or_create_global_step())
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+  def test_numpy_input_fn_trains_to_solution(self, tmp_path):
+    x = np.linspace(-1, 1, 64).astype(np.float32)
+    est = tf.estimator.Estimator(self._model_fn, str(tmp_path))
+    est.train(tf.compat.v1.estimator.inputs.numpy_input_fn(
+        {'x': x}, 3 * x, batch_size=16, num_epochs=None, shuffle=True), steps=300)
+    np.testing.assert_allclose(est.get_variable_value('w'), [[3.0]], atol=0.05)
+    preds = list(est.predict(tf.compat.v1.estimator.inputs.numpy_input_fn(
+        {'x': x[:5]}, shuffle=False)))
+    np.testing.assert_allclose([p['y'][0] for p in preds], 3 * x[:5], atol=0.05)
+
+  def test_tuple_of_tensors_and_input_fn_args(self, tmp_path):
+    seen = {}
+
+    def input_fn(params, config, mode, input_context=None):
+      seen.update(params=params, config=config, mode=mode)
+      return {'x': tf.constant([[1.0], [2.0]])}, tf.constant([[2.0], [4.0]])
+
+    est = tf.estimator.Estimator(self._model_fn, str(tmp_path), params={'a': 1})
+    est.train(input_fn, steps=3)
+    assert seen['params'] == {'a': 1} and seen['mode'] == 'train'
+    assert seen['config'].model_dir == str(tmp_path)
+    assert est.get_variable_value('global_step') == 3
+
+  def test_predict_accepts_features_only_and_tuples(self, tmp_path):
+    est = tf.estimator.Estimator(self._model_fn, str(tmp_path))
+    only = lambda: tf.data.Dataset.from_tensor_slices({'x': [[1.0], [2.0]]}).batch(2)
+    pair = lambda: tf.data.Dataset.from_tensor_slices(({'x': [[1.0]]}, [[0.0]])).batch(1)
+    assert len(list(est.predict(only))) == 2
+    assert len(list(est.predict(pair))) == 1
+
+  def test_generator_input_ends_with_stop_iteration(self, tmp_path):
+    def input_fn():
+      def gen():
+        for i in range(5):
+          yield {'x': [[float(i)]]}, [[2.0 * i]]
+      return tf.data.Dataset.from_generator(gen, output_signature=(
+          {'x': tf.TensorSpec([1, 1], tf.float32)}, tf.TensorSpec([1, 1], tf.float32)))
+    est = tf.estimator.Estimator(self._model_fn, str(tmp_path))
+    est.train(input_fn)
+    assert est.get_variable_value('global_step') == 5
+
+
+class TestApiContract:
+
+  def test_model_dir_and_config_disagree(self, tmp_path):
+    with pytest.raises(ValueError, match='model_dir are set both'):
+      tf.estimator.Estimator(custom_dnn.model_fn, model_dir=str(tmp_path / 'a'),
+                             config=tf.estimator.RunConfig(model_dir=str(tmp_path / 'b')))
+
+  def test_temporary_model_dir(self):
+    est = tf.estimator.Estimator(custom_dnn.model_fn, params=custom_dnn.PARAMS)
+    assert os.path.isdir(est.model_dir)
+    assert est.config.model_dir == est.model_dir
+
+  def test_model_fn_argument_checks(self):
+    with pytest.raises(ValueError, match='features'):
+      tf.estimator.Estimator(lambda labels, mode: None)
+    with pytest.raises(ValueError, match='params'):
+      tf.estimator.Estimator(lambda features, labels: None, params={'a': 1})
+    with pytest.raises(ValueError, match='not expected args'):
+      tf.estimator.Estimator(lambda features, labels, extra: None)
+
+  def test_subclass_may_not_override_members(self):
+    class Bad(tf.estimator.Estimator):
+      def train(self, *args, **kwargs):
+        pass
+    with pytest.raises(ValueError, match='train'):
+      Bad(custom_dnn.model_fn)
+
+  @pytest.mark.parametrize('kwargs,message', [
+      (dict(steps=0), 'steps > 0'),
+      (dict(max_steps=-1), 'max_steps > 0'),
+      (dict(steps=1, max_steps=2), 'both steps and max_steps'),
+  ])
+  def test_train_argument_errors(self, tmp_path, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+      make_estimator(str(tmp_path)).train(custom_dnn.train_input_fn, **kwargs)
+
+  def test_evaluate_steps_must_be_positive(self, tmp_path):
+    with pytest.raises(ValueError, match='steps > 0'):
+      make_estimator(str(tmp_path)).evaluate(custom_dnn.eval_input_fn, steps=0)
+
+  def test_inspection_needs_a_checkpoint(self, tmp_path):
+    est = make_estimator(str(tmp_path))
+    assert est.latest_checkpoint() is None
+    with pytest.raises(ValueError, match="Couldn't find trained model"):
+      est.get_variable_names()
+    with pytest.raises(ValueError, match="Couldn't find trained model"):
+      est.get_variable_value('global_step')
+
+  def test_unknown_predict_keys(self, golden_model_dir):
+    with pytest.raises(ValueError, match='Expected to run at least one output'):
+      next(make_estimator(golden_model_dir).predict(custom_dnn.predict_input_fn,
+                                                    predict_keys=['nope']))
+
+  def test_saving_listeners_need_checkpoints(self, tmp_path):
+    est = make_estimator(str(tmp_path), save_checkpoints_steps=None,
+                         save_checkpoints_secs=None)
+    with pytest.raises(ValueError, match='CheckpointSaverHook'):
+      est.train(custom_dnn.train_input_fn, steps=1,
+                saving_listeners=[custom_dnn.RecordingListener()])
+
+  def test_estimator_spec_validation(self):
+    with tf.Graph().as_default():
+      loss = tf.constant(1.0)
+      with pytest.raises(ValueError, match='Missing train_op'):
+        te.EstimatorSpec(te.ModeKeys.TRAIN, loss=loss)
+      with pytest.raises(ValueError, match='Missing loss'):
+        te.EstimatorSpec(te.ModeKeys.EVAL)
+      with pytest.raises(ValueError, match='Missing predictions'):
+        te.EstimatorSpec(te.ModeKeys.PREDICT)
+      with pytest.raises(ValueError, match='Loss must be scalar'):
+        te.EstimatorSpec(te.ModeKeys.EVAL, loss=tf.constant([1.0, 2.0]))
+      with pytest.raises(TypeError, match='eval_metric_ops'):
+        te.EstimatorSpec(te.ModeKeys.EVAL, loss=loss, eval_metric_ops={'a': loss})
+      spec = te.EstimatorSpec(te.ModeKeys.PREDICT, predictions={'p': loss})
+      assert list(spec.export_outputs) == ['serving_default']
+
+  def test_model_fn_property_binds_params(self):
+    est = make_estimator(None)
+    with tf.Graph().as_default():
+      features, labels = custom_dnn.make_data(4, 0)
+      spec = est.model_fn({k: tf.constant(v) for k, v in features.items()},
+                          tf.constant(labels), te.ModeKeys.EVAL, est.config)
+      assert 'accuracy' in spec.eval_metric_ops
+
+
+class TestInstall:
+
+  def test_legacy_paths_resolve_here(self):
+    import tensorflow_estimator  # pylint: disable=g-import-not-at-top
+    from tensorflow_estimator.python.estimator import estimator as legacy_lib
+    from tensorflow_estimator.python.estimator.export import export_lib
+    assert legacy_lib.Estimator is te.Estimator
+    assert tf.estimator.Estimator is te.Estimator
+    assert tf.compat.v1.estimator.Estimator is te.Estimator
+    assert tf.compat.v2.estimator.RunConfig is te.RunConfig
+    assert tensorflow_estimator.estimator.ModeKeys.PREDICT == 'infer'
+    assert export_lib.ServingInputReceiver is te.export.ServingInputReceiver
+    assert tf.compat.v1.estimator.inputs.numpy_input_fn is te.inputs.numpy_input_fn
+
+  def test_v1_layers_available_without_environment_setup(self):
+    with tf.Graph().as_default():
+      out = tf.compat.v1.layers.dense(tf.zeros([1, 2]), 3)
+      cell = tf.compat.v1.nn.rnn_cell.LSTMCell(4)
+    assert out.shape.as_list() == [1, 3] and cell.state_size is not None
