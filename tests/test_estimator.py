@@ -363,7 +363,8 @@ class TestInstall:
     from tensorflow_estimator.python.estimator.export import export_lib
     assert legacy_lib.Estimator is te.Estimator
     assert tf.estimator.Estimator is te.Estimator
-    assert tf.compat.v1.estimator.Estimator is te.Estimator
+    assert issubclass(tf.compat.v1.estimator.Estimator, te.Estimator)
+    assert not hasattr(tf.estimator.Estimator, 'export_savedmodel')  # v1 only
     assert tf.compat.v2.estimator.RunConfig is te.RunConfig
     assert tensorflow_estimator.estimator.ModeKeys.PREDICT == 'infer'
     assert export_lib.ServingInputReceiver is te.export.ServingInputReceiver

@@ -12,7 +12,7 @@ import os
 import time
 import uuid
 
-from absl import logging
+from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
 CHECKPOINT_BASENAME = 'model.ckpt'

@@ -9,7 +9,7 @@ only the steps themselves.
 import os
 import tempfile
 
-from absl import logging
+from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
 from tfcompat_estimator import checkpoints
@@ -177,18 +177,6 @@ class Estimator:
         assets_extra=assets_extra, as_text=as_text,
         checkpoint_path=checkpoint_path, strip_default_attrs=True)
 
-  def export_savedmodel(self, export_dir_base, serving_input_receiver_fn,
-                        assets_extra=None, as_text=False, checkpoint_path=None,
-                        strip_default_attrs=False):
-    """Deprecated alias of `export_saved_model`."""
-    if not serving_input_receiver_fn:
-      raise ValueError('An input_receiver_fn must be defined.')
-    return exporting.export_all(
-        self, export_dir_base, {ModeKeys.PREDICT: serving_input_receiver_fn},
-        assets_extra=assets_extra, as_text=as_text,
-        checkpoint_path=checkpoint_path,
-        strip_default_attrs=strip_default_attrs)
-
   def experimental_export_all_saved_models(self, export_dir_base,
                                            input_receiver_fn_map,
                                            assets_extra=None, as_text=False,
@@ -231,6 +219,22 @@ class Estimator:
   def _mark_saved(self, captured, checkpoint_path):
     if checkpoint_path:
       self._state[id(captured)] = _checkpoint_identity(checkpoint_path)
+
+
+class EstimatorV1(Estimator):
+  """`tf.compat.v1.estimator.Estimator`: adds the deprecated export name."""
+
+  def export_savedmodel(self, export_dir_base, serving_input_receiver_fn,
+                        assets_extra=None, as_text=False, checkpoint_path=None,
+                        strip_default_attrs=False):
+    """Deprecated alias of `export_saved_model`."""
+    if not serving_input_receiver_fn:
+      raise ValueError('An input_receiver_fn must be defined.')
+    return exporting.export_all(
+        self, export_dir_base, {ModeKeys.PREDICT: serving_input_receiver_fn},
+        assets_extra=assets_extra, as_text=as_text,
+        checkpoint_path=checkpoint_path,
+        strip_default_attrs=strip_default_attrs)
 
 
 def _checkpoint_identity(path):

@@ -4,7 +4,7 @@ Metric (local) variables restart from their initial values on each call. With
 no hooks, batches are consumed by a compiled multi-step loop.
 """
 
-from absl import logging
+from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
 from tfcompat_estimator import input_pipeline

@@ -12,7 +12,7 @@ import shutil
 import time
 import uuid
 
-from absl import logging
+from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 from tensorflow.python.saved_model.model_utils import export_utils
 
@@ -20,6 +20,7 @@ from tfcompat_estimator import model_fn as model_fn_lib
 
 ModeKeys = model_fn_lib.ModeKeys
 _v1 = tf.compat.v1
+_TRAIN_OP_KEY = 'saved_model_train_op'
 _MODE_ORDER = (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT)
 
 
@@ -104,6 +105,9 @@ def _add_meta_graph(estimator, builder, mode, receiver_fn, checkpoint_path,
         receiver.receiver_tensors, export_outputs,
         getattr(receiver, 'receiver_tensors_alternatives', None),
         serving_only=(mode == ModeKeys.PREDICT))
+    if mode == ModeKeys.TRAIN:
+      # Where 2.15's builder recorded the train op for loaders to find it.
+      _v1.add_to_collection(_TRAIN_OP_KEY, spec.train_op)
     main_op = tf.group(_v1.local_variables_initializer(),
                        _v1.tables_initializer())
     saver = spec.scaffold.saver or _v1.train.Saver(sharded=True)
@@ -114,8 +118,6 @@ def _add_meta_graph(estimator, builder, mode, receiver_fn, checkpoint_path,
       kwargs = dict(signature_def_map=signature_def_map, assets_collection=assets,
                     main_op=main_op, saver=saver,
                     strip_default_attrs=strip_default_attrs)
-      if mode == ModeKeys.TRAIN:
-        kwargs['train_op'] = spec.train_op
       if with_variables:
         builder.add_meta_graph_and_variables(session, tags, **kwargs)
       else:

@@ -10,7 +10,7 @@ to the module of ours that holds the same things.
 import sys
 import types
 
-from absl import logging
+from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
 _PREFIX = 'tensorflow_estimator'

@@ -17,7 +17,7 @@ import inspect
 import json
 import os
 
-from absl import logging
+from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
 

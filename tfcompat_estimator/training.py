@@ -11,7 +11,7 @@ present every step goes through the hook protocol instead.
 import os
 import time
 
-from absl import logging
+from tensorflow.python.platform import tf_logging as logging
 import numpy as np
 import tensorflow as tf
 
