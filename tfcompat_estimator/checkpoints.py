@@ -47,6 +47,11 @@ def global_step_of(path):
 
 def restore(variables, path):
   """Assigns every variable in `variables` (key -> variable) from `path`."""
+  with tf.init_scope():  # callers may be inside a hook's graph context
+    _restore(variables, path)
+
+
+def _restore(variables, path):
   reader = _reader(path)
   shapes = reader.get_variable_to_shape_map()
   dtypes = reader.get_variable_to_dtype_map()
@@ -96,6 +101,10 @@ class CheckpointStore:
 
   def save(self, variables, step):
     """Writes `variables` as checkpoint `step` and returns its path."""
+    with tf.init_scope():  # callers may be inside a hook's graph context
+      return self._save(variables, step)
+
+  def _save(self, variables, step):
     basename = f'{CHECKPOINT_BASENAME}-{int(step)}'
     final = os.path.join(self._dir, basename)
     temp = os.path.join(self._dir, f'.{basename}.tmp-{uuid.uuid4().hex}')

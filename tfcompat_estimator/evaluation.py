@@ -43,7 +43,7 @@ def run_evaluation(estimator, input_fn, steps, hooks, checkpoint_path, name):
       logging.log_every_n(logging.INFO, 'Evaluation [%d/%s]', 100, done, steps)
   else:
     loop = captured.cached('eval_loop', lambda: loops.make_loop(
-        captured.function_for([], [captured.eval_update_op]), watch_loss=False))
+        captured.pruned_for([], [captured.eval_update_op]), watch_loss=False))
     while steps is None or done < steps:
       chunk = _BULK_CHUNK if steps is None else min(_BULK_CHUNK, steps - done)
       ran, _, stopped = loop(batches.iterator, tf.constant(chunk))

@@ -120,12 +120,12 @@ class BatchSource:
       return tf.nest.flatten([features] + ([labels] if labels is not None else []),
                              expand_composites=True)
     values = []
-    feed_dict = dict(feed_dict or {})
+    feed_dict = {_feed_name(k): v for k, v in (feed_dict or {}).items()}
     for placeholder in self._placeholders:
-      if placeholder not in feed_dict:
+      if placeholder.name not in feed_dict:
         raise ValueError(f'input_fn placeholder {placeholder.name} was not fed; '
                          'a hook (e.g. FeedFnHook) must feed it every step.')
-      values.append(tf.convert_to_tensor(feed_dict.pop(placeholder),
+      values.append(tf.convert_to_tensor(feed_dict.pop(placeholder.name),
                                          placeholder.dtype))
     if feed_dict:
       raise ValueError(f'feed_dict keys {list(feed_dict)} are not placeholders '
@@ -141,6 +141,14 @@ class BatchSource:
 
   def _has_labels(self):
     return self.labels_spec is not None
+
+
+def _feed_name(key):
+  """feed_dict keys may be tensor names, tensors or their `.ref()`s."""
+  if isinstance(key, str):
+    return key if ':' in key else key + ':0'
+  key = key.deref() if hasattr(key, 'deref') else key
+  return key.name
 
 
 def _is_pair(spec):

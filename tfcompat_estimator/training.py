@@ -128,9 +128,9 @@ class TrainLoop:
 
   def _assemble_hooks(self):
     spec = self.captured.spec
-    hooks = self._hooks + list(spec.training_hooks)
-    if self._config.is_chief:
-      hooks += list(spec.training_chief_hooks)
+    # 2.15's order: chief-only hooks, then the caller's, then the model_fn's.
+    chief = list(spec.training_chief_hooks) if self._config.is_chief else []
+    hooks = chief + self._hooks + list(spec.training_hooks)
     saver_hooks = [h for h in hooks if isinstance(h, _train.CheckpointSaverHook)]
     checkpointing = None
     if saver_hooks:
@@ -175,7 +175,8 @@ class TrainLoop:
       step = self._global_step()
       stop = False
       if self._checkpointing:
-        stop = self._checkpointing.save(self._session, step)
+        # As in 2.15, a stop request from the initial save is not honoured.
+        self._checkpointing.save(self._session, step)
       while not stop and not self._reached_last_step(step):
         bulk = 0 if hooks else self._bulk_steps(step)
         try:
@@ -241,7 +242,7 @@ class TrainLoop:
   def _run_bulk(self, n):
     spec = self.captured.spec
     loop = self.captured.cached('train_loop', lambda: loops.make_loop(
-        self.captured.function_for([spec.loss], [spec.train_op]), watch_loss=True))
+        self.captured.pruned_for([spec.loss], [spec.train_op]), watch_loss=True))
     steps_run, loss, stopped = loop(self._batches.iterator, tf.constant(n))
     self._iteration += int(steps_run)
     if bool(stopped):

@@ -44,10 +44,14 @@ class CapturedModel:
         # ours; the train op waits for it, so hooks always see the pre-step
         # value (2.15 left this order to chance).
         self.global_step_read = tf.identity(self.global_step.read_value(),
-                                            name='global_step/read')
+                                            name='global_step')
         _v1.add_to_collection(_GLOBAL_STEP_READ_KEY, self.global_step_read)
         self.spec = model_fn_lib.call_model_fn(
             model_fn, features, labels, mode, params, config)
+        # Hooks look the global step up after capture and expect a graph
+        # element named 'global_step' (the variable itself lives outside).
+        global_step_list = _v1.get_collection_ref(_v1.GraphKeys.GLOBAL_STEP)
+        global_step_list[:] = [self.global_step_read]
         if self.spec.train_op is not None:
           train_op = getattr(self.spec.train_op, 'op', self.spec.train_op)
           train_op._add_control_inputs([self.global_step_read.op])  # pylint: disable=protected-access
@@ -136,19 +140,47 @@ class CapturedModel:
     return self._prune_cache[key]
 
   def function_for(self, elements, run_ops=(), with_batch=True):
-    """A concrete function from the flat batch to the values of `elements`.
+    """A function from the flat batch to the values of `elements`.
 
     `run_ops` (e.g. the train op) are run for their effect; their outputs
     follow those of `elements` as None. Without `with_batch` the function
     takes no arguments (for fetches that only read variables, e.g. metric
     values after an evaluation).
     """
+    return self._pruned(elements, run_ops, with_batch)[1]
+
+  def pruned_for(self, elements, run_ops=()):
+    """The bare pruned ConcreteFunction, for calls traced inside tf.function."""
+    return self._pruned(elements, run_ops, True)[0]
+
+  def step_for(self, elements, run_ops=()):
+    """A tf.function(iterator) that draws one batch and computes `elements`.
+
+    Drawing the batch inside the compiled call saves the Python-side iterator
+    step and argument binding, most of the cost of a hooked step.
+    """
+    key = ('step', tuple(e.name for e in elements),
+           tuple(op.name for op in run_ops))
+    if key not in self._prune_cache:
+      pruned = self.pruned_for(elements, run_ops)
+
+      @tf.function(autograph=False)
+      def step(iterator):
+        return pruned(*tf.nest.flatten(iterator.get_next(), expand_composites=True))
+
+      self._prune_cache[key] = step
+    return self._prune_cache[key]
+
+  def _pruned(self, elements, run_ops, with_batch):
     key = (tuple(e.name for e in elements), tuple(op.name for op in run_ops),
            with_batch)
-    fn = self._prune_cache.get(key)
-    if fn is None:
-      fn = self._wrapped.prune(self.feeds if with_batch else [],
-                               list(elements) + list(run_ops))
-      self._prune_cache[key] = fn
-    return fn
+    if key not in self._prune_cache:
+      feeds = self.feeds if with_batch else []
+      pruned = self._wrapped.prune(feeds, list(elements) + list(run_ops))
+      # Calling a pruned ConcreteFunction eagerly formats every input tensor
+      # (about 1 ms a call); a tf.function with a fixed signature does not.
+      eager_fn = tf.function(pruned, input_signature=[
+          tf.TensorSpec(f.shape, f.dtype) for f in feeds], autograph=False)
+      self._prune_cache[key] = (pruned, eager_fn)
+    return self._prune_cache[key]
 

@@ -45,6 +45,19 @@ class EmulatedSession:
         raise
     return [to_numpy(v) for v in outputs[:len(elements)]]
 
+  def compute_next(self, elements, run_ops, iterator):
+    """Like `compute`, drawing the step's batch from `iterator` in the same call.
+
+    Raises StopIteration at end of input.
+    """
+    self.current_batch = None  # the batch never leaves the compiled step
+    with tf.init_scope():
+      try:
+        outputs = self.captured.step_for(elements, run_ops)(iterator)
+      except tf.errors.OutOfRangeError:
+        raise StopIteration from None
+    return [to_numpy(v) for v in outputs[:len(elements)]]
+
   def close(self):
     pass
 

@@ -22,10 +22,14 @@ def run_step(session, hook_runner, batches, fetches, run_ops=()):
   for request in requests:
     if request is not None and request.feed_dict:
       feed_dict.update(request.feed_dict)
-  session.current_batch = batches.flat_batch(feed_dict)
   hook_fetches = [None if r is None else r.fetches for r in requests]
   plan = session_lib.FetchPlan(session.captured, {'main': fetches,
                                                    'hooks': hook_fetches})
-  values = plan.pack(session.compute(plan.elements, run_ops))
+  if batches.iterator is not None and not feed_dict:
+    values = plan.pack(session.compute_next(plan.elements, run_ops,
+                                            batches.iterator))
+  else:
+    session.current_batch = batches.flat_batch(feed_dict)
+    values = plan.pack(session.compute(plan.elements, run_ops))
   hook_runner.after_run(context, requests, values['hooks'])
   return values['main']

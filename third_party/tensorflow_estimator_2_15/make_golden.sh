@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates golden/ with the real tensorflow-estimator 2.15.0 stack.
 #   VENV215=/path/to/venv bash third_party/tensorflow_estimator_2_15/make_golden.sh
+# With --venv-only it only sets up the venv (used by bench/run.py).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -23,6 +24,8 @@ then
   "$PY" -m pip install "tensorflow-cpu==2.15.1" "tensorflow-estimator==2.15.0"
 fi
 
+if [ "${1:-}" = "--venv-only" ]; then exit 0; fi
+unset TF_USE_LEGACY_KERAS  # 2.15 has no tf-keras; its own Keras 2 is tf.keras
 export PYTHONHASHSEED=0
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
 exec "$PY" "$HERE/generate.py" "$@"
