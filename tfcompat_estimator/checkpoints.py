@@ -99,6 +99,10 @@ class CheckpointStore:
       if state.last_preserved_timestamp:
         self._last_preserved = state.last_preserved_timestamp
 
+  @property
+  def directory(self):
+    return self._dir
+
   def save(self, variables, step):
     """Writes `variables` as checkpoint `step` and returns its path."""
     with tf.init_scope():  # callers may be inside a hook's graph context

@@ -16,17 +16,9 @@ ModeKeys = model_fn_lib.ModeKeys
 
 
 def call_input_fn(input_fn, mode, params, config, input_context=None):
-  args = model_fn_lib.fn_args(input_fn)
-  kwargs = {}
-  if 'mode' in args:
-    kwargs['mode'] = mode
-  if 'params' in args:
-    kwargs['params'] = params
-  if 'config' in args:
-    kwargs['config'] = config
-  if 'input_context' in args:
-    kwargs['input_context'] = input_context
-  return input_fn(**kwargs)
+  return input_fn(**model_fn_lib.supported_kwargs(
+      input_fn, mode=mode, params=params, config=config,
+      input_context=input_context))
 
 
 def _split(element, mode):

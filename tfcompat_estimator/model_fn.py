@@ -179,21 +179,18 @@ def verify_model_fn_args(model_fn, params):
                      f'args: {unexpected}')
 
 
+def supported_kwargs(fn, **candidates):
+  """The candidate keyword arguments that `fn` declares."""
+  args = fn_args(fn)
+  return {name: value for name, value in candidates.items() if name in args}
+
+
 def call_model_fn(model_fn, features, labels, mode, params, config):
   """Calls `model_fn` with the subset of arguments it declares."""
-  args = fn_args(model_fn)
-  kwargs = {}
-  if 'labels' in args:
-    kwargs['labels'] = labels
-  elif labels is not None:
+  if labels is not None and 'labels' not in fn_args(model_fn):
     raise ValueError('model_fn does not take labels, but input_fn returns labels.')
-  if 'mode' in args:
-    kwargs['mode'] = mode
-  if 'params' in args:
-    kwargs['params'] = params
-  if 'config' in args:
-    kwargs['config'] = config
-  spec = model_fn(features=features, **kwargs)
+  spec = model_fn(features=features, **supported_kwargs(
+      model_fn, labels=labels, mode=mode, params=params, config=config))
   if not isinstance(spec, EstimatorSpec):
     raise ValueError(f'model_fn should return an EstimatorSpec, given: {spec!r}')
   return spec

@@ -47,9 +47,7 @@ class _CheckpointSaverAdapter:
 
   def save(self, sess, save_path, global_step=None, **unused_kwargs):
     del sess
-    step = global_step if global_step is not None else 0
-    if not isinstance(step, (int, np.integer)):
-      step = int(tf.keras.backend.get_value(step)) if hasattr(step, 'numpy') else int(step)
+    step = int(np.asarray(global_step)) if global_step is not None else 0
     return self._store_for_dir(os.path.dirname(save_path)).save(self._variables, step)
 
 
@@ -71,7 +69,7 @@ class _Checkpointing:
   def save(self, session, step):
     """Saves; returns True if a listener asked training to stop."""
     logging.info('Saving checkpoints for %d into %s.', step,
-                 os.path.join(self._store_dir(), checkpoints.CHECKPOINT_BASENAME))
+                 os.path.join(self._store.directory, checkpoints.CHECKPOINT_BASENAME))
     for listener in self._listeners:
       listener.before_save(session, step)
     self.last_path = self._store.save(self._variables, step)
@@ -91,9 +89,6 @@ class _Checkpointing:
       self.save(session, step)
     for listener in self._listeners:
       listener.end(session, step)
-
-  def _store_dir(self):
-    return self._store._dir  # pylint: disable=protected-access
 
 
 class TrainLoop:
