@@ -375,3 +375,43 @@ class TestInstall:
       out = tf.compat.v1.layers.dense(tf.zeros([1, 2]), 3)
       cell = tf.compat.v1.nn.rnn_cell.LSTMCell(4)
     assert out.shape.as_list() == [1, 3] and cell.state_size is not None
+
+
+class TestEvalMetrics:
+
+  @staticmethod
+  def _model_fn(features, labels, mode):
+    x = features['x']
+    w = tf.compat.v1.get_variable('w', [1], initializer=tf.ones_initializer())
+    pred = x * w
+    loss = tf.reduce_mean(tf.square(pred - labels))
+    keras_mean = tf.keras.metrics.Mean(name='keras_mean')
+    keras_mean.update_state(pred)
+    train_op = tf.compat.v1.train.GradientDescentOptimizer(0.0).minimize(
+        loss, tf.compat.v1.train.get_or_create_global_step())
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=train_op,
+        eval_metric_ops={'keras_mean': keras_mean,
+                         'v1_max': tf.compat.v1.metrics.mean(tf.reduce_max(pred))})
+
+  def test_keras_metric_objects_and_v1_pairs(self, tmp_path):
+    data = np.arange(12, dtype=np.float32)
+    input_fn = lambda: tf.data.Dataset.from_tensor_slices(
+        ({'x': data}, data)).batch(5)
+    est = tf.estimator.Estimator(self._model_fn, str(tmp_path))
+    est.train(input_fn, steps=1)
+    assert 'keras_mean' not in ' '.join(est.get_variable_names())
+    for _ in range(2):  # metric state restarts on each call
+      metrics = est.evaluate(input_fn)
+      np.testing.assert_allclose(metrics['keras_mean'], data.mean(), rtol=1e-6)
+      np.testing.assert_allclose(metrics['v1_max'], np.mean([4.0, 9.0, 11.0]))
+      assert metrics['loss'] == 0.0 and metrics['global_step'] == 1
+
+  def test_batch_dependent_metric_value_is_a_clear_error(self, tmp_path):
+    def model_fn(features, labels, mode):
+      loss = tf.reduce_mean(features['x'])
+      return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={
+          'bad': (tf.reduce_max(features['x']), tf.no_op())})
+    input_fn = lambda: tf.data.Dataset.from_tensor_slices(({'x': [1.0, 2.0]}, [0.0, 0.0])).batch(2)
+    with pytest.raises(ValueError, match='Max.*input batch'):
+      tf.estimator.Estimator(model_fn, str(tmp_path)).evaluate(input_fn)

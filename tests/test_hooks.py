@@ -301,10 +301,6 @@ def test_logging_tensor_hook_names_and_dicts_in_train(tmp_path, caplog):
   assert messages.count('spec hook') == 2
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError, reason=(
-    'Known gap: variables live outside the captured graph, so a hook built '
-    'inside model_fn that names a variable object (not a tensor) is rejected '
-    'by LoggingTensorHook.begin.'))
 def test_logging_tensor_hook_dict_with_variables(tmp_path):
   # Measured on 2.15: variables (the global step, model weights) can be
   # logged like tensors.
@@ -527,13 +523,7 @@ def _placeholder_input_fn():
   return {'x': x, 'cat': cat}, y
 
 
-@pytest.mark.parametrize('keys', [
-    pytest.param('tensors', marks=pytest.mark.xfail(
-        strict=True, raises=TypeError,
-        reason='Known gap: TF2 makes function-graph tensors unhashable, so a '
-               'feed_dict keyed by placeholder tensors fails in user code; '
-               'tensor-name keys work.')),
-    'names'])
+@pytest.mark.parametrize('keys', ['tensors', 'names'])
 def test_feed_fn_hook_feeds_input_fn_placeholders(tmp_path, keys):
   features, labels = custom_dnn.make_data(64, 5)
   calls = []

@@ -72,28 +72,31 @@ class BatchSource:
       raise
 
   def _build_graph_producer(self, input_fn, mode, params, config):
-    outputs = {}
-
-    def build():
+    # Built in a plain tf.Graph, as 2.15 did: its tensors are hashable, so
+    # hooks can key feed_dicts by the placeholders input_fn created.
+    graph = tf.Graph()
+    with graph.as_default():
       result = call_input_fn(input_fn, mode, params, config)
       if isinstance(result, tf.data.Dataset):
         result = tf.compat.v1.data.make_one_shot_iterator(result).get_next()
-      outputs['batch'] = _split(result, mode)
-      return None
-
-    wrapped = tf.compat.v1.wrap_function(build, signature=[])
-    graph = wrapped.graph
-    captured = {t.op.name for t in graph.internal_captures}
-    self._placeholders = [op.outputs[0] for op in graph.get_operations()
-                          if op.type == 'Placeholder' and op.name not in captured]
-    features, labels = outputs['batch']
+      features, labels = _split(result, mode)
+    self._graph = graph  # keeps py_func callbacks (from_generator) registered
+    placeholders = [op.outputs[0].name for op in graph.get_operations()
+                    if op.type == 'Placeholder']
+    outputs = [t.name for t in tf.nest.flatten((features, labels),
+                                               expand_composites=True)]
+    graph_def = graph.as_graph_def()
+    wrapped = tf.compat.v1.wrap_function(
+        lambda: tf.graph_util.import_graph_def(graph_def, name=''), signature=[])
+    self._placeholder_names = placeholders
+    self._placeholder_dtypes = [graph.as_graph_element(n).dtype for n in placeholders]
     self.features_spec = tf.nest.map_structure(_spec_of, features)
     self.labels_spec = (None if labels is None
                         else tf.nest.map_structure(_spec_of, labels))
-    self._structure = (features, labels)
+    self._structure = (self.features_spec, self.labels_spec)
     self._producer = wrapped.prune(
-        self._placeholders,
-        tf.nest.flatten((features, labels), expand_composites=True))
+        [wrapped.graph.as_graph_element(n) for n in placeholders],
+        [wrapped.graph.as_graph_element(n) for n in outputs])
 
   @property
   def element_spec(self):
@@ -113,12 +116,11 @@ class BatchSource:
                              expand_composites=True)
     values = []
     feed_dict = {_feed_name(k): v for k, v in (feed_dict or {}).items()}
-    for placeholder in self._placeholders:
-      if placeholder.name not in feed_dict:
-        raise ValueError(f'input_fn placeholder {placeholder.name} was not fed; '
-                         'a hook (e.g. FeedFnHook) must feed it every step.')
-      values.append(tf.convert_to_tensor(feed_dict.pop(placeholder.name),
-                                         placeholder.dtype))
+    for name, dtype in zip(self._placeholder_names, self._placeholder_dtypes):
+      if name not in feed_dict:
+        raise ValueError(f'input_fn placeholder {name} was not fed; a hook '
+                         '(e.g. FeedFnHook) must feed it every step.')
+      values.append(tf.convert_to_tensor(feed_dict.pop(name), dtype))
     if feed_dict:
       raise ValueError(f'feed_dict keys {list(feed_dict)} are not placeholders '
                        'created by input_fn.')

@@ -18,8 +18,6 @@ from tfcompat_estimator import model_fn as model_fn_lib
 
 _v1 = tf.compat.v1
 _GLOBAL_STEP_READ_KEY = 'global_step_read_op_cache'  # TF's training_util key
-_LOCAL_COLLECTIONS = (_v1.GraphKeys.LOCAL_VARIABLES,
-                      _v1.GraphKeys.METRIC_VARIABLES)
 
 
 class CapturedModel:
@@ -65,13 +63,14 @@ class CapturedModel:
     self.graph = self._wrapped.graph
     n_feeds = len(tf.nest.flatten(signature, expand_composites=True))
     self.feeds = list(self._wrapped.inputs[:n_feeds])
-    local = {id(v) for key in _LOCAL_COLLECTIONS
-             for v in self.graph.get_collection(key)}
+    # Checkpoints hold GLOBAL_VARIABLES, as 2.15's Saver did. The rest (v1
+    # metric locals, Keras metric weights, which join no collection) restart
+    # from their initial values on every evaluation.
+    saved = {id(v) for v in self.graph.get_collection(_v1.GraphKeys.GLOBAL_VARIABLES)}
     self.global_variables = collections.OrderedDict(
-        (k, v) for k, v in self._variables.items() if id(v) not in local)
+        (k, v) for k, v in self._variables.items() if id(v) in saved)
     self.local_variables = collections.OrderedDict(
-        (k, v) for k, v in self._variables.items() if id(v) in local)
-    # Local (metric) variables restart from these values on every evaluation.
+        (k, v) for k, v in self._variables.items() if id(v) not in saved)
     self._local_initial_values = {
         k: tf.identity(v) for k, v in self.local_variables.items()}
 

@@ -25,7 +25,20 @@ class HookRunner:
   def begin(self):
     with self.session.graph.as_default():
       for hook in self.hooks:
+        self._localize_variables(hook)
         hook.begin()
+
+  def _localize_variables(self, hook):
+    """Points a LoggingTensorHook's variables at their reads in the graph.
+
+    Variables live outside the captured graph (they are TF2 resources), and
+    LoggingTensorHook.begin insists every tensor it logs belongs to it.
+    """
+    if isinstance(hook, _train.LoggingTensorHook):
+      hook._tensors = {  # pylint: disable=protected-access
+          tag: (self.session.captured.as_graph_element(value)
+                if isinstance(value, tf.Variable) else value)
+          for tag, value in hook._tensors.items()}  # pylint: disable=protected-access
 
   def after_create_session(self):
     with self.session.graph.as_default():

@@ -7,6 +7,7 @@ come back as numpy values in the fetches' structure, like `Session.run`.
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.ops import op_selector
 
 
 class EmulatedSession:
@@ -35,14 +36,13 @@ class EmulatedSession:
       return []
     with tf.init_scope():
       with_batch = self.current_batch is not None
-      fn = self.captured.function_for(elements, run_ops, with_batch)
       try:
-        outputs = fn(*(self.current_batch if with_batch else ()))
-      except tf.errors.InvalidArgumentError as e:
-        if self.current_batch is None and 'placeholder' in str(e).lower():
-          raise ValueError(f'{[e.name for e in elements]} depend on the input '
-                           'batch, which is only available during a step.') from e
-        raise
+        fn = self.captured.function_for(elements, run_ops, with_batch)
+      except op_selector.UnliftableError as e:
+        raise ValueError(f'{[e.name for e in elements]} depend on the input '
+                         'batch, which is only available during a step '
+                         '(metric values must read variables only).') from e
+      outputs = fn(*(self.current_batch if with_batch else ()))
     return [to_numpy(v) for v in outputs[:len(elements)]]
 
   def compute_next(self, elements, run_ops, iterator):
