@@ -152,3 +152,35 @@ def test_tensorflow_estimator_2_15_reads_our_model_dir(tmp_path):
   theirs = json.loads(out.stdout.strip().splitlines()[-1])
   for key, value in theirs.items():
     np.testing.assert_allclose(ours[key], value, rtol=1e-5, err_msg=key)
+
+
+def test_partitioned_variables_are_saved_under_their_full_name(tmp_path):
+  """As TF1's Saver wrote them: one name, the parts as slices of it."""
+
+  def model_fn(features, labels, mode):
+    emb = tf.compat.v1.get_variable(
+        'emb', [10, 4], partitioner=tf.compat.v1.fixed_size_partitioner(3),
+        initializer=tf.compat.v1.random_normal_initializer(seed=1))
+    logits = tf.reduce_sum(tf.nn.embedding_lookup(emb, features['id']), axis=1)
+    if mode == tf.estimator.ModeKeys.PREDICT:
+      return tf.estimator.EstimatorSpec(mode, predictions={'logits': logits})
+    loss = tf.reduce_mean(tf.square(logits - labels))
+    train_op = tf.compat.v1.train.AdagradOptimizer(0.1).minimize(
+        loss, tf.compat.v1.train.get_or_create_global_step())
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+  def input_fn():
+    return tf.data.Dataset.from_tensor_slices(
+        ({'id': np.arange(10, dtype=np.int64)}, np.ones(10, np.float32))).batch(5)
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(input_fn, steps=2)
+  reader = tf.train.load_checkpoint(est.latest_checkpoint())
+  shapes = reader.get_variable_to_shape_map()
+  assert shapes['emb'] == [10, 4] and not [n for n in shapes if 'part_' in n]
+  assert shapes['emb/Adagrad'] == [10, 4]
+  full = reader.get_tensor('emb')
+  first = list(est.predict(input_fn))
+  np.testing.assert_allclose([p['logits'] for p in first], full.sum(axis=1), rtol=1e-6)
+  est.train(input_fn, steps=2)  # restores the slices and keeps training
+  assert est.get_variable_value('global_step') == 4

@@ -55,28 +55,44 @@ def _restore(variables, path):
   reader = _reader(path)
   shapes = reader.get_variable_to_shape_map()
   dtypes = reader.get_variable_to_dtype_map()
-  missing = [k for k in variables if k not in shapes]
+  missing = [_saved_as(k, v)[0] for k, v in variables.items()
+             if _saved_as(k, v)[0] not in shapes]
   if missing:
     raise CheckpointError(
         f'Checkpoint {path!r} lacks variables the model needs: {missing[:10]}'
         f'{" ..." if len(missing) > 10 else ""}. Was it written by another model?')
   keys = list(variables)
-  for key in keys:
+  names, slices = zip(*[_saved_as(k, variables[k]) for k in keys]) if keys else ((), ())
+  for key, name in zip(keys, names):
     variable = variables[key]
-    if (not variable.shape.is_compatible_with(shapes[key]) or
-        variable.dtype.base_dtype != dtypes[key]):
+    full_shape = _full_shape(variable)
+    if (not tf.TensorShape(full_shape).is_compatible_with(shapes[name]) or
+        variable.dtype.base_dtype != dtypes[name]):
       raise CheckpointError(
-          f'Variable {key!r} is {variable.dtype.name}{variable.shape.as_list()} '
-          f'in the model but {dtypes[key].name}{shapes[key]} in checkpoint '
+          f'Variable {name!r} is {variable.dtype.name}{list(full_shape)} '
+          f'in the model but {dtypes[name].name}{shapes[name]} in checkpoint '
           f'{path!r}.')
   try:
     values = tf.raw_ops.RestoreV2(
-        prefix=path, tensor_names=keys, shape_and_slices=[''] * len(keys),
+        prefix=path, tensor_names=list(names), shape_and_slices=list(slices),
         dtypes=[variables[k].dtype.base_dtype for k in keys])
   except tf.errors.OpError as e:
     raise CheckpointError(f'Cannot read checkpoint {path!r}: {e}') from e
   for key, value in zip(keys, values):
     variables[key].assign(value)
+
+
+def _saved_as(key, variable):
+  """(checkpoint name, slice spec): a partition is a slice of its full variable."""
+  info = getattr(variable, '_save_slice_info', None)
+  if info is None:
+    return key, ''
+  return info.full_name, info.spec
+
+
+def _full_shape(variable):
+  info = getattr(variable, '_save_slice_info', None)
+  return info.full_shape if info is not None else variable.shape.as_list()
 
 
 class CheckpointStore:
@@ -113,9 +129,10 @@ class CheckpointStore:
     final = os.path.join(self._dir, basename)
     temp = os.path.join(self._dir, f'.{basename}.tmp-{uuid.uuid4().hex}')
     keys = list(variables)
+    names, slices = zip(*[_saved_as(k, variables[k]) for k in keys])
     try:
-      tf.raw_ops.SaveV2(prefix=temp, tensor_names=keys,
-                        shape_and_slices=[''] * len(keys),
+      tf.raw_ops.SaveV2(prefix=temp, tensor_names=list(names),
+                        shape_and_slices=list(slices),
                         tensors=[variables[k].read_value() for k in keys])
       tf.io.gfile.rename(temp + _DATA_SUFFIX, final + _DATA_SUFFIX, overwrite=True)
       tf.io.gfile.rename(temp + '.index', final + '.index', overwrite=True)

@@ -11,6 +11,8 @@ graph is traced once per mode and input signature.
 """
 
 import collections
+import re
+import types
 
 import tensorflow as tf
 
@@ -98,8 +100,12 @@ class CapturedModel:
                                        if u is not None])
 
   def _record_variable(self, next_creator, **kwargs):
+    graph = tf.compat.v1.get_default_graph()
     with tf.init_scope():
       variable = next_creator(**kwargs)
+    if _PARTITION_PART.search(str(kwargs.get('name', ''))):
+      variable.__class__ = _with_graph_op(type(variable))
+      variable._capture_graph = graph  # pylint: disable=protected-access
     key = variable.name.rsplit(':', 1)[0]
     unique, n = key, 0
     while unique in self._variables:
@@ -183,3 +189,26 @@ class CapturedModel:
       self._prune_cache[key] = (pruned, eager_fn)
     return self._prune_cache[key]
 
+
+
+_PARTITION_PART = re.compile(r'/part_[0-9]+$')
+_GRAPH_OP_CLASSES = {}
+
+
+def _with_graph_op(cls):
+  """A subclass of `cls` whose instances answer `.op.name` and `.op.graph`.
+
+  TF's v1 slot creator reads `primary.op.name` to name the slots of a
+  partitioned variable; a lifted (eager) part has no op, so it gets a stand-in.
+  Only partition parts get it: optimizers key slots by `op.name` when `.op`
+  exists, and only parts are guaranteed unique names.
+  """
+  if cls not in _GRAPH_OP_CLASSES:
+
+    def op(self):
+      return types.SimpleNamespace(name=self.name.rsplit(':', 1)[0],
+                                   graph=self._capture_graph, type='VarHandleOp')  # pylint: disable=protected-access
+
+    _GRAPH_OP_CLASSES[cls] = type(cls.__name__, (cls,), {
+        'op': property(op), '__module__': cls.__module__})
+  return _GRAPH_OP_CLASSES[cls]
