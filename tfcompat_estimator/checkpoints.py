@@ -55,17 +55,15 @@ def _restore(variables, path):
   reader = _reader(path)
   shapes = reader.get_variable_to_shape_map()
   dtypes = reader.get_variable_to_dtype_map()
-  missing = [_saved_as(k, v)[0] for k, v in variables.items()
-             if _saved_as(k, v)[0] not in shapes]
+  keys = list(variables)
+  saved = [_saved_as(k, variables[k]) for k in keys]
+  missing = [name for name, _, _ in saved if name not in shapes]
   if missing:
     raise CheckpointError(
         f'Checkpoint {path!r} lacks variables the model needs: {missing[:10]}'
         f'{" ..." if len(missing) > 10 else ""}. Was it written by another model?')
-  keys = list(variables)
-  names, slices = zip(*[_saved_as(k, variables[k]) for k in keys]) if keys else ((), ())
-  for key, name in zip(keys, names):
+  for key, (name, _, full_shape) in zip(keys, saved):
     variable = variables[key]
-    full_shape = _full_shape(variable)
     if (not tf.TensorShape(full_shape).is_compatible_with(shapes[name]) or
         variable.dtype.base_dtype != dtypes[name]):
       raise CheckpointError(
@@ -74,7 +72,8 @@ def _restore(variables, path):
           f'{path!r}.')
   try:
     values = tf.raw_ops.RestoreV2(
-        prefix=path, tensor_names=list(names), shape_and_slices=list(slices),
+        prefix=path, tensor_names=[name for name, _, _ in saved],
+        shape_and_slices=[spec for _, spec, _ in saved],
         dtypes=[variables[k].dtype.base_dtype for k in keys])
   except tf.errors.OpError as e:
     raise CheckpointError(f'Cannot read checkpoint {path!r}: {e}') from e
@@ -83,16 +82,14 @@ def _restore(variables, path):
 
 
 def _saved_as(key, variable):
-  """(checkpoint name, slice spec): a partition is a slice of its full variable."""
+  """(checkpoint name, slice spec, full shape) of a variable.
+
+  A partition is saved as a slice of its full variable, as TF1's Saver did.
+  """
   info = getattr(variable, '_save_slice_info', None)
   if info is None:
-    return key, ''
-  return info.full_name, info.spec
-
-
-def _full_shape(variable):
-  info = getattr(variable, '_save_slice_info', None)
-  return info.full_shape if info is not None else variable.shape.as_list()
+    return key, '', variable.shape.as_list()
+  return info.full_name, info.spec, info.full_shape
 
 
 class CheckpointStore:
@@ -129,10 +126,10 @@ class CheckpointStore:
     final = os.path.join(self._dir, basename)
     temp = os.path.join(self._dir, f'.{basename}.tmp-{uuid.uuid4().hex}')
     keys = list(variables)
-    names, slices = zip(*[_saved_as(k, variables[k]) for k in keys])
+    saved = [_saved_as(k, variables[k]) for k in keys]
     try:
-      tf.raw_ops.SaveV2(prefix=temp, tensor_names=list(names),
-                        shape_and_slices=list(slices),
+      tf.raw_ops.SaveV2(prefix=temp, tensor_names=[name for name, _, _ in saved],
+                        shape_and_slices=[spec for _, spec, _ in saved],
                         tensors=[variables[k].read_value() for k in keys])
       tf.io.gfile.rename(temp + _DATA_SUFFIX, final + _DATA_SUFFIX, overwrite=True)
       tf.io.gfile.rename(temp + '.index', final + '.index', overwrite=True)

@@ -164,8 +164,7 @@ class CapturedModel:
     Drawing the batch inside the compiled call saves the Python-side iterator
     step and argument binding, most of the cost of a hooked step.
     """
-    key = ('step', tuple(e.name for e in elements),
-           tuple(op.name for op in run_ops))
+    key = ('step',) + _fetch_key(elements, run_ops)
     if key not in self._prune_cache:
       pruned = self.pruned_for(elements, run_ops)
 
@@ -177,8 +176,7 @@ class CapturedModel:
     return self._prune_cache[key]
 
   def _pruned(self, elements, run_ops, with_batch):
-    key = (tuple(e.name for e in elements), tuple(op.name for op in run_ops),
-           with_batch)
+    key = _fetch_key(elements, run_ops) + (with_batch,)
     if key not in self._prune_cache:
       feeds = self.feeds if with_batch else []
       pruned = self._wrapped.prune(feeds, list(elements) + list(run_ops))
@@ -189,6 +187,9 @@ class CapturedModel:
       self._prune_cache[key] = (pruned, eager_fn)
     return self._prune_cache[key]
 
+
+def _fetch_key(elements, run_ops):
+  return (tuple(e.name for e in elements), tuple(op.name for op in run_ops))
 
 
 _PARTITION_PART = re.compile(r'/part_[0-9]+$')
