@@ -25,5 +25,8 @@ from tfcompat_estimator.warm_starting import VocabInfo
 from tfcompat_estimator.warm_starting import WarmStartSettings
 from tfcompat_estimator import compat
 from tfcompat_estimator.install import install
+from tfcompat_estimator import lazy_exports as _lazy
+
+__getattr__ = _lazy.module_getattr(__name__, _lazy.V2)
 
 __version__ = '0.1.0'

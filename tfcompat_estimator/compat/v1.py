@@ -11,3 +11,6 @@ from tfcompat_estimator.model_fn import ModeKeys
 from tfcompat_estimator.run_config import RunConfig
 from tfcompat_estimator.warm_starting import VocabInfo
 from tfcompat_estimator.warm_starting import WarmStartSettings
+from tfcompat_estimator import lazy_exports as _lazy
+
+__getattr__ = _lazy.module_getattr(__name__, _lazy.V1)

@@ -1,0 +1,1 @@
+"""Heads: loss, predictions, metrics and export outputs over logits."""

@@ -1,0 +1,72 @@
+"""Public names resolved on first use.
+
+The canned estimators pull in feature columns, Keras layers and optimizers;
+importing them only when a program names one keeps `import tfcompat_estimator`
+(and every custom-Estimator program) fast.
+"""
+
+import importlib
+
+
+def module_getattr(module_name, table):
+  """A module `__getattr__` serving `table` (public name -> 'module:attr')."""
+
+  def __getattr__(name):  # pylint: disable=invalid-name
+    target = table.get(name)
+    if target is None:
+      raise AttributeError(f'module {module_name!r} has no attribute {name!r}')
+    path, attr = target.split(':')
+    return getattr(importlib.import_module(path), attr)
+
+  return __getattr__
+
+
+_CANNED = 'tfcompat_estimator.canned.'
+_HEAD = _CANNED + 'head.'
+
+HEADS = {
+    'Head': _HEAD + 'base_head:Head',
+    'BinaryClassHead': _HEAD + 'binary_class_head:BinaryClassHead',
+    'MultiClassHead': _HEAD + 'multi_class_head:MultiClassHead',
+    'MultiLabelHead': _HEAD + 'multi_label_head:MultiLabelHead',
+    'RegressionHead': _HEAD + 'regression_head:RegressionHead',
+    'PoissonRegressionHead': _HEAD + 'regression_head:PoissonRegressionHead',
+    'LogisticRegressionHead': _HEAD + 'regression_head:LogisticRegressionHead',
+    'MultiHead': _HEAD + 'multi_head:MultiHead',
+}
+
+PARSING = {
+    'classifier_parse_example_spec':
+        _CANNED + 'parsing_utils:classifier_parse_example_spec',
+    'regressor_parse_example_spec':
+        _CANNED + 'parsing_utils:regressor_parse_example_spec',
+    'add_metrics': _CANNED + 'extenders:add_metrics',
+}
+
+_FAMILIES = {
+    'dnn': ['DNNClassifier', 'DNNRegressor', 'DNNEstimator'],
+    'linear': ['LinearClassifier', 'LinearRegressor', 'LinearEstimator'],
+    'dnn_linear_combined': ['DNNLinearCombinedClassifier',
+                            'DNNLinearCombinedRegressor',
+                            'DNNLinearCombinedEstimator'],
+    'baseline': ['BaselineClassifier', 'BaselineRegressor',
+                 'BaselineEstimator'],
+}
+
+
+def canned(suffix):
+  """Canned estimator table: class `<Name><suffix>` of each family module."""
+  return {name: f'{_CANNED}{module}:{name}{suffix}'
+          for module, names in _FAMILIES.items() for name in names}
+
+
+V2 = {**canned('V2'), **HEADS, **PARSING}
+V1 = {**canned(''), **HEADS, **PARSING}
+EXPERIMENTAL_V2 = {
+    'RNNClassifier': _CANNED + 'rnn:RNNClassifier',
+    'RNNEstimator': _CANNED + 'rnn:RNNEstimator',
+}
+EXPERIMENTAL_V1 = {
+    'dnn_logit_fn_builder': _CANNED + 'dnn:dnn_logit_fn_builder',
+    'linear_logit_fn_builder': _CANNED + 'linear:linear_logit_fn_builder',
+}
