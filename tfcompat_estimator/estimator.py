@@ -116,7 +116,7 @@ class Estimator:
 
   def get_variable_names(self):
     reader = tf.train.load_checkpoint(self._require_checkpoint())
-    return list(reader.get_variable_to_shape_map())
+    return sorted(reader.get_variable_to_shape_map())
 
   def get_variable_value(self, name):
     reader = tf.train.load_checkpoint(self._require_checkpoint())
