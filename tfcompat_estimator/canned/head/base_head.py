@@ -1,0 +1,493 @@
+"""The `Head` interface and the checks and graph pieces every head shares.
+
+Heads run inside the TF1-style graph the Estimator captures from `model_fn`,
+so shape and range checks that depend on the batch are graph assertions: a bad
+label fails the step with `tf.errors.InvalidArgumentError`, as it did in 2.15.
+Checks that can be decided from static shapes raise `ValueError` at once.
+"""
+
+import abc
+import re
+
+import tensorflow as tf
+from tensorflow.python.feature_column import feature_column_v2 as fc_v2
+
+from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.canned import metric_keys
+from tfcompat_estimator.canned.head import label_lookup
+from tfcompat_estimator.model_fn import ModeKeys
+
+DEFAULT_SERVING_KEY = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
+CLASSIFY_SERVING_KEY = 'classification'
+REGRESS_SERVING_KEY = 'regression'
+PREDICT_SERVING_KEY = 'predict'
+
+_v1 = tf.compat.v1
+export_output = model_fn_lib.export_output_lib
+
+
+class Head(abc.ABC):
+  """Turns logits into predictions, a loss, eval metrics and a train op.
+
+  A model_fn builds the network up to its logits (`logits_dimension` wide)
+  and hands them to `create_estimator_spec`, which returns the
+  `EstimatorSpec` for the mode.
+  """
+
+  @property
+  @abc.abstractmethod
+  def name(self):
+    """Suffix of metric and summary keys (`<key>/<name>`), or None."""
+
+  @property
+  @abc.abstractmethod
+  def logits_dimension(self):
+    """Size of the last dimension of the logits this head expects."""
+
+  @property
+  @abc.abstractmethod
+  def loss_reduction(self):
+    """How the per-example losses are reduced to the training loss."""
+
+  @abc.abstractmethod
+  def loss(self, labels, logits, features=None, mode=None,
+           regularization_losses=None):
+    """The scalar (regularized) training loss."""
+
+  @abc.abstractmethod
+  def predictions(self, logits, keys=None):
+    """Dict of prediction tensors keyed by `PredictionKeys`."""
+
+  @abc.abstractmethod
+  def metrics(self, regularization_losses=None):
+    """Dict of fresh metric objects keyed by metric key."""
+
+  @abc.abstractmethod
+  def update_metrics(self, eval_metrics, features, logits, labels,
+                     mode=None, regularization_losses=None):
+    """Updates `eval_metrics` with one batch and returns them."""
+
+  def _summary_key(self, key):
+    return f'{key}/{self.name}' if self.name else key
+
+  def create_estimator_spec(self, features, mode, logits, labels=None,
+                            optimizer=None, trainable_variables=None,
+                            train_op_fn=None, update_ops=None,
+                            regularization_losses=None):
+    """The `EstimatorSpec` for `mode`, built from `logits`."""
+    raise NotImplementedError(
+        'Subclasses of Head must implement `create_estimator_spec()`.')
+
+
+class SingleHead(Head):
+  """A head with one logits tensor: the spec is assembled the same way.
+
+  Subclasses provide `_export_outputs(predictions)` for PREDICT mode.
+  """
+
+  def create_estimator_spec(self, features, mode, logits, labels=None,
+                            optimizer=None, trainable_variables=None,
+                            train_op_fn=None, update_ops=None,
+                            regularization_losses=None):
+    with _v1.name_scope(self.name, 'head'):
+      predictions = self.predictions(logits)
+      if mode == ModeKeys.PREDICT:
+        return model_fn_lib.EstimatorSpec(
+            mode=ModeKeys.PREDICT, predictions=predictions,
+            export_outputs=self._export_outputs(predictions))
+      loss = self.loss(labels=labels, logits=logits, features=features,
+                       mode=mode, regularization_losses=regularization_losses)
+      if mode == ModeKeys.EVAL:
+        eval_metrics = self.update_metrics(
+            self.metrics(regularization_losses=regularization_losses),
+            features, logits, labels,
+            regularization_losses=regularization_losses)
+        return model_fn_lib.EstimatorSpec(
+            mode=ModeKeys.EVAL, predictions=predictions, loss=loss,
+            eval_metric_ops=eval_metrics)
+      if mode != ModeKeys.TRAIN:
+        raise ValueError(f'mode={mode} unrecognized.')
+      train_op = create_estimator_spec_train_op(
+          head_name=self.name, optimizer=optimizer,
+          trainable_variables=trainable_variables, train_op_fn=train_op_fn,
+          update_ops=update_ops, regularized_training_loss=loss,
+          loss_reduction=self.loss_reduction)
+    create_estimator_spec_summary(loss, regularization_losses,
+                                  self._summary_key)
+    return model_fn_lib.EstimatorSpec(
+        mode=ModeKeys.TRAIN, predictions=predictions, loss=loss,
+        train_op=train_op)
+
+  def _export_outputs(self, predictions):
+    raise NotImplementedError
+
+
+# --- argument validation -----------------------------------------------------
+
+_LABEL_NONE_ERR_MSG = (
+    'You must provide a labels Tensor. Given: None. Check that your data '
+    'contains the label feature and that your input_fn returns labels.')
+
+
+def validate_loss_fn_args(loss_fn):
+  """`loss_fn` must take labels and logits, and may take features."""
+  args = model_fn_lib.fn_args(loss_fn)
+  for required in ('labels', 'logits'):
+    if required not in args:
+      raise ValueError(f'loss_fn must contain argument: {required}. '
+                       f'Given arguments: {args}')
+  unexpected = sorted(set(args) - {'labels', 'logits', 'features',
+                                   'loss_reduction'})
+  if unexpected:
+    raise ValueError(f'loss_fn has unexpected args: {unexpected}')
+
+
+def validate_loss_reduction(loss_reduction):
+  if (loss_reduction not in tf.losses.Reduction.all() or
+      loss_reduction == tf.losses.Reduction.NONE):
+    raise ValueError(f'Invalid loss_reduction: {loss_reduction}. See '
+                     '`tf.losses.Reduction` for valid options.')
+
+
+def validate_update_ops(update_ops=None):
+  if update_ops is not None and not isinstance(update_ops, (list, tuple)):
+    raise ValueError(f'update_ops should be a list or a tuple. Given type: '
+                     f'{type(update_ops)}.')
+
+
+def validate_v2_optimizer(optimizer):
+  import tf_keras  # pylint: disable=g-import-not-at-top
+  if not isinstance(optimizer, (tf_keras.optimizers.Optimizer,
+                                tf_keras.optimizers.legacy.Optimizer)):
+    raise ValueError('The given optimizer is not a tf.keras.optimizers.'
+                     f'Optimizer instance. Received optimizer of type '
+                     f'{type(optimizer)}')
+
+
+def validate_trainable_variables(trainable_variables=None):
+  if trainable_variables is None:
+    raise ValueError(f'trainable_variables cannot be None. Given '
+                     f'{trainable_variables}')
+  if not isinstance(trainable_variables, (list, tuple)):
+    raise ValueError(f'trainable_variables should be a list or a tuple. '
+                     f'Given type: {type(trainable_variables)}.')
+
+
+def validate_n_classes(n_classes):
+  if isinstance(n_classes, int) and n_classes <= 2:
+    raise ValueError(f'n_classes must be > 2: {n_classes}.')
+  return n_classes
+
+
+def validate_label_vocabulary(label_vocabulary, n_classes=None):
+  if label_vocabulary is None:
+    return
+  if not isinstance(label_vocabulary, (list, tuple)):
+    raise ValueError('label_vocabulary should be a list or a tuple. Given '
+                     f'type: {type(label_vocabulary)}')
+  if n_classes is not None and len(label_vocabulary) != n_classes:
+    raise ValueError(
+        f'"label_vocabulary" does not have "n_classes" items. '
+        f'len(label_vocabulary)={len(label_vocabulary)}, n_classes='
+        f'{n_classes}, label_vocabulary={label_vocabulary}')
+
+
+def validate_thresholds(thresholds):
+  thresholds = tuple(thresholds) if thresholds else ()
+  for threshold in thresholds:
+    if threshold <= 0.0 or threshold >= 1.0:
+      raise ValueError(f'thresholds not in (0, 1): {(thresholds,)}.')
+  return thresholds
+
+
+def check_prediction_keys(pred_keys, valid_keys):
+  for key in pred_keys:
+    if key not in valid_keys:
+      raise ValueError(f'Prediction key must be in PredictionKeys, given: '
+                       f'{key}.Valid prediction keys include {valid_keys}.')
+
+
+# --- tensors in, checked tensors out -----------------------------------------
+
+
+def _shape_message(expected_labels_dimension):
+  return (f'labels shape must be [D0, D1, ... DN, {expected_labels_dimension}]'
+          '. Suggested Fix: check your n_classes argument to the head and/or '
+          'the shape of your label.')
+
+
+def check_dense_labels_match_logits_and_reshape(labels, logits,
+                                                expected_labels_dimension):
+  """Labels as `[D0, ..., DN, expected_labels_dimension]`, like the logits.
+
+  Labels one rank short of the logits get a trailing dimension of 1. A
+  mismatch known statically raises ValueError; otherwise a graph assertion
+  checks the shape per batch.
+  """
+  if labels is None:
+    raise ValueError(_LABEL_NONE_ERR_MSG)
+  with _v1.name_scope(None, 'labels', (labels, logits)) as scope:
+    labels = _v1.convert_to_tensor_or_sparse_tensor(labels)
+    if isinstance(labels, tf.SparseTensor):
+      raise ValueError(
+          'SparseTensor labels are not supported. Labels must be a Tensor of '
+          f'shape [D0, D1, ..., DN, {expected_labels_dimension}], e.g. '
+          f'[batch_size, {expected_labels_dimension}]. In your input_fn, use '
+          'tf.sparse.to_dense() to turn labels into a Tensor.')
+    if (labels.shape.ndims is not None and logits.shape.ndims is not None and
+        labels.shape.ndims == logits.shape.ndims - 1):
+      labels = tf.expand_dims(labels, -1)
+    message = _shape_message(expected_labels_dimension)
+    assert_rank = _v1.debugging.assert_rank_at_least(labels, 2,
+                                                     message=message)
+    with tf.control_dependencies([assert_rank]):
+      if labels.shape.ndims is not None:
+        final_dim = labels.shape[-1]
+        if final_dim is not None and final_dim != expected_labels_dimension:
+          raise ValueError(
+              f'Mismatched label shape. Expected labels dimension='
+              f'{expected_labels_dimension}.  Received {final_dim}. Suggested '
+              'Fix: If your classifier expects one-hot encoding label, check '
+              'your n_classes argument to the estimator and/or the shape of '
+              'your label. Otherwise, check the shape of your label.')
+      logits_shape = tf.shape(logits)
+      expected_shape = tf.concat(
+          [logits_shape[:-1], [expected_labels_dimension]], axis=0)
+      labels_shape = tf.shape(labels)
+      assert_dimension = _v1.debugging.assert_equal(
+          expected_shape, labels_shape, message=message,
+          data=['expected_labels_shape: ', expected_shape,
+                'labels_shape: ', labels_shape])
+      with tf.control_dependencies([assert_dimension]):
+        return tf.identity(labels, name=scope)
+
+
+def get_weights_and_check_match_logits(features, weight_column, logits,
+                                       allow_per_logit_weights=False):
+  """Example weights from `features`, shaped to broadcast against the loss.
+
+  Returns the float 1. when there is no weight column. Weights one rank short
+  of the logits get a trailing dimension of 1.
+  """
+  if allow_per_logit_weights:
+    err_msg = ('weights shape must be [D0, D1, ... DN], [D0, D1, ... DN, 1] '
+               'or [D0, D1, ... DN, logits_dimension]')
+  else:
+    err_msg = 'weights shape must be [D0, D1, ... DN] or [D0, D1, ... DN, 1]'
+  if weight_column is None:
+    return 1.
+  with _v1.name_scope(None, 'weights',
+                      tuple((features or {}).values()) + (logits,)) as scope:
+    if isinstance(weight_column, str):
+      weight_column = tf.feature_column.numeric_column(key=weight_column,
+                                                       shape=(1,))
+    if not isinstance(weight_column, fc_v2.NumericColumn):
+      raise TypeError('Weight column must be either a string or '
+                      f'NumericColumn. Given type: {type(weight_column)}.')
+    if weight_column.key not in (features or {}):
+      raise ValueError(f'Weight column {weight_column.key!r} is not in the '
+                       f'features. Given feature keys: '
+                       f'{sorted((features or {}).keys())}')
+    raw = features[weight_column.key]
+    raw_dtype = getattr(raw, 'dtype', None)
+    if raw_dtype is not None and not (tf.as_dtype(raw_dtype).is_floating or
+                                      tf.as_dtype(raw_dtype).is_integer):
+      raise ValueError(f'Weight column {weight_column.key!r} should be '
+                       f'castable to float. Given dtype: {raw_dtype}')
+    weights = weight_column.get_dense_tensor(
+        fc_v2.FeatureTransformationCache(features), None)
+    weights = tf.cast(weights, tf.float32, name='weights')
+    weights_shape = tf.shape(weights, name='weights_shape')
+    logits_shape = tf.shape(logits, name='logits_shape')
+    if (weights.shape.ndims is not None and logits.shape.ndims is not None and
+        weights.shape.ndims == logits.shape.ndims - 1):
+      assert_dimension = _v1.debugging.assert_equal(
+          logits_shape[:-1], weights_shape, message=err_msg,
+          data=['logits_shape: ', logits_shape,
+                'weights_shape: ', weights_shape])
+      with tf.control_dependencies([assert_dimension]):
+        return tf.expand_dims(weights, -1, name=scope)
+    supported_shape = tf.concat([logits_shape[:-1], [1]], axis=0)
+    if allow_per_logit_weights:
+      assert_dimension = tf.debugging.Assert(
+          tf.reduce_any([
+              tf.reduce_all(tf.equal(logits_shape, weights_shape)),
+              tf.reduce_all(tf.equal(supported_shape, weights_shape))]),
+          data=[err_msg, 'logits_shape: ', logits_shape,
+                'weights_shape: ', weights_shape])
+    else:
+      assert_dimension = _v1.debugging.assert_equal(
+          supported_shape, weights_shape, message=err_msg,
+          data=['logits_shape: ', logits_shape,
+                'weights_shape: ', weights_shape])
+    with tf.control_dependencies([assert_dimension]):
+      return tf.identity(weights, name=scope)
+
+
+def check_logits_final_dim(logits, expected_logits_dimension):
+  """Logits as float32, checked to be `[D0, ..., DN, logits_dimension]`."""
+  with _v1.name_scope(None, 'logits', (logits,)) as scope:
+    logits = tf.cast(logits, tf.float32)
+    message = 'logits shape must be [D0, D1, ... DN, logits_dimension]'
+    logits_shape = tf.shape(logits)
+    assert_rank = _v1.debugging.assert_rank_at_least(
+        logits, 2, data=[logits_shape], message=message)
+    with tf.control_dependencies([assert_rank]):
+      static = logits.shape
+      if static.ndims is not None and static[-1] is not None:
+        if (isinstance(expected_logits_dimension, int) and
+            static[-1] != expected_logits_dimension):
+          raise ValueError(f'{message}, got {static}.')
+        return logits
+      assert_dimension = _v1.debugging.assert_equal(
+          expected_logits_dimension, logits_shape[-1], data=[logits_shape],
+          message=message)
+      with tf.control_dependencies([assert_dimension]):
+        return tf.identity(logits, name=scope)
+
+
+def check_label_range(labels, n_classes, message=None):
+  """`labels`, with graph assertions that they lie in `[0, n_classes)`."""
+  with _v1.name_scope(None, 'check_label_range', (labels,)):
+    assert_less = _v1.debugging.assert_less_equal(
+        labels, tf.convert_to_tensor(n_classes - 1, dtype=labels.dtype),
+        message=message or 'Labels must be <= n_classes - 1')
+    assert_greater = _v1.debugging.assert_non_negative(
+        labels, message=message or 'Labels must be >= 0')
+    with tf.control_dependencies((assert_less, assert_greater)):
+      return tf.identity(labels)
+
+
+def call_loss_fn(loss_fn, labels, logits, features, expected_loss_dim=1):
+  """Runs a user `loss_fn`; asserts it returns `[D0, ..., DN, dim]`."""
+  kwargs = {}
+  if 'features' in model_fn_lib.fn_args(loss_fn):
+    kwargs['features'] = features
+  with _v1.name_scope(None, 'call_loss_fn', [labels, logits]):
+    unweighted_loss = loss_fn(labels=labels, logits=logits, **kwargs)
+    logits_shape = tf.shape(logits, name='logits_shape')
+    expected_shape = tf.concat([logits_shape[:-1], [expected_loss_dim]],
+                               axis=0, name='expected_loss_shape')
+    loss_shape = tf.shape(unweighted_loss, name='loss_shape')
+    check = tf.debugging.Assert(
+        tf.reduce_all(tf.equal(loss_shape, expected_shape)),
+        data=[f'loss_fn must return Tensor of shape [D0, D1, ... DN, '
+              f'{expected_loss_dim}]. ', 'logits_shape: ', logits_shape,
+              'loss_shape: ', loss_shape],
+        name='check_loss_shape')
+    with tf.control_dependencies([check]):
+      return tf.identity(unweighted_loss)
+
+
+def reduce_weighted_loss(unweighted_loss, weights, loss_reduction):
+  """The training loss: per-example losses weighted, then reduced (Keras)."""
+  import tf_keras  # pylint: disable=g-import-not-at-top
+  return tf_keras.__internal__.losses.compute_weighted_loss(
+      unweighted_loss, sample_weight=weights, reduction=loss_reduction)
+
+
+def add_regularization(training_loss, regularization_losses):
+  if regularization_losses is None:
+    return training_loss
+  return training_loss + tf.math.add_n(regularization_losses)
+
+
+# --- predictions and exports --------------------------------------------------
+
+
+def all_class_ids(logits, n_classes):
+  batch_size = tf.shape(logits)[0]
+  return tf.tile(tf.expand_dims(tf.range(n_classes), 0), [batch_size, 1])
+
+
+def all_classes(logits, n_classes, label_vocabulary=None):
+  batch_size = tf.shape(logits)[0]
+  if label_vocabulary:
+    names = tf.convert_to_tensor([list(label_vocabulary)])
+  else:
+    names = tf.strings.as_string(tf.expand_dims(tf.range(n_classes), 0))
+  return tf.tile(names, [batch_size, 1])
+
+
+def classification_output(scores, n_classes, label_vocabulary=None):
+  return export_output.ClassificationOutput(
+      scores=scores, classes=all_classes(scores, n_classes, label_vocabulary))
+
+
+def class_ids_to_strings(class_ids, label_vocabulary):
+  """Class ids as strings: the vocabulary entry, or the id in decimal."""
+  if label_vocabulary:
+    return label_lookup.strings_from_ids(class_ids, label_vocabulary)
+  return tf.strings.as_string(class_ids, name='str_classes')
+
+
+# --- metrics -----------------------------------------------------------------
+
+
+def build_metrics(factories):
+  """Builds `{key: factory()}`, each metric under a name scope of its own.
+
+  Keras metrics name their variables `total`, `count`... under the current
+  name scope; lifted out of the captured graph, same-named variables would
+  collide, so every metric gets a distinct scope.
+  """
+  metrics = {}
+  for key, factory in factories:
+    with _v1.name_scope(None, re.sub(r'[^A-Za-z0-9_.]', '_', key)):
+      metrics[key] = factory()
+  return metrics
+
+
+def update_metric_with_broadcast_weights(eval_metric, values, weights):
+  values = tf.cast(values, tf.float32)
+  if weights is not None:
+    weights = tf.__internal__.ops.broadcast_weights(weights, values)
+  eval_metric.update_state(values=values, sample_weight=weights)
+
+
+# --- TRAIN mode ---------------------------------------------------------------
+
+
+def create_estimator_spec_train_op(head_name=None, optimizer=None,
+                                   trainable_variables=None, train_op_fn=None,
+                                   update_ops=None,
+                                   regularized_training_loss=None,
+                                   loss_reduction=None):
+  """The train op, built under the root `training` name scope.
+
+  The scope makes a Keras optimizer's slots `training/<Opt>/<var>/<slot>`, the
+  names 2.15 checkpoints hold. A Keras optimizer that has no step counter yet
+  counts in the global step, so hooks and `steps=` see training progress.
+  """
+  del head_name, loss_reduction  # One replica: nothing to rescale.
+  validate_update_ops(update_ops)
+  with _v1.name_scope(''), _v1.name_scope('training'):
+    if optimizer is not None:
+      if train_op_fn is not None:
+        raise ValueError('train_op_fn and optimizer cannot both be set.')
+      validate_v2_optimizer(optimizer)
+      validate_trainable_variables(trainable_variables)
+      if getattr(optimizer, '_iterations', 0) is None:
+        optimizer.iterations = _v1.train.get_or_create_global_step()
+      train_op = optimizer.get_updates(regularized_training_loss,
+                                       list(trainable_variables))[0]
+    elif train_op_fn is not None:
+      train_op = train_op_fn(regularized_training_loss)
+    else:
+      raise ValueError('train_op_fn and optimizer cannot both be None.')
+    if update_ops is not None:
+      train_op = tf.group(train_op, *update_ops)
+    return train_op
+
+
+def create_estimator_spec_summary(regularized_training_loss,
+                                  regularization_losses=None,
+                                  summary_key_fn=None):
+  """TRAIN-mode scalar summaries: the loss and the regularization loss."""
+  keys = metric_keys.MetricKeys
+  key_fn = summary_key_fn or (lambda key: key)
+  with _v1.name_scope(''):
+    _v1.summary.scalar(key_fn(keys.LOSS), regularized_training_loss)
+    if regularization_losses is not None:
+      _v1.summary.scalar(key_fn(keys.LOSS_REGULARIZATION),
+                         tf.math.add_n(regularization_losses))

@@ -1,0 +1,234 @@
+"""`BinaryClassHead`: one logit per example, sigmoid cross-entropy loss."""
+
+import tensorflow as tf
+import tf_keras
+
+from tfcompat_estimator.canned import metric_keys
+from tfcompat_estimator.canned import prediction_keys
+from tfcompat_estimator.canned.head import base_head
+from tfcompat_estimator.canned.head import label_lookup
+
+_v1 = tf.compat.v1
+_keys = metric_keys.MetricKeys
+_pred = prediction_keys.PredictionKeys
+
+
+class AccuracyBaseline(tf_keras.metrics.Metric):
+  """Accuracy of always predicting the majority label: max(p, 1 - p).
+
+  Reads the weighted label mean kept by `label_mean` (a `Mean` over 0/1
+  labels), so it needs no state or update of its own.
+  """
+
+  def __init__(self, label_mean, name=_keys.ACCURACY_BASELINE):
+    super().__init__(name=name)
+    self._label_mean = label_mean
+
+  def update_state(self, *args, **kwargs):
+    del args, kwargs
+
+  def result(self):
+    total = self._label_mean.total
+    count = self._label_mean.count
+    return tf.math.divide_no_nan(tf.maximum(total, count - total), count)
+
+  def reset_state(self):
+    pass
+
+
+class BinaryClassHead(base_head.SingleHead):
+  """Head for binary classification with a sigmoid over one logit.
+
+  Labels are 0/1 (any real or integer dtype), or strings from
+  `label_vocabulary` (its first entry is class 0). `thresholds` add
+  accuracy/precision/recall metrics at those cut-offs of the logistic.
+  """
+
+  def __init__(self, weight_column=None, thresholds=None,
+               label_vocabulary=None,
+               loss_reduction=tf.losses.Reduction.SUM_OVER_BATCH_SIZE,
+               loss_fn=None, name=None):
+    base_head.validate_label_vocabulary(label_vocabulary)
+    thresholds = base_head.validate_thresholds(thresholds)
+    base_head.validate_loss_reduction(loss_reduction)
+    if loss_fn:
+      base_head.validate_loss_fn_args(loss_fn)
+    self._weight_column = weight_column
+    self._thresholds = thresholds
+    self._label_vocabulary = label_vocabulary
+    self._loss_reduction = loss_reduction
+    self._loss_fn = loss_fn
+    self._name = name
+
+  @property
+  def name(self):
+    return self._name
+
+  @property
+  def logits_dimension(self):
+    return 1
+
+  @property
+  def loss_reduction(self):
+    return self._loss_reduction
+
+  def _processed_labels(self, logits, labels):
+    labels = base_head.check_dense_labels_match_logits_and_reshape(
+        labels=labels, logits=logits, expected_labels_dimension=1)
+    if self._label_vocabulary is not None:
+      if labels.dtype != tf.string:
+        raise ValueError('Labels dtype should be string if there is a '
+                         f'vocabulary. Instead got {labels.dtype}')
+      labels = label_lookup.ids_from_strings(labels, self._label_vocabulary)
+    elif labels.dtype == tf.string:
+      raise ValueError('Labels are strings but the head has no '
+                       'label_vocabulary: pass label_vocabulary, or give '
+                       'numeric 0/1 labels.')
+    labels = tf.cast(labels, tf.float32)
+    return base_head.check_label_range(labels, n_classes=2)
+
+  def _unweighted_loss_and_weights(self, logits, labels, features):
+    if self._loss_fn:
+      unweighted_loss = base_head.call_loss_fn(
+          loss_fn=self._loss_fn, labels=labels, logits=logits,
+          features=features, expected_loss_dim=1)
+    else:
+      unweighted_loss = tf.nn.sigmoid_cross_entropy_with_logits(
+          labels=labels, logits=logits)
+    weights = base_head.get_weights_and_check_match_logits(
+        features=features, weight_column=self._weight_column, logits=logits)
+    return unweighted_loss, weights
+
+  def loss(self, labels, logits, features=None, mode=None,
+           regularization_losses=None):
+    del mode
+    with _v1.name_scope('losses'):
+      logits = base_head.check_logits_final_dim(logits, 1)
+      labels = self._processed_labels(logits, labels)
+      unweighted_loss, weights = self._unweighted_loss_and_weights(
+          logits, labels, features)
+      training_loss = base_head.reduce_weighted_loss(
+          unweighted_loss, weights, self._loss_reduction)
+      return base_head.add_regularization(training_loss,
+                                          regularization_losses)
+
+  def predictions(self, logits, keys=None):
+    valid_keys = [_pred.LOGITS, _pred.LOGISTIC, _pred.PROBABILITIES,
+                  _pred.CLASS_IDS, _pred.CLASSES, _pred.ALL_CLASS_IDS,
+                  _pred.ALL_CLASSES]
+    if keys:
+      base_head.check_prediction_keys(keys, valid_keys)
+    else:
+      keys = valid_keys
+    logits = base_head.check_logits_final_dim(logits, 1)
+    predictions = {}
+    with _v1.name_scope('predictions'):
+      if _pred.LOGITS in keys:
+        predictions[_pred.LOGITS] = logits
+      if _pred.LOGISTIC in keys:
+        predictions[_pred.LOGISTIC] = tf.sigmoid(logits, name=_pred.LOGISTIC)
+      # Class 0 has logit 0, class 1 the model's logit.
+      two_class_logits = tf.concat((tf.zeros_like(logits), logits), axis=-1,
+                                   name='two_class_logits')
+      if _pred.PROBABILITIES in keys:
+        predictions[_pred.PROBABILITIES] = tf.nn.softmax(
+            two_class_logits, name=_pred.PROBABILITIES)
+      if _pred.CLASS_IDS in keys or _pred.CLASSES in keys:
+        class_ids = tf.expand_dims(
+            tf.argmax(two_class_logits, axis=-1, name=_pred.CLASS_IDS), -1)
+        if _pred.CLASS_IDS in keys:
+          predictions[_pred.CLASS_IDS] = class_ids
+        if _pred.CLASSES in keys:
+          predictions[_pred.CLASSES] = base_head.class_ids_to_strings(
+              class_ids, self._label_vocabulary)
+      if _pred.ALL_CLASS_IDS in keys:
+        predictions[_pred.ALL_CLASS_IDS] = base_head.all_class_ids(logits, 2)
+      if _pred.ALL_CLASSES in keys:
+        predictions[_pred.ALL_CLASSES] = base_head.all_classes(
+            logits, 2, self._label_vocabulary)
+    return predictions
+
+  def _threshold_keys(self, threshold):
+    return (self._summary_key(_keys.ACCURACY_AT_THRESHOLD % threshold),
+            self._summary_key(_keys.PRECISION_AT_THRESHOLD % threshold),
+            self._summary_key(_keys.RECALL_AT_THRESHOLD % threshold))
+
+  def metrics(self, regularization_losses=None):
+    key = self._summary_key
+    m = tf_keras.metrics
+    with _v1.name_scope('metrics'):
+      label_mean = base_head.build_metrics(
+          [(_keys.LABEL_MEAN, lambda: m.Mean(name=_keys.LABEL_MEAN))]
+      )[_keys.LABEL_MEAN]
+      factories = [
+          (key(_keys.LOSS_MEAN), lambda: m.Mean(name=_keys.LOSS_MEAN)),
+          (key(_keys.ACCURACY), lambda: m.Accuracy(name=_keys.ACCURACY)),
+          (key(_keys.PRECISION), lambda: m.Precision(name=_keys.PRECISION)),
+          (key(_keys.RECALL), lambda: m.Recall(name=_keys.RECALL)),
+          (key(_keys.PREDICTION_MEAN),
+           lambda: m.Mean(name=_keys.PREDICTION_MEAN)),
+          (key(_keys.LABEL_MEAN), lambda: label_mean),
+          (key(_keys.ACCURACY_BASELINE), lambda: AccuracyBaseline(label_mean)),
+          (key(_keys.AUC), lambda: m.AUC(name=_keys.AUC)),
+          (key(_keys.AUC_PR), lambda: m.AUC(curve='PR', name=_keys.AUC_PR)),
+      ]
+      if regularization_losses is not None:
+        factories.append((key(_keys.LOSS_REGULARIZATION),
+                          lambda: m.Mean(name=_keys.LOSS_REGULARIZATION)))
+      for threshold in self._thresholds:
+        acc_key, prec_key, rec_key = self._threshold_keys(threshold)
+        factories += [
+            (acc_key, lambda k=acc_key, t=threshold: m.BinaryAccuracy(
+                name=k, threshold=t)),
+            (prec_key, lambda k=prec_key, t=threshold: m.Precision(
+                name=k, thresholds=t)),
+            (rec_key, lambda k=rec_key, t=threshold: m.Recall(
+                name=k, thresholds=t)),
+        ]
+      return base_head.build_metrics(factories)
+
+  def update_metrics(self, eval_metrics, features, logits, labels,
+                     regularization_losses=None):
+    key = self._summary_key
+    class_ids = self.predictions(logits, [_pred.CLASS_IDS])[_pred.CLASS_IDS]
+    logits = base_head.check_logits_final_dim(logits, 1)
+    labels = self._processed_labels(logits, labels)
+    unweighted_loss, weights = self._unweighted_loss_and_weights(
+        logits, labels, features)
+    eval_metrics[key(_keys.LOSS_MEAN)].update_state(
+        values=unweighted_loss, sample_weight=weights)
+    for name in (_keys.ACCURACY, _keys.PRECISION, _keys.RECALL):
+      eval_metrics[key(name)].update_state(
+          y_true=labels, y_pred=class_ids, sample_weight=weights)
+    logistic = self.predictions(logits, [_pred.LOGISTIC])[_pred.LOGISTIC]
+    base_head.update_metric_with_broadcast_weights(
+        eval_metrics[key(_keys.PREDICTION_MEAN)], logistic, weights)
+    base_head.update_metric_with_broadcast_weights(
+        eval_metrics[key(_keys.LABEL_MEAN)], labels, weights)
+    eval_metrics[key(_keys.ACCURACY_BASELINE)].update_state()
+    auc_weights = None if weights is None else (
+        tf.__internal__.ops.broadcast_weights(weights, logistic))
+    for name in (_keys.AUC, _keys.AUC_PR):
+      eval_metrics[key(name)].update_state(
+          y_true=labels, y_pred=logistic, sample_weight=auc_weights)
+    if regularization_losses is not None:
+      eval_metrics[key(_keys.LOSS_REGULARIZATION)].update_state(
+          values=tf.math.add_n(regularization_losses))
+    for threshold in self._thresholds:
+      for metric_key in self._threshold_keys(threshold):
+        eval_metrics[metric_key].update_state(
+            y_true=labels, y_pred=logistic, sample_weight=weights)
+    return eval_metrics
+
+  def _export_outputs(self, predictions):
+    classifier_output = base_head.classification_output(
+        scores=predictions[_pred.PROBABILITIES], n_classes=2,
+        label_vocabulary=self._label_vocabulary)
+    return {
+        base_head.DEFAULT_SERVING_KEY: classifier_output,
+        base_head.CLASSIFY_SERVING_KEY: classifier_output,
+        base_head.REGRESS_SERVING_KEY: base_head.export_output.RegressionOutput(
+            value=predictions[_pred.LOGISTIC]),
+        base_head.PREDICT_SERVING_KEY: base_head.export_output.PredictOutput(
+            predictions),
+    }

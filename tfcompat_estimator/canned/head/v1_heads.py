@@ -1,0 +1,264 @@
+"""The heads the v1 canned estimators (`tf.compat.v1.estimator.*`) build.
+
+They predict and export exactly like the v2 heads, but keep 2.15's v1
+behaviour elsewhere: `tf.compat.v1.losses` reductions (default SUM), streaming
+`tf.compat.v1.metrics`, a v1 optimizer's `minimize` (or `train_op_fn`) with the
+`UPDATE_OPS` collection appended, and an `average_loss` train summary.
+"""
+
+import collections
+
+import tensorflow as tf
+
+from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.canned import metric_keys
+from tfcompat_estimator.canned import prediction_keys
+from tfcompat_estimator.canned.head import base_head
+from tfcompat_estimator.canned.head import binary_class_head
+from tfcompat_estimator.canned.head import multi_class_head
+from tfcompat_estimator.canned.head import regression_head
+from tfcompat_estimator.model_fn import ModeKeys
+
+_v1 = tf.compat.v1
+_keys = metric_keys.MetricKeys
+_pred = prediction_keys.PredictionKeys
+
+LossSpec = collections.namedtuple(
+    'LossSpec', ['training_loss', 'unreduced_loss', 'weights',
+                 'processed_labels'])
+
+
+def _validate_v1_loss_reduction(loss_reduction):
+  if (loss_reduction not in _v1.losses.Reduction.all() or
+      loss_reduction == _v1.losses.Reduction.NONE):
+    raise ValueError(f'Invalid loss_reduction: {loss_reduction}')
+
+
+class _V1Head:
+  """Shared v1 behaviour; mixed in before a v2 head class.
+
+  The v2 class supplies label processing, the unreduced loss, predictions and
+  export outputs; subclasses add `_eval_metric_ops(predictions, loss_spec,
+  labels)`.
+  """
+
+  def __init__(self, loss_reduction, **kwargs):
+    _validate_v1_loss_reduction(loss_reduction)
+    # The v2 constructor checks v2 reductions; hand it one, then keep ours.
+    super().__init__(loss_reduction=tf.losses.Reduction.SUM, **kwargs)
+    self._loss_reduction = loss_reduction
+
+  def create_loss(self, features, mode, logits, labels):
+    """`LossSpec` of the reduced loss, per-example loss, weights and labels."""
+    del mode
+    logits = base_head.check_logits_final_dim(logits, self.logits_dimension)
+    labels = self._processed_labels(logits, labels)
+    unweighted_loss, weights = self._unweighted_loss_and_weights(
+        logits, labels, features)
+    training_loss = _v1.losses.compute_weighted_loss(
+        unweighted_loss, weights=weights, reduction=self._loss_reduction)
+    return LossSpec(training_loss, unweighted_loss, weights, labels)
+
+  def loss(self, labels, logits, features=None, mode=None,
+           regularization_losses=None):
+    training_loss = self.create_loss(features, mode, logits,
+                                     labels).training_loss
+    if regularization_losses:
+      return tf.math.add_n([training_loss] + list(regularization_losses))
+    return training_loss
+
+  def create_estimator_spec(self, features, mode, logits, labels=None,
+                            optimizer=None, train_op_fn=None,
+                            regularization_losses=None,
+                            trainable_variables=None, update_ops=None):
+    """The `EstimatorSpec`; `optimizer` is a `tf.compat.v1.train` optimizer."""
+    del trainable_variables  # v1 optimizers minimize the trainable collection.
+    with _v1.name_scope(self.name, 'head'):
+      predictions = self.predictions(logits)
+      if mode == ModeKeys.PREDICT:
+        return model_fn_lib.EstimatorSpec(
+            mode=ModeKeys.PREDICT, predictions=predictions,
+            export_outputs=self._export_outputs(predictions))
+      loss_spec = self.create_loss(features, mode, logits, labels)
+      regularization_loss = (tf.math.add_n(regularization_losses)
+                             if regularization_losses else None)
+      loss = loss_spec.training_loss
+      if regularization_loss is not None:
+        loss = tf.math.add_n([loss, regularization_loss])
+      if mode == ModeKeys.EVAL:
+        with _v1.name_scope(None, 'metrics'):
+          metric_ops = self._eval_metric_ops(predictions, loss_spec, labels)
+          if regularization_loss is not None:
+            metric_ops[self._summary_key(_keys.LOSS_REGULARIZATION)] = (
+                _v1.metrics.mean(regularization_loss,
+                                 name=_keys.LOSS_REGULARIZATION))
+        return model_fn_lib.EstimatorSpec(
+            mode=ModeKeys.EVAL, predictions=predictions, loss=loss,
+            eval_metric_ops=metric_ops)
+      if mode != ModeKeys.TRAIN:
+        raise ValueError(f'mode={mode} unrecognized.')
+      if optimizer is not None:
+        if train_op_fn is not None:
+          raise ValueError('train_op_fn and optimizer cannot both be set.')
+        train_op = optimizer.minimize(
+            loss, global_step=_v1.train.get_global_step())
+      elif train_op_fn is not None:
+        train_op = train_op_fn(loss)
+      else:
+        raise ValueError('train_op_fn and optimizer cannot both be None.')
+      extra_updates = (list(update_ops or ()) +
+                       _v1.get_collection(_v1.GraphKeys.UPDATE_OPS))
+      if extra_updates:
+        train_op = tf.group(train_op, *extra_updates)
+      mean_loss = None
+      if self._loss_reduction == _v1.losses.Reduction.SUM:
+        mean_loss = loss_spec.training_loss / tf.reduce_sum(
+            loss_spec.weights * tf.ones_like(loss_spec.unreduced_loss))
+    with _v1.name_scope(''):
+      _v1.summary.scalar(self._summary_key(_keys.LOSS), loss)
+      if mean_loss is not None:
+        _v1.summary.scalar(self._summary_key(_keys.LOSS_MEAN), mean_loss)
+      if regularization_loss is not None:
+        _v1.summary.scalar(self._summary_key(_keys.LOSS_REGULARIZATION),
+                           regularization_loss)
+    return model_fn_lib.EstimatorSpec(
+        mode=ModeKeys.TRAIN, predictions=predictions, loss=loss,
+        train_op=train_op)
+
+
+def _broadcast(weights, values):
+  return tf.__internal__.ops.broadcast_weights(weights, values)
+
+
+def _weighted_mean(values, weights, name):
+  values = tf.cast(values, tf.float32)
+  return _v1.metrics.mean(values, weights=_broadcast(weights, values),
+                          name=name)
+
+
+class BinaryClassHeadV1(_V1Head, binary_class_head.BinaryClassHead):
+  """2.15's v1 binary logistic head (sigmoid cross-entropy)."""
+
+  def __init__(self, weight_column=None, thresholds=None,
+               label_vocabulary=None,
+               loss_reduction=_v1.losses.Reduction.SUM, loss_fn=None,
+               name=None):
+    super().__init__(loss_reduction, weight_column=weight_column,
+                     thresholds=thresholds, label_vocabulary=label_vocabulary,
+                     loss_fn=loss_fn, name=name)
+
+  def _eval_metric_ops(self, predictions, loss_spec, labels):
+    del labels
+    key = self._summary_key
+    labels = loss_spec.processed_labels
+    weights = loss_spec.weights
+    class_ids = predictions[_pred.CLASS_IDS]
+    logistic = predictions[_pred.LOGISTIC]
+    label_mean = _weighted_mean(labels, weights, _keys.LABEL_MEAN)
+    mean_value, mean_update = label_mean
+    ops = {
+        key(_keys.LOSS_MEAN): _v1.metrics.mean(
+            loss_spec.unreduced_loss, weights=weights, name=_keys.LOSS_MEAN),
+        key(_keys.ACCURACY): _v1.metrics.accuracy(
+            labels, class_ids, weights=weights, name=_keys.ACCURACY),
+        key(_keys.PRECISION): _v1.metrics.precision(
+            labels, class_ids, weights=weights, name=_keys.PRECISION),
+        key(_keys.RECALL): _v1.metrics.recall(
+            labels, class_ids, weights=weights, name=_keys.RECALL),
+        key(_keys.PREDICTION_MEAN): _weighted_mean(
+            logistic, weights, _keys.PREDICTION_MEAN),
+        key(_keys.LABEL_MEAN): label_mean,
+        key(_keys.ACCURACY_BASELINE): (
+            tf.maximum(mean_value, 1. - mean_value),
+            tf.maximum(mean_update, 1. - mean_update)),
+        key(_keys.AUC): _v1.metrics.auc(
+            labels, logistic, weights=_broadcast(weights, logistic),
+            name=_keys.AUC),
+        key(_keys.AUC_PR): _v1.metrics.auc(
+            labels, logistic, weights=_broadcast(weights, logistic),
+            curve='PR', name=_keys.AUC_PR),
+    }
+    for threshold in self._thresholds:
+      acc_key, prec_key, rec_key = self._threshold_keys(threshold)
+      ops[acc_key] = _v1.metrics.accuracy(
+          labels, tf.cast(logistic >= threshold, tf.float32),
+          weights=weights, name=_keys.ACCURACY_AT_THRESHOLD % threshold)
+      for metric_key, metric_fn, name in (
+          (prec_key, _v1.metrics.precision_at_thresholds,
+           _keys.PRECISION_AT_THRESHOLD % threshold),
+          (rec_key, _v1.metrics.recall_at_thresholds,
+           _keys.RECALL_AT_THRESHOLD % threshold)):
+        value, update = metric_fn(labels, logistic, thresholds=(threshold,),
+                                  weights=weights, name=name)
+        ops[metric_key] = (tf.squeeze(value), tf.squeeze(update))
+    return ops
+
+
+class MultiClassHeadV1(_V1Head, multi_class_head.MultiClassHead):
+  """2.15's v1 multi-class head (softmax cross-entropy)."""
+
+  def __init__(self, n_classes, weight_column=None, label_vocabulary=None,
+               loss_reduction=_v1.losses.Reduction.SUM, loss_fn=None,
+               name=None):
+    super().__init__(loss_reduction, n_classes=n_classes,
+                     weight_column=weight_column,
+                     label_vocabulary=label_vocabulary, loss_fn=loss_fn,
+                     name=name)
+
+  def _eval_metric_ops(self, predictions, loss_spec, labels):
+    del labels
+    key = self._summary_key
+    return {
+        key(_keys.LOSS_MEAN): _v1.metrics.mean(
+            loss_spec.unreduced_loss, weights=loss_spec.weights,
+            name=_keys.LOSS_MEAN),
+        key(_keys.ACCURACY): _v1.metrics.accuracy(
+            loss_spec.processed_labels, predictions[_pred.CLASS_IDS],
+            weights=loss_spec.weights, name=_keys.ACCURACY),
+    }
+
+
+class RegressionHeadV1(_V1Head, regression_head.RegressionHead):
+  """2.15's v1 regression head (squared error by default)."""
+
+  def __init__(self, weight_column=None, label_dimension=1,
+               loss_reduction=_v1.losses.Reduction.SUM, loss_fn=None,
+               inverse_link_fn=None, name=None):
+    super().__init__(loss_reduction, label_dimension=label_dimension,
+                     weight_column=weight_column, loss_fn=loss_fn,
+                     inverse_link_fn=inverse_link_fn, name=name)
+
+  def _eval_metric_ops(self, predictions, loss_spec, labels):
+    key = self._summary_key
+    weights = loss_spec.weights
+    return {
+        key(_keys.LOSS_MEAN): _v1.metrics.mean(loss_spec.unreduced_loss,
+                                               weights=weights),
+        key(_keys.PREDICTION_MEAN): _weighted_mean(
+            predictions[_pred.PREDICTIONS], weights, _keys.PREDICTION_MEAN),
+        # As in 2.15: the labels as given, not reshaped.
+        key(_keys.LABEL_MEAN): _v1.metrics.mean(tf.cast(labels, tf.float32),
+                                                weights=weights),
+    }
+
+
+def binary_logistic_or_multi_class_head(n_classes, weight_column,
+                                        label_vocabulary, loss_reduction):
+  """The head a v1 canned classifier builds for `n_classes`."""
+  if n_classes == 2:
+    return BinaryClassHeadV1(weight_column=weight_column,
+                             label_vocabulary=label_vocabulary,
+                             loss_reduction=loss_reduction)
+  return MultiClassHeadV1(n_classes, weight_column=weight_column,
+                          label_vocabulary=label_vocabulary,
+                          loss_reduction=loss_reduction)
+
+
+def regression_head_v1(weight_column=None, label_dimension=1,
+                       loss_reduction=_v1.losses.Reduction.SUM, loss_fn=None,
+                       inverse_link_fn=None, name=None):
+  """The head a v1 canned regressor builds."""
+  return RegressionHeadV1(weight_column=weight_column,
+                          label_dimension=label_dimension,
+                          loss_reduction=loss_reduction, loss_fn=loss_fn,
+                          inverse_link_fn=inverse_link_fn, name=name)
