@@ -22,5 +22,7 @@ setuptools.setup(
             'pandas',
             'tensorflow-serving-api>=2.16,<2.22',
         ],
+        # bench/canned_accuracy.py: small real data sets bundled with it.
+        'bench': ['scikit-learn'],
     },
 )
