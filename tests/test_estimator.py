@@ -370,6 +370,16 @@ class TestInstall:
     assert export_lib.ServingInputReceiver is te.export.ServingInputReceiver
     assert tf.compat.v1.estimator.inputs.numpy_input_fn is te.inputs.numpy_input_fn
 
+  def test_canned_paths_resolve_lazily(self):
+    from tensorflow_estimator.python.estimator.canned import dnn  # pylint: disable=g-import-not-at-top
+    from tensorflow_estimator.python.estimator.head import binary_class_head  # pylint: disable=g-import-not-at-top
+    assert dnn.DNNClassifierV2 is tf.estimator.DNNClassifier
+    assert dnn.DNNClassifier is tf.compat.v1.estimator.DNNClassifier
+    assert binary_class_head.BinaryClassHead is tf.estimator.BinaryClassHead
+    assert tf.estimator.experimental.RNNClassifier.__name__ == 'RNNClassifier'
+    with pytest.raises(AttributeError, match='NoSuchEstimator'):
+      tf.estimator.NoSuchEstimator  # pylint: disable=pointless-statement
+
   def test_v1_layers_available_without_environment_setup(self):
     with tf.Graph().as_default():
       out = tf.compat.v1.layers.dense(tf.zeros([1, 2]), 3)

@@ -35,6 +35,41 @@ _MODULE_MAP = {
     _EST + '.inputs.inputs': 'tfcompat_estimator.inputs',
 }
 
+# Canned modules are bound as lazy aliases: importing them pulls in feature
+# columns and Keras, which most custom-Estimator programs never need.
+_CANNED = 'tfcompat_estimator.canned.'
+_LAZY_MODULE_MAP = {
+    _EST + '.canned.' + name: _CANNED + name
+    for name in ('dnn', 'linear', 'dnn_linear_combined', 'baseline', 'rnn',
+                 'optimizers', 'metric_keys', 'prediction_keys',
+                 'parsing_utils')
+}
+_LAZY_MODULE_MAP.update({
+    _EST + '.canned.head': _CANNED + 'head.v1_heads',
+    _EST + '.extenders': _CANNED + 'extenders',
+})
+_LAZY_MODULE_MAP.update({
+    f'{_EST}.head.{name}': f'{_CANNED}head.{name}'
+    for name in ('base_head', 'binary_class_head', 'multi_class_head',
+                 'multi_label_head', 'regression_head', 'multi_head')
+})
+
+
+class _LazyAlias(types.ModuleType):
+  """A module that imports its target on first attribute access."""
+
+  def __init__(self, name, target):
+    super().__init__(name, f'Alias of {target}, created by install().')
+    self.__target = target
+
+  def __getattr__(self, attr):
+    import importlib  # pylint: disable=g-import-not-at-top
+    return getattr(importlib.import_module(self.__target), attr)
+
+  def __dir__(self):
+    import importlib  # pylint: disable=g-import-not-at-top
+    return dir(importlib.import_module(self.__target))
+
 
 def _package(name):
   module = sys.modules.get(name)
@@ -65,6 +100,9 @@ def install():
   root = importlib.import_module('tfcompat_estimator')
   for path, target in _MODULE_MAP.items():
     _bind(path, importlib.import_module(target))
+  for path, target in _LAZY_MODULE_MAP.items():
+    if not isinstance(sys.modules.get(path), _LazyAlias):
+      _bind(path, _LazyAlias(path, target))
   v1 = importlib.import_module('tfcompat_estimator.compat.v1')
   tf.estimator = root
   tf.compat.v2.estimator = root
