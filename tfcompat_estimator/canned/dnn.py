@@ -1,0 +1,410 @@
+"""Deep neural network (DNN) canned estimators.
+
+The network is built TF1-style inside `model_fn`, with the layer types and
+scopes tensorflow-estimator 2.15 used, because those decide every variable
+name in a checkpoint (`dnn/hiddenlayer_0/kernel`, optimizer slots, batch-norm
+moving statistics). Matching them keeps `model_dir`s interchangeable with
+2.15 and keeps warm-starting from old checkpoints working.
+
+Two builders are shared with `dnn_linear_combined`:
+  * `dnn_logits_v2(...)` -> (logits, trainable_variables, update_ops), for the
+    v2 estimators (tf-keras layers, variables under `dnn/`).
+  * `dnn_logits_v1(...)` -> logits, for the v1 estimators (TF1 layers, built in
+    the caller's variable scope, which the caller opens with a partitioner).
+"""
+
+import tensorflow as tf
+import tf_keras
+
+from tfcompat_estimator import estimator as estimator_lib
+from tfcompat_estimator.canned import optimizers
+from tfcompat_estimator.canned.head import binary_class_head
+from tfcompat_estimator.canned.head import multi_class_head
+from tfcompat_estimator.canned.head import regression_head
+from tfcompat_estimator.canned.head import v1_heads
+from tfcompat_estimator.model_fn import ModeKeys
+
+# The v1 estimators' default rate for a named optimizer (2.15's value).
+_V1_LEARNING_RATE = 0.05
+# 2.15's batch-norm momentum (the layer default 0.99 was found unstable).
+_BATCH_NORM_MOMENTUM = 0.999
+# Input layers are split only when a slice would exceed this many bytes.
+_INPUT_MIN_SLICE_BYTES = 64 << 20
+
+_V1_COLUMNS_IN_V2_ESTIMATOR = (
+    'Received a feature column from TensorFlow v1, but this is a TensorFlow '
+    'v2 Estimator. Please either use v2 feature columns (accessible via '
+    'tf.feature_column.* in TF 2.x) with this Estimator, or switch to a v1 '
+    'Estimator for use with v1 feature columns (accessible via '
+    'tf.compat.v1.estimator.* and tf.compat.v1.feature_column.*, '
+    'respectively.')
+
+
+def _layer_summaries(value, tag):
+  """The sparsity and activation summaries 2.15 wrote for each layer.
+
+  The tag is relative to the current name scope, as in 2.15 (so v1 tags read
+  `dnn/dnn/hiddenlayer_0/...`, v2 tags `dnn/hiddenlayer_0/...`).
+  """
+  tf.compat.v1.summary.scalar(tag + '/fraction_of_zero_values',
+                              tf.math.zero_fraction(value))
+  tf.compat.v1.summary.histogram(tag + '/activation', value)
+
+
+def _check_units(units):
+  if not isinstance(units, int) or isinstance(units, bool):
+    raise ValueError('units must be an int.  Given type: {}'.format(
+        type(units)))
+
+
+def _check_features(features):
+  if not isinstance(features, dict):
+    raise ValueError('features should be a dictionary of `Tensor`s. '
+                     'Given type: {}'.format(type(features)))
+
+
+def _all_v2_columns(feature_columns):
+  """True if every column is a v2 column (v1 columns would lack v2 state)."""
+  return all(
+      isinstance(column, tf.__internal__.feature_column.FeatureColumn) and
+      getattr(column, '_is_v2_column', False) for column in feature_columns)
+
+
+def _glorot():
+  return tf.compat.v1.glorot_uniform_initializer()
+
+
+# --- v2: tf-keras layers ---------------------------------------------------
+
+
+def dnn_logits_v2(units, hidden_units, feature_columns, activation_fn, dropout,
+                  batch_norm, features, mode):
+  """Builds the v2 DNN; returns (logits, trainable_variables, update_ops).
+
+  Variables are created under `dnn/` whatever the caller's scope:
+  `dnn/input_from_feature_columns/input_layer/...`, `dnn/hiddenlayer_<i>/`,
+  `dnn/hiddenlayer_<i>/batchnorm_<i>/` and `dnn/logits/`. The caller hands
+  the variables and update ops (batch-norm moving statistics) to the head,
+  which builds the train op from them.
+
+  Args:
+    units: logits dimension (an int).
+    hidden_units: sizes of the hidden layers.
+    feature_columns: v2 feature columns for the input layer.
+    activation_fn: activation of each hidden layer.
+    dropout: drop probability applied after each hidden layer in training,
+      or None.
+    batch_norm: whether to batch-normalize after each hidden layer.
+    features: dict of feature tensors.
+    mode: a `ModeKeys` value.
+  """
+  _check_units(units)
+  feature_columns = list(feature_columns)
+  if not _all_v2_columns(feature_columns):
+    raise ValueError(_V1_COLUMNS_IN_V2_ESTIMATOR)
+  training = mode == ModeKeys.TRAIN
+  layers = []
+
+  def apply(layer, inputs, **kwargs):
+    layers.append(layer)
+    return layer(inputs, **kwargs)
+
+  with tf.compat.v1.variable_scope('dnn'):
+    with tf.compat.v1.variable_scope('input_from_feature_columns'):
+      net = apply(tf_keras.layers.DenseFeatures(feature_columns,
+                                                name='input_layer'),
+                  features, training=training)
+    for index, width in enumerate(hidden_units):
+      name = 'hiddenlayer_%d' % index
+      net = apply(tf_keras.layers.Dense(width, activation=activation_fn,
+                                        kernel_initializer=_glorot(),
+                                        name=name), net)
+      if dropout is not None and training:
+        net = apply(tf_keras.layers.Dropout(rate=dropout), net, training=True)
+      if batch_norm:
+        net = apply(tf_keras.layers.BatchNormalization(
+            momentum=_BATCH_NORM_MOMENTUM,
+            name='%s/batchnorm_%d' % (name, index)), net, training=training)
+      _layer_summaries(net, name)
+    logits = apply(tf_keras.layers.Dense(units, kernel_initializer=_glorot(),
+                                         name='logits'), net)
+    _layer_summaries(logits, 'logits')
+
+  trainable_variables = [v for layer in layers
+                         for v in layer.trainable_weights]
+  update_ops = [op for layer in layers for op in layer.updates]
+  return logits, trainable_variables, update_ops
+
+
+# --- v1: TF1 layers, partitioned variables ----------------------------------
+
+
+def dnn_logits_v1(units, hidden_units, feature_columns, activation_fn, dropout,
+                  input_layer_partitioner, batch_norm, features, mode):
+  """Builds the v1 DNN in the caller's variable scope; returns logits.
+
+  Variables: `input_from_feature_columns/input_layer/...` (partitioned by
+  `input_layer_partitioner`), `hiddenlayer_<i>/{kernel,bias}`,
+  `hiddenlayer_<i>/batchnorm_<i>/...` and `logits/{kernel,bias}`, all under
+  the caller's variable scope, which in the canned estimators is `dnn` with a
+  partitioner. Batch-norm moving-average updates go to the `UPDATE_OPS`
+  collection, where v1 heads pick them up.
+
+  Args:
+    units: logits dimension (an int).
+    hidden_units: sizes of the hidden layers.
+    feature_columns: v1 or v2 feature columns for the input layer.
+    activation_fn: activation of each hidden layer.
+    dropout: drop probability applied after each hidden layer in training,
+      or None.
+    input_layer_partitioner: partitioner for the input layer's variables.
+    batch_norm: whether to batch-normalize after each hidden layer.
+    features: dict of feature tensors.
+    mode: a `ModeKeys` value.
+  """
+  _check_units(units)
+  feature_columns = list(feature_columns)
+  training = mode == ModeKeys.TRAIN
+  scope_name = tf.compat.v1.get_variable_scope().name
+  prefix = scope_name + '/' if scope_name else ''
+  with tf.compat.v1.variable_scope('input_from_feature_columns',
+                                   partitioner=input_layer_partitioner):
+    net = tf.compat.v1.feature_column.input_layer(features, feature_columns)
+  for index, width in enumerate(hidden_units):
+    name = 'hiddenlayer_%d' % index
+    net = tf.compat.v1.layers.dense(net, width, activation=activation_fn,
+                                    kernel_initializer=_glorot(), name=name)
+    if dropout is not None and training:
+      net = tf.compat.v1.layers.dropout(net, rate=dropout, training=True)
+    if batch_norm:
+      with tf.compat.v1.variable_scope(name):
+        net = tf.compat.v1.layers.batch_normalization(
+            net, momentum=_BATCH_NORM_MOMENTUM, training=training,
+            name='batchnorm_%d' % index)
+    _layer_summaries(net, prefix + name)
+  logits = tf.compat.v1.layers.dense(net, units, kernel_initializer=_glorot(),
+                                     name='logits')
+  _layer_summaries(logits, prefix + 'logits')
+  return logits
+
+
+def dnn_logit_fn_builder(units, hidden_units, feature_columns, activation_fn,
+                         dropout, input_layer_partitioner, batch_norm):
+  """`tf.compat.v1.estimator.experimental.dnn_logit_fn_builder`.
+
+  Returns `logit_fn(features, mode)`, which builds the v1 DNN in the caller's
+  variable scope and returns its logits; for custom `model_fn`s that want the
+  canned network.
+  """
+  _check_units(units)
+
+  def dnn_logit_fn(features, mode):
+    return dnn_logits_v1(units, hidden_units, feature_columns, activation_fn,
+                         dropout, input_layer_partitioner, batch_norm,
+                         features, mode)
+
+  return dnn_logit_fn
+
+
+# --- model_fns ----------------------------------------------------------------
+
+
+def _v2_model_fn(features, labels, mode, head, hidden_units, feature_columns,
+                 optimizer, activation_fn, dropout, batch_norm):
+  """The v2 `model_fn`: tf-keras layers and a legacy tf-keras optimizer."""
+  _check_features(features)
+  logits, trainable_variables, update_ops = dnn_logits_v2(
+      head.logits_dimension, hidden_units, feature_columns, activation_fn,
+      dropout, batch_norm, features, mode)
+  train_optimizer = None
+  if mode == ModeKeys.TRAIN:
+    train_optimizer = optimizers.get_optimizer_instance_v2(optimizer)
+    # Hooks count steps by the global step, so the optimizer must advance it.
+    train_optimizer.iterations = (
+        tf.compat.v1.train.get_or_create_global_step())
+  return head.create_estimator_spec(
+      features=features, mode=mode, labels=labels, optimizer=train_optimizer,
+      logits=logits, trainable_variables=trainable_variables,
+      update_ops=update_ops)
+
+
+def v1_partitioners(config, input_layer_partitioner=None):
+  """(variable partitioner, input-layer partitioner) of a v1 canned DNN.
+
+  2.15 partitions every v1 DNN variable, into `num_ps_replicas` parts at most
+  (one part without parameter servers). Even a single part matters: v1
+  optimizer slots of a partitioned variable are saved as
+  `<var>/t_0/<Optimizer>` when the train op is built in the `dnn` scope.
+  """
+  num_ps = config.num_ps_replicas if config else 0
+  partitioner = tf.compat.v1.min_max_variable_partitioner(max_partitions=num_ps)
+  input_partitioner = input_layer_partitioner or (
+      tf.compat.v1.min_max_variable_partitioner(
+          max_partitions=num_ps, min_slice_size=_INPUT_MIN_SLICE_BYTES))
+  return partitioner, input_partitioner
+
+
+def _v1_model_fn(features, labels, mode, head, hidden_units, feature_columns,
+                 optimizer, activation_fn, dropout, input_layer_partitioner,
+                 config, batch_norm):
+  """The v1 `model_fn`: TF1 layers, partitioned variables, v1 optimizer."""
+  optimizer = optimizers.get_optimizer_instance(
+      optimizer, learning_rate=_V1_LEARNING_RATE)
+  _check_features(features)
+  partitioner, input_partitioner = v1_partitioners(config,
+                                                   input_layer_partitioner)
+  with tf.compat.v1.variable_scope('dnn', values=tuple(features.values()),
+                                   partitioner=partitioner):
+    logits = dnn_logits_v1(head.logits_dimension, hidden_units,
+                           feature_columns, activation_fn, dropout,
+                           input_partitioner, batch_norm, features, mode)
+    # Inside the `dnn` scope, as in 2.15: slot names depend on it.
+    return head.create_estimator_spec(
+        features=features, mode=mode, labels=labels, optimizer=optimizer,
+        logits=logits)
+
+
+# --- estimators ---------------------------------------------------------------
+
+
+def classifier_head_v2(n_classes, weight_column, label_vocabulary,
+                       loss_reduction):
+  """The head a v2 canned classifier builds: binary for 2 classes."""
+  if n_classes == 2:
+    return binary_class_head.BinaryClassHead(
+        weight_column=weight_column, label_vocabulary=label_vocabulary,
+        loss_reduction=loss_reduction)
+  return multi_class_head.MultiClassHead(
+      n_classes, weight_column=weight_column,
+      label_vocabulary=label_vocabulary, loss_reduction=loss_reduction)
+
+
+class _DNNBase:
+  """Builds the `model_fn` closure shared by the six DNN estimators."""
+
+  _V1 = False
+
+  def _init_dnn(self, head, hidden_units, feature_columns, model_dir,
+                optimizer, activation_fn, dropout, input_layer_partitioner,
+                config, warm_start_from, batch_norm):
+    feature_columns = tuple(feature_columns or [])
+    hidden_units = tuple(hidden_units)
+
+    def model_fn(features, labels, mode, config):
+      if self._V1:
+        return _v1_model_fn(features, labels, mode, head, hidden_units,
+                            feature_columns, optimizer, activation_fn,
+                            dropout, input_layer_partitioner, config,
+                            batch_norm)
+      return _v2_model_fn(features, labels, mode, head, hidden_units,
+                          feature_columns, optimizer, activation_fn, dropout,
+                          batch_norm)
+
+    super().__init__(model_fn=model_fn, model_dir=model_dir, config=config,
+                     warm_start_from=warm_start_from)
+
+
+class DNNClassifierV2(_DNNBase, estimator_lib.Estimator):
+  """`tf.estimator.DNNClassifier`: a feed-forward classifier.
+
+  `n_classes=2` trains a logistic (binary) head, more classes a softmax head.
+  `optimizer` is a name ('Adagrad', 'Adam', 'Ftrl', 'RMSProp', 'SGD'), a
+  `tf.keras.optimizers.legacy` instance or a callable returning one (called
+  in `model_fn`, so it may decay on `tf.compat.v1.train.get_global_step()`).
+  """
+
+  def __init__(self, hidden_units, feature_columns, model_dir=None,
+               n_classes=2, weight_column=None, label_vocabulary=None,
+               optimizer='Adagrad', activation_fn=tf.nn.relu, dropout=None,
+               config=None, warm_start_from=None,
+               loss_reduction=tf.losses.Reduction.SUM_OVER_BATCH_SIZE,
+               batch_norm=False):
+    head = classifier_head_v2(n_classes, weight_column, label_vocabulary,
+                              loss_reduction)
+    self._init_dnn(head, hidden_units, feature_columns, model_dir, optimizer,
+                   activation_fn, dropout, None, config, warm_start_from,
+                   batch_norm)
+
+
+class DNNRegressorV2(_DNNBase, estimator_lib.Estimator):
+  """`tf.estimator.DNNRegressor`: a feed-forward regressor (squared error)."""
+
+  def __init__(self, hidden_units, feature_columns, model_dir=None,
+               label_dimension=1, weight_column=None, optimizer='Adagrad',
+               activation_fn=tf.nn.relu, dropout=None, config=None,
+               warm_start_from=None,
+               loss_reduction=tf.losses.Reduction.SUM_OVER_BATCH_SIZE,
+               batch_norm=False):
+    head = regression_head.RegressionHead(
+        label_dimension=label_dimension, weight_column=weight_column,
+        loss_reduction=loss_reduction)
+    self._init_dnn(head, hidden_units, feature_columns, model_dir, optimizer,
+                   activation_fn, dropout, None, config, warm_start_from,
+                   batch_norm)
+
+
+class DNNEstimatorV2(_DNNBase, estimator_lib.Estimator):
+  """`tf.estimator.DNNEstimator`: the DNN network with any v2 `head`."""
+
+  def __init__(self, head, hidden_units, feature_columns, model_dir=None,
+               optimizer='Adagrad', activation_fn=tf.nn.relu, dropout=None,
+               config=None, warm_start_from=None, batch_norm=False):
+    self._init_dnn(head, hidden_units, feature_columns, model_dir, optimizer,
+                   activation_fn, dropout, None, config, warm_start_from,
+                   batch_norm)
+
+
+class DNNClassifier(_DNNBase, estimator_lib.EstimatorV1):
+  """`tf.compat.v1.estimator.DNNClassifier`.
+
+  Differs from the v2 class as 2.15 did: `tf.compat.v1.train` optimizers
+  (named ones at learning rate 0.05), loss reduction SUM by default, v1 or v2
+  feature columns, partitioned variables (`input_layer_partitioner`).
+  """
+
+  _V1 = True
+
+  def __init__(self, hidden_units, feature_columns, model_dir=None,
+               n_classes=2, weight_column=None, label_vocabulary=None,
+               optimizer='Adagrad', activation_fn=tf.nn.relu, dropout=None,
+               input_layer_partitioner=None, config=None, warm_start_from=None,
+               loss_reduction=tf.compat.v1.losses.Reduction.SUM,
+               batch_norm=False):
+    head = v1_heads.binary_logistic_or_multi_class_head(
+        n_classes, weight_column, label_vocabulary, loss_reduction)
+    self._init_dnn(head, hidden_units, feature_columns, model_dir, optimizer,
+                   activation_fn, dropout, input_layer_partitioner, config,
+                   warm_start_from, batch_norm)
+
+
+class DNNRegressor(_DNNBase, estimator_lib.EstimatorV1):
+  """`tf.compat.v1.estimator.DNNRegressor` (v1 differences as DNNClassifier)."""
+
+  _V1 = True
+
+  def __init__(self, hidden_units, feature_columns, model_dir=None,
+               label_dimension=1, weight_column=None, optimizer='Adagrad',
+               activation_fn=tf.nn.relu, dropout=None,
+               input_layer_partitioner=None, config=None, warm_start_from=None,
+               loss_reduction=tf.compat.v1.losses.Reduction.SUM,
+               batch_norm=False):
+    head = v1_heads.regression_head_v1(
+        weight_column=weight_column, label_dimension=label_dimension,
+        loss_reduction=loss_reduction)
+    self._init_dnn(head, hidden_units, feature_columns, model_dir, optimizer,
+                   activation_fn, dropout, input_layer_partitioner, config,
+                   warm_start_from, batch_norm)
+
+
+class DNNEstimator(_DNNBase, estimator_lib.EstimatorV1):
+  """`tf.compat.v1.estimator.DNNEstimator`: the v1 DNN with any v1 `head`."""
+
+  _V1 = True
+
+  def __init__(self, head, hidden_units, feature_columns, model_dir=None,
+               optimizer='Adagrad', activation_fn=tf.nn.relu, dropout=None,
+               input_layer_partitioner=None, config=None, warm_start_from=None,
+               batch_norm=False):
+    self._init_dnn(head, hidden_units, feature_columns, model_dir, optimizer,
+                   activation_fn, dropout, input_layer_partitioner, config,
+                   warm_start_from, batch_norm)
