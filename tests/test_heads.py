@@ -1,0 +1,120 @@
+"""Heads against tensorflow-estimator 2.15: metrics, predictions, exports.
+
+Each golden case runs `programs/heads_golden.py` here exactly as it ran on
+2.15 (a weightless Estimator whose logits are a feature) and compares.
+"""
+
+import json
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from programs import heads_golden
+from tfcompat_estimator.canned.head import v1_heads
+
+GOLDEN = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
+    __file__))), 'third_party', 'tensorflow_estimator_2_15', 'golden',
+                      'heads', 'expected.json')
+
+with open(GOLDEN) as f:
+  EXPECTED = json.load(f)['cases']
+
+
+@pytest.mark.parametrize('name', sorted(EXPECTED))
+def test_head_matches_2_15(name, tmp_path):
+  got = heads_golden.run_case(name, str(tmp_path))
+  want = EXPECTED[name]
+  assert sorted(got['metrics']) == sorted(want['metrics'])
+  for key, value in want['metrics'].items():
+    assert got['metrics'][key] == pytest.approx(value, rel=1e-5, abs=1e-6), key
+  assert sorted(got['predictions']) == sorted(want['predictions'])
+  for key, value in want['predictions'].items():
+    assert got['predictions'][key]['dtype'] == value['dtype'], key
+    if value['dtype'] in 'SO':
+      assert got['predictions'][key]['value'] == value['value'], key
+    else:
+      np.testing.assert_allclose(got['predictions'][key]['value'],
+                                 value['value'], rtol=1e-5, err_msg=key)
+  assert got['signatures'] == want['signatures']
+
+
+def _estimator(head, logits_dim, tmp_path, optimizer=None):
+  def model_fn(features, labels, mode):
+    logits = tf_keras.layers.Dense(logits_dim, name='logits')(features['x'])
+    if optimizer is None:
+      step = tf.compat.v1.train.get_or_create_global_step()
+      return head.create_estimator_spec(
+          features=features, mode=mode, logits=logits, labels=labels,
+          train_op_fn=lambda loss: tf.compat.v1.assign_add(step, 1))
+    return head.create_estimator_spec(
+        features=features, mode=mode, logits=logits, labels=labels,
+        optimizer=optimizer(),
+        trainable_variables=tf.compat.v1.trainable_variables())
+
+  return tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+
+
+def _input_fn(labels):
+  x = np.arange(len(labels), dtype=np.float32).reshape(-1, 1)
+  return lambda: tf.data.Dataset.from_tensor_slices(
+      ({'x': x}, labels)).batch(len(labels))
+
+
+def test_keras_optimizer_slots_live_under_training_scope(tmp_path):
+  est = _estimator(tf.estimator.BinaryClassHead(), 1, tmp_path,
+                   optimizer=lambda: tf_keras.optimizers.legacy.Adagrad(0.1))
+  est.train(_input_fn(np.array([[0.], [1.]], np.float32)), steps=1)
+  names = est.get_variable_names()
+  assert 'training/Adagrad/logits/kernel/accumulator' in names
+  assert 'training/Adagrad/learning_rate' in names
+  # The head counts steps in the global step (no separate `iter`).
+  assert est.get_variable_value('global_step') == 1
+  assert not any(n.endswith('/iter') for n in names)
+
+
+@pytest.mark.parametrize('head,labels,message', [
+    (lambda: tf.estimator.MultiClassHead(3), np.array([[0], [3]]),
+     'Labels must be <= n_classes - 1'),
+    (lambda: tf.estimator.BinaryClassHead(label_vocabulary=['a', 'b']),
+     np.array([[b'a'], [b'c']]), 'Labels must be >= 0'),
+    (lambda: tf.estimator.BinaryClassHead(), np.array([[0.], [2.]], np.float32),
+     'Labels must be <= n_classes - 1'),
+])
+def test_bad_labels_fail_at_run_time(head, labels, message, tmp_path):
+  head = head()
+  est = _estimator(head, head.logits_dimension, tmp_path)
+  with pytest.raises(tf.errors.InvalidArgumentError, match=message):
+    est.train(_input_fn(labels), steps=1)
+
+
+def test_label_dimension_mismatch_is_a_clear_error(tmp_path):
+  est = _estimator(tf.estimator.RegressionHead(label_dimension=2), 2,
+                   tmp_path)
+  with pytest.raises(ValueError, match='Expected labels dimension=2'):
+    est.train(_input_fn(np.zeros((2, 3), np.float32)), steps=1)
+
+
+def test_constructor_validation_matches_2_15():
+  with pytest.raises(ValueError, match='n_classes must be > 2'):
+    tf.estimator.MultiClassHead(2)
+  with pytest.raises(ValueError, match='thresholds not in'):
+    tf.estimator.BinaryClassHead(thresholds=[1.5])
+  with pytest.raises(ValueError, match='Invalid loss_reduction'):
+    tf.estimator.RegressionHead(loss_reduction='bogus')
+  with pytest.raises(ValueError, match='must have name'):
+    tf.estimator.MultiHead([tf.estimator.BinaryClassHead()])
+  with pytest.raises(ValueError, match='loss_fn has unexpected args'):
+    tf.estimator.BinaryClassHead(loss_fn=lambda labels, logits, mode: labels)
+
+
+def test_v1_heads_default_to_sum_reduction():
+  head = v1_heads.binary_logistic_or_multi_class_head(
+      2, None, None, tf.compat.v1.losses.Reduction.SUM)
+  assert head.loss_reduction == tf.compat.v1.losses.Reduction.SUM
+  assert v1_heads.regression_head_v1().loss_reduction == (
+      tf.compat.v1.losses.Reduction.SUM)
+  assert v1_heads.binary_logistic_or_multi_class_head(
+      4, None, None, tf.compat.v1.losses.Reduction.SUM).logits_dimension == 4
