@@ -118,3 +118,24 @@ def test_v1_heads_default_to_sum_reduction():
       tf.compat.v1.losses.Reduction.SUM)
   assert v1_heads.binary_logistic_or_multi_class_head(
       4, None, None, tf.compat.v1.losses.Reduction.SUM).logits_dimension == 4
+
+
+def _train_summary_tags(est, labels):
+  est.train(_input_fn(labels), steps=1)
+  tags = set()
+  for path in tf.io.gfile.glob(os.path.join(est.model_dir, 'events*')):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      tags.update(v.tag for v in event.summary.value)
+  return tags - {'global_step/sec'}
+
+
+def test_train_summaries_match_2_15(tmp_path):
+  # Observed with 2.15: v1 heads add average_loss; one 'loss' tag only.
+  v1_head = v1_heads.binary_logistic_or_multi_class_head(
+      2, None, None, tf.compat.v1.losses.Reduction.SUM)
+  labels = np.array([[0.], [1.]], np.float32)
+  assert _train_summary_tags(_estimator(v1_head, 1, tmp_path / 'v1'),
+                             labels) == {'loss', 'average_loss'}
+  named = tf.estimator.BinaryClassHead(name='bin')
+  assert _train_summary_tags(_estimator(named, 1, tmp_path / 'v2'),
+                             labels) == {'loss', 'loss/bin'}

@@ -81,7 +81,10 @@ class CapturedModel:
     self.summary_op = None
     self.eval_metrics = None
     if self.mode == model_fn_lib.ModeKeys.TRAIN:
-      _v1.summary.scalar('loss', self.spec.loss)
+      # A head may already summarize the loss as 'loss'; 2.15 kept just one.
+      if not any(s.op.name == 'loss' for s in
+                 _v1.get_collection(_v1.GraphKeys.SUMMARIES)):
+        _v1.summary.scalar('loss', self.spec.loss)
       self.summary_op = _v1.summary.merge_all()
     elif self.mode == model_fn_lib.ModeKeys.EVAL:
       metrics = {}
