@@ -2,6 +2,7 @@
 # Regenerates golden/ with the real tensorflow-estimator 2.15.0 stack.
 #   VENV215=/path/to/venv bash third_party/tensorflow_estimator_2_15/make_golden.sh
 # With --venv-only it only sets up the venv (used by bench/run.py).
+# With --canned [--cases a,b] it writes golden/canned/ (generate_canned.py).
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -28,4 +29,8 @@ if [ "${1:-}" = "--venv-only" ]; then exit 0; fi
 unset TF_USE_LEGACY_KERAS  # 2.15 has no tf-keras; its own Keras 2 is tf.keras
 export PYTHONHASHSEED=0
 export TF_CPP_MIN_LOG_LEVEL="${TF_CPP_MIN_LOG_LEVEL:-2}"
+if [ "${1:-}" = "--canned" ]; then
+  shift
+  exec "$PY" "$HERE/generate_canned.py" "$@"
+fi
 exec "$PY" "$HERE/generate.py" "$@"
