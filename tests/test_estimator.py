@@ -425,3 +425,43 @@ class TestEvalMetrics:
     input_fn = lambda: tf.data.Dataset.from_tensor_slices(({'x': [1.0, 2.0]}, [0.0, 0.0])).batch(2)
     with pytest.raises(ValueError, match='Max.*input batch'):
       tf.estimator.Estimator(model_fn, str(tmp_path)).evaluate(input_fn)
+
+
+class TestGlobalStepWrites:
+  """A train op that is a Tensor, incrementing the step itself (heads' train_op_fn)."""
+
+  @staticmethod
+  def _model_fn(features, labels, mode):
+    del labels
+    global_step = tf.compat.v1.train.get_or_create_global_step()
+    loss = tf.reduce_mean(features['x'])
+    return te.EstimatorSpec(mode, loss=loss,
+                            train_op=tf.compat.v1.assign_add(global_step, 1))
+
+  @staticmethod
+  def _input_fn():
+    return tf.data.Dataset.from_tensor_slices(
+        ({'x': np.ones((12, 1), np.float32)}, np.ones((12, 1)))).batch(2)
+
+  @pytest.mark.parametrize('summary_steps', [1, 100])  # single steps / compiled loop
+  def test_every_step_counts(self, tmp_path, summary_steps):
+    est = te.Estimator(self._model_fn, str(tmp_path), config=te.RunConfig(
+        save_summary_steps=summary_steps))
+    est.train(self._input_fn, steps=4)
+    assert est.get_variable_value('global_step') == 4
+
+  def test_hooks_see_the_pre_step_value(self, tmp_path):
+    seen = []
+
+    class StepHook(tf.compat.v1.train.SessionRunHook):
+
+      def before_run(self, run_context):
+        return tf.compat.v1.train.SessionRunArgs(
+            tf.compat.v1.train.get_global_step())
+
+      def after_run(self, run_context, run_values):
+        seen.append(int(run_values.results))
+
+    est = te.Estimator(self._model_fn, str(tmp_path))
+    est.train(self._input_fn, steps=3, hooks=[StepHook()])
+    assert seen == [0, 1, 2]

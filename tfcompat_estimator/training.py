@@ -237,7 +237,7 @@ class TrainLoop:
   def _run_bulk(self, n):
     spec = self.captured.spec
     loop = self.captured.cached('train_loop', lambda: loops.make_loop(
-        self.captured.pruned_for([spec.loss], [spec.train_op]), watch_loss=True))
+        self.captured.pruned_for([spec.loss], [self.captured.train_op]), watch_loss=True))
     steps_run, loss, stopped = loop(self._batches.iterator, tf.constant(n))
     self._iteration += int(steps_run)
     if bool(stopped):
@@ -255,7 +255,7 @@ class TrainLoop:
     if want_summary:
       fetches['summary'] = self.captured.summary_op
     values = step_runner.run_step(self._session, runner, self._batches, fetches,
-                                  run_ops=[spec.train_op])
+                                  run_ops=[self.captured.train_op])
     self._iteration += 1
     self._loss = values['loss']
     if not np.isfinite(self._loss):

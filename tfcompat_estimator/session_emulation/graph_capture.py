@@ -52,9 +52,10 @@ class CapturedModel:
         # element named 'global_step' (the variable itself lives outside).
         global_step_list = _v1.get_collection_ref(_v1.GraphKeys.GLOBAL_STEP)
         global_step_list[:] = [self.global_step_read]
-        if self.spec.train_op is not None:
-          train_op = getattr(self.spec.train_op, 'op', self.spec.train_op)
-          train_op._add_control_inputs([self.global_step_read.op])  # pylint: disable=protected-access
+        # Run as a target op: a Tensor train_op (e.g. an assign's value) whose
+        # output nobody uses would be pruned away inside compiled loops.
+        self.train_op = getattr(self.spec.train_op, 'op', self.spec.train_op)
+        self._gate_global_step_writes()
         self._build_mode_extras()
 
     signature = [features_spec] + ([labels_spec] if labels_spec is not None
@@ -75,6 +76,35 @@ class CapturedModel:
         (k, v) for k, v in self._variables.items() if id(v) not in saved)
     self._local_initial_values = {
         k: tf.identity(v) for k, v in self.local_variables.items()}
+    self._initialize_tables()
+
+  def _initialize_tables(self):
+    """Runs the graph's table initializers once, as a v1 Scaffold did.
+
+    v2 tables initialize when created (lifted out of the graph); v1 tables
+    (`tf.compat.v1` vocabulary columns and lookup ops) leave an init op in
+    the TABLE_INITIALIZERS collection that nothing else would run.
+    """
+    inits = [op for op in self.graph.get_collection(
+        _v1.GraphKeys.TABLE_INITIALIZERS) if op is not None]
+    if inits:
+      self._wrapped.prune([], inits)()
+
+  def _gate_global_step_writes(self):
+    """Makes every op that writes the global step wait for its read.
+
+    The writer may be deep inside the train op (an optimizer's
+    `iterations.assign_add`, a `train_op_fn`'s own increment), so the ops
+    consuming the variable's handle are found in the graph.
+    """
+    graph = _v1.get_default_graph()
+    handles = {id(internal) for external, internal in graph.captures
+               if external is self.global_step.handle}
+    read_op = self.global_step_read.op
+    for op in graph.get_operations():
+      if op.type != 'ReadVariableOp' and op is not read_op and any(
+          id(t) in handles for t in op.inputs):
+        op._add_control_inputs([read_op])  # pylint: disable=protected-access
 
   def _build_mode_extras(self):
     """Graph pieces the Estimator itself adds for a mode, as 2.15 did."""
