@@ -22,6 +22,7 @@ from tfcompat_estimator.canned import optimizers
 from tfcompat_estimator.canned.head import base_head
 from tfcompat_estimator.canned.head import binary_class_head
 from tfcompat_estimator.canned.head import multi_class_head
+from tfcompat_estimator.canned.head import multi_head
 
 # 2.15's defaults for string optimizers (learning rate and gradient clip norm).
 _DEFAULT_LEARNING_RATE = 0.05
@@ -237,7 +238,6 @@ class SequentialHeadWrapper(_SequentialHead):
     for column in feature_columns:
       if not isinstance(column, str):
         raise TypeError(f'Column must a string. Given type: {type(column)}.')
-    from tfcompat_estimator.canned.head import multi_head  # pylint: disable=g-import-not-at-top
     if isinstance(static_head, multi_head.MultiHead):
       raise ValueError(
           '`MultiHead` is not supported with `SequentialHeadWrapper`.')
@@ -350,7 +350,12 @@ def _flatten_tensor(tensor, mask, expected_length, what):
     if shape.ndims > 2:
       flat = tf.reshape(flat, tf.concat([[-1], shape[2:]], axis=0))
   elif isinstance(tensor, tf.Tensor):
-    flat = tf.boolean_mask(tensor, mask)
+    steps_match = tf.compat.v1.debugging.assert_equal(
+        tf.shape(tensor)[:2], tf.shape(mask),
+        message=f'Sequential {what} must have shape [batch_size, seq_length, '
+        '...] matching the sequence mask; shapes are (tensor, mask)')
+    with tf.control_dependencies([steps_match]):
+      flat = tf.boolean_mask(tensor, mask)
   else:
     raise ValueError(f'Sequential {what} expected to be a `Tensor` or '
                      f'`SparseTensor`, got `{tensor!r}` instead.')
@@ -409,7 +414,7 @@ class RNNClassifier(RNNEstimator):
                return_sequences=False, model_dir=None, n_classes=2,
                weight_column=None, label_vocabulary=None,
                optimizer='Adagrad',
-               loss_reduction=tf.keras.losses.Reduction.SUM_OVER_BATCH_SIZE,
+               loss_reduction=tf.losses.Reduction.SUM_OVER_BATCH_SIZE,
                sequence_mask='sequence_mask', config=None):
     if n_classes == 2:
       head = binary_class_head.BinaryClassHead(
