@@ -1,0 +1,400 @@
+"""Linear canned estimators and the linear model they share with DNN+Linear.
+
+The model is one weight matrix per feature column plus a bias, created with
+`tf.compat.v1.get_variable` in the variable scopes tensorflow-estimator 2.15
+used, so checkpoints carry the same names: `linear/linear_model/<column>/
+weights` and `linear/linear_model/bias_weights` (v1 estimators partition
+them, which adds `part_<i>` to their optimizer slot names, exactly as 2.15's
+slot naming did). Weighted sums come from TensorFlow's own feature-column
+code, so sparse inputs and the `sparse_combiner` behave as before.
+
+Shared with `dnn_linear_combined`:
+  * `linear_logits_v2(units, feature_columns, sparse_combiner, features)` ->
+    (logits, trainable_variables), variables under `linear/linear_model/`.
+  * `linear_logit_fn_builder(...)` (public, v1): builds `linear_model/...` in
+    the caller's variable scope.
+"""
+
+import math
+
+import tensorflow as tf
+from tensorflow.python.feature_column import feature_column_v2 as fc_v2
+from tensorflow.python.ops import variables as variables_lib
+import tf_keras
+
+from tfcompat_estimator import estimator as estimator_lib
+from tfcompat_estimator.canned import dnn
+from tfcompat_estimator.canned import optimizers
+from tfcompat_estimator.canned.head import regression_head
+from tfcompat_estimator.canned.head import v1_heads
+from tfcompat_estimator.model_fn import ModeKeys
+
+# 2.15's rate for a named optimizer, and the cap of the default Ftrl's rate.
+_LEARNING_RATE = 0.2
+# v1 estimators split a linear variable only past this many bytes a slice.
+_MIN_SLICE_BYTES = 64 << 20
+_SPARSE_COMBINERS = ('mean', 'sqrtn', 'sum')
+
+
+def check_sparse_combiner(sparse_combiner):
+  if sparse_combiner not in _SPARSE_COMBINERS:
+    raise ValueError("combiner must be one of 'mean', 'sqrtn' or 'sum', got "
+                     f'{sparse_combiner}')
+
+
+def _check_features(features):
+  if not isinstance(features, dict):
+    raise ValueError('features should be a dictionary of `Tensor`s. '
+                     'Given type: {}'.format(type(features)))
+
+
+def default_learning_rate(n_columns, cap):
+  """2.15's rate for a default Ftrl: 1/sqrt(#columns), at most `cap`."""
+  if not n_columns:
+    raise ValueError('feature_columns must not be empty.')
+  return min(cap, 1. / math.sqrt(n_columns))
+
+
+class _ColumnState(fc_v2.StateManager):
+  """Variables and lookup tables of v2 feature columns.
+
+  Variables are made with `tf.compat.v1.get_variable` in the variable scope
+  open at creation (so a scope's partitioner applies); tables are kept per
+  column, so each vocabulary is built once per graph.
+  """
+
+  def __init__(self):
+    self._variables = {}
+    self._resources = {}
+
+  def create_variable(self, feature_column, name, shape, dtype=None,
+                      trainable=True, use_resource=True, initializer=None):
+    del use_resource  # Always resource variables.
+    key = (feature_column, name)
+    if key in self._variables:
+      raise ValueError(f'Variable {name!r} of feature column '
+                       f'{feature_column.name!r} already exists.')
+    self._variables[key] = tf.compat.v1.get_variable(
+        name, shape=shape, dtype=dtype or tf.float32, initializer=initializer,
+        trainable=trainable, use_resource=True)
+    return self._variables[key]
+
+  def get_variable(self, feature_column, name):
+    return self._variables[(feature_column, name)]
+
+  def add_resource(self, feature_column, name, resource):
+    self._resources[(feature_column, name)] = resource
+
+  def has_resource(self, feature_column, name):
+    return (feature_column, name) in self._resources
+
+  def get_resource(self, feature_column, name):
+    return self._resources[(feature_column, name)]
+
+  def trainable_variables(self):
+    return [v for v in self._variables.values() if _is_trainable(v)]
+
+
+def _is_trainable(variable):
+  return all(part.trainable for part in _parts([variable]))
+
+
+def _parts(variables):
+  """Variables with partitioned ones replaced by their parts."""
+  return [part for v in variables
+          for part in (list(v) if isinstance(
+              v, variables_lib.PartitionedVariable) else [v])]
+
+
+def _v2_columns_logits(features, feature_columns, units, sparse_combiner,
+                       scope_name):
+  """The linear model of v2 columns; (logits, bias, other variables).
+
+  Variables are created first, each column in its own variable scope under
+  `scope_name`; the weighted sums are computed outside those scopes, so a
+  shared embedding's table keeps its own top-level name, as in 2.15. A shared
+  embedding table is not among the returned variables (2.15 did not train it
+  in the linear model either).
+  """
+  columns = fc_v2._normalize_feature_columns(feature_columns)  # pylint: disable=protected-access
+  for column in columns:
+    if not isinstance(column, (fc_v2.DenseColumn, fc_v2.CategoricalColumn)):
+      raise ValueError('Items of feature_columns must be either a DenseColumn '
+                       'or CategoricalColumn. Given: {}'.format(column))
+  state = _ColumnState()
+  weights = []
+  with tf.compat.v1.variable_scope(scope_name):
+    for column in columns:
+      with tf.compat.v1.variable_scope(
+          fc_v2._sanitize_column_name_for_variable_scope(column.name)):  # pylint: disable=protected-access
+        column.create_state(state)
+        rows = (column.num_buckets
+                if isinstance(column, fc_v2.CategoricalColumn)
+                else column.variable_shape.num_elements())
+        weights.append(state.create_variable(
+            column, 'weights', shape=(rows, units), dtype=tf.float32,
+            initializer=tf.compat.v1.zeros_initializer()))
+    bias = tf.compat.v1.get_variable(
+        'bias_weights', shape=[units], dtype=tf.float32,
+        initializer=tf.compat.v1.zeros_initializer(), use_resource=True)
+  with tf.name_scope(scope_name.rsplit('/', 1)[-1]):
+    cache = fc_v2.FeatureTransformationCache(features)
+    sums = []
+    for column, weight in zip(columns, weights):
+      with tf.name_scope(
+          fc_v2._sanitize_column_name_for_variable_scope(column.name)):  # pylint: disable=protected-access
+        sums.append(fc_v2._create_weighted_sum(  # pylint: disable=protected-access
+            column=column, transformation_cache=cache, state_manager=state,
+            sparse_combiner=sparse_combiner, weight_var=weight))
+    fc_v2._verify_static_batch_size_equality(sums, columns)  # pylint: disable=protected-access
+    logits = tf.nn.bias_add(tf.math.add_n(sums, name='weighted_sum_no_bias'),
+                            bias, name='weighted_sum')
+  return logits, bias, state.trainable_variables()
+
+
+def _v1_columns_logits(features, feature_columns, units, sparse_combiner):
+  """The linear model of (some) v1 columns, by TensorFlow's v1 linear_model."""
+  cols_to_vars = {}
+  logits = tf.compat.v1.feature_column.linear_model(
+      features, feature_columns, units=units, sparse_combiner=sparse_combiner,
+      cols_to_vars=cols_to_vars)
+  bias = cols_to_vars.pop('bias')
+  return logits, bias, [v for vs in cols_to_vars.values() for v in vs]
+
+
+def _add_summaries(bias, units, weights):
+  """2.15's train summaries: the bias and the fraction of zero weights."""
+  bias_parts = _parts([bias])
+  if units > 1:
+    tf.compat.v1.summary.histogram('bias', bias_parts)
+  else:
+    tf.compat.v1.summary.scalar('bias', tf.reshape(bias_parts[0], [-1])[0])
+  tf.compat.v1.summary.scalar('fraction_of_zero_weights',
+                              _fraction_of_zero(weights))
+
+
+def _fraction_of_zero(variables):
+  """Share of exact zeros over all elements of `variables`."""
+  with tf.name_scope('zero_fraction'):
+    parts = _parts(variables)
+    if not parts:
+      return tf.constant(float('nan'))
+    sizes = [tf.size(p, out_type=tf.int64) for p in parts]
+    nonzero = [tf.math.count_nonzero(p, dtype=tf.int64) for p in parts]
+    total = tf.cast(tf.math.add_n(sizes), tf.float32)
+    zeros = total - tf.cast(tf.math.add_n(nonzero), tf.float32)
+    return tf.identity(zeros / total, name='zero_fraction_or_nan')
+
+
+def _all_v2(feature_columns):
+  return fc_v2.is_feature_column_v2(feature_columns)
+
+
+def linear_logits_v2(units, feature_columns, sparse_combiner, features):
+  """The v2 linear model under `linear/linear_model/`; (logits, variables).
+
+  `variables` (weights, embedding tables, bias) are what the caller's
+  optimizer trains.
+  """
+  check_sparse_combiner(sparse_combiner)
+  feature_columns = tuple(feature_columns)
+  if not _all_v2(feature_columns):
+    raise ValueError(dnn._V1_COLUMNS_IN_V2_ESTIMATOR)  # pylint: disable=protected-access
+  logits, bias, weights = _v2_columns_logits(
+      features, feature_columns, units, sparse_combiner, 'linear/linear_model')
+  _add_summaries(bias, units, weights)
+  return logits, weights + [bias]
+
+
+def linear_logit_fn_builder(units, feature_columns, sparse_combiner='sum'):
+  """`tf.compat.v1.estimator.experimental.linear_logit_fn_builder`.
+
+  Returns `linear_logit_fn(features)`, which builds `linear_model/...` in the
+  caller's variable scope (with its partitioner) and returns the logits, for
+  custom `model_fn`s that want the canned linear model.
+  """
+  check_sparse_combiner(sparse_combiner)
+  feature_columns = tuple(feature_columns)
+
+  def linear_logit_fn(features):
+    if _all_v2(feature_columns):
+      logits, bias, weights = _v2_columns_logits(
+          features, feature_columns, units, sparse_combiner, 'linear_model')
+    else:
+      logits, bias, weights = _v1_columns_logits(
+          features, feature_columns, units, sparse_combiner)
+    _add_summaries(bias, units, weights)
+    return logits
+
+  return linear_logit_fn
+
+
+def v1_partitioner(config, partitioner=None):
+  """The partitioner 2.15's v1 linear model used when none was given."""
+  num_ps = config.num_ps_replicas if config else 0
+  return partitioner or tf.compat.v1.min_max_variable_partitioner(
+      max_partitions=num_ps, min_slice_size=_MIN_SLICE_BYTES)
+
+
+# --- model_fns ----------------------------------------------------------------
+
+
+def _v2_model_fn(features, labels, mode, head, feature_columns, optimizer,
+                 sparse_combiner):
+  """The v2 `model_fn`: a tf-keras legacy optimizer steps the global step."""
+  _check_features(features)
+  logits, variables = linear_logits_v2(head.logits_dimension, feature_columns,
+                                       sparse_combiner, features)
+  train_optimizer = None
+  if mode == ModeKeys.TRAIN:
+    if optimizer is None:
+      optimizer = tf_keras.optimizers.legacy.Ftrl(
+          learning_rate=default_learning_rate(len(feature_columns),
+                                              _LEARNING_RATE))
+    train_optimizer = optimizers.get_optimizer_instance_v2(
+        optimizer, learning_rate=_LEARNING_RATE)
+    train_optimizer.iterations = tf.compat.v1.train.get_or_create_global_step()
+  return head.create_estimator_spec(
+      features=features, mode=mode, labels=labels, optimizer=train_optimizer,
+      trainable_variables=variables, logits=logits)
+
+
+def _v1_model_fn(features, labels, mode, head, feature_columns, optimizer,
+                 sparse_combiner, partitioner, config):
+  """The v1 `model_fn`: partitioned variables, a v1 optimizer's minimize."""
+  _check_features(features)
+  if optimizer is None:
+    optimizer = tf.compat.v1.train.FtrlOptimizer(
+        learning_rate=default_learning_rate(len(feature_columns),
+                                            _LEARNING_RATE))
+  with tf.compat.v1.variable_scope('linear', values=tuple(features.values()),
+                                   partitioner=v1_partitioner(config,
+                                                              partitioner)):
+    logits = linear_logit_fn_builder(head.logits_dimension, feature_columns,
+                                     sparse_combiner)(features)
+    train_optimizer = optimizers.get_optimizer_instance(
+        optimizer, learning_rate=_LEARNING_RATE)
+    # Inside the `linear` scope, as in 2.15: slot names depend on it.
+    return head.create_estimator_spec(
+        features=features, mode=mode, labels=labels,
+        optimizer=train_optimizer, logits=logits)
+
+
+# --- estimators ---------------------------------------------------------------
+
+
+class _LinearBase:
+  """Builds the `model_fn` closure shared by the six linear estimators."""
+
+  _V1 = False
+
+  def _init_linear(self, head, feature_columns, model_dir, optimizer, config,
+                   warm_start_from, sparse_combiner, partitioner=None):
+    feature_columns = tuple(feature_columns or [])
+    check_sparse_combiner(sparse_combiner)
+
+    def model_fn(features, labels, mode, config):
+      if self._V1:
+        return _v1_model_fn(features, labels, mode, head, feature_columns,
+                            optimizer, sparse_combiner, partitioner, config)
+      return _v2_model_fn(features, labels, mode, head, feature_columns,
+                          optimizer, sparse_combiner)
+
+    super().__init__(model_fn=model_fn, model_dir=model_dir, config=config,
+                     warm_start_from=warm_start_from)
+
+
+class LinearClassifierV2(_LinearBase, estimator_lib.Estimator):
+  """`tf.estimator.LinearClassifier`: logistic or softmax regression.
+
+  `optimizer` is a name ('Ftrl' by default, at rate 0.2), a
+  `tf.keras.optimizers.legacy` instance, a callable returning one (called in
+  `model_fn`, so it may decay on the global step), or None for Ftrl at
+  min(0.2, 1/sqrt(len(feature_columns))). `sparse_combiner` ('sum', 'mean'
+  or 'sqrtn') reduces multivalent categorical inputs.
+  """
+
+  def __init__(self, feature_columns, model_dir=None, n_classes=2,
+               weight_column=None, label_vocabulary=None, optimizer='Ftrl',
+               config=None, warm_start_from=None,
+               loss_reduction=tf.losses.Reduction.SUM_OVER_BATCH_SIZE,
+               sparse_combiner='sum'):
+    head = dnn.classifier_head_v2(n_classes, weight_column, label_vocabulary,
+                                  loss_reduction)
+    self._init_linear(head, feature_columns, model_dir, optimizer, config,
+                      warm_start_from, sparse_combiner)
+
+
+class LinearRegressorV2(_LinearBase, estimator_lib.Estimator):
+  """`tf.estimator.LinearRegressor`: least-squares linear regression."""
+
+  def __init__(self, feature_columns, model_dir=None, label_dimension=1,
+               weight_column=None, optimizer='Ftrl', config=None,
+               warm_start_from=None,
+               loss_reduction=tf.losses.Reduction.SUM_OVER_BATCH_SIZE,
+               sparse_combiner='sum'):
+    head = regression_head.RegressionHead(
+        label_dimension=label_dimension, weight_column=weight_column,
+        loss_reduction=loss_reduction)
+    self._init_linear(head, feature_columns, model_dir, optimizer, config,
+                      warm_start_from, sparse_combiner)
+
+
+class LinearEstimatorV2(_LinearBase, estimator_lib.Estimator):
+  """`tf.estimator.LinearEstimator`: the linear model with any v2 `head`."""
+
+  def __init__(self, head, feature_columns, model_dir=None, optimizer='Ftrl',
+               config=None, sparse_combiner='sum', warm_start_from=None):
+    self._init_linear(head, feature_columns, model_dir, optimizer, config,
+                      warm_start_from, sparse_combiner)
+
+
+class LinearClassifier(_LinearBase, estimator_lib.EstimatorV1):
+  """`tf.compat.v1.estimator.LinearClassifier`.
+
+  Differs from the v2 class as 2.15 did: `tf.compat.v1.train` optimizers,
+  loss reduction SUM by default, v1 or v2 feature columns, and variables
+  split by `partitioner` (by default into as many parts as parameter
+  servers, and at least one).
+  """
+
+  _V1 = True
+
+  def __init__(self, feature_columns, model_dir=None, n_classes=2,
+               weight_column=None, label_vocabulary=None, optimizer='Ftrl',
+               config=None, partitioner=None, warm_start_from=None,
+               loss_reduction=tf.compat.v1.losses.Reduction.SUM,
+               sparse_combiner='sum'):
+    head = v1_heads.binary_logistic_or_multi_class_head(
+        n_classes, weight_column, label_vocabulary, loss_reduction)
+    self._init_linear(head, feature_columns, model_dir, optimizer, config,
+                      warm_start_from, sparse_combiner, partitioner)
+
+
+class LinearRegressor(_LinearBase, estimator_lib.EstimatorV1):
+  """`tf.compat.v1.estimator.LinearRegressor` (v1 as LinearClassifier)."""
+
+  _V1 = True
+
+  def __init__(self, feature_columns, model_dir=None, label_dimension=1,
+               weight_column=None, optimizer='Ftrl', config=None,
+               partitioner=None, warm_start_from=None,
+               loss_reduction=tf.compat.v1.losses.Reduction.SUM,
+               sparse_combiner='sum'):
+    head = v1_heads.regression_head_v1(
+        weight_column=weight_column, label_dimension=label_dimension,
+        loss_reduction=loss_reduction)
+    self._init_linear(head, feature_columns, model_dir, optimizer, config,
+                      warm_start_from, sparse_combiner, partitioner)
+
+
+class LinearEstimator(_LinearBase, estimator_lib.EstimatorV1):
+  """`tf.compat.v1.estimator.LinearEstimator`: any head, v1 optimizers."""
+
+  _V1 = True
+
+  def __init__(self, head, feature_columns, model_dir=None, optimizer='Ftrl',
+               config=None, partitioner=None, sparse_combiner='sum',
+               warm_start_from=None):
+    self._init_linear(head, feature_columns, model_dir, optimizer, config,
+                      warm_start_from, sparse_combiner, partitioner)
