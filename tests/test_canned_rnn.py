@@ -427,3 +427,42 @@ def test_tensorflow_estimator_2_15_evaluates_our_model_dir(tmp_path):
   assert set(theirs) == set(ours)
   for key, value in theirs.items():
     np.testing.assert_allclose(ours[key], value, rtol=1e-5, err_msg=key)
+
+
+def test_sequence_export_signatures_match_215(tmp_path):
+  """Per-step outputs in every signature; the mask is not exported (2.15)."""
+  model_dir = str(tmp_path / 'model')
+  _write_fixed_checkpoint(model_dir, _all_names(_GOLDEN['seq_simple']['names']))
+  est = _make('seq_simple', model_dir)
+  sequence, context = _columns()
+  spec = fc.make_parse_example_spec(sequence + context)
+  export_dir = est.export_saved_model(
+      str(tmp_path / 'export'),
+      tf.estimator.export.build_parsing_serving_input_receiver_fn(spec))
+  signatures = tf.saved_model.load(export_dir).signatures
+  outputs = {key: {name: (t.dtype.name, t.shape.as_list())
+                   for name, t in fn.structured_outputs.items()}
+             for key, fn in signatures.items()}
+  scores = {'classes': ('string', [None, 2]),
+            'scores': ('float32', [None, None, 2])}
+  assert outputs == {
+      'serving_default': scores,
+      'classification': scores,
+      'regression': {'outputs': ('float32', [None, None, 1])},
+      'predict': {'all_class_ids': ('int32', [None, 2]),
+                  'all_classes': ('string', [None, 2]),
+                  'class_ids': ('int64', [None, None, 1]),
+                  'classes': ('string', [None, None, 1]),
+                  'logistic': ('float32', [None, None, 1]),
+                  'logits': ('float32', [None, None, 1]),
+                  'probabilities': ('float32', [None, None, 2])},
+  }
+  example = tf.train.Example(features=tf.train.Features(feature={
+      'price': tf.train.Feature(float_list=tf.train.FloatList(value=[1., 2.])),
+      'tok': tf.train.Feature(int64_list=tf.train.Int64List(value=[1, 3])),
+      'age': tf.train.Feature(float_list=tf.train.FloatList(value=[.5])),
+  })).SerializeToString()
+  got = signatures['predict'](examples=tf.constant([example]))
+  # 2.15 on the same checkpoint and example.
+  np.testing.assert_allclose(got['logits'].numpy().ravel(),
+                             [0.31729975, -0.02341104], rtol=1e-5)

@@ -198,7 +198,7 @@ def _rnn_model_fn(features, labels, mode, head, rnn_layer_args, model_args,
     features.setdefault(head.input_sequence_mask_key, logits._keras_mask)  # pylint: disable=protected-access
   return head.create_estimator_spec(
       features=features, mode=mode, labels=labels, optimizer=optimizer,
-      logits=logits, update_ops=rnn_model.get_updates_for(None),
+      logits=logits, update_ops=rnn_model.updates,
       trainable_variables=rnn_model.trainable_variables)
 
 
