@@ -11,6 +11,7 @@ sequential head (see `SequentialHeadWrapper`) drops the padded steps before
 the static head computes loss and metrics.
 """
 
+import abc
 import collections.abc
 
 import tensorflow as tf
@@ -210,8 +211,9 @@ class _SequentialHead(base_head.Head):
   """
 
   @property
+  @abc.abstractmethod
   def input_sequence_mask_key(self):
-    raise NotImplementedError('Calling an abstract method.')
+    """The features key of the sequence mask."""
 
 
 class SequentialHeadWrapper(_SequentialHead):
