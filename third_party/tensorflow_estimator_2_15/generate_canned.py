@@ -31,9 +31,10 @@ NOTES = [
     'RUN_CONFIG_KWARGS; model_dir/ holds only its final checkpoint.',
     'eval_metrics, predictions and serving_outputs were computed from that '
     'checkpoint and are deterministic (dropout is off outside training).',
-    'continued holds the metrics after CONTINUE_STEPS more training steps on '
-    'a copy of model_dir: a sanity reference, exact only for cases without '
-    'dropout.',
+    'continued holds every variable value and the metrics after '
+    'CONTINUE_STEPS more training steps on a copy of model_dir (input_fn '
+    'restarts from its first batch); cases with dropout draw different masks '
+    'in other implementations.',
 ]
 
 
@@ -90,9 +91,12 @@ def continued(case, model_dir, tmp_root):
   shutil.copytree(model_dir, cont_dir)
   est = case.make(cont_dir)
   est.train(case.train_input_fn, steps=CONTINUE_STEPS)
+  values = {name: to_jsonable(est.get_variable_value(name))
+            for name in est.get_variable_names()}
   metrics, _ = metrics_to_json(est.evaluate(case.eval_input_fn))
   return {'steps': CONTINUE_STEPS,
           'global_step': int(est.get_variable_value('global_step')),
+          'variable_values': values,
           'eval_metrics': metrics}
 
 
