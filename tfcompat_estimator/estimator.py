@@ -238,10 +238,21 @@ class EstimatorV1(Estimator):
 
 
 def _checkpoint_identity(path):
+  """What tells one checkpoint's contents from another's at the same path.
+
+  Local files use os.stat: nanosecond mtime and the inode (our saves replace
+  files by rename). gfile reports whole seconds only, which is kept for
+  remote file systems.
+  """
   index = path + '.index'
+  if '://' not in index:
+    try:
+      stat = os.stat(index)
+      return (path, stat.st_mtime_ns, stat.st_ino, stat.st_size)
+    except OSError:
+      return (path, None, None, None)
   try:
     stat = tf.io.gfile.stat(index)
-    return (path, stat.mtime_nsec, stat.length)
+    return (path, stat.mtime_nsec, None, stat.length)
   except tf.errors.NotFoundError:
-    return (path, None, None)
-
+    return (path, None, None, None)

@@ -47,6 +47,7 @@ _LAZY_MODULE_MAP = {
 _LAZY_MODULE_MAP.update({
     _EST + '.canned.head': _CANNED + 'head.v1_heads',
     _EST + '.extenders': _CANNED + 'extenders',
+    _EST + '.head.sequential_head': _CANNED + 'rnn',
 })
 _LAZY_MODULE_MAP.update({
     f'{_EST}.head.{name}': f'{_CANNED}head.{name}'
