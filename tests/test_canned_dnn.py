@@ -414,6 +414,33 @@ def test_warm_start_from_a_dnn_model_dir(tmp_path):
   assert target.get_variable_value('global_step') == 1
 
 
+def _two_label_input_fn():
+  features = {'x': tf.constant([[1., 2.], [3., 4.]])}
+  labels = tf.constant([[0, 1], [1, 1]])
+  return tf.data.Dataset.from_tensors((features, labels)).repeat().take(3)
+
+
+def test_dnn_estimator_takes_any_v2_head(tmp_path):
+  est = tf.estimator.DNNEstimator(
+      tf.estimator.MultiLabelHead(2), [2],
+      [tf.feature_column.numeric_column('x', shape=(2,))],
+      model_dir=str(tmp_path))
+  est.train(_two_label_input_fn, steps=2)
+  metrics = est.evaluate(_two_label_input_fn)
+  assert sorted(metrics) == ['auc', 'auc_precision_recall', 'average_loss',
+                             'global_step', 'loss']
+  assert est.get_variable_value('dnn/logits/kernel').shape == (2, 2)
+
+
+def test_v1_dnn_estimator_with_a_v2_head_fails_as_in_2_15(tmp_path):
+  est = tf.compat.v1.estimator.DNNEstimator(
+      tf.estimator.RegressionHead(2), [2],
+      [tf.feature_column.numeric_column('x', shape=(2,))],
+      model_dir=str(tmp_path))
+  assert _train_error(est, _two_label_input_fn).startswith(
+      'The given optimizer is not a tf.keras.optimizers.Optimizer instance.')
+
+
 # --- errors -------------------------------------------------------------------
 
 
@@ -434,6 +461,13 @@ def test_v2_rejects_v1_only_feature_columns(tmp_path):
 def test_empty_feature_columns_rejected(namespace, tmp_path):
   est = namespace.DNNClassifier([2], None, model_dir=str(tmp_path))
   assert 'feature_columns must not be empty.' in _train_error(est)
+
+
+@pytest.mark.parametrize('namespace', [V2_EST, V1_EST])
+def test_missing_feature_is_named(namespace, tmp_path):
+  est = namespace.DNNClassifier([2], [tf.feature_column.numeric_column('y')],
+                                model_dir=str(tmp_path))
+  assert 'Feature y is not in features dictionary.' in _train_error(est)
 
 
 def test_features_must_be_a_dict(tmp_path):
