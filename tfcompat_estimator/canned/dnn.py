@@ -6,11 +6,14 @@ name in a checkpoint (`dnn/hiddenlayer_0/kernel`, optimizer slots, batch-norm
 moving statistics). Matching them keeps `model_dir`s interchangeable with
 2.15 and keeps warm-starting from old checkpoints working.
 
-Two builders are shared with `dnn_linear_combined`:
+Shared with the other canned families (`dnn_linear_combined`, `linear`,
+`baseline`):
   * `dnn_logits_v2(...)` -> (logits, trainable_variables, update_ops), for the
     v2 estimators (tf-keras layers, variables under `dnn/`).
   * `dnn_logits_v1(...)` -> logits, for the v1 estimators (TF1 layers, built in
-    the caller's variable scope, which the caller opens with a partitioner).
+    the caller's variable scope, which the caller opens with the partitioner
+    from `v1_partitioners(config, input_layer_partitioner)`).
+  * `classifier_head_v2(...)`: the binary or multi-class v2 head.
 """
 
 import tensorflow as tf
