@@ -35,13 +35,17 @@ HEADS = {
     'MultiHead': _HEAD + 'multi_head:MultiHead',
 }
 
-PARSING = {
-    'classifier_parse_example_spec':
-        _CANNED + 'parsing_utils:classifier_parse_example_spec',
-    'regressor_parse_example_spec':
-        _CANNED + 'parsing_utils:regressor_parse_example_spec',
-    'add_metrics': _CANNED + 'extenders:add_metrics',
-}
+
+def parsing(suffix):
+  """parse-spec helpers (v2 ones accept only v2 feature columns) and add_metrics."""
+  return {
+      'classifier_parse_example_spec':
+          f'{_CANNED}parsing_utils:classifier_parse_example_spec{suffix}',
+      'regressor_parse_example_spec':
+          f'{_CANNED}parsing_utils:regressor_parse_example_spec{suffix}',
+      'add_metrics': _CANNED + 'extenders:add_metrics',
+  }
+
 
 _FAMILIES = {
     'dnn': ['DNNClassifier', 'DNNRegressor', 'DNNEstimator'],
@@ -60,8 +64,8 @@ def canned(suffix):
           for module, names in _FAMILIES.items() for name in names}
 
 
-V2 = {**canned('V2'), **HEADS, **PARSING}
-V1 = {**canned(''), **HEADS, **PARSING}
+V2 = {**canned('V2'), **HEADS, **parsing('_v2')}
+V1 = {**canned(''), **HEADS, **parsing('')}
 EXPERIMENTAL_V2 = {
     'RNNClassifier': _CANNED + 'rnn:RNNClassifier',
     'RNNEstimator': _CANNED + 'rnn:RNNEstimator',
