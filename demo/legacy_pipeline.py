@@ -2,8 +2,9 @@
 
 Only the two marked lines are new: they let the unchanged program run on
 TensorFlow 2.16+. It trains a custom model_fn, then the canned wide & deep
-estimator, and queries the latter's export as TF Serving's Classify would. The data set (a small synthetic loan-default table) is
-generated here, so the demo needs nothing from the network.
+estimator, and queries the latter's export as TF Serving's Classify would.
+The data set (a small synthetic loan-default table) is generated here, so the
+demo needs nothing from the network.
 
 Run: bash scripts/demo.sh   (or python demo/legacy_pipeline.py [--model_dir D])
 """
