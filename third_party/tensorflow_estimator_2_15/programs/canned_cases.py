@@ -231,15 +231,17 @@ def _dataset(case, n, seed, with_labels, repeat):
   return ds.map(sparsify)
 
 
-def _feature_columns_keys(columns):
-  return sorted(tf.feature_column.make_parse_example_spec(columns))
-
-
 # --------------------------------------------------------------------------
 # Cases
 # --------------------------------------------------------------------------
 class Case(object):
-  """One canned estimator set-up and everything needed to exercise it."""
+  """One canned estimator set-up and everything needed to exercise it.
+
+  `columns` returns the model's feature columns (the serving parse spec comes
+  from them); `label_key` names the labels in `make_data` (a dict of them for
+  a MultiHead); `weight_key` is an extra weight feature; `fixed_length` cuts
+  sequences to FIXED_SEQ_LEN, since per-step labels need one length.
+  """
 
   def __init__(self, name, builder, columns, label_key, weight_key=None,
                fixed_length=False, v1_columns=False):
