@@ -380,6 +380,21 @@ class TestInstall:
     with pytest.raises(AttributeError, match='NoSuchEstimator'):
       tf.estimator.NoSuchEstimator  # pylint: disable=pointless-statement
 
+  def test_install_after_tensorflow_was_imported_first(self):
+    import subprocess  # pylint: disable=g-import-not-at-top
+    import sys  # pylint: disable=g-import-not-at-top
+    program = ('import tensorflow as tf\n'
+               'import tfcompat_estimator\n'
+               'tfcompat_estimator.install()\n'
+               'tf.keras.layers.Dense\n'
+               'print(tf.compat.v1.estimator.DNNClassifier.__name__,'
+               ' tf.estimator.DNNClassifier.__name__)\n')
+    out = subprocess.run([sys.executable, '-c', program], capture_output=True,
+                         text=True, check=True,
+                         env={k: v for k, v in os.environ.items()
+                              if k != 'TF_USE_LEGACY_KERAS'})
+    assert out.stdout.split() == ['DNNClassifier', 'DNNClassifierV2']
+
   def test_v1_layers_available_without_environment_setup(self):
     with tf.Graph().as_default():
       out = tf.compat.v1.layers.dense(tf.zeros([1, 2]), 3)

@@ -105,10 +105,12 @@ def install():
     if not isinstance(sys.modules.get(path), _LazyAlias):
       _bind(path, _LazyAlias(path, target))
   v1 = importlib.import_module('tfcompat_estimator.compat.v1')
+  # First: resolving TF's lazy Keras attributes replaces the tf.compat.v1
+  # module object, which would drop an `estimator` attribute set before.
+  _check_legacy_keras()
   tf.estimator = root
   tf.compat.v2.estimator = root
   tf.compat.v1.estimator = v1
-  _check_legacy_keras()
   return root
 
 
