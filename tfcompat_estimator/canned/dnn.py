@@ -107,6 +107,13 @@ def dnn_logits_v2(units, hidden_units, feature_columns, activation_fn, dropout,
     raise ValueError(_V1_COLUMNS_IN_V2_ESTIMATOR)
   training = mode == ModeKeys.TRAIN
   layers = []
+  # 2.15 built this input layer under Keras name scopes only, so a shared
+  # embedding table (made by get_variable) kept its top-level name and, not
+  # being a layer weight, was never trained. Creating it first does the same.
+  for column in feature_columns:
+    creator = getattr(column, 'shared_embedding_column_creator', None)
+    if creator is not None:
+      creator.embedding_weights  # pylint: disable=pointless-statement
 
   def apply(layer, inputs, **kwargs):
     layers.append(layer)
