@@ -20,6 +20,7 @@ import tensorflow as tf
 import tf_keras
 
 from tfcompat_estimator import estimator as estimator_lib
+from tfcompat_estimator.canned import input_checks
 from tfcompat_estimator.canned import optimizers
 from tfcompat_estimator.canned.head import binary_class_head
 from tfcompat_estimator.canned.head import multi_class_head
@@ -223,6 +224,7 @@ def _v2_model_fn(features, labels, mode, head, hidden_units, feature_columns,
                  optimizer, activation_fn, dropout, batch_norm):
   """The v2 `model_fn`: tf-keras layers and a legacy tf-keras optimizer."""
   _check_features(features)
+  input_checks.check_features(features, feature_columns)
   logits, trainable_variables, update_ops = dnn_logits_v2(
       head.logits_dimension, hidden_units, feature_columns, activation_fn,
       dropout, batch_norm, features, mode)
@@ -261,6 +263,7 @@ def _v1_model_fn(features, labels, mode, head, hidden_units, feature_columns,
   optimizer = optimizers.get_optimizer_instance(
       optimizer, learning_rate=_V1_LEARNING_RATE)
   _check_features(features)
+  input_checks.check_features(features, feature_columns)
   partitioner, input_partitioner = v1_partitioners(config,
                                                    input_layer_partitioner)
   with tf.compat.v1.variable_scope('dnn', values=tuple(features.values()),

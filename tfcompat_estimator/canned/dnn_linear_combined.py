@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator.canned import dnn
+from tfcompat_estimator.canned import input_checks
 from tfcompat_estimator.canned import linear
 from tfcompat_estimator.canned import optimizers
 from tfcompat_estimator.canned.head import regression_head
@@ -71,6 +72,8 @@ def _sum_logits(dnn_logits, linear_logits):
 def _v2_model_fn(features, labels, mode, head, p):
   """v2: tf-keras layers and legacy tf-keras optimizers, one per tower."""
   linear._check_features(features)  # pylint: disable=protected-access
+  input_checks.check_features(
+      features, tuple(p.linear_columns or ()) + tuple(p.dnn_columns or ()))
   training = mode == ModeKeys.TRAIN
   dnn_logits = linear_logits = None
   if p.dnn_columns:
@@ -113,6 +116,8 @@ def _v2_model_fn(features, labels, mode, head, p):
 def _v1_model_fn(features, labels, mode, head, p, config):
   """v1: TF1 layers, partitioned variables, one v1 optimizer per tower."""
   linear._check_features(features)  # pylint: disable=protected-access
+  input_checks.check_features(
+      features, tuple(p.linear_columns or ()) + tuple(p.dnn_columns or ()))
   dnn_partitioner, input_partitioner = dnn.v1_partitioners(
       config, p.input_layer_partitioner)
   values = tuple(features.values())

@@ -19,6 +19,7 @@ import tf_keras
 
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.canned import input_checks
 from tfcompat_estimator.canned import optimizers
 from tfcompat_estimator.canned.head import base_head
 from tfcompat_estimator.canned.head import binary_class_head
@@ -190,6 +191,9 @@ def _rnn_model_fn(features, labels, mode, head, rnn_layer_args, model_args,
   if not isinstance(features, dict):
     raise ValueError('features should be a dictionary of `Tensor`s. '
                      f'Given type: {type(features)}')
+  input_checks.check_features(
+      features, list(model_args['sequence_feature_columns']) +
+      list(model_args['context_feature_columns'] or ()))
   rnn_model = RNNModel(rnn_layer=_make_rnn_layer(**rnn_layer_args),
                        units=head.logits_dimension, name='rnn_model',
                        **model_args)

@@ -346,15 +346,36 @@ def check_logits_final_dim(logits, expected_logits_dimension):
         return tf.identity(logits, name=scope)
 
 
-def check_label_range(labels, n_classes, message=None):
-  """`labels`, with graph assertions that they lie in `[0, n_classes)`."""
+def check_label_range(labels, n_classes, message=None, shown_labels=None,
+                      label_vocabulary=None):
+  """`labels`, with graph assertions that they lie in `[0, n_classes)`.
+
+  A failure keeps 2.15's wording and adds n_classes and the offending labels
+  themselves (not just the first few of the batch); `shown_labels` are the
+  labels as the user gave them (e.g. the strings behind vocabulary ids, where
+  an unknown string maps to -1), shaped like `labels`.
+  """
+  shown = labels if shown_labels is None else shown_labels
   with _v1.name_scope(None, 'check_label_range', (labels,)):
-    assert_less = _v1.debugging.assert_less_equal(
-        labels, tf.convert_to_tensor(n_classes - 1, dtype=labels.dtype),
-        message=message or 'Labels must be <= n_classes - 1')
-    assert_greater = _v1.debugging.assert_non_negative(
-        labels, message=message or 'Labels must be >= 0')
-    with tf.control_dependencies((assert_less, assert_greater)):
+    upper = tf.convert_to_tensor(n_classes - 1, dtype=labels.dtype)
+    if message:
+      too_big_message = negative_message = message
+    else:
+      too_big_message = (f'Labels must be <= n_classes - 1 (n_classes='
+                         f'{n_classes})')
+      negative_message = 'Labels must be >= 0'
+    if label_vocabulary is not None:
+      # Unquoted: the assertion would print quotes escaped.
+      negative_message += (' (a label not in label_vocabulary maps to -1). '
+                           f'label_vocabulary: [{", ".join(label_vocabulary)}]'
+                           '; labels not in it')
+    asserts = []
+    for bad, text in ((labels > upper, too_big_message),
+                      (labels < 0, negative_message)):
+      asserts.append(tf.debugging.Assert(
+          tf.logical_not(tf.reduce_any(bad)),
+          [text + ':', tf.boolean_mask(shown, bad)], summarize=10))
+    with tf.control_dependencies(asserts):
       return tf.identity(labels)
 
 

@@ -75,6 +75,7 @@ class BinaryClassHead(base_head.SingleHead):
   def _processed_labels(self, logits, labels):
     labels = base_head.check_dense_labels_match_logits_and_reshape(
         labels=labels, logits=logits, expected_labels_dimension=1)
+    given = labels
     if self._label_vocabulary is not None:
       if labels.dtype != tf.string:
         raise ValueError('Labels dtype should be string if there is a '
@@ -85,7 +86,9 @@ class BinaryClassHead(base_head.SingleHead):
                        'label_vocabulary: pass label_vocabulary, or give '
                        'numeric 0/1 labels.')
     labels = tf.cast(labels, tf.float32)
-    return base_head.check_label_range(labels, n_classes=2)
+    return base_head.check_label_range(
+        labels, n_classes=2, shown_labels=given,
+        label_vocabulary=self._label_vocabulary)
 
   def _unweighted_loss_and_weights(self, logits, labels, features):
     if self._loss_fn:

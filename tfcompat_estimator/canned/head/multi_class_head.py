@@ -62,7 +62,9 @@ class MultiClassHead(base_head.SingleHead):
                          f'vocabulary. Instead got {labels.dtype}')
       label_ids = label_lookup.ids_from_strings(labels,
                                                 self._label_vocabulary)
-    return base_head.check_label_range(label_ids, self._n_classes)
+    return base_head.check_label_range(
+        label_ids, self._n_classes, shown_labels=labels,
+        label_vocabulary=self._label_vocabulary)
 
   def _unweighted_loss_and_weights(self, logits, label_ids, features):
     if self._loss_fn:

@@ -99,7 +99,7 @@ class MultiLabelHead(base_head.SingleHead):
         ids = label_lookup.ids_from_strings(labels.values,
                                             self._label_vocabulary)
         ids = base_head.check_label_range(
-            ids, self._n_classes,
+            ids, self._n_classes, shown_labels=labels.values,
             message=f'labels must be strings of label_vocabulary '
             f'{list(self._label_vocabulary)}')
       else:

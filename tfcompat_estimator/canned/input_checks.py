@@ -1,0 +1,177 @@
+"""Checks that the features fed to a canned estimator fit its feature columns.
+
+TensorFlow's feature-column code reports a bad feature late and vaguely: a
+string fed to a numeric column fails inside the training step as "Cast string
+to float is not supported", a feature of the wrong width as a failed reshape of
+an anonymous node. The canned `model_fn`s call `check_features` once, before
+building the model, so such mistakes fail at graph-build time (no run-time
+cost) with a message naming the feature key, the column that reads it, and
+what was expected.
+
+Only static dtypes, ranks and sizes are checked; anything unknown until run
+time is left to the feature columns themselves.
+"""
+
+import math
+
+import tensorflow as tf
+from tensorflow.python.feature_column import feature_column as fc_v1
+from tensorflow.python.feature_column import feature_column_v2 as fc_v2
+from tensorflow.python.feature_column import sequence_feature_column as fc_seq
+
+_NUMERIC = (fc_v2.NumericColumn, fc_seq.SequenceNumericColumn,
+            fc_v1._NumericColumn)  # pylint: disable=protected-access
+_CATEGORICAL = (
+    fc_v2.IdentityCategoricalColumn, fc_v2.VocabularyListCategoricalColumn,
+    fc_v2.VocabularyFileCategoricalColumn, fc_v2.HashedCategoricalColumn,
+    fc_v1._IdentityCategoricalColumn, fc_v1._VocabularyListCategoricalColumn,  # pylint: disable=protected-access
+    fc_v1._VocabularyFileCategoricalColumn, fc_v1._HashedCategoricalColumn)  # pylint: disable=protected-access
+_IDENTITY = (fc_v2.IdentityCategoricalColumn,
+             fc_v1._IdentityCategoricalColumn)  # pylint: disable=protected-access
+_CROSSED = (fc_v2.CrossedColumn, fc_v1._CrossedColumn)  # pylint: disable=protected-access
+_WEIGHTED = (fc_v2.WeightedCategoricalColumn,
+             fc_v1._WeightedCategoricalColumn)  # pylint: disable=protected-access
+# Columns whose raw inputs are variable-length sequences (SparseTensors).
+_SEQUENCE = (fc_seq.SequenceNumericColumn, fc_v2.SequenceCategoricalColumn,
+             fc_v1._SequenceCategoricalColumn)  # pylint: disable=protected-access
+
+# Constructor names, so messages read like the user's own code.
+_CONSTRUCTORS = {
+    'NumericColumn': 'numeric_column',
+    'SequenceNumericColumn': 'sequence_numeric_column',
+    'IdentityCategoricalColumn': 'categorical_column_with_identity',
+    'VocabularyListCategoricalColumn':
+        'categorical_column_with_vocabulary_list',
+    'VocabularyFileCategoricalColumn':
+        'categorical_column_with_vocabulary_file',
+    'HashedCategoricalColumn': 'categorical_column_with_hash_bucket',
+    'CrossedColumn': 'crossed_column',
+    'WeightedCategoricalColumn': 'weighted_categorical_column',
+}
+
+
+def check_features(features, feature_columns):
+  """Raises if `features` cannot feed `feature_columns`.
+
+  Args:
+    features: the dict of feature tensors the `model_fn` received.
+    feature_columns: every feature column the model reads (v1 or v2).
+
+  Raises:
+    ValueError: a needed feature is missing, or its dtype or static size
+      does not fit the column reading it.
+    TypeError: a sequence column is fed a dense Tensor.
+  """
+  reads = []
+  for column in feature_columns:
+    _collect_reads(column, in_sequence=False, reads=reads)
+  needed = sorted({key for key, _, _ in reads})
+  for key, column, in_sequence in reads:
+    if key not in features:
+      # 2.15's wording first, for anyone matching it; then the details.
+      raise ValueError(
+          f'Feature {key} is not in features dictionary. The feature columns '
+          f'need: {needed}; the input has: {sorted(features)}.')
+    _check_one(key, features[key], column, in_sequence)
+
+
+def _collect_reads(column, in_sequence, reads):
+  """Appends (raw feature key, column reading it, in a sequence) to `reads`."""
+  in_sequence = in_sequence or isinstance(column, _SEQUENCE)
+  for parent in _parents(column):
+    if isinstance(parent, str):
+      reads.append((parent, column, in_sequence))
+    else:
+      _collect_reads(parent, in_sequence, reads)
+
+
+def _parents(column):
+  """The columns and raw feature keys `column` is computed from."""
+  parents = getattr(column, 'parents', None)
+  if parents is not None:
+    return list(parents)
+  # Pure v1 columns (namedtuples) have no `parents`: read their fields.
+  found = [getattr(column, name) for name in
+           ('categorical_column', 'source_column', 'key', 'weight_feature_key')
+           if hasattr(column, name)]
+  return found + list(getattr(column, 'keys', ()) if isinstance(
+      column, _CROSSED) else ())
+
+
+def _describe(column, in_sequence):
+  """E.g. "numeric_column('age')"."""
+  name = type(column).__name__.lstrip('_')
+  constructor = _CONSTRUCTORS.get(name, name)
+  if in_sequence and constructor.startswith('categorical_column'):
+    constructor = 'sequence_' + constructor
+  return f'{constructor}({column.name!r})'
+
+
+def _check_one(key, value, column, in_sequence):
+  """Checks the raw feature `key` (`value`) read by `column`."""
+  dtype = getattr(value, 'dtype', None)
+  if dtype is None:
+    return
+  dtype = tf.as_dtype(dtype)
+  what = _describe(column, in_sequence)
+  if in_sequence and isinstance(value, tf.Tensor):
+    raise TypeError(
+        f'Feature {key!r} must be a SparseTensor for {what} (sequence '
+        f'columns read variable-length sequences), got a dense Tensor of '
+        f'shape {value.shape}.')
+  expected = _expected_kind(key, column)
+  if expected and not _is_kind(dtype, expected):
+    raise ValueError(f'Feature {key!r} must be {expected} for {what}, got '
+                     f'{dtype.name}.')
+  if isinstance(column, _NUMERIC) and not in_sequence:
+    if isinstance(value, tf.SparseTensor):
+      raise ValueError(f'Feature {key!r} must be a dense Tensor for {what}, '
+                       'got a SparseTensor.')
+    _check_numeric_size(key, value, column, what)
+
+
+def _expected_kind(key, column):
+  """'numeric', 'integer', 'string', 'string or integer', or None (unknown)."""
+  if isinstance(column, _NUMERIC):
+    return 'numeric'
+  if isinstance(column, _WEIGHTED):
+    return 'numeric' if key == column.weight_feature_key else None
+  if isinstance(column, _CROSSED):
+    return 'string or integer'
+  if isinstance(column, _IDENTITY):
+    return 'integer'
+  if isinstance(column, _CATEGORICAL):
+    return 'string' if column.dtype == tf.string else 'integer'
+  return None
+
+
+def _is_kind(dtype, kind):
+  if kind == 'numeric':
+    return dtype.is_floating or dtype.is_integer or dtype.is_bool
+  if kind == 'integer':
+    return dtype.is_integer
+  if kind == 'string':
+    return dtype == tf.string
+  return dtype == tf.string or dtype.is_integer
+
+
+def _check_numeric_size(key, value, column, what):
+  """A numeric column reshapes each example to `column.shape`: sizes must match.
+
+  A rank-1 feature is one value per example; higher ranks give the product of
+  their non-batch dimensions. Unknown sizes are left to run time.
+  """
+  shape = value.shape
+  if shape.rank is None or shape.rank == 0:
+    return
+  per_example = shape[1:]
+  if not per_example.is_fully_defined():
+    return
+  got = per_example.num_elements() if shape.rank > 1 else 1
+  want = math.prod(column.shape)
+  if got != want:
+    raise ValueError(
+        f'Feature {key!r} has shape {shape.as_list()}, {got} value(s) per '
+        f'example, but {what} has shape {tuple(column.shape)}: it needs '
+        f'{want} value(s) per example, e.g. a [batch_size, '
+        f'{", ".join(str(d) for d in column.shape)}] Tensor.')
