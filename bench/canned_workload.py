@@ -1,7 +1,8 @@
 """Trains and evaluates canned estimators on small real data sets.
 
 Runs unchanged under tensorflow-estimator 2.15 (TF 2.15) or tfcompat_estimator
-(TF 2.16+). argv: the .npz written by canned_accuracy.py, the tf_random_seed.
+(TF 2.16+). argv: the .npz written by canned_accuracy.py, the tf_random_seed,
+optionally a comma-separated list of model names to run.
 Prints one JSON line: per model, its eval metrics and train/eval seconds.
 """
 
@@ -65,10 +66,12 @@ MODELS = {
 }
 
 
-def main(data_path, seed):
+def main(data_path, seed, only=None):
   data = np.load(data_path)
   results = {}
   for name, (dataset, build) in MODELS.items():
+    if only and name not in only:
+      continue
     x_train, y_train = data[dataset + '_x_train'], data[dataset + '_y_train']
     x_test, y_test = data[dataset + '_x_test'], data[dataset + '_y_test']
     config = tf.estimator.RunConfig(
@@ -89,4 +92,4 @@ def main(data_path, seed):
 
 
 if __name__ == '__main__':
-  main(sys.argv[1], int(sys.argv[2]))
+  main(sys.argv[1], int(sys.argv[2]), sys.argv[3].split(',') if len(sys.argv) > 3 else None)
