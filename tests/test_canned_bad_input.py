@@ -142,6 +142,29 @@ def test_numeric_feature_of_equal_size_but_other_rank_still_trains(tmp_path):
   assert est.get_variable_value('global_step') == 1
 
 
+@pytest.mark.parametrize('family', ['dnn', 'dnn_v1'])
+def test_rank_3_ids_for_an_indicator_column_name_the_key(family, tmp_path):
+  # 2.15: "Input to reshape is a tensor with 24 values" inside the step.
+  with pytest.raises(ValueError, match=re.escape(
+      "Feature 'cid' has shape [None, 2, 1], but "
+      "categorical_column_with_identity('cid') under an indicator or "
+      'embedding column takes ids of shape [batch_size] or')):
+    _train(family, tmp_path, _features(cid=np.zeros((4, 2, 1), np.int64)))
+
+
+def test_linear_model_still_pools_rank_3_ids(tmp_path):
+  # As in 2.15, a linear model reading the categorical column directly sums
+  # the weights of every id, whatever the rank.
+  est = tf.estimator.LinearClassifier(
+      [fc.categorical_column_with_identity('cid', 3)], model_dir=str(tmp_path))
+  ids = np.array([[[0], [1]], [[2], [2]], [[0], [0]], [[1], [2]]], np.int64)
+  est.train(_input_fn({'cid': ids}), steps=3)
+  rank_3 = next(est.predict(_input_fn({'cid': ids}, labels=None)))
+  rank_2 = next(est.predict(_input_fn({'cid': ids[:, :, 0]}, labels=None)))
+  assert rank_3['logits'] == pytest.approx(rank_2['logits'])
+  assert rank_3['logits'] != pytest.approx(0.)  # the ids were trained
+
+
 def test_predict_also_checks_features(tmp_path):
   est = _estimator('linear', str(tmp_path))
   est.train(_input_fn(_features()), steps=1)

@@ -31,6 +31,10 @@ _IDENTITY = (fc_v2.IdentityCategoricalColumn,
 _CROSSED = (fc_v2.CrossedColumn, fc_v1._CrossedColumn)  # pylint: disable=protected-access
 _WEIGHTED = (fc_v2.WeightedCategoricalColumn,
              fc_v1._WeightedCategoricalColumn)  # pylint: disable=protected-access
+# Dense columns that turn a categorical column's ids into one row per example.
+_DENSE_WRAPPERS = (fc_v2.IndicatorColumn, fc_v2.EmbeddingColumn,
+                   fc_v2.SharedEmbeddingColumn, fc_v1._IndicatorColumn,  # pylint: disable=protected-access
+                   fc_v1._EmbeddingColumn, fc_v1._SharedEmbeddingColumn)  # pylint: disable=protected-access
 # Columns whose raw inputs are variable-length sequences (SparseTensors).
 _SEQUENCE = (fc_seq.SequenceNumericColumn, fc_v2.SequenceCategoricalColumn,
              fc_v1._SequenceCategoricalColumn)  # pylint: disable=protected-access
@@ -58,31 +62,38 @@ def check_features(features, feature_columns):
     feature_columns: every feature column the model reads (v1 or v2).
 
   Raises:
-    ValueError: a needed feature is missing, or its dtype or static size
+    ValueError: a needed feature is missing, or its dtype or static shape
       does not fit the column reading it.
     TypeError: a sequence column is fed a dense Tensor.
   """
   reads = []
   for column in feature_columns:
-    _collect_reads(column, in_sequence=False, reads=reads)
+    _collect_reads(column, context=None, reads=reads)
   needed = sorted({key for key, _, _ in reads})
-  for key, column, in_sequence in reads:
+  for key, column, context in reads:
     if key not in features:
       # 2.15's wording first, for anyone matching it; then the details.
       raise ValueError(
           f'Feature {key} is not in features dictionary. The feature columns '
           f'need: {needed}; the input has: {sorted(features)}.')
-    _check_one(key, features[key], column, in_sequence)
+    _check_one(key, features[key], column, context)
 
 
-def _collect_reads(column, in_sequence, reads):
-  """Appends (raw feature key, column reading it, in a sequence) to `reads`."""
-  in_sequence = in_sequence or isinstance(column, _SEQUENCE)
+def _collect_reads(column, context, reads):
+  """Appends (raw feature key, column reading it, context) to `reads`.
+
+  The context is 'sequence' under a sequence column, 'dense' under an
+  indicator or embedding column, else None.
+  """
+  if isinstance(column, _SEQUENCE):
+    context = 'sequence'
+  elif isinstance(column, _DENSE_WRAPPERS) and context is None:
+    context = 'dense'
   for parent in _parents(column):
     if isinstance(parent, str):
-      reads.append((parent, column, in_sequence))
+      reads.append((parent, column, context))
     else:
-      _collect_reads(parent, in_sequence, reads)
+      _collect_reads(parent, context, reads)
 
 
 def _parents(column):
@@ -107,8 +118,9 @@ def _describe(column, in_sequence):
   return f'{constructor}({column.name!r})'
 
 
-def _check_one(key, value, column, in_sequence):
+def _check_one(key, value, column, context):
   """Checks the raw feature `key` (`value`) read by `column`."""
+  in_sequence = context == 'sequence'
   dtype = getattr(value, 'dtype', None)
   if dtype is None:
     return
@@ -128,6 +140,9 @@ def _check_one(key, value, column, in_sequence):
       raise ValueError(f'Feature {key!r} must be a dense Tensor for {what}, '
                        'got a SparseTensor.')
     _check_numeric_size(key, value, column, what)
+  if (context == 'dense' and isinstance(column, _CATEGORICAL) and
+      isinstance(value, tf.Tensor)):
+    _check_categorical_rank(key, value, what)
 
 
 def _expected_kind(key, column):
@@ -175,3 +190,21 @@ def _check_numeric_size(key, value, column, what):
         f'example, but {what} has shape {tuple(column.shape)}: it needs '
         f'{want} value(s) per example, e.g. a [batch_size, '
         f'{", ".join(str(d) for d in column.shape)}] Tensor.')
+
+
+def _check_categorical_rank(key, value, what):
+  """Ids for an indicator or embedding: [batch_size] or [batch_size, n].
+
+  Higher ranks with more than one id per inner row fail inside the step as
+  a bare reshape error, so they are refused here. (A linear model reading
+  the categorical column directly pools any rank, as 2.15 did.)
+  """
+  shape = value.shape
+  if shape.rank is None or shape.rank <= 2:
+    return
+  inner = shape[1:-1]
+  if inner.is_fully_defined() and inner.num_elements() > 1:
+    raise ValueError(
+        f'Feature {key!r} has shape {shape.as_list()}, but {what} under an '
+        'indicator or embedding column takes ids of shape [batch_size] or '
+        '[batch_size, ids_per_example].')
