@@ -12,6 +12,7 @@ time or names the offending labels.
 """
 
 import os
+import pathlib
 import re
 
 import numpy as np
@@ -297,7 +298,7 @@ def test_missing_weight_column_is_named(family, tmp_path):
 
 def _snapshot(model_dir):
   """{file name: bytes} of the checkpoint files (event files may grow)."""
-  return {name: open(os.path.join(model_dir, name), 'rb').read()
+  return {name: pathlib.Path(model_dir, name).read_bytes()
           for name in sorted(os.listdir(model_dir))
           if name == 'checkpoint' or name.startswith('model.ckpt')}
 
