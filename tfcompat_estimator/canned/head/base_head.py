@@ -82,8 +82,46 @@ class Head(abc.ABC):
 class SingleHead(Head):
   """A head with one logits tensor: the spec is assembled the same way.
 
-  Subclasses provide `_export_outputs(predictions)` for PREDICT mode.
+  Subclasses set `_name` and `_loss_reduction` (see `_init_loss_config`),
+  provide `logits_dimension`, `_processed_labels(logits, labels)`,
+  `_unweighted_loss_and_weights(logits, processed_labels, features)` and
+  `_export_outputs(predictions)` for PREDICT mode.
   """
+
+  def _init_loss_config(self, loss_reduction, loss_fn, name):
+    """Validates and stores the loss reduction, custom loss_fn and name."""
+    validate_loss_reduction(loss_reduction)
+    if loss_fn:
+      validate_loss_fn_args(loss_fn)
+    self._loss_reduction = loss_reduction
+    self._loss_fn = loss_fn
+    self._name = name
+
+  @property
+  def name(self):
+    return self._name
+
+  @property
+  def loss_reduction(self):
+    return self._loss_reduction
+
+  def _labels_and_unweighted_loss(self, logits, labels, features):
+    """Checked logits, processed labels, per-example loss and weights."""
+    logits = check_logits_final_dim(logits, self.logits_dimension)
+    processed_labels = self._processed_labels(logits, labels)
+    unweighted_loss, weights = self._unweighted_loss_and_weights(
+        logits, processed_labels, features)
+    return logits, processed_labels, unweighted_loss, weights
+
+  def loss(self, labels, logits, features=None, mode=None,
+           regularization_losses=None):
+    del mode
+    with _v1.name_scope('losses'):
+      _, _, unweighted_loss, weights = self._labels_and_unweighted_loss(
+          logits, labels, features)
+      training_loss = reduce_weighted_loss(
+          unweighted_loss, weights, self._loss_reduction)
+      return add_regularization(training_loss, regularization_losses)
 
   def create_estimator_spec(self, features, mode, logits, labels=None,
                             optimizer=None, trainable_variables=None,

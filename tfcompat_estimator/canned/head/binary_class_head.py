@@ -50,27 +50,14 @@ class BinaryClassHead(base_head.SingleHead):
                loss_fn=None, name=None):
     base_head.validate_label_vocabulary(label_vocabulary)
     thresholds = base_head.validate_thresholds(thresholds)
-    base_head.validate_loss_reduction(loss_reduction)
-    if loss_fn:
-      base_head.validate_loss_fn_args(loss_fn)
+    self._init_loss_config(loss_reduction, loss_fn, name)
     self._weight_column = weight_column
     self._thresholds = thresholds
     self._label_vocabulary = label_vocabulary
-    self._loss_reduction = loss_reduction
-    self._loss_fn = loss_fn
-    self._name = name
-
-  @property
-  def name(self):
-    return self._name
 
   @property
   def logits_dimension(self):
     return 1
-
-  @property
-  def loss_reduction(self):
-    return self._loss_reduction
 
   def _processed_labels(self, logits, labels):
     labels = base_head.check_dense_labels_match_logits_and_reshape(
@@ -102,18 +89,6 @@ class BinaryClassHead(base_head.SingleHead):
         features=features, weight_column=self._weight_column, logits=logits)
     return unweighted_loss, weights
 
-  def loss(self, labels, logits, features=None, mode=None,
-           regularization_losses=None):
-    del mode
-    with _v1.name_scope('losses'):
-      logits = base_head.check_logits_final_dim(logits, 1)
-      labels = self._processed_labels(logits, labels)
-      unweighted_loss, weights = self._unweighted_loss_and_weights(
-          logits, labels, features)
-      training_loss = base_head.reduce_weighted_loss(
-          unweighted_loss, weights, self._loss_reduction)
-      return base_head.add_regularization(training_loss,
-                                          regularization_losses)
 
   def predictions(self, logits, keys=None):
     valid_keys = [_pred.LOGITS, _pred.LOGISTIC, _pred.PROBABILITIES,
@@ -194,10 +169,8 @@ class BinaryClassHead(base_head.SingleHead):
                      regularization_losses=None):
     key = self._summary_key
     class_ids = self.predictions(logits, [_pred.CLASS_IDS])[_pred.CLASS_IDS]
-    logits = base_head.check_logits_final_dim(logits, 1)
-    labels = self._processed_labels(logits, labels)
-    unweighted_loss, weights = self._unweighted_loss_and_weights(
-        logits, labels, features)
+    logits, labels, unweighted_loss, weights = (
+        self._labels_and_unweighted_loss(logits, labels, features))
     eval_metrics[key(_keys.LOSS_MEAN)].update_state(
         values=unweighted_loss, sample_weight=weights)
     for name in (_keys.ACCURACY, _keys.PRECISION, _keys.RECALL):

@@ -26,27 +26,14 @@ class MultiClassHead(base_head.SingleHead):
     if n_classes is None:
       raise ValueError('n_classes cannot be None')
     base_head.validate_label_vocabulary(label_vocabulary, n_classes)
-    base_head.validate_loss_reduction(loss_reduction)
-    if loss_fn:
-      base_head.validate_loss_fn_args(loss_fn)
+    self._init_loss_config(loss_reduction, loss_fn, name)
     self._n_classes = base_head.validate_n_classes(n_classes)
     self._weight_column = weight_column
     self._label_vocabulary = label_vocabulary
-    self._loss_reduction = loss_reduction
-    self._loss_fn = loss_fn
-    self._name = name
-
-  @property
-  def name(self):
-    return self._name
 
   @property
   def logits_dimension(self):
     return self._n_classes
-
-  @property
-  def loss_reduction(self):
-    return self._loss_reduction
 
   def _processed_labels(self, logits, labels):
     labels = base_head.check_dense_labels_match_logits_and_reshape(
@@ -80,18 +67,6 @@ class MultiClassHead(base_head.SingleHead):
         features=features, weight_column=self._weight_column, logits=logits)
     return unweighted_loss, weights
 
-  def loss(self, labels, logits, features=None, mode=None,
-           regularization_losses=None):
-    del mode
-    with _v1.name_scope('losses'):
-      logits = base_head.check_logits_final_dim(logits, self._n_classes)
-      label_ids = self._processed_labels(logits, labels)
-      unweighted_loss, weights = self._unweighted_loss_and_weights(
-          logits, label_ids, features)
-      training_loss = base_head.reduce_weighted_loss(
-          unweighted_loss, weights, self._loss_reduction)
-      return base_head.add_regularization(training_loss,
-                                          regularization_losses)
 
   def predictions(self, logits, keys=None):
     valid_keys = [_pred.LOGITS, _pred.PROBABILITIES, _pred.CLASS_IDS,
@@ -140,10 +115,8 @@ class MultiClassHead(base_head.SingleHead):
                      regularization_losses=None):
     key = self._summary_key
     class_ids = self.predictions(logits, [_pred.CLASS_IDS])[_pred.CLASS_IDS]
-    logits = base_head.check_logits_final_dim(logits, self._n_classes)
-    label_ids = self._processed_labels(logits, labels)
-    unweighted_loss, weights = self._unweighted_loss_and_weights(
-        logits, label_ids, features)
+    logits, label_ids, unweighted_loss, weights = (
+        self._labels_and_unweighted_loss(logits, labels, features))
     eval_metrics[key(_keys.LOSS_MEAN)].update_state(
         values=unweighted_loss, sample_weight=weights)
     eval_metrics[key(_keys.ACCURACY)].update_state(

@@ -76,16 +76,8 @@ class MultiLabelHead(base_head.SingleHead):
     return classes
 
   @property
-  def name(self):
-    return self._name
-
-  @property
   def logits_dimension(self):
     return self._n_classes
-
-  @property
-  def loss_reduction(self):
-    return self._loss_reduction
 
   def _processed_labels(self, logits, labels):
     """Labels as an int64 0/1 indicator `[D0, ..., DN, n_classes]`."""
@@ -142,18 +134,6 @@ class MultiLabelHead(base_head.SingleHead):
         features=features, weight_column=self._weight_column, logits=logits)
     return unweighted_loss, weights
 
-  def loss(self, labels, logits, features=None, mode=None,
-           regularization_losses=None):
-    del mode
-    with _v1.name_scope('losses'):
-      logits = base_head.check_logits_final_dim(logits, self._n_classes)
-      processed_labels = self._processed_labels(logits, labels)
-      unweighted_loss, weights = self._unweighted_loss_and_weights(
-          logits, processed_labels, features)
-      training_loss = base_head.reduce_weighted_loss(
-          unweighted_loss, weights, self._loss_reduction)
-      return base_head.add_regularization(training_loss,
-                                          regularization_losses)
 
   def predictions(self, logits, keys=None):
     valid_keys = [_pred.LOGITS, _pred.PROBABILITIES, _pred.CLASSES]
@@ -225,10 +205,8 @@ class MultiLabelHead(base_head.SingleHead):
   def update_metrics(self, eval_metrics, features, logits, labels,
                      regularization_losses=None):
     key = self._summary_key
-    logits = base_head.check_logits_final_dim(logits, self._n_classes)
-    processed_labels = self._processed_labels(logits, labels)
-    unweighted_loss, weights = self._unweighted_loss_and_weights(
-        logits, processed_labels, features)
+    logits, processed_labels, unweighted_loss, weights = (
+        self._labels_and_unweighted_loss(logits, labels, features))
     probabilities = self.predictions(
         logits, [_pred.PROBABILITIES])[_pred.PROBABILITIES]
     eval_metrics[key(_keys.LOSS_MEAN)].update_state(

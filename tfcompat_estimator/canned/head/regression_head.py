@@ -25,27 +25,14 @@ class RegressionHead(base_head.SingleHead):
                loss_fn=None, inverse_link_fn=None, name=None):
     if label_dimension < 1:
       raise ValueError(f'Invalid label_dimension {label_dimension}.')
-    base_head.validate_loss_reduction(loss_reduction)
-    if loss_fn:
-      base_head.validate_loss_fn_args(loss_fn)
+    self._init_loss_config(loss_reduction, loss_fn, name)
     self._logits_dimension = label_dimension
     self._weight_column = weight_column
-    self._loss_reduction = loss_reduction
-    self._loss_fn = loss_fn
     self._inverse_link_fn = inverse_link_fn
-    self._name = name
-
-  @property
-  def name(self):
-    return self._name
 
   @property
   def logits_dimension(self):
     return self._logits_dimension
-
-  @property
-  def loss_reduction(self):
-    return self._loss_reduction
 
   def _processed_labels(self, logits, labels):
     labels = base_head.check_dense_labels_match_logits_and_reshape(
@@ -71,19 +58,6 @@ class RegressionHead(base_head.SingleHead):
         allow_per_logit_weights=True)
     return unweighted_loss, weights
 
-  def loss(self, labels, logits, features=None, mode=None,
-           regularization_losses=None):
-    del mode
-    with _v1.name_scope('losses'):
-      logits = base_head.check_logits_final_dim(logits,
-                                                self._logits_dimension)
-      labels = self._processed_labels(logits, labels)
-      unweighted_loss, weights = self._unweighted_loss_and_weights(
-          logits, labels, features)
-      training_loss = base_head.reduce_weighted_loss(
-          unweighted_loss, weights, self._loss_reduction)
-      return base_head.add_regularization(training_loss,
-                                          regularization_losses)
 
   def predictions(self, logits, keys=None):
     del keys  # Regression heads always return all their predictions.
@@ -113,10 +87,8 @@ class RegressionHead(base_head.SingleHead):
                      regularization_losses=None):
     key = self._summary_key
     predicted_value = self.predictions(logits)[_pred.PREDICTIONS]
-    logits = base_head.check_logits_final_dim(logits, self._logits_dimension)
-    processed_labels = self._processed_labels(logits, labels)
-    unweighted_loss, weights = self._unweighted_loss_and_weights(
-        logits, processed_labels, features)
+    logits, _, unweighted_loss, weights = self._labels_and_unweighted_loss(
+        logits, labels, features)
     eval_metrics[key(_keys.LOSS_MEAN)].update_state(
         values=unweighted_loss, sample_weight=weights)
     # 2.15 averages the labels as given (not reshaped), weighted the same way.
