@@ -14,6 +14,7 @@ from tensorflow.python.feature_column import feature_column_v2 as fc_v2
 
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.canned import metric_keys
+from tfcompat_estimator.canned import prediction_keys
 from tfcompat_estimator.canned.head import label_lookup
 from tfcompat_estimator.model_fn import ModeKeys
 
@@ -23,6 +24,7 @@ REGRESS_SERVING_KEY = 'regression'
 PREDICT_SERVING_KEY = 'predict'
 
 _v1 = tf.compat.v1
+_pred = prediction_keys.PredictionKeys
 export_output = model_fn_lib.export_output_lib
 
 
@@ -452,6 +454,31 @@ def add_regularization(training_loss, regularization_losses):
 
 
 # --- predictions and exports --------------------------------------------------
+
+
+def add_class_predictions(predictions, keys, class_logits, n_classes,
+                          label_vocabulary):
+  """Adds the keys a single-label classifier derives from per-class logits.
+
+  `class_logits` has one column per class (the binary head passes its
+  two-column form), so probabilities and argmax are computed the same way.
+  """
+  if _pred.PROBABILITIES in keys:
+    predictions[_pred.PROBABILITIES] = tf.nn.softmax(
+        class_logits, name=_pred.PROBABILITIES)
+  if _pred.CLASS_IDS in keys or _pred.CLASSES in keys:
+    class_ids = tf.expand_dims(
+        tf.argmax(class_logits, axis=-1, name=_pred.CLASS_IDS), -1)
+    if _pred.CLASS_IDS in keys:
+      predictions[_pred.CLASS_IDS] = class_ids
+    if _pred.CLASSES in keys:
+      predictions[_pred.CLASSES] = class_ids_to_strings(class_ids,
+                                                        label_vocabulary)
+  if _pred.ALL_CLASS_IDS in keys:
+    predictions[_pred.ALL_CLASS_IDS] = all_class_ids(class_logits, n_classes)
+  if _pred.ALL_CLASSES in keys:
+    predictions[_pred.ALL_CLASSES] = all_classes(class_logits, n_classes,
+                                                 label_vocabulary)
 
 
 def all_class_ids(logits, n_classes):

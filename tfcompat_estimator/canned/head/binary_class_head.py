@@ -108,22 +108,8 @@ class BinaryClassHead(base_head.SingleHead):
       # Class 0 has logit 0, class 1 the model's logit.
       two_class_logits = tf.concat((tf.zeros_like(logits), logits), axis=-1,
                                    name='two_class_logits')
-      if _pred.PROBABILITIES in keys:
-        predictions[_pred.PROBABILITIES] = tf.nn.softmax(
-            two_class_logits, name=_pred.PROBABILITIES)
-      if _pred.CLASS_IDS in keys or _pred.CLASSES in keys:
-        class_ids = tf.expand_dims(
-            tf.argmax(two_class_logits, axis=-1, name=_pred.CLASS_IDS), -1)
-        if _pred.CLASS_IDS in keys:
-          predictions[_pred.CLASS_IDS] = class_ids
-        if _pred.CLASSES in keys:
-          predictions[_pred.CLASSES] = base_head.class_ids_to_strings(
-              class_ids, self._label_vocabulary)
-      if _pred.ALL_CLASS_IDS in keys:
-        predictions[_pred.ALL_CLASS_IDS] = base_head.all_class_ids(logits, 2)
-      if _pred.ALL_CLASSES in keys:
-        predictions[_pred.ALL_CLASSES] = base_head.all_classes(
-            logits, 2, self._label_vocabulary)
+      base_head.add_class_predictions(predictions, keys, two_class_logits, 2,
+                                      self._label_vocabulary)
     return predictions
 
   def _threshold_keys(self, threshold):

@@ -80,23 +80,8 @@ class MultiClassHead(base_head.SingleHead):
     with _v1.name_scope('predictions'):
       if _pred.LOGITS in keys:
         predictions[_pred.LOGITS] = logits
-      if _pred.PROBABILITIES in keys:
-        predictions[_pred.PROBABILITIES] = tf.nn.softmax(
-            logits, name=_pred.PROBABILITIES)
-      if _pred.CLASS_IDS in keys or _pred.CLASSES in keys:
-        class_ids = tf.expand_dims(
-            tf.argmax(logits, axis=-1, name=_pred.CLASS_IDS), -1)
-        if _pred.CLASS_IDS in keys:
-          predictions[_pred.CLASS_IDS] = class_ids
-        if _pred.CLASSES in keys:
-          predictions[_pred.CLASSES] = base_head.class_ids_to_strings(
-              class_ids, self._label_vocabulary)
-      if _pred.ALL_CLASS_IDS in keys:
-        predictions[_pred.ALL_CLASS_IDS] = base_head.all_class_ids(
-            logits, self._n_classes)
-      if _pred.ALL_CLASSES in keys:
-        predictions[_pred.ALL_CLASSES] = base_head.all_classes(
-            logits, self._n_classes, self._label_vocabulary)
+      base_head.add_class_predictions(predictions, keys, logits,
+                                      self._n_classes, self._label_vocabulary)
     return predictions
 
   def metrics(self, regularization_losses=None):
