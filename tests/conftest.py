@@ -21,3 +21,14 @@ def pytest_configure(config):
 @pytest.fixture
 def golden_dir():
   return os.path.join(GOLDEN_ROOT, 'golden', 'custom_dnn')
+
+
+@pytest.fixture
+def venv215_python():
+  """The reference tensorflow-estimator 2.15 interpreter; skips without it."""
+  for venv in (os.environ.get('VENV215'),
+               os.path.expanduser('~/.cache/tfcompat/venv215'), '/work/venv215'):
+    if venv and os.path.exists(os.path.join(venv, 'bin', 'python')):
+      return os.path.join(venv, 'bin', 'python')
+  pytest.skip('no tensorflow-estimator 2.15 venv: set VENV215, or run '
+              'third_party/tensorflow_estimator_2_15/make_golden.sh --venv-only')

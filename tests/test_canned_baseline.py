@@ -162,18 +162,9 @@ def test_weight_column_of_wrong_type_is_rejected(tmp_path):
     est.train(input_fn(YR[:, :1], with_weight=True), steps=1)
 
 
-def _venv215_python():
-  venv = os.environ.get('VENV215',
-                        os.path.expanduser('~/.cache/tfcompat/venv215'))
-  python = os.path.join(venv, 'bin', 'python')
-  return python if os.path.exists(python) else None
-
-
 @pytest.mark.slow
-def test_tensorflow_estimator_2_15_evaluates_our_baselines(tmp_path):
-  python = _venv215_python()
-  if python is None:
-    pytest.skip('no tensorflow-estimator 2.15 venv (set VENV215)')
+def test_tensorflow_estimator_2_15_evaluates_our_baselines(tmp_path, venv215_python):
+  python = venv215_python
   ours = {}
   for name, est_class in (('v2', tf.estimator.BaselineRegressor),
                           ('v1', tf.compat.v1.estimator.BaselineRegressor)):

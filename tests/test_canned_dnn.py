@@ -261,18 +261,8 @@ def test_fixed_checkpoint_evaluates_and_trains_like_2_15(case, tmp_path):
       np.testing.assert_allclose(got, value, rtol=RTOL, atol=2e-6)
 
 
-def _venv215_python():
-  venv = os.environ.get('VENV215',
-                        os.path.expanduser('~/.cache/tfcompat/venv215'))
-  python = os.path.join(venv, 'bin', 'python')
-  return python if os.path.exists(python) else None
-
-
-def _run_on_2_15(tmp_path, call):
+def _run_on_2_15(python, tmp_path, call):
   """Runs `deterministic_case` on 2.15; `call` is the Python call to print."""
-  python = _venv215_python()
-  if python is None:
-    pytest.skip('no tensorflow-estimator 2.15 venv (set VENV215)')
   script = (inspect.getsource(deterministic_case) +
             'import json, sys\n'
             f'print(json.dumps({call}))\n')
@@ -285,15 +275,17 @@ def _run_on_2_15(tmp_path, call):
 
 
 @pytest.mark.slow
-def test_oracle_2_15_agrees_both_ways(tmp_path):
+def test_oracle_2_15_agrees_both_ways(tmp_path, venv215_python):
   """2.15 reproduces the table above and evaluates our trained model_dirs."""
   ours = {case: deterministic_case(case, str(tmp_path / 'ours' / case))
           for case in FIXED_CHECKPOINT_2_15}
   theirs = _run_on_2_15(
-      tmp_path, '{c: deterministic_case(c, sys.argv[1] + "/theirs/" + c) '
+      venv215_python, tmp_path,
+      '{c: deterministic_case(c, sys.argv[1] + "/theirs/" + c) '
       'for c in sys.argv[2:]}')
   evaluated = _run_on_2_15(
-      tmp_path, '{c: deterministic_case(c, sys.argv[1] + "/ours/" + c, '
+      venv215_python, tmp_path,
+      '{c: deterministic_case(c, sys.argv[1] + "/ours/" + c, '
       'evaluate_only=True) for c in sys.argv[2:]}')
   for case, result in ours.items():
     _assert_metrics(result['initial'], theirs[case]['initial'])

@@ -182,14 +182,6 @@ def test_export_of_2_15_checkpoint_serves_its_outputs(run):
       _assert_close(outputs[key][name], value, '%s/%s' % (key, name))
 
 
-def _venv215_python():
-  for venv in (os.environ.get('VENV215'),
-               os.path.expanduser('~/.cache/tfcompat/venv215'), '/work/venv215'):
-    if venv and os.path.exists(os.path.join(venv, 'bin', 'python')):
-      return os.path.join(venv, 'bin', 'python')
-  return None
-
-
 _EVAL_WITH_2_15 = '''
 import json, sys
 from programs import canned_cases
@@ -200,11 +192,8 @@ print(json.dumps({k: float(v) for k, v in metrics.items()}))
 
 
 @pytest.mark.slow
-def test_tensorflow_estimator_2_15_evaluates_our_model_dir(run):
-  python = _venv215_python()
-  if python is None:
-    pytest.skip('no tensorflow-estimator 2.15 venv; run '
-                'third_party/tensorflow_estimator_2_15/make_golden.sh first')
+def test_tensorflow_estimator_2_15_evaluates_our_model_dir(run, venv215_python):
+  python = venv215_python
   model_dir = os.path.join(run.tmp_dir, 'ours')
   est = run.case.make(model_dir)
   est.train(run.case.train_input_fn, steps=canned_cases.TRAIN_STEPS)

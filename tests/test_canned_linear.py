@@ -317,13 +317,6 @@ def test_features_must_be_a_dict():
     linear._check_features(tf.constant([1.]))  # pylint: disable=protected-access
 
 
-def _venv215_python():
-  venv = os.environ.get('VENV215',
-                        os.path.expanduser('~/.cache/tfcompat/venv215'))
-  python = os.path.join(venv, 'bin', 'python')
-  return python if os.path.exists(python) else None
-
-
 _ORACLE = '''
 import json, sys, numpy as np, tensorflow as tf
 fc = tf.feature_column
@@ -380,11 +373,9 @@ def _assert_same(ours, theirs):
 
 
 @pytest.mark.slow
-def test_model_dirs_are_interchangeable_with_2_15(tmp_path):
+def test_model_dirs_are_interchangeable_with_2_15(tmp_path, venv215_python):
   """2.15 evaluates what we trained, and we evaluate what 2.15 trained."""
-  python = _venv215_python()
-  if python is None:
-    pytest.skip('no tensorflow-estimator 2.15 venv (set VENV215)')
+  python = venv215_python
   ours_dir, theirs_dir = str(tmp_path / 'ours'), str(tmp_path / 'theirs')
   ours = _ours(ours_dir, train=True)
   _assert_same(ours, _oracle(python, ours_dir, 'evaluate'))

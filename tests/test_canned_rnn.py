@@ -382,13 +382,6 @@ def test_public_names():
   assert tf.estimator.experimental.RNNEstimator is rnn.RNNEstimator
 
 
-def _venv215_python():
-  venv = os.environ.get('VENV215',
-                        os.path.expanduser('~/.cache/tfcompat/venv215'))
-  python = os.path.join(venv, 'bin', 'python')
-  return python if os.path.exists(python) else None
-
-
 _EVAL_215 = '''
 import json, sys
 import tensorflow as tf
@@ -412,10 +405,8 @@ print(json.dumps({k: float(v) for k, v in est.evaluate(input_fn).items()}))
 
 
 @pytest.mark.slow
-def test_tensorflow_estimator_2_15_evaluates_our_model_dir(tmp_path):
-  python = _venv215_python()
-  if python is None:
-    pytest.skip('no tensorflow-estimator 2.15 venv (set VENV215)')
+def test_tensorflow_estimator_2_15_evaluates_our_model_dir(tmp_path, venv215_python):
+  python = venv215_python
   model_dir = str(tmp_path)
   est = _make('seq_simple', model_dir)
   est.train(_input_fn('seq_simple'), steps=5)

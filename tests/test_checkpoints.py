@@ -117,19 +117,10 @@ def test_sigkill_stress(tmp_path):
   _kill_and_resume(tmp_path, trials=30)
 
 
-def _venv215_python():
-  venv = os.environ.get('VENV215', os.path.expanduser('~/.cache/tfcompat/venv215'))
-  python = os.path.join(venv, 'bin', 'python')
-  return python if os.path.exists(python) else None
-
-
 @pytest.mark.slow
-def test_tensorflow_estimator_2_15_reads_our_model_dir(tmp_path):
+def test_tensorflow_estimator_2_15_reads_our_model_dir(tmp_path, venv215_python):
   """The reference package restores and evaluates a model_dir trained here."""
-  python = _venv215_python()
-  if python is None:
-    pytest.skip('no tensorflow-estimator 2.15 venv; run '
-                'third_party/tensorflow_estimator_2_15/make_golden.sh first')
+  python = venv215_python
   model_dir = str(tmp_path / 'ours')
   est = tf.estimator.Estimator(custom_dnn.model_fn, model_dir=model_dir,
                                params=custom_dnn.PARAMS,
