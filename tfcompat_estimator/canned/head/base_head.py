@@ -90,6 +90,30 @@ class SingleHead(Head):
   `_export_outputs(predictions)` for PREDICT mode.
   """
 
+  def _threshold_keys(self, threshold):
+    """Keys of the accuracy, precision and recall metrics at `threshold`."""
+    keys = metric_keys.MetricKeys
+    return (self._summary_key(keys.ACCURACY_AT_THRESHOLD % threshold),
+            self._summary_key(keys.PRECISION_AT_THRESHOLD % threshold),
+            self._summary_key(keys.RECALL_AT_THRESHOLD % threshold))
+
+  def _threshold_metric_factories(self):
+    """`build_metrics` factories for each of `self._thresholds`."""
+    import tf_keras  # pylint: disable=g-import-not-at-top
+    m = tf_keras.metrics
+    factories = []
+    for threshold in self._thresholds:
+      acc_key, prec_key, rec_key = self._threshold_keys(threshold)
+      factories += [
+          (acc_key, lambda k=acc_key, t=threshold: m.BinaryAccuracy(
+              name=k, threshold=t)),
+          (prec_key, lambda k=prec_key, t=threshold: m.Precision(
+              name=k, thresholds=t)),
+          (rec_key, lambda k=rec_key, t=threshold: m.Recall(
+              name=k, thresholds=t)),
+      ]
+    return factories
+
   def _init_loss_config(self, loss_reduction, loss_fn, name):
     """Validates and stores the loss reduction, custom loss_fn and name."""
     validate_loss_reduction(loss_reduction)

@@ -112,11 +112,6 @@ class BinaryClassHead(base_head.SingleHead):
                                       self._label_vocabulary)
     return predictions
 
-  def _threshold_keys(self, threshold):
-    return (self._summary_key(_keys.ACCURACY_AT_THRESHOLD % threshold),
-            self._summary_key(_keys.PRECISION_AT_THRESHOLD % threshold),
-            self._summary_key(_keys.RECALL_AT_THRESHOLD % threshold))
-
   def metrics(self, regularization_losses=None):
     key = self._summary_key
     m = tf_keras.metrics
@@ -139,16 +134,7 @@ class BinaryClassHead(base_head.SingleHead):
       if regularization_losses is not None:
         factories.append((key(_keys.LOSS_REGULARIZATION),
                           lambda: m.Mean(name=_keys.LOSS_REGULARIZATION)))
-      for threshold in self._thresholds:
-        acc_key, prec_key, rec_key = self._threshold_keys(threshold)
-        factories += [
-            (acc_key, lambda k=acc_key, t=threshold: m.BinaryAccuracy(
-                name=k, threshold=t)),
-            (prec_key, lambda k=prec_key, t=threshold: m.Precision(
-                name=k, thresholds=t)),
-            (rec_key, lambda k=rec_key, t=threshold: m.Recall(
-                name=k, thresholds=t)),
-        ]
+      factories += self._threshold_metric_factories()
       return base_head.build_metrics(factories)
 
   def update_metrics(self, eval_metrics, features, logits, labels,

@@ -154,11 +154,6 @@ class MultiLabelHead(base_head.SingleHead):
             logits, self._n_classes, self._label_vocabulary)
     return predictions
 
-  def _threshold_keys(self, threshold):
-    return (self._summary_key(_keys.ACCURACY_AT_THRESHOLD % threshold),
-            self._summary_key(_keys.PRECISION_AT_THRESHOLD % threshold),
-            self._summary_key(_keys.RECALL_AT_THRESHOLD % threshold))
-
   def _class_keys(self, class_id):
     """Keys of the per-class metrics: by id, or by vocabulary name."""
     if self._label_vocabulary is None:
@@ -182,16 +177,7 @@ class MultiLabelHead(base_head.SingleHead):
     if regularization_losses is not None:
       factories.append((key(_keys.LOSS_REGULARIZATION),
                         lambda: m.Mean(name=_keys.LOSS_REGULARIZATION)))
-    for threshold in self._thresholds:
-      acc_key, prec_key, rec_key = self._threshold_keys(threshold)
-      factories += [
-          (acc_key, lambda k=acc_key, t=threshold: m.BinaryAccuracy(
-              name=k, threshold=t)),
-          (prec_key, lambda k=prec_key, t=threshold: m.Precision(
-              name=k, thresholds=t)),
-          (rec_key, lambda k=rec_key, t=threshold: m.Recall(
-              name=k, thresholds=t)),
-      ]
+    factories += self._threshold_metric_factories()
     for class_id in self._classes_for_class_based_metrics:
       prob_key, auc_key, auc_pr_key = self._class_keys(class_id)
       factories += [
