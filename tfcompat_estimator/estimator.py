@@ -187,12 +187,17 @@ class Estimator:
                                 strip_default_attrs=True)
 
   # Captured graphs and the checkpoint their variables hold --------------------
-  def _prepare(self, mode, batches, checkpoint_path):
-    """The captured graph for `mode`, its variables loaded for this call."""
+  def _prepare(self, mode, batches, checkpoint_path, variables_from=None):
+    """The captured graph for `mode`, its variables loaded for this call.
+
+    `variables_from` (checkpoint key -> variable, e.g. a running training's
+    `global_variables`) supplies the values instead of a checkpoint, so an
+    in-memory evaluation reuses the cached graph and touches no files.
+    """
     key = (mode, repr(batches.element_spec))
     captured = self._captures.get(key)
     if captured is not None and checkpoint_path is None and (
-        self._state[id(captured)] != _FRESH):
+        variables_from is None and self._state[id(captured)] != _FRESH):
       captured = None  # its variables were changed; start from a fresh init
     if captured is None:
       captured = graph_capture.CapturedModel(
@@ -200,7 +205,10 @@ class Estimator:
           self._params or None, self._config)
       self._captures[key] = captured
       self._state[id(captured)] = _FRESH
-    if checkpoint_path is not None:
+    if variables_from is not None:
+      _copy_variables(captured, variables_from)
+      self._mark_unsaved(captured)  # a later checkpoint load must not be skipped
+    elif checkpoint_path is not None:
       identity = _checkpoint_identity(checkpoint_path)
       if self._state[id(captured)] != identity:
         checkpoints.restore(captured.global_variables, checkpoint_path)
@@ -235,6 +243,27 @@ class EstimatorV1(Estimator):
         assets_extra=assets_extra, as_text=as_text,
         checkpoint_path=checkpoint_path,
         strip_default_attrs=strip_default_attrs)
+
+
+def _copy_variables(captured, source):
+  """Assigns `captured`'s checkpointed variables from same-keyed `source` ones.
+
+  A custom Scaffold saver or init_fn would decide the values otherwise, so
+  they are refused rather than silently bypassed, as 2.15 did.
+  """
+  scaffold = captured.spec.scaffold
+  for what in ('saver', 'init_fn'):
+    if getattr(scaffold, what) is not None:
+      raise ValueError(f'Evaluating on in-memory variables (InMemoryEvaluatorHook) '
+                       f'does not support a custom Scaffold {what} in the '
+                       f'{captured.mode} EstimatorSpec.')
+  missing = [k for k in captured.global_variables if k not in source]
+  if missing:
+    raise ValueError(f'The {captured.mode} graph has variables the in-memory '
+                     f'source lacks, so they cannot be set: {missing}.')
+  with tf.init_scope():  # callers may be inside a hook's graph context
+    for key, variable in captured.global_variables.items():
+      variable.assign(source[key])
 
 
 def _checkpoint_identity(path):

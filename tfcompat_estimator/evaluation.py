@@ -18,14 +18,20 @@ from tfcompat_estimator.session_emulation import step_runner
 _BULK_CHUNK = 1000
 
 
-def run_evaluation(estimator, input_fn, steps, hooks, checkpoint_path, name):
+def run_evaluation(estimator, input_fn, steps, hooks, checkpoint_path, name,
+                   variables_from=None):
+  """Evaluates and reports metrics; `variables_from` replaces the checkpoint.
+
+  `variables_from` (checkpoint key -> variable) is how InMemoryEvaluatorHook
+  evaluates the training variables as they are, reading no checkpoint.
+  """
   if steps is not None and steps <= 0:
     raise ValueError(f'Must specify steps > 0, given: {steps}')
   hooks = list(hooks or [])
   batches = input_pipeline.BatchSource(
       input_fn, model_fn_lib.ModeKeys.EVAL, estimator.params, estimator.config)
   captured = estimator._prepare(  # pylint: disable=protected-access
-      model_fn_lib.ModeKeys.EVAL, batches, checkpoint_path)
+      model_fn_lib.ModeKeys.EVAL, batches, checkpoint_path, variables_from)
   captured.reset_local_variables()
   session = session_lib.EmulatedSession(captured)
   hooks += list(captured.spec.evaluation_hooks)
