@@ -35,6 +35,11 @@ HEADS = {
     'MultiHead': _HEAD + 'multi_head:MultiHead',
 }
 
+EXPORTERS = {
+    name: f'tfcompat_estimator.exporter:{name}'
+    for name in ('Exporter', 'LatestExporter', 'BestExporter', 'FinalExporter')
+}
+
 
 def parsing(suffix):
   """parse-spec helpers (v2 ones accept only v2 feature columns) and add_metrics."""
@@ -64,8 +69,8 @@ def canned(suffix):
           for module, names in _FAMILIES.items() for name in names}
 
 
-V2 = {**canned('V2'), **HEADS, **parsing('_v2')}
-V1 = {**canned(''), **HEADS, **parsing('')}
+V2 = {**canned('V2'), **HEADS, **parsing('_v2'), **EXPORTERS}
+V1 = {**canned(''), **HEADS, **parsing(''), **EXPORTERS}
 EXPERIMENTAL_V2 = {
     'RNNClassifier': _CANNED + 'rnn:RNNClassifier',
     'RNNEstimator': _CANNED + 'rnn:RNNEstimator',
