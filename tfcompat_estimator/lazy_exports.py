@@ -41,6 +41,12 @@ EXPORTERS = {
 }
 
 
+TRAIN_EVAL = {
+    name: f'tfcompat_estimator.train_eval:{name}'
+    for name in ('TrainSpec', 'EvalSpec', 'train_and_evaluate')
+}
+
+
 def parsing(suffix):
   """parse-spec helpers (v2 ones accept only v2 feature columns) and add_metrics."""
   return {
@@ -69,8 +75,8 @@ def canned(suffix):
           for module, names in _FAMILIES.items() for name in names}
 
 
-V2 = {**canned('V2'), **HEADS, **parsing('_v2'), **EXPORTERS}
-V1 = {**canned(''), **HEADS, **parsing(''), **EXPORTERS}
+V2 = {**canned('V2'), **HEADS, **parsing('_v2'), **EXPORTERS, **TRAIN_EVAL}
+V1 = {**canned(''), **HEADS, **parsing(''), **EXPORTERS, **TRAIN_EVAL}
 EXPERIMENTAL_V2 = {
     'RNNClassifier': _CANNED + 'rnn:RNNClassifier',
     'RNNEstimator': _CANNED + 'rnn:RNNEstimator',
