@@ -541,7 +541,7 @@ def test_model_dir_from_tf_config(monkeypatch):
      ValueError, '"chief" job'),
     ({'cluster': {'chief': ['a:1', 'b:1']},
       'task': {'type': 'chief', 'index': 0}},
-     ValueError, 'exactly one "chief" task, found 2'),
+     ValueError, r'"chief" job with exactly one task; its jobs are {.chief.: 2}'),
     ({'cluster': {'master': ['m:1'], 'chief': ['c:1']},
       'task': {'type': 'master', 'index': 0}},
      ValueError, '"master" and a "chief"'),

@@ -10,6 +10,7 @@ called once per step, keeping its iterator state between calls.
 
 import tensorflow as tf
 
+from tfcompat_estimator import distribution
 from tfcompat_estimator import model_fn as model_fn_lib
 
 ModeKeys = model_fn_lib.ModeKeys
@@ -45,26 +46,36 @@ class BatchSource:
 
   `iterator` is set for datasets (compiled loops may consume it directly);
   `next_batch` serves the single-step path and accepts a hook's `feed_dict`.
+  Under a training strategy each element holds one batch per local replica;
+  `features_spec`/`labels_spec` describe one of them.
   """
 
   def __init__(self, input_fn, mode, params, config):
     self.mode = mode
+    strategy = distribution.strategy_for(mode, config)
     self.iterator = None
     self._producer = None
-    result = self._call_eagerly(input_fn, mode, params, config)
+    self._replicas = distribution.local_replicas(strategy)
+    result = self._call_eagerly(input_fn, mode, params, config,
+                                distribution.input_context(strategy))
     if isinstance(result, tf.data.Dataset):
       dataset = result
       if mode == ModeKeys.PREDICT and _is_pair(dataset.element_spec):
         dataset = dataset.map(lambda *element: element[0])
       self.features_spec, self.labels_spec = _split(dataset.element_spec, mode)
-      self.iterator = iter(dataset)
+      self.iterator = iter(distribution.group_for_replicas(dataset, self._replicas))
+    elif self._replicas > 1:
+      raise ValueError(
+          f'train_distribute has {self._replicas} local replicas, so input_fn '
+          'must return a tf.data.Dataset (each replica draws its own batch); '
+          f'it returned {type(result).__name__}.')
     else:
       self._build_graph_producer(input_fn, mode, params, config)
 
   @staticmethod
-  def _call_eagerly(input_fn, mode, params, config):
+  def _call_eagerly(input_fn, mode, params, config, input_context):
     try:
-      return call_input_fn(input_fn, mode, params, config)
+      return call_input_fn(input_fn, mode, params, config, input_context)
     except RuntimeError as e:
       # Placeholders and queues cannot run eagerly; the graph path handles them.
       if 'eager' in str(e).lower():
@@ -110,10 +121,15 @@ class BatchSource:
             'A hook passed feed_dict, but the input_fn returned a Dataset, '
             'which has no placeholders to feed.')
       element = next(self.iterator)
-      features, labels = _split(element, self.mode) if self._has_labels() else (
-          element, None)
-      return tf.nest.flatten([features] + ([labels] if labels is not None else []),
-                             expand_composites=True)
+      replica_elements = element if self._replicas > 1 else (element,)
+      flat = []
+      for replica_element in replica_elements:
+        features, labels = (_split(replica_element, self.mode)
+                            if self._has_labels() else (replica_element, None))
+        flat += tf.nest.flatten(
+            [features] + ([labels] if labels is not None else []),
+            expand_composites=True)
+      return flat
     values = []
     feed_dict = {_feed_name(k): v for k, v in (feed_dict or {}).items()}
     for name, dtype in zip(self._placeholder_names, self._placeholder_dtypes):

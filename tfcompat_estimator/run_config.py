@@ -170,18 +170,17 @@ def _validate_task(cluster_spec, task_env, chief_type):
     """Checks the task in `task_env` against the cluster; returns (type, index).
 
     `chief_type` is the job of the single coordinating task: `chief`, or
-    `master` in legacy clusters. The evaluator runs outside the training
-    cluster, so any non-negative index is accepted for it.
+    `master` in legacy clusters, or None when no such job is required. The
+    evaluator runs outside the training cluster, so any non-negative index is
+    accepted for it.
     """
     jobs = cluster_spec.jobs
-    if chief_type not in jobs:
+    if chief_type is not None and (chief_type not in jobs or
+                                   cluster_spec.num_tasks(chief_type) != 1):
         raise ValueError(
             f'{_TF_CONFIG}["cluster"] must contain a "{chief_type}" job with '
-            f'exactly one task; its jobs are {sorted(jobs)}.')
-    num_chiefs = cluster_spec.num_tasks(chief_type)
-    if num_chiefs > 1:
-        raise ValueError(f'{_TF_CONFIG}["cluster"] must have exactly one '
-                         f'"{chief_type}" task, found {num_chiefs}.')
+            f'exactly one task; its jobs are '
+            f'{ {job: cluster_spec.num_tasks(job) for job in sorted(jobs)} }.')
 
     task_type = task_env.get('type')
     task_id = task_env.get('index')
@@ -209,6 +208,19 @@ def _validate_task(cluster_spec, task_env, chief_type):
             f'Task index {task_id} from {_TF_CONFIG} is out of range: job '
             f'{task_type!r} has {num_addresses} task(s).')
     return task_type, task_id
+
+
+def strategy_cluster_task():
+    """`(task_type, task_id)` of this process in a strategy-owned cluster.
+
+    When a training strategy owns the `TF_CONFIG` cluster, the RunConfig keeps
+    local roles (as in 2.15), so the task this process plays is read here. A
+    `chief` job is optional: without one, worker 0 leads.
+    """
+    tf_config = _read_tf_config()
+    cluster_spec = _cluster_spec_from(tf_config)
+    chief_type = TaskType.CHIEF if TaskType.CHIEF in cluster_spec.jobs else None
+    return _validate_task(cluster_spec, _task_env(tf_config), chief_type)
 
 
 def _session_master(cluster_spec, task_type, task_id, tf_config):

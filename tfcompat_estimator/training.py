@@ -16,6 +16,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfcompat_estimator import checkpoints
+from tfcompat_estimator import distribution
 from tfcompat_estimator import input_pipeline
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import summaries
@@ -103,6 +104,9 @@ class TrainLoop:
       if not isinstance(hook, _train.SessionRunHook):
         raise TypeError(f'Hooks must be SessionRunHook instances, given: {hook!r}')
     self._listeners = list(saving_listeners or [])
+    self._strategy = distribution.strategy_for(model_fn_lib.ModeKeys.TRAIN,
+                                               self._config)
+    self._is_chief = distribution.is_chief(self._config, self._strategy)
     self._batches = input_pipeline.BatchSource(
         input_fn, model_fn_lib.ModeKeys.TRAIN, estimator.params, self._config)
     self.captured = estimator._prepare(  # pylint: disable=protected-access
@@ -124,7 +128,7 @@ class TrainLoop:
   def _assemble_hooks(self):
     spec = self.captured.spec
     # 2.15's order: chief-only hooks, then the caller's, then the model_fn's.
-    chief = list(spec.training_chief_hooks) if self._config.is_chief else []
+    chief = list(spec.training_chief_hooks) if self._is_chief else []
     hooks = chief + self._hooks + list(spec.training_hooks)
     saver_hooks = [h for h in hooks if isinstance(h, _train.CheckpointSaverHook)]
     checkpointing = None
@@ -134,7 +138,7 @@ class TrainLoop:
       if not graph.get_collection(tf.compat.v1.GraphKeys.SAVERS):
         graph.add_to_collection(tf.compat.v1.GraphKeys.SAVERS, _CheckpointSaverAdapter(
             self.captured.global_variables, self._store_for_dir))
-    elif self._config.is_chief and (self._config.save_checkpoints_steps or
+    elif self._is_chief and (self._config.save_checkpoints_steps or
                                     self._config.save_checkpoints_secs):
       checkpointing = _Checkpointing(self._store_for_dir(None),
                                      self.captured.global_variables,
@@ -147,6 +151,12 @@ class TrainLoop:
 
   def run(self):
     """Trains until `last_step`, end of input, or a stop request."""
+    try:
+      return self._run()
+    except tf.errors.OpError as e:
+      distribution.reraise_peer_failure(self._strategy, e)
+
+  def _run(self):
     hooks, self._checkpointing = self._assemble_hooks()
     runner = hook_runner_lib.HookRunner(hooks, self._session)
     config = self._config
@@ -155,9 +165,9 @@ class TrainLoop:
     self._rate_timer = (_train.SecondOrStepTimer(every_steps=config.log_step_count_steps)
                         if config.log_step_count_steps else None)
     self._summary_timer = (_train.SecondOrStepTimer(every_steps=config.save_summary_steps)
-                           if config.save_summary_steps and self.captured.summary_op is not None
-                           else None)
-    self._writer = summaries.EventWriter(self._est.model_dir)
+                           if self._is_chief and config.save_summary_steps and
+                           self.captured.summary_op is not None else None)
+    self._writer = summaries.EventWriter(self._est.model_dir) if self._is_chief else None
     self._iteration = 0
     self._last_log_time = None
     self._loss = None
@@ -188,7 +198,8 @@ class TrainLoop:
           if elapsed_time:
             rate = elapsed_steps / elapsed_time
             logging.info('global_step/sec: %g', rate)
-            self._writer.write_scalars({'global_step/sec': rate}, step)
+            if self._writer:
+              self._writer.write_scalars({'global_step/sec': rate}, step)
         if self._checkpointing and self._checkpointing.due(step):
           stop = self._checkpointing.save(self._session, step) or stop
       self._session.current_batch = None
@@ -200,7 +211,8 @@ class TrainLoop:
       if self._loss is not None:
         logging.info('Loss for final step: %s.', self._loss)
     finally:
-      self._writer.close()
+      if self._writer:
+        self._writer.close()
     return self._loss
 
   def _global_step(self):

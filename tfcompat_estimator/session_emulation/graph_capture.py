@@ -16,6 +16,7 @@ import types
 
 import tensorflow as tf
 
+from tfcompat_estimator import distribution
 from tfcompat_estimator import model_fn as model_fn_lib
 
 _v1 = tf.compat.v1
@@ -34,8 +35,19 @@ class CapturedModel:
     self._prune_cache = {}
     self.spec = None
 
+    def call(features, labels):
+      return model_fn_lib.call_model_fn(model_fn, features, labels, mode,
+                                        params, config)
+
+    # Under a strategy the model_fn runs once per local replica, each with
+    # its own batch (see `distribution`).
+    strategy = distribution.strategy_for(mode, config)
+    per_batch = 1 if labels_spec is None else 2
+    replicas = distribution.local_replicas(strategy)
+
     def build(*batch):
-      features, labels = (batch + (None,))[:2]
+      batches = [(batch[i:i + per_batch] + (None,))[:2]
+                 for i in range(0, len(batch), per_batch)]
       with tf.variable_creator_scope(self._record_variable):
         if config.tf_random_seed is not None:
           _v1.set_random_seed(config.tf_random_seed)
@@ -46,8 +58,10 @@ class CapturedModel:
         self.global_step_read = tf.identity(self.global_step.read_value(),
                                             name='global_step')
         _v1.add_to_collection(_GLOBAL_STEP_READ_KEY, self.global_step_read)
-        self.spec = model_fn_lib.call_model_fn(
-            model_fn, features, labels, mode, params, config)
+        if strategy is None:
+          self.spec = call(*batches[0])
+        else:
+          self.spec = distribution.replicated_spec(strategy, call, batches)
         # Hooks look the global step up after capture and expect a graph
         # element named 'global_step' (the variable itself lives outside).
         global_step_list = _v1.get_collection_ref(_v1.GraphKeys.GLOBAL_STEP)
@@ -58,11 +72,12 @@ class CapturedModel:
         self._gate_global_step_writes()
         self._build_mode_extras()
 
-    signature = [features_spec] + ([labels_spec] if labels_spec is not None
-                                   else [])
+    signature = ([features_spec] + ([labels_spec] if labels_spec is not None
+                                    else [])) * replicas
     if config.tf_random_seed is not None:
       tf.random.set_seed(config.tf_random_seed)
-    self._wrapped = _v1.wrap_function(build, signature=signature)
+    with distribution.capture_scope(strategy):
+      self._wrapped = _v1.wrap_function(build, signature=signature)
     self.graph = self._wrapped.graph
     n_feeds = len(tf.nest.flatten(signature, expand_composites=True))
     self.feeds = list(self._wrapped.inputs[:n_feeds])
@@ -98,8 +113,9 @@ class CapturedModel:
     consuming the variable's handle are found in the graph.
     """
     graph = _v1.get_default_graph()
+    external_handles = [v.handle for v in distribution.components(self.global_step)]
     handles = {id(internal) for external, internal in graph.captures
-               if external is self.global_step.handle}
+               if any(external is h for h in external_handles)}
     read_op = self.global_step_read.op
     for op in graph.get_operations():
       if op.type != 'ReadVariableOp' and op is not read_op and any(
