@@ -1,0 +1,257 @@
+"""Early stopping: training hooks that stop once a predicate holds.
+
+The `stop_if_*` predicates read the evaluation metrics that `evaluate` (or an
+InMemoryEvaluatorHook) wrote as event files into the estimator's eval dir.
+
+2.15 let only the chief call the predicate and published its decision in a
+`signal_early_stopping/STOP` variable that other workers polled (and that
+ended up in every checkpoint). Here hooks run in Python between compiled
+steps and variables live outside the captured graph, so no such variable is
+created: each worker calls the predicate itself (see
+`make_early_stopping_hook`), and checkpoints hold only the model's variables.
+(2.15 could not add such a hook to a model_dir trained without one: restoring
+found no STOP variable. That works here; the reverse, 2.15 continuing a
+model_dir from here with an early-stopping hook, fails the same way.)
+"""
+
+import collections
+import numbers
+import operator
+import os
+
+from tensorflow.python.platform import tf_logging as logging
+import tensorflow as tf
+
+from tfcompat_estimator import estimator as estimator_lib
+
+_train = tf.compat.v1.train
+_EVENT_FILES = 'events.out.tfevents.*'
+
+
+def make_early_stopping_hook(estimator, should_stop_fn, run_every_secs=60,
+                             run_every_steps=None):
+  """A hook that stops training once `should_stop_fn()` returns True.
+
+  The predicate is called at the first step and then every `run_every_secs`
+  seconds or every `run_every_steps` global steps (exactly one of them must be
+  set, so `run_every_steps` needs `run_every_secs=None`). The step during which
+  it answers True is the last one.
+
+  On a non-chief worker (`config.is_chief` False) 2.15 only polled the chief's
+  decision through a shared variable. There is none here, so the worker calls
+  `should_stop_fn` itself on the same schedule: a predicate over files every
+  worker can read (like the `stop_if_*` ones, over the eval dir) stops each
+  worker at most one check interval after the chief would have; a predicate
+  that depends on state only the chief has does not stop the workers.
+
+  With `config.train_distribute` set, 2.15 took a step-only path whatever the
+  strategy, so `run_every_secs` must be None there too.
+
+  Raises:
+    TypeError: `estimator` is not an Estimator or `should_stop_fn` is not
+      callable.
+    ValueError: both or neither of `run_every_secs` and `run_every_steps` are
+      set, or `run_every_secs` is set with `train_distribute`.
+  """
+  _check_estimator(estimator)
+  if run_every_secs is not None and run_every_steps is not None:
+    raise ValueError('Only one of `run_every_secs` and `run_every_steps` may be '
+                     f'set, got run_every_secs={run_every_secs} and '
+                     f'run_every_steps={run_every_steps} (pass '
+                     'run_every_secs=None to check every N steps).')
+  if run_every_secs is None and run_every_steps is None:
+    raise ValueError('One of `run_every_secs` and `run_every_steps` must be set.')
+  if estimator.config.train_distribute is not None and run_every_secs is not None:
+    raise ValueError('With RunConfig.train_distribute the early-stopping check '
+                     'runs by steps only: pass run_every_secs=None and '
+                     'run_every_steps.')
+  if not callable(should_stop_fn):
+    raise TypeError(f'`should_stop_fn` must be callable, got {should_stop_fn!r}.')
+  return _StopOnPredicateHook(should_stop_fn, run_every_secs, run_every_steps)
+
+
+def stop_if_higher_hook(estimator, metric_name, threshold, eval_dir=None,
+                        min_steps=0, run_every_secs=60, run_every_steps=None):
+  """Stops training once an evaluation had `metric_name` > `threshold`.
+
+  Only evaluations at global steps >= `min_steps` count. They are read from `eval_dir` (default `estimator.eval_dir()`); the
+  check runs as scheduled by `run_every_secs`/`run_every_steps`, see
+  `make_early_stopping_hook`. A metric missing from an evaluation it reads is
+  a KeyError naming the metrics there.
+  """
+  return _threshold_hook(estimator, metric_name, threshold, operator.gt,
+                         eval_dir, min_steps, run_every_secs, run_every_steps)
+
+
+def stop_if_lower_hook(estimator, metric_name, threshold, eval_dir=None,
+                       min_steps=0, run_every_secs=60, run_every_steps=None):
+  """Stops training once an evaluation had `metric_name` < `threshold`.
+
+  Arguments and errors as in `stop_if_higher_hook`.
+  """
+  return _threshold_hook(estimator, metric_name, threshold, operator.lt,
+                         eval_dir, min_steps, run_every_secs, run_every_steps)
+
+
+def stop_if_no_increase_hook(estimator, metric_name, max_steps_without_increase,
+                             eval_dir=None, min_steps=0, run_every_secs=60,
+                             run_every_steps=None):
+  """Stops training once `metric_name` has stopped rising.
+
+  That is, once an evaluation lies `max_steps_without_increase` or more
+  global steps after the one with the highest value so far (evaluations
+  before `min_steps` ignored). Otherwise as `stop_if_higher_hook`.
+  """
+  return _no_improvement_hook(estimator, metric_name, max_steps_without_increase,
+                              operator.gt, eval_dir, min_steps, run_every_secs,
+                              run_every_steps)
+
+
+def stop_if_no_decrease_hook(estimator, metric_name, max_steps_without_decrease,
+                             eval_dir=None, min_steps=0, run_every_secs=60,
+                             run_every_steps=None):
+  """Stops training once `metric_name` has stopped falling.
+
+  That is, once an evaluation lies `max_steps_without_decrease` or more
+  global steps after the one with the lowest value so far (evaluations
+  before `min_steps` ignored). Otherwise as `stop_if_higher_hook`.
+  """
+  return _no_improvement_hook(estimator, metric_name, max_steps_without_decrease,
+                              operator.lt, eval_dir, min_steps, run_every_secs,
+                              run_every_steps)
+
+
+def read_eval_metrics(eval_dir):
+  """`{global_step: {metric: value}}` from the event files in `eval_dir`.
+
+  Only scalar (`simple_value`) summaries count; several events at one step
+  merge, later ones winning. Steps are in ascending order. A corrupt event
+  file is read up to the damage, with a warning.
+  """
+  by_step = collections.defaultdict(dict)
+  for event in _events(os.fspath(eval_dir)):
+    values = {v.tag: v.simple_value for v in event.summary.value
+              if v.HasField('simple_value')}
+    if values:
+      by_step[event.step].update(values)
+  return collections.OrderedDict(sorted(by_step.items()))
+
+
+def _events(eval_dir):
+  if not tf.io.gfile.exists(eval_dir):
+    return
+  for path in sorted(tf.io.gfile.glob(os.path.join(eval_dir, _EVENT_FILES))):
+    try:
+      for event in tf.compat.v1.train.summary_iterator(path):
+        if event.HasField('summary'):
+          yield event
+    except tf.errors.DataLossError as e:
+      logging.warning('Skipping the rest of corrupt event file %s: %s', path, e)
+
+
+def _threshold_hook(estimator, metric_name, threshold, beyond, eval_dir,
+                    min_steps, run_every_secs, run_every_steps):
+  _check_number('threshold', threshold)
+  values = _metric_reader(estimator, metric_name, eval_dir, min_steps)
+  relation = 'greater' if beyond is operator.gt else 'less'
+
+  def should_stop():
+    for step, value in values():
+      if beyond(value, threshold):
+        logging.info('At step %s, metric "%s" = %s is %s than the early stopping '
+                     'threshold %s.', step, metric_name, value, relation,
+                     threshold)
+        return True
+    return False
+
+  return make_early_stopping_hook(estimator, should_stop, run_every_secs,
+                                  run_every_steps)
+
+
+def _no_improvement_hook(estimator, metric_name, max_steps, better, eval_dir,
+                         min_steps, run_every_secs, run_every_steps):
+  direction = 'increase' if better is operator.gt else 'decrease'
+  _check_number(f'max_steps_without_{direction}', max_steps)
+  values = _metric_reader(estimator, metric_name, eval_dir, min_steps)
+
+  def should_stop():
+    best = best_step = None
+    for step, value in values():
+      if best is None or better(value, best):
+        best, best_step = value, step
+      if step - best_step >= max_steps:
+        logging.info('Metric "%s" shows no %s for %s steps (limit %s): early '
+                     'stopping.', metric_name, direction, step - best_step,
+                     max_steps)
+        return True
+    return False
+
+  return make_early_stopping_hook(estimator, should_stop, run_every_secs,
+                                  run_every_steps)
+
+
+def _metric_reader(estimator, metric_name, eval_dir, min_steps):
+  """A function yielding (step, value) of `metric_name` at steps >= min_steps.
+
+  Evaluations are read lazily in step order, so (as in 2.15) an evaluation
+  lacking the metric is an error only if the predicate gets that far.
+  """
+  if not isinstance(metric_name, str) or not metric_name:
+    raise ValueError(f'metric_name must be a non-empty string, got '
+                     f'{metric_name!r}.')
+  _check_number('min_steps', min_steps)
+  _check_estimator(estimator)
+  eval_dir = estimator.eval_dir() if eval_dir is None else os.fspath(eval_dir)
+
+  def values():
+    for step, metrics in read_eval_metrics(eval_dir).items():
+      if step < min_steps:
+        continue
+      if metric_name not in metrics:
+        raise KeyError(f'Early stopping metric {metric_name!r} is not among the '
+                       f'evaluation results at global step {step} in '
+                       f'{eval_dir}: {sorted(metrics)}.')
+      yield step, metrics[metric_name]
+
+  return values
+
+
+def _check_estimator(estimator):
+  if not isinstance(estimator, estimator_lib.Estimator):
+    raise TypeError(f'`estimator` must be a tf.estimator.Estimator, got '
+                    f'{type(estimator)}.')
+
+
+def _check_number(name, value):
+  if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    raise TypeError(f'{name} must be a number, got {value!r}.')
+
+
+class _StopOnPredicateHook(_train.SessionRunHook):
+  """Requests a stop when `should_stop_fn()` is true, checked on a timer.
+
+  The timer runs on the global step a step starts from and, as in 2.15, keeps
+  its state when the hook is reused by another `train` call.
+  """
+
+  def __init__(self, should_stop_fn, run_every_secs, run_every_steps):
+    self._should_stop_fn = should_stop_fn
+    self._timer = _train.SecondOrStepTimer(every_secs=run_every_secs,
+                                           every_steps=run_every_steps)
+    self._global_step = None
+
+  def begin(self):
+    self._global_step = _train.get_global_step()
+
+  def before_run(self, run_context):
+    del run_context
+    return _train.SessionRunArgs(self._global_step)
+
+  def after_run(self, run_context, run_values):
+    step = int(run_values.results)
+    if not self._timer.should_trigger_for_step(step):
+      return
+    self._timer.update_last_triggered_step(step)
+    if self._should_stop_fn():
+      logging.info('Requesting early stopping at global step %d', step)
+      run_context.request_stop()

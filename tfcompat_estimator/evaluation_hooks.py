@@ -1,0 +1,135 @@
+"""Training hooks about evaluation and checkpoints: `InMemoryEvaluatorHook`
+and `make_stop_at_checkpoint_step_hook` (tf.estimator.experimental)."""
+
+import time
+
+from tensorflow.python.platform import tf_logging as logging
+import tensorflow as tf
+
+from tfcompat_estimator import checkpoints
+from tfcompat_estimator import evaluation
+
+_train = tf.compat.v1.train
+
+
+class InMemoryEvaluatorHook(_train.SessionRunHook):
+  """Evaluates the model being trained, from its variables in memory.
+
+  Runs `estimator.evaluate(input_fn, steps, hooks, name=name)` on the current
+  values of the training variables: once when training starts, after every
+  `every_n_iter` training steps of this `train` call, and at its end (again,
+  if the last step was just evaluated, as in 2.15). Metrics go to
+  `estimator.eval_dir(name)` as usual; no checkpoint is written or read, and
+  the estimator's captured evaluation graph is reused for every evaluation.
+
+  Like 2.15 it supports only local training, plain variables (no other
+  saveables) and no custom Scaffold saver or init_fn for evaluation.
+  """
+
+  def __init__(self, estimator, input_fn, steps=None, hooks=None, name=None,
+               every_n_iter=100):
+    if every_n_iter is None or every_n_iter <= 0:
+      raise ValueError(f'invalid every_n_iter={every_n_iter}: it must be a '
+                       'positive number of training steps.')
+    config = estimator.config
+    if config.num_ps_replicas > 0 or config.num_worker_replicas > 1:
+      raise ValueError(
+          'InMemoryEvaluatorHook supports only single machine (local) training; '
+          f'RunConfig has {config.num_ps_replicas} ps and '
+          f'{config.num_worker_replicas} worker replicas.')
+    if steps is not None and steps <= 0:
+      raise ValueError(f'Must specify steps > 0, given: {steps}')
+    self._hooks = list(hooks or [])
+    for hook in self._hooks:
+      if not isinstance(hook, _train.SessionRunHook):
+        raise TypeError(f'Hooks must be a SessionRunHook, given: {hook!r}')
+    self._estimator = estimator
+    self._input_fn = input_fn
+    self._steps = steps
+    self._name = name
+    self._timer = _train.SecondOrStepTimer(every_steps=every_n_iter)
+    self._iterations = 0
+
+  def begin(self):
+    self._timer.reset()
+    self._iterations = 0
+
+  def after_create_session(self, session, coord):
+    del coord
+    if session.graph.get_collection(tf.compat.v1.GraphKeys.SAVEABLE_OBJECTS):
+      raise ValueError('InMemoryEvaluatorHook supports only variables, but the '
+                       'training graph has other saveable objects '
+                       '(SAVEABLE_OBJECTS collection).')
+    self._evaluate(session)
+
+  def after_run(self, run_context, run_values):
+    del run_values
+    self._iterations += 1
+    if self._timer.should_trigger_for_step(self._iterations):
+      self._evaluate(run_context.session)
+
+  def end(self, session):
+    self._evaluate(session)
+
+  def _evaluate(self, session):
+    with tf.init_scope():  # hooks run inside the training graph's context
+      evaluation.run_evaluation(
+          self._estimator, self._input_fn, self._steps, self._hooks, None,
+          self._name, variables_from=session.captured.global_variables)
+    self._timer.update_last_triggered_step(self._iterations)
+
+
+def make_stop_at_checkpoint_step_hook(estimator, last_step,
+                                      wait_after_file_check_secs=30):
+  """A hook stopping training at `last_step`, chief or not.
+
+  The chief gets a plain `StopAtStepHook(last_step=last_step)`. A non-chief
+  worker stops only once the latest checkpoint in `model_dir` (written by the
+  chief) has reached `last_step`, so it keeps training until the chief's last
+  step is saved; after each unsuccessful look at the checkpoint it sleeps
+  `wait_after_file_check_secs` to spare the file system.
+  """
+  if estimator.config.is_chief:
+    return _train.StopAtStepHook(last_step=last_step)
+  return _StopAtCheckpointStepHook(estimator.model_dir, last_step,
+                                   wait_after_file_check_secs)
+
+
+class _StopAtCheckpointStepHook(_train.SessionRunHook):
+  """Requests a stop once a checkpoint at `last_step` or later exists."""
+
+  def __init__(self, model_dir, last_step, wait_after_file_check_secs=30):
+    if last_step is None:
+      raise ValueError('last_step must be specified.')
+    if model_dir is None:
+      raise ValueError('model_dir must be specified.')
+    self._model_dir = model_dir
+    self._last_step = last_step
+    self._wait_secs = wait_after_file_check_secs
+    self._global_step = None
+
+  def begin(self):
+    self._global_step = _train.get_global_step()
+
+  def before_run(self, run_context):
+    del run_context
+    return _train.SessionRunArgs(self._global_step)
+
+  def after_run(self, run_context, run_values):
+    if int(run_values.results) + 1 < self._last_step:  # the step just run
+      return
+    if self._checkpoint_step() >= self._last_step:
+      run_context.request_stop()
+    else:
+      time.sleep(self._wait_secs)
+
+  def _checkpoint_step(self):
+    """The global step of the latest checkpoint, 0 if none can be read."""
+    path = checkpoints.latest_checkpoint(self._model_dir)
+    if path is None:
+      return 0
+    try:
+      return checkpoints.global_step_of(path)
+    except checkpoints.CheckpointError as e:
+      logging.warning('Cannot read the global step of %s yet: %s', path, e)
+      return 0
