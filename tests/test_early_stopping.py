@@ -3,7 +3,9 @@
 import inspect
 import json
 import os
+import socket
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -377,3 +379,56 @@ def test_2_15_stops_at_the_same_steps(tmp_path, venv215_python):
   ours.append(trained_steps(est, _exp.make_early_stopping_hook(
       est, predicate, run_every_secs=None, run_every_steps=3)))
   assert ours == theirs
+
+
+_WORKER = """
+import json, os, sys
+import tfcompat_estimator
+tfcompat_estimator.install()
+import tensorflow as tf
+from test_early_stopping import model_fn, train_input_fn, StepCounter
+
+index = json.loads(os.environ['TF_CONFIG'])['task']['index']
+config = tf.estimator.RunConfig(
+    train_distribute=tf.distribute.MultiWorkerMirroredStrategy())
+est = tf.estimator.Estimator(model_fn, f'{sys.argv[1]}/{index}', config=config)
+calls = []
+# Only worker 0 wants to stop, at its second check (global step 2).
+hook = tf.estimator.experimental.make_early_stopping_hook(
+    est, lambda: calls.append(1) or (index == 0 and len(calls) >= 2),
+    run_every_secs=None, run_every_steps=2)
+counter = StepCounter()
+est.train(train_input_fn, hooks=[hook, counter], steps=10)
+print(json.dumps([counter.steps, len(calls)]))
+"""
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(('localhost', 0))
+    return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_multi_worker_job_stops_together_on_any_workers_vote(tmp_path):
+  workers = [f'localhost:{_free_port()}' for _ in range(2)]
+  here = os.path.dirname(os.path.abspath(__file__))
+  procs = []
+  for index in range(2):
+    env = dict(os.environ, PYTHONPATH=here, TF_CPP_MIN_LOG_LEVEL='2',
+               TF_CONFIG=json.dumps({'cluster': {'worker': workers},
+                                     'task': {'type': 'worker', 'index': index}}))
+    procs.append(subprocess.Popen(
+        [sys.executable, '-c', _WORKER, str(tmp_path)], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+  results = []
+  try:
+    for proc in procs:
+      out, err = proc.communicate(timeout=300)
+      assert proc.returncode == 0, err[-3000:]
+      results.append(json.loads(out.strip().splitlines()[-1]))
+  finally:
+    for proc in procs:
+      if proc.poll() is None:
+        proc.kill()
+  assert results == [[3, 2], [3, 2]]  # checks at steps 0 and 2, then stop

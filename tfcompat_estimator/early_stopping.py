@@ -7,8 +7,9 @@ InMemoryEvaluatorHook) wrote as event files into the estimator's eval dir.
 `signal_early_stopping/STOP` variable that other workers polled (and that
 ended up in every checkpoint). Here hooks run in Python between compiled
 steps and variables live outside the captured graph, so no such variable is
-created: each worker calls the predicate itself (see
-`make_early_stopping_hook`), and checkpoints hold only the model's variables.
+created: each worker calls the predicate itself (workers of a multi-worker
+strategy then all-reduce their votes, see `make_early_stopping_hook`), and
+checkpoints hold only the model's variables.
 (2.15 could not add such a hook to a model_dir trained without one: restoring
 found no STOP variable. That works here; the reverse, 2.15 continuing a
 model_dir from here with an early-stopping hook, fails the same way.)
@@ -22,6 +23,7 @@ import os
 from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
+from tfcompat_estimator import distribution
 from tfcompat_estimator import estimator as estimator_lib
 
 _train = tf.compat.v1.train
@@ -45,7 +47,9 @@ def make_early_stopping_hook(estimator, should_stop_fn, run_every_secs=60,
   that depends on state only the chief has does not stop the workers.
 
   With `config.train_distribute` set, 2.15 took a step-only path whatever the
-  strategy, so `run_every_secs` must be None there too.
+  strategy, so `run_every_secs` must be None there too. Under a multi-worker
+  strategy every worker calls `should_stop_fn` at the same global steps and
+  all stop together if any of them says so, as in 2.15.
 
   Raises:
     TypeError: `estimator` is not an Estimator or `should_stop_fn` is not
@@ -67,7 +71,10 @@ def make_early_stopping_hook(estimator, should_stop_fn, run_every_secs=60,
                      'run_every_steps.')
   if not callable(should_stop_fn):
     raise TypeError(f'`should_stop_fn` must be callable, got {should_stop_fn!r}.')
-  return _StopOnPredicateHook(should_stop_fn, run_every_secs, run_every_steps)
+  strategy = estimator.config.train_distribute
+  return _StopOnPredicateHook(
+      should_stop_fn, run_every_secs, run_every_steps,
+      strategy if distribution.is_multi_worker(strategy) else None)
 
 
 def stop_if_higher_hook(estimator, metric_name, threshold, eval_dir=None,
@@ -234,8 +241,10 @@ class _StopOnPredicateHook(_train.SessionRunHook):
   its state when the hook is reused by another `train` call.
   """
 
-  def __init__(self, should_stop_fn, run_every_secs, run_every_steps):
+  def __init__(self, should_stop_fn, run_every_secs, run_every_steps,
+               multi_worker_strategy=None):
     self._should_stop_fn = should_stop_fn
+    self._strategy = multi_worker_strategy
     self._timer = _train.SecondOrStepTimer(every_secs=run_every_secs,
                                            every_steps=run_every_steps)
     self._global_step = None
@@ -252,6 +261,22 @@ class _StopOnPredicateHook(_train.SessionRunHook):
     if not self._timer.should_trigger_for_step(step):
       return
     self._timer.update_last_triggered_step(step)
-    if self._should_stop_fn():
+    stop = bool(self._should_stop_fn())
+    if self._strategy is not None:
+      stop = _any_worker_votes(self._strategy, stop)
+    if stop:
       logging.info('Requesting early stopping at global step %d', step)
       run_context.request_stop()
+
+
+def _any_worker_votes(strategy, vote):
+  """Whether any worker of a multi-worker job voted to stop.
+
+  Workers of a synchronous job must leave the loop at the same step, or the
+  others would wait forever in the next step's collectives. Every worker
+  checks at the same global steps, so they can all-reduce their votes there
+  (what 2.15 did through an aggregated variable).
+  """
+  with tf.init_scope():  # hooks run inside the training graph's context
+    votes = strategy.run(lambda: tf.constant(int(vote)))
+    return int(strategy.reduce(tf.distribute.ReduceOp.SUM, votes, axis=None)) > 0
