@@ -309,7 +309,8 @@ class TestErrors:
       _exp.stop_if_no_increase_hook(est, 'auc', 10, min_steps='5')
 
   def test_train_distribute_checks_by_steps_only(self, tmp_path):
-    est = make_estimator(tmp_path, train_distribute=tf.distribute.OneDeviceStrategy('/cpu:0'))
+    est = make_estimator(
+        tmp_path, train_distribute=tf.distribute.OneDeviceStrategy('/cpu:0'))
     with pytest.raises(ValueError, match='train_distribute'):
       _exp.make_early_stopping_hook(est, lambda: True)
     assert _exp.make_early_stopping_hook(est, lambda: True, run_every_secs=None,

@@ -1,6 +1,7 @@
 """InMemoryEvaluatorHook and make_stop_at_checkpoint_step_hook in real training."""
 
 import collections
+import inspect
 import json
 import types
 
@@ -27,10 +28,19 @@ def make_estimator(model_dir, fn=model_fn, **config):
                                 config=tf.estimator.RunConfig(**config))
 
 
+def eval_events(eval_dir):
+  """(step, {tag: value}) of each evaluation in `eval_dir`, by step."""
+  events = []
+  for path in tf.io.gfile.glob(f'{eval_dir}/events.out.tfevents.*'):
+    events += [(e.step, {v.tag: v.simple_value for v in e.summary.value})
+               for e in tf.compat.v1.train.summary_iterator(path)
+               if e.HasField('summary')]
+  return sorted(events, key=lambda e: e[0])
+
+
 def evaluation_steps(eval_dir):
   """Global step of every evaluation written to `eval_dir`, with repeats."""
-  return collections.Counter(
-      event.step for event in early_stopping._events(str(eval_dir)))  # pylint: disable=protected-access
+  return collections.Counter(step for step, _ in eval_events(eval_dir))
 
 
 def set_tf_config(monkeypatch, task_type, cluster=None):
@@ -252,27 +262,21 @@ hook = tf.estimator.experimental.InMemoryEvaluatorHook(est, eval_input_fn,
                                                        every_n_iter=3)
 est.train(train_input_fn, hooks=[hook], steps=7)
 est.train(train_input_fn, hooks=[hook], steps=6)
-events = []
-for path in sorted(tf.io.gfile.glob(est.eval_dir() + '/events.out.tfevents.*')):
-  for event in tf.compat.v1.train.summary_iterator(path):
-    if event.HasField('summary'):
-      events.append([event.step, {v.tag: v.simple_value
-                                  for v in event.summary.value}])
-print(json.dumps(sorted(events, key=lambda e: e[0])))
+print(json.dumps(eval_events(est.eval_dir())))
 """
 
 
 @pytest.mark.slow
 def test_2_15_evaluates_at_the_same_steps_to_the_same_values(tmp_path,
                                                             venv215_python):
-  theirs = run_oracle(venv215_python, _ORACLE_BODY, tmp_path / 'theirs')
+  theirs = run_oracle(venv215_python,
+                      inspect.getsource(eval_events) + _ORACLE_BODY,
+                      tmp_path / 'theirs')
   est = make_estimator(tmp_path / 'ours')
   hook = _exp.InMemoryEvaluatorHook(est, eval_input_fn, every_n_iter=3)
   est.train(train_input_fn, hooks=[hook], steps=7)
   est.train(train_input_fn, hooks=[hook], steps=6)
-  ours = sorted(([e.step, {v.tag: v.simple_value for v in e.summary.value}]
-                 for e in early_stopping._events(est.eval_dir())),  # pylint: disable=protected-access
-                key=lambda e: e[0])
+  ours = eval_events(est.eval_dir())
   assert [step for step, _ in ours] == [step for step, _ in theirs]
   for (_, mine), (_, reference) in zip(ours, theirs):
     assert mine.keys() == reference.keys()

@@ -81,10 +81,10 @@ def stop_if_higher_hook(estimator, metric_name, threshold, eval_dir=None,
                         min_steps=0, run_every_secs=60, run_every_steps=None):
   """Stops training once an evaluation had `metric_name` > `threshold`.
 
-  Only evaluations at global steps >= `min_steps` count. They are read from `eval_dir` (default `estimator.eval_dir()`); the
-  check runs as scheduled by `run_every_secs`/`run_every_steps`, see
-  `make_early_stopping_hook`. A metric missing from an evaluation it reads is
-  a KeyError naming the metrics there.
+  Only evaluations at global steps >= `min_steps` count. They are read from
+  `eval_dir` (default `estimator.eval_dir()`) as scheduled by `run_every_secs`
+  or `run_every_steps`, see `make_early_stopping_hook`. A metric missing from
+  an evaluation it reads is a KeyError naming the metrics there.
   """
   return _threshold_hook(estimator, metric_name, threshold, operator.gt,
                          eval_dir, min_steps, run_every_secs, run_every_steps)

@@ -23,7 +23,9 @@ class InMemoryEvaluatorHook(_train.SessionRunHook):
   the estimator's captured evaluation graph is reused for every evaluation.
 
   Like 2.15 it supports only local training, plain variables (no other
-  saveables) and no custom Scaffold saver or init_fn for evaluation.
+  saveables) and no custom Scaffold saver or init_fn for evaluation. Unlike
+  2.15, which built the evaluation graph once per `train` call, `input_fn` is
+  called for every evaluation (the graph itself is captured once).
   """
 
   def __init__(self, estimator, input_fn, steps=None, hooks=None, name=None,
