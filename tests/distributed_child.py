@@ -4,7 +4,8 @@ Strategies configure the process's devices and cluster once, so every
 scenario runs in its own interpreter and prints one JSON line of results:
 
   distributed_child.py local <model_dir> <model> <replicas> <steps>
-    MirroredStrategy over <replicas> logical CPUs (0: no strategy).
+    <model> trained without a strategy, then with MirroredStrategy over
+    <replicas> logical CPUs.
   distributed_child.py cluster <model_dir> <max_steps>
     One task of the TF_CONFIG job in the environment: train_and_evaluate of a
     canned DNNClassifier under MultiWorkerMirroredStrategy.
@@ -68,28 +69,28 @@ def make_estimator(model, model_dir, config):
       optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(learning_rate=0.3))
 
 
-def _report(estimator, **extra):
+def _results(estimator):
   metrics = estimator.evaluate(eval_input_fn)
-  print(json.dumps(dict(
-      extra, accuracy=float(metrics['accuracy']), loss=float(metrics['loss']),
-      global_step=int(metrics['global_step']),
-      variables=estimator.get_variable_names())), flush=True)
+  return dict(accuracy=float(metrics['accuracy']), loss=float(metrics['loss']),
+              global_step=int(metrics['global_step']),
+              variables=estimator.get_variable_names())
 
 
 def run_local(model_dir, model, replicas, steps):
+  """Trains `model` without a strategy and with `replicas` mirrored CPUs."""
   replicas = int(replicas)
-  strategy = None
-  if replicas:
-    cpu = tf.config.list_physical_devices('CPU')[0]
-    tf.config.set_logical_device_configuration(
-        cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
-    strategy = tf.distribute.MirroredStrategy(
-        [f'/cpu:{i}' for i in range(replicas)])
-  config = tf.estimator.RunConfig(train_distribute=strategy, tf_random_seed=7,
-                                  save_checkpoints_steps=50)
-  estimator = make_estimator(model, model_dir, config)
-  estimator.train(train_input_fn, steps=int(steps))
-  _report(estimator, replicas=replicas)
+  cpu = tf.config.list_physical_devices('CPU')[0]
+  tf.config.set_logical_device_configuration(
+      cpu, [tf.config.LogicalDeviceConfiguration()] * replicas)
+  results = {}
+  for name, strategy in (('single', None), ('mirrored', tf.distribute.MirroredStrategy(
+      [f'/cpu:{i}' for i in range(replicas)]))):
+    config = tf.estimator.RunConfig(train_distribute=strategy, tf_random_seed=7,
+                                    save_checkpoints_steps=50)
+    estimator = make_estimator(model, os.path.join(model_dir, name), config)
+    estimator.train(train_input_fn, steps=int(steps))
+    results[name] = _results(estimator)
+  print(json.dumps(results), flush=True)
 
 
 def run_cluster(model_dir, max_steps):
@@ -108,10 +109,9 @@ def run_cluster(model_dir, max_steps):
           eval_input_fn, steps=None, start_delay_secs=0, throttle_secs=1,
           exporters=[tf.estimator.LatestExporter('latest', serving_fn)]))
   if task['type'] == 'evaluator':
-    _report(estimator, task=task['type'])
-  else:
-    print(json.dumps({'task': task['type'], 'done': True}), flush=True)
+    print(json.dumps(_results(estimator)), flush=True)
 
 
 if __name__ == '__main__':
+  tf.get_logger().setLevel('INFO')
   {'local': run_local, 'cluster': run_cluster}[sys.argv[1]](*sys.argv[2:])

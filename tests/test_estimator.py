@@ -380,6 +380,20 @@ class TestInstall:
     with pytest.raises(AttributeError, match='NoSuchEstimator'):
       tf.estimator.NoSuchEstimator  # pylint: disable=pointless-statement
 
+  def test_train_and_evaluate_paths_resolve_here(self):
+    # pylint: disable=g-import-not-at-top
+    from tensorflow_estimator.python.estimator import early_stopping
+    from tensorflow_estimator.python.estimator import exporter
+    from tensorflow_estimator.python.estimator import training
+    from tensorflow_estimator.python.estimator.hooks import hooks
+    assert training.train_and_evaluate is tf.estimator.train_and_evaluate
+    assert training.EvalSpec is tf.compat.v1.estimator.EvalSpec
+    assert exporter.BestExporter is tf.estimator.BestExporter
+    assert (early_stopping.stop_if_no_decrease_hook is
+            tf.estimator.experimental.stop_if_no_decrease_hook)
+    assert (hooks.InMemoryEvaluatorHook is
+            tf.compat.v1.estimator.experimental.InMemoryEvaluatorHook)
+
   def test_install_after_tensorflow_was_imported_first(self):
     import subprocess  # pylint: disable=g-import-not-at-top
     import sys  # pylint: disable=g-import-not-at-top

@@ -35,8 +35,16 @@ def strategy_for(mode, config):
   Only training is distributed; evaluation and prediction run on one device
   (their results do not depend on it).
   """
-  strategy = config.train_distribute if mode == 'train' else None
+  if mode != 'train':
+    return None
+  strategy = config.train_distribute
   if strategy is None:
+    if config.cluster_spec and 'ps' in config.cluster_spec.jobs:
+      raise ValueError(
+          'TF_CONFIG has "ps" tasks: parameter-server (between-graph) '
+          'training, which TensorFlow 2 no longer runs for Estimators. Drop '
+          'the "ps" job and set RunConfig(train_distribute='
+          'tf.distribute.MultiWorkerMirroredStrategy()) on every task.')
     return None
   if type(strategy).__name__.startswith('TPUStrategy'):
     raise ValueError('TPUStrategy is not supported by tfcompat_estimator; '
@@ -60,6 +68,17 @@ def local_replicas(strategy):
 
 def is_multi_worker(strategy):
   return bool(strategy) and strategy.extended._in_multi_worker_mode()  # pylint: disable=protected-access
+
+
+def steps_one_by_one(strategy):
+  """Whether each training step must be its own function call.
+
+  A collective inside a compiled multi-step loop is matched across workers
+  by its loop iteration as well as its key, so workers would have to split
+  their steps into identical loops; the chief's checkpoint and summary
+  schedule makes them differ. Separate calls always match.
+  """
+  return is_multi_worker(strategy)
 
 
 def is_chief(config, strategy):

@@ -33,6 +33,10 @@ _MODULE_MAP = {
     _EST + '.inputs.numpy_io': 'tfcompat_estimator.inputs.numpy_io',
     _EST + '.inputs.pandas_io': 'tfcompat_estimator.inputs.pandas_io',
     _EST + '.inputs.inputs': 'tfcompat_estimator.inputs',
+    _EST + '.training': 'tfcompat_estimator.train_eval',
+    _EST + '.exporter': 'tfcompat_estimator.exporter',
+    _EST + '.early_stopping': 'tfcompat_estimator.early_stopping',
+    _EST + '.hooks.hooks': 'tfcompat_estimator.evaluation_hooks',
 }
 
 # Canned modules are bound as lazy aliases: importing them pulls in feature

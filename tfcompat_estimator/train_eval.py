@@ -152,14 +152,26 @@ def train_and_evaluate(estimator, train_spec, eval_spec):
   if not config.cluster_spec and config.task_type != _TaskType.EVALUATOR:
     logging.info('Running training and evaluation locally (non-distributed).')
     return _run_local(estimator, train_spec, eval_spec)
-  run = _ROLE_RUNS.get(config.task_type)
+  task_type = _task_type(config)
+  run = _ROLE_RUNS.get(task_type)
   if run is None:
     raise ValueError(
-        f'Task type {config.task_type!r} (estimator.config.task_type, from '
-        f'TF_CONFIG) is not supported by train_and_evaluate. Supported task '
-        f'types are {sorted(_ROLE_RUNS)}.')
+        f'Task type {task_type!r} (from TF_CONFIG) is not supported by '
+        f'train_and_evaluate. Supported task types are {sorted(_ROLE_RUNS)}.')
   run(estimator, train_spec, eval_spec)
   return None
+
+
+def _task_type(config):
+  """This process's role: TF_CONFIG's task when a strategy owns the cluster.
+
+  Such a RunConfig keeps local roles, as in 2.15, where a distribute
+  coordinator then started each task's run.
+  """
+  if (config._distribute_coordinator_mode ==  # pylint: disable=protected-access
+      run_config_lib._INDEPENDENT_WORKER):  # pylint: disable=protected-access
+    return run_config_lib.strategy_cluster_task()[0]
+  return config.task_type
 
 
 def _check_arguments(estimator, train_spec, eval_spec):

@@ -107,6 +107,7 @@ class TrainLoop:
     self._strategy = distribution.strategy_for(model_fn_lib.ModeKeys.TRAIN,
                                                self._config)
     self._is_chief = distribution.is_chief(self._config, self._strategy)
+    self._one_by_one = distribution.steps_one_by_one(self._strategy)
     self._batches = input_pipeline.BatchSource(
         input_fn, model_fn_lib.ModeKeys.TRAIN, estimator.params, self._config)
     self.captured = estimator._prepare(  # pylint: disable=protected-access
@@ -171,6 +172,7 @@ class TrainLoop:
     self._iteration = 0
     self._last_log_time = None
     self._loss = None
+    self._listener_stop = False
     self._est._mark_unsaved(self.captured)  # pylint: disable=protected-access
     try:
       if self._checkpointing:
@@ -192,7 +194,7 @@ class TrainLoop:
         except StopIteration:
           break
         step = self._global_step()
-        stop = runner.stop_requested
+        stop = runner.stop_requested or self._listener_stop
         if self._rate_timer and self._rate_timer.should_trigger_for_step(step):
           elapsed_time, elapsed_steps = self._rate_timer.update_last_triggered_step(step)
           if elapsed_time:
@@ -223,7 +225,7 @@ class TrainLoop:
 
   def _bulk_steps(self, step):
     """How many steps may run compiled before a built-in needs a value."""
-    if self._batches.iterator is None:
+    if self._batches.iterator is None or self._one_by_one:
       return 0
     if self._log_timer and self._log_timer.should_trigger_for_step(self._iteration):
       return 0
@@ -267,7 +269,8 @@ class TrainLoop:
     if want_summary:
       fetches['summary'] = self.captured.summary_op
     values = step_runner.run_step(self._session, runner, self._batches, fetches,
-                                  run_ops=[self.captured.train_op])
+                                  run_ops=[self.captured.train_op],
+                                  after_step=self._save_before_hooks)
     self._iteration += 1
     self._loss = values['loss']
     if not np.isfinite(self._loss):
@@ -282,6 +285,18 @@ class TrainLoop:
       post_step = int(values['step']) + 1
       self._summary_timer.update_last_triggered_step(post_step)
       self._writer.write_serialized(values['summary'], post_step)
+
+  def _save_before_hooks(self, values):
+    """Saves a due checkpoint before the hooks see the step, as 2.15 did.
+
+    So a hook reacting to the save (e.g. an early-stopping hook reading the
+    evaluation a listener just ran) acts at the same step. A non-finite loss
+    is never saved; the step raises right after.
+    """
+    step = self._global_step()
+    if (self._checkpointing and self._checkpointing.due(step) and
+        np.isfinite(values['loss'])):
+      self._listener_stop = self._checkpointing.save(self._session, step)
 
   def _raise_nan(self, loss):
     logging.error('Model diverged with loss = %s.', loss)

@@ -10,9 +10,12 @@ import tensorflow as tf
 from tfcompat_estimator.session_emulation import session as session_lib
 
 
-def run_step(session, hook_runner, batches, fetches, run_ops=()):
+def run_step(session, hook_runner, batches, fetches, run_ops=(),
+             after_step=None):
   """Runs one step; returns the values of `fetches`.
 
+  `after_step(values)` runs between the step and the hooks' `after_run`,
+  where 2.15's built-in hooks (checkpoint saving) ran before the user's.
   Raises StopIteration at end of input, after the hooks' `before_run` (as a
   v1 session raised OutOfRangeError from inside `run`).
   """
@@ -31,5 +34,7 @@ def run_step(session, hook_runner, batches, fetches, run_ops=()):
   else:
     session.current_batch = batches.flat_batch(feed_dict)
     values = plan.pack(session.compute(plan.elements, run_ops))
+  if after_step is not None:
+    after_step(values['main'])
   hook_runner.after_run(context, requests, values['hooks'])
   return values['main']
