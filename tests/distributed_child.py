@@ -27,7 +27,8 @@ def _data(seed, n):
   rng = np.random.RandomState(seed)
   x = rng.normal(size=(n, _FEATURES)).astype(np.float32)
   y = (x @ np.array([1.0, -2.0, 0.5, 1.5], np.float32) > 0).astype(np.int64)
-  return {'x': x}, y.reshape(-1, 1)
+  sign = np.where(x[:, 3] > 0, b'up', b'down')  # a categorical view of x[3]
+  return {'x': x, 'sign': sign}, y.reshape(-1, 1)
 
 
 def train_input_fn(input_context=None):
@@ -60,6 +61,16 @@ def make_estimator(model, model_dir, config):
   columns = [tf.feature_column.numeric_column('x', shape=_FEATURES)]
   if model == 'custom':
     return tf.estimator.Estimator(custom_model_fn, model_dir, config)
+  if model == 'wide_deep':
+    sign = tf.feature_column.categorical_column_with_vocabulary_list(
+        'sign', [b'up', b'down'])
+    crossed = tf.feature_column.crossed_column(
+        ['sign', tf.feature_column.bucketized_column(columns[0], [0.0])], 16)
+    return tf.estimator.DNNLinearCombinedClassifier(
+        model_dir=model_dir, config=config, linear_feature_columns=[crossed],
+        dnn_feature_columns=columns + [tf.feature_column.embedding_column(sign, 2)],
+        dnn_hidden_units=[8],
+        dnn_optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(0.3))
   if model == 'dnn_v1':
     return tf.compat.v1.estimator.DNNClassifier(
         [8], columns, model_dir=model_dir, config=config,

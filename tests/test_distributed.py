@@ -67,7 +67,7 @@ def _task(cluster, task_type):
   return {'cluster': cluster, 'task': {'type': task_type, 'index': 0}}
 
 
-@pytest.mark.parametrize('model', ['custom', 'dnn_v1', 'dnn_v2'])
+@pytest.mark.parametrize('model', ['custom', 'dnn_v1', 'dnn_v2', 'wide_deep'])
 def test_mirrored_strategy_trains_like_one_device(tmp_path, model):
   results = _result(_start(['local', tmp_path, model, 2, 200],
                            log=subprocess.DEVNULL))

@@ -16,6 +16,7 @@ dataset elements go to consecutive replicas.
 import contextlib
 import threading
 
+from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 from tensorflow.python.distribute import cross_device_utils  # pylint: disable=g-direct-tensorflow-import
 
@@ -36,6 +37,10 @@ def strategy_for(mode, config):
   (their results do not depend on it).
   """
   if mode != 'train':
+    if config.eval_distribute is not None:
+      logging.log_first_n(
+          logging.WARNING, 'RunConfig.eval_distribute is not used: %s runs '
+          'on one device (its results do not depend on it).', 1, mode)
     return None
   strategy = config.train_distribute
   if strategy is None:
