@@ -8,12 +8,8 @@ BestExporter exports unconditionally on its first call after a restart, ours
 only when the result is at least as good as the best evaluation on file.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
+import reference_runner
 
 SCENARIO = r'''
 import json
@@ -166,25 +162,10 @@ def main(out_path):
 main(sys.argv[1])
 '''
 
-OURS_PRELUDE = 'import tfcompat_estimator\ntfcompat_estimator.install()\n'
-
-
-def _run(python, source, tmp_path, tag, env):
-  script = tmp_path / f'{tag}.py'
-  script.write_text(source)
-  out = tmp_path / f'{tag}.json'
-  proc = subprocess.run([python, str(script), str(out)], env=env,
-                        capture_output=True, text=True, timeout=900)
-  assert proc.returncode == 0, f'{tag} scenario failed:\n{proc.stderr[-4000:]}'
-  return json.loads(out.read_text())
-
-
 @pytest.mark.slow
 def test_exporter_decisions_match_2_15(venv215_python, tmp_path):
-  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
-  env_215 = {k: v for k, v in env.items() if k != 'TF_USE_LEGACY_KERAS'}
-  theirs = _run(venv215_python, SCENARIO, tmp_path, 'tf215', env_215)
-  ours = _run(sys.executable, OURS_PRELUDE + SCENARIO, tmp_path, 'ours', env)
+  theirs, ours = reference_runner.run_both(
+      venv215_python, SCENARIO, tmp_path, reference_runner.scenario_env())
 
   # The documented difference: 2.15 exports the worse evaluation right after
   # a restart (and then compares against it); we keep the best on file.

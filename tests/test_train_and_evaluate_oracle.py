@@ -6,12 +6,8 @@ One scenario script runs under the 2.15 reference interpreter and under ours
 metric keys and exports, or the type of the error raised. Both must agree.
 """
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
+import reference_runner
 
 SCENARIO = r'''
 import json
@@ -136,25 +132,9 @@ def main(out_path):
 main(sys.argv[1])
 '''
 
-OURS_PRELUDE = 'import tfcompat_estimator\ntfcompat_estimator.install()\n'
-
-
-def _run(python, source, tmp_path, tag, env):
-  script = tmp_path / f'{tag}.py'
-  script.write_text(source)
-  out = tmp_path / f'{tag}.json'
-  proc = subprocess.run([python, str(script), str(out)], env=env,
-                        capture_output=True, text=True, timeout=900)
-  assert proc.returncode == 0, f'{tag} scenario failed:\n{proc.stderr[-4000:]}'
-  return json.loads(out.read_text())
-
-
 @pytest.mark.slow
 def test_train_and_evaluate_schedules_match_2_15(venv215_python, tmp_path):
-  env = {k: v for k, v in os.environ.items() if k != 'TF_CONFIG'}
-  env['TF_CPP_MIN_LOG_LEVEL'] = '2'
-  env_215 = {k: v for k, v in env.items() if k != 'TF_USE_LEGACY_KERAS'}
-  theirs = _run(venv215_python, SCENARIO, tmp_path, 'tf215', env_215)
-  ours = _run(sys.executable, OURS_PRELUDE + SCENARIO, tmp_path, 'ours', env)
+  theirs, ours = reference_runner.run_both(
+      venv215_python, SCENARIO, tmp_path, reference_runner.scenario_env())
   assert theirs['throttle_0']['eval_steps'] == [10, 20, 30, 35]  # sanity
   assert ours == theirs
