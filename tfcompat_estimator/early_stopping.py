@@ -25,6 +25,7 @@ import tensorflow as tf
 
 from tfcompat_estimator import distribution
 from tfcompat_estimator import estimator as estimator_lib
+from tfcompat_estimator import evaluation_hooks
 
 _train = tf.compat.v1.train
 _EVENT_FILES = 'events.out.tfevents.*'
@@ -234,7 +235,7 @@ def _check_number(name, value):
     raise TypeError(f'{name} must be a number, got {value!r}.')
 
 
-class _StopOnPredicateHook(_train.SessionRunHook):
+class _StopOnPredicateHook(evaluation_hooks.GlobalStepWatcher):
   """Requests a stop when `should_stop_fn()` is true, checked on a timer.
 
   The timer runs on the global step a step starts from and, as in 2.15, keeps
@@ -247,14 +248,6 @@ class _StopOnPredicateHook(_train.SessionRunHook):
     self._strategy = multi_worker_strategy
     self._timer = _train.SecondOrStepTimer(every_secs=run_every_secs,
                                            every_steps=run_every_steps)
-    self._global_step = None
-
-  def begin(self):
-    self._global_step = _train.get_global_step()
-
-  def before_run(self, run_context):
-    del run_context
-    return _train.SessionRunArgs(self._global_step)
 
   def after_run(self, run_context, run_values):
     step = int(run_values.results)

@@ -12,6 +12,23 @@ from tfcompat_estimator import evaluation
 _train = tf.compat.v1.train
 
 
+class GlobalStepWatcher(_train.SessionRunHook):
+  """Base of hooks that act on the global step after each step.
+
+  Fetches the pre-step global step with every step; `after_run` finds it in
+  `run_values.results`.
+  """
+
+  _global_step = None
+
+  def begin(self):
+    self._global_step = _train.get_global_step()
+
+  def before_run(self, run_context):
+    del run_context
+    return _train.SessionRunArgs(self._global_step)
+
+
 class InMemoryEvaluatorHook(_train.SessionRunHook):
   """Evaluates the model being trained, from its variables in memory.
 
@@ -97,7 +114,7 @@ def make_stop_at_checkpoint_step_hook(estimator, last_step,
                                    wait_after_file_check_secs)
 
 
-class _StopAtCheckpointStepHook(_train.SessionRunHook):
+class _StopAtCheckpointStepHook(GlobalStepWatcher):
   """Requests a stop once a checkpoint at `last_step` or later exists."""
 
   def __init__(self, model_dir, last_step, wait_after_file_check_secs=30):
@@ -108,14 +125,6 @@ class _StopAtCheckpointStepHook(_train.SessionRunHook):
     self._model_dir = model_dir
     self._last_step = last_step
     self._wait_secs = wait_after_file_check_secs
-    self._global_step = None
-
-  def begin(self):
-    self._global_step = _train.get_global_step()
-
-  def before_run(self, run_context):
-    del run_context
-    return _train.SessionRunArgs(self._global_step)
 
   def after_run(self, run_context, run_values):
     if int(run_values.results) + 1 < self._last_step:  # the step just run
