@@ -11,6 +11,7 @@ hard-coded below.
 
 import json
 import os
+import time
 import re
 import shutil
 import subprocess
@@ -474,6 +475,18 @@ def test_assets_extra_copied(golden_est, tmp_path):
     assert f.read() == b'\x00\x01nested'
   assert sorted(_files_under(extra)) == ['nested/dir/deep.bin', 'top.txt']
   assert os.listdir(base) == [os.path.basename(path)]
+
+
+def test_export_versions_always_increase(golden_est, tmp_path):
+  # A version freed by an exporter's clean-up (or one ahead of the clock)
+  # must never be reused: TF Serving serves the highest number.
+  base = tmp_path / 'base'
+  ahead = int(time.time()) + 100
+  (base / str(ahead)).mkdir(parents=True)
+  (base / 'temp-leftover').mkdir()
+  versions = [int(os.path.basename(os.fsdecode(golden_est.export_saved_model(
+      str(base), custom_dnn.serving_input_receiver_fn)))) for _ in range(2)]
+  assert versions == [ahead + 1, ahead + 2]
 
 
 @pytest.mark.parametrize('kind', ['parent', 'absolute', 'escaping'])

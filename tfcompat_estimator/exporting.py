@@ -39,9 +39,15 @@ def _check_assets_extra(assets_extra):
 
 
 def _unique_export_dir(export_dir_base):
-  stamp = int(time.time())
-  while tf.io.gfile.exists(os.path.join(export_dir_base, str(stamp))):
-    stamp += 1
+  """A new version directory: the Unix time, yet above every existing version.
+
+  Exports faster than one per second would otherwise take a number that an
+  exporter's garbage collection just freed, and TF Serving (which serves the
+  highest version) would prefer an older model.
+  """
+  versions = [int(name.rstrip('/')) for name in tf.io.gfile.listdir(export_dir_base)
+              if name.rstrip('/').isdigit()]
+  stamp = max([int(time.time())] + [v + 1 for v in versions])
   return os.path.join(export_dir_base, str(stamp))
 
 
