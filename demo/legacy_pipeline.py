@@ -2,7 +2,8 @@
 
 Only the two marked lines are new: they let the unchanged program run on
 TensorFlow 2.16+. It trains a custom model_fn, then the canned wide & deep
-estimator, and queries the latter's export as TF Serving's Classify would.
+estimator under train_and_evaluate with early stopping and a BestExporter, and
+queries the best export as TF Serving's Classify would.
 The data set (a small synthetic loan-default table) is generated here, so the
 demo needs nothing from the network.
 
@@ -67,8 +68,13 @@ def model_fn(features, labels, mode, params):
   return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
 
 
-def wide_and_deep(model_dir, train_x, train_y, eval_x, eval_y, steps):
-  """The canned way: a DNNLinearCombinedClassifier over feature columns."""
+def wide_and_deep(model_dir, train_x, train_y, eval_x, eval_y, max_steps):
+  """The canned way, driven as production pipelines drove it.
+
+  train_and_evaluate evaluates every checkpoint, BestExporter exports each one
+  that lowers the eval loss, and an early-stopping hook ends training once the
+  loss has not fallen for 500 steps, usually long before `max_steps`.
+  """
   income = tf.feature_column.numeric_column(
       'income', normalizer_fn=lambda x: tf.math.log(x) - 10.5)
   debt_ratio = tf.feature_column.numeric_column('debt_ratio')
@@ -80,23 +86,35 @@ def wide_and_deep(model_dir, train_x, train_y, eval_x, eval_y, steps):
           tf.feature_column.indicator_column(age)]
   estimator = tf.estimator.DNNLinearCombinedClassifier(
       linear_feature_columns=wide, dnn_feature_columns=deep,
-      dnn_hidden_units=[32, 16], label_vocabulary=['repaid', 'default'],
+      dnn_hidden_units=[32, 16], dnn_optimizer='Adam',
+      label_vocabulary=['repaid', 'default'],
       model_dir=model_dir,
-      config=tf.estimator.RunConfig(tf_random_seed=7, save_checkpoints_steps=500))
+      config=tf.estimator.RunConfig(tf_random_seed=7, save_checkpoints_steps=250))
 
   names = np.array(['repaid', 'default'])
   train_input_fn = tf.compat.v1.estimator.inputs.numpy_input_fn(
       train_x, names[train_y], batch_size=128, num_epochs=None, shuffle=True)
   eval_input_fn = tf.compat.v1.estimator.inputs.numpy_input_fn(
       eval_x, names[eval_y], batch_size=512, num_epochs=1, shuffle=False)
-  estimator.train(train_input_fn, steps=steps)
-  metrics = estimator.evaluate(eval_input_fn)
-  print('Wide & deep evaluation:', {k: round(float(v), 4) for k, v in metrics.items()})
+  serving_input_fn = tf.estimator.export.build_parsing_serving_input_receiver_fn(
+      tf.feature_column.make_parse_example_spec(wide + deep))
+  early_stopping = tf.estimator.experimental.stop_if_no_decrease_hook(
+      estimator, metric_name='loss', max_steps_without_decrease=500,
+      min_steps=500, run_every_secs=None, run_every_steps=250)
+  train_spec = tf.estimator.TrainSpec(train_input_fn, max_steps=max_steps,
+                                      hooks=[early_stopping])
+  eval_spec = tf.estimator.EvalSpec(
+      eval_input_fn, steps=None, throttle_secs=0,
+      exporters=tf.estimator.BestExporter('best', serving_input_fn,
+                                          exports_to_keep=2))
+  metrics, _ = tf.estimator.train_and_evaluate(estimator, train_spec, eval_spec)
+  print(f'Wide & deep stopped at step {metrics["global_step"]} of {max_steps}; '
+        'last evaluation:', {k: round(float(v), 4) for k, v in metrics.items()})
 
-  feature_spec = tf.feature_column.make_parse_example_spec(wide + deep)
-  export_path = estimator.export_saved_model(
-      os.path.join(model_dir, 'export'),
-      tf.estimator.export.build_parsing_serving_input_receiver_fn(feature_spec))
+  best_dir = os.path.join(model_dir, 'export', 'best')
+  export_path = os.path.join(best_dir, max(
+      d for d in tf.io.gfile.listdir(best_dir) if d.isdigit()))
+  print('Best (lowest eval loss) SavedModel:', export_path)
   # What TensorFlow Serving's Classify API does: serialized tf.Examples in.
   classify = tf.saved_model.load(export_path).signatures['classification']
   examples = []
@@ -119,6 +137,8 @@ def main():
   parser = argparse.ArgumentParser()
   parser.add_argument('--model_dir', default=None)
   parser.add_argument('--steps', type=int, default=2000)
+  parser.add_argument('--wide_deep_max_steps', type=int, default=10000,
+                      help='upper bound; early stopping usually ends sooner')
   args = parser.parse_args()
   model_dir = args.model_dir or tempfile.mkdtemp(prefix='legacy_pipeline_')
   tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.INFO)
@@ -155,7 +175,7 @@ def main():
   print('SavedModel exported to:', export_path.decode())
 
   wide_and_deep(os.path.join(model_dir, 'wide_and_deep'), train_x, train_y,
-                eval_x, eval_y, args.steps)
+                eval_x, eval_y, args.wide_deep_max_steps)
 
 
 if __name__ == '__main__':
