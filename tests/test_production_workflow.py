@@ -14,14 +14,12 @@ what each wrote. Everything it reports is read back with TensorFlow's own
 APIs (event files, checkpoints, SavedModels), not with the code under test.
 """
 
-import json
 import os
-import subprocess
-import sys
 import types
 
 import numpy as np
 import pytest
+import reference_runner
 
 WORKFLOW = r'''
 import json
@@ -178,11 +176,10 @@ def summarize(est, metrics, export_results):
 
 
 if __name__ == '__main__':
-  with open(sys.argv[2], 'w') as out:
-    json.dump(summarize(*run_workflow(sys.argv[1])), out)
+  with open(sys.argv[1], 'w') as out:
+    json.dump(summarize(*run_workflow(sys.argv[1] + '_model')), out)
 '''
 
-OURS_PRELUDE = 'import tfcompat_estimator\ntfcompat_estimator.install()\n'
 PREDICT_KEYS = ['all_class_ids', 'all_classes', 'class_ids', 'classes',
                 'logistic', 'logits', 'probabilities']
 
@@ -306,17 +303,6 @@ def test_exports_serve_estimator_predictions(run):
 
 
 # -------------------------------------------------------------- 2.15 oracle
-def _run_workflow(python, source, tmp_path, tag, env):
-  script = tmp_path / f'{tag}.py'
-  script.write_text(source)
-  out = tmp_path / f'{tag}.json'
-  proc = subprocess.run(
-      [python, str(script), str(tmp_path / f'{tag}_model'), str(out)],
-      env=env, capture_output=True, text=True, timeout=900)
-  assert proc.returncode == 0, f'{tag} workflow failed:\n{proc.stderr[-4000:]}'
-  return json.loads(out.read_text())
-
-
 def _numbers_close(ours, theirs, path='', tol=1e-5):
   """Asserts two JSON trees have one structure and numbers within `tol`."""
   if isinstance(theirs, dict):
@@ -335,12 +321,8 @@ def _numbers_close(ours, theirs, path='', tol=1e-5):
 
 @pytest.mark.slow
 def test_workflow_matches_2_15(venv215_python, tmp_path):
-  env = {k: v for k, v in os.environ.items() if k != 'TF_CONFIG'}
-  env['TF_CPP_MIN_LOG_LEVEL'] = '2'
-  env_215 = {k: v for k, v in env.items() if k != 'TF_USE_LEGACY_KERAS'}
-  theirs = _run_workflow(venv215_python, WORKFLOW, tmp_path, 'tf215', env_215)
-  ours = _run_workflow(sys.executable, OURS_PRELUDE + WORKFLOW, tmp_path,
-                       'ours', env)
+  theirs, ours = reference_runner.run_both(
+      venv215_python, WORKFLOW, tmp_path, reference_runner.scenario_env())
   assert theirs['final_step'] < 1000  # sanity: 2.15 stopped early too
   assert ours['final_step'] == theirs['final_step']
   assert ([s for s, _ in ours['eval_losses']] ==
