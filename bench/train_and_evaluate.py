@@ -148,18 +148,18 @@ def measure_train_and_evaluate(size):
 
   config = tf.estimator.RunConfig(tf_random_seed=1,
                                   save_checkpoints_steps=size['every'])
-  model_dir = tempfile.mkdtemp(prefix='bench_tae_')
-  estimator, train_input_fn, eval_input_fn, serving_input_fn = _program(
-      tf, model_dir, config, size['eval_examples'])
-  start = time.perf_counter()
-  metrics, _ = tf.estimator.train_and_evaluate(
-      estimator,
-      tf.estimator.TrainSpec(train_input_fn, max_steps=size['max_steps'],
-                             saving_listeners=[SaveClock()]),
-      tf.estimator.EvalSpec(
-          eval_input_fn, steps=None, start_delay_secs=0, throttle_secs=0,
-          exporters=[TimedLatestExporter('latest', serving_input_fn)]))
-  total = time.perf_counter() - start
+  with tempfile.TemporaryDirectory(prefix='bench_tae_') as model_dir:
+    estimator, train_input_fn, eval_input_fn, serving_input_fn = _program(
+        tf, model_dir, config, size['eval_examples'])
+    start = time.perf_counter()
+    metrics, _ = tf.estimator.train_and_evaluate(
+        estimator,
+        tf.estimator.TrainSpec(train_input_fn, max_steps=size['max_steps'],
+                               saving_listeners=[SaveClock()]),
+        tf.estimator.EvalSpec(
+            eval_input_fn, steps=None, start_delay_secs=0, throttle_secs=0,
+            exporters=[TimedLatestExporter('latest', serving_input_fn)]))
+    total = time.perf_counter() - start
   timeline = _timeline(start, saves, exports)
   expected = size['max_steps'] // size['every']
   if len(timeline) != expected or int(metrics['global_step']) != size['max_steps']:
@@ -184,7 +184,7 @@ def measure_train_and_evaluate(size):
   }
 
 
-def _steps_per_sec_timer(tf, strategy, size):
+def _steps_per_sec_timer(tf, strategy, size, model_dir):
   """A warmed-up estimator's differential steps/s, measured on each call.
 
   Differential: start-up and the final checkpoint of a train() cancel out.
@@ -192,8 +192,7 @@ def _steps_per_sec_timer(tf, strategy, size):
   config = tf.estimator.RunConfig(tf_random_seed=1, train_distribute=strategy,
                                   save_checkpoints_steps=None,
                                   save_checkpoints_secs=3600)
-  estimator, train_input_fn, _, _ = _program(
-      tf, tempfile.mkdtemp(prefix='bench_strategy_'), config, EVAL_BATCH)
+  estimator, train_input_fn, _, _ = _program(tf, model_dir, config, EVAL_BATCH)
   short, long = size['short_steps'], size['long_steps']
   estimator.train(train_input_fn, steps=short)  # warm-up
 
@@ -216,12 +215,14 @@ def measure_strategy(size):
   """
   tf = _tf()
   mirrored = tf.distribute.MirroredStrategy()
-  timers = {'plain': _steps_per_sec_timer(tf, None, size),
-            'mirrored': _steps_per_sec_timer(tf, mirrored, size)}
-  samples = {name: [] for name in timers}
-  for repeat in range(size['repeats']):
-    for name in (list(timers) if repeat % 2 == 0 else reversed(list(timers))):
-      samples[name].append(timers[name]())
+  samples = {'plain': [], 'mirrored': []}
+  with tempfile.TemporaryDirectory(prefix='bench_strategy_') as model_dir:
+    timers = {name: _steps_per_sec_timer(tf, strategy, size,
+                                         os.path.join(model_dir, name))
+              for name, strategy in (('plain', None), ('mirrored', mirrored))}
+    for repeat in range(size['repeats']):
+      for name in (list(timers) if repeat % 2 == 0 else reversed(list(timers))):
+        samples[name].append(timers[name]())
   result = {'tf_version': tf.__version__,
             'mirrored_replicas': mirrored.num_replicas_in_sync}
   for name, values in samples.items():
