@@ -26,6 +26,7 @@ import tensorflow as tf
 from tfcompat_estimator import distribution
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator import evaluation_hooks
+from tfcompat_estimator import summaries
 
 _train = tf.compat.v1.train
 _EVENT_FILES = 'events.out.tfevents.*'
@@ -137,24 +138,10 @@ def read_eval_metrics(eval_dir):
   file is read up to the damage, with a warning.
   """
   by_step = collections.defaultdict(dict)
-  for event in _events(os.fspath(eval_dir)):
-    values = {v.tag: v.simple_value for v in event.summary.value
-              if v.HasField('simple_value')}
-    if values:
-      by_step[event.step].update(values)
+  pattern = os.path.join(os.fspath(eval_dir), _EVENT_FILES)
+  for _, step, values in summaries.read_scalars(pattern):
+    by_step[step].update(values)
   return collections.OrderedDict(sorted(by_step.items()))
-
-
-def _events(eval_dir):
-  if not tf.io.gfile.exists(eval_dir):
-    return
-  for path in sorted(tf.io.gfile.glob(os.path.join(eval_dir, _EVENT_FILES))):
-    try:
-      for event in tf.compat.v1.train.summary_iterator(path):
-        if event.HasField('summary'):
-          yield event
-    except tf.errors.DataLossError as e:
-      logging.warning('Skipping the rest of corrupt event file %s: %s', path, e)
 
 
 def _threshold_hook(estimator, metric_name, threshold, beyond, eval_dir,

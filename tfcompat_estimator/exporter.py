@@ -15,6 +15,7 @@ from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator import summaries
 
 _LOSS = 'loss'
 _COMPARE_FN_ARGS = ('best_eval_result', 'current_eval_result')
@@ -173,26 +174,6 @@ def _check_compare_fn(compare_fn):
                      f'{unexpected}; it must take exactly {_COMPARE_FN_ARGS}.')
 
 
-def _eval_results_in(event_file):
-  """Yields (step, {tag: scalar}) for each summary event of an event file.
-
-  An evaluation writes all its metrics as one event at its global step, so an
-  event is one evaluation result. A record truncated by a crash of the writer
-  ends the file instead of failing the export.
-  """
-  try:
-    for event in tf.compat.v1.train.summary_iterator(event_file):
-      if not event.HasField('summary'):
-        continue
-      result = {value.tag: value.simple_value for value in event.summary.value
-                if value.HasField('simple_value')}
-      if result:
-        yield event.step, result
-  except tf.errors.DataLossError as e:
-    logging.warning('Stopped reading truncated event file %s: %s',
-                    event_file, e)
-
-
 class BestExporter(Exporter):
   """Exports only evaluations better than every earlier one.
 
@@ -270,13 +251,12 @@ class BestExporter(Exporter):
     """The best evaluation result in the event files matching `pattern`."""
     logging.info('Loading best metric from event files %s.', pattern)
     best = None
-    for event_file in sorted(tf.io.gfile.glob(pattern)):
-      for step, result in _eval_results_in(event_file):
-        try:
-          if best is None or self._compare_fn(best_eval_result=best,
-                                              current_eval_result=result):
-            best = result
-        except ValueError as e:
-          raise ValueError(f'{e} (evaluation at step {step} in {event_file})'
-                           ) from e
+    for event_file, step, result in summaries.read_scalars(pattern):
+      try:
+        if best is None or self._compare_fn(best_eval_result=best,
+                                            current_eval_result=result):
+          best = result
+      except ValueError as e:
+        raise ValueError(f'{e} (evaluation at step {step} in {event_file})'
+                         ) from e
     return best

@@ -1,6 +1,7 @@
 """Event files in the layout 2.15 wrote: train summaries in `model_dir`, eval
 metrics in `model_dir/eval` or `eval_<name>`, all as TF1 `Summary` protos."""
 
+from tensorflow.python.platform import tf_logging as logging
 import numpy as np
 import tensorflow as tf
 
@@ -31,3 +32,23 @@ class EventWriter:
     with tf.init_scope():
       self._writer.flush()
       self._writer.close()
+
+
+def read_scalars(pattern):
+  """Yields `(event_file, step, {tag: value})` for each scalar summary event.
+
+  Event files matching `pattern` are read in name order. An evaluation writes
+  all its metrics as one event at its global step, so such an event is one
+  evaluation result. A file damaged by a crash of its writer (a truncated
+  record) is read up to the damage, with a warning.
+  """
+  for event_file in sorted(tf.io.gfile.glob(pattern)):
+    try:
+      for event in tf.compat.v1.train.summary_iterator(event_file):
+        values = {v.tag: v.simple_value for v in event.summary.value
+                  if v.HasField('simple_value')}
+        if values:
+          yield event_file, event.step, values
+    except tf.errors.DataLossError as e:
+      logging.warning('Stopped reading damaged event file %s: %s',
+                      event_file, e)
