@@ -8,6 +8,7 @@ import tensorflow as tf
 
 from tfcompat_estimator import checkpoints
 from tfcompat_estimator import evaluation
+from tfcompat_estimator import model_fn as model_fn_lib
 
 _train = tf.compat.v1.train
 
@@ -58,10 +59,7 @@ class InMemoryEvaluatorHook(_train.SessionRunHook):
           f'{config.num_worker_replicas} worker replicas.')
     if steps is not None and steps <= 0:
       raise ValueError(f'Must specify steps > 0, given: {steps}')
-    self._hooks = list(hooks or [])
-    for hook in self._hooks:
-      if not isinstance(hook, _train.SessionRunHook):
-        raise TypeError(f'Hooks must be a SessionRunHook, given: {hook!r}')
+    self._hooks = list(model_fn_lib.checked_hooks(hooks))
     self._estimator = estimator
     self._input_fn = input_fn
     self._steps = steps

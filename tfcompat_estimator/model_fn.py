@@ -70,11 +70,7 @@ class EstimatorSpec(collections.namedtuple('EstimatorSpec', _SPEC_FIELDS)):
                         ('training_hooks', training_hooks),
                         ('evaluation_hooks', evaluation_hooks),
                         ('prediction_hooks', prediction_hooks)):
-      hooks[name] = tuple(value or ())
-      for hook in hooks[name]:
-        if not isinstance(hook, tf.compat.v1.train.SessionRunHook):
-          raise TypeError(f'All hooks in {name} must be SessionRunHook '
-                          f'instances, given: {hook!r}')
+      hooks[name] = checked_hooks(value, f'hooks in {name}')
     scaffold = scaffold or tf.compat.v1.train.Scaffold()
     if not isinstance(scaffold, tf.compat.v1.train.Scaffold):
       raise TypeError(f'scaffold must be tf.compat.v1.train.Scaffold, given: '
@@ -88,6 +84,16 @@ class EstimatorSpec(collections.namedtuple('EstimatorSpec', _SPEC_FIELDS)):
     if 'mode' in kwds and self.mode != kwds['mode']:
       raise ValueError('mode of EstimatorSpec cannot be changed.')
     return EstimatorSpec(**{**self._asdict(), **kwds})
+
+
+def checked_hooks(hooks, what='hooks'):
+  """`hooks` as a tuple; TypeError naming `what` unless all are hooks."""
+  hooks = tuple(hooks or ())
+  for hook in hooks:
+    if not isinstance(hook, tf.compat.v1.train.SessionRunHook):
+      raise TypeError(f'All {what} must be SessionRunHook instances, '
+                      f'given: {hook!r}')
+  return hooks
 
 
 def _as_graph_element(value, name, graph):

@@ -18,6 +18,7 @@ from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
 from tfcompat_estimator import estimator as estimator_lib
+from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import run_config as run_config_lib
 
 _TaskType = run_config_lib.TaskType
@@ -33,15 +34,6 @@ _WAIT_WARNING_SECS = 600
 def _check_input_fn(input_fn):
   if not callable(input_fn):
     raise TypeError(f'`input_fn` must be callable, given: {input_fn}')
-
-
-def _check_hooks(hooks):
-  hooks = tuple(hooks or ())
-  for hook in hooks:
-    if not isinstance(hook, tf.compat.v1.train.SessionRunHook):
-      raise TypeError(
-          f'All hooks must be `SessionRunHook` instances, given: {hook}')
-  return hooks
 
 
 def _check_saving_listeners(listeners):
@@ -96,7 +88,7 @@ class TrainSpec(collections.namedtuple(
     _check_input_fn(input_fn)
     if max_steps is not None and max_steps <= 0:
       raise ValueError(f'Must specify max_steps > 0, given: {max_steps}')
-    return super().__new__(cls, input_fn, max_steps, _check_hooks(hooks),
+    return super().__new__(cls, input_fn, max_steps, model_fn_lib.checked_hooks(hooks),
                            _check_saving_listeners(saving_listeners))
 
 
@@ -118,7 +110,7 @@ class EvalSpec(collections.namedtuple('EvalSpec', [
       raise ValueError(f'Must specify steps > 0, given: {steps}')
     if name is not None and not isinstance(name, str):
       raise TypeError(f'`name` must be string, given: {name}')
-    hooks = _check_hooks(hooks)
+    hooks = model_fn_lib.checked_hooks(hooks)
     exporters = _check_exporters(exporters)
     if start_delay_secs < 0:
       raise ValueError(
