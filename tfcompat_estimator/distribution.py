@@ -92,7 +92,7 @@ def is_chief(config, strategy):
   Under a multi-worker strategy the RunConfig keeps local roles (as in 2.15,
   the strategy owns the cluster), so the strategy decides.
   """
-  if strategy is not None and is_multi_worker(strategy):
+  if is_multi_worker(strategy):
     return strategy.extended.should_checkpoint
   return config.is_chief
 
@@ -172,7 +172,7 @@ def replicated_spec(strategy, call_model_fn, replica_batches):
   losses, train_ops = strategy.extended.call_for_each_replica(
       per_replica, args=args)
   first = specs[min(specs)]
-  local_losses = [tf.cast(l, tf.float32) if l.dtype != tf.float32 else l
+  local_losses = [tf.cast(l, tf.float32)
                   for l in strategy.experimental_local_results(losses)]
   loss = tf.add_n(local_losses)
   graph = _v1.get_default_graph()

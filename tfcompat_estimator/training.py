@@ -99,10 +99,7 @@ class TrainLoop:
                saving_listeners):
     self._est = estimator
     self._config = estimator.config
-    self._hooks = list(hooks or [])
-    for hook in self._hooks:
-      if not isinstance(hook, _train.SessionRunHook):
-        raise TypeError(f'Hooks must be SessionRunHook instances, given: {hook!r}')
+    self._hooks = list(model_fn_lib.checked_hooks(hooks))
     self._listeners = list(saving_listeners or [])
     self._strategy = distribution.strategy_for(model_fn_lib.ModeKeys.TRAIN,
                                                self._config)
@@ -293,9 +290,10 @@ class TrainLoop:
     evaluation a listener just ran) acts at the same step. A non-finite loss
     is never saved; the step raises right after.
     """
+    if not self._checkpointing:
+      return
     step = self._global_step()
-    if (self._checkpointing and self._checkpointing.due(step) and
-        np.isfinite(values['loss'])):
+    if self._checkpointing.due(step) and np.isfinite(values['loss']):
       self._listener_stop = self._checkpointing.save(self._session, step)
 
   def _raise_nan(self, loss):

@@ -113,9 +113,9 @@ class CapturedModel:
     consuming the variable's handle are found in the graph.
     """
     graph = _v1.get_default_graph()
-    external_handles = [v.handle for v in distribution.components(self.global_step)]
-    handles = {id(internal) for external, internal in graph.captures
-               if any(external is h for h in external_handles)}
+    external = {id(v.handle) for v in distribution.components(self.global_step)}
+    handles = {id(internal) for outer, internal in graph.captures
+               if id(outer) in external}
     read_op = self.global_step_read.op
     for op in graph.get_operations():
       if op.type != 'ReadVariableOp' and op is not read_op and any(
