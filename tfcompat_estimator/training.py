@@ -4,8 +4,9 @@ The behaviours 2.15 installed as hooks (LoggingTensorHook for loss/step,
 StepCounterHook, SummarySaverHook, CheckpointSaverHook, NanTensorHook,
 StopAtStepHook) are done natively here with TF's own `SecondOrStepTimer`s, so
 their schedule is known ahead of time. Between the steps where one of them
-needs a value, steps run in bulk inside a compiled loop; when user hooks are
-present every step goes through the hook protocol instead.
+needs a value, steps run in bulk inside a compiled loop. User hooks see every
+step through the hook protocol, except the steps `hook_schedule` proves a hook
+ignores (e.g. between a LoggingTensorHook's every_n_iter logs).
 """
 
 import os
@@ -21,6 +22,7 @@ from tfcompat_estimator import input_pipeline
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import summaries
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
+from tfcompat_estimator.session_emulation import hook_schedule
 from tfcompat_estimator.session_emulation import loops
 from tfcompat_estimator.session_emulation import session as session_lib
 from tfcompat_estimator.session_emulation import step_runner
@@ -182,10 +184,10 @@ class TrainLoop:
         # As in 2.15, a stop request from the initial save is not honoured.
         self._checkpointing.save(self._session, step)
       while not stop and not self._reached_last_step(step):
-        bulk = 0 if hooks else self._bulk_steps(step)
+        bulk = self._bulk_steps(step, hooks)
         try:
           if bulk > 0:
-            self._run_bulk(bulk)
+            self._run_bulk(bulk, hooks)
           else:
             self._run_single(runner, step)
         except StopIteration:
@@ -220,15 +222,15 @@ class TrainLoop:
   def _reached_last_step(self, step):
     return self._last_step is not None and step >= self._last_step
 
-  def _bulk_steps(self, step):
-    """How many steps may run compiled before a built-in needs a value."""
+  def _bulk_steps(self, step, hooks):
+    """How many steps may run compiled before a hook or built-in needs one."""
     if self._batches.iterator is None or self._one_by_one:
       return 0
     if self._log_timer and self._log_timer.should_trigger_for_step(self._iteration):
       return 0
     if self._summary_timer and self._summary_timer.should_trigger_for_step(step + 1):
       return 0
-    limit = self._config.steps_per_loop
+    limit = min(self._config.steps_per_loop, hook_schedule.quiet_steps(hooks, step))
     if self._log_timer and self._log_timer.last_triggered_step() is not None:
       limit = min(limit, self._log_timer.last_triggered_step() +
                   self._config.log_step_count_steps - self._iteration)
@@ -243,14 +245,15 @@ class TrainLoop:
                   self._config.log_step_count_steps - step)
     if self._last_step is not None:
       limit = min(limit, self._last_step - step)
-    return max(limit, 0)
+    return max(int(limit), 0)
 
-  def _run_bulk(self, n):
+  def _run_bulk(self, n, hooks):
     spec = self.captured.spec
     loop = self.captured.cached('train_loop', lambda: loops.make_loop(
         self.captured.pruned_for([spec.loss], [self.captured.train_op]), watch_loss=True))
     steps_run, loss, stopped = loop(self._batches.iterator, tf.constant(n))
     self._iteration += int(steps_run)
+    hook_schedule.skip(hooks, int(steps_run))
     if bool(stopped):
       if int(steps_run) and not np.isfinite(loss.numpy()):
         self._raise_nan(loss.numpy())

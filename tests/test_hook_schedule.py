@@ -1,0 +1,123 @@
+"""Known hooks let the steps they ignore run compiled, without changing what they see.
+
+Each scenario trains twice: with TF's hook as is (steps between its triggers
+run in bulk) and with a subclass that overrides `after_run` with the same
+behaviour (unknown to the schedule, so it sees every step, as under 2.15).
+Both must log, stop and record identically.
+"""
+
+import logging
+
+import pytest
+import tensorflow as tf
+
+from programs import custom_dnn
+from tfcompat_estimator import training
+from tfcompat_estimator.session_emulation import hook_schedule
+
+_train = tf.compat.v1.train
+
+
+class _SeesEveryStep(_train.LoggingTensorHook):
+  """Same behaviour; overriding after_run makes it unknown to the schedule."""
+
+  def after_run(self, run_context, run_values):
+    super().after_run(run_context, run_values)
+
+
+class _StopSeesEveryStep(_train.StopAtStepHook):
+
+  def after_run(self, run_context, run_values):
+    super().after_run(run_context, run_values)
+
+
+def _estimator(model_dir):
+  return tf.estimator.Estimator(
+      custom_dnn.model_fn, model_dir=str(model_dir), params=dict(custom_dnn.PARAMS),
+      # Checkpoints only at start and end; no built-in per-step work.
+      config=tf.estimator.RunConfig(tf_random_seed=3, save_checkpoints_steps=10000,
+                                    log_step_count_steps=None, save_summary_steps=None))
+
+
+class _StepCounter:
+  """Counts the steps that go through the hook protocol one by one."""
+
+  def __init__(self, monkeypatch):
+    self.single = 0
+    original = training.TrainLoop._run_single
+
+    def counting(loop, runner, step):
+      self.single += 1
+      return original(loop, runner, step)
+
+    monkeypatch.setattr(training.TrainLoop, '_run_single', counting)
+
+
+def _logged_losses(caplog, est, hook, steps):
+  caplog.clear()
+  with caplog.at_level(logging.INFO, logger='tensorflow'):
+    est.train(custom_dnn.train_input_fn, steps=steps, hooks=[hook])
+  return [r.getMessage() for r in caplog.records if r.getMessage().startswith('loss_for_hooks')]
+
+
+def test_logging_hook_logs_the_same_steps_and_values_with_bulk_steps(tmp_path, caplog, monkeypatch):
+  counter = _StepCounter(monkeypatch)
+  fast = _logged_losses(caplog, _estimator(tmp_path / 'a'), _train.LoggingTensorHook(
+      [custom_dnn.LOSS_TENSOR_NAME], every_n_iter=7), 30)
+  fast_single = counter.single
+  slow = _logged_losses(caplog, _estimator(tmp_path / 'b'), _SeesEveryStep(
+      [custom_dnn.LOSS_TENSOR_NAME], every_n_iter=7), 30)
+  assert len(fast) == 5  # iterations 0, 7, 14, 21, 28
+  # Same tensor values at the same iterations; elapsed-time suffixes differ.
+  assert [m.split(' (')[0] for m in fast] == [m.split(' (')[0] for m in slow]
+  assert fast_single == 5
+  assert counter.single - fast_single == 30
+
+
+def test_stop_at_step_hook_stops_at_the_same_step(tmp_path, monkeypatch):
+  counter = _StepCounter(monkeypatch)
+  fast, slow = _estimator(tmp_path / 'a'), _estimator(tmp_path / 'b')
+  fast.train(custom_dnn.train_input_fn, steps=100, hooks=[_train.StopAtStepHook(num_steps=23)])
+  assert counter.single == 1  # only the step after which it requests the stop
+  slow.train(custom_dnn.train_input_fn, steps=100, hooks=[_StopSeesEveryStep(num_steps=23)])
+  assert fast.get_variable_value('global_step') == slow.get_variable_value('global_step') == 23
+  assert (fast.get_variable_value('custom_dnn/logits/kernel') ==
+          pytest.approx(slow.get_variable_value('custom_dnn/logits/kernel')))
+
+
+def test_hook_acting_only_at_begin_and_end_allows_bulk_steps(tmp_path, monkeypatch):
+  events = []
+
+  class EndOnly(_train.SessionRunHook):
+
+    def begin(self):
+      events.append('begin')
+
+    def end(self, session):
+      events.append(('end', int(session.run(_train.get_global_step()))))
+
+  counter = _StepCounter(monkeypatch)
+  _estimator(tmp_path).train(custom_dnn.train_input_fn, steps=40, hooks=[EndOnly()])
+  assert events == ['begin', ('end', 40)]
+  assert counter.single == 0
+
+
+def _begun(hook):
+  with tf.Graph().as_default():
+    tf.constant(0.0, name='t')
+    hook.begin()
+  return hook
+
+
+def test_unknown_or_time_based_hooks_see_every_step():
+  per_secs = _begun(_train.LoggingTensorHook(['t'], every_n_secs=5))
+  assert hook_schedule.quiet_steps([per_secs], 0) == 0
+  assert hook_schedule.quiet_steps([_SeesEveryStep(['t'], every_n_iter=5)], 0) == 0
+  at_end = _begun(_train.LoggingTensorHook(['t'], at_end=True))
+  assert hook_schedule.quiet_steps([at_end], 0) == float('inf')
+  every = _begun(_train.LoggingTensorHook(['t'], every_n_iter=10))
+  assert hook_schedule.quiet_steps([every], 0) == 0  # logs the first iteration
+  every._timer.update_last_triggered_step(0)
+  hook_schedule.skip([every], 4)
+  assert hook_schedule.quiet_steps([every], 4) == 6
+  assert hook_schedule.quiet_steps([every, per_secs], 4) == 0
