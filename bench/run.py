@@ -1,11 +1,19 @@
-"""Side-by-side benchmark: tfcompat_estimator (TF 2.21) vs tensorflow-estimator 2.15.
+"""Side-by-side benchmark of tfcompat_estimator against its references.
 
-Both contenders run the same legacy program (bench/workload.py) in separate
-processes, interleaved round by round so machine drift cancels out. Writes a
-Markdown report of medians (min-max) and ratios.
+Contenders, each run as a separate process per workload, interleaved round by
+round so that machine drift hits all of them alike:
+  tfcompat_estimator  the legacy Estimator program on TF 2.21 (this project)
+  tf-estimator-2.15   the same program on tensorflow-estimator 2.15 / TF 2.15
+  keras_fit           the same model as tf-keras Model.fit (TF 2.21)
+  hand_loop           a hand-written multi-step tf.function loop (TF 2.21), the
+                      practical limit for training speed
 
-  python bench/run.py                 # full run, sets up the 2.15 venv if needed
-  python bench/run.py --smoke         # tiny run of our contender only
+  python bench/run.py                      # full run; builds the 2.15 venv if needed
+  python bench/run.py --workloads rnn_lstm --rounds 1
+  python bench/run.py --smoke              # tiny run without the 2.15 venv
+
+Writes bench/RESULTS.md (medians with min-max, ratios, targets) and
+bench/results.json (every raw measurement).
 """
 
 import argparse
@@ -19,11 +27,16 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
 MAKE_VENV = os.path.join(ROOT, 'third_party', 'tensorflow_estimator_2_15', 'make_golden.sh')
+
+import workloads  # pylint: disable=g-import-not-at-top
+
+OURS, REF, KERAS, LOOP = 'tfcompat_estimator', 'tf-estimator-2.15', 'keras_fit', 'hand_loop'
 
 # metric -> (label, higher is better)
 METRICS = {
-    'train_steps_per_sec': ('training steps/s, no hooks', True),
+    'train_steps_per_sec': ('training steps/s, no per-step hooks', True),
     'train_hooked_steps_per_sec': ('training steps/s, LoggingTensorHook every 100', True),
     'first_evaluate_sec': ('first evaluate() s', False),
     'repeat_evaluate_sec': ('repeated evaluate() s, same checkpoint', False),
@@ -31,7 +44,18 @@ METRICS = {
     'predict_examples_per_sec': ('predict() examples/s', True),
     'export_sec': ('export_saved_model s', False),
     'peak_rss_mb': ('peak RSS MB', False),
+    'run_rss_mb': ('peak RSS above import tensorflow MB', False),
 }
+
+# (metric, reference contender, required ratio in our favour)
+TARGETS = (
+    ('train_steps_per_sec', REF, 3.0),
+    ('train_steps_per_sec', LOOP, 0.8),
+    ('train_hooked_steps_per_sec', REF, 2.0),
+    ('repeat_evaluate_sec', REF, 5.0),
+    ('repeat_predict_first_result_sec', REF, 10.0),
+    ('peak_rss_mb', REF, 1.0),
+)
 
 
 def venv215_python():
@@ -43,50 +67,107 @@ def venv215_python():
   return python
 
 
-def run_once(python, scale):
+def commands(contenders, workload, scale):
+  """contender -> argv for one measurement run."""
+  estimator = os.path.join(HERE, 'estimator_contender.py')
+  limits = os.path.join(HERE, 'limit_contenders.py')
+  table = {
+      OURS: lambda: [sys.executable, estimator, workload, str(scale)],
+      REF: lambda: [venv215_python(), estimator, workload, str(scale)],
+      KERAS: lambda: [sys.executable, limits, KERAS, workload, str(scale)],
+      LOOP: lambda: [sys.executable, limits, LOOP, workload, str(scale)],
+  }
+  return {name: table[name]() for name in contenders}
+
+
+def run_once(argv):
   env = {k: v for k, v in os.environ.items() if k != 'TF_USE_LEGACY_KERAS'}
   env['TF_CPP_MIN_LOG_LEVEL'] = '2'
-  out = subprocess.run([python, os.path.join(HERE, 'workload.py'), str(scale)],
-                       capture_output=True, text=True, env=env, timeout=1800)
+  out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
   if out.returncode != 0:
-    raise RuntimeError(f'{python} failed:\n{out.stderr[-3000:]}')
-  return json.loads(out.stdout.strip().splitlines()[-1])
+    raise RuntimeError(f'{" ".join(argv)} failed:\n{out.stderr[-3000:]}')
+  result = json.loads(out.stdout.strip().splitlines()[-1])
+  if 'import_rss_mb' in result and 'peak_rss_mb' in result:
+    result['run_rss_mb'] = result['peak_rss_mb'] - result['import_rss_mb']
+  return result
 
 
 def summarize(runs):
+  """metric -> (median, min, max) over the rounds that measured it."""
   table = {}
   for metric in METRICS:
-    values = [r[metric] for r in runs]
-    table[metric] = (statistics.median(values), min(values), max(values))
+    values = [r[metric] for r in runs if metric in r]
+    if values:
+      table[metric] = (statistics.median(values), min(values), max(values))
   return table
 
 
+def ratio(tables, metric, ours, other):
+  """How many times better `ours` is than `other` on a metric (None if unmeasured)."""
+  if metric not in tables.get(ours, {}) or metric not in tables.get(other, {}):
+    return None
+  a, b = tables[ours][metric][0], tables[other][metric][0]
+  return a / b if METRICS[metric][1] else b / a
+
+
+def _cell(entry):
+  return '-' if entry is None else f'{entry[0]:.4g} ({entry[1]:.4g}-{entry[2]:.4g})'
+
+
+def _ratio_cell(value):
+  return '-' if value is None else f'{value:.2f}x'
+
+
+def machine():
+  cpu = platform.processor() or platform.machine()
+  try:
+    with open('/proc/cpuinfo') as f:
+      cpu = next(l.split(':', 1)[1].strip() for l in f if l.startswith('model name'))
+  except (OSError, StopIteration):
+    pass
+  return f'{cpu}, {os.cpu_count()} cores, {platform.platform()}'
+
+
 def report(results, args):
-  names = list(results)
-  lines = ['# Benchmark: tfcompat_estimator vs tensorflow-estimator 2.15', '',
-           f'- date: {datetime.datetime.now().isoformat(timespec="seconds")}',
-           f'- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}',
-           f'- command: `python bench/run.py --rounds {args.rounds} --scale {args.scale}`',
-           f'- workload: custom model_fn (tf.compat.v1 layers, Adagrad, v1 metrics), '
-           f'batch 64, rounds interleaved: {args.rounds}']
-  for name in names:
-    lines.append(f'- {name}: TF {results[name][0]["tf_version"]}')
-  lines += ['', '| metric | ' + ' | '.join(f'{n} median (min-max)' for n in names) +
-            (' | speed-up vs 2.15 |' if 'tf-estimator-2.15' in names and len(names) > 1 else ' |'),
-            '|' + '---|' * (len(names) + 1 + (1 if len(names) > 1 else 0))]
-  tables = {n: summarize(r) for n, r in results.items()}
-  for metric, (label, higher) in METRICS.items():
-    cells = [f'{t[metric][0]:.4g} ({t[metric][1]:.4g}-{t[metric][2]:.4g})'
-             for t in tables.values()]
-    row = f'| {label} | ' + ' | '.join(cells) + ' |'
-    if len(names) > 1 and 'tf-estimator-2.15' in tables:
-      ours, ref = tables['tfcompat_estimator'][metric][0], tables['tf-estimator-2.15'][metric][0]
-      ratio = ours / ref if higher else ref / ours
-      row += f' {ratio:.2f}x |'
-    lines.append(row)
-  lines += ['', 'Speed-up > 1 means tfcompat_estimator is better (for memory: smaller).',
-            'Steps/s are differential: (N2 - N1) / (t(N2) - t(N1)), so graph '
-            'building and checkpointing at start and end cancel out.', '']
+  """results: workload -> contender -> [run dicts]."""
+  tables = {w: {c: summarize(runs) for c, runs in per.items()} for w, per in results.items()}
+  versions = {}
+  for per in results.values():
+    for contender, runs in per.items():
+      versions.setdefault(contender, runs[0]['tf_version'])
+  lines = [
+      '# Benchmark: tfcompat_estimator vs tensorflow-estimator 2.15, tf-keras fit, '
+      'hand-written TF2 loop', '',
+      f'- date: {datetime.datetime.now().isoformat(timespec="seconds")}',
+      f'- machine: {machine()}',
+      f'- command: `{args.command}`',
+      f'- rounds (contenders interleaved per round): {args.rounds}; step-count scale: {args.scale}',
+  ] + [f'- {name}: TF {version}' for name, version in versions.items()] + [
+      '', 'Ratios are "times better than": > 1 means tfcompat_estimator is '
+      'faster (or, for time and memory, smaller).', '', '## Targets (medians)', '',
+      '| target | workload | ratio | met |', '|---|---|---|---|']
+  for metric, other, needed in TARGETS:
+    for workload, per in tables.items():
+      value = ratio(per, metric, OURS, other)
+      if value is not None:
+        lines.append(f'| {METRICS[metric][0]} >= {needed}x {other} | {workload} | '
+                     f'{value:.2f}x | {"yes" if value >= needed else "NO"} |')
+  for workload, per in tables.items():
+    names = list(per)
+    lines += ['', f'## {workload}', '', workloads.WORKLOADS[workload].__doc__.strip(), '',
+              '| metric | ' + ' | '.join(f'{n} median (min-max)' for n in names) +
+              f' | vs {REF} | vs {LOOP} |', '|' + '---|' * (len(names) + 3)]
+    for metric, (label, _) in METRICS.items():
+      if not any(metric in t for t in per.values()):
+        continue
+      lines.append(f'| {label} | ' + ' | '.join(_cell(per[n].get(metric)) for n in names) +
+                   f' | {_ratio_cell(ratio(per, metric, OURS, REF))} | '
+                   f'{_ratio_cell(ratio(per, metric, OURS, LOOP))} |')
+  lines += ['', 'Steps/s are differential, (N2 - N1) / (t(N2) - t(N1)), so graph '
+            'building and the start/end checkpoints cancel out. Peak RSS is '
+            'ru_maxrss of the contender process; "above import tensorflow" '
+            'subtracts the RSS right after importing TensorFlow. Reading the '
+            'numbers: bench/ANALYSIS.md.', '']
   return '\n'.join(lines)
 
 
@@ -94,20 +175,29 @@ def main():
   parser = argparse.ArgumentParser()
   parser.add_argument('--rounds', type=int, default=3)
   parser.add_argument('--scale', type=float, default=1.0)
+  parser.add_argument('--workloads', default=','.join(workloads.WORKLOADS))
+  parser.add_argument('--contenders', default=','.join([OURS, REF, KERAS, LOOP]))
   parser.add_argument('--smoke', action='store_true',
-                      help='one tiny round of our contender only')
+                      help='one tiny round without the 2.15 reference')
   parser.add_argument('--out', default=os.path.join(HERE, 'RESULTS.md'))
   args = parser.parse_args()
-  contenders = {'tfcompat_estimator': sys.executable}
+  args.command = 'python ' + ' '.join(['bench/run.py'] + sys.argv[1:])
+  contenders = args.contenders.split(',')
   if args.smoke:
-    args.rounds, args.scale = 1, 0.05
-  else:
-    contenders['tf-estimator-2.15'] = venv215_python()
-  results = {name: [] for name in contenders}
+    args.rounds, args.scale = 1, 0.02
+    contenders = [c for c in contenders if c != REF]
+  names = args.workloads.split(',')
+  unknown = [n for n in names if n not in workloads.WORKLOADS]
+  if unknown:
+    parser.error(f'unknown workloads {unknown}; known: {list(workloads.WORKLOADS)}')
+  results = {w: {c: [] for c in contenders} for w in names}
   for round_index in range(args.rounds):
-    for name, python in contenders.items():
-      results[name].append(run_once(python, args.scale))
-      print(f'round {round_index + 1}: {name} done', flush=True)
+    for workload in names:
+      for contender, argv in commands(contenders, workload, args.scale).items():
+        results[workload][contender].append(run_once(argv))
+        print(f'round {round_index + 1}: {workload} {contender} done', flush=True)
+  with open(os.path.join(os.path.dirname(args.out), 'results.json'), 'w') as f:
+    json.dump(results, f, indent=1)
   text = report(results, args)
   with open(args.out, 'w') as f:
     f.write(text)
