@@ -34,8 +34,8 @@ on linear_ftrl_hashed at scale 0.2.) Simplifications:
   deep part like the canned estimator.
 - rnn_lstm is `RNN([LSTMCell(32)])` masked by sequence length, as the canned
   RNNClassifier builds it. `tf_keras.layers.LSTM(32)` computes the same losses
-  but was slower here on CPU (its implementation-selecting function graph:
-  `fit` ran 75 instead of 188 steps/s at scale 0.2, export took 3x longer).
+  but was slower here on CPU (`fit` ran 75 instead of 188 steps/s at scale
+  0.2, export took 3x longer; cause not investigated).
 - Predictions are logits only (no probabilities / class ids heads add).
 - The timing helpers repeat estimator_contender's few lines on purpose:
   importing that module installs tfcompat_estimator, which these contenders
