@@ -5,9 +5,9 @@ tfcompat_estimator (TF 2.16+): argv is the workload name and a scale factor
 for the step counts. Prints one JSON line of measurements.
 """
 
+import glob
 import json
 import os
-import resource
 import statistics
 import sys
 import tempfile
@@ -22,25 +22,32 @@ if not hasattr(tf, 'estimator') or not hasattr(tf.estimator, 'Estimator'):
   import tfcompat_estimator  # pylint: disable=g-import-not-at-top
   tfcompat_estimator.install()
 
+from measure import peak_rss_mb, timed  # pylint: disable=g-import-not-at-top
 import workloads  # pylint: disable=g-import-not-at-top
 
 
-def timed(fn):
-  start = time.perf_counter()
-  fn()
-  return time.perf_counter() - start
+def logged_rate(model_dir, after_step):
+  """Median of the global_step/sec values the Estimator logged after a step.
+
+  Both implementations write this scalar every log_step_count_steps steps,
+  timed between those steps only: the steady-state rate, without the
+  checkpoints each train() call writes at its start and end (their disk time
+  varies by seconds from run to run and would swamp a differential timing).
+  """
+  rates = []
+  for path in glob.glob(os.path.join(model_dir, 'events.out.tfevents.*')):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        if value.tag == 'global_step/sec' and event.step > after_step:
+          rates.append(value.simple_value if value.HasField('simple_value')
+                       else float(tf.make_ndarray(value.tensor)))
+  return statistics.median(rates)
 
 
-def peak_rss_mb():
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def steps_per_sec(train, small, big):
-  """Differential rate: start-up and end-of-call work cancel out."""
-  train(small)  # warm-up: graph building, caches
-  t_small = timed(lambda: train(small))
-  t_big = timed(lambda: train(big))
-  return (big - small) / max(t_big - t_small, 1e-9)
+def train_rate(est, work, steps, hooks=None):
+  start = int(est.get_variable_value('global_step'))
+  est.train(work.train_input_fn, steps=steps, hooks=hooks)
+  return logged_rate(est.model_dir, start)
 
 
 def main(name, scale):
@@ -49,13 +56,12 @@ def main(name, scale):
   for split in ('train', 'eval', 'predict'):
     work.data(split)
   est = work.estimator(tempfile.mkdtemp(), tf.estimator.RunConfig(tf_random_seed=1))
-  small, big = max(int(200 * scale), 1), max(int(2000 * scale), 2)
+  warm_up, steps = max(int(200 * scale), 1), max(int(2000 * scale), 2)
   results = {'tf_version': tf.__version__, 'import_rss_mb': baseline_rss}
-  results['train_steps_per_sec'] = steps_per_sec(
-      lambda n: est.train(work.train_input_fn, steps=n), small, big)
+  est.train(work.train_input_fn, steps=warm_up)  # graph building, caches
+  results['train_steps_per_sec'] = train_rate(est, work, steps)
   if hasattr(work, 'hooks'):
-    results['train_hooked_steps_per_sec'] = steps_per_sec(
-        lambda n: est.train(work.train_input_fn, steps=n, hooks=work.hooks()), small, big)
+    results['train_hooked_steps_per_sec'] = train_rate(est, work, steps, work.hooks())
 
   results['first_evaluate_sec'] = timed(lambda: est.evaluate(work.eval_input_fn))
   results['repeat_evaluate_sec'] = statistics.median(

@@ -37,18 +37,13 @@ on linear_ftrl_hashed at scale 0.2.) Simplifications:
   but was slower here on CPU (`fit` ran 75 instead of 188 steps/s at scale
   0.2, export took 3x longer; cause not investigated).
 - Predictions are logits only (no probabilities / class ids heads add).
-- The timing helpers repeat estimator_contender's few lines on purpose:
-  importing that module installs tfcompat_estimator, which these contenders
-  must not load.
 """
 
 import json
 import os
-import resource
 import statistics
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -56,6 +51,7 @@ sys.path.insert(0, HERE)
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
 import tf_keras  # pylint: disable=g-import-not-at-top
 
+from measure import peak_rss_mb, steps_per_sec, timed  # pylint: disable=g-import-not-at-top
 import workloads  # pylint: disable=g-import-not-at-top
 
 fc = tf.feature_column
@@ -64,24 +60,6 @@ legacy = tf_keras.optimizers.legacy
 
 STEPS_PER_CALL = 100  # the hand loop's K
 CONTENDERS = ('keras_fit', 'hand_loop')
-
-
-def timed(fn):
-  start = time.perf_counter()
-  fn()
-  return time.perf_counter() - start
-
-
-def peak_rss_mb():
-  return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def steps_per_sec(train, small, big):
-  """Differential rate: start-up and end-of-call work cancel out."""
-  train(small)  # warm-up: tracing, caches
-  t_small = timed(lambda: train(small))
-  t_big = timed(lambda: train(big))
-  return (big - small) / max(t_big - t_small, 1e-9)
 
 
 # Model pieces ---------------------------------------------------------------
