@@ -41,13 +41,14 @@ def logged_rate(model_dir, after_step):
         if value.tag == 'global_step/sec' and event.step > after_step:
           rates.append(value.simple_value if value.HasField('simple_value')
                        else float(tf.make_ndarray(value.tensor)))
-  return statistics.median(rates)
+  return statistics.median(rates) if rates else None
 
 
 def train_rate(est, work, steps, hooks=None):
   start = int(est.get_variable_value('global_step'))
-  est.train(work.train_input_fn, steps=steps, hooks=hooks)
-  return logged_rate(est.model_dir, start)
+  seconds = timed(lambda: est.train(work.train_input_fn, steps=steps, hooks=hooks))
+  # Calls shorter than two logging intervals (smoke runs) log no rate.
+  return logged_rate(est.model_dir, start) or steps / seconds
 
 
 def main(name, scale):

@@ -14,6 +14,19 @@ def timed(fn):
 
 
 def peak_rss_mb():
+  """Peak resident memory of this process image.
+
+  Linux's VmHWM, not ru_maxrss: ru_maxrss survives exec, so a contender
+  started by a driver that had imported TensorFlow would report the driver's
+  peak as its own.
+  """
+  try:
+    with open('/proc/self/status') as f:
+      for line in f:
+        if line.startswith('VmHWM:'):
+          return int(line.split()[1]) / 1024.0
+  except OSError:
+    pass
   return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 

@@ -163,11 +163,15 @@ def report(results, args):
       lines.append(f'| {label} | ' + ' | '.join(_cell(per[n].get(metric)) for n in names) +
                    f' | {_ratio_cell(ratio(per, metric, OURS, REF))} | '
                    f'{_ratio_cell(ratio(per, metric, OURS, LOOP))} |')
-  lines += ['', 'Steps/s are differential, (N2 - N1) / (t(N2) - t(N1)), so graph '
-            'building and the start/end checkpoints cancel out. Peak RSS is '
-            'ru_maxrss of the contender process; "above import tensorflow" '
-            'subtracts the RSS right after importing TensorFlow. Reading the '
-            'numbers: bench/ANALYSIS.md.', '']
+  lines += ['', 'Training steps/s: for the Estimators (ours and 2.15), the median of the '
+            'global_step/sec values both log every 100 steps during a 2000-step '
+            'train() call after a warm-up call (steady state; the checkpoints '
+            'written at the start and end of each call are excluded, their disk '
+            'time varies by seconds between runs); for keras_fit and hand_loop, '
+            '(N2 - N1) / (t(N2) - t(N1)) over calls of 2000 and 200 steps. Peak '
+            'RSS is the contender process\'s VmHWM; "above import tensorflow" '
+            'subtracts the RSS right after importing TensorFlow (and, for ours, '
+            'tfcompat_estimator). Reading the numbers: bench/ANALYSIS.md.', '']
   return '\n'.join(lines)
 
 
