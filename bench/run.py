@@ -27,10 +27,7 @@ import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
 MAKE_VENV = os.path.join(ROOT, 'third_party', 'tensorflow_estimator_2_15', 'make_golden.sh')
-
-import workloads  # pylint: disable=g-import-not-at-top
 
 OURS, REF, KERAS, LOOP = 'tfcompat_estimator', 'tf-estimator-2.15', 'keras_fit', 'hand_loop'
 
@@ -128,8 +125,8 @@ def machine():
   return f'{cpu}, {os.cpu_count()} cores, {platform.platform()}'
 
 
-def report(results, args):
-  """results: workload -> contender -> [run dicts]."""
+def report(results, args, descriptions):
+  """results: workload -> contender -> [run dicts]; descriptions: workload -> text."""
   tables = {w: {c: summarize(runs) for c, runs in per.items()} for w, per in results.items()}
   versions = {}
   for per in results.values():
@@ -154,7 +151,7 @@ def report(results, args):
                      f'{value:.2f}x | {"yes" if value >= needed else "NO"} |')
   for workload, per in tables.items():
     names = list(per)
-    lines += ['', f'## {workload}', '', workloads.WORKLOADS[workload].__doc__.strip(), '',
+    lines += ['', f'## {workload}', '', descriptions[workload], '',
               '| metric | ' + ' | '.join(f'{n} median (min-max)' for n in names) +
               f' | vs {REF} | vs {LOOP} |', '|' + '---|' * (len(names) + 3)]
     for metric, (label, _) in METRICS.items():
@@ -179,7 +176,7 @@ def main():
   parser = argparse.ArgumentParser()
   parser.add_argument('--rounds', type=int, default=3)
   parser.add_argument('--scale', type=float, default=1.0)
-  parser.add_argument('--workloads', default=','.join(workloads.WORKLOADS))
+  parser.add_argument('--workloads', help='comma-separated; default: all')
   parser.add_argument('--contenders', default=','.join([OURS, REF, KERAS, LOOP]))
   parser.add_argument('--smoke', action='store_true',
                       help='one tiny round without the 2.15 reference')
@@ -190,10 +187,15 @@ def main():
   if args.smoke:
     args.rounds, args.scale = 1, 0.02
     contenders = [c for c in contenders if c != REF]
-  names = args.workloads.split(',')
-  unknown = [n for n in names if n not in workloads.WORKLOADS]
+  # Imported here, not at module level: it loads TensorFlow, which the other
+  # drivers importing this module for venv215_python do not need.
+  sys.path.insert(0, HERE)
+  import workloads  # pylint: disable=g-import-not-at-top
+  known = workloads.WORKLOADS
+  names = args.workloads.split(',') if args.workloads else list(known)
+  unknown = [n for n in names if n not in known]
   if unknown:
-    parser.error(f'unknown workloads {unknown}; known: {list(workloads.WORKLOADS)}')
+    parser.error(f'unknown workloads {unknown}; known: {list(known)}')
   results = {w: {c: [] for c in contenders} for w in names}
   for round_index in range(args.rounds):
     for workload in names:
@@ -202,7 +204,7 @@ def main():
         print(f'round {round_index + 1}: {workload} {contender} done', flush=True)
   with open(os.path.join(os.path.dirname(args.out), 'results.json'), 'w') as f:
     json.dump(results, f, indent=1)
-  text = report(results, args)
+  text = report(results, args, {n: known[n].__doc__.strip() for n in names})
   with open(args.out, 'w') as f:
     f.write(text)
   print(text)
