@@ -6,6 +6,8 @@ That is why a second `evaluate` or `predict` on an unchanged checkpoint costs
 only the steps themselves.
 """
 
+import copy
+import numbers
 import os
 import tempfile
 
@@ -24,6 +26,7 @@ from tfcompat_estimator.session_emulation import graph_capture
 from tfcompat_estimator.session_emulation import session as session_lib
 
 ModeKeys = model_fn_lib.ModeKeys
+_TaskType = run_config_lib.TaskType
 
 _FRESH = 'fresh'  # variables hold their initial values
 _DIRTY = 'dirty'  # variables were changed and match no checkpoint
@@ -44,7 +47,7 @@ class Estimator:
     elif not isinstance(config, run_config_lib.RunConfig):
       raise ValueError(f'config must be an instance of RunConfig, but provided '
                        f'{config}.')
-    model_dir = os.fspath(model_dir) if model_dir is not None else None
+    model_dir = _path_arg('model_dir', model_dir)
     if model_dir is not None and config.model_dir is not None and (
         model_dir != config.model_dir):
       raise ValueError(
@@ -60,9 +63,11 @@ class Estimator:
     logging.info('Using config: %s', self._config)
     if model_fn is None:
       raise ValueError('model_fn must be provided to Estimator.')
+    check_callable('model_fn', model_fn)
     model_fn_lib.verify_model_fn_args(model_fn, params)
     self._model_fn = model_fn
-    self._params = dict(params or {})
+    # Any object is accepted, as in 2.15 (e.g. an HParams-like object).
+    self._params = copy.deepcopy(params or {})
     self._warm_start = warm_starting.settings_from(warm_start_from)
     self._captures = {}
     self._state = {}  # id(captured) -> checkpoint identity or _FRESH/_DIRTY
@@ -89,7 +94,7 @@ class Estimator:
 
   @property
   def params(self):
-    return dict(self._params)
+    return copy.deepcopy(self._params)
 
   @property
   def model_fn(self):
@@ -119,10 +124,13 @@ class Estimator:
     return sorted(reader.get_variable_to_shape_map())
 
   def get_variable_value(self, name):
+    names = name if isinstance(name, (list, tuple)) else [name]
+    for each in names:
+      if not isinstance(each, str):
+        raise TypeError(f'Variable name must be a string, given: {each!r}')
     reader = tf.train.load_checkpoint(self._require_checkpoint())
-    if isinstance(name, (list, tuple)):
-      return [reader.get_tensor(n) for n in name]
-    return reader.get_tensor(name)
+    values = [reader.get_tensor(n) for n in names]
+    return values if names is name else values[0]
 
   def eval_dir(self, name=None):
     return os.path.join(self._model_dir,
@@ -131,7 +139,17 @@ class Estimator:
   # Train / evaluate / predict -----------------------------------------------
   def train(self, input_fn, hooks=None, steps=None, max_steps=None,
             saving_listeners=None):
+    if self._config.task_type in (_TaskType.EVALUATOR, _TaskType.PS):
+      raise ValueError(
+          f'Estimator.train cannot run in a {self._config.task_type!r} task '
+          '(from TF_CONFIG); use tf.estimator.train_and_evaluate, which runs '
+          'what each task of a cluster should.')
+    check_callable('input_fn', input_fn)
+    check_number('steps', steps)
+    check_number('max_steps', max_steps)
     training.validate_steps(steps, max_steps)
+    hooks = model_fn_lib.checked_hooks(hooks)
+    saving_listeners = checked_saving_listeners(saving_listeners)
     if max_steps is not None:
       latest = self.latest_checkpoint()
       if latest and checkpoints.global_step_of(latest) >= max_steps:
@@ -144,22 +162,38 @@ class Estimator:
 
   def evaluate(self, input_fn, steps=None, hooks=None, checkpoint_path=None,
                name=None):
+    check_callable('input_fn', input_fn)
+    check_number('steps', steps)
+    if name is not None and not isinstance(name, str):
+      raise TypeError(f'Evaluation name must be a string, given: {name!r}')
+    hooks = model_fn_lib.checked_hooks(hooks)
     checkpoint_path = self._checkpoint_for_inference(checkpoint_path, 'evaluate')
     return evaluation.run_evaluation(self, input_fn, steps, hooks,
                                      checkpoint_path, name)
 
   def predict(self, input_fn, predict_keys=None, hooks=None,
               checkpoint_path=None, yield_single_examples=True):
+    check_callable('input_fn', input_fn)
+    hooks = model_fn_lib.checked_hooks(hooks)
     checkpoint_path = self._checkpoint_for_inference(checkpoint_path, 'predict')
-    return prediction.run_prediction(self, input_fn, predict_keys, hooks,
-                                     checkpoint_path, yield_single_examples)
+    # As in 2.15, an empty predict_keys selects every prediction.
+    return prediction.run_prediction(self, input_fn, predict_keys or None,
+                                     hooks, checkpoint_path,
+                                     yield_single_examples)
 
   def _checkpoint_for_inference(self, checkpoint_path, what):
+    """The checkpoint to restore: the given one or the latest in model_dir.
+
+    A directory given as `checkpoint_path` stands for its latest checkpoint.
+    """
     if checkpoint_path:
-      checkpoint_path = os.fspath(checkpoint_path)
-      if tf.io.gfile.isdir(checkpoint_path):
-        checkpoint_path = checkpoints.latest_checkpoint(checkpoint_path)
-      return checkpoint_path
+      path = _path_arg('checkpoint_path', checkpoint_path)
+      if tf.io.gfile.isdir(path):
+        path = checkpoints.latest_checkpoint(path)
+        if not path:
+          raise ValueError(f'checkpoint_path {checkpoint_path!r} is a '
+                           'directory without checkpoints.')
+      return path
     latest = self.latest_checkpoint()
     if not latest:
       logging.info('Could not find trained model in model_dir: %s, running '
@@ -170,21 +204,25 @@ class Estimator:
   def export_saved_model(self, export_dir_base, serving_input_receiver_fn,
                          assets_extra=None, as_text=False, checkpoint_path=None,
                          experimental_mode=ModeKeys.PREDICT):
-    if not serving_input_receiver_fn:
-      raise ValueError('An input_receiver_fn must be defined.')
-    return exporting.export_all(
-        self, export_dir_base, {experimental_mode: serving_input_receiver_fn},
-        assets_extra=assets_extra, as_text=as_text,
-        checkpoint_path=checkpoint_path, strip_default_attrs=True)
+    receiver_fns = {experimental_mode: _checked_receiver_fn(
+        'serving_input_receiver_fn', serving_input_receiver_fn)}
+    return _export(self, export_dir_base, receiver_fns, assets_extra, as_text,
+                   checkpoint_path, strip_default_attrs=True)
 
   def experimental_export_all_saved_models(self, export_dir_base,
                                            input_receiver_fn_map,
                                            assets_extra=None, as_text=False,
                                            checkpoint_path=None):
-    return exporting.export_all(self, export_dir_base, input_receiver_fn_map,
-                                assets_extra=assets_extra, as_text=as_text,
-                                checkpoint_path=checkpoint_path,
-                                strip_default_attrs=True)
+    if not isinstance(input_receiver_fn_map, dict):
+      raise TypeError(f'input_receiver_fn_map must be a dict of mode -> '
+                      f'input receiver fn, given: {input_receiver_fn_map!r}')
+    if not input_receiver_fn_map:
+      raise ValueError('input_receiver_fn_map is empty: no mode to export.')
+    receiver_fns = {
+        mode: _checked_receiver_fn(f'input_receiver_fn_map[{mode!r}]', fn)
+        for mode, fn in input_receiver_fn_map.items()}
+    return _export(self, export_dir_base, receiver_fns, assets_extra, as_text,
+                   checkpoint_path, strip_default_attrs=True)
 
   # Captured graphs and the checkpoint their variables hold --------------------
   def _prepare(self, mode, batches, checkpoint_path, variables_from=None):
@@ -236,13 +274,82 @@ class EstimatorV1(Estimator):
                         assets_extra=None, as_text=False, checkpoint_path=None,
                         strip_default_attrs=False):
     """Deprecated alias of `export_saved_model`."""
-    if not serving_input_receiver_fn:
-      raise ValueError('An input_receiver_fn must be defined.')
-    return exporting.export_all(
-        self, export_dir_base, {ModeKeys.PREDICT: serving_input_receiver_fn},
-        assets_extra=assets_extra, as_text=as_text,
-        checkpoint_path=checkpoint_path,
-        strip_default_attrs=strip_default_attrs)
+    receiver_fns = {ModeKeys.PREDICT: _checked_receiver_fn(
+        'serving_input_receiver_fn', serving_input_receiver_fn)}
+    return _export(self, export_dir_base, receiver_fns, assets_extra, as_text,
+                   checkpoint_path, strip_default_attrs)
+
+
+def _export(estimator, export_dir_base, receiver_fns, assets_extra, as_text,
+            checkpoint_path, strip_default_attrs):
+  if assets_extra is not None and not isinstance(assets_extra, dict):
+    raise TypeError(f'assets_extra must be a dict of destination -> source '
+                    f'path, given: {assets_extra!r}')
+  return exporting.export_all(
+      estimator, export_dir_base, receiver_fns, assets_extra=assets_extra,
+      as_text=as_text, checkpoint_path=checkpoint_path,
+      strip_default_attrs=strip_default_attrs)
+
+
+# Argument checks shared with train_and_evaluate's specs -----------------------
+def check_callable(name, value):
+  if not callable(value):
+    raise TypeError(f'`{name}` must be callable, given: {value!r}')
+
+
+def check_number(name, value):
+  """TypeError naming `name` unless `value` is None or a number.
+
+  2.15 compared such values with 0 and failed there with a TypeError that
+  named neither the argument nor the value.
+  """
+  if value is not None and not isinstance(value, numbers.Real):
+    raise TypeError(f'`{name}` must be a number, given: {value!r}')
+
+
+def checked_saving_listeners(listeners):
+  """`listeners` as a tuple; TypeError unless all are savers' listeners."""
+  listeners = tuple(listeners or ())
+  for listener in listeners:
+    if not isinstance(listener, tf.compat.v1.train.CheckpointSaverListener):
+      raise TypeError('All saving_listeners must be `CheckpointSaverListener` '
+                      f'instances, given: {listener!r}')
+  return listeners
+
+
+def _path_arg(name, value):
+  """`value` as a `str` path (None stays None); TypeError naming `name`."""
+  if value is None:
+    return None
+  if not isinstance(value, (str, bytes, os.PathLike)):
+    raise TypeError(f'{name} must be a path (str, bytes or os.PathLike), '
+                    f'given: {value!r}')
+  return os.fsdecode(value)
+
+
+def _checked_receiver_fn(name, receiver_fn):
+  """`receiver_fn`, checked to be a function returning an input receiver.
+
+  Exporting builds the serving graph by calling it. Without this check, a
+  function that returns something else (e.g. the receiver function itself)
+  failed with an AttributeError naming neither the argument nor the value.
+  """
+  if not receiver_fn:
+    raise ValueError(f'An input_receiver_fn must be defined ({name} is '
+                     f'{receiver_fn!r}).')
+  if not callable(receiver_fn):
+    raise TypeError(f'{name} must be a function returning a '
+                    f'ServingInputReceiver, given: {receiver_fn!r}')
+
+  def checked():
+    receiver = receiver_fn()
+    if not all(hasattr(receiver, f) for f in ('features', 'receiver_tensors')):
+      raise TypeError(f'{name} ({receiver_fn!r}) must return a '
+                      'ServingInputReceiver, TensorServingInputReceiver or '
+                      f'SupervisedInputReceiver, but it returned {receiver!r}')
+    return receiver
+
+  return checked
 
 
 def _copy_variables(captured, source):

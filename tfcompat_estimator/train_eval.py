@@ -31,20 +31,6 @@ _WAIT_WARNING_SECS = 600
 
 
 # Spec validation ---------------------------------------------------------------
-def _check_input_fn(input_fn):
-  if not callable(input_fn):
-    raise TypeError(f'`input_fn` must be callable, given: {input_fn}')
-
-
-def _check_saving_listeners(listeners):
-  listeners = tuple(listeners or ())
-  for listener in listeners:
-    if not isinstance(listener, tf.compat.v1.train.CheckpointSaverListener):
-      raise TypeError('All saving_listeners must be `CheckpointSaverListener` '
-                      f'instances, given: {listener}')
-  return listeners
-
-
 def _check_exporters(exporters):
   """`exporters` as a tuple of `Exporter`s with distinct non-empty names."""
   if not exporters:
@@ -85,11 +71,13 @@ class TrainSpec(collections.namedtuple(
   __slots__ = ()
 
   def __new__(cls, input_fn, max_steps=None, hooks=None, saving_listeners=None):
-    _check_input_fn(input_fn)
+    estimator_lib.check_callable('input_fn', input_fn)
+    estimator_lib.check_number('max_steps', max_steps)
     if max_steps is not None and max_steps <= 0:
       raise ValueError(f'Must specify max_steps > 0, given: {max_steps}')
-    return super().__new__(cls, input_fn, max_steps, model_fn_lib.checked_hooks(hooks),
-                           _check_saving_listeners(saving_listeners))
+    return super().__new__(
+        cls, input_fn, max_steps, model_fn_lib.checked_hooks(hooks),
+        estimator_lib.checked_saving_listeners(saving_listeners))
 
 
 class EvalSpec(collections.namedtuple('EvalSpec', [
@@ -105,7 +93,10 @@ class EvalSpec(collections.namedtuple('EvalSpec', [
 
   def __new__(cls, input_fn, steps=100, name=None, hooks=None, exporters=None,
               start_delay_secs=120, throttle_secs=600):
-    _check_input_fn(input_fn)
+    estimator_lib.check_callable('input_fn', input_fn)
+    for arg, value in (('steps', steps), ('start_delay_secs', start_delay_secs),
+                       ('throttle_secs', throttle_secs)):
+      estimator_lib.check_number(arg, value)
     if steps is not None and steps <= 0:
       raise ValueError(f'Must specify steps > 0, given: {steps}')
     if name is not None and not isinstance(name, str):

@@ -27,9 +27,21 @@ class WarmStartSettings(collections.namedtuple('WarmStartSettings', [
     if not ckpt_to_initialize_from:
       raise ValueError('`ckpt_to_initialize_from` MUST be set in '
                        'WarmStartSettings')
+    _check_vars_to_warm_start(vars_to_warm_start)
     return super().__new__(cls, os.fspath(ckpt_to_initialize_from),
                            vars_to_warm_start, var_name_to_vocab_info or {},
                            var_name_to_prev_var_name or {})
+
+
+def _check_vars_to_warm_start(value):
+  """2.15's forms, checked when the settings are made rather than at train."""
+  if value is None or isinstance(value, str):
+    return
+  if not isinstance(value, (list, tuple)) or not all(
+      isinstance(v, str) for v in value):
+    raise ValueError('vars_to_warm_start must be a regex string, a list of '
+                     'them or None (lists of variables are not supported: '
+                     f'name them), given: {value!r}')
 
 
 def settings_from(warm_start_from):
