@@ -16,6 +16,8 @@ Shared with the other canned families (`dnn_linear_combined`, `linear`,
   * `classifier_head_v2(...)`: the binary or multi-class v2 head.
 """
 
+import numbers
+
 import tensorflow as tf
 import tf_keras
 
@@ -59,6 +61,30 @@ def _check_units(units):
   if not isinstance(units, int) or isinstance(units, bool):
     raise ValueError('units must be an int.  Given type: {}'.format(
         type(units)))
+
+
+def checked_hidden_units(hidden_units, name='hidden_units'):
+  """`hidden_units` as a tuple of layer widths, checked when the model is made.
+
+  A width below 1 reached TensorFlow's matmul kernel in 2.15, which aborted
+  the whole process for 0 (and for 0.5, truncated to 0).
+  """
+  try:
+    widths = tuple(hidden_units)
+  except TypeError:
+    raise TypeError(f'{name} must be an iterable of layer widths, given: '
+                    f'{hidden_units!r}') from None
+  if any(isinstance(w, numbers.Real) and w < 1 for w in widths):
+    raise ValueError(f'{name} must hold layer widths >= 1, given: '
+                     f'{hidden_units!r}')
+  return widths
+
+
+def check_dropout(dropout, name='dropout'):
+  """Checked when the model is made; the layers would name only `rate`."""
+  if isinstance(dropout, numbers.Real) and not 0 <= dropout <= 1:
+    raise ValueError(f'{name} must be a probability in [0, 1] (or None), '
+                     f'given: {dropout!r}')
 
 
 def _check_features(features):
@@ -301,7 +327,8 @@ class _DNNBase:
                 optimizer, activation_fn, dropout, input_layer_partitioner,
                 config, warm_start_from, batch_norm):
     feature_columns = tuple(feature_columns or [])
-    hidden_units = tuple(hidden_units)
+    hidden_units = checked_hidden_units(hidden_units)
+    check_dropout(dropout)
 
     def model_fn(features, labels, mode, config):
       if self._V1:

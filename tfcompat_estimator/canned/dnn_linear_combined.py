@@ -181,8 +181,10 @@ class _Params:
     self.linear_optimizer = linear_optimizer
     self.dnn_columns = dnn_columns
     self.dnn_optimizer = dnn_optimizer
-    self.dnn_hidden_units = (tuple(dnn_hidden_units) if dnn_hidden_units
-                             else dnn_hidden_units)
+    self.dnn_hidden_units = (
+        dnn.checked_hidden_units(dnn_hidden_units, 'dnn_hidden_units')
+        if dnn_hidden_units else dnn_hidden_units)
+    dnn.check_dropout(dnn_dropout, 'dnn_dropout')
     self.dnn_activation_fn = dnn_activation_fn
     self.dnn_dropout = dnn_dropout
     self.batch_norm = batch_norm
