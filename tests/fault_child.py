@@ -1,27 +1,83 @@
-"""Child process for the SIGKILL tests: trains and reports each checkpoint."""
+"""Child process of the fault tests: trains `custom_dnn` and reports progress.
 
-import sys
+Prints `step N` after every step, `saved N` after every checkpoint, and at the
+end `done N` or `error <type>: <message>`. Optional faults, armed after the
+checkpoint of step `--fault-after`: `--file-size-limit` (RLIMIT_FSIZE, a
+write limit) or `--fill` (a file grown until its file system is full).
+"""
+
+import argparse
+import errno
+import resource
+import signal
 
 import conftest  # pylint: disable=unused-import  (install() + golden paths)
 import tensorflow as tf
 from programs import custom_dnn
 
 
-class Announce(tf.estimator.CheckpointSaverListener):
+class ReportSteps(tf.estimator.SessionRunHook):
+  """Also makes training run one step per call: more moments to be killed at."""
+
+  def begin(self):
+    self._step = tf.compat.v1.train.get_global_step()
+
+  def before_run(self, run_context):
+    return tf.estimator.SessionRunArgs(self._step)
+
+  def after_run(self, run_context, run_values):
+    print(f'step {run_values.results + 1}', flush=True)
+
+
+class ReportSaves(tf.estimator.CheckpointSaverListener):
+
+  def __init__(self, args):
+    self._args = args
 
   def after_save(self, session, global_step_value):
     print(f'saved {global_step_value}', flush=True)
+    if global_step_value == self._args.fault_after:
+      if self._args.file_size_limit is not None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a failed write, not a kill
+        resource.setrlimit(resource.RLIMIT_FSIZE,
+                           (self._args.file_size_limit, resource.RLIM_INFINITY))
+      if self._args.fill:
+        _fill(self._args.fill)
 
 
-def main(model_dir, max_steps):
-  config = dict(custom_dnn.RUN_CONFIG_KWARGS, save_checkpoints_steps=10)
-  est = tf.estimator.Estimator(custom_dnn.model_fn, model_dir=model_dir,
+def _fill(path):
+  with open(path, 'wb', buffering=0) as f:
+    try:
+      while True:
+        f.write(b'\0' * 4096)
+    except OSError as e:
+      if e.errno != errno.ENOSPC:
+        raise
+
+
+def main():
+  parser = argparse.ArgumentParser()
+  parser.add_argument('model_dir')
+  parser.add_argument('--max-steps', type=int, default=100000)
+  parser.add_argument('--save-steps', type=int, default=10)
+  parser.add_argument('--keep', type=int, default=5)
+  parser.add_argument('--fault-after', type=int, default=-1)
+  parser.add_argument('--file-size-limit', type=int)
+  parser.add_argument('--fill')
+  args = parser.parse_args()
+  config = dict(custom_dnn.RUN_CONFIG_KWARGS, save_checkpoints_steps=args.save_steps,
+                keep_checkpoint_max=args.keep)
+  est = tf.estimator.Estimator(custom_dnn.model_fn, model_dir=args.model_dir,
                                params=custom_dnn.PARAMS,
                                config=tf.estimator.RunConfig(**config))
-  est.train(custom_dnn.train_input_fn, max_steps=int(max_steps),
-            hooks=[tf.estimator.SessionRunHook()],  # one step per call: slower, easier to hit
-            saving_listeners=[Announce()])
+  try:
+    est.train(custom_dnn.train_input_fn, max_steps=args.max_steps,
+              hooks=[ReportSteps()], saving_listeners=[ReportSaves(args)])
+  except Exception as e:  # pylint: disable=broad-except  (reported to the test)
+    print(f'error {type(e).__name__}: {e}', flush=True)
+    return
+  print(f'done {est.get_variable_value("global_step")}', flush=True)
 
 
 if __name__ == '__main__':
-  main(*sys.argv[1:])
+  main()

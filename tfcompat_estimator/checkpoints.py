@@ -6,35 +6,117 @@ read them. A checkpoint is written under a temporary prefix, renamed into
 place (data first, index last), and only then listed in the `checkpoint` state
 file, which is itself replaced atomically. A crash at any moment therefore
 leaves the state file naming only complete checkpoints.
+
+Reading is strict where TensorFlow is lenient: a damaged state file, or one
+naming a checkpoint whose files are gone, is an error naming the file, not
+"no checkpoint" (which would silently restart training from step 0).
 """
 
 import os
 import time
 import uuid
 
+from google.protobuf import text_format
 from tensorflow.python.platform import tf_logging as logging
+from tensorflow.python.training import checkpoint_state_pb2
 import tensorflow as tf
 
+from tfcompat_estimator import file_errors
+
 CHECKPOINT_BASENAME = 'model.ckpt'
+STATE_FILE = 'checkpoint'
 _DATA_SUFFIX = '.data-00000-of-00001'
+_TEMP_MARK = '.tmp-'
 
 
 class CheckpointError(ValueError):
   """A checkpoint cannot be read or does not fit the model."""
 
 
-def latest_checkpoint(model_dir):
-  """The newest complete checkpoint listed in `model_dir`, or None."""
-  if not model_dir or not tf.io.gfile.exists(os.path.join(model_dir, 'checkpoint')):
+class CheckpointVanishedError(CheckpointError):
+  """A checkpoint's files were removed (e.g. by retention) while being read."""
+
+
+def _state(model_dir):
+  """The `checkpoint` state of `model_dir` with absolute paths, or None."""
+  path = os.path.join(model_dir, STATE_FILE)
+  try:
+    text = tf.io.gfile.GFile(path).read()
+  except tf.errors.NotFoundError:
     return None
-  return tf.train.latest_checkpoint(model_dir)
+  except tf.errors.OpError as e:
+    raise OSError(f'Cannot read checkpoint state file {path!r}: '
+                  f'{file_errors.describe(e)}') from e
+  state = checkpoint_state_pb2.CheckpointState()
+  try:
+    text_format.Merge(text, state)
+  except text_format.ParseError as e:
+    raise CheckpointError(
+        f'Checkpoint state file {path!r} is damaged ({e}). Restore it, or '
+        'delete it to train from scratch.') from e
+  absolute = lambda p: p if os.path.isabs(p) or '://' in p else os.path.join(model_dir, p)
+  state.model_checkpoint_path = absolute(state.model_checkpoint_path)
+  paths = [absolute(p) for p in state.all_model_checkpoint_paths]
+  del state.all_model_checkpoint_paths[:]
+  state.all_model_checkpoint_paths.extend(paths)
+  return state
+
+
+def latest_checkpoint(model_dir):
+  """The newest checkpoint listed in `model_dir`, or None if there is none.
+
+  Raises CheckpointError if the state file is damaged or names a checkpoint
+  whose files are missing (unless a concurrent save just replaced it).
+  """
+  path = None
+  while True:
+    state = _state(model_dir) if model_dir else None
+    if state is None or not state.model_checkpoint_path:
+      return None
+    if exists(state.model_checkpoint_path):
+      return state.model_checkpoint_path
+    if state.model_checkpoint_path == path:
+      raise CheckpointError(
+          f'{os.path.join(model_dir, STATE_FILE)!r} names checkpoint {path!r}, '
+          'but its .index or .data files are missing. Restore them, or delete '
+          'the state file to train from scratch.')
+    path = state.model_checkpoint_path  # read again: retention may have raced us
+
+
+def exists(path):
+  """Whether checkpoint `path` has its index and data files."""
+  return (tf.io.gfile.exists(path + '.index') and
+          bool(tf.io.gfile.glob(path + '.data-*')))
+
+
+def reading_latest(latest, read):
+  """`read(latest())`, moving on to a newer checkpoint if retention removes it.
+
+  A training writing to the model_dir may delete the checkpoint an evaluator
+  chose before the evaluator has read it; the evaluator then reads the newer
+  one instead of failing.
+  """
+  while True:
+    path = latest()
+    try:
+      return read(path)
+    except CheckpointVanishedError:
+      newer = latest()
+      if newer == path:
+        raise
+      logging.warning('Checkpoint %s was removed while being read; reading '
+                      'the newer %s instead.', path, newer)
 
 
 def _reader(path):
   try:
     return tf.train.load_checkpoint(path)
+  except tf.errors.NotFoundError as e:
+    raise CheckpointVanishedError(f'Checkpoint {path!r} does not exist '
+                                  f'(any more): {file_errors.describe(e)}') from e
   except (tf.errors.OpError, ValueError) as e:
-    raise CheckpointError(f'Cannot read checkpoint {path!r}: {e}') from e
+    raise CheckpointError(f'Cannot read checkpoint {path!r}, it is damaged or '
+                          f'not a checkpoint: {file_errors.describe(e)}') from e
 
 
 def global_step_of(path):
@@ -75,8 +157,12 @@ def _restore(variables, path):
         prefix=path, tensor_names=[name for name, _, _ in saved],
         shape_and_slices=[spec for _, spec, _ in saved],
         dtypes=[variables[k].dtype.base_dtype for k in keys])
+  except tf.errors.NotFoundError as e:
+    raise CheckpointVanishedError(f'Checkpoint {path!r} was removed while it '
+                                  f'was read: {file_errors.describe(e)}') from e
   except tf.errors.OpError as e:
-    raise CheckpointError(f'Cannot read checkpoint {path!r}: {e}') from e
+    raise CheckpointError(f'Cannot read checkpoint {path!r}, its data is '
+                          f'damaged: {file_errors.describe(e)}') from e
   for key, value in zip(keys, values):
     variables[key].assign(value)
 
@@ -99,8 +185,11 @@ class CheckpointStore:
     self._dir = model_dir
     self._max_to_keep = max_to_keep
     self._keep_every_secs = keep_checkpoint_every_n_hours * 3600.0
-    tf.io.gfile.makedirs(model_dir)
-    state = tf.train.get_checkpoint_state(model_dir)
+    with file_errors.reporting('model_dir', model_dir):
+      tf.io.gfile.makedirs(model_dir)
+    for stale in tf.io.gfile.glob(os.path.join(model_dir, f'.{CHECKPOINT_BASENAME}-*{_TEMP_MARK}*')):
+      tf.io.gfile.remove(stale)  # a save cut short by a crash; never listed
+    state = _state(model_dir)
     self._kept = []  # (basename, timestamp), oldest first
     self._last_preserved = time.time()
     if state is not None:
@@ -124,7 +213,7 @@ class CheckpointStore:
   def _save(self, variables, step):
     basename = f'{CHECKPOINT_BASENAME}-{int(step)}'
     final = os.path.join(self._dir, basename)
-    temp = os.path.join(self._dir, f'.{basename}.tmp-{uuid.uuid4().hex}')
+    temp = os.path.join(self._dir, f'.{basename}{_TEMP_MARK}{uuid.uuid4().hex}')
     keys = list(variables)
     saved = [_saved_as(k, variables[k]) for k in keys]
     try:
@@ -135,31 +224,41 @@ class CheckpointStore:
       tf.io.gfile.rename(temp + '.index', final + '.index', overwrite=True)
     except (tf.errors.OpError, OSError) as e:
       _remove_prefix(temp)
-      raise OSError(f'Could not write checkpoint {final!r} in model_dir '
-                    f'{self._dir!r}: {e}. The previous checkpoint is intact.') from e
+      raise file_errors.write_failed('checkpoint', final, e, _INTACT) from e
     now = time.time()
-    self._kept = [(b, t) for b, t in self._kept if b != basename]
-    self._kept.append((basename, now))
-    expired = self._expire()
+    kept = [(b, t) for b, t in self._kept if b != basename] + [(basename, now)]
+    kept, expired, last_preserved = self._expire(kept)
     # The state file drops expired checkpoints before their files go away.
-    tf.compat.v1.train.update_checkpoint_state(
-        self._dir, basename, [b for b, _ in self._kept],
-        all_model_checkpoint_timestamps=[t for _, t in self._kept],
-        last_preserved_timestamp=self._last_preserved)
+    try:
+      tf.compat.v1.train.update_checkpoint_state(
+          self._dir, basename, [b for b, _ in kept],
+          all_model_checkpoint_timestamps=[t for _, t in kept],
+          last_preserved_timestamp=last_preserved)
+    except (tf.errors.OpError, OSError) as e:
+      raise file_errors.write_failed(
+          'checkpoint state file', os.path.join(self._dir, STATE_FILE), e,
+          _INTACT) from e
+    self._kept, self._last_preserved = kept, last_preserved
     for old in expired:
       _remove_prefix(os.path.join(self._dir, old))
     return final
 
-  def _expire(self):
-    """Drops checkpoints beyond `max_to_keep`, except hourly keepers."""
-    expired = []
-    while self._max_to_keep and len(self._kept) > self._max_to_keep:
-      basename, stamp = self._kept.pop(0)
-      if stamp - self._last_preserved >= self._keep_every_secs:
-        self._last_preserved = stamp
+  def _expire(self, kept):
+    """(kept, expired, last_preserved): retention applied to `kept`.
+
+    Checkpoints beyond `max_to_keep` expire, except hourly keepers.
+    """
+    kept, expired, last_preserved = list(kept), [], self._last_preserved
+    while self._max_to_keep and len(kept) > self._max_to_keep:
+      basename, stamp = kept.pop(0)
+      if stamp - last_preserved >= self._keep_every_secs:
+        last_preserved = stamp
       else:
         expired.append(basename)
-    return expired
+    return kept, expired, last_preserved
+
+
+_INTACT = 'The previous checkpoint is intact and training can resume from it.'
 
 
 def _remove_prefix(prefix):

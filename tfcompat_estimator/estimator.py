@@ -167,9 +167,14 @@ class Estimator:
     if name is not None and not isinstance(name, str):
       raise TypeError(f'Evaluation name must be a string, given: {name!r}')
     hooks = model_fn_lib.checked_hooks(hooks)
-    checkpoint_path = self._checkpoint_for_inference(checkpoint_path, 'evaluate')
-    return evaluation.run_evaluation(self, input_fn, steps, hooks,
-                                     checkpoint_path, name)
+    run = lambda path: evaluation.run_evaluation(self, input_fn, steps, hooks,
+                                                 path, name)
+    if checkpoint_path:
+      return run(self._checkpoint_for_inference(checkpoint_path, 'evaluate'))
+    # A training writing to model_dir may delete the latest checkpoint
+    # before it is read; the newer one is evaluated then.
+    return checkpoints.reading_latest(
+        lambda: self._checkpoint_for_inference(None, 'evaluate'), run)
 
   def predict(self, input_fn, predict_keys=None, hooks=None,
               checkpoint_path=None, yield_single_examples=True):

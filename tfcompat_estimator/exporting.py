@@ -16,6 +16,8 @@ from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 from tensorflow.python.saved_model.model_utils import export_utils
 
+from tfcompat_estimator import checkpoints
+from tfcompat_estimator import file_errors
 from tfcompat_estimator import model_fn as model_fn_lib
 
 ModeKeys = model_fn_lib.ModeKeys
@@ -65,24 +67,28 @@ def export_all(estimator, export_dir_base, input_receiver_fn_map,
   if not checkpoint_path:
     raise ValueError(f"Couldn't find trained model at {estimator.model_dir}.")
   export_dir_base = os.fspath(export_dir_base)
-  tf.io.gfile.makedirs(export_dir_base)
+  with file_errors.reporting('export directory', export_dir_base):
+    tf.io.gfile.makedirs(export_dir_base)
   temp_dir = os.path.join(export_dir_base, f'temp-{uuid.uuid4().hex}')
   try:
     builder = _v1.saved_model.Builder(temp_dir)
     variables_saved = False
     for mode in _MODE_ORDER:
       if mode in input_receiver_fn_map:
-        _add_meta_graph(estimator, builder, mode, input_receiver_fn_map[mode],
+        _add_meta_graph(estimator, builder, temp_dir, mode,
+                        input_receiver_fn_map[mode],
                         checkpoint_path, not variables_saved,
                         strip_default_attrs)
         variables_saved = True
-    builder.save(as_text)
-    for dest, source in (assets_extra or {}).items():
-      target = os.path.join(temp_dir, 'assets.extra', dest)
-      tf.io.gfile.makedirs(os.path.dirname(target))
-      tf.io.gfile.copy(source, target, overwrite=True)
-    export_dir = _unique_export_dir(export_dir_base)
-    tf.io.gfile.rename(temp_dir, export_dir)
+    with file_errors.reporting('SavedModel', temp_dir,
+                               'No partial export was left behind.'):
+      builder.save(as_text)
+      for dest, source in (assets_extra or {}).items():
+        target = os.path.join(temp_dir, 'assets.extra', dest)
+        tf.io.gfile.makedirs(os.path.dirname(target))
+        tf.io.gfile.copy(source, target, overwrite=True)
+      export_dir = _unique_export_dir(export_dir_base)
+      tf.io.gfile.rename(temp_dir, export_dir)
   except BaseException:
     if tf.io.gfile.exists(temp_dir):
       shutil.rmtree(temp_dir, ignore_errors=True)
@@ -91,8 +97,8 @@ def export_all(estimator, export_dir_base, input_receiver_fn_map,
   return tf.compat.as_bytes(export_dir)
 
 
-def _add_meta_graph(estimator, builder, mode, receiver_fn, checkpoint_path,
-                    with_variables, strip_default_attrs):
+def _add_meta_graph(estimator, builder, export_dir, mode, receiver_fn,
+                    checkpoint_path, with_variables, strip_default_attrs):
   with tf.Graph().as_default() as graph:
     config = estimator.config
     if config.tf_random_seed is not None:
@@ -120,11 +126,19 @@ def _add_meta_graph(estimator, builder, mode, receiver_fn, checkpoint_path,
     tags = export_utils.EXPORT_TAG_MAP[mode]
     assets = _v1.get_collection(_v1.GraphKeys.ASSET_FILEPATHS)
     with _v1.Session(graph=graph) as session:
-      saver.restore(session, checkpoint_path)
+      try:
+        saver.restore(session, checkpoint_path)
+      except (tf.errors.OpError, ValueError) as e:
+        error = (checkpoints.CheckpointError if checkpoints.exists(checkpoint_path)
+                 else checkpoints.CheckpointVanishedError)
+        raise error(
+            f'Cannot export from checkpoint {checkpoint_path!r}: '
+            f'{file_errors.describe(e)}') from e
       kwargs = dict(signature_def_map=signature_def_map, assets_collection=assets,
                     main_op=main_op, saver=saver,
                     strip_default_attrs=strip_default_attrs)
       if with_variables:
-        builder.add_meta_graph_and_variables(session, tags, **kwargs)
+        with file_errors.reporting('SavedModel variables under', export_dir):
+          builder.add_meta_graph_and_variables(session, tags, **kwargs)
       else:
         builder.add_meta_graph(tags, **kwargs)

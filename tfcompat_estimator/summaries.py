@@ -5,17 +5,28 @@ from tensorflow.python.platform import tf_logging as logging
 import numpy as np
 import tensorflow as tf
 
+from tfcompat_estimator import file_errors
+
 
 class EventWriter:
-  """Writes serialized v1 `Summary` protos and scalars at a global step."""
+  """Writes serialized v1 `Summary` protos and scalars at a global step.
+
+  A failed write (full disk, lost permission) raises an OSError naming the
+  directory; the writer buffers, so it may surface at a later write or close.
+  """
 
   def __init__(self, logdir):
-    tf.io.gfile.makedirs(logdir)
-    with tf.init_scope():
-      self._writer = tf.summary.create_file_writer(logdir)
+    self._logdir = logdir
+    with self._reporting_failures():
+      tf.io.gfile.makedirs(logdir)
+      with tf.init_scope():
+        self._writer = tf.summary.create_file_writer(logdir)
+
+  def _reporting_failures(self):
+    return file_errors.reporting('summaries in', self._logdir)
 
   def write_serialized(self, summary_bytes, step):
-    with tf.init_scope(), self._writer.as_default():
+    with self._reporting_failures(), tf.init_scope(), self._writer.as_default():
       tf.summary.experimental.write_raw_pb(summary_bytes, step=int(step))
 
   def write_scalars(self, values, step):
@@ -29,9 +40,11 @@ class EventWriter:
     self.write_serialized(summary.SerializeToString(), step)
 
   def close(self):
-    with tf.init_scope():
-      self._writer.flush()
-      self._writer.close()
+    with self._reporting_failures(), tf.init_scope():
+      try:
+        self._writer.flush()
+      finally:
+        self._writer.close()
 
 
 def read_scalars(pattern):

@@ -17,6 +17,7 @@ import time
 from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
+from tfcompat_estimator import checkpoints
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import run_config as run_config_lib
@@ -300,7 +301,12 @@ class _Evaluator:
     return self._estimator.model_dir
 
   def evaluate_and_export(self):
-    path = self._estimator.latest_checkpoint()
+    # The training may delete a checkpoint before it is evaluated and
+    # exported; the newer one is used then.
+    return checkpoints.reading_latest(self._estimator.latest_checkpoint,
+                                      self._evaluate_and_export)
+
+  def _evaluate_and_export(self, path):
     if not path:
       self._warn_while_waiting('No checkpoint in model_dir %s yet; evaluation '
                                'starts when training saves one.')
