@@ -20,6 +20,7 @@ from tfcompat_estimator import exporting
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import prediction
 from tfcompat_estimator import run_config as run_config_lib
+from tfcompat_estimator import safe_paths
 from tfcompat_estimator import training
 from tfcompat_estimator import warm_starting
 from tfcompat_estimator.session_emulation import graph_capture
@@ -166,6 +167,8 @@ class Estimator:
     check_number('steps', steps)
     if name is not None and not isinstance(name, str):
       raise TypeError(f'Evaluation name must be a string, given: {name!r}')
+    if name:
+      safe_paths.check_inside(f'eval_{name}', 'Evaluation directory', 'model_dir')
     hooks = model_fn_lib.checked_hooks(hooks)
     run = lambda path: evaluation.run_evaluation(self, input_fn, steps, hooks,
                                                  path, name)

@@ -19,6 +19,7 @@ from tensorflow.python.saved_model.model_utils import export_utils
 from tfcompat_estimator import checkpoints
 from tfcompat_estimator import file_errors
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator import safe_paths
 
 ModeKeys = model_fn_lib.ModeKeys
 _v1 = tf.compat.v1
@@ -29,12 +30,7 @@ _MODE_ORDER = (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT)
 def _check_assets_extra(assets_extra):
   """Rejects destinations that would land outside `assets.extra`."""
   for dest, source in (assets_extra or {}).items():
-    normalized = os.path.normpath(dest)
-    if (os.path.isabs(dest) or normalized == '..' or
-        normalized.startswith('..' + os.sep) or normalized in ('.', '')):
-      raise ValueError(f'assets_extra destination {dest!r} must be a file path '
-                       'inside assets.extra; absolute paths and ".." are not '
-                       'allowed.')
+    safe_paths.check_inside(dest, 'assets_extra destination', 'assets.extra')
     if not tf.io.gfile.exists(source):
       raise ValueError(f'assets_extra source {source!r} (for {dest!r}) does '
                        'not exist.')

@@ -21,6 +21,7 @@ from tfcompat_estimator import checkpoints
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import run_config as run_config_lib
+from tfcompat_estimator import safe_paths
 
 _TaskType = run_config_lib.TaskType
 _GLOBAL_STEP = tf.compat.v1.GraphKeys.GLOBAL_STEP
@@ -55,6 +56,7 @@ def _check_exporters(exporters):
                        f'All exporter names: {names}')
     if not isinstance(name, str):
       raise ValueError(f'An Exporter must have a string name. Given: {type(name)}')
+    safe_paths.check_inside(name, 'Exporter name', '<model_dir>/export')
   if len(set(names)) != len(names):
     raise ValueError('`exporters` must have unique names. Such a name cannot be '
                      f'`None`. All exporter names: {names}')
