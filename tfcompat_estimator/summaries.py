@@ -27,7 +27,9 @@ class EventWriter:
 
   def write_serialized(self, summary_bytes, step):
     with self._reporting_failures(), tf.init_scope(), self._writer.as_default():
-      tf.summary.experimental.write_raw_pb(summary_bytes, step=int(step))
+      # Not a Python int: TF keeps the eager constant of every distinct
+      # Python scalar it converts, about 0.7 KB each, forever.
+      tf.summary.experimental.write_raw_pb(summary_bytes, step=np.int64(step))
 
   def write_scalars(self, values, step):
     summary = tf.compat.v1.Summary()

@@ -55,8 +55,11 @@ class EmulatedSession:
       try:
         outputs = self.captured.step_for(elements, run_ops)(iterator)
       except tf.errors.OutOfRangeError:
+        # From an op of the model itself: a v1 session stopped there too.
         raise StopIteration from None
-    return [to_numpy(v) for v in outputs[:len(elements)]]
+    if outputs is None:
+      raise StopIteration
+    return [to_numpy(v) for v in outputs]
 
   def close(self):
     pass
