@@ -277,7 +277,44 @@ def check_prediction_keys(pred_keys, valid_keys):
 def _shape_message(expected_labels_dimension):
   return (f'labels shape must be [D0, D1, ... DN, {expected_labels_dimension}]'
           '. Suggested Fix: check your n_classes argument to the head and/or '
-          'the shape of your label.')
+          'the shape of your label. Labels and logits must agree on every '
+          'dimension but the last: a different first dimension means the '
+          'features and labels of the batch differ in batch size')
+
+
+_EMPTY_BATCH_MESSAGE = (
+    'labels are empty: the input_fn gave a batch with no examples. Such a '
+    'batch would train a step on nothing, or count as a loss of 0 in '
+    'evaluation; do not emit empty batches (e.g. filter them out of the '
+    'dataset).')
+
+
+def _check_static_label_shape(labels, logits, expected_labels_dimension):
+  """Raises ValueError for label shape mistakes visible before any step."""
+  if labels.shape.rank is None or logits.shape.rank is None:
+    return
+  if labels.shape.rank != logits.shape.rank:
+    raise ValueError(
+        f'Labels have shape {labels.shape.as_list()}, but must be [D0, ..., '
+        f'DN, {expected_labels_dimension}] like the logits (shape '
+        f'{logits.shape.as_list()}), or that without its last dimension: '
+        f'e.g. [batch_size, {expected_labels_dimension}] or [batch_size].')
+  final_dim = labels.shape[-1]
+  if final_dim is not None and final_dim != expected_labels_dimension:
+    raise ValueError(
+        f'Mismatched label shape. Expected labels dimension='
+        f'{expected_labels_dimension}.  Received {final_dim}. Suggested '
+        'Fix: If your classifier expects one-hot encoding label, check '
+        'your n_classes argument to the estimator and/or the shape of '
+        'your label. Otherwise, check the shape of your label.')
+  if not labels.shape[:-1].is_compatible_with(logits.shape[:-1]):
+    raise ValueError(
+        f'Labels have shape {labels.shape.as_list()} but the logits '
+        f'{logits.shape.as_list()}: the features and labels of a batch must '
+        'have the same batch size (one label row per example).')
+  if labels.shape.num_elements() == 0:
+    raise ValueError(f'{_EMPTY_BATCH_MESSAGE} Labels shape: '
+                     f'{labels.shape.as_list()}.')
 
 
 def check_dense_labels_match_logits_and_reshape(labels, logits,
@@ -285,8 +322,8 @@ def check_dense_labels_match_logits_and_reshape(labels, logits,
   """Labels as `[D0, ..., DN, expected_labels_dimension]`, like the logits.
 
   Labels one rank short of the logits get a trailing dimension of 1. A
-  mismatch known statically raises ValueError; otherwise a graph assertion
-  checks the shape per batch.
+  mismatch known statically raises ValueError; otherwise graph assertions
+  check the shape, and that the batch is not empty, per batch.
   """
   if labels is None:
     raise ValueError(_LABEL_NONE_ERR_MSG)
@@ -301,19 +338,11 @@ def check_dense_labels_match_logits_and_reshape(labels, logits,
     if (labels.shape.ndims is not None and logits.shape.ndims is not None and
         labels.shape.ndims == logits.shape.ndims - 1):
       labels = tf.expand_dims(labels, -1)
+    _check_static_label_shape(labels, logits, expected_labels_dimension)
     message = _shape_message(expected_labels_dimension)
     assert_rank = _v1.debugging.assert_rank_at_least(labels, 2,
                                                      message=message)
     with tf.control_dependencies([assert_rank]):
-      if labels.shape.ndims is not None:
-        final_dim = labels.shape[-1]
-        if final_dim is not None and final_dim != expected_labels_dimension:
-          raise ValueError(
-              f'Mismatched label shape. Expected labels dimension='
-              f'{expected_labels_dimension}.  Received {final_dim}. Suggested '
-              'Fix: If your classifier expects one-hot encoding label, check '
-              'your n_classes argument to the estimator and/or the shape of '
-              'your label. Otherwise, check the shape of your label.')
       logits_shape = tf.shape(logits)
       expected_shape = tf.concat(
           [logits_shape[:-1], [expected_labels_dimension]], axis=0)
@@ -322,7 +351,10 @@ def check_dense_labels_match_logits_and_reshape(labels, logits,
           expected_shape, labels_shape, message=message,
           data=['expected_labels_shape: ', expected_shape,
                 'labels_shape: ', labels_shape])
-      with tf.control_dependencies([assert_dimension]):
+      assert_not_empty = tf.debugging.Assert(
+          tf.size(labels, out_type=tf.int64) > 0,
+          [_EMPTY_BATCH_MESSAGE, 'labels_shape: ', labels_shape])
+      with tf.control_dependencies([assert_dimension, assert_not_empty]):
         return tf.identity(labels, name=scope)
 
 
@@ -433,9 +465,12 @@ def check_label_range(labels, n_classes, message=None, shown_labels=None,
       negative_message += (' (a label not in label_vocabulary maps to -1). '
                            f'label_vocabulary: [{", ".join(label_vocabulary)}]'
                            '; labels not in it')
+    negative = labels < 0
+    if labels.dtype.is_floating:  # NaN labels fail with the negative ones
+      negative = tf.logical_or(negative, tf.math.is_nan(labels))
     asserts = []
     for bad, text in ((labels > upper, too_big_message),
-                      (labels < 0, negative_message)):
+                      (negative, negative_message)):
       asserts.append(tf.debugging.Assert(
           tf.logical_not(tf.reduce_any(bad)),
           [text + ':', tf.boolean_mask(shown, bad)], summarize=10))
