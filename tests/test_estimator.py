@@ -251,6 +251,18 @@ class TestInputFns:
     assert seen['config'].model_dir == str(tmp_path)
     assert est.get_variable_value('global_step') == 3
 
+  def test_python_and_numpy_values_in_input_fn_results(self, tmp_path):
+    """2.15 converted them to constants: lists, numpy arrays, dict values."""
+    est = tf.estimator.Estimator(self._model_fn, str(tmp_path))
+    est.train(lambda: ({'x': tf.constant([[1.0], [2.0]])}, [[3.0], [6.0]]), steps=40)
+    est.train(lambda: ({'x': np.array([[1.0], [2.0]], np.float32)},
+                       np.array([[3.0], [6.0]], np.float32)), steps=40)
+    np.testing.assert_allclose(est.get_variable_value('w'), [[3.0]], atol=0.05)
+    metrics = est.evaluate(lambda: ({'x': [[2.0]]}, [[6.0]]), steps=1)
+    assert metrics['loss'] < 0.01
+    prediction = next(est.predict(lambda: {'x': [[1.0]]}))  # constants never end
+    np.testing.assert_allclose(prediction['y'], [3.0], atol=0.05)
+
   def test_predict_accepts_features_only_and_tuples(self, tmp_path):
     est = tf.estimator.Estimator(self._model_fn, str(tmp_path))
     only = lambda: tf.data.Dataset.from_tensor_slices({'x': [[1.0], [2.0]]}).batch(2)

@@ -41,6 +41,19 @@ def _split(element, mode):
   return features, labels
 
 
+def _as_tensors(value):
+  """Python or numpy values in an input_fn result as constants, as 2.15 took them.
+
+  Dicts are entered key by key; anything else that is not yet a tensor is
+  converted whole (a nested list is one labels array, not a structure).
+  """
+  if isinstance(value, dict):
+    return {key: _as_tensors(item) for key, item in value.items()}
+  if value is None or isinstance(value, (tf.SparseTensor, tf.RaggedTensor)) or tf.is_tensor(value):
+    return value
+  return tf.convert_to_tensor(value)
+
+
 class BatchSource:
   """Yields `(features, labels)` batches for one call of train/evaluate/predict.
 
@@ -90,11 +103,11 @@ class BatchSource:
       result = call_input_fn(input_fn, mode, params, config)
       if isinstance(result, tf.data.Dataset):
         result = tf.compat.v1.data.make_one_shot_iterator(result).get_next()
-      features, labels = _split(result, mode)
+      features, labels = map(_as_tensors, _split(result, mode))
     self._graph = graph  # keeps py_func callbacks (from_generator) registered
     placeholders = [op.outputs[0].name for op in graph.get_operations()
                     if op.type == 'Placeholder']
-    outputs = [t.name for t in tf.nest.flatten((features, labels),
+    outputs = [t.name for t in tf.nest.flatten(_present(features, labels),
                                                expand_composites=True)]
     graph_def = graph.as_graph_def()
     wrapped = tf.compat.v1.wrap_function(
@@ -104,7 +117,7 @@ class BatchSource:
     self.features_spec = tf.nest.map_structure(_spec_of, features)
     self.labels_spec = (None if labels is None
                         else tf.nest.map_structure(_spec_of, labels))
-    self._structure = (self.features_spec, self.labels_spec)
+    self._structure = _present(self.features_spec, self.labels_spec)
     self._producer = wrapped.prune(
         [wrapped.graph.as_graph_element(n) for n in placeholders],
         [wrapped.graph.as_graph_element(n) for n in outputs])
@@ -126,9 +139,7 @@ class BatchSource:
       for replica_element in replica_elements:
         features, labels = (_split(replica_element, self.mode)
                             if self._has_labels() else (replica_element, None))
-        flat += tf.nest.flatten(
-            [features] + ([labels] if labels is not None else []),
-            expand_composites=True)
+        flat += tf.nest.flatten(_present(features, labels), expand_composites=True)
       return flat
     values = []
     feed_dict = {_feed_name(k): v for k, v in (feed_dict or {}).items()}
@@ -144,13 +155,17 @@ class BatchSource:
       flat = self._producer(*values)
     except tf.errors.OutOfRangeError:
       raise StopIteration from None
-    features, labels = tf.nest.pack_sequence_as(self._structure, flat,
-                                                expand_composites=True)
-    return tf.nest.flatten([features] + ([labels] if labels is not None else []),
+    return tf.nest.flatten(tf.nest.pack_sequence_as(self._structure, flat,
+                                                    expand_composites=True),
                            expand_composites=True)
 
   def _has_labels(self):
     return self.labels_spec is not None
+
+
+def _present(features, labels):
+  """The parts of a batch that exist, in the order they are flattened."""
+  return [features] + ([labels] if labels is not None else [])
 
 
 def _feed_name(key):
