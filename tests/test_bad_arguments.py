@@ -179,6 +179,11 @@ CASES = [
     Case('evaluate_steps_not_a_number',
          'estimator(TRAINED).evaluate(input_fn, steps="1")',
          'TypeError', "`steps` must be a number, given: '1'"),
+    Case('train_single_hook_not_in_a_list',
+         'estimator().train(input_fn, steps=1, '
+         'hooks=tf.compat.v1.train.StopAtStepHook(last_step=1))',
+         'TypeError', 'hooks must be a list of SessionRunHooks, given a single '
+         'hook: <.*StopAtStepHook'),
     Case('evaluate_hooks_not_session_run_hooks',
          'estimator(TRAINED).evaluate(input_fn, hooks=[3])',
          'TypeError', 'hooks must be SessionRunHook instances, given: 3'),

@@ -36,7 +36,7 @@ TensorFlow's own feature-column errors, the same as under 2.15):
   models pool them like the flattened ids (as 2.15).
 - NaN in a numeric feature of a linear or custom model: NaN loss ->
   NanLossDuringTrainingError (2.15's always-on NanTensorHook); evaluate
-  reports a NaN loss. DNN models: see the xfail tests below.
+  reports a NaN loss. DNN models: see below.
 - labels outside [0, n_classes): InvalidArgumentError "Labels must be <=
   n_classes - 1 (n_classes=N)" / ">= 0", listing the offending labels.
 - labels not in label_vocabulary: InvalidArgumentError listing the vocabulary
@@ -57,18 +57,20 @@ TensorFlow's own feature-column errors, the same as under 2.15):
   SparseReshape of the empty ids ("... for an empty tensor ...") may report
   first, the two checks run in no fixed order.
 - an input_fn with no batch at all: train does nothing (as 2.15).
+- NaN or Inf in a float feature of a numeric_column read by a DNN tower
+  (DNN*, DNNLinearCombined*): InvalidArgumentError naming the feature, in
+  train and evaluate (predict and exports answer as 2.15). 2.15 trained on
+  them silently and saved NaN weights: a fused MatMul+BiasAdd+ReLU turns a
+  NaN input into 0, so the loss stayed finite while the kernel's gradient
+  was NaN.
+- evaluate over an input with no batches: ValueError (2.15 reported 0 for
+  every metric).
+- a RaggedTensor feature: TypeError naming the key.
 
-Not achieved yet (strict xfail tests at the end, each naming the fix needed
-outside the files this test's change owns): DNN models train silently on NaN
-features and save NaN weights, as 2.15 did: once TF's graph optimizer fuses
-MatMul, BiasAdd and ReLU, the hidden layer outputs 0 for a NaN input, so the
-loss stays finite while the kernel's gradient is NaN (an Inf feature fails
-only on steps that write the activation histograms, as "Infinity in
-Histogram"); evaluate over an input with no batches reports 0 for every
-metric; a custom model_fn trains and evaluates empty batches silently; the
-`checkpoint` state file gets a new timestamp when a train call fails after
-its initial save; a RaggedTensor feature and features of different batch
-sizes fail without naming the key.
+Not achieved yet (strict xfail tests at the end): a custom model_fn trains
+and evaluates empty batches silently; the `checkpoint` state file gets a new
+timestamp when a train call fails after its initial save; features of
+different batch sizes fail without naming the key.
 """
 
 import dataclasses
@@ -680,14 +682,9 @@ def test_input_without_batches_trains_nothing(models, family):
   assert_evaluates_as_before(model)
 
 
-# --- not achieved yet: each needs a fix outside this change's files ----------
+# --- DNN towers on non-finite features, no data, ragged features ------------
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'A fused MatMul+BiasAdd+ReLU outputs 0 for NaN: DNN models train on '
-    'NaN/Inf features and save NaN weights (as 2.15). Needs a finite-value '
-    'assertion on numeric_column inputs in '
-    'canned/input_checks.check_features.'))
 @pytest.mark.parametrize('family,value', [('dnn', np.nan),
                                           ('combined', np.inf)])
 def test_dnn_rejects_non_finite_numeric_feature(models, family, value):
@@ -699,15 +696,15 @@ def test_dnn_rejects_non_finite_numeric_feature(models, family, value):
     model.estimator.train(input_fn(features, labels), steps=1)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'evaluate over an input with no batches returns 0 for every metric (as '
-    '2.15). Needs evaluation.run_evaluation to raise when no batch ran.'))
 def test_evaluate_without_batches_is_not_zero(models):
   model = models('dnn')
   features, labels = valid_batch('dnn', rows=3, seed=1)
   fn = input_fn(features, labels, batches=0)
   with pytest.raises(ValueError, match='no'):
     model.estimator.evaluate(fn)
+
+
+# --- not achieved yet ----------------------------------------------------------
 
 
 @pytest.mark.xfail(strict=True, reason=(
@@ -735,10 +732,6 @@ def test_failed_train_leaves_checkpoint_state_file_byte_identical(models):
   assert _snapshot(model.model_dir) == before
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A RaggedTensor feature fails in TF's feature columns with a TypeError "
-    'that does not name the key (as 2.15). Needs a RaggedTensor check in '
-    'canned/input_checks.check_features.'))
 def test_ragged_feature_error_names_the_key(models):
   model = models('dnn')
   features, labels = valid_batch('dnn', rows=2, seed=4)

@@ -57,6 +57,11 @@ def run_evaluation(estimator, input_fn, steps, hooks, checkpoint_path, name,
       if bool(stopped):
         break
   session.current_batch = None
+  if not done and not runner.stop_requested:
+    raise ValueError(
+        'Evaluation got no batches: the input_fn produced no data, so every '
+        'metric would be that of an empty set (2.15 reported 0s). Nothing '
+        'was written to the eval directory.')
   keys = sorted(captured.eval_metrics)
   values = session.compute([captured.eval_metrics[k][0] for k in keys])
   results = dict(zip(keys, values))

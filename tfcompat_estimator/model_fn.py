@@ -88,6 +88,9 @@ class EstimatorSpec(collections.namedtuple('EstimatorSpec', _SPEC_FIELDS)):
 
 def checked_hooks(hooks, what='hooks'):
   """`hooks` as a tuple; TypeError naming `what` unless all are hooks."""
+  if isinstance(hooks, tf.compat.v1.train.SessionRunHook):
+    raise TypeError(f'{what} must be a list of SessionRunHooks, given a single '
+                    f'hook: {hooks!r}. Pass [{type(hooks).__name__}(...)].')
   hooks = tuple(hooks or ())
   for hook in hooks:
     if not isinstance(hook, tf.compat.v1.train.SessionRunHook):

@@ -19,6 +19,8 @@ from tensorflow.python.feature_column import feature_column as fc_v1
 from tensorflow.python.feature_column import feature_column_v2 as fc_v2
 from tensorflow.python.feature_column import sequence_feature_column as fc_seq
 
+from tfcompat_estimator.model_fn import ModeKeys
+
 _NUMERIC = (fc_v2.NumericColumn, fc_seq.SequenceNumericColumn,
             fc_v1._NumericColumn)  # pylint: disable=protected-access
 _CATEGORICAL = (
@@ -79,6 +81,31 @@ def check_features(features, feature_columns):
     _check_one(key, features[key], column, context)
 
 
+def finite_dense_inputs(features, feature_columns, mode):
+  """`features` whose float `numeric_column` inputs fail the step if not finite.
+
+  For the DNN towers: once TF fuses MatMul, BiasAdd and ReLU, a NaN input
+  comes out of the hidden layer as 0, so the loss stays finite while the
+  kernel's gradient is NaN, and NaN weights would be trained and saved
+  silently. The check runs in training and evaluation only; predictions and
+  exports answer as 2.15 did.
+  """
+  if mode == ModeKeys.PREDICT:
+    return features
+  reads = []
+  for column in feature_columns:
+    _collect_reads(column, context=None, reads=reads)
+  checked = dict(features)
+  for key in sorted({key for key, column, context in reads
+                     if isinstance(column, _NUMERIC) and context != 'sequence'}):
+    value = features.get(key)
+    if isinstance(value, tf.Tensor) and value.dtype.is_floating:
+      checked[key] = tf.debugging.assert_all_finite(
+          value, f"Feature '{key}' (numeric_column) has NaN or Inf values; a "
+          f'{mode} step cannot use them.')
+  return checked
+
+
 def _collect_reads(column, context, reads):
   """Appends (raw feature key, column reading it, context) to `reads`.
 
@@ -126,6 +153,10 @@ def _check_one(key, value, column, context):
     return
   dtype = tf.as_dtype(dtype)
   what = _describe(column, in_sequence)
+  if isinstance(value, tf.RaggedTensor):
+    raise TypeError(f'Feature {key!r} is a RaggedTensor, which {what} cannot '
+                    'read: pass a dense Tensor, or a SparseTensor (e.g. '
+                    '`ragged.to_sparse()`) for a categorical or sequence column.')
   if in_sequence and isinstance(value, tf.Tensor):
     raise TypeError(
         f'Feature {key!r} must be a SparseTensor for {what} (sequence '
