@@ -67,10 +67,13 @@ TensorFlow's own feature-column errors, the same as under 2.15):
   every metric).
 - a RaggedTensor feature: TypeError naming the key.
 
+- a train call failing in its first step leaves every checkpoint file and
+  the `checkpoint` state file byte-identical (its initial save of the
+  restored step rewrites nothing).
+
 Not achieved yet (strict xfail tests at the end): a custom model_fn trains
-and evaluates empty batches silently; the `checkpoint` state file gets a new
-timestamp when a train call fails after its initial save; features of
-different batch sizes fail without naming the key.
+and evaluates empty batches silently; features of different batch sizes
+fail without naming the key.
 """
 
 import dataclasses
@@ -292,8 +295,7 @@ def assert_checkpoints_unchanged(model, before, state_before):
   after = _snapshot(model.model_dir)
   assert sorted(after) == sorted(before)
   for name in before:
-    if name != 'checkpoint':  # its timestamps: see the xfail test below
-      assert after[name] == before[name], name
+    assert after[name] == before[name], name
   assert _state(model.model_dir) == state_before
 
 
@@ -718,11 +720,6 @@ def test_custom_model_fn_empty_batch_is_rejected(models):
     model.evaluate(input_fn(features, labels))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A train call that fails in its first step has re-saved the restored "
-    "checkpoint, which gives it a new timestamp in the 'checkpoint' file "
-    '(2.15 wrote no timestamps). Needs training.TrainLoop to skip the initial '
-    'save when model_dir already holds the checkpoint of that step.'))
 def test_failed_train_leaves_checkpoint_state_file_byte_identical(models):
   model = models('dnn')
   features, labels = valid_batch('dnn', rows=3, seed=3)

@@ -69,13 +69,19 @@ class _Checkpointing:
     for listener in self._listeners:
       listener.begin()
 
-  def save(self, session, step):
-    """Saves; returns True if a listener asked training to stop."""
+  def save(self, session, step, on_disk=None):
+    """Saves; returns True if a listener asked training to stop.
+
+    `on_disk` is a checkpoint already holding these values (the one just
+    restored): listeners see a save, as in 2.15, but its files and the state
+    file are left untouched, so a train call failing in its first step
+    leaves the model_dir byte for byte as it was.
+    """
     logging.info('Saving checkpoints for %d into %s.', step,
                  os.path.join(self._store.directory, checkpoints.CHECKPOINT_BASENAME))
     for listener in self._listeners:
       listener.before_save(session, step)
-    self.last_path = self._store.save(self._variables, step)
+    self.last_path = on_disk or self._store.save(self._variables, step)
     self.timer.update_last_triggered_step(step)
     stop = False
     for listener in self._listeners:
@@ -109,9 +115,9 @@ class TrainLoop:
     self._one_by_one = distribution.steps_one_by_one(self._strategy)
     self._batches = input_pipeline.BatchSource(
         input_fn, model_fn_lib.ModeKeys.TRAIN, estimator.params, self._config)
+    self._restored = checkpoints.latest_checkpoint(estimator.model_dir)
     self.captured = estimator._prepare(  # pylint: disable=protected-access
-        model_fn_lib.ModeKeys.TRAIN, self._batches,
-        checkpoints.latest_checkpoint(estimator.model_dir))
+        model_fn_lib.ModeKeys.TRAIN, self._batches, self._restored)
     self._start = int(self.captured.global_step.numpy())
     self._last_step = last_step if steps is None else self._start + steps
     self._session = session_lib.EmulatedSession(self.captured)
@@ -182,7 +188,7 @@ class TrainLoop:
       stop = False
       if self._checkpointing:
         # As in 2.15, a stop request from the initial save is not honoured.
-        self._checkpointing.save(self._session, step)
+        self._checkpointing.save(self._session, step, on_disk=self._restored_at(step))
       while not stop and not self._reached_last_step(step):
         bulk = self._bulk_steps(step, hooks)
         try:
@@ -215,6 +221,12 @@ class TrainLoop:
       if self._writer:
         self._writer.close()
     return self._loss
+
+  def _restored_at(self, step):
+    """The checkpoint training started from, if it is of `step`."""
+    if self._restored and checkpoints.global_step_of(self._restored) == step:
+      return self._restored
+    return None
 
   def _global_step(self):
     return int(self.captured.global_step.numpy())
