@@ -187,8 +187,8 @@ class CheckpointStore:
     self._keep_every_secs = keep_checkpoint_every_n_hours * 3600.0
     with file_errors.reporting('model_dir', model_dir):
       tf.io.gfile.makedirs(model_dir)
-    for stale in tf.io.gfile.glob(os.path.join(model_dir, f'.{CHECKPOINT_BASENAME}-*{_TEMP_MARK}*')):
-      tf.io.gfile.remove(stale)  # a save cut short by a crash; never listed
+    # Files of saves cut short by a crash; never listed, so never read.
+    _remove_prefix(os.path.join(model_dir, f'.{CHECKPOINT_BASENAME}-*{_TEMP_MARK}*'))
     state = _state(model_dir)
     self._kept = []  # (basename, timestamp), oldest first
     self._last_preserved = time.time()

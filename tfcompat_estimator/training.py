@@ -223,10 +223,8 @@ class TrainLoop:
     return self._loss
 
   def _restored_at(self, step):
-    """The checkpoint training started from, if it is of `step`."""
-    if self._restored and checkpoints.global_step_of(self._restored) == step:
-      return self._restored
-    return None
+    """The checkpoint training started from, if nothing has moved `step` since."""
+    return self._restored if step == self._start else None
 
   def _global_step(self):
     return int(self.captured.global_step.numpy())
