@@ -111,12 +111,24 @@ def reading_latest(latest, read):
 def _reader(path):
   try:
     return tf.train.load_checkpoint(path)
-  except tf.errors.NotFoundError as e:
-    raise CheckpointVanishedError(f'Checkpoint {path!r} does not exist '
-                                  f'(any more): {file_errors.describe(e)}') from e
   except (tf.errors.OpError, ValueError) as e:
-    raise CheckpointError(f'Cannot read checkpoint {path!r}, it is damaged or '
-                          f'not a checkpoint: {file_errors.describe(e)}') from e
+    raise read_failed(path, e, 'read') from e
+
+
+def read_failed(path, error, doing):
+  """The CheckpointError for a failed read of `path` (by `error`, `doing` it).
+
+  Whether the files are gone, not the error's type, tells a checkpoint that
+  retention removed mid-read (the read then fails in various ways) from a
+  damaged one.
+  """
+  cause = file_errors.describe(error)
+  if not exists(path):
+    return CheckpointVanishedError(
+        f'Cannot {doing} checkpoint {path!r}: its files are missing (removed '
+        f'while being read?): {cause}')
+  return CheckpointError(f'Cannot {doing} checkpoint {path!r}, it is damaged '
+                         f'or not a checkpoint: {cause}')
 
 
 def global_step_of(path):
@@ -157,12 +169,8 @@ def _restore(variables, path):
         prefix=path, tensor_names=[name for name, _, _ in saved],
         shape_and_slices=[spec for _, spec, _ in saved],
         dtypes=[variables[k].dtype.base_dtype for k in keys])
-  except tf.errors.NotFoundError as e:
-    raise CheckpointVanishedError(f'Checkpoint {path!r} was removed while it '
-                                  f'was read: {file_errors.describe(e)}') from e
   except tf.errors.OpError as e:
-    raise CheckpointError(f'Cannot read checkpoint {path!r}, its data is '
-                          f'damaged: {file_errors.describe(e)}') from e
+    raise read_failed(path, e, 'read') from e
   for key, value in zip(keys, values):
     variables[key].assign(value)
 

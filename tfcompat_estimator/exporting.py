@@ -125,11 +125,7 @@ def _add_meta_graph(estimator, builder, export_dir, mode, receiver_fn,
       try:
         saver.restore(session, checkpoint_path)
       except (tf.errors.OpError, ValueError) as e:
-        error = (checkpoints.CheckpointError if checkpoints.exists(checkpoint_path)
-                 else checkpoints.CheckpointVanishedError)
-        raise error(
-            f'Cannot export from checkpoint {checkpoint_path!r}: '
-            f'{file_errors.describe(e)}') from e
+        raise checkpoints.read_failed(checkpoint_path, e, 'export from') from e
       kwargs = dict(signature_def_map=signature_def_map, assets_collection=assets,
                     main_op=main_op, saver=saver,
                     strip_default_attrs=strip_default_attrs)
