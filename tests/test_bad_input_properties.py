@@ -51,11 +51,12 @@ TensorFlow's own feature-column errors, the same as under 2.15):
 - labels missing: ValueError "You must provide a labels Tensor".
 - features and labels of different batch sizes: ValueError (static shapes) or
   InvalidArgumentError per step, both saying "batch size".
-- a batch with no examples: canned ValueError / InvalidArgumentError "labels
-  are empty", in train and evaluate (2.15 trained a step on nothing and
-  evaluated it to loss 0 and accuracy 0); in the linear models TF's
-  SparseReshape of the empty ids ("... for an empty tensor ...") may report
-  first, the two checks run in no fixed order.
+- a batch with no examples, in every model: ValueError (static shapes) or
+  InvalidArgumentError "empty batch" naming the features, in train and
+  evaluate (2.15 trained a step on nothing and evaluated it to loss 0 and
+  accuracy 0); a canned head's "labels are empty" or, in the linear models,
+  TF's SparseReshape of the empty ids ("... for an empty tensor ...") may
+  report first: the checks run in no fixed order.
 - an input_fn with no batch at all: train does nothing (as 2.15).
 - NaN or Inf in a float feature of a numeric_column read by a DNN tower
   (DNN*, DNNLinearCombined*): InvalidArgumentError naming the feature, in
@@ -70,10 +71,8 @@ TensorFlow's own feature-column errors, the same as under 2.15):
 - a train call failing in its first step leaves every checkpoint file and
   the `checkpoint` state file byte-identical (its initial save of the
   restored step rewrites nothing).
-
-Not achieved yet (strict xfail tests at the end): a custom model_fn trains
-and evaluates empty batches silently; features of different batch sizes
-fail without naming the key.
+- features of different batch sizes (canned): ValueError or
+  InvalidArgumentError "same batch size" listing each feature with its size.
 """
 
 import dataclasses
@@ -605,9 +604,9 @@ def batch_size_mismatch(draw, family):
 @st.composite
 def empty_batch(draw, family):
   features, labels = draw(_batch(family, rows=0))
-  # A linear model's SparseReshape of the ids may fail before the head's check.
-  text = ('labels are empty', 'for an empty tensor') if family in (
-      'linear', 'combined', 'regressor') else 'labels are empty'
+  # The engine's check, a head's, or a linear model's SparseReshape of the
+  # ids: they run in no fixed order.
+  text = ('empty batch', 'labels are empty', 'for an empty tensor')
   return Case(features, labels, Rejected(
       (ValueError, tf.errors.InvalidArgumentError), [text]),
               static=draw(st.booleans()))
@@ -634,7 +633,7 @@ MISTAKES = {
     'rank_1_labels': (rank_1_labels, CANNED),
     'missing_labels': (missing_labels, CANNED),
     'batch_size_mismatch': (batch_size_mismatch, CANNED),
-    'empty_batch': (empty_batch, CANNED),
+    'empty_batch': (empty_batch, FAMILIES),
 }
 
 
@@ -706,18 +705,23 @@ def test_evaluate_without_batches_is_not_zero(models):
     model.estimator.evaluate(fn)
 
 
-# --- not achieved yet ----------------------------------------------------------
-
-
-@pytest.mark.xfail(strict=True, reason=(
-    'A custom model_fn gets empty batches without complaint (2.15 too): the '
-    'step trains on nothing, evaluation counts loss 0. Needs a per-step '
-    'check in the captured step (session_emulation) or the train/eval loops.'))
-def test_custom_model_fn_empty_batch_is_rejected(models):
+@pytest.mark.parametrize('static', [False, True])
+def test_custom_model_fn_empty_batch_is_rejected(models, static):
   model = models('custom')
   features, labels = valid_batch('custom', rows=0, seed=1)
-  with pytest.raises((ValueError, tf.errors.InvalidArgumentError)):
-    model.evaluate(input_fn(features, labels))
+  error = ValueError if static else tf.errors.InvalidArgumentError
+  with pytest.raises(error, match='empty batch.*mode eval: feature price'):
+    model.evaluate(input_fn(features, labels, static=static))
+  with pytest.raises(error, match='empty batch.*mode train'):
+    model.estimator.train(input_fn(features, labels, static=static), steps=1)
+
+
+def test_custom_model_fn_side_tensor_of_other_size_is_not_empty(models):
+  """Only a batch whose every batched tensor is empty is refused."""
+  model = models('custom')
+  features, labels = valid_batch('custom', rows=3, seed=1)
+  features['side'] = np.zeros([0], np.float32)
+  assert np.isfinite(model.evaluate(input_fn(features, labels))['loss'])
 
 
 def test_failed_train_leaves_checkpoint_state_file_byte_identical(models):
@@ -737,13 +741,11 @@ def test_ragged_feature_error_names_the_key(models):
     model.estimator.train(input_fn(features, labels), steps=1)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    'Features of different batch sizes fail inside the step as a bare concat '
-    'error (as 2.15). Needs a per-step batch-size assertion over the features '
-    'canned/input_checks.check_features sees.'))
-def test_features_of_different_batch_sizes_name_the_key(models):
+@pytest.mark.parametrize('static', [False, True])
+def test_features_of_different_batch_sizes_name_the_key(models, static):
   model = models('dnn')
   features, labels = valid_batch('dnn', rows=3, seed=5)
   features['tint'] = features['tint'][:2]
-  with pytest.raises(tf.errors.InvalidArgumentError, match='tint'):
-    model.estimator.train(input_fn(features, labels), steps=1)
+  error = ValueError if static else tf.errors.InvalidArgumentError
+  with pytest.raises(error, match='same batch size.*feature tint:.*2'):
+    model.estimator.train(input_fn(features, labels, static=static), steps=1)

@@ -3,13 +3,15 @@
 TensorFlow's feature-column code reports a bad feature late and vaguely: a
 string fed to a numeric column fails inside the training step as "Cast string
 to float is not supported", a feature of the wrong width as a failed reshape of
-an anonymous node. The canned `model_fn`s call `check_features` once, before
+an anonymous node. The canned `model_fn`s call `checked` once, before
 building the model, so such mistakes fail at graph-build time (no run-time
 cost) with a message naming the feature key, the column that reads it, and
 what was expected.
 
-Only static dtypes, ranks and sizes are checked; anything unknown until run
-time is left to the feature columns themselves.
+Static dtypes, ranks and sizes are checked when the graph is built. Two
+checks run in every step, because the values are unknown until then: the
+features read and the labels have one batch size, and (for DNN towers)
+numeric inputs are finite.
 """
 
 import math
@@ -19,6 +21,7 @@ from tensorflow.python.feature_column import feature_column as fc_v1
 from tensorflow.python.feature_column import feature_column_v2 as fc_v2
 from tensorflow.python.feature_column import sequence_feature_column as fc_seq
 
+from tfcompat_estimator import batch_checks
 from tfcompat_estimator.model_fn import ModeKeys
 
 _NUMERIC = (fc_v2.NumericColumn, fc_seq.SequenceNumericColumn,
@@ -56,6 +59,13 @@ _CONSTRUCTORS = {
 }
 
 
+def checked(features, labels, feature_columns):
+  """`(features, labels)` after `check_features`, gated on one batch size."""
+  check_features(features, feature_columns)
+  return batch_checks.same_batch_size(features, labels,
+                                      _read_keys(feature_columns))
+
+
 def check_features(features, feature_columns):
   """Raises if `features` cannot feed `feature_columns`.
 
@@ -68,10 +78,8 @@ def check_features(features, feature_columns):
       does not fit the column reading it.
     TypeError: a sequence column is fed a dense Tensor.
   """
-  reads = []
-  for column in feature_columns:
-    _collect_reads(column, context=None, reads=reads)
-  needed = sorted({key for key, _, _ in reads})
+  reads = _reads(feature_columns)
+  needed = _read_keys(feature_columns)
   for key, column, context in reads:
     if key not in features:
       # 2.15's wording first, for anyone matching it; then the details.
@@ -92,11 +100,8 @@ def finite_dense_inputs(features, feature_columns, mode):
   """
   if mode == ModeKeys.PREDICT:
     return features
-  reads = []
-  for column in feature_columns:
-    _collect_reads(column, context=None, reads=reads)
   checked = dict(features)
-  for key in sorted({key for key, column, context in reads
+  for key in sorted({key for key, column, context in _reads(feature_columns)
                      if isinstance(column, _NUMERIC) and context != 'sequence'}):
     value = features.get(key)
     if isinstance(value, tf.Tensor) and value.dtype.is_floating:
@@ -104,6 +109,18 @@ def finite_dense_inputs(features, feature_columns, mode):
           value, f"Feature '{key}' (numeric_column) has NaN or Inf values; a "
           f'{mode} step cannot use them.')
   return checked
+
+
+def _reads(feature_columns):
+  """[(raw feature key, column reading it, context)] for `feature_columns`."""
+  reads = []
+  for column in feature_columns:
+    _collect_reads(column, context=None, reads=reads)
+  return reads
+
+
+def _read_keys(feature_columns):
+  return sorted({key for key, _, _ in _reads(feature_columns)})
 
 
 def _collect_reads(column, context, reads):

@@ -16,6 +16,7 @@ import types
 
 import tensorflow as tf
 
+from tfcompat_estimator import batch_checks
 from tfcompat_estimator import distribution
 from tfcompat_estimator import model_fn as model_fn_lib
 
@@ -36,6 +37,7 @@ class CapturedModel:
     self.spec = None
 
     def call(features, labels):
+      features, labels = batch_checks.non_empty(features, labels, mode)
       return model_fn_lib.call_model_fn(model_fn, features, labels, mode,
                                         params, config)
 
