@@ -11,6 +11,7 @@ import tensorflow as tf
 from programs import custom_dnn
 
 import tfcompat_estimator as te
+from tfcompat_estimator import summaries
 
 
 @pytest.fixture
@@ -150,6 +151,25 @@ class TestTrainingHere:
         tags.update((v.tag, event.step) for v in event.summary.value)
     assert {('accuracy', 20), ('auc', 20), ('loss', 20)} <= tags
     assert tf.io.gfile.glob(os.path.join(est.eval_dir('other'), 'events.*'))
+
+  def test_one_events_file_per_directory_per_process(self, tmp_path):
+    """Repeated calls append to one file (2.15's writer cache), unless it went."""
+    est = make_estimator(str(tmp_path))
+    for _ in range(3):
+      est.train(custom_dnn.train_input_fn, steps=1)
+      est.evaluate(custom_dnn.eval_input_fn, steps=1)
+    [train_file] = tf.io.gfile.glob(str(tmp_path / 'events.*'))
+    [eval_file] = tf.io.gfile.glob(os.path.join(est.eval_dir(), 'events.*'))
+    evaluated = [step for _, step, _ in summaries.read_scalars(eval_file)]
+    assert evaluated == [1, 2, 3]
+    trained = {e.step for e in tf.compat.v1.train.summary_iterator(train_file)
+               if any(v.tag == 'loss' for v in e.summary.value)}
+    assert trained == {1, 2, 3}
+    # A deleted eval dir (cleaned up between runs) gets a new file.
+    shutil.rmtree(est.eval_dir())
+    est.evaluate(custom_dnn.eval_input_fn, steps=1)
+    assert [step for _, step, _ in summaries.read_scalars(
+        os.path.join(est.eval_dir(), 'events.*'))] == [3]
 
   def test_steps_are_incremental_and_max_steps_absolute(self, tmp_path):
     est = make_estimator(str(tmp_path))

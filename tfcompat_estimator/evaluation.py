@@ -75,11 +75,9 @@ def _report(estimator, results, name, checkpoint_path):
   step = int(results['global_step'])
   logging.info('Saving dict for global step %d: %s', step, ', '.join(
       f'{k} = {v}' for k, v in sorted(results.items())))
-  writer = summaries.EventWriter(estimator.eval_dir(name))
-  try:
-    scalars = {k: v for k, v in results.items() if k != 'global_step'}
-    if checkpoint_path:
-      scalars['checkpoint_path'] = checkpoint_path.encode()
-    writer.write_scalars(scalars, step)
-  finally:
-    writer.close()
+  writer = summaries.writer_for(estimator.eval_dir(name))
+  scalars = {k: v for k, v in results.items() if k != 'global_step'}
+  if checkpoint_path:
+    scalars['checkpoint_path'] = checkpoint_path.encode()
+  writer.write_scalars(scalars, step)
+  writer.flush()

@@ -1,5 +1,15 @@
 """Event files in the layout 2.15 wrote: train summaries in `model_dir`, eval
-metrics in `model_dir/eval` or `eval_<name>`, all as TF1 `Summary` protos."""
+metrics in `model_dir/eval` or `eval_<name>`, all as TF1 `Summary` protos.
+
+As in 2.15 (its SummaryWriterCache), a process keeps one events file per
+directory open across train() and evaluate() calls, so repeated evaluations
+do not fill the eval directory with files.
+"""
+
+import collections
+import contextlib
+import os
+import threading
 
 from tensorflow.python.platform import tf_logging as logging
 import numpy as np
@@ -7,23 +17,63 @@ import tensorflow as tf
 
 from tfcompat_estimator import file_errors
 
+# Open writers, least recently used first; a bound keeps file handles in check
+# in processes that use many model_dirs.
+_MAX_OPEN_WRITERS = 8
+_open_writers = collections.OrderedDict()
+_open_writers_lock = threading.Lock()
+
+
+def writer_for(logdir):
+  """The process's `EventWriter` for `logdir`, opened on first use.
+
+  A writer whose events file was deleted, or whose last write failed, is
+  replaced by a new one.
+  """
+  key = os.path.realpath(logdir)
+  with _open_writers_lock:
+    writer = _open_writers.pop(key, None)
+    if writer is not None and not writer.usable():
+      _close_dropped(writer)
+      writer = None
+    if writer is None:
+      writer = EventWriter(logdir)
+    _open_writers[key] = writer
+    while len(_open_writers) > _MAX_OPEN_WRITERS:
+      _close_dropped(_open_writers.popitem(last=False)[1])
+    return writer
+
 
 class EventWriter:
   """Writes serialized v1 `Summary` protos and scalars at a global step.
 
   A failed write (full disk, lost permission) raises an OSError naming the
-  directory; the writer buffers, so it may surface at a later write or close.
+  directory; the writer buffers, so it may surface at a later write or flush.
   """
 
   def __init__(self, logdir):
     self._logdir = logdir
+    self._failed = False
     with self._reporting_failures():
       tf.io.gfile.makedirs(logdir)
+      before = set(tf.io.gfile.listdir(logdir))
       with tf.init_scope():
         self._writer = tf.summary.create_file_writer(logdir)
+      # TF names the file it creates; it is the one that was not there.
+      self._files = [os.path.join(logdir, name) for name in
+                     set(tf.io.gfile.listdir(logdir)) - before]
 
+  @contextlib.contextmanager
   def _reporting_failures(self):
-    return file_errors.reporting('summaries in', self._logdir)
+    try:
+      with file_errors.reporting('summaries in', self._logdir):
+        yield
+    except OSError:
+      self._failed = True
+      raise
+
+  def usable(self):
+    return not self._failed and all(tf.io.gfile.exists(f) for f in self._files)
 
   def write_serialized(self, summary_bytes, step):
     with self._reporting_failures(), tf.init_scope(), self._writer.as_default():
@@ -41,12 +91,21 @@ class EventWriter:
         summary.value.add(tag=tag, tensor=tf.make_tensor_proto(array.reshape(())))
     self.write_serialized(summary.SerializeToString(), step)
 
+  def flush(self):
+    with self._reporting_failures(), tf.init_scope():
+      self._writer.flush()
+
   def close(self):
     with self._reporting_failures(), tf.init_scope():
-      try:
-        self._writer.flush()
-      finally:
-        self._writer.close()
+      self._writer.close()  # flushes first
+
+
+def _close_dropped(writer):
+  """Closes a writer leaving the cache; nobody is waiting on its failure."""
+  try:
+    writer.close()
+  except OSError as e:
+    logging.warning('%s', e)
 
 
 def read_scalars(pattern):

@@ -173,7 +173,7 @@ class TrainLoop:
     self._summary_timer = (_train.SecondOrStepTimer(every_steps=config.save_summary_steps)
                            if self._is_chief and config.save_summary_steps and
                            self.captured.summary_op is not None else None)
-    self._writer = summaries.EventWriter(self._est.model_dir) if self._is_chief else None
+    self._writer = summaries.writer_for(self._est.model_dir) if self._is_chief else None
     self._iteration = 0
     self._last_log_time = None
     self._loss = None
@@ -219,7 +219,7 @@ class TrainLoop:
         logging.info('Loss for final step: %s.', self._loss)
     finally:
       if self._writer:
-        self._writer.close()
+        self._writer.flush()
     return self._loss
 
   def _restored_at(self, step):
