@@ -19,6 +19,7 @@ A sample is {"rss_kb", "os_threads", "py_threads", "fds"} and its "round",
 "call" or "step".
 """
 
+import gc
 import json
 import os
 import sys
@@ -162,6 +163,10 @@ def legacy_input(model_dir, evaluates):
   for call in range(evaluates):
     metrics = est.evaluate(input_fn, steps=2)
     assert metrics['global_step'] == 20, metrics
+    # Each call's input tf.Graph is garbage in reference cycles, which only a
+    # full collection frees (Python runs one when enough objects pile up);
+    # what survives a full collection is what leaks.
+    gc.collect()
     samples.append(dict(resources(), call=call))
   return {'evaluate': samples}
 

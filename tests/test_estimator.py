@@ -195,6 +195,38 @@ class TestTrainingHere:
       np.testing.assert_allclose(a.get_variable_value(name),
                                  b.get_variable_value(name), rtol=1e-6)
 
+  def test_one_shot_iterators_restart_per_call_and_release_their_data(
+      self, tmp_path):
+    """Features and labels from two one-shot iterators, evaluated twice.
+
+    Each call reads its data from the start (a new iterator, as 2.15 built a
+    new graph per call), and afterwards the input graph's dataset functions
+    are no longer registered in the eager context.
+    """
+    from tensorflow.python.eager import context
+
+    def two_iterators():
+      data = custom_dnn.eval_input_fn()
+      features = tf.compat.v1.data.make_one_shot_iterator(
+          data.map(lambda f, _: f)).get_next()
+      labels = tf.compat.v1.data.make_one_shot_iterator(
+          data.map(lambda _, l: l)).get_next()
+      return features, labels
+
+    est = make_estimator(str(tmp_path))
+    est.train(custom_dnn.train_input_fn, steps=3)
+    before = set(context.context().list_function_names())
+    first = est.evaluate(two_iterators)
+    second = est.evaluate(two_iterators)
+    assert first == second == est.evaluate(custom_dnn.eval_input_fn)
+    predictions = [p['probability'] for p in
+                   est.predict(lambda: two_iterators()[0])]
+    np.testing.assert_array_equal(predictions, [
+        p['probability'] for p in est.predict(
+            lambda: custom_dnn.eval_input_fn().map(lambda f, _: f))])
+    added = set(context.context().list_function_names()) - before
+    assert not [name for name in added if 'make_dataset' in name], added
+
   def test_multi_step_loop_matches_single_steps(self, tmp_path):
     """Compiled loops and hooked single steps give identical weights."""
     bulk = make_estimator(str(tmp_path / 'bulk'))

@@ -38,24 +38,25 @@ def run_evaluation(estimator, input_fn, steps, hooks, checkpoint_path, name,
   runner = hook_runner_lib.HookRunner(hooks, session)
   runner.begin()
   runner.after_create_session()
-  done = 0
-  if hooks or batches.iterator is None:
-    while (steps is None or done < steps) and not runner.stop_requested:
-      try:
-        step_runner.run_step(session, runner, batches, captured.eval_update_op)
-      except StopIteration:
-        break
-      done += 1
-      logging.log_every_n(logging.INFO, 'Evaluation [%d/%s]', 100, done, steps)
-  else:
-    loop = captured.cached('eval_loop', lambda: loops.make_loop(
-        captured.pruned_for([], [captured.eval_update_op]), watch_loss=False))
-    while steps is None or done < steps:
-      chunk = _BULK_CHUNK if steps is None else min(_BULK_CHUNK, steps - done)
-      ran, _, stopped = loop(batches.iterator, tf.constant(chunk))
-      done += int(ran)
-      if bool(stopped):
-        break
+  with batches:
+    done = 0
+    if hooks or batches.iterator is None:
+      while (steps is None or done < steps) and not runner.stop_requested:
+        try:
+          step_runner.run_step(session, runner, batches, captured.eval_update_op)
+        except StopIteration:
+          break
+        done += 1
+        logging.log_every_n(logging.INFO, 'Evaluation [%d/%s]', 100, done, steps)
+    else:
+      loop = captured.cached('eval_loop', lambda: loops.make_loop(
+          captured.pruned_for([], [captured.eval_update_op]), watch_loss=False))
+      while steps is None or done < steps:
+        chunk = _BULK_CHUNK if steps is None else min(_BULK_CHUNK, steps - done)
+        ran, _, stopped = loop(batches.iterator, tf.constant(chunk))
+        done += int(ran)
+        if bool(stopped):
+          break
   session.current_batch = None
   if not done and not runner.stop_requested:
     raise ValueError(

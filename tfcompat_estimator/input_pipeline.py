@@ -8,10 +8,14 @@ next batch, so the input_fn is re-run inside a wrapped graph and that graph is
 called once per step, keeping its iterator state between calls.
 """
 
+import weakref
+
 import tensorflow as tf
+from tensorflow.python.eager import context as tf_context
 
 from tfcompat_estimator import distribution
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator import one_shot_iterators
 
 ModeKeys = model_fn_lib.ModeKeys
 
@@ -68,6 +72,7 @@ class BatchSource:
     strategy = distribution.strategy_for(mode, config)
     self.iterator = None
     self._producer = None
+    self._release = lambda: None
     self._replicas = distribution.local_replicas(strategy)
     result = self._call_eagerly(input_fn, mode, params, config,
                                 distribution.input_context(strategy))
@@ -109,9 +114,18 @@ class BatchSource:
                     if op.type == 'Placeholder']
     outputs = [t.name for t in tf.nest.flatten(_present(features, labels),
                                                expand_composites=True)]
-    graph_def = graph.as_graph_def()
-    wrapped = tf.compat.v1.wrap_function(
-        lambda: tf.graph_util.import_graph_def(graph_def, name=''), signature=[])
+    graph_def, detached = one_shot_iterators.detach(graph.as_graph_def())
+    context = tf_context.context()
+    self._release = weakref.finalize(self, _unregister, [
+        f.signature.name for f in graph_def.library.function
+        if not context.has_function(f.signature.name)])
+
+    def build():
+      tf.graph_util.import_graph_def(graph_def, name='')
+      return one_shot_iterators.make_datasets(detached)
+
+    wrapped = tf.compat.v1.wrap_function(build, signature=[])
+    self._iterators = one_shot_iterators.eager_iterators(wrapped(), detached)
     self._placeholder_names = placeholders
     self._placeholder_dtypes = [graph.as_graph_element(n).dtype for n in placeholders]
     self.features_spec = tf.nest.map_structure(_spec_of, features)
@@ -119,8 +133,25 @@ class BatchSource:
                         else tf.nest.map_structure(_spec_of, labels))
     self._structure = _present(self.features_spec, self.labels_spec)
     self._producer = wrapped.prune(
-        [wrapped.graph.as_graph_element(n) for n in placeholders],
+        [wrapped.graph.as_graph_element(n) for n in
+         placeholders + [d.input_name for d in detached]],
         [wrapped.graph.as_graph_element(n) for n in outputs])
+
+  def __enter__(self):
+    return self
+
+  def __exit__(self, *exc_info):
+    self.close()
+
+  def close(self):
+    """Releases the input graph's functions and iterators now.
+
+    Otherwise they go only when the garbage collector breaks this object's
+    reference cycles, which lets memory pile up over repeated calls.
+    """
+    self._release()
+    self._producer = None
+    self._iterators = []
 
   @property
   def element_spec(self):
@@ -152,7 +183,8 @@ class BatchSource:
       raise ValueError(f'feed_dict keys {list(feed_dict)} are not placeholders '
                        'created by input_fn.')
     try:
-      flat = self._producer(*values)
+      flat = self._producer(*values, *map(one_shot_iterators.resource,
+                                          self._iterators))
     except tf.errors.OutOfRangeError:
       raise StopIteration from None
     return tf.nest.flatten(tf.nest.pack_sequence_as(self._structure, flat,
@@ -161,6 +193,20 @@ class BatchSource:
 
   def _has_labels(self):
     return self.labels_spec is not None
+
+
+def _unregister(names):
+  """Removes an input graph's own functions from the eager context.
+
+  TF registers a graph's library functions for every function importing the
+  graph and never removes them (the dataset factory holds the input's data):
+  megabytes per call. Only functions new with the graph are passed here, so
+  nothing registered by anyone else is touched.
+  """
+  context = tf_context.context()
+  for name in names:
+    while context.has_function(name):
+      context.remove_function(name)
 
 
 def _present(features, labels):

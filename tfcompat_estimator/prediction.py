@@ -36,18 +36,19 @@ def run_prediction(estimator, input_fn, predict_keys, hooks, checkpoint_path,
       hooks + list(captured.spec.prediction_hooks), session)
   runner.begin()
   runner.after_create_session()
-  while not runner.stop_requested:
-    try:
-      values = step_runner.run_step(session, runner, batches, predictions)
-    except StopIteration:
-      break
-    if not yield_single_examples:
-      yield values
-    elif not isinstance(values, dict):
-      yield from values
-    else:
-      for i in range(_batch_length(values)):
-        yield {key: value[i] for key, value in values.items()}
+  with batches:
+    while not runner.stop_requested:
+      try:
+        values = step_runner.run_step(session, runner, batches, predictions)
+      except StopIteration:
+        break
+      if not yield_single_examples:
+        yield values
+      elif not isinstance(values, dict):
+        yield from values
+      else:
+        for i in range(_batch_length(values)):
+          yield {key: value[i] for key, value in values.items()}
   session.current_batch = None
   runner.end()
 

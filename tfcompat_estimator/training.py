@@ -161,6 +161,8 @@ class TrainLoop:
       return self._run()
     except tf.errors.OpError as e:
       distribution.reraise_peer_failure(self._strategy, e)
+    finally:
+      self._batches.close()
 
   def _run(self):
     hooks, self._checkpointing = self._assemble_hooks()
