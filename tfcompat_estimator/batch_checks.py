@@ -38,7 +38,11 @@ def non_empty(features, labels, mode):
     raise ValueError(message)
   rows = tf.stack([batch_rows(value) for _, value in named])
   assertion = tf.debugging.Assert(tf.reduce_any(rows > 0), [message])
-  return _gated(features, assertion), _gated(labels, assertion)
+  # A supervised step cannot finish without its labels, so gating them is
+  # enough and keeps the per-step cost to one op (features may be many).
+  if labels is not None:
+    return features, _gated(labels, assertion)
+  return _gated(features, assertion), labels
 
 
 def same_batch_size(features, labels, keys):
