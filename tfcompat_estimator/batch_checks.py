@@ -36,7 +36,7 @@ def non_empty(features, labels, mode):
              'least one example per batch.')
   if all(rows == 0 for rows in static):
     raise ValueError(message)
-  rows = tf.stack([batch_rows(value) for _, value in named])
+  rows = tf.stack([_batch_rows(value) for _, value in named])
   assertion = tf.debugging.Assert(tf.reduce_any(rows > 0), [message])
   # A supervised step cannot finish without its labels, so gating them is
   # enough and keeps the per-step cost to one op (features may be many).
@@ -63,7 +63,7 @@ def same_batch_size(features, labels, keys):
     sizes = ', '.join(f'{name}: {rows}' for (name, _), rows in zip(named, static)
                       if rows is not None)
     raise ValueError(f'{header} {sizes}.')
-  rows = tf.stack([batch_rows(value) for _, value in named])
+  rows = tf.stack([_batch_rows(value) for _, value in named])
   data = [header]
   for (name, _), size in zip(named, tf.unstack(rows)):
     data += [f'{name}:', size]
@@ -111,7 +111,7 @@ def _static_rows(value):
   return None if shape.rank is None else shape[0]
 
 
-def batch_rows(value):
+def _batch_rows(value):
   """The run-time batch size (int64) of a dense (rank >= 1) or sparse tensor."""
   if isinstance(value, tf.SparseTensor):
     return value.dense_shape[0]

@@ -60,26 +60,20 @@ _CONSTRUCTORS = {
 
 
 def checked(features, labels, feature_columns):
-  """`(features, labels)` after `check_features`, gated on one batch size."""
-  check_features(features, feature_columns)
-  return batch_checks.same_batch_size(features, labels,
-                                      _read_keys(feature_columns))
-
-
-def check_features(features, feature_columns):
-  """Raises if `features` cannot feed `feature_columns`.
+  """`(features, labels)`, checked statically and gated on one batch size.
 
   Args:
     features: the dict of feature tensors the `model_fn` received.
+    labels: its labels, or None.
     feature_columns: every feature column the model reads (v1 or v2).
 
   Raises:
     ValueError: a needed feature is missing, or its dtype or static shape
-      does not fit the column reading it.
+      does not fit the column reading it, or static batch sizes differ.
     TypeError: a sequence column is fed a dense Tensor.
   """
   reads = _reads(feature_columns)
-  needed = _read_keys(feature_columns)
+  needed = sorted({key for key, _, _ in reads})
   for key, column, context in reads:
     if key not in features:
       # 2.15's wording first, for anyone matching it; then the details.
@@ -87,6 +81,7 @@ def check_features(features, feature_columns):
           f'Feature {key} is not in features dictionary. The feature columns '
           f'need: {needed}; the input has: {sorted(features)}.')
     _check_one(key, features[key], column, context)
+  return batch_checks.same_batch_size(features, labels, needed)
 
 
 def finite_dense_inputs(features, feature_columns, mode):
@@ -117,10 +112,6 @@ def _reads(feature_columns):
   for column in feature_columns:
     _collect_reads(column, context=None, reads=reads)
   return reads
-
-
-def _read_keys(feature_columns):
-  return sorted({key for key, _, _ in _reads(feature_columns)})
 
 
 def _collect_reads(column, context, reads):
