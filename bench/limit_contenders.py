@@ -18,7 +18,12 @@ the warm-up call and of the last (big) call, to show the model trains.
 - hand_loop: our practical limit. One `tf.function` runs K=100 steps (the
   estimator's default summary/log interval) of forward, loss, gradients and
   apply over one persistent iterator; no summaries, no checkpoints. It reports
-  training figures, peak RSS and the accuracy of one eval pass.
+  training figures, peak RSS and the accuracy of one eval pass. It also
+  measures two floors that hold for any TF program running the workload's
+  input_fns, with no model at all: the training input's batches/s drained by
+  the same K-step loop (a ceiling on training steps/s), and the time from
+  calling the predict input_fn to its first batch (a floor under predict()'s
+  first-result latency).
 
 The models mirror the canned estimators' defaults: Keras' *legacy* optimizers
 as the canned v2 estimators use them (Adagrad 0.05 for DNN/RNN parts, Ftrl 0.2
@@ -48,10 +53,15 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from measure import peak_rss_mb, steps_per_sec, timed  # pylint: disable=g-import-not-at-top
+
 import tensorflow as tf  # pylint: disable=g-import-not-at-top
+
+# The floor of any TF program's memory, before tf-keras or any model.
+TENSORFLOW_RSS_MB = peak_rss_mb()
+
 import tf_keras  # pylint: disable=g-import-not-at-top
 
-from measure import peak_rss_mb, steps_per_sec, timed  # pylint: disable=g-import-not-at-top
 import workloads  # pylint: disable=g-import-not-at-top
 
 fc = tf.feature_column
@@ -269,10 +279,33 @@ def hand_loop(work, small, big):
       accuracy.update_state(labels, model(features))
 
   evaluate(work.dataset('eval'))
+  results.update(input_floors(work, small, big))
   results['peak_rss_mb'] = peak_rss_mb()
   results['final_step'] = int(groups[0][0].iterations.numpy())
   results['eval_accuracy'] = float(accuracy.result())
   return results
+
+
+def input_floors(work, small, big):
+  """What the workload's input pipelines alone cost, with no model."""
+  iterator = iter(work.dataset('train', repeat=True))
+
+  @tf.function
+  def drain(steps):
+    for _ in tf.range(steps):
+      next(iterator)
+
+  def train(steps):
+    for start in range(0, steps, STEPS_PER_CALL):
+      drain(tf.constant(min(STEPS_PER_CALL, steps - start)))
+
+  def first_batch():
+    next(iter(work.predict_input_fn()))
+
+  first_batch()  # warm-up, as the estimators' predict() is warmed up
+  return {'input_batches_per_sec': steps_per_sec(train, small, big),
+          'predict_input_first_batch_sec': statistics.median(
+              timed(first_batch) for _ in range(5))}
 
 
 def run(contender, workload, scale=1.0):
@@ -281,7 +314,8 @@ def run(contender, workload, scale=1.0):
     raise ValueError(f'unknown contender {contender!r}; expected one of {CONTENDERS}')
   if workload not in MODELS:
     raise ValueError(f'unknown workload {workload!r}; expected one of {sorted(MODELS)}')
-  results = {'tf_version': tf.__version__, 'import_rss_mb': peak_rss_mb()}
+  results = {'tf_version': tf.__version__, 'import_rss_mb': peak_rss_mb(),
+             'tensorflow_rss_mb': TENSORFLOW_RSS_MB}
   work = workloads.WORKLOADS[workload]()
   for split in ('train', 'eval', 'predict'):
     work.data(split)

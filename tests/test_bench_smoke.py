@@ -35,3 +35,33 @@ def test_train_and_evaluate_benchmark_smoke_writes_report(tmp_path):
   assert '| training steps/s, MirroredStrategy() |' in text
   assert 'Rounds per run: 2 ' in text  # 40 steps, a checkpoint every 20
   assert 'TF 2.' in text
+
+
+def test_report_states_the_bound_of_each_target():
+  """The bound column divides the reference's figure by hand_loop's floor."""
+  sys.path.insert(0, os.path.join(ROOT, 'bench'))
+  import run  # pylint: disable=g-import-not-at-top
+
+  def one(**figures):
+    return [dict(figures, tf_version='2.x')]
+
+  results = {'dnn_dense': {
+      run.OURS: one(train_steps_per_sec=300.0, repeat_predict_first_result_sec=0.05,
+                    peak_rss_mb=700.0),
+      run.REF: one(train_steps_per_sec=100.0, repeat_predict_first_result_sec=0.3,
+                   peak_rss_mb=500.0),
+      run.LOOP: one(train_steps_per_sec=320.0, input_batches_per_sec=250.0,
+                    predict_input_first_batch_sec=0.04, tensorflow_rss_mb=600.0),
+  }}
+  args = type('Args', (), {'command': 'python bench/run.py', 'rounds': 1, 'scale': 1.0})
+  lines = run.report(results, args, {'dnn_dense': 'test'}).splitlines()
+
+  def row(target):
+    return next(l for l in lines if l.startswith(f'| {target}'))
+
+  assert row('training steps/s, no per-step hooks >= 3.0x tf-estimator-2.15').endswith(
+      '| 3.00x | yes | 2.50x |')
+  assert row('training steps/s, no per-step hooks >= 0.8x hand_loop').endswith(
+      '| 0.94x | yes | - |')
+  assert row('repeated predict() first result s >= 10.0x').endswith('| 6.00x | NO | 7.50x |')
+  assert row('peak RSS MB >= 1.0x').endswith('| 0.71x | NO | 0.83x |')

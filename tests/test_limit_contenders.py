@@ -19,12 +19,14 @@ import workloads  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 SCALE = 0.05  # warm-up and small calls of 10 steps, big call of 100
 # estimator_contender's keys, except the hooked training rate (no hooks here).
-ESTIMATOR_KEYS = {'tf_version', 'import_rss_mb', 'train_steps_per_sec',
+ESTIMATOR_KEYS = {'tf_version', 'import_rss_mb', 'tensorflow_rss_mb', 'train_steps_per_sec',
                   'first_evaluate_sec', 'repeat_evaluate_sec',
                   'repeat_predict_first_result_sec', 'predict_examples_per_sec',
                   'export_sec', 'peak_rss_mb', 'final_step', 'eval_accuracy'}
-HAND_LOOP_KEYS = {'tf_version', 'import_rss_mb', 'train_steps_per_sec', 'peak_rss_mb',
-                  'final_step', 'eval_accuracy'}
+# Plus the floors of the input pipelines alone, which bound the targets.
+HAND_LOOP_KEYS = {'tf_version', 'import_rss_mb', 'tensorflow_rss_mb', 'train_steps_per_sec',
+                  'peak_rss_mb', 'final_step', 'eval_accuracy', 'input_batches_per_sec',
+                  'predict_input_first_batch_sec'}
 LOSS_KEYS = {'train_loss_first', 'train_loss_last'}
 
 
