@@ -16,6 +16,7 @@ from tensorflow.python.eager import context as tf_context
 from tfcompat_estimator import distribution
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import one_shot_iterators
+from tfcompat_estimator.session_emulation import graph_prune
 
 ModeKeys = model_fn_lib.ModeKeys
 
@@ -132,9 +133,9 @@ class BatchSource:
     self.labels_spec = (None if labels is None
                         else tf.nest.map_structure(_spec_of, labels))
     self._structure = _present(self.features_spec, self.labels_spec)
-    self._producer = wrapped.prune(
-        [wrapped.graph.as_graph_element(n) for n in
-         placeholders + [d.input_name for d in detached]],
+    self._producer = graph_prune.prune(
+        wrapped, [wrapped.graph.as_graph_element(n) for n in
+                  placeholders + [d.input_name for d in detached]],
         [wrapped.graph.as_graph_element(n) for n in outputs])
 
   def __enter__(self):

@@ -19,6 +19,7 @@ import tensorflow as tf
 from tfcompat_estimator import batch_checks
 from tfcompat_estimator import distribution
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.session_emulation import graph_prune
 
 _v1 = tf.compat.v1
 _GLOBAL_STEP_READ_KEY = 'global_step_read_op_cache'  # TF's training_util key
@@ -105,7 +106,7 @@ class CapturedModel:
     inits = [op for op in self.graph.get_collection(
         _v1.GraphKeys.TABLE_INITIALIZERS) if op is not None]
     if inits:
-      self._wrapped.prune([], inits)()
+      graph_prune.prune(self._wrapped, [], inits)()
 
   def _gate_global_step_writes(self):
     """Makes every op that writes the global step wait for its read.
@@ -229,7 +230,8 @@ class CapturedModel:
     key = _fetch_key(elements, run_ops) + (with_batch,)
     if key not in self._prune_cache:
       feeds = self.feeds if with_batch else []
-      pruned = self._wrapped.prune(feeds, list(elements) + list(run_ops))
+      pruned = graph_prune.prune(self._wrapped, feeds,
+                                 list(elements) + list(run_ops))
       # Calling a pruned ConcreteFunction eagerly formats every input tensor
       # (about 1 ms a call); a tf.function with a fixed signature does not.
       eager_fn = tf.function(pruned, input_signature=[
