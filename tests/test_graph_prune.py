@@ -73,3 +73,11 @@ def test_a_fetch_needing_an_unfed_placeholder_is_unliftable():
   wrapped, h = _model()
   with pytest.raises(op_selector.UnliftableError, match='depend on placeholder Placeholder'):
     graph_prune.prune(wrapped, [], [h['loss']])
+
+
+def test_a_captured_handle_can_be_fetched_as_is():
+  wrapped, h = _model()
+  internal = dict((id(e), i) for e, i in wrapped.graph.captures)[id(h['w'].handle)]
+  pruned = graph_prune.prune(wrapped, [], [internal])
+  assert [id(t) for t in pruned.captured_inputs] == [id(h['w'].handle)]
+  assert pruned.outputs[0] is pruned.inputs[0]

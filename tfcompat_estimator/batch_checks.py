@@ -7,6 +7,9 @@ an identity that waits for the assertion, so a step that uses the batch cannot
 run without it. Where static shapes already decide, nothing is added.
 """
 
+import collections
+import itertools
+
 import tensorflow as tf
 
 from tfcompat_estimator import model_fn as model_fn_lib
@@ -36,7 +39,7 @@ def non_empty(features, labels, mode):
              'least one example per batch.')
   if all(rows == 0 for rows in static):
     raise ValueError(message)
-  rows = tf.stack([_batch_rows(value) for _, value in named])
+  rows = _batch_sizes([value for _, value in named])
   assertion = tf.debugging.Assert(tf.reduce_any(rows > 0), [message])
   # A supervised step cannot finish without its labels, so gating them is
   # enough and keeps the per-step cost to one op (features may be many).
@@ -63,11 +66,11 @@ def same_batch_size(features, labels, keys):
     sizes = ', '.join(f'{name}: {rows}' for (name, _), rows in zip(named, static)
                       if rows is not None)
     raise ValueError(f'{header} {sizes}.')
-  rows = tf.stack([_batch_rows(value) for _, value in named])
-  data = [header]
-  for (name, _), size in zip(named, tf.unstack(rows)):
-    data += [f'{name}:', size]
-  assertion = tf.debugging.Assert(tf.reduce_all(tf.equal(rows, rows[0])), data)
+  rows = _batch_sizes([value for _, value in named])
+  names = ', '.join(name for name, _ in named)
+  assertion = tf.debugging.Assert(
+      tf.reduce_all(tf.equal(rows, rows[0])), [f'{header} ({names}):', rows],
+      summarize=len(named))
   return _gated(features, assertion), _gated(labels, assertion)
 
 
@@ -111,8 +114,26 @@ def _static_rows(value):
   return None if shape.rank is None else shape[0]
 
 
-def _batch_rows(value):
-  """The run-time batch size (int64) of a dense (rank >= 1) or sparse tensor."""
-  if isinstance(value, tf.SparseTensor):
-    return value.dense_shape[0]
-  return tf.shape(value, out_type=tf.int64)[0]
+def _batch_sizes(values):
+  """An int64 vector of the run-time batch sizes of `values`, in order.
+
+  These checks run in every step, so this is a handful of ops whatever the
+  number of features: one ShapeN per dtype for the dense tensors, the sparse
+  ones' dense_shape, and one gather of each leading dimension from their
+  concat.
+  """
+  vectors = [v.dense_shape if isinstance(v, tf.SparseTensor) else None
+             for v in values]
+  by_dtype = collections.defaultdict(list)
+  for i, value in enumerate(values):
+    if vectors[i] is None:
+      by_dtype[value.dtype].append(i)
+  for indices in by_dtype.values():
+    shapes = tf.shape_n([values[i] for i in indices], out_type=tf.int64)
+    for i, shape in zip(indices, shapes):
+      vectors[i] = shape
+  ranks = [vector.shape[0] for vector in vectors]
+  if None in ranks:  # a tensor of unknown rank: no static offsets
+    return tf.stack([vector[0] for vector in vectors])
+  offsets = [0] + list(itertools.accumulate(ranks))[:-1]
+  return tf.gather(tf.concat(vectors, 0), offsets)

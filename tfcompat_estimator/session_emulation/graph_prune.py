@@ -39,7 +39,7 @@ def prune(wrapped, feeds, fetches):
                                              name=feed.op.name)
       pruned_graph.inputs.append(placeholder)
       input_map[feed.name] = placeholder
-    for internal in _used_sources(needed, graph, captured):
+    for internal in _used_captures(needed, fetches, graph):
       # capture() gives a resource placeholder the handle's dtype and shape,
       # which the imported reads need for their shapes.
       input_map[internal.name] = pruned_graph.capture(
@@ -82,11 +82,10 @@ def _needed_ops(fetches, sources):
   return list(needed.values())
 
 
-def _used_sources(needed, graph, captured):
-  """The captured placeholders that the needed operations read, in capture order."""
-  read = {id(t) for op in needed for t in op.inputs}
-  return [internal for _, internal in graph.captures
-          if id(internal) in read and id(internal) in captured]
+def _used_captures(needed, fetches, graph):
+  """The captured placeholders that are read or fetched, in capture order."""
+  used = {id(t) for op in needed for t in op.inputs} | {id(f) for f in fetches}
+  return [internal for _, internal in graph.captures if id(internal) in used]
 
 
 def _import(needed, input_map, fetches):
