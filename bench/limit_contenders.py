@@ -266,8 +266,8 @@ def hand_loop(work, small, big):
 
   def train(steps):
     total = 0.0
-    for start in range(0, steps, STEPS_PER_CALL):
-      total += run_steps(iterator, tf.constant(min(STEPS_PER_CALL, steps - start)))
+    for n in _calls(steps):
+      total += run_steps(iterator, tf.constant(n))
     losses.append(float(total) / steps)
 
   results = {'train_steps_per_sec': steps_per_sec(train, small, big),
@@ -286,6 +286,11 @@ def hand_loop(work, small, big):
   return results
 
 
+def _calls(steps):
+  """The step counts of the K-step calls that together run `steps` steps."""
+  return [min(STEPS_PER_CALL, steps - start) for start in range(0, steps, STEPS_PER_CALL)]
+
+
 def input_floors(work, small, big):
   """What the workload's input pipelines alone cost, with no model."""
   iterator = iter(work.dataset('train', repeat=True))
@@ -296,8 +301,8 @@ def input_floors(work, small, big):
       next(iterator)
 
   def train(steps):
-    for start in range(0, steps, STEPS_PER_CALL):
-      drain(tf.constant(min(STEPS_PER_CALL, steps - start)))
+    for n in _calls(steps):
+      drain(tf.constant(n))
 
   def first_batch():
     next(iter(work.predict_input_fn()))

@@ -165,10 +165,11 @@ def report(results, args, descriptions):
     for workload, per in tables.items():
       value = ratio(per, metric, OURS, other)
       if value is not None:
-        bound = bound_metric and ratio(per, metric, LOOP, other, bound_metric)
+        bound = (ratio(per, metric, LOOP, other, bound_metric) if bound_metric
+                 else None)
         lines.append(f'| {METRICS[metric][0]} >= {needed}x {other} | {workload} | '
                      f'{value:.2f}x | {"yes" if value >= needed else "NO"} | '
-                     f'{_ratio_cell(bound or None)} |')
+                     f'{_ratio_cell(bound)} |')
   for workload, per in tables.items():
     names = list(per)
     lines += ['', f'## {workload}', '', descriptions[workload], '',
