@@ -4,9 +4,11 @@ The behaviours 2.15 installed as hooks (LoggingTensorHook for loss/step,
 StepCounterHook, SummarySaverHook, CheckpointSaverHook, NanTensorHook,
 StopAtStepHook) are done natively here with TF's own `SecondOrStepTimer`s, so
 their schedule is known ahead of time. Between the steps where one of them
-needs a value, steps run in bulk inside a compiled loop. User hooks see every
-step through the hook protocol, except the steps `hook_schedule` proves a hook
-ignores (e.g. between a LoggingTensorHook's every_n_iter logs).
+needs a value, steps run in bulk inside a compiled loop, and the step that
+needs it (to log the loss or write summaries) ends the same compiled call
+instead of costing a call of its own. User hooks see every step through the
+hook protocol, except the steps `hook_schedule` proves a hook ignores (e.g.
+between a LoggingTensorHook's every_n_iter logs).
 """
 
 import os
@@ -193,22 +195,17 @@ class TrainLoop:
         self._checkpointing.save(self._session, step, on_disk=self._restored_at(step))
       while not stop and not self._reached_last_step(step):
         bulk = self._bulk_steps(step, hooks)
+        report = self._report_after(step, bulk, hooks)
         try:
-          if bulk > 0:
-            self._run_bulk(bulk, hooks)
+          if bulk > 0 or report:
+            self._run_compiled(step, bulk, report, hooks)
           else:
             self._run_single(runner, step)
         except StopIteration:
           break
         step = self._global_step()
         stop = runner.stop_requested or self._listener_stop
-        if self._rate_timer and self._rate_timer.should_trigger_for_step(step):
-          elapsed_time, elapsed_steps = self._rate_timer.update_last_triggered_step(step)
-          if elapsed_time:
-            rate = elapsed_steps / elapsed_time
-            logging.info('global_step/sec: %g', rate)
-            if self._writer:
-              self._writer.write_scalars({'global_step/sec': rate}, step)
+        self._count_rate(step)
         if self._checkpointing and self._checkpointing.due(step):
           stop = self._checkpointing.save(self._session, step) or stop
       self._session.current_batch = None
@@ -259,30 +256,74 @@ class TrainLoop:
       limit = min(limit, self._last_step - step)
     return max(int(limit), 0)
 
-  def _run_bulk(self, n, hooks):
-    spec = self.captured.spec
-    loop = self.captured.cached('train_loop', lambda: loops.make_loop(
-        self.captured.pruned_for([spec.loss], [self.captured.train_op]), watch_loss=True))
-    steps_run, loss, stopped = loop(self._batches.iterator, tf.constant(n))
-    self._iteration += int(steps_run)
-    hook_schedule.skip(hooks, int(steps_run))
+  def _report_after(self, step, n, hooks):
+    """`(want_log, want_summary)` if step `step + n` only reports to built-ins.
+
+    Such a step (loss logging, summaries) can end the compiled call of the
+    `n` quiet steps before it: no hook sees it and, where checkpoints go by
+    steps, none is due between the two. Otherwise None.
+    """
+    if self._batches.iterator is None or self._one_by_one:
+      return None
+    if self._reached_last_step(step + n) or hook_schedule.quiet_steps(hooks, step) <= n:
+      return None
+    timer = self._checkpointing.timer if self._checkpointing else None
+    if n and timer and timer._every_steps and timer.should_trigger_for_step(step + n):  # pylint: disable=protected-access
+      return None
+    wants = self._reports_at(step + n, self._iteration + n)
+    return wants if any(wants) else None
+
+  def _reports_at(self, step, iteration):
+    """Whether the step starting at global step `step` logs, writes summaries."""
+    return (bool(self._log_timer and self._log_timer.should_trigger_for_step(iteration)),
+            bool(self._summary_timer and self._summary_timer.should_trigger_for_step(step + 1)))
+
+  def _report_fetches(self, want_summary=True):
+    fetches = {'loss': self.captured.spec.loss, 'step': self.captured.global_step_read}
+    if want_summary and self._summary_timer:
+      fetches['summary'] = self.captured.summary_op
+    return fetches
+
+  def _run_compiled(self, step, n, report, hooks):
+    """`n` steps in one compiled call, then the `report` step if there is one."""
+    keys, elements = zip(*self._report_fetches().items())
+    train_op = self.captured.train_op
+    loop = self.captured.cached(('train_loop',) + keys, lambda: loops.make_loop(
+        self.captured.pruned_for([self.captured.spec.loss], [train_op]), watch_loss=True,
+        report_fn=self.captured.pruned_for(elements, [train_op]),
+        n_reported=len(elements)))
+    steps_run, loss, stopped, reported, values = loop(
+        self._batches.iterator, tf.constant(n), tf.constant(report is not None))
+    steps_run = int(steps_run)
+    self._iteration += steps_run
+    hook_schedule.skip(hooks, steps_run)
     if bool(stopped):
-      if int(steps_run) and not np.isfinite(loss.numpy()):
+      if steps_run and not np.isfinite(loss.numpy()):
         self._raise_nan(loss.numpy())
       raise StopIteration
-    self._loss = loss.numpy()
+    if steps_run:
+      self._loss = loss.numpy()
+    if report is None:
+      return
+    if n:
+      self._count_rate(step + n)  # as `_run` would have between two calls
+    if not bool(reported):
+      raise StopIteration
+    hook_schedule.skip(hooks, 1)
+    values = {key: value.numpy() for key, value in zip(keys, values)}
+    self._save_before_hooks(values)
+    self._reported(values, *report)
 
   def _run_single(self, runner, step):
-    spec = self.captured.spec
-    want_log = bool(self._log_timer and self._log_timer.should_trigger_for_step(self._iteration))
-    want_summary = bool(self._summary_timer and
-                        self._summary_timer.should_trigger_for_step(step + 1))
-    fetches = {'loss': spec.loss, 'step': self.captured.global_step_read}
-    if want_summary:
-      fetches['summary'] = self.captured.summary_op
-    values = step_runner.run_step(self._session, runner, self._batches, fetches,
+    want_log, want_summary = self._reports_at(step, self._iteration)
+    values = step_runner.run_step(self._session, runner, self._batches,
+                                  self._report_fetches(want_summary),
                                   run_ops=[self.captured.train_op],
                                   after_step=self._save_before_hooks)
+    self._reported(values, want_log, want_summary)
+
+  def _reported(self, values, want_log, want_summary):
+    """Counts a step whose loss and step were fetched; logs, writes summaries."""
     self._iteration += 1
     self._loss = values['loss']
     if not np.isfinite(self._loss):
@@ -297,6 +338,16 @@ class TrainLoop:
       post_step = int(values['step']) + 1
       self._summary_timer.update_last_triggered_step(post_step)
       self._writer.write_serialized(values['summary'], post_step)
+
+  def _count_rate(self, step):
+    """Logs and records global_step/sec when its timer is due at `step`."""
+    if self._rate_timer and self._rate_timer.should_trigger_for_step(step):
+      elapsed_time, elapsed_steps = self._rate_timer.update_last_triggered_step(step)
+      if elapsed_time:
+        rate = elapsed_steps / elapsed_time
+        logging.info('global_step/sec: %g', rate)
+        if self._writer:
+          self._writer.write_scalars({'global_step/sec': rate}, step)
 
   def _save_before_hooks(self, values):
     """Saves a due checkpoint before the hooks see the step, as 2.15 did.

@@ -20,6 +20,7 @@ from tfcompat_estimator import batch_checks
 from tfcompat_estimator import distribution
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.session_emulation import graph_prune
+from tfcompat_estimator.session_emulation import loops
 
 _v1 = tf.compat.v1
 _GLOBAL_STEP_READ_KEY = 'global_step_read_op_cache'  # TF's training_util key
@@ -242,25 +243,15 @@ class CapturedModel:
 
 def _optional_step(pruned, n_elements):
   """Wraps `pruned` as `step(iterator)` for `step_for`."""
-  outputs = pruned.structured_outputs[:n_elements]
-  tensors = [i for i, output in enumerate(outputs) if output is not None]
+  tensors = [i for i, output in enumerate(pruned.structured_outputs[:n_elements])
+             if output is not None]
 
   @tf.function(autograph=False)
   def draw(iterator):
-    optional = iterator.get_next_as_optional()
-
-    def run():
-      values = pruned(*tf.nest.flatten(optional.get_value(),
-                                       expand_composites=True))
-      return [tf.constant(True)] + [values[i] for i in tensors]
-
-    def exhausted():
-      return [tf.constant(False)] + [_filler(outputs[i]) for i in tensors]
-
-    return tf.cond(optional.has_value(), run, exhausted)
+    return loops.next_step(iterator, pruned, n_elements)
 
   def step(iterator):
-    has_batch, *values = draw(iterator)
+    has_batch, values = draw(iterator)
     if not has_batch:
       return None
     result = [None] * n_elements
@@ -269,13 +260,6 @@ def _optional_step(pruned, n_elements):
     return result
 
   return step
-
-
-def _filler(tensor):
-  """A stand-in value of `tensor`'s dtype for the branch without a batch."""
-  shape = tensor.shape
-  dims = [] if shape.rank is None else [d or 0 for d in shape.as_list()]
-  return tf.zeros(dims, tensor.dtype)
 
 
 def _fetch_key(elements, run_ops):

@@ -9,16 +9,21 @@ per-step semantics (NaN errors, end-of-input) exactly at the boundary.
 import tensorflow as tf
 
 
-def make_loop(step_fn, watch_loss):
-  """A `tf.function(iterator, n) -> (steps_run, last_loss, stopped_early)`.
+def make_loop(step_fn, watch_loss, report_fn=None, n_reported=0):
+  """A `tf.function(iterator, n[, report]) -> (steps_run, last_loss, stopped[, ...])`.
 
   `step_fn` is a pruned function of the flat batch. With `watch_loss`, its
   first output is the scalar loss, returned for the last step run and watched
   for NaN/Inf.
+
+  With `report_fn` (a pruned function of the flat batch whose first
+  `n_reported` outputs are tensors), the loop takes a boolean `report`: when
+  it is true and all n steps ran, one more step runs `report_fn` in the same
+  call, and the loop also returns `(reported, values)` as `next_step` does.
+  The step that logs or writes summaries thus costs no call of its own.
   """
 
-  @tf.function(autograph=False)
-  def loop(iterator, n):
+  def steps(iterator, n):
 
     def cond(i, loss, stopped):
       return tf.logical_and(i < n, tf.logical_not(stopped))
@@ -40,4 +45,47 @@ def make_loop(step_fn, watch_loss):
     return tf.while_loop(cond, body, (tf.constant(0), tf.constant(0.0),
                                       tf.constant(False)))
 
-  return loop
+  if report_fn is None:
+    return tf.function(steps, autograph=False)
+
+  @tf.function(autograph=False)
+  def loop_then_report(iterator, n, report):
+    steps_run, loss, stopped = steps(iterator, n)
+    ready = tf.logical_and(report, tf.logical_not(stopped))
+    reported, values = next_step(iterator, report_fn, n_reported, when=ready)
+    return steps_run, loss, stopped, reported, values
+
+  return loop_then_report
+
+
+def next_step(iterator, fn, n_outputs, when=True):
+  """Runs `fn` on the iterator's next batch, inside a traced function.
+
+  Returns `(ran, values)`: the tensors among `fn`'s first `n_outputs` outputs
+  (None outputs, i.e. operations, are left out), or stand-ins of their dtype
+  with `ran` false at end of input or when `when` is false (then no batch is
+  drawn).
+  """
+  outputs = [o for o in fn.structured_outputs[:n_outputs] if o is not None]
+
+  def run():
+    optional = iterator.get_next_as_optional()
+
+    def compute():
+      values = fn(*tf.nest.flatten(optional.get_value(), expand_composites=True))
+      return [tf.constant(True)] + [v for v in values[:n_outputs] if v is not None]
+
+    return tf.cond(optional.has_value(), compute, skipped)
+
+  def skipped():
+    return [tf.constant(False)] + [_filler(o) for o in outputs]
+
+  ran, *values = run() if when is True else tf.cond(when, run, skipped)
+  return ran, values
+
+
+def _filler(tensor):
+  """A stand-in value of `tensor`'s dtype for the branch without a batch."""
+  shape = tensor.shape
+  dims = [] if shape.rank is None else [d or 0 for d in shape.as_list()]
+  return tf.zeros(dims, tensor.dtype)
