@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from programs import custom_dnn
 from tfcompat_estimator import training
+from tfcompat_estimator.session_emulation import step_runner
 from tfcompat_estimator.session_emulation import hook_schedule
 
 _train = tf.compat.v1.train
@@ -40,17 +41,23 @@ def _estimator(model_dir):
 
 
 class _StepCounter:
-  """Counts the steps that go through the hook protocol one by one."""
+  """Counts the steps hooks see, and those run on their own (not compiled)."""
 
   def __init__(self, monkeypatch):
+    self.seen = 0
     self.single = 0
-    original = training.TrainLoop._run_single
+    run_step, run_single = step_runner.run_step, training.TrainLoop._run_single
 
-    def counting(loop, runner, step):
+    def seen(*args, **kwargs):
+      self.seen += 1
+      return run_step(*args, **kwargs)
+
+    def single(loop, runner, step):
       self.single += 1
-      return original(loop, runner, step)
+      return run_single(loop, runner, step)
 
-    monkeypatch.setattr(training.TrainLoop, '_run_single', counting)
+    monkeypatch.setattr(step_runner, 'run_step', seen)
+    monkeypatch.setattr(training.TrainLoop, '_run_single', single)
 
 
 def _logged_losses(caplog, est, hook, steps):
@@ -64,21 +71,22 @@ def test_logging_hook_logs_the_same_steps_and_values_with_bulk_steps(tmp_path, c
   counter = _StepCounter(monkeypatch)
   fast = _logged_losses(caplog, _estimator(tmp_path / 'a'), _train.LoggingTensorHook(
       [custom_dnn.LOSS_TENSOR_NAME], every_n_iter=7), 30)
-  fast_single = counter.single
+  # The hook sees only its own steps, each ending a compiled call.
+  assert (counter.seen, counter.single) == (5, 0)
   slow = _logged_losses(caplog, _estimator(tmp_path / 'b'), _SeesEveryStep(
       [custom_dnn.LOSS_TENSOR_NAME], every_n_iter=7), 30)
   assert len(fast) == 5  # iterations 0, 7, 14, 21, 28
   # Same tensor values at the same iterations; elapsed-time suffixes differ.
   assert [m.split(' (')[0] for m in fast] == [m.split(' (')[0] for m in slow]
-  assert fast_single == 5
-  assert counter.single - fast_single == 30
+  assert (counter.seen, counter.single) == (35, 30)
 
 
 def test_stop_at_step_hook_stops_at_the_same_step(tmp_path, monkeypatch):
   counter = _StepCounter(monkeypatch)
   fast, slow = _estimator(tmp_path / 'a'), _estimator(tmp_path / 'b')
   fast.train(custom_dnn.train_input_fn, steps=100, hooks=[_train.StopAtStepHook(num_steps=23)])
-  assert counter.single == 1  # only the step after which it requests the stop
+  # It sees only the step after which it requests the stop.
+  assert (counter.seen, counter.single) == (1, 0)
   slow.train(custom_dnn.train_input_fn, steps=100, hooks=[_StopSeesEveryStep(num_steps=23)])
   assert fast.get_variable_value('global_step') == slow.get_variable_value('global_step') == 23
   assert (fast.get_variable_value('custom_dnn/logits/kernel') ==
@@ -99,7 +107,7 @@ def test_hook_acting_only_at_begin_and_end_allows_bulk_steps(tmp_path, monkeypat
   counter = _StepCounter(monkeypatch)
   _estimator(tmp_path).train(custom_dnn.train_input_fn, steps=40, hooks=[EndOnly()])
   assert events == ['begin', ('end', 40)]
-  assert counter.single == 0
+  assert (counter.seen, counter.single) == (0, 0)
 
 
 def _begun(hook):

@@ -1,7 +1,7 @@
-"""The step that logs the loss or writes summaries runs inside the compiled call.
+"""The step that logs the loss, writes summaries or a known hook wants runs compiled.
 
-Without hooks wanting it, such a step ends the compiled loop of the steps
-before it (`TrainLoop._run_compiled`). Each scenario trains twice: as is, and
+Such a step ends the compiled loop of the steps before it
+(`TrainLoop._run_compiled`). Each scenario trains twice: as is, and
 with a hook unknown to the schedule, which sends every step through the
 hook protocol one by one (the path checked against 2.15 elsewhere). Both
 must log, write summaries, checkpoint, stop and fail identically.
@@ -101,6 +101,11 @@ def _assert_same(fused, single):
                                  err_msg=f'{name} {key}')
 
 
+def _logging_hook(every_n_iter):
+  return lambda: [_train.LoggingTensorHook([custom_dnn.LOSS_TENSOR_NAME],
+                                           every_n_iter=every_n_iter)]
+
+
 SCENARIOS = {
     'reports every 10 steps': dict(every=10),
     'checkpoint due just before a report step': dict(every=10, save_checkpoints_steps=10),
@@ -110,17 +115,24 @@ SCENARIOS = {
     'end of input between report steps': dict(every=5, input_fn=_finite_input_fn),
     'loss becomes NaN at a report step': dict(every=10, model_fn=_nan_from_step_10,
                                               save_checkpoints_steps=4),
+    'a LoggingTensorHook on the report steps': dict(every=10, hooks=_logging_hook(10)),
+    'a LoggingTensorHook between report steps': dict(every=10, hooks=_logging_hook(7)),
+    'loss becomes NaN at a hook step': dict(every=4, hooks=_logging_hook(5),
+                                            model_fn=_nan_from_step_10),
+    'a StopAtStepHook': dict(every=10, hooks=lambda: [_train.StopAtStepHook(num_steps=23)]),
 }
 
 
 @pytest.mark.parametrize('scenario', SCENARIOS)
 def test_report_steps_run_compiled_with_unchanged_results(tmp_path, caplog, monkeypatch,
                                                           scenario):
-  kwargs = SCENARIOS[scenario]
+  kwargs = dict(SCENARIOS[scenario])
+  make_hooks = kwargs.pop('hooks', list)
   single_steps = _SingleSteps(monkeypatch)
-  fused = _run(tmp_path / 'fused', caplog, **kwargs)
+  fused = _run(tmp_path / 'fused', caplog, hooks=make_hooks(), **kwargs)
   assert single_steps.count == 0
-  single = _run(tmp_path / 'single', caplog, hooks=[_SeesEveryStep()], **kwargs)
+  single = _run(tmp_path / 'single', caplog, hooks=make_hooks() + [_SeesEveryStep()],
+                **kwargs)
   assert single_steps.count > 0
   assert any(m.startswith('loss = ') for m in fused['logged'])
   _assert_same(fused, single)
@@ -139,15 +151,3 @@ def test_end_of_input_at_a_report_step_counts_every_batch(tmp_path, caplog):
   assert [m.split('step = ')[1] for m in run['logged'] if m.startswith('loss = ')] == [
       '0', '8']
   assert list(run['checkpoints']) == ['model.ckpt-0', 'model.ckpt-16']
-
-
-def test_a_hook_quiet_at_report_steps_keeps_its_schedule(tmp_path, caplog, monkeypatch):
-  hook_kwargs = dict(tensors=[custom_dnn.LOSS_TENSOR_NAME], every_n_iter=25)
-  single_steps = _SingleSteps(monkeypatch)
-  fused = _run(tmp_path / 'fused', caplog, every=10,
-               hooks=[_train.LoggingTensorHook(**hook_kwargs)], steps=60)
-  assert single_steps.count == 3  # the hook's own steps: iterations 0, 25, 50
-  single = _run(tmp_path / 'single', caplog, every=10,
-                hooks=[_train.LoggingTensorHook(**hook_kwargs), _SeesEveryStep()], steps=60)
-  assert sum(m.startswith('loss_for_hooks') for m in fused['logged']) == 3
-  _assert_same(fused, single)

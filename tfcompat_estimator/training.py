@@ -124,6 +124,7 @@ class TrainLoop:
     self._last_step = last_step if steps is None else self._start + steps
     self._session = session_lib.EmulatedSession(self.captured)
     self._stores = {}
+    self._loop = None  # the compiled train loop last used
 
   def _store_for_dir(self, directory):
     directory = directory or self._est.model_dir
@@ -198,7 +199,7 @@ class TrainLoop:
         report = self._report_after(step, bulk, hooks)
         try:
           if bulk > 0 or report:
-            self._run_compiled(step, bulk, report, hooks)
+            self._run_compiled(step, bulk, report, runner, hooks)
           else:
             self._run_single(runner, step)
         except StopIteration:
@@ -257,21 +258,22 @@ class TrainLoop:
     return max(int(limit), 0)
 
   def _report_after(self, step, n, hooks):
-    """`(want_log, want_summary)` if step `step + n` only reports to built-ins.
+    """`(want_log, want_summary)` if step `step + n` can end a compiled call.
 
-    Such a step (loss logging, summaries) can end the compiled call of the
-    `n` quiet steps before it: no hook sees it and, where checkpoints go by
-    steps, none is due between the two. Otherwise None.
+    That is a step a built-in (loss logging, summaries) or a known hook wants
+    right after `n` quiet steps, with no step-scheduled checkpoint due
+    between the two. Otherwise None.
     """
     if self._batches.iterator is None or self._one_by_one:
       return None
-    if self._reached_last_step(step + n) or hook_schedule.quiet_steps(hooks, step) <= n:
+    if self._reached_last_step(step + n) or not hook_schedule.known(hooks):
       return None
     timer = self._checkpointing.timer if self._checkpointing else None
     if n and timer and timer._every_steps and timer.should_trigger_for_step(step + n):  # pylint: disable=protected-access
       return None
     wants = self._reports_at(step + n, self._iteration + n)
-    return wants if any(wants) else None
+    hooks_want = hook_schedule.quiet_steps(hooks, step) <= n
+    return wants if any(wants) or hooks_want else None
 
   def _reports_at(self, step, iteration):
     """Whether the step starting at global step `step` logs, writes summaries."""
@@ -284,19 +286,41 @@ class TrainLoop:
       fetches['summary'] = self.captured.summary_op
     return fetches
 
-  def _run_compiled(self, step, n, report, hooks):
-    """`n` steps in one compiled call, then the `report` step if there is one."""
-    keys, elements = zip(*self._report_fetches().items())
-    train_op = self.captured.train_op
-    loop = self.captured.cached(('train_loop',) + keys, lambda: loops.make_loop(
-        self.captured.pruned_for([self.captured.spec.loss], [train_op]), watch_loss=True,
-        report_fn=self.captured.pruned_for(elements, [train_op]),
-        n_reported=len(elements)))
-    steps_run, loss, stopped, reported, values = loop(
+  def _run_compiled(self, step, n, report, runner, hooks):
+    """`n` steps in one compiled call, ended by the `report` step if any.
+
+    The hooks' counters pass the `n` steps first, so they see the report step
+    through the hook protocol as if it had been run on its own.
+    """
+    hook_schedule.skip(hooks, n)
+    if report is None:
+      self._run_loop(step, n, None)
+      return
+    want_log, want_summary = report
+    values = step_runner.run_step(
+        self._session, runner, self._batches, self._report_fetches(want_summary),
+        run_ops=[self.captured.train_op], after_step=self._save_before_hooks,
+        compute=lambda elements, run_ops: self._run_loop(step, n, (elements, run_ops)))
+    self._reported(values, want_log, want_summary)
+
+  def _run_loop(self, step, n, report):
+    """Runs `n` steps, then the step fetching `report = (elements, run_ops)`.
+
+    Returns that step's numpy values. Without `report`, the last loop built
+    runs with its report step switched off (one graph to trace, not two).
+    """
+    if report is not None or self._loop is None:
+      elements, run_ops = report or (list(self._report_fetches().values()),
+                                     [self.captured.train_op])
+      report_fn = self.captured.pruned_for(elements, run_ops)
+      self._loop = self.captured.cached(
+          ('train_loop', report_fn.name), lambda: loops.make_loop(
+              self.captured.pruned_for([self.captured.spec.loss], [self.captured.train_op]),
+              watch_loss=True, report_fn=report_fn, n_reported=len(elements)))
+    steps_run, loss, stopped, reported, values = self._loop(
         self._batches.iterator, tf.constant(n), tf.constant(report is not None))
     steps_run = int(steps_run)
     self._iteration += steps_run
-    hook_schedule.skip(hooks, steps_run)
     if bool(stopped):
       if steps_run and not np.isfinite(loss.numpy()):
         self._raise_nan(loss.numpy())
@@ -304,15 +328,13 @@ class TrainLoop:
     if steps_run:
       self._loss = loss.numpy()
     if report is None:
-      return
+      return None
     if n:
       self._count_rate(step + n)  # as `_run` would have between two calls
     if not bool(reported):
       raise StopIteration
-    hook_schedule.skip(hooks, 1)
-    values = {key: value.numpy() for key, value in zip(keys, values)}
-    self._save_before_hooks(values)
-    self._reported(values, *report)
+    return [session_lib.to_numpy(v) for v in loops.with_operations(
+        report_fn, len(elements), values)]
 
   def _run_single(self, runner, step):
     want_log, want_summary = self._reports_at(step, self._iteration)

@@ -243,8 +243,6 @@ class CapturedModel:
 
 def _optional_step(pruned, n_elements):
   """Wraps `pruned` as `step(iterator)` for `step_for`."""
-  tensors = [i for i, output in enumerate(pruned.structured_outputs[:n_elements])
-             if output is not None]
 
   @tf.function(autograph=False)
   def draw(iterator):
@@ -254,10 +252,7 @@ def _optional_step(pruned, n_elements):
     has_batch, values = draw(iterator)
     if not has_batch:
       return None
-    result = [None] * n_elements
-    for i, value in zip(tensors, values):
-      result[i] = value
-    return result
+    return loops.with_operations(pruned, n_elements, values)
 
   return step
 

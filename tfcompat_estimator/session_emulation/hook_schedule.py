@@ -67,6 +67,16 @@ def _rules(hook):
   return None
 
 
+def known(hooks):
+  """Whether `quiet_steps` knows every hook.
+
+  A known hook's `before_run` reads no session state, so for the step after
+  its quiet steps it may be called before those steps have run: that step
+  can then end their compiled loop.
+  """
+  return all(_rules(hook) is not None for hook in hooks)
+
+
 def quiet_steps(hooks, global_step):
   """How many steps, starting at `global_step`, no hook needs to see.
 

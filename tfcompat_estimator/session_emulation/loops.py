@@ -84,6 +84,13 @@ def next_step(iterator, fn, n_outputs, when=True):
   return ran, values
 
 
+def with_operations(fn, n_outputs, values):
+  """`next_step`'s values placed among `fn`'s first outputs, None for operations."""
+  values = iter(values)
+  return [None if output is None else next(values)
+          for output in fn.structured_outputs[:n_outputs]]
+
+
 def _filler(tensor):
   """A stand-in value of `tensor`'s dtype for the branch without a batch."""
   shape = tensor.shape

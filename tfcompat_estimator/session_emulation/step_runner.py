@@ -11,13 +11,17 @@ from tfcompat_estimator.session_emulation import session as session_lib
 
 
 def run_step(session, hook_runner, batches, fetches, run_ops=(),
-             after_step=None):
+             after_step=None, compute=None):
   """Runs one step; returns the values of `fetches`.
 
   `after_step(values)` runs between the step and the hooks' `after_run`,
   where 2.15's built-in hooks (checkpoint saving) ran before the user's.
   Raises StopIteration at end of input, after the hooks' `before_run` (as a
   v1 session raised OutOfRangeError from inside `run`).
+
+  `compute(elements, run_ops)`, if given, computes the step instead of the
+  session (a compiled loop ending with this step); its caller knows that no
+  hook feeds the step.
   """
   context, requests = hook_runner.before_run(
       tf.compat.v1.train.SessionRunArgs(fetches))
@@ -28,7 +32,9 @@ def run_step(session, hook_runner, batches, fetches, run_ops=(),
   hook_fetches = [None if r is None else r.fetches for r in requests]
   plan = session_lib.FetchPlan(session.captured, {'main': fetches,
                                                    'hooks': hook_fetches})
-  if batches.iterator is not None and not feed_dict:
+  if compute is not None:
+    values = plan.pack(compute(plan.elements, run_ops))
+  elif batches.iterator is not None and not feed_dict:
     values = plan.pack(session.compute_next(plan.elements, run_ops,
                                             batches.iterator))
   else:
