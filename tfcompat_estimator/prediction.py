@@ -1,6 +1,5 @@
 """`Estimator.predict`: a generator over prediction batches or examples."""
 
-
 from tfcompat_estimator import input_pipeline
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib

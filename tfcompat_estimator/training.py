@@ -296,12 +296,8 @@ class TrainLoop:
     if report is None:
       self._run_loop(step, n, None)
       return
-    want_log, want_summary = report
-    values = step_runner.run_step(
-        self._session, runner, self._batches, self._report_fetches(want_summary),
-        run_ops=[self.captured.train_op], after_step=self._save_before_hooks,
-        compute=lambda elements, run_ops: self._run_loop(step, n, (elements, run_ops)))
-    self._reported(values, want_log, want_summary)
+    self._run_step(runner, report, compute=lambda elements, run_ops: self._run_loop(
+        step, n, (elements, run_ops)))
 
   def _run_loop(self, step, n, report):
     """Runs `n` steps, then the step fetching `report = (elements, run_ops)`.
@@ -337,15 +333,19 @@ class TrainLoop:
         report_fn, len(elements), values)]
 
   def _run_single(self, runner, step):
-    want_log, want_summary = self._reports_at(step, self._iteration)
+    self._run_step(runner, self._reports_at(step, self._iteration))
+
+  def _run_step(self, runner, wants, compute=None):
+    """One step through the hook protocol, then its loss log and summary.
+
+    `wants` is `(want_log, want_summary)`; `compute` is `run_step`'s (the
+    compiled loop that ends with this step), or None to run it on its own.
+    """
+    want_log, want_summary = wants
     values = step_runner.run_step(self._session, runner, self._batches,
                                   self._report_fetches(want_summary),
                                   run_ops=[self.captured.train_op],
-                                  after_step=self._save_before_hooks)
-    self._reported(values, want_log, want_summary)
-
-  def _reported(self, values, want_log, want_summary):
-    """Counts a step whose loss and step were fetched; logs, writes summaries."""
+                                  after_step=self._save_before_hooks, compute=compute)
     self._iteration += 1
     self._loss = values['loss']
     if not np.isfinite(self._loss):
