@@ -246,9 +246,11 @@ class Estimator:
         variables_from is None and self._state[id(captured)] != _FRESH):
       captured = None  # its variables were changed; start from a fresh init
     if captured is None:
+      initial_values = (checkpoints.InitialValues(checkpoint_path)
+                        if checkpoint_path and variables_from is None else None)
       captured = graph_capture.CapturedModel(
           self._model_fn, mode, batches.features_spec, batches.labels_spec,
-          self._params or None, self._config)
+          self._params or None, self._config, initial_values)
       self._captures[key] = captured
       self._state[id(captured)] = _FRESH
     if variables_from is not None:
@@ -257,7 +259,9 @@ class Estimator:
     elif checkpoint_path is not None:
       identity = _checkpoint_identity(checkpoint_path)
       if self._state[id(captured)] != identity:
-        checkpoints.restore(captured.global_variables, checkpoint_path)
+        loaded = (captured.loaded_from(checkpoint_path)
+                  if self._state[id(captured)] == _FRESH else ())
+        checkpoints.restore(captured.global_variables, checkpoint_path, loaded)
         self._state[id(captured)] = identity
     elif mode == ModeKeys.TRAIN:
       if self._warm_start is not None:

@@ -11,6 +11,7 @@ graph is traced once per mode and input signature.
 """
 
 import collections
+import functools
 import re
 import types
 
@@ -30,11 +31,14 @@ class CapturedModel:
   """The model graph of one mode, its variables and its `EstimatorSpec`."""
 
   def __init__(self, model_fn, mode, features_spec, labels_spec, params,
-               config):
+               config, initial_values=None):
+    """`initial_values` (a `checkpoints.InitialValues`) seeds large variables."""
     self.mode = mode
     self.features_spec = features_spec
     self.labels_spec = labels_spec
     self._variables = collections.OrderedDict()  # checkpoint key -> variable
+    self._initial_values = initial_values
+    self._loaded = {}  # key -> initializer, of variables created from a checkpoint
     self._prune_cache = {}
     self.spec = None
 
@@ -93,6 +97,7 @@ class CapturedModel:
         (k, v) for k, v in self._variables.items() if id(v) in saved)
     self.local_variables = collections.OrderedDict(
         (k, v) for k, v in self._variables.items() if id(v) not in saved)
+    self._reinitialize_loaded_locals()
     self._local_initial_values = {
         k: tf.identity(v) for k, v in self.local_variables.items()}
     self._initialize_tables()
@@ -154,18 +159,58 @@ class CapturedModel:
 
   def _record_variable(self, next_creator, **kwargs):
     graph = tf.compat.v1.get_default_graph()
+    initializer = kwargs.get('initial_value')
+    loaded_as = []
+    declared = _declared_shape_and_dtype(kwargs)
+    if self._initial_values is not None and declared is not None:
+      kwargs['initial_value'] = functools.partial(
+          self._initial_value, initializer, declared, loaded_as)
     with tf.init_scope():
       variable = next_creator(**kwargs)
     if _PARTITION_PART.search(str(kwargs.get('name', ''))):
       variable.__class__ = _with_graph_op(type(variable))
       variable._capture_graph = graph  # pylint: disable=protected-access
-    key = variable.name.rsplit(':', 1)[0]
-    unique, n = key, 0
+    key = self._unique_key(variable.name.rsplit(':', 1)[0])
+    self._variables[key] = variable
+    if loaded_as == [key]:
+      self._loaded[key] = initializer
+    elif loaded_as:  # read under a key that turned out not to be its own
+      with tf.init_scope():
+        variable.assign(initializer())
+    return variable
+
+  def _initial_value(self, initializer, declared, loaded_as):
+    """The checkpoint's value for the variable being created, else its initializer's.
+
+    The variable's constructor calls this under the variable's own name scope,
+    which (made unique as `_record_variable` will) is its checkpoint key.
+    """
+    key = self._unique_key(tf.get_current_name_scope())
+    value = self._initial_values.read(key, *declared)
+    if value is None:
+      return initializer()
+    loaded_as.append(key)
+    return value
+
+  def _unique_key(self, name):
+    unique, n = name, 0
     while unique in self._variables:
       n += 1
-      unique = f'{key}_{n}'
-    self._variables[unique] = variable
-    return variable
+      unique = f'{name}_{n}'
+    return unique
+
+  def _reinitialize_loaded_locals(self):
+    """Local variables start from their initializers, even if a checkpoint had their name."""
+    for key, variable in self.local_variables.items():
+      if key in self._loaded:
+        initializer = self._loaded.pop(key)
+        variable.assign(initializer())
+
+  def loaded_from(self, path):
+    """Keys of the variables created holding their values in checkpoint `path`."""
+    if self._initial_values is None or self._initial_values.path != path:
+      return frozenset()
+    return frozenset(self._loaded)
 
   def reset_local_variables(self):
     for key, variable in self.local_variables.items():
@@ -255,6 +300,29 @@ def _optional_step(pruned, n_elements):
     return loops.with_operations(pruned, n_elements, values)
 
   return step
+
+
+def _declared_shape_and_dtype(kwargs):
+  """A variable's (shape, dtype), if known without running its initializer.
+
+  Besides the `shape` and `dtype` arguments, TF's and Keras' bound
+  initializers (`functools.partial(initializer, shape, dtype=...)`) tell.
+  """
+  initializer = kwargs.get('initial_value')
+  if not callable(initializer):
+    return None
+  shape, dtype = kwargs.get('shape'), kwargs.get('dtype')
+  if isinstance(initializer, functools.partial):
+    if shape is None and initializer.args:
+      shape = initializer.args[0]
+    dtype = dtype or initializer.keywords.get('dtype')
+  if shape is None or dtype is None:
+    return None
+  try:
+    shape, dtype = tf.TensorShape(shape), tf.as_dtype(dtype).base_dtype
+  except (TypeError, ValueError):
+    return None
+  return (shape, dtype) if shape.is_fully_defined() else None
 
 
 def _fetch_key(elements, run_ops):

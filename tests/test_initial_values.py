@@ -1,0 +1,175 @@
+"""Large variables start from the checkpoint being restored, not their initializer.
+
+`checkpoints.InitialValues` lets evaluate(), predict() and a resumed train()
+create a variable of 1 MiB or more directly from its saved value. These tests
+pin down that the values are exactly the checkpoint's (under the variable's own
+key), that the skipped initializers really are skipped, and that validation
+and local variables behave as before.
+"""
+
+import collections
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfcompat_estimator import checkpoints
+
+BIG = [512, 600]  # 1.2 MB of float32: above InitialValues' threshold
+_v1 = tf.compat.v1
+
+
+def _input_fn():
+  return tf.data.Dataset.from_tensor_slices(({'x': np.ones([4, 1], np.float32)},
+                                             np.ones([4, 1], np.float32))).batch(2)
+
+
+def _predict_input_fn():
+  return tf.data.Dataset.from_tensor_slices({'x': np.ones([2, 1], np.float32)}).batch(2)
+
+
+class _Counted:
+  """Initializers that fill with a constant and count their calls by name."""
+
+  def __init__(self):
+    self.calls = collections.Counter()
+
+  def __call__(self, name, value):
+    def initializer(shape, dtype=tf.float32, partition_info=None):
+      del partition_info
+      self.calls[name] += 1
+      return tf.fill(shape, tf.cast(value, dtype))
+    return initializer
+
+
+def _estimator(model_dir, build):
+  """An Estimator whose model_fn reports each variable's mean.
+
+  `build()` returns (variables, updates): the train op applies `updates`.
+  """
+
+  def model_fn(features, labels, mode):
+    variables, updates = build()
+    means = {v.name.split(':')[0].replace('/', '_'): tf.reduce_mean(v) for v in variables}
+    batch = tf.shape(features['x'])[0]
+    if mode == tf.estimator.ModeKeys.PREDICT:
+      return tf.estimator.EstimatorSpec(mode, predictions={
+          k: tf.fill([batch], m) for k, m in means.items()})
+    loss = tf.reduce_mean(labels) * sum(means.values())
+    if mode == tf.estimator.ModeKeys.EVAL:
+      return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={
+          k: _v1.metrics.mean(m) for k, m in means.items()})
+    step = _v1.train.get_or_create_global_step()
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=tf.group(
+        [v.assign_add(tf.fill(v.shape, d)) for v, d in updates] + [step.assign_add(1)]))
+
+  return tf.estimator.Estimator(model_fn, str(model_dir))
+
+
+def test_large_variable_starts_from_checkpoint_without_its_initializer(tmp_path):
+  counted = _Counted()
+
+  def build():
+    big = _v1.get_variable('big', BIG, initializer=counted('big', 1.0))
+    small = _v1.get_variable('small', [3], initializer=counted('small', 1.0))
+    return [big, small], [(big, 5.0), (small, 7.0)]
+
+  _estimator(tmp_path, build).train(_input_fn, steps=1)  # big 6, small 8
+  assert counted.calls == {'big': 1, 'small': 1}
+
+  counted.calls.clear()
+  metrics = _estimator(tmp_path, build).evaluate(_input_fn)
+  assert (metrics['big'], metrics['small']) == (6.0, 8.0)
+  prediction = next(_estimator(tmp_path, build).predict(_predict_input_fn))
+  assert (prediction['big'], prediction['small']) == (6.0, 8.0)
+  resumed = _estimator(tmp_path, build)
+  resumed.train(_input_fn, steps=1)  # from the checkpoint: big 11, small 15
+  assert resumed.get_variable_value('big').mean() == 11.0
+  assert resumed.get_variable_value('small').mean() == 15.0
+  # The small variable still runs its initializer before the one batched read.
+  assert counted.calls == {'small': 3}
+
+
+def test_canned_embedding_starts_from_checkpoint_under_its_own_key(tmp_path, monkeypatch):
+  """A feature column's table: its key is not its creator's `name` argument."""
+  ids = tf.feature_column.categorical_column_with_hash_bucket('id', 5000)
+  columns = [tf.feature_column.embedding_column(ids, 64)]  # 1.28 MB
+
+  def input_fn():
+    keys = np.array([[b'a'], [b'b'], [b'c'], [b'd']])
+    return tf.data.Dataset.from_tensor_slices(({'id': keys}, np.array([[0], [1], [0], [1]]))).batch(2)
+
+  def estimator():
+    return tf.estimator.DNNClassifier([4], columns, model_dir=str(tmp_path))
+
+  estimator().train(input_fn, steps=3)
+  loaded = []
+  read = checkpoints.InitialValues.read
+
+  def spy(self, key, shape, dtype):
+    value = read(self, key, shape, dtype)
+    if value is not None:
+      loaded.append(key)
+    return value
+
+  monkeypatch.setattr(checkpoints.InitialValues, 'read', spy)
+  from_checkpoint = [p['logits'] for p in estimator().predict(input_fn)]
+  table = 'dnn/input_from_feature_columns/input_layer/id_embedding/embedding_weights'
+  assert loaded == [table]
+  monkeypatch.setattr(checkpoints.InitialValues, '_MIN_BYTES', float('inf'))
+  restored_after = [p['logits'] for p in estimator().predict(input_fn)]
+  assert loaded == [table]
+  np.testing.assert_array_equal(from_checkpoint, restored_after)
+
+
+def test_local_variable_named_like_a_saved_one_starts_from_its_initializer(tmp_path):
+  counted = _Counted()
+  locality = {'collections': None}
+
+  def build():
+    big = _v1.get_variable('big', BIG, initializer=counted('big', 1.0),
+                           collections=locality['collections'])
+    return [big], [(big, 5.0)]
+
+  _estimator(tmp_path, build).train(_input_fn, steps=1)  # saves big = 6
+  locality['collections'] = [_v1.GraphKeys.LOCAL_VARIABLES]
+  assert _estimator(tmp_path, build).evaluate(_input_fn)['big'] == 1.0
+
+
+def test_large_variable_of_another_shape_is_refused_by_name(tmp_path):
+  shape = {'value': BIG}
+
+  def build():
+    big = _v1.get_variable('big', shape['value'], initializer=tf.zeros_initializer())
+    return [big], [(big, 1.0)]
+
+  _estimator(tmp_path, build).train(_input_fn, steps=1)
+  shape['value'] = BIG[::-1]
+  with pytest.raises(checkpoints.CheckpointError, match=r"'big' is float32\[600, 512\]"):
+    _estimator(tmp_path, build).evaluate(_input_fn)
+
+
+def test_initial_values_read_only_large_matching_tensors(tmp_path):
+  prefix = str(tmp_path / 'ckpt')
+  tf.raw_ops.SaveV2(prefix=prefix, tensor_names=['big', 'small'], shape_and_slices=['', ''],
+                    tensors=[tf.fill(BIG, 3.0), tf.fill([3], 4.0)])
+  values = checkpoints.InitialValues(prefix)
+  assert values.read('big', tf.TensorShape(BIG), tf.float32).numpy().mean() == 3.0
+  assert values.read('big', tf.TensorShape(BIG[::-1]), tf.float32) is None
+  assert values.read('big', tf.TensorShape(BIG), tf.float64) is None
+  assert values.read('small', tf.TensorShape([3]), tf.float32) is None
+  assert values.read('absent', tf.TensorShape(BIG), tf.float32) is None
+
+
+def test_value_read_under_another_variables_key_is_not_kept(tmp_path, monkeypatch):
+  """If the name scope ever stops giving the key, the checkpoint still decides."""
+
+  def build():
+    big = _v1.get_variable('big', BIG, initializer=tf.ones_initializer())
+    other = _v1.get_variable('other', BIG, initializer=tf.constant_initializer(2.0))
+    return [big, other], [(big, 5.0), (other, 7.0)]
+
+  _estimator(tmp_path, build).train(_input_fn, steps=1)  # big 6, other 9
+  monkeypatch.setattr(tf, 'get_current_name_scope', lambda: 'other')
+  metrics = _estimator(tmp_path, build).evaluate(_input_fn)
+  assert (metrics['big'], metrics['other']) == (6.0, 9.0)
