@@ -37,6 +37,18 @@ def test_train_and_evaluate_benchmark_smoke_writes_report(tmp_path):
   assert 'TF 2.' in text
 
 
+def test_large_model_benchmark_smoke_writes_report(tmp_path):
+  out = tmp_path / 'LARGE_MODEL.md'
+  subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'large_model.py'),
+                  '--smoke', '--out', str(out)], check=True, timeout=600,
+                 capture_output=True)
+  text = out.read_text()
+  assert 'hash bucket 32768, dimension 32): a 4 MB table' in text
+  assert '| first evaluate() s |' in text
+  assert '| peak RSS above import tensorflow MB |' in text
+  assert 'TF 2.' in text
+
+
 def test_report_states_the_bound_of_each_target():
   """The bound column divides the reference's figure by hand_loop's floor."""
   sys.path.insert(0, os.path.join(ROOT, 'bench'))
