@@ -79,7 +79,7 @@ class _LazyAlias(types.ModuleType):
 def _package(name):
   module = sys.modules.get(name)
   if module is None:
-    module = types.ModuleType(name, f'Alias created by tfcompat_estimator.install().')
+    module = types.ModuleType(name, 'Alias created by tfcompat_estimator.install().')
     module.__path__ = []
     sys.modules[name] = module
   return module
