@@ -192,3 +192,27 @@ def test_ps_cluster_without_strategy_is_rejected(monkeypatch, tmp_path):
   with pytest.raises(ValueError, match='"ps".*train_distribute'):
     estimator.train(lambda: tf.data.Dataset.from_tensors([1.0]), steps=1)
   assert not os.listdir(tmp_path)
+
+
+def test_eval_distribute_is_reported_unused_and_evaluation_still_runs(tmp_path, monkeypatch):
+  """Evaluation and prediction run on one device; the unused strategy is logged."""
+  import numpy as np  # pylint: disable=g-import-not-at-top
+  logged = []
+  monkeypatch.setattr(distribution.logging, 'log_first_n',
+                      lambda level, message, n, *args: logged.append((level, message % args)))
+
+  def input_fn():
+    return tf.data.Dataset.from_tensor_slices(
+        ({'x': np.arange(8, dtype=np.float32).reshape(8, 1)},
+         np.arange(8, dtype=np.float32).reshape(8, 1))).batch(4)
+
+  columns = [tf.feature_column.numeric_column('x')]
+  plain = tf.estimator.LinearRegressor(columns, model_dir=str(tmp_path))
+  plain.train(input_fn, steps=2)
+  config = tf.estimator.RunConfig(eval_distribute=tf.distribute.MirroredStrategy())
+  distributed = tf.estimator.LinearRegressor(columns, model_dir=str(tmp_path), config=config)
+  assert distributed.evaluate(input_fn) == plain.evaluate(input_fn)
+  assert [p['predictions'] for p in distributed.predict(input_fn)] == [
+      p['predictions'] for p in plain.predict(input_fn)]
+  assert logged[0] == (tf.compat.v1.logging.WARN, 'RunConfig.eval_distribute is not used: '
+                       'eval runs on one device (its results do not depend on it).')

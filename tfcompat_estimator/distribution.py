@@ -39,7 +39,7 @@ def strategy_for(mode, config):
   if mode != 'train':
     if config.eval_distribute is not None:
       logging.log_first_n(
-          logging.WARNING, 'RunConfig.eval_distribute is not used: %s runs '
+          logging.WARN, 'RunConfig.eval_distribute is not used: %s runs '
           'on one device (its results do not depend on it).', 1, mode)
     return None
   strategy = config.train_distribute
