@@ -8,6 +8,7 @@ and local variables behave as before.
 """
 
 import collections
+import shutil
 
 import numpy as np
 import pytest
@@ -40,6 +41,21 @@ class _Counted:
       self.calls[name] += 1
       return tf.fill(shape, tf.cast(value, dtype))
     return initializer
+
+
+def _record_loaded_keys(monkeypatch):
+  """The keys InitialValues hands a saved tensor for, in order, from now on."""
+  loaded = []
+  read = checkpoints.InitialValues.read
+
+  def spy(self, key, shape, dtype):
+    value = read(self, key, shape, dtype)
+    if value is not None:
+      loaded.append(key)
+    return value
+
+  monkeypatch.setattr(checkpoints.InitialValues, 'read', spy)
+  return loaded
 
 
 def _estimator(model_dir, build):
@@ -103,16 +119,7 @@ def test_canned_embedding_starts_from_checkpoint_under_its_own_key(tmp_path, mon
     return tf.estimator.DNNClassifier([4], columns, model_dir=str(tmp_path))
 
   estimator().train(input_fn, steps=3)
-  loaded = []
-  read = checkpoints.InitialValues.read
-
-  def spy(self, key, shape, dtype):
-    value = read(self, key, shape, dtype)
-    if value is not None:
-      loaded.append(key)
-    return value
-
-  monkeypatch.setattr(checkpoints.InitialValues, 'read', spy)
+  loaded = _record_loaded_keys(monkeypatch)
   from_checkpoint = [p['logits'] for p in estimator().predict(input_fn)]
   table = 'dnn/input_from_feature_columns/input_layer/id_embedding/embedding_weights'
   assert loaded == [table]
@@ -120,6 +127,32 @@ def test_canned_embedding_starts_from_checkpoint_under_its_own_key(tmp_path, mon
   restored_after = [p['logits'] for p in estimator().predict(input_fn)]
   assert loaded == [table]
   np.testing.assert_array_equal(from_checkpoint, restored_after)
+
+
+def test_resumed_training_loads_table_and_optimizer_slot(tmp_path, monkeypatch):
+  """Keras optimizer slots declare their shape as a keyword of their initializer."""
+  ids = tf.feature_column.categorical_column_with_hash_bucket('id', 5000)
+  columns = [tf.feature_column.embedding_column(ids, 64)]
+
+  def input_fn():
+    keys = np.array([[b'a'], [b'b'], [b'c'], [b'd']])
+    return tf.data.Dataset.from_tensor_slices(
+        ({'id': keys}, np.array([[0], [1], [0], [1]]))).repeat().batch(2)
+
+  first, second = str(tmp_path / 'first'), str(tmp_path / 'second')
+  tf.estimator.DNNClassifier([4], columns, model_dir=first).train(input_fn, steps=2)
+  shutil.copytree(first, second)
+  loaded = _record_loaded_keys(monkeypatch)
+  resumed = tf.estimator.DNNClassifier([4], columns, model_dir=first)
+  resumed.train(input_fn, steps=2)
+  table = 'dnn/input_from_feature_columns/input_layer/id_embedding/embedding_weights'
+  assert loaded == [table, f'training/Adagrad/{table}/accumulator']
+  monkeypatch.setattr(checkpoints.InitialValues, '_MIN_BYTES', float('inf'))
+  restored_after = tf.estimator.DNNClassifier([4], columns, model_dir=second)
+  restored_after.train(input_fn, steps=2)
+  for name in resumed.get_variable_names():
+    np.testing.assert_array_equal(resumed.get_variable_value(name),
+                                  restored_after.get_variable_value(name), err_msg=name)
 
 
 def test_local_variable_named_like_a_saved_one_starts_from_its_initializer(tmp_path):

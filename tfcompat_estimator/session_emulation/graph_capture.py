@@ -306,15 +306,17 @@ def _declared_shape_and_dtype(kwargs):
   """A variable's (shape, dtype), if known without running its initializer.
 
   Besides the `shape` and `dtype` arguments, TF's and Keras' bound
-  initializers (`functools.partial(initializer, shape, dtype=...)`) tell.
+  initializers tell: `functools.partial(initializer, shape, dtype=...)`
+  (variables, layer weights) or `partial(initializer, shape=..., dtype=...)`
+  (Keras optimizer slots).
   """
   initializer = kwargs.get('initial_value')
   if not callable(initializer):
     return None
   shape, dtype = kwargs.get('shape'), kwargs.get('dtype')
   if isinstance(initializer, functools.partial):
-    if shape is None and initializer.args:
-      shape = initializer.args[0]
+    bound = initializer.args[0] if initializer.args else None
+    shape = shape if shape is not None else initializer.keywords.get('shape', bound)
     dtype = dtype or initializer.keywords.get('dtype')
   if shape is None or dtype is None:
     return None
