@@ -12,6 +12,7 @@ naming a checkpoint whose files are gone, is an error naming the file, not
 "no checkpoint" (which would silently restart training from step 0).
 """
 
+import functools
 import os
 import time
 import uuid
@@ -189,21 +190,27 @@ class InitialValues:
   initializer, whose result the restore would overwrite at once: for a big
   embedding table that is a random fill of seconds and a second copy of the
   table. Small variables are left to `restore`'s single read of all the
-  rest, since a read of its own costs about 0.4 ms per variable.
+  rest, since a read of its own costs about 0.4 ms per variable; a model
+  without large variables never opens the checkpoint here.
   """
 
   _MIN_BYTES = 1 << 20
 
   def __init__(self, path):
-    reader = _reader(path)
     self.path = path
-    self._shapes = reader.get_variable_to_shape_map()
-    self._dtypes = reader.get_variable_to_dtype_map()
+
+  @functools.cached_property
+  def _saved(self):
+    """(shapes, dtypes) by key, read when the first large variable is created."""
+    reader = _reader(self.path)
+    return reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
 
   def read(self, key, shape, dtype):
     """The tensor saved as `key`, or None unless large and of this shape and dtype."""
-    if (shape.num_elements() * dtype.size < self._MIN_BYTES or
-        self._shapes.get(key) != shape.as_list() or self._dtypes.get(key) != dtype):
+    if shape.num_elements() * dtype.size < self._MIN_BYTES:
+      return None
+    shapes, dtypes = self._saved
+    if shapes.get(key) != shape.as_list() or dtypes.get(key) != dtype:
       return None
     try:
       return tf.raw_ops.RestoreV2(prefix=self.path, tensor_names=[key],
