@@ -19,14 +19,13 @@ import datetime
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import run as bench_run  # pylint: disable=g-import-not-at-top,wrong-import-position
+import train_and_evaluate  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 DIMENSION, BATCH, STEPS, EXAMPLES = 32, 64, 50, 2048
 
@@ -86,10 +85,6 @@ def measure(buckets):
   return results
 
 
-def _cell(values):
-  return f'{statistics.median(values):.4g} ({min(values):.4g}-{max(values):.4g})'
-
-
 def report(runs, args):
   """The Markdown report: set-up, then one row per metric with the ratio."""
   ours, ref = runs[bench_run.OURS], runs.get(bench_run.REF, [])
@@ -109,13 +104,9 @@ def report(runs, args):
             for name, results in runs.items() if results]
   lines += ['', f'| metric | {bench_run.OURS} median (min-max) | {bench_run.REF} '
             'median (min-max) | times better than 2.15 |', '|---|---|---|---|']
-  for metric, label in METRICS.items():
-    mine = [r[metric] for r in ours]
-    theirs = [r[metric] for r in ref]
-    ratio = (f'{statistics.median(theirs) / statistics.median(mine):.2f}x'
-             if theirs else '-')
-    lines.append(f'| {label} | {_cell(mine)} | {_cell(theirs) if theirs else "-"} '
-                 f'| {ratio} |')
+  lines += [train_and_evaluate.row(label, [r[metric] for r in ours],
+                                   [r[metric] for r in ref], higher=False)
+            for metric, label in METRICS.items()]
   lines += ['', 'Times better than > 1 means tfcompat_estimator takes less time '
             'or memory. Every call is timed from its start to its return (for '
             'predict, to the first prediction) and includes building or '

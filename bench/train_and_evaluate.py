@@ -255,23 +255,25 @@ def _median(runs, metric):
   return statistics.median(values) if values else None
 
 
-def _cell(values):
+def cell(values):
+  """`median (min-max)` of `values`, or '-' if there are none."""
   if not values:
     return '-'
   return (f'{statistics.median(values):.4g} '
           f'({min(values):.4g}-{max(values):.4g})')
 
 
-def _row(label, ours, ref, higher=None):
+def row(label, ours, ref, higher=None):
+  """A table row: both cells, then how many times better `ours` is (if `higher` is set)."""
   ratio = '-'
   if ours and ref and higher is not None:
     ours_median, ref_median = statistics.median(ours), statistics.median(ref)
     ratio = (f'{ours_median / ref_median if higher else ref_median / ours_median:.2f}x')
-  return f'| {label} | {_cell(ours)} | {_cell(ref)} | {ratio} |'
+  return f'| {label} | {cell(ours)} | {cell(ref)} | {ratio} |'
 
 
 def _table_rows(results, metrics):
-  return [_row(label, *([r[metric] for r in results.get(n, [])]
+  return [row(label, *([r[metric] for r in results.get(n, [])]
                         for n in (OURS, REFERENCE)), higher)
           for metric, (label, higher) in metrics.items()]
 
@@ -343,7 +345,7 @@ def report(results, reference_strategy_error, args, size):
   lines += ['', f'| metric | {OURS} median (min-max) | {REFERENCE} median '
             '(min-max) | speed-up vs 2.15 |', '|---|---|---|---|']
   lines += _table_rows(tae, TAE_METRICS) + _table_rows(strategy, STRATEGY_METRICS)
-  lines.append(_row('MirroredStrategy slowdown (plain / mirrored steps/s)',
+  lines.append(row('MirroredStrategy slowdown (plain / mirrored steps/s)',
                     _slowdowns(strategy[OURS]),
                     _slowdowns(strategy.get(REFERENCE, []))))
   lines += ['', 'Speed-up > 1 means tfcompat_estimator is faster. A round is '
