@@ -23,6 +23,7 @@ from tensorflow.python.training import checkpoint_state_pb2
 import tensorflow as tf
 
 from tfcompat_estimator import file_errors
+from tfcompat_estimator import large_variables
 
 CHECKPOINT_BASENAME = 'model.ckpt'
 STATE_FILE = 'checkpoint'
@@ -180,7 +181,7 @@ def _restore(variables, path, loaded):
   except tf.errors.OpError as e:
     raise read_failed(path, e, 'read') from e
   for (key, _), value in zip(unread, values):
-    variables[key].assign(value)
+    large_variables.assign(variables[key], value)
 
 
 class InitialValues:
@@ -194,8 +195,6 @@ class InitialValues:
   without large variables never opens the checkpoint here.
   """
 
-  _MIN_BYTES = 1 << 20
-
   def __init__(self, path):
     self.path = path
 
@@ -207,7 +206,7 @@ class InitialValues:
 
   def read(self, key, shape, dtype):
     """The tensor saved as `key`, or None unless large and of this shape and dtype."""
-    if shape.num_elements() * dtype.size < self._MIN_BYTES:
+    if not large_variables.is_large(shape, dtype):
       return None
     shapes, dtypes = self._saved
     if shapes.get(key) != shape.as_list() or dtypes.get(key) != dtype:

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from tfcompat_estimator import checkpoints
 from tfcompat_estimator import evaluation
+from tfcompat_estimator import large_variables
 from tfcompat_estimator import exporting
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import prediction
@@ -156,6 +157,7 @@ class Estimator:
       if latest and checkpoints.global_step_of(latest) >= max_steps:
         logging.info('Skipping training since max_steps has already saved.')
         return self
+    self._release_stale_copies()
     loop = training.TrainLoop(self, input_fn, hooks, max_steps, steps,
                               saving_listeners)
     loop.run()
@@ -271,6 +273,18 @@ class Estimator:
           captured.spec.scaffold.init_fn(session_lib.EmulatedSession(captured))
     return captured
 
+  def _release_stale_copies(self):
+    """Frees the large variables of the eval and predict graphs not running.
+
+    Called as training starts: its checkpoints will supersede what those
+    graphs hold, so their next call reloads anyway. Meanwhile their memory
+    (a copy of each embedding table per graph) serves training and its saves.
+    """
+    for captured in self._captures.values():
+      if captured.mode != ModeKeys.TRAIN and not captured.busy and (
+          large_variables.release(captured.global_variables)):
+        self._mark_unsaved(captured)
+
   def _mark_unsaved(self, captured):
     self._state[id(captured)] = _DIRTY
 
@@ -382,7 +396,7 @@ def _copy_variables(captured, source):
                      f'source lacks, so they cannot be set: {missing}.')
   with tf.init_scope():  # callers may be inside a hook's graph context
     for key, variable in captured.global_variables.items():
-      variable.assign(source[key])
+      large_variables.assign(variable, source[key])
 
 
 def _checkpoint_identity(path):

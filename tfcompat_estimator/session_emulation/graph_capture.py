@@ -11,6 +11,7 @@ graph is traced once per mode and input signature.
 """
 
 import collections
+import contextlib
 import functools
 import re
 import types
@@ -40,6 +41,7 @@ class CapturedModel:
     self._initial_values = initial_values
     self._loaded = {}  # key -> initializer, of variables created from a checkpoint
     self._prune_cache = {}
+    self._users = 0  # calls running this graph now (e.g. predict generators)
     self.spec = None
 
     def call(features, labels):
@@ -211,6 +213,20 @@ class CapturedModel:
     if self._initial_values is None or self._initial_values.path != path:
       return frozenset()
     return frozenset(self._loaded)
+
+  @contextlib.contextmanager
+  def in_use(self):
+    """Marks the graph as running until the block ends (see `busy`)."""
+    self._users += 1
+    try:
+      yield
+    finally:
+      self._users -= 1
+
+  @property
+  def busy(self):
+    """Whether a call (a predict generator not yet finished) runs this graph."""
+    return self._users > 0
 
   def reset_local_variables(self):
     for key, variable in self.local_variables.items():

@@ -1,10 +1,14 @@
-"""Large variables start from the checkpoint being restored, not their initializer.
+"""Large variables: loaded from the checkpoint on create, released when stale.
 
 `checkpoints.InitialValues` lets evaluate(), predict() and a resumed train()
 create a variable of 1 MiB or more directly from its saved value. These tests
 pin down that the values are exactly the checkpoint's (under the variable's own
 key), that the skipped initializers really are skipped, and that validation
 and local variables behave as before.
+
+`large_variables.release` frees the eval and predict graphs' copies when
+training starts; the tests below check that every later call, including a
+predict generator left open and an in-memory evaluation, sees full values.
 """
 
 import collections
@@ -15,6 +19,8 @@ import pytest
 import tensorflow as tf
 
 from tfcompat_estimator import checkpoints
+from tfcompat_estimator import early_stopping
+from tfcompat_estimator import large_variables
 
 BIG = [512, 600]  # 1.2 MB of float32: above InitialValues' threshold
 _v1 = tf.compat.v1
@@ -123,7 +129,7 @@ def test_canned_embedding_starts_from_checkpoint_under_its_own_key(tmp_path, mon
   from_checkpoint = [p['logits'] for p in estimator().predict(input_fn)]
   table = 'dnn/input_from_feature_columns/input_layer/id_embedding/embedding_weights'
   assert loaded == [table]
-  monkeypatch.setattr(checkpoints.InitialValues, '_MIN_BYTES', float('inf'))
+  monkeypatch.setattr(large_variables, 'MIN_BYTES', float('inf'))
   restored_after = [p['logits'] for p in estimator().predict(input_fn)]
   assert loaded == [table]
   np.testing.assert_array_equal(from_checkpoint, restored_after)
@@ -147,7 +153,7 @@ def test_resumed_training_loads_table_and_optimizer_slot(tmp_path, monkeypatch):
   resumed.train(input_fn, steps=2)
   table = 'dnn/input_from_feature_columns/input_layer/id_embedding/embedding_weights'
   assert loaded == [table, f'training/Adagrad/{table}/accumulator']
-  monkeypatch.setattr(checkpoints.InitialValues, '_MIN_BYTES', float('inf'))
+  monkeypatch.setattr(large_variables, 'MIN_BYTES', float('inf'))
   restored_after = tf.estimator.DNNClassifier([4], columns, model_dir=second)
   restored_after.train(input_fn, steps=2)
   for name in resumed.get_variable_names():
@@ -206,3 +212,74 @@ def test_value_read_under_another_variables_key_is_not_kept(tmp_path, monkeypatc
   monkeypatch.setattr(tf, 'get_current_name_scope', lambda: 'other')
   metrics = _estimator(tmp_path, build).evaluate(_input_fn)
   assert (metrics['big'], metrics['other']) == (6.0, 9.0)
+
+
+def _big_and_small():
+  big = _v1.get_variable('big', BIG, initializer=tf.ones_initializer())
+  small = _v1.get_variable('small', [3], initializer=tf.ones_initializer())
+  return [big, small], [(big, 5.0), (small, 7.0)]
+
+
+def _held_sizes(est, mode):
+  """Elements each global variable of `est`'s `mode` graph holds now."""
+  [captured] = [c for c in est._captures.values() if c.mode == mode]  # pylint: disable=protected-access
+  return {k: int(tf.size(v.read_value())) for k, v in captured.global_variables.items()}
+
+
+def test_training_releases_eval_and_predict_copies_and_later_calls_reload(tmp_path):
+  est = _estimator(tmp_path, _big_and_small)
+  est.train(_input_fn, steps=1)  # big 6, small 8
+  assert est.evaluate(_input_fn)['big'] == 6.0
+  assert next(est.predict(_predict_input_fn))['big'] == 6.0
+  full = {'big': 512 * 600, 'small': 3, 'global_step': 1}
+  assert _held_sizes(est, tf.estimator.ModeKeys.EVAL) == full
+
+  est.train(_input_fn, steps=1)  # big 11, small 15
+  second = est.latest_checkpoint()
+  for mode in (tf.estimator.ModeKeys.EVAL, tf.estimator.ModeKeys.PREDICT):
+    assert _held_sizes(est, mode) == dict(full, big=0), mode
+  assert _held_sizes(est, tf.estimator.ModeKeys.TRAIN) == full
+  assert est.evaluate(_input_fn)['big'] == 11.0
+  assert next(est.predict(_predict_input_fn))['big'] == 11.0
+  # The eval graph held `second` when released: it must reload even that one.
+  est.train(_input_fn, steps=1)
+  metrics = est.evaluate(_input_fn, checkpoint_path=second)
+  assert (metrics['big'], metrics['small'], metrics['global_step']) == (11.0, 15.0, 2)
+
+
+def test_open_predict_generator_keeps_its_variables_through_training(tmp_path):
+  est = _estimator(tmp_path, _big_and_small)
+  est.train(_input_fn, steps=1)  # big 6
+
+  def three_batches():
+    return tf.data.Dataset.from_tensor_slices({'x': np.ones([6, 1], np.float32)}).batch(2)
+
+  predictions = est.predict(three_batches)
+  assert next(predictions)['big'] == 6.0
+  est.train(_input_fn, steps=1)  # big 11 in the new checkpoint
+  assert [p['big'] for p in predictions] == [6.0] * 5
+  assert _held_sizes(est, tf.estimator.ModeKeys.PREDICT)['big'] == 512 * 600
+  est.train(_input_fn, steps=1)  # the generator has ended: now it is released
+  assert _held_sizes(est, tf.estimator.ModeKeys.PREDICT)['big'] == 0
+
+
+def test_in_memory_evaluation_refills_a_released_copy(tmp_path):
+  est = _estimator(tmp_path, _big_and_small)
+  est.train(_input_fn, steps=1)  # big 6
+  assert est.evaluate(_input_fn)['big'] == 6.0
+  hook = tf.estimator.experimental.InMemoryEvaluatorHook(
+      est, _input_fn, every_n_iter=1, name='mem')
+  est.train(_input_fn, hooks=[hook], steps=1)  # releases, then evaluates at 1 and 2
+  in_memory = early_stopping.read_eval_metrics(est.eval_dir('mem'))
+  assert {step: m['big'] for step, m in in_memory.items()} == {1: 6.0, 2: 11.0}
+
+
+def test_release_frees_only_large_plain_variables():
+  big, small = tf.Variable(tf.fill(BIG, 2.0)), tf.Variable(tf.fill([3], 2.0))
+  assert large_variables.release({'big': big, 'small': small})
+  assert (int(tf.size(big.read_value())), int(tf.size(small.read_value()))) == (0, 3)
+  assert not large_variables.release({'small': small})
+  large_variables.assign(big, tf.fill(BIG, 4.0))
+  assert big.read_value().shape == BIG and float(tf.reduce_min(big)) == 4.0
+  with pytest.raises(ValueError, match=r"shape \(600, 512\) to variable 'Variable:0' of shape \(512, 600\)"):
+    large_variables.assign(big, tf.zeros(BIG[::-1]))
