@@ -34,7 +34,7 @@ def run_prediction(estimator, input_fn, predict_keys, hooks, checkpoint_path,
       hooks + list(captured.spec.prediction_hooks), session)
   runner.begin()
   runner.after_create_session()
-  # While the caller holds this generator, a train() must not release the
+  # While the caller holds this generator, train() must not release the
   # graph's variables.
   with captured.in_use(), batches:
     while not runner.stop_requested:
