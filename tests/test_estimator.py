@@ -255,6 +255,29 @@ class TestTrainingHere:
                                   [p['logits'] for p in first_predictions])
     assert not restored
 
+  def test_only_graphs_initialized_from_scratch_set_the_seed(self, tmp_path, monkeypatch):
+    """Setting the global seed drops every compiled function's kernels.
+
+    Graphs whose variables a checkpoint overwrites leave it alone, so a
+    predict() between two evaluate() calls does not make the second compile
+    its loop again; a fresh training still starts from the seeded values.
+    """
+    seeds = []
+    set_seed = tf.random.set_seed
+    monkeypatch.setattr(tf.random, 'set_seed', lambda s: (seeds.append(s), set_seed(s)))
+    est = make_estimator(str(tmp_path / 'a'))
+    est.train(custom_dnn.train_input_fn, max_steps=5)
+    assert seeds == [42]
+    first = est.evaluate(custom_dnn.eval_input_fn)
+    list(est.predict(custom_dnn.predict_input_fn))
+    assert est.evaluate(custom_dnn.eval_input_fn) == first
+    make_estimator(str(tmp_path / 'a')).train(custom_dnn.train_input_fn, max_steps=10)
+    assert seeds == [42]
+    again = make_estimator(str(tmp_path / 'b'))
+    again.train(custom_dnn.train_input_fn, max_steps=5)
+    assert seeds == [42, 42]
+    assert again.evaluate(custom_dnn.eval_input_fn) == first
+
   def test_evaluate_reloads_when_checkpoint_changes(self, tmp_path):
     est = make_estimator(str(tmp_path))
     est.train(custom_dnn.train_input_fn, max_steps=20)

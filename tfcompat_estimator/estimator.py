@@ -252,7 +252,8 @@ class Estimator:
                         if checkpoint_path and variables_from is None else None)
       captured = graph_capture.CapturedModel(
           self._model_fn, mode, batches.features_spec, batches.labels_spec,
-          self._params or None, self._config, initial_values)
+          self._params or None, self._config, initial_values,
+          values_overwritten=bool(checkpoint_path) or variables_from is not None)
       self._captures[key] = captured
       self._state[id(captured)] = _FRESH
     if variables_from is not None:
