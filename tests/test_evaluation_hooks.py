@@ -104,9 +104,9 @@ class TestInMemoryEvaluatorHook:
 
     class CountingCapture(graph_capture.CapturedModel):
 
-      def __init__(self, model_fn_, mode, *args):
+      def __init__(self, model_fn_, mode, *args, **kwargs):
         modes.append(mode)
-        super().__init__(model_fn_, mode, *args)
+        super().__init__(model_fn_, mode, *args, **kwargs)
 
     monkeypatch.setattr(graph_capture, 'CapturedModel', CountingCapture)
     est = make_estimator(tmp_path)
