@@ -283,3 +283,23 @@ def test_release_frees_only_large_plain_variables():
   assert big.read_value().shape == BIG and float(tf.reduce_min(big)) == 4.0
   with pytest.raises(ValueError, match=r"shape \(600, 512\) to variable 'Variable:0' of shape \(512, 600\)"):
     large_variables.assign(big, tf.zeros(BIG[::-1]))
+
+
+def test_open_predict_generators_each_keep_their_checkpoint(tmp_path):
+  """A second predict() on another checkpoint must not change the first's values."""
+  est = _estimator(tmp_path, _big_and_small)
+  est.train(_input_fn, steps=1)  # big 6
+  first = est.latest_checkpoint()
+  est.train(_input_fn, steps=1)  # big 11
+
+  def three_batches():
+    return tf.data.Dataset.from_tensor_slices({'x': np.ones([6, 1], np.float32)}).batch(2)
+
+  older = est.predict(three_batches, checkpoint_path=first)
+  assert next(older)['big'] == 6.0
+  newer = est.predict(three_batches)
+  assert next(newer)['big'] == 11.0
+  assert [p['big'] for p in older] == [6.0] * 5
+  assert [p['big'] for p in newer] == [11.0] * 5
+  # Once both have ended, one graph serves later calls again.
+  assert next(est.predict(three_batches, checkpoint_path=first))['big'] == 6.0

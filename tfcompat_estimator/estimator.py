@@ -247,6 +247,10 @@ class Estimator:
     if captured is not None and checkpoint_path is None and (
         variables_from is None and self._state[id(captured)] != _FRESH):
       captured = None  # its variables were changed; start from a fresh init
+    if captured is not None and captured.busy and (
+        variables_from is not None or checkpoint_path is not None and
+        self._state[id(captured)] != _checkpoint_identity(checkpoint_path)):
+      captured = None  # an open predict generator reads these values: keep them
     if captured is None:
       initial_values = (checkpoints.InitialValues(checkpoint_path)
                         if checkpoint_path and variables_from is None else None)
