@@ -16,8 +16,8 @@ import tensorflow as tf
 
 from tfcompat_estimator import checkpoints
 from tfcompat_estimator import evaluation
-from tfcompat_estimator import large_variables
 from tfcompat_estimator import exporting
+from tfcompat_estimator import large_variables
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import prediction
 from tfcompat_estimator import run_config as run_config_lib
@@ -243,28 +243,29 @@ class Estimator:
     in-memory evaluation reuses the cached graph and touches no files.
     """
     key = (mode, repr(batches.element_spec))
+    identity = (_checkpoint_identity(checkpoint_path)
+                if checkpoint_path is not None and variables_from is None else None)
     captured = self._captures.get(key)
     if captured is not None and checkpoint_path is None and (
         variables_from is None and self._state[id(captured)] != _FRESH):
       captured = None  # its variables were changed; start from a fresh init
     if captured is not None and captured.busy and (
-        variables_from is not None or checkpoint_path is not None and
-        self._state[id(captured)] != _checkpoint_identity(checkpoint_path)):
+        variables_from is not None or
+        identity is not None and self._state[id(captured)] != identity):
       captured = None  # an open predict generator reads these values: keep them
     if captured is None:
       initial_values = (checkpoints.InitialValues(checkpoint_path)
-                        if checkpoint_path and variables_from is None else None)
+                        if identity is not None else None)
       captured = graph_capture.CapturedModel(
           self._model_fn, mode, batches.features_spec, batches.labels_spec,
           self._params or None, self._config, initial_values,
-          values_overwritten=bool(checkpoint_path) or variables_from is not None)
+          values_overwritten=identity is not None or variables_from is not None)
       self._captures[key] = captured
       self._state[id(captured)] = _FRESH
     if variables_from is not None:
       _copy_variables(captured, variables_from)
       self._mark_unsaved(captured)  # a later checkpoint load must not be skipped
-    elif checkpoint_path is not None:
-      identity = _checkpoint_identity(checkpoint_path)
+    elif identity is not None:
       if self._state[id(captured)] != identity:
         loaded = (captured.loaded_from(checkpoint_path)
                   if self._state[id(captured)] == _FRESH else ())
