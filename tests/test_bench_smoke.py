@@ -8,13 +8,19 @@ import sys
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def smoke_report(tmp_path, script, report, *args):
+  """The report `bench/<script> --smoke` writes to `tmp_path/<report>`."""
+  out = tmp_path / report
+  subprocess.run([sys.executable, os.path.join(ROOT, 'bench', script), '--smoke',
+                  *args, '--out', str(out)], check=True, timeout=600,
+                 capture_output=True)
+  return out.read_text()
+
+
 def test_benchmark_smoke_writes_report(tmp_path):
   """Every workload of the estimator contender, and the report around it."""
-  out = tmp_path / 'RESULTS.md'
-  subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'run.py'), '--smoke',
-                  '--contenders', 'tfcompat_estimator', '--out', str(out)],
-                 check=True, timeout=600, capture_output=True)
-  text = out.read_text()
+  text = smoke_report(tmp_path, 'run.py', 'RESULTS.md',
+                      '--contenders', 'tfcompat_estimator')
   for workload in ('dnn_dense', 'wide_deep_sparse', 'linear_ftrl_hashed', 'rnn_lstm',
                    'custom_model_fn'):
     assert f'## {workload}' in text
@@ -26,11 +32,7 @@ def test_benchmark_smoke_writes_report(tmp_path):
 
 
 def test_train_and_evaluate_benchmark_smoke_writes_report(tmp_path):
-  out = tmp_path / 'TRAIN_AND_EVALUATE.md'
-  subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'train_and_evaluate.py'),
-                  '--smoke', '--out', str(out)], check=True, timeout=600,
-                 capture_output=True)
-  text = out.read_text()
+  text = smoke_report(tmp_path, 'train_and_evaluate.py', 'TRAIN_AND_EVALUATE.md')
   assert '| train_and_evaluate total wall s |' in text
   assert '| training steps/s, MirroredStrategy() |' in text
   assert 'Rounds per run: 2 ' in text  # 40 steps, a checkpoint every 20
@@ -38,11 +40,7 @@ def test_train_and_evaluate_benchmark_smoke_writes_report(tmp_path):
 
 
 def test_large_model_benchmark_smoke_writes_report(tmp_path):
-  out = tmp_path / 'LARGE_MODEL.md'
-  subprocess.run([sys.executable, os.path.join(ROOT, 'bench', 'large_model.py'),
-                  '--smoke', '--out', str(out)], check=True, timeout=600,
-                 capture_output=True)
-  text = out.read_text()
+  text = smoke_report(tmp_path, 'large_model.py', 'LARGE_MODEL.md')
   assert 'hash bucket 32768, dimension 32): a 4 MB table' in text
   assert '| first evaluate() s |' in text
   assert '| peak RSS above import tensorflow MB |' in text

@@ -220,6 +220,10 @@ def _big_and_small():
   return [big, small], [(big, 5.0), (small, 7.0)]
 
 
+def _three_batches():
+  return tf.data.Dataset.from_tensor_slices({'x': np.ones([6, 1], np.float32)}).batch(2)
+
+
 def _held_sizes(est, mode):
   """Elements each global variable of `est`'s `mode` graph holds now."""
   [captured] = [c for c in est._captures.values() if c.mode == mode]  # pylint: disable=protected-access
@@ -251,10 +255,7 @@ def test_open_predict_generator_keeps_its_variables_through_training(tmp_path):
   est = _estimator(tmp_path, _big_and_small)
   est.train(_input_fn, steps=1)  # big 6
 
-  def three_batches():
-    return tf.data.Dataset.from_tensor_slices({'x': np.ones([6, 1], np.float32)}).batch(2)
-
-  predictions = est.predict(three_batches)
+  predictions = est.predict(_three_batches)
   assert next(predictions)['big'] == 6.0
   est.train(_input_fn, steps=1)  # big 11 in the new checkpoint
   assert [p['big'] for p in predictions] == [6.0] * 5
@@ -292,14 +293,11 @@ def test_open_predict_generators_each_keep_their_checkpoint(tmp_path):
   first = est.latest_checkpoint()
   est.train(_input_fn, steps=1)  # big 11
 
-  def three_batches():
-    return tf.data.Dataset.from_tensor_slices({'x': np.ones([6, 1], np.float32)}).batch(2)
-
-  older = est.predict(three_batches, checkpoint_path=first)
+  older = est.predict(_three_batches, checkpoint_path=first)
   assert next(older)['big'] == 6.0
-  newer = est.predict(three_batches)
+  newer = est.predict(_three_batches)
   assert next(newer)['big'] == 11.0
   assert [p['big'] for p in older] == [6.0] * 5
   assert [p['big'] for p in newer] == [11.0] * 5
   # Once both have ended, one graph serves later calls again.
-  assert next(est.predict(three_batches, checkpoint_path=first))['big'] == 6.0
+  assert next(est.predict(_three_batches, checkpoint_path=first))['big'] == 6.0
