@@ -3,6 +3,7 @@
 import json
 import os
 import shutil
+import time
 
 import numpy as np
 import pytest
@@ -355,6 +356,45 @@ class TestInputFns:
     est = tf.estimator.Estimator(self._model_fn, str(tmp_path))
     est.train(input_fn)
     assert est.get_variable_value('global_step') == 5
+
+
+  def test_training_input_is_read_ahead_while_steps_run(self, tmp_path):
+    """While a step runs, tf.data prepares the next batches ahead of it.
+
+    The input's last stage is a one-call parallel map, which alone holds one
+    element ahead; when a hook pauses at step 20, more must have arrived,
+    and still in order.
+    """
+    produced = []
+
+    def record(i):
+      produced.append(int(i))
+      return i
+
+    def example(i):
+      x = tf.cast(tf.py_function(record, [i], tf.int64), tf.float32)
+      return {'x': tf.reshape(x / 40, [1, 1])}, tf.reshape(x / 20, [1, 1])
+
+    def input_fn():
+      return tf.data.Dataset.range(40).map(example, num_parallel_calls=1)
+
+    class PauseAtStep20(tf.compat.v1.train.SessionRunHook):
+      steps, ahead = 0, None
+
+      def after_run(self, run_context, run_values):
+        self.steps += 1
+        if self.steps == 20:
+          deadline = time.monotonic() + 10
+          while len(produced) < 22 and time.monotonic() < deadline:
+            time.sleep(0.01)
+          self.ahead = len(produced) - self.steps
+
+    hook = PauseAtStep20()
+    est = tf.estimator.Estimator(self._model_fn, str(tmp_path))
+    est.train(input_fn, hooks=[hook])
+    assert hook.ahead >= 2
+    assert produced == list(range(40))
+    assert est.get_variable_value('global_step') == 40
 
 
 class TestApiContract:

@@ -82,7 +82,15 @@ class BatchSource:
       if mode == ModeKeys.PREDICT and _is_pair(dataset.element_spec):
         dataset = dataset.map(lambda *element: element[0])
       self.features_spec, self.labels_spec = _split(dataset.element_spec, mode)
-      self.iterator = iter(distribution.group_for_replicas(dataset, self._replicas))
+      dataset = distribution.group_for_replicas(dataset, self._replicas)
+      if mode == ModeKeys.TRAIN:
+        # Reading ahead lets tf.data's threads prepare the next batches while
+        # a compiled step runs: the same elements in the same order, with the
+        # input pipeline and the model overlapping on the machine's cores. It
+        # also costs about 5 ms per iterator, which would lengthen the
+        # first-result latency of predict() and every evaluate().
+        dataset = dataset.prefetch(tf.data.AUTOTUNE)
+      self.iterator = iter(dataset)
     elif self._replicas > 1:
       raise ValueError(
           f'train_distribute has {self._replicas} local replicas, so input_fn '
@@ -153,6 +161,7 @@ class BatchSource:
     self._release()
     self._producer = None
     self._iterators = []
+    self.iterator = None  # stops its read-ahead thread and frees its buffer
 
   @property
   def element_spec(self):
