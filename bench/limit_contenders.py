@@ -243,8 +243,7 @@ def hand_loop(work, small, big):
   parts, optimizer_factories, _ = MODELS[work.name](work)
   model = SummedParts(parts)
   loss_fn, accuracy = loss_and_accuracy(work)
-  # Read ahead like the estimator engine does, so this stays a limit for it.
-  train_data = work.dataset('train', repeat=True).prefetch(tf.data.AUTOTUNE)
+  train_data = _read_ahead_training_input(work)
   model(next(iter(train_data))[0])  # creates the variables outside tf.function
   groups = [(optimizer_factories[name](),
              [v for layer in part for v in layer.trainable_variables])
@@ -293,9 +292,17 @@ def _calls(steps):
   return [min(STEPS_PER_CALL, steps - start) for start in range(0, steps, STEPS_PER_CALL)]
 
 
+def _read_ahead_training_input(work):
+  """The training input read ahead as the estimator engine reads it.
+
+  The hand loop and its input floor use it, so they stay a limit for the engine.
+  """
+  return work.dataset('train', repeat=True).prefetch(tf.data.AUTOTUNE)
+
+
 def input_floors(work, small, big):
   """What the workload's input pipelines alone cost, with no model."""
-  iterator = iter(work.dataset('train', repeat=True).prefetch(tf.data.AUTOTUNE))
+  iterator = iter(_read_ahead_training_input(work))
 
   @tf.function
   def drain(steps):

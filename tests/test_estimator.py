@@ -357,7 +357,6 @@ class TestInputFns:
     est.train(input_fn)
     assert est.get_variable_value('global_step') == 5
 
-
   def test_training_input_is_read_ahead_while_steps_run(self, tmp_path):
     """While a step runs, tf.data prepares the next batches ahead of it.
 
