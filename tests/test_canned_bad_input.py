@@ -227,6 +227,23 @@ def test_label_outside_n_classes_names_n_classes_and_label(family, tmp_path):
     _train(family, tmp_path, _features(), labels, n_classes=3)
 
 
+def test_label_range_check_gathers_labels_only_for_a_failing_batch():
+  """Every step checks the range; only a failing one lists the bad labels."""
+  from tfcompat_estimator.canned.head import base_head  # pylint: disable=g-import-not-at-top
+
+  @tf.function
+  def check(labels):
+    return base_head.check_label_range(labels, n_classes=3)
+
+  graph = check.get_concrete_function(tf.TensorSpec([None, 1], tf.int64)).graph
+  top_level = {op.type for op in graph.get_operations()}
+  assert 'Where' not in top_level  # boolean_mask's op, in the failing branch
+  np.testing.assert_array_equal(check(tf.constant([[0], [2]], tf.int64)), [[0], [2]])
+  with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(
+      'Labels must be <= n_classes - 1 (n_classes=3):] [5 7]')):
+    check(tf.constant([[0], [5], [7]], tf.int64))
+
+
 @pytest.mark.parametrize('family', ['dnn', 'linear_v1'])
 def test_negative_label_is_shown(family, tmp_path):
   labels = np.array([[0], [-1], [1], [2]], np.int64)

@@ -468,14 +468,22 @@ def check_label_range(labels, n_classes, message=None, shown_labels=None,
     negative = labels < 0
     if labels.dtype.is_floating:  # NaN labels fail with the negative ones
       negative = tf.logical_or(negative, tf.math.is_nan(labels))
-    asserts = []
-    for bad, text in ((labels > upper, too_big_message),
-                      (negative, negative_message)):
-      asserts.append(tf.debugging.Assert(
-          tf.logical_not(tf.reduce_any(bad)),
-          [text + ':', tf.boolean_mask(shown, bad)], summarize=10))
-    with tf.control_dependencies(asserts):
-      return tf.identity(labels)
+    too_big = labels > upper
+    in_range = tf.logical_not(tf.reduce_any(tf.logical_or(too_big, negative)))
+
+    def fail():
+      # Only a failing batch pays for gathering the offending labels: in
+      # every step this check is a comparison, a reduction and a branch.
+      asserts = [
+          tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)),
+                              [text + ':', tf.boolean_mask(shown, bad)],
+                              summarize=10)
+          for bad, text in ((too_big, too_big_message),
+                            (negative, negative_message))]
+      with tf.control_dependencies(asserts):
+        return tf.identity(labels)
+
+    return tf.cond(in_range, lambda: tf.identity(labels), fail)
 
 
 def call_loss_fn(loss_fn, labels, logits, features, expected_loss_dim=1):
