@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tfcompat_estimator import batch_checks
 from tfcompat_estimator.model_fn import ModeKeys
+from tfcompat_estimator.session_emulation import graph_prune
 
 SPECS = {
     'price': tf.TensorSpec([None, 2], tf.float32),
@@ -23,11 +24,40 @@ def _batch(rows):
   }
 
 
+def _captured(build, signature):
+  """`build` in a graph as the engine captures a model_fn, checks placed."""
+
+  def placed(*args):
+    outputs = build(*args)
+    graph = tf.compat.v1.get_default_graph()
+    batch_checks.place(graph, [op for op in graph.get_operations()
+                               if op.type == 'AssignAddVariableOp'])
+    return outputs
+
+  return tf.compat.v1.wrap_function(placed, signature)
+
+
+def _run(wrapped, fetches, *args):
+  """Runs only what `fetches` need, as the engine's pruned step functions do."""
+  feeds = wrapped.inputs[:len(tf.nest.flatten(args, expand_composites=True))]
+  return graph_prune.prune(wrapped, feeds, fetches)(
+      *tf.nest.flatten(args, expand_composites=True))
+
+
+def _sizes_meet(features, labels, keys):
+  """One op reading every checked tensor: where a mismatch could first show."""
+  parts = tf.nest.flatten([features[key] for key in keys] + [labels],
+                          expand_composites=True)
+  return tf.add_n([tf.size(part, out_type=tf.int64) for part in parts])
+
+
 def _same_batch_size(features, labels, keys):
-  run = tf.function(
-      lambda f, l: batch_checks.same_batch_size(f, l, keys)[1],
-      input_signature=[SPECS, tf.TensorSpec([None, 1], tf.float32)])
-  return run(features, labels)
+  def build(f, l):
+    batch_checks.same_batch_size(f, l, keys)
+    return _sizes_meet(f, l, keys)
+
+  wrapped = _captured(build, [SPECS, tf.TensorSpec([None, 1], tf.float32)])
+  return _run(wrapped, wrapped.outputs, features, labels)[0]
 
 
 # With 'blob' the sizes are stacked one by one (no static offsets).
@@ -36,8 +66,9 @@ KEYS = {'known ranks': ['price', 'shop', 'tint'], 'an unknown rank': sorted(SPEC
 
 @pytest.mark.parametrize('keys', KEYS.values(), ids=KEYS.keys())
 def test_equal_sizes_pass_and_the_batch_comes_through(keys):
-  labels = _same_batch_size(_batch(dict.fromkeys(SPECS, 3)), tf.ones([3, 1]), keys)
-  assert labels.shape == (3, 1)
+  total = _same_batch_size(_batch(dict.fromkeys(SPECS, 3)), tf.ones([3, 1]), keys)
+  sizes = {'price': 6, 'tint': 3, 'shop': 9 * 2 + 9 + 2, 'blob': 12}
+  assert int(total) == sum(sizes[key] for key in keys) + 3
 
 
 @pytest.mark.parametrize('keys', KEYS.values(), ids=KEYS.keys())
@@ -60,3 +91,41 @@ def test_an_empty_batch_fails_and_a_side_tensor_does_not_count():
     empty(_batch(rows))
   rows['blob'] = 5  # one batched tensor with rows: not an empty batch
   assert empty(_batch(rows)).shape == (0, 2)
+
+
+def test_only_the_ops_where_checked_tensors_meet_wait_for_the_size_check():
+  def build(f, l):
+    batch_checks.same_batch_size(f, l, ['price', 'tint'])
+    price = tf.square(f['price'])  # one input each: free to start at once
+    tint = tf.strings.length(f['tint'])
+    met = tf.reduce_sum(price, 1) + tf.cast(tint, tf.float32)
+    return met * tf.reshape(l, [-1]), price, tint
+
+  wrapped = _captured(build, [SPECS, tf.TensorSpec([None, 1], tf.float32)])
+  waiting = [op for op in wrapped.graph.get_operations() if op.control_inputs]
+  # The labels meet the features after `met`, so that op waits through it.
+  assert waiting == [wrapped.outputs[0].op.inputs[0].op]
+  rows = dict.fromkeys(SPECS, 3)
+  rows['tint'] = 2
+  price, tint = _run(wrapped, wrapped.outputs[1:], _batch(rows), tf.ones([3, 1]))
+  assert price.shape == (3, 2) and tint.shape == (2,)
+  with pytest.raises(tf.errors.InvalidArgumentError, match='same batch size'):
+    _run(wrapped, wrapped.outputs[:1], _batch(rows), tf.ones([3, 1]))
+
+
+def test_a_check_before_writes_fails_the_step_before_any_variable_changes():
+  total = tf.Variable(0.0)
+
+  def build(x):
+    batch_checks.before_writes(tf.debugging.check_numerics(x, 'x is bad').op)
+    prediction = tf.reduce_sum(x)
+    return prediction, total.assign_add(prediction)
+
+  wrapped = _captured(build, [tf.TensorSpec([None], tf.float32)])
+  nan = tf.constant([1.0, float('nan')])
+  assert tf.math.is_nan(_run(wrapped, wrapped.outputs[:1], nan)[0])
+  with pytest.raises(tf.errors.InvalidArgumentError, match='x is bad'):
+    _run(wrapped, wrapped.outputs[1:], nan)
+  assert float(total) == 0.0
+  _run(wrapped, wrapped.outputs[1:], tf.constant([1.0, 2.0]))
+  assert float(total) == 3.0

@@ -251,7 +251,7 @@ def _v2_model_fn(features, labels, mode, head, hidden_units, feature_columns,
   """The v2 `model_fn`: tf-keras layers and a legacy tf-keras optimizer."""
   _check_features(features)
   features, labels = input_checks.checked(features, labels, feature_columns)
-  features = input_checks.finite_dense_inputs(features, feature_columns, mode)
+  input_checks.finite_dense_inputs(features, feature_columns, mode)
   logits, trainable_variables, update_ops = dnn_logits_v2(
       head.logits_dimension, hidden_units, feature_columns, activation_fn,
       dropout, batch_norm, features, mode)
@@ -291,7 +291,7 @@ def _v1_model_fn(features, labels, mode, head, hidden_units, feature_columns,
       optimizer, learning_rate=_V1_LEARNING_RATE)
   _check_features(features)
   features, labels = input_checks.checked(features, labels, feature_columns)
-  features = input_checks.finite_dense_inputs(features, feature_columns, mode)
+  input_checks.finite_dense_inputs(features, feature_columns, mode)
   partitioner, input_partitioner = v1_partitioners(config,
                                                    input_layer_partitioner)
   with tf.compat.v1.variable_scope('dnn', values=tuple(features.values()),

@@ -74,7 +74,7 @@ def _v2_model_fn(features, labels, mode, head, p):
   linear._check_features(features)  # pylint: disable=protected-access
   features, labels = input_checks.checked(
       features, labels, tuple(p.linear_columns or ()) + tuple(p.dnn_columns or ()))
-  features = input_checks.finite_dense_inputs(features, p.dnn_columns or (), mode)
+  input_checks.finite_dense_inputs(features, p.dnn_columns or (), mode)
   training = mode == ModeKeys.TRAIN
   dnn_logits = linear_logits = None
   if p.dnn_columns:
@@ -119,7 +119,7 @@ def _v1_model_fn(features, labels, mode, head, p, config):
   linear._check_features(features)  # pylint: disable=protected-access
   features, labels = input_checks.checked(
       features, labels, tuple(p.linear_columns or ()) + tuple(p.dnn_columns or ()))
-  features = input_checks.finite_dense_inputs(features, p.dnn_columns or (), mode)
+  input_checks.finite_dense_inputs(features, p.dnn_columns or (), mode)
   dnn_partitioner, input_partitioner = dnn.v1_partitioners(
       config, p.input_layer_partitioner)
   values = tuple(features.values())

@@ -11,7 +11,8 @@ what was expected.
 Static dtypes, ranks and sizes are checked when the graph is built. Two
 checks run in every step, because the values are unknown until then: the
 features read and the labels have one batch size, and (for DNN towers)
-numeric inputs are finite.
+numeric inputs are finite. `batch_checks` places them so the model need not
+wait for them.
 """
 
 import math
@@ -60,7 +61,7 @@ _CONSTRUCTORS = {
 
 
 def checked(features, labels, feature_columns):
-  """`(features, labels)`, checked statically and gated on one batch size.
+  """`(features, labels)`, checked statically; one batch size is asserted per step.
 
   Args:
     features: the dict of feature tensors the `model_fn` received.
@@ -81,29 +82,28 @@ def checked(features, labels, feature_columns):
           f'Feature {key} is not in features dictionary. The feature columns '
           f'need: {needed}; the input has: {sorted(features)}.')
     _check_one(key, features[key], column, context)
-  return batch_checks.same_batch_size(features, labels, needed)
+  batch_checks.same_batch_size(features, labels, needed)
+  return features, labels
 
 
 def finite_dense_inputs(features, feature_columns, mode):
-  """`features` whose float `numeric_column` inputs fail the step if not finite.
+  """Makes a step fail if a float `numeric_column` input is not finite.
 
   For the DNN towers: once TF fuses MatMul, BiasAdd and ReLU, a NaN input
   comes out of the hidden layer as 0, so the loss stays finite while the
   kernel's gradient is NaN, and NaN weights would be trained and saved
-  silently. The check runs in training and evaluation only; predictions and
-  exports answer as 2.15 did.
+  silently. The checks run in training and evaluation only, before the
+  step writes any variable; predictions and exports answer as 2.15 did.
   """
   if mode == ModeKeys.PREDICT:
-    return features
-  checked = dict(features)
+    return
   for key in sorted({key for key, column, context in _reads(feature_columns)
                      if isinstance(column, _NUMERIC) and context != 'sequence'}):
     value = features.get(key)
     if isinstance(value, tf.Tensor) and value.dtype.is_floating:
-      checked[key] = tf.debugging.assert_all_finite(
+      batch_checks.before_writes(tf.debugging.check_numerics(
           value, f"Feature '{key}' (numeric_column) has NaN or Inf values; a "
-          f'{mode} step cannot use them.')
-  return checked
+          f'{mode} step cannot use them.').op)
 
 
 def _reads(feature_columns):

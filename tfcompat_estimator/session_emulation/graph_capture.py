@@ -85,6 +85,8 @@ class CapturedModel:
         self.train_op = getattr(self.spec.train_op, 'op', self.spec.train_op)
         self._gate_global_step_writes()
         self._build_mode_extras()
+        batch_checks.place(_v1.get_default_graph(),
+                           _writers(self._variables.values()))
 
     signature = ([features_spec] + ([labels_spec] if labels_spec is not None
                                     else [])) * replicas
@@ -131,14 +133,9 @@ class CapturedModel:
     `iterations.assign_add`, a `train_op_fn`'s own increment), so the ops
     consuming the variable's handle are found in the graph.
     """
-    graph = _v1.get_default_graph()
-    external = {id(v.handle) for v in distribution.components(self.global_step)}
-    handles = {id(internal) for outer, internal in graph.captures
-               if id(outer) in external}
     read_op = self.global_step_read.op
-    for op in graph.get_operations():
-      if op.type != 'ReadVariableOp' and op is not read_op and any(
-          id(t) in handles for t in op.inputs):
+    for op in _writers([self.global_step]):
+      if op is not read_op:
         op._add_control_inputs([read_op])  # pylint: disable=protected-access
 
   def _build_mode_extras(self):
@@ -324,6 +321,24 @@ def _optional_step(pruned, n_elements):
     return loops.with_operations(pruned, n_elements, values)
 
   return step
+
+
+def _writers(variables):
+  """The ops of the current graph that may write one of `variables`.
+
+  That is every op reading a variable's handle other than to read its value.
+  """
+  graph = _v1.get_default_graph()
+  external = {id(component.handle) for variable in variables
+              for component in distribution.components(variable)}
+  handles = {id(internal) for outer, internal in graph.captures
+             if id(outer) in external}
+  return [op for op in graph.get_operations() if op.type not in _READS and
+          any(id(t) in handles for t in op.inputs)]
+
+
+_READS = frozenset(['ReadVariableOp', 'ResourceGather', 'ResourceGatherNd',
+                    'VariableShape', 'VarIsInitializedOp'])
 
 
 def _declared_shape_and_dtype(kwargs):
