@@ -325,9 +325,20 @@ def check_dense_labels_match_logits_and_reshape(labels, logits,
   mismatch known statically raises ValueError; otherwise graph assertions
   check the shape, and that the batch is not empty, per batch.
   """
+  labels = dense_labels_like_logits(labels, logits, expected_labels_dimension)
+  return check_dense_labels_match_logits(labels, logits,
+                                         expected_labels_dimension)
+
+
+def dense_labels_like_logits(labels, logits, expected_labels_dimension):
+  """The first half of `check_dense_labels_match_logits_and_reshape`.
+
+  Converts and reshapes the labels and raises for what is wrong statically;
+  the result is not yet checked against the logits at run time.
+  """
   if labels is None:
     raise ValueError(_LABEL_NONE_ERR_MSG)
-  with _v1.name_scope(None, 'labels', (labels, logits)) as scope:
+  with _v1.name_scope(None, 'labels', (labels, logits)):
     labels = _v1.convert_to_tensor_or_sparse_tensor(labels)
     if isinstance(labels, tf.SparseTensor):
       raise ValueError(
@@ -339,6 +350,12 @@ def check_dense_labels_match_logits_and_reshape(labels, logits,
         labels.shape.ndims == logits.shape.ndims - 1):
       labels = tf.expand_dims(labels, -1)
     _check_static_label_shape(labels, logits, expected_labels_dimension)
+    return labels
+
+
+def check_dense_labels_match_logits(labels, logits, expected_labels_dimension):
+  """The second half: `labels`, gated on run-time checks of their shape."""
+  with _v1.name_scope(None, 'labels', (labels, logits)) as scope:
     message = _shape_message(expected_labels_dimension)
     assert_rank = _v1.debugging.assert_rank_at_least(labels, 2,
                                                      message=message)
@@ -443,17 +460,23 @@ def check_logits_final_dim(logits, expected_logits_dimension):
 
 
 def check_label_range(labels, n_classes, message=None, shown_labels=None,
-                      label_vocabulary=None):
+                      label_vocabulary=None, unchecked=None):
   """`labels`, with graph assertions that they lie in `[0, n_classes)`.
 
   A failure keeps 2.15's wording and adds n_classes and the offending labels
   themselves (not just the first few of the batch); `shown_labels` are the
   labels as the user gave them (e.g. the strings behind vocabulary ids, where
   an unknown string maps to -1), shaped like `labels`.
+
+  `unchecked`: the same values as `labels` before their shape check (which
+  waits for the logits). The range is then computed from them while the
+  model runs, and only a failing batch waits for the shape check, whose
+  error comes first.
   """
   shown = labels if shown_labels is None else shown_labels
+  values = labels if unchecked is None else unchecked
   with _v1.name_scope(None, 'check_label_range', (labels,)):
-    upper = tf.convert_to_tensor(n_classes - 1, dtype=labels.dtype)
+    upper = tf.convert_to_tensor(n_classes - 1, dtype=values.dtype)
     if message:
       too_big_message = negative_message = message
     else:
@@ -465,10 +488,10 @@ def check_label_range(labels, n_classes, message=None, shown_labels=None,
       negative_message += (' (a label not in label_vocabulary maps to -1). '
                            f'label_vocabulary: [{", ".join(label_vocabulary)}]'
                            '; labels not in it')
-    negative = labels < 0
-    if labels.dtype.is_floating:  # NaN labels fail with the negative ones
-      negative = tf.logical_or(negative, tf.math.is_nan(labels))
-    too_big = labels > upper
+    negative = values < 0
+    if values.dtype.is_floating:  # NaN labels fail with the negative ones
+      negative = tf.logical_or(negative, tf.math.is_nan(values))
+    too_big = values > upper
     in_range = tf.logical_not(tf.reduce_any(tf.logical_or(too_big, negative)))
 
     def fail():

@@ -60,22 +60,23 @@ class BinaryClassHead(base_head.SingleHead):
     return 1
 
   def _processed_labels(self, logits, labels):
-    labels = base_head.check_dense_labels_match_logits_and_reshape(
-        labels=labels, logits=logits, expected_labels_dimension=1)
+    unchecked = base_head.dense_labels_like_logits(labels, logits, 1)
+    labels = base_head.check_dense_labels_match_logits(unchecked, logits, 1)
     given = labels
     if self._label_vocabulary is not None:
       if labels.dtype != tf.string:
         raise ValueError('Labels dtype should be string if there is a '
                          f'vocabulary. Instead got {labels.dtype}')
       labels = label_lookup.ids_from_strings(labels, self._label_vocabulary)
+      unchecked = None  # ids exist only after the lookup of checked labels
     elif labels.dtype == tf.string:
       raise ValueError('Labels are strings but the head has no '
                        'label_vocabulary: pass label_vocabulary, or give '
                        'numeric 0/1 labels.')
-    labels = tf.cast(labels, tf.float32)
     return base_head.check_label_range(
-        labels, n_classes=2, shown_labels=given,
-        label_vocabulary=self._label_vocabulary)
+        tf.cast(labels, tf.float32), n_classes=2, shown_labels=given,
+        label_vocabulary=self._label_vocabulary,
+        unchecked=None if unchecked is None else tf.cast(unchecked, tf.float32))
 
   def _unweighted_loss_and_weights(self, logits, labels, features):
     if self._loss_fn:

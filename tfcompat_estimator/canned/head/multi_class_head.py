@@ -36,19 +36,18 @@ class MultiClassHead(base_head.SingleHead):
     return self._n_classes
 
   def _processed_labels(self, logits, labels):
-    labels = base_head.check_dense_labels_match_logits_and_reshape(
-        labels=labels, logits=logits, expected_labels_dimension=1)
+    unchecked = base_head.dense_labels_like_logits(labels, logits, 1)
+    labels = base_head.check_dense_labels_match_logits(unchecked, logits, 1)
     if self._label_vocabulary is None:
       if not labels.dtype.is_integer:
         raise ValueError(f'Labels dtype should be integer. Instead got '
                          f'{labels.dtype}.')
-      label_ids = labels
-    else:
-      if labels.dtype != tf.string:
-        raise ValueError('Labels dtype should be string if there is a '
-                         f'vocabulary. Instead got {labels.dtype}')
-      label_ids = label_lookup.ids_from_strings(labels,
-                                                self._label_vocabulary)
+      return base_head.check_label_range(labels, self._n_classes,
+                                         unchecked=unchecked)
+    if labels.dtype != tf.string:
+      raise ValueError('Labels dtype should be string if there is a '
+                       f'vocabulary. Instead got {labels.dtype}')
+    label_ids = label_lookup.ids_from_strings(labels, self._label_vocabulary)
     return base_head.check_label_range(
         label_ids, self._n_classes, shown_labels=labels,
         label_vocabulary=self._label_vocabulary)
