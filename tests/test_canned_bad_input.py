@@ -88,6 +88,24 @@ FEATURE_FAMILIES = ['dnn', 'dnn_v1', 'linear', 'linear_v1', 'combined',
                     'dnn_regressor_v1']
 
 
+@pytest.mark.parametrize('mode', ['train', 'eval'])
+def test_every_non_finite_numeric_input_of_a_dnn_is_named(mode, tmp_path):
+  """One finite test per step covers all inputs; a failure names each bad one."""
+  est = tf.estimator.DNNClassifier(
+      [3], [fc.numeric_column('age', shape=(2,)), fc.numeric_column('w')],
+      model_dir=str(tmp_path))
+  est.train(_input_fn(_features()), steps=1)
+  age, w = _AGE.copy(), np.ones([4, 1], np.float32)
+  age[2, 1], w[1, 0] = np.inf, np.nan
+  bad = _input_fn(_features(age=age, w=w))
+  with pytest.raises(tf.errors.InvalidArgumentError, match=re.escape(
+      f'which {mode} steps cannot use:] [age w]')):
+    if mode == 'train':
+      est.train(bad, steps=1)
+    else:
+      est.evaluate(bad, steps=1)
+
+
 @pytest.mark.parametrize('family', FEATURE_FAMILIES)
 def test_missing_feature_is_named_with_the_needed_keys(family, tmp_path):
   labels = _BINARY.astype(np.float32) if 'regressor' in family else _BINARY

@@ -15,6 +15,7 @@ numeric inputs are finite. `batch_checks` places them so the model need not
 wait for them.
 """
 
+import collections
 import math
 
 import tensorflow as tf
@@ -94,16 +95,42 @@ def finite_dense_inputs(features, feature_columns, mode):
   kernel's gradient is NaN, and NaN weights would be trained and saved
   silently. The checks run in training and evaluation only, before the
   step writes any variable; predictions and exports answer as 2.15 did.
+
+  Every step pays one test per dtype over all such inputs side by side
+  (one CheckNumerics per feature cost a canned DNN on 32 features about a
+  tenth of its step); only a failing batch works out which features to name.
   """
   if mode == ModeKeys.PREDICT:
     return
-  for key in sorted({key for key, column, context in _reads(feature_columns)
-                     if isinstance(column, _NUMERIC) and context != 'sequence'}):
+  by_dtype = collections.defaultdict(list)
+  for key, column, context in sorted(_reads(feature_columns),
+                                     key=lambda read: read[0]):
     value = features.get(key)
-    if isinstance(value, tf.Tensor) and value.dtype.is_floating:
-      batch_checks.before_writes(tf.debugging.check_numerics(
-          value, f"Feature '{key}' (numeric_column) has NaN or Inf values; a "
-          f'{mode} step cannot use them.').op)
+    if (isinstance(column, _NUMERIC) and context != 'sequence' and
+        isinstance(value, tf.Tensor) and value.dtype.is_floating and
+        key not in dict(by_dtype[value.dtype])):
+      by_dtype[value.dtype].append((key, tf.reshape(
+          value, [-1, math.prod(column.shape)])))
+  for named in by_dtype.values():
+    batch_checks.before_writes(_all_finite(named, mode))
+
+
+def _all_finite(named, mode):
+  """An op failing if a `(key, [batch, n] tensor)` of `named` has NaN or Inf."""
+  side_by_side = tf.concat([value for _, value in named], 1)
+  finite = tf.reduce_all(tf.math.is_finite(side_by_side))
+
+  def name_them():
+    keys = tf.constant([key for key, _ in named])
+    owner = [i for i, (_, value) in enumerate(named)
+             for _ in range(value.shape[1])]
+    bad = tf.reduce_any(tf.logical_not(tf.math.is_finite(side_by_side)), 0)
+    shown = tf.gather(keys, tf.unique(tf.boolean_mask(owner, bad)).y)
+    return tf.debugging.Assert(False, [
+        'numeric_column features with NaN or Inf values, which '
+        f'{mode} steps cannot use:', shown])
+
+  return tf.cond(finite, tf.no_op, name_them)
 
 
 def _reads(feature_columns):
