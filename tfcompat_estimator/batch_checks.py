@@ -122,8 +122,8 @@ def _first_meetings(graph, assertion, tensors):
 
   Each tensor (a sparse one's three parts together) is one bit; an op carries
   the bits of everything it reads. An op reading two bits is a meeting unless
-  one of its inputs already follows one (then it waits through that input),
-  or it feeds the assertion (waiting would be a cycle).
+  an op it reads or waits for already follows one (then it waits through
+  that op), or it feeds the assertion (waiting would be a cycle).
   """
   bit_of = {}
   for i, value in enumerate(tensors):
@@ -143,7 +143,7 @@ def _first_meetings(graph, assertion, tensors):
     bits[id(op)] = mask
     if id(op) in before:
       continue
-    if any(id(source) in after for source in inputs):
+    if any(id(source) in after for source in inputs + op.control_inputs):
       after.add(id(op))
     elif mask & (mask - 1):  # two bits or more
       meetings.append(op)
