@@ -30,8 +30,8 @@ def _captured(build, signature):
   def placed(*args):
     outputs = build(*args)
     graph = tf.compat.v1.get_default_graph()
-    batch_checks.place(graph, [op for op in graph.get_operations()
-                               if op.type == 'AssignAddVariableOp'])
+    batch_checks.place(graph, lambda: [op for op in graph.get_operations()
+                                       if op.type == 'AssignAddVariableOp'])
     return outputs
 
   return tf.compat.v1.wrap_function(placed, signature)

@@ -12,8 +12,9 @@ of its training rate). So each check waits only where it must:
 - `same_batch_size` gates the ops where two checked tensors first meet (an
   op reading only one of them cannot see a mismatch), placed by `place` once
   the model_fn's graph is complete;
-- `before_writes` checks gate the ops that write variables, so a bad batch
-  changes no weight or metric, while the forward pass runs alongside.
+- `before_writes` checks gate the ops that write variables or summaries, so
+  a bad batch changes no weight or metric, while the forward pass runs
+  alongside.
 """
 
 import collections
@@ -91,24 +92,26 @@ def same_batch_size(features, labels, keys):
 
 
 def before_writes(check):
-  """Registers `check` (an op) to run before any variable write of the step.
+  """Registers `check` (an op) to run before the step writes anything.
 
-  For checks no other op of the step can fail first (e.g. CheckNumerics on an
-  input: NaN flows through the model without an error).
+  For checks that only those writes could fail before (e.g. a finite check
+  on an input: NaN flows through the model without an error, and only a
+  histogram summary of it would raise).
   """
   tf.compat.v1.add_to_collection(_WRITE_GATES, check)
 
 
-def place(graph, writers):
+def place(graph, find_writers):
   """Adds the control edges of the checks registered in `graph`.
 
-  Call once the graph is complete: `writers` are its ops that write
-  variables. Clears the registrations.
+  Call once the graph is complete; `find_writers()` lists its ops that write
+  variables or summaries (asked only if a check waits for them). Clears the
+  registrations.
   """
   write_gates = graph.get_collection(_WRITE_GATES)
   if write_gates:
     gate = tf.group(*write_gates, name='input_checks')
-    for op in writers:
+    for op in find_writers():
       op._add_control_inputs([gate])  # pylint: disable=protected-access
   for assertion, tensors in graph.get_collection(_MEET_GATES):
     for op in _first_meetings(graph, assertion, tensors):

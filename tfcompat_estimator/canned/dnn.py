@@ -250,7 +250,7 @@ def _v2_model_fn(features, labels, mode, head, hidden_units, feature_columns,
                  optimizer, activation_fn, dropout, batch_norm):
   """The v2 `model_fn`: tf-keras layers and a legacy tf-keras optimizer."""
   _check_features(features)
-  features, labels = input_checks.checked(features, labels, feature_columns)
+  input_checks.checked(features, labels, feature_columns)
   input_checks.finite_dense_inputs(features, feature_columns, mode)
   logits, trainable_variables, update_ops = dnn_logits_v2(
       head.logits_dimension, hidden_units, feature_columns, activation_fn,
@@ -290,7 +290,7 @@ def _v1_model_fn(features, labels, mode, head, hidden_units, feature_columns,
   optimizer = optimizers.get_optimizer_instance(
       optimizer, learning_rate=_V1_LEARNING_RATE)
   _check_features(features)
-  features, labels = input_checks.checked(features, labels, feature_columns)
+  input_checks.checked(features, labels, feature_columns)
   input_checks.finite_dense_inputs(features, feature_columns, mode)
   partitioner, input_partitioner = v1_partitioners(config,
                                                    input_layer_partitioner)

@@ -72,7 +72,7 @@ def _sum_logits(dnn_logits, linear_logits):
 def _v2_model_fn(features, labels, mode, head, p):
   """v2: tf-keras layers and legacy tf-keras optimizers, one per tower."""
   linear._check_features(features)  # pylint: disable=protected-access
-  features, labels = input_checks.checked(
+  input_checks.checked(
       features, labels, tuple(p.linear_columns or ()) + tuple(p.dnn_columns or ()))
   input_checks.finite_dense_inputs(features, p.dnn_columns or (), mode)
   training = mode == ModeKeys.TRAIN
@@ -117,7 +117,7 @@ def _v2_model_fn(features, labels, mode, head, p):
 def _v1_model_fn(features, labels, mode, head, p, config):
   """v1: TF1 layers, partitioned variables, one v1 optimizer per tower."""
   linear._check_features(features)  # pylint: disable=protected-access
-  features, labels = input_checks.checked(
+  input_checks.checked(
       features, labels, tuple(p.linear_columns or ()) + tuple(p.dnn_columns or ()))
   input_checks.finite_dense_inputs(features, p.dnn_columns or (), mode)
   dnn_partitioner, input_partitioner = dnn.v1_partitioners(

@@ -244,7 +244,7 @@ def _v2_model_fn(features, labels, mode, head, feature_columns, optimizer,
                  sparse_combiner):
   """The v2 `model_fn`: a tf-keras legacy optimizer steps the global step."""
   _check_features(features)
-  features, labels = input_checks.checked(features, labels, feature_columns)
+  input_checks.checked(features, labels, feature_columns)
   logits, variables = linear_logits_v2(head.logits_dimension, feature_columns,
                                        sparse_combiner, features)
   train_optimizer = None
@@ -265,7 +265,7 @@ def _v1_model_fn(features, labels, mode, head, feature_columns, optimizer,
                  sparse_combiner, partitioner, config):
   """The v1 `model_fn`: partitioned variables, a v1 optimizer's minimize."""
   _check_features(features)
-  features, labels = input_checks.checked(features, labels, feature_columns)
+  input_checks.checked(features, labels, feature_columns)
   if optimizer is None:
     optimizer = tf.compat.v1.train.FtrlOptimizer(
         learning_rate=default_learning_rate(len(feature_columns),

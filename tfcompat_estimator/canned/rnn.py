@@ -191,7 +191,7 @@ def _rnn_model_fn(features, labels, mode, head, rnn_layer_args, model_args,
   if not isinstance(features, dict):
     raise ValueError('features should be a dictionary of `Tensor`s. '
                      f'Given type: {type(features)}')
-  features, labels = input_checks.checked(
+  input_checks.checked(
       features, labels, list(model_args['sequence_feature_columns']) +
       list(model_args['context_feature_columns'] or ()))
   rnn_model = RNNModel(rnn_layer=_make_rnn_layer(**rnn_layer_args),

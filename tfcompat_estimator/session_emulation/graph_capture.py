@@ -85,8 +85,8 @@ class CapturedModel:
         self.train_op = getattr(self.spec.train_op, 'op', self.spec.train_op)
         self._gate_global_step_writes()
         self._build_mode_extras()
-        batch_checks.place(_v1.get_default_graph(),
-                           _writers(self._variables.values()))
+        batch_checks.place(_v1.get_default_graph(), lambda: _writers(
+            self._variables.values()) + _summaries())
 
     signature = ([features_spec] + ([labels_spec] if labels_spec is not None
                                     else [])) * replicas
@@ -335,6 +335,11 @@ def _writers(variables):
              if id(outer) in external}
   return [op for op in graph.get_operations() if op.type not in _READS and
           any(id(t) in handles for t in op.inputs)]
+
+
+def _summaries():
+  """The v1 summary ops of the current graph (a histogram fails on NaN)."""
+  return [t.op for t in _v1.get_collection(_v1.GraphKeys.SUMMARIES)]
 
 
 _READS = frozenset(['ReadVariableOp', 'ResourceGather', 'ResourceGatherNd',
