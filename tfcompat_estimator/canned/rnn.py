@@ -19,6 +19,7 @@ import tf_keras
 
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.canned import compiled_rnn
 from tfcompat_estimator.canned import input_checks
 from tfcompat_estimator.canned import optimizers
 from tfcompat_estimator.canned.head import base_head
@@ -101,7 +102,17 @@ def _verify_rnn_cell_input(rnn_cell_fn, units, cell_type):
 
 
 def _make_rnn_layer(rnn_cell_fn, units, cell_type, return_sequences):
-  """The Keras RNN layer for the estimator's arguments (built per model_fn)."""
+  """The Keras RNN layer for the estimator's arguments (built per model_fn).
+
+  Layers of built-in cells train through XLA (see `compiled_rnn`).
+  """
+  layer = _keras_rnn_layer(rnn_cell_fn, units, cell_type, return_sequences)
+  if compiled_rnn.compilable(layer):
+    compiled_rnn.compile_training_calls(layer)
+  return layer
+
+
+def _keras_rnn_layer(rnn_cell_fn, units, cell_type, return_sequences):
   if cell_type in _CELL_TYPE_TO_LAYER and isinstance(units, int):
     return _CELL_TYPE_TO_LAYER[cell_type](
         units=units, return_sequences=return_sequences)

@@ -1,0 +1,105 @@
+"""The XLA-compiled training path of canned RNN layers (`compiled_rnn`).
+
+Its outputs and gradients must be the Keras layer's own, on ragged (masked)
+batches whose padding to a bucket the compiled path adds itself.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tf_keras
+
+from tfcompat_estimator.canned import compiled_rnn
+
+_BATCH, _STEPS, _DEPTH, _UNITS = 5, 7, 3, 4
+
+
+def _layer(kind, return_sequences):
+  if kind == 'lstm_layer':
+    return tf_keras.layers.LSTM(_UNITS, return_sequences=return_sequences)
+  if kind == 'gru_layer':
+    return tf_keras.layers.GRU(_UNITS, return_sequences=return_sequences)
+  cells = {'simple_rnn': [tf_keras.layers.SimpleRNNCell(_UNITS)],
+           'lstm': [tf_keras.layers.LSTMCell(_UNITS)],
+           'stacked_gru': [tf_keras.layers.GRUCell(_UNITS),
+                           tf_keras.layers.GRUCell(2)]}[kind]
+  return tf_keras.layers.RNN(cells if len(cells) > 1 else cells[0],
+                             return_sequences=return_sequences)
+
+
+def _outputs_and_gradients(layer, inputs, mask, training=True):
+  @tf.function
+  def run(inputs):
+    with tf.GradientTape() as tape:
+      tape.watch(inputs)
+      outputs = layer(inputs, mask=mask, training=training)
+      # Not a plain sum: every output gets its own upstream gradient.
+      loss = tf.reduce_sum(outputs * tf.sin(outputs + 1.0))
+    return outputs, tape.gradient(loss, [inputs] + layer.weights)
+  return run(inputs)
+
+
+@pytest.mark.parametrize('return_sequences', [False, True])
+@pytest.mark.parametrize('kind', ['simple_rnn', 'lstm', 'stacked_gru',
+                                  'lstm_layer', 'gru_layer'])
+def test_compiled_training_matches_the_keras_layer(kind, return_sequences):
+  rng = np.random.RandomState(0)
+  inputs = tf.constant(rng.normal(size=(_BATCH, _STEPS, _DEPTH)), tf.float32)
+  lengths = [7, 1, 4, 0, 6]
+  mask = tf.sequence_mask(lengths, _STEPS)
+  plain = _layer(kind, return_sequences)
+  compiled = _layer(kind, return_sequences)
+  assert compiled_rnn.compilable(compiled)
+  compiled_rnn.compile_training_calls(compiled)
+  plain(inputs, mask=mask)
+  compiled(inputs, mask=mask)
+  compiled.set_weights([w * 1.0 for w in plain.get_weights()])
+
+  want, want_grads = _outputs_and_gradients(plain, inputs, mask)
+  got, got_grads = _outputs_and_gradients(compiled, inputs, mask)
+  assert got.shape == want.shape
+  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+  assert len(got_grads) == len(want_grads)
+  for g, w in zip(got_grads, want_grads):
+    np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
+
+
+def test_the_training_graph_holds_an_xla_call_and_inference_does_not():
+  layer = compiled_rnn.compile_training_calls(_layer('lstm', False))
+  inputs = tf.TensorSpec([None, None, _DEPTH], tf.float32)
+  mask = tf.TensorSpec([None, None], tf.bool)
+  layer(tf.zeros([1, 2, _DEPTH]))
+
+  def compiled_calls(training):
+    graph = tf.function(lambda x, m: layer(x, mask=m, training=training)
+                        ).get_concrete_function(inputs, mask).graph
+    return [op.name for op in graph.get_operations()
+            if '_XlaMustCompile' in op.node_def.attr
+            and op.get_attr('_XlaMustCompile')]
+
+  assert compiled_calls(True)
+  assert not compiled_calls(False)
+
+
+@pytest.mark.parametrize('make, why', [
+    (lambda: tf_keras.layers.RNN(tf_keras.layers.LSTMCell(3, dropout=0.5)),
+     'dropout'),
+    (lambda: tf_keras.layers.GRU(3, recurrent_dropout=0.2), 'recurrent dropout'),
+    (lambda: tf_keras.layers.RNN(type('MyCell', (tf_keras.layers.LSTMCell,), {})(3)),
+     'a user cell class'),
+    (lambda: tf_keras.layers.RNN(tf_keras.layers.LSTMCell(3), return_state=True),
+     'returned states'),
+    (lambda: tf_keras.layers.LSTM(3, go_backwards=True), 'reversed time'),
+])
+def test_layers_a_recomputation_could_not_reproduce_are_not_compiled(make, why):
+  assert not compiled_rnn.compilable(make()), why
+
+
+def test_buckets_cover_every_length_with_little_padding_and_few_shapes():
+  steps = np.arange(1, 1025)
+  buckets = compiled_rnn._bucket(tf.constant(steps, tf.int32)).numpy()  # pylint: disable=protected-access
+  assert (buckets >= steps).all()
+  # Under one bucket width of padding: 4 steps, or 1/8 of the next power of
+  # two (so under a quarter of the sequence).
+  assert (buckets - steps < np.maximum(4, steps / 4)).all()
+  assert len(set(buckets)) == 28  # 4..32 by 4, then four per octave

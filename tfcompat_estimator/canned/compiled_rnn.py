@@ -1,0 +1,100 @@
+"""Trains a canned RNN layer through XLA-compiled functions.
+
+Why: a small recurrent cell is a hundred-odd tiny ops per time step, forward
+and backward, and the TF executor dispatches each one; XLA fuses a step's
+ops, which made the canned LSTM workload's training about twice as fast
+(`bench/ANALYSIS.md`). Evaluation, prediction and exports are not compiled:
+their graphs stay exactly those of the Keras layer.
+
+Two constraints of XLA shape the code:
+- It cannot hand the while loop's saved activations (TensorLists) to a
+  gradient function compiled apart from the forward one, so the gradient is a
+  custom one that recomputes the forward pass inside the compiled backward
+  function. That is why only the built-in Keras cells without dropout qualify:
+  the recomputation must see the very same forward pass.
+- It compiles once per input shape, so the time axis is padded up to a bucket
+  (masked steps leave the layer's output unchanged) and a job whose batches
+  have many sequence lengths compiles a few shapes, not one per length.
+"""
+
+import tensorflow as tf
+import tf_keras
+
+_BUILT_IN_CELLS = (tf_keras.layers.SimpleRNNCell, tf_keras.layers.LSTMCell,
+                   tf_keras.layers.GRUCell)
+# Lengths are padded to a multiple of max(_MIN_BUCKET, next power of two /
+# _OCTAVE_PARTS): four shapes per octave, padding under a quarter of a length.
+_MIN_BUCKET = 4
+_OCTAVE_PARTS = 8
+
+
+def _cells(layer):
+  cell = layer.cell
+  return list(cell.cells) if isinstance(cell, tf_keras.layers.StackedRNNCells) else [cell]
+
+
+def compilable(layer):
+  """Whether `layer` is recomputed exactly: built-in cells, no dropout, no state."""
+  if layer.stateful or layer.return_state or layer.go_backwards:
+    return False
+  return all(type(cell) in _BUILT_IN_CELLS  # pylint: disable=unidiomatic-typecheck
+             and not getattr(cell, 'dropout', 0)
+             and not getattr(cell, 'recurrent_dropout', 0)
+             for cell in _cells(layer))
+
+
+def _bucket(steps):
+  """The padded length for `steps` time steps (a scalar int32 tensor)."""
+  octave = tf.cast(tf.math.pow(2.0, tf.math.ceil(
+      tf.math.log(tf.cast(steps, tf.float32)) / tf.math.log(2.0))), tf.int32)
+  size = tf.maximum(_MIN_BUCKET, octave // _OCTAVE_PARTS)
+  return (steps + size - 1) // size * size
+
+
+def compile_training_calls(layer):
+  """Makes `layer` (built-in cells, see `compilable`) train through XLA.
+
+  Replaces the instance's `call`, so Keras still builds the layer, names its
+  variables and scopes its ops as before; calls with `training` other than
+  True run the original `call`.
+  """
+  plain_call = layer.call
+
+  def run(inputs, mask, training):
+    return plain_call(inputs, mask=mask, training=training)
+
+  forward = tf.function(run, jit_compile=True, autograph=False)
+
+  @tf.function(jit_compile=True, autograph=False)
+  def backward(inputs, mask, training, output_gradients):
+    with tf.GradientTape() as tape:
+      tape.watch(inputs)
+      outputs = run(inputs, mask, training)
+    return tape.gradient(outputs, [inputs] + layer.weights,
+                         output_gradients=output_gradients)
+
+  def compiled(inputs, mask, training):
+    @tf.custom_gradient
+    def apply(inputs):
+      def gradient(output_gradients, variables=None):
+        grads = backward(inputs, mask, training, output_gradients)
+        by_variable = {w.ref(): g for w, g in zip(layer.weights, grads[1:])}
+        return grads[0], [by_variable[v.ref()] for v in variables]
+      return forward(inputs, mask, training), gradient
+    return apply(inputs)
+
+  @tf.autograph.experimental.do_not_convert
+  def call(inputs, mask=None, training=None, initial_state=None):
+    if training is not True or initial_state is not None:
+      return plain_call(inputs, mask=mask, training=training,
+                        initial_state=initial_state)
+    steps = tf.shape(inputs)[1]
+    padding = _bucket(steps) - steps
+    if mask is None:
+      mask = tf.ones(tf.shape(inputs)[:2], tf.bool)
+    outputs = compiled(tf.pad(inputs, [[0, 0], [0, padding], [0, 0]]),
+                       tf.pad(mask, [[0, 0], [0, padding]]), True)
+    return outputs[:, :steps] if layer.return_sequences else outputs
+
+  layer.call = call
+  return layer
