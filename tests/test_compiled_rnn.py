@@ -95,6 +95,13 @@ def test_layers_a_recomputation_could_not_reproduce_are_not_compiled(make, why):
   assert not compiled_rnn.compilable(make()), why
 
 
+def test_the_environment_can_turn_compilation_off(monkeypatch):
+  layer = _layer('lstm', False)
+  assert compiled_rnn.compilable(layer)
+  monkeypatch.setenv('TFCOMPAT_XLA_RNN', '0')
+  assert not compiled_rnn.compilable(layer)
+
+
 def test_buckets_cover_every_length_with_little_padding_and_few_shapes():
   steps = np.arange(1, 1025)
   buckets = compiled_rnn._bucket(tf.constant(steps, tf.int32)).numpy()  # pylint: disable=protected-access

@@ -15,7 +15,13 @@ Two constraints of XLA shape the code:
 - It compiles once per input shape, so the time axis is padded up to a bucket
   (masked steps leave the layer's output unchanged) and a job whose batches
   have many sequence lengths compiles a few shapes, not one per length.
+
+XLA's compiler costs memory (about 100 MB more peak RSS on the benchmark's
+LSTM workload); `TFCOMPAT_XLA_RNN=0` in the environment keeps the Keras
+layer's own graph for training too.
 """
+
+import os
 
 import tensorflow as tf
 import tf_keras
@@ -34,7 +40,12 @@ def _cells(layer):
 
 
 def compilable(layer):
-  """Whether `layer` is recomputed exactly: built-in cells, no dropout, no state."""
+  """Whether `layer` may train compiled: allowed, and recomputed exactly.
+
+  Exactly: built-in cells, no dropout, no carried or returned state.
+  """
+  if os.environ.get('TFCOMPAT_XLA_RNN', '1') == '0':
+    return False
   if layer.stateful or layer.return_state or layer.go_backwards:
     return False
   return all(type(cell) in _BUILT_IN_CELLS  # pylint: disable=unidiomatic-typecheck
