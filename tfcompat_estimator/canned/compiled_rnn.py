@@ -71,27 +71,27 @@ def compile_training_calls(layer):
   """
   plain_call = layer.call
 
-  def run(inputs, mask, training):
-    return plain_call(inputs, mask=mask, training=training)
+  def run(inputs, mask):
+    return plain_call(inputs, mask=mask, training=True)
 
   forward = tf.function(run, jit_compile=True, autograph=False)
 
   @tf.function(jit_compile=True, autograph=False)
-  def backward(inputs, mask, training, output_gradients):
+  def backward(inputs, mask, output_gradients):
     with tf.GradientTape() as tape:
       tape.watch(inputs)
-      outputs = run(inputs, mask, training)
+      outputs = run(inputs, mask)
     return tape.gradient(outputs, [inputs] + layer.weights,
                          output_gradients=output_gradients)
 
-  def compiled(inputs, mask, training):
+  def compiled(inputs, mask):
     @tf.custom_gradient
     def apply(inputs):
-      def gradient(output_gradients, variables=None):
-        grads = backward(inputs, mask, training, output_gradients)
+      def gradient(output_gradients, variables):
+        grads = backward(inputs, mask, output_gradients)
         by_variable = {w.ref(): g for w, g in zip(layer.weights, grads[1:])}
         return grads[0], [by_variable[v.ref()] for v in variables]
-      return forward(inputs, mask, training), gradient
+      return forward(inputs, mask), gradient
     return apply(inputs)
 
   @tf.autograph.experimental.do_not_convert
@@ -104,7 +104,7 @@ def compile_training_calls(layer):
     if mask is None:
       mask = tf.ones(tf.shape(inputs)[:2], tf.bool)
     outputs = compiled(tf.pad(inputs, [[0, 0], [0, padding], [0, 0]]),
-                       tf.pad(mask, [[0, 0], [0, padding]]), True)
+                       tf.pad(mask, [[0, 0], [0, padding]]))
     return outputs[:, :steps] if layer.return_sequences else outputs
 
   layer.call = call
