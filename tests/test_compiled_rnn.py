@@ -27,12 +27,12 @@ def _layer(kind, return_sequences):
                              return_sequences=return_sequences)
 
 
-def _outputs_and_gradients(layer, inputs, mask, training=True):
+def _outputs_and_gradients(layer, inputs, mask):
   @tf.function
   def run(inputs):
     with tf.GradientTape() as tape:
       tape.watch(inputs)
-      outputs = layer(inputs, mask=mask, training=training)
+      outputs = layer(inputs, mask=mask, training=True)
       # Not a plain sum: every output gets its own upstream gradient.
       loss = tf.reduce_sum(outputs * tf.sin(outputs + 1.0))
     return outputs, tape.gradient(loss, [inputs] + layer.weights)
@@ -53,7 +53,7 @@ def test_compiled_training_matches_the_keras_layer(kind, return_sequences):
   compiled_rnn.compile_training_calls(compiled)
   plain(inputs, mask=mask)
   compiled(inputs, mask=mask)
-  compiled.set_weights([w * 1.0 for w in plain.get_weights()])
+  compiled.set_weights(plain.get_weights())
 
   want, want_grads = _outputs_and_gradients(plain, inputs, mask)
   got, got_grads = _outputs_and_gradients(compiled, inputs, mask)
