@@ -6,13 +6,17 @@ train, eval or predict graph, paid by the first train(), evaluate() and
 predict() of every process. Here the needed nodes are found by walking the
 graph, then imported into a new function graph in one `import_graph_def`
 call, which builds them in C++. The result is the same kind of function TF's
-prune returns, except that it captures only the variables it reads.
+prune returns, except that it captures only the variables it reads, and
+that `sparse_lookups.guard` keeps its embedding lookups from copying the
+tables it trains.
 """
 
 import tensorflow as tf
 from tensorflow.python.eager import wrap_function
 from tensorflow.python.framework import func_graph as func_graph_lib
 from tensorflow.python.ops import op_selector
+
+from tfcompat_estimator.session_emulation import sparse_lookups
 
 _PLACEHOLDERS = ('Placeholder', 'PlaceholderV2')
 
@@ -105,6 +109,7 @@ def _import(needed, input_map, fetches):
     del node.input[:]
     node.input.extend(kept)
     used.update(i if ':' in i else i + ':0' for i in kept)
+  sparse_lookups.guard(graph_def)
   names = [f.name for f in fetches if f.name not in input_map]
   elements = iter(tf.graph_util.import_graph_def(
       graph_def, input_map={k: v for k, v in input_map.items() if k in used},
