@@ -84,10 +84,11 @@ def same_batch_size(features, labels, keys):
     raise ValueError(f'{header} {sizes}.')
   rows = _batch_sizes([value for _, value in named])
   names = ', '.join(name for name, _ in named)
-  # Grouped: an op that `place` will use (a bare Assert warns of non-use).
-  assertion = tf.group(tf.debugging.Assert(
-      tf.reduce_all(tf.equal(rows, rows[0])), [f'{header} ({names}):', rows],
-      summarize=len(named)))
+  # The raw op: tf.debugging.Assert would put int64 data behind a cond, whose
+  # switches and merge the model then waited for in every step.
+  assertion = tf.raw_ops.Assert(
+      condition=tf.reduce_all(tf.equal(rows, rows[0])),
+      data=[f'{header} ({names}):', rows], summarize=len(named))
   tf.compat.v1.add_to_collection(_MEET_GATES, (assertion, [v for _, v in named]))
 
 
