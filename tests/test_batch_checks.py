@@ -114,6 +114,19 @@ def test_only_the_ops_where_checked_tensors_meet_wait_for_the_size_check():
     _run(wrapped, wrapped.outputs[:1], _batch(rows), tf.ones([3, 1]))
 
 
+def test_the_size_check_is_one_assert_op_without_a_branch():
+  # tf.debugging.Assert puts int64 data behind a cond, which every step runs.
+  def build(f, l):
+    batch_checks.same_batch_size(f, l, ['price', 'tint'])
+    return _sizes_meet(f, l, ['price', 'tint'])
+
+  wrapped = _captured(build, [SPECS, tf.TensorSpec([None, 1], tf.float32)])
+  ops = wrapped.graph.get_operations()
+  gates = {gate.type for op in ops for gate in op.control_inputs}
+  assert gates == {'Assert'}
+  assert not [op.type for op in ops if op.type in ('If', 'StatelessIf')]
+
+
 def test_a_check_before_writes_fails_the_step_before_any_variable_changes():
   total = tf.Variable(0.0)
 
