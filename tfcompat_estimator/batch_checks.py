@@ -204,7 +204,7 @@ def _is_batched(value):
 def _static_rows(value):
   """The static batch size, or None when it is only known at run time."""
   shape = value.shape
-  return None if shape.rank is None else shape[0]
+  return None if shape.rank is None else tf.compat.dimension_value(shape[0])
 
 
 def _batch_sizes(values):
@@ -225,7 +225,7 @@ def _batch_sizes(values):
     shapes = tf.shape_n([values[i] for i in indices], out_type=tf.int64)
     for i, shape in zip(indices, shapes):
       vectors[i] = shape
-  ranks = [vector.shape[0] for vector in vectors]
+  ranks = [tf.compat.dimension_value(vector.shape[0]) for vector in vectors]
   if None in ranks:  # a tensor of unknown rank: no static offsets
     return tf.stack([vector[0] for vector in vectors])
   offsets = [0] + list(itertools.accumulate(ranks))[:-1]

@@ -280,9 +280,15 @@ class CheckpointStore:
     kept = [(b, t) for b, t in self._kept if b != basename] + [(basename, now)]
     kept, expired, last_preserved = self._expire(kept)
     # The state file drops expired checkpoints before their files go away.
+    # TF stores a path relative to a relative model_dir as its relpath from
+    # there, so such paths must include the directory ('m/model.ckpt-5' ->
+    # 'model.ckpt-5'; a bare basename became '../model.ckpt-5').
+    in_dir = ((lambda b: os.path.join(self._dir, b))
+              if not os.path.isabs(self._dir) and '://' not in self._dir
+              else (lambda b: b))
     try:
       tf.compat.v1.train.update_checkpoint_state(
-          self._dir, basename, [b for b, _ in kept],
+          self._dir, in_dir(basename), [in_dir(b) for b, _ in kept],
           all_model_checkpoint_timestamps=[t for _, t in kept],
           last_preserved_timestamp=last_preserved)
     except (tf.errors.OpError, OSError) as e:

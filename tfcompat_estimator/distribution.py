@@ -167,7 +167,9 @@ def replicated_spec(strategy, call_model_fn, replica_batches):
     return spec.loss, getattr(spec.train_op, 'op', spec.train_op)
 
   batches = iter(replica_batches)
-  args = strategy.experimental_distribute_values_from_function(
+  # Through `extended`: the v1 strategy classes (tf.compat.v1.distribute,
+  # what the migration guide uses) lack the public v2 method.
+  args = strategy.extended._experimental_distribute_values_from_function(  # pylint: disable=protected-access
       lambda _: next(batches))
   losses, train_ops = strategy.extended.call_for_each_replica(
       per_replica, args=args)

@@ -24,6 +24,7 @@ from tfcompat_estimator import run_config as run_config_lib
 from tfcompat_estimator import safe_paths
 from tfcompat_estimator import training
 from tfcompat_estimator import warm_starting
+from tfcompat_estimator.session_emulation import engine_scope
 from tfcompat_estimator.session_emulation import graph_capture
 from tfcompat_estimator.session_emulation import session as session_lib
 
@@ -109,7 +110,7 @@ class Estimator:
 
   def _call_model_fn(self, features, labels, mode, config):
     return model_fn_lib.call_model_fn(self._model_fn, features, labels, mode,
-                                      self._params or None, config)
+                                      self.params, config)
 
   # Checkpoint inspection -------------------------------------------------------
   def latest_checkpoint(self):
@@ -121,17 +122,22 @@ class Estimator:
       raise ValueError(f"Couldn't find trained model at {self._model_dir}.")
     return path
 
+  @engine_scope.entry_point
   def get_variable_names(self):
     reader = tf.train.load_checkpoint(self._require_checkpoint())
     return sorted(reader.get_variable_to_shape_map())
 
+  @engine_scope.entry_point
   def get_variable_value(self, name):
     names = name if isinstance(name, (list, tuple)) else [name]
     for each in names:
       if not isinstance(each, str):
         raise TypeError(f'Variable name must be a string, given: {each!r}')
     reader = tf.train.load_checkpoint(self._require_checkpoint())
-    values = [reader.get_tensor(n) for n in names]
+    # A tensor name ('global_step:0', what `optimizer.iterations.name` and
+    # `variable.name` give) names its variable, as in 2.15.
+    values = [reader.get_tensor(n[:-2] if n.endswith(':0') else n)
+              for n in names]
     return values if names is name else values[0]
 
   def eval_dir(self, name=None):
@@ -139,6 +145,7 @@ class Estimator:
                         'eval' if not name else 'eval_' + name)
 
   # Train / evaluate / predict -----------------------------------------------
+  @engine_scope.entry_point
   def train(self, input_fn, hooks=None, steps=None, max_steps=None,
             saving_listeners=None):
     if self._config.task_type in (_TaskType.EVALUATOR, _TaskType.PS):
@@ -163,6 +170,7 @@ class Estimator:
     loop.run()
     return self
 
+  @engine_scope.entry_point
   def evaluate(self, input_fn, steps=None, hooks=None, checkpoint_path=None,
                name=None):
     check_callable('input_fn', input_fn)
@@ -181,15 +189,16 @@ class Estimator:
     return checkpoints.reading_latest(
         lambda: self._checkpoint_for_inference(None, 'evaluate'), run)
 
+  @engine_scope.entry_point
   def predict(self, input_fn, predict_keys=None, hooks=None,
               checkpoint_path=None, yield_single_examples=True):
     check_callable('input_fn', input_fn)
     hooks = model_fn_lib.checked_hooks(hooks)
     checkpoint_path = self._checkpoint_for_inference(checkpoint_path, 'predict')
     # As in 2.15, an empty predict_keys selects every prediction.
-    return prediction.run_prediction(self, input_fn, predict_keys or None,
-                                     hooks, checkpoint_path,
-                                     yield_single_examples)
+    return engine_scope.generator(prediction.run_prediction(
+        self, input_fn, predict_keys or None, hooks, checkpoint_path,
+        yield_single_examples))
 
   def _checkpoint_for_inference(self, checkpoint_path, what):
     """The checkpoint to restore: the given one or the latest in model_dir.
@@ -211,6 +220,7 @@ class Estimator:
     return latest
 
   # Exports ---------------------------------------------------------------------
+  @engine_scope.entry_point
   def export_saved_model(self, export_dir_base, serving_input_receiver_fn,
                          assets_extra=None, as_text=False, checkpoint_path=None,
                          experimental_mode=ModeKeys.PREDICT):
@@ -219,6 +229,7 @@ class Estimator:
     return _export(self, export_dir_base, receiver_fns, assets_extra, as_text,
                    checkpoint_path, strip_default_attrs=True)
 
+  @engine_scope.entry_point
   def experimental_export_all_saved_models(self, export_dir_base,
                                            input_receiver_fn_map,
                                            assets_extra=None, as_text=False,
@@ -258,7 +269,7 @@ class Estimator:
                         if identity is not None else None)
       captured = graph_capture.CapturedModel(
           self._model_fn, mode, batches.features_spec, batches.labels_spec,
-          self._params or None, self._config, initial_values,
+          self.params, self._config, initial_values,
           values_overwritten=identity is not None or variables_from is not None)
       self._captures[key] = captured
       self._state[id(captured)] = _FRESH
@@ -302,6 +313,7 @@ class Estimator:
 class EstimatorV1(Estimator):
   """`tf.compat.v1.estimator.Estimator`: adds the deprecated export name."""
 
+  @engine_scope.entry_point
   def export_savedmodel(self, export_dir_base, serving_input_receiver_fn,
                         assets_extra=None, as_text=False, checkpoint_path=None,
                         strip_default_attrs=False):

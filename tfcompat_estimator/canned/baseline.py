@@ -62,7 +62,7 @@ def _batch_size_and_checks(features, weight_column_key):
 def _broadcast_bias(bias, features, weight_column_key):
   batch_size, checks = _batch_size_and_checks(features, weight_column_key)
   with tf.control_dependencies(checks):
-    return tf.math.multiply(bias, tf.ones([batch_size, bias.shape[0]]))
+    return tf.math.multiply(bias, tf.ones([batch_size, tf.compat.dimension_value(bias.shape[0])]))
 
 
 def _v2_model_fn(features, labels, mode, head, optimizer, weight_column):

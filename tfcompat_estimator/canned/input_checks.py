@@ -124,7 +124,7 @@ def _all_finite(named, mode):
   def name_them():
     keys = tf.constant([key for key, _ in named])
     owner = [i for i, (_, value) in enumerate(named)
-             for _ in range(value.shape[1])]
+             for _ in range(tf.compat.dimension_value(value.shape[1]))]
     bad = tf.reduce_any(tf.logical_not(tf.math.is_finite(side_by_side)), 0)
     shown = tf.gather(keys, tf.unique(tf.boolean_mask(owner, bad)).y)
     return tf.debugging.Assert(False, [
@@ -213,13 +213,15 @@ def _check_one(key, value, column, context):
 
 
 def _expected_kind(key, column):
-  """'numeric', 'integer', 'string', 'string or integer', or None (unknown)."""
+  """'numeric', 'integer', 'string', 'string or numeric', or None (unknown)."""
   if isinstance(column, _NUMERIC):
     return 'numeric'
   if isinstance(column, _WEIGHTED):
     return 'numeric' if key == column.weight_feature_key else None
   if isinstance(column, _CROSSED):
-    return 'string or integer'
+    # TF casts a numeric raw key to int64 before hashing the cross, so a
+    # float feature crosses too (TensorFlow's linear-model tutorial does it).
+    return 'string or numeric'
   if isinstance(column, _IDENTITY):
     return 'integer'
   if isinstance(column, _CATEGORICAL):
@@ -234,7 +236,7 @@ def _is_kind(dtype, kind):
     return dtype.is_integer
   if kind == 'string':
     return dtype == tf.string
-  return dtype == tf.string or dtype.is_integer
+  return dtype == tf.string or _is_kind(dtype, 'numeric')  # 'string or numeric'
 
 
 def _check_numeric_size(key, value, column, what):

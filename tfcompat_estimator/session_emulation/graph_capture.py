@@ -13,8 +13,6 @@ graph is traced once per mode and input signature.
 import collections
 import contextlib
 import functools
-import re
-import types
 
 import tensorflow as tf
 
@@ -23,6 +21,7 @@ from tfcompat_estimator import distribution
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.session_emulation import graph_prune
 from tfcompat_estimator.session_emulation import loops
+from tfcompat_estimator.session_emulation import tf1_graph_semantics
 
 _v1 = tf.compat.v1
 _GLOBAL_STEP_READ_KEY = 'global_step_read_op_cache'  # TF's training_util key
@@ -50,6 +49,9 @@ class CapturedModel:
 
     def call(features, labels):
       features, labels = batch_checks.non_empty(features, labels, mode)
+      # Legacy model_fns add to their input dicts (TF-Ranking does); they
+      # are the traced function's arguments here, which TF forbids mutating.
+      features, labels = _shallow_copy(features), _shallow_copy(labels)
       return model_fn_lib.call_model_fn(model_fn, features, labels, mode,
                                         params, config)
 
@@ -62,9 +64,11 @@ class CapturedModel:
     def build(*batch):
       batches = [(batch[i:i + per_batch] + (None,))[:2]
                  for i in range(0, len(batch), per_batch)]
+      tf1_graph_semantics.mark(_v1.get_default_graph())
       with tf.variable_creator_scope(self._record_variable):
-        if config.tf_random_seed is not None:
-          _v1.set_random_seed(config.tf_random_seed)
+        # A function graph inherits the eager global seed; 2.15's model_fn
+        # graph had only the config's (None without one).
+        _v1.get_default_graph().seed = config.tf_random_seed
         self.global_step = _v1.train.get_or_create_global_step()
         # One read shared by TF's hooks (via the collection they consult) and
         # ours; the train op waits for it, so hooks always see the pre-step
@@ -174,10 +178,8 @@ class CapturedModel:
           self._initial_value, initializer, declared, loaded_as)
     with tf.init_scope():
       variable = next_creator(**kwargs)
-    if _PARTITION_PART.search(str(kwargs.get('name', ''))):
-      variable.__class__ = _with_graph_op(type(variable))
-      variable._capture_graph = graph  # pylint: disable=protected-access
     key = self._unique_key(variable.name.rsplit(':', 1)[0])
+    tf1_graph_semantics.lift(variable, graph, key)
     self._variables[key] = variable
     if loaded_as == [key]:
       self._loaded[key] = initializer
@@ -323,6 +325,10 @@ def _optional_step(pruned, n_elements):
   return step
 
 
+def _shallow_copy(value):
+  return dict(value) if isinstance(value, dict) else value
+
+
 def _writers(variables):
   """The ops of the current graph that may write one of `variables`.
 
@@ -374,25 +380,3 @@ def _declared_shape_and_dtype(kwargs):
 def _fetch_key(elements, run_ops):
   return (tuple(e.name for e in elements), tuple(op.name for op in run_ops))
 
-
-_PARTITION_PART = re.compile(r'/part_[0-9]+$')
-_GRAPH_OP_CLASSES = {}
-
-
-def _with_graph_op(cls):
-  """A subclass of `cls` whose instances answer `.op.name` and `.op.graph`.
-
-  TF's v1 slot creator reads `primary.op.name` to name the slots of a
-  partitioned variable; a lifted (eager) part has no op, so it gets a stand-in.
-  Only partition parts get it: optimizers key slots by `op.name` when `.op`
-  exists, and only parts are guaranteed unique names.
-  """
-  if cls not in _GRAPH_OP_CLASSES:
-
-    def op(self):
-      return types.SimpleNamespace(name=self.name.rsplit(':', 1)[0],
-                                   graph=self._capture_graph, type='VarHandleOp')  # pylint: disable=protected-access
-
-    _GRAPH_OP_CLASSES[cls] = type(cls.__name__, (cls,), {
-        'op': property(op), '__module__': cls.__module__})
-  return _GRAPH_OP_CLASSES[cls]

@@ -85,11 +85,15 @@ def to_numpy(value):
 
 
 class FetchPlan:
-  """Flattens a nested fetch structure into unique graph elements and back."""
+  """Flattens a nested fetch structure into unique graph elements and back.
 
-  def __init__(self, captured, fetches):
+  `graph` resolves each fetch (`as_graph_element`): the captured model, or
+  the input_fn's graph.
+  """
+
+  def __init__(self, graph, fetches):
     self._structure = fetches
-    leaves = tf.nest.flatten(fetches)
+    leaves = _flatten(fetches)
     self._positions = []
     self.elements = []
     index = {}
@@ -97,14 +101,43 @@ class FetchPlan:
       if leaf is None:
         self._positions.append(None)
         continue
-      element = captured.as_graph_element(leaf)
+      element = graph.as_graph_element(leaf)
       if element.name not in index:
         index[element.name] = len(self.elements)
         self.elements.append(element)
       self._positions.append(index[element.name])
 
   def pack(self, values):
-    leaves = [None if p is None else values[p] for p in self._positions]
-    if self._structure is None:
-      return None
-    return tf.nest.pack_sequence_as(self._structure, leaves)
+    leaves = iter([None if p is None else values[p] for p in self._positions])
+    return _pack(self._structure, leaves)
+
+
+# A v1 Session walks fetches itself rather than with tf.nest: dicts keep their
+# own order and may be keyed by tensors (LoggingTensorHook's are), which
+# tf.nest would sort, comparing tensors.
+def _flatten(fetches):
+  if isinstance(fetches, dict):
+    return [leaf for value in fetches.values() for leaf in _flatten(value)]
+  if isinstance(fetches, (list, tuple)):
+    return [leaf for value in fetches for leaf in _flatten(value)]
+  return [fetches]
+
+
+def _pack(structure, leaves):
+  """`structure` with its leaves replaced, in order, from the iterator `leaves`."""
+  if isinstance(structure, dict):
+    values = [(key, _pack(value, leaves)) for key, value in structure.items()]
+    return (type(structure)(values) if not hasattr(structure, 'default_factory')
+            else _like_defaultdict(structure, values))
+  if isinstance(structure, (list, tuple)):
+    values = [_pack(value, leaves) for value in structure]
+    if hasattr(structure, '_fields'):  # namedtuple
+      return type(structure)(*values)
+    return type(structure)(values)
+  return next(leaves)
+
+
+def _like_defaultdict(structure, values):
+  packed = type(structure)(structure.default_factory)
+  packed.update(values)
+  return packed

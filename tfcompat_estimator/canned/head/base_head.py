@@ -299,7 +299,7 @@ def _check_static_label_shape(labels, logits, expected_labels_dimension):
         f'DN, {expected_labels_dimension}] like the logits (shape '
         f'{logits.shape.as_list()}), or that without its last dimension: '
         f'e.g. [batch_size, {expected_labels_dimension}] or [batch_size].')
-  final_dim = labels.shape[-1]
+  final_dim = tf.compat.dimension_value(labels.shape[-1])
   if final_dim is not None and final_dim != expected_labels_dimension:
     raise ValueError(
         f'Mismatched label shape. Expected labels dimension='
@@ -447,9 +447,10 @@ def check_logits_final_dim(logits, expected_logits_dimension):
         logits, 2, data=[logits_shape], message=message)
     with tf.control_dependencies([assert_rank]):
       static = logits.shape
-      if static.ndims is not None and static[-1] is not None:
+      last = None if static.ndims is None else tf.compat.dimension_value(static[-1])
+      if last is not None:
         if (isinstance(expected_logits_dimension, int) and
-            static[-1] != expected_logits_dimension):
+            last != expected_logits_dimension):
           raise ValueError(f'{message}, got {static}.')
         return logits
       assert_dimension = _v1.debugging.assert_equal(

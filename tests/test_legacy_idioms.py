@@ -1,0 +1,256 @@
+"""Idioms of real TF1-era programs that 2.15 ran and a TF2 engine trips on.
+
+Each test is one idiom found in third-party code (TF-Ranking's estimator
+example, TensorFlow's linear-model tutorial, the migration guide, hooks that
+key fetches by tensors), written the way those programs write it.
+"""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+v1 = tf.compat.v1
+
+
+def _xy(n=32, seed=0):
+  rs = np.random.RandomState(seed)
+  x = rs.rand(n, 3).astype(np.float32)
+  return x, x.sum(1, keepdims=True)
+
+
+def _input_fn(batch_size=8):
+  x, y = _xy()
+  return lambda: tf.data.Dataset.from_tensor_slices(
+      ({'x': x}, y)).repeat().batch(batch_size)
+
+
+def _regression_spec(mode, features, labels, optimizer=None, hooks=()):
+  logits = v1.layers.dense(features['x'], 1,
+                           kernel_initializer=v1.constant_initializer(0.1))
+  if mode == tf.estimator.ModeKeys.PREDICT:
+    return tf.estimator.EstimatorSpec(mode, predictions={'y': logits})
+  loss = v1.losses.mean_squared_error(labels, logits)
+  train_op = (optimizer or v1.train.GradientDescentOptimizer(0.1)).minimize(
+      loss, v1.train.get_or_create_global_step())
+  return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op,
+                                    predictions={'y': logits},
+                                    training_hooks=list(hooks))
+
+
+def test_model_fn_graph_has_tf1_semantics(tmp_path):
+  """Tensors and variables hash and compare by identity, as in a tf.Graph."""
+  seen = {}
+
+  def model_fn(features, labels, mode):
+    hidden = v1.layers.dense(features['x'], 4)
+    other = tf.identity(hidden)
+    by_tensor = {hidden: 'hidden', other: 'other'}
+    seen['keys'] = sorted(by_tensor.values())
+    seen['in_list'] = (hidden in [other], hidden in [other, hidden])
+    seen['equal'] = (hidden == other, hidden != other)
+    variables = v1.global_variables()
+    seen['variable_set'] = len(set(variables)) == len(variables)
+    seen['op_names'] = [v.op.name for v in variables]
+    seen['graphs'] = {v.graph is v1.get_default_graph() for v in variables}
+    return _regression_spec(mode, {'x': hidden}, labels)
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  est.train(_input_fn(), steps=1)
+  assert seen['keys'] == ['hidden', 'other']
+  assert seen['in_list'] == (False, True)
+  assert seen['equal'] == (False, True)
+  assert seen['variable_set']
+  assert seen['op_names'] == ['global_step', 'dense/kernel', 'dense/bias']
+  assert seen['graphs'] == {True}
+
+
+def test_eager_tensors_keep_tf2_equality():
+  """The model graph's rules do not leak into the user's TF2 code."""
+  a = tf.constant([1, 2])
+  np.testing.assert_array_equal(a == tf.constant([1, 3]), [True, False])
+  with pytest.raises(TypeError, match='unhashable'):
+    hash(a)
+
+
+def test_logging_tensor_hook_with_a_list_of_tensors(tmp_path):
+  """LoggingTensorHook(tensors=[...]) keys its fetches by the tensors."""
+  logged = []
+
+  def model_fn(features, labels, mode):
+    total = tf.reduce_sum(features['x'])
+    rows = tf.shape(features['x'])[0]
+    hook = v1.train.LoggingTensorHook(
+        tensors=[total, rows], every_n_iter=2,
+        formatter=lambda values: logged.append(
+            [np.asarray(v).tolist() for v in values.values()]) or '')
+    return _regression_spec(mode, features, labels, hooks=[hook])
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  est.train(_input_fn(batch_size=8), steps=4)
+  x, _ = _xy()
+  assert logged == [[pytest.approx(float(x[:8].sum()), rel=1e-5), 8],
+                    [pytest.approx(float(x[16:24].sum()), rel=1e-5), 8]]
+
+
+def test_session_run_keeps_a_dict_keyed_by_tensors_in_order(tmp_path):
+  results = []
+
+  class Hook(v1.train.SessionRunHook):
+
+    def __init__(self, fetches):
+      self._fetches = fetches
+
+    def before_run(self, run_context):
+      return v1.train.SessionRunArgs(self._fetches)
+
+    def after_run(self, run_context, run_values):
+      results.append([(k.name, v) for k, v in run_values.results.items()])
+
+  def model_fn(features, labels, mode):
+    rows = tf.shape(features['x'], name='rows')[0]
+    cols = tf.shape(features['x'], name='cols')[1]
+    return _regression_spec(mode, features, labels,
+                            hooks=[Hook({cols: cols, rows: rows})])
+
+  tf.estimator.Estimator(model_fn, model_dir=str(tmp_path)).train(
+      _input_fn(batch_size=4), steps=1)
+  assert results == [[('strided_slice_1:0', 3), ('strided_slice:0', 4)]]
+
+
+def test_model_fn_may_add_to_its_features_dict(tmp_path):
+  """TF-Ranking's example model_fn writes transformed features back."""
+
+  def model_fn(features, labels, mode):
+    features['x'] = features['x'] * 2.0
+    features['extra'] = tf.reduce_sum(features['x'], 1, keepdims=True)
+    labels = labels * 2.0
+    return _regression_spec(mode, {'x': features['extra']}, labels)
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  est.train(_input_fn(), steps=3)
+  assert est.get_variable_value('global_step') == 3
+
+
+def test_params_is_an_empty_dict_and_graph_seed_follows_run_config(tmp_path):
+  seen = []
+
+  def model_fn(features, labels, mode, params):
+    seen.append((params, v1.get_default_graph().seed))
+    return _regression_spec(mode, features, labels)
+
+  tf.random.set_seed(1234)  # the program's own global seed, for its eager code
+  try:
+    tf.estimator.Estimator(model_fn, model_dir=str(tmp_path / 'a')).train(
+        _input_fn(), steps=1)
+    tf.estimator.Estimator(
+        model_fn, model_dir=str(tmp_path / 'b'),
+        config=tf.estimator.RunConfig(tf_random_seed=7)).train(
+            _input_fn(), steps=1)
+  finally:
+    tf.random.set_seed(None)
+  assert seen == [({}, None), ({}, 7)]
+
+
+def test_get_variable_value_accepts_tensor_names(tmp_path):
+  est = tf.estimator.Estimator(
+      lambda features, labels, mode: _regression_spec(mode, features, labels),
+      model_dir=str(tmp_path))
+  est.train(_input_fn(), steps=2)
+  assert est.get_variable_value('global_step:0') == 2
+  np.testing.assert_array_equal(est.get_variable_value('dense/kernel:0'),
+                                est.get_variable_value('dense/kernel'))
+
+
+def _train_twice_and_export(model_dir):
+  est = tf.estimator.Estimator(
+      lambda features, labels, mode: _regression_spec(mode, features, labels),
+      model_dir=model_dir)
+  est.train(_input_fn(), steps=2)
+  est.train(_input_fn(), steps=2)  # resumes: reads the state file written above
+
+  def serving():
+    x = v1.placeholder(tf.float32, [None, 3])
+    return tf.estimator.export.ServingInputReceiver({'x': x}, {'x': x})
+
+  export = est.export_saved_model(os.path.join(model_dir, 'export'), serving)
+  return est, export
+
+
+@pytest.mark.parametrize('spelling', ['m', 'a/../m', './m/'])
+def test_relative_model_dir_resumes_and_exports(tmp_path, monkeypatch, spelling):
+  monkeypatch.chdir(tmp_path)
+  (tmp_path / 'a').mkdir()
+  est, export = _train_twice_and_export(spelling)
+  assert est.get_variable_value('global_step') == 4
+  state = tf.train.get_checkpoint_state(str(tmp_path / 'm'))
+  assert state.model_checkpoint_path == str(tmp_path / 'm' / 'model.ckpt-4')
+  with open(tmp_path / 'm' / 'checkpoint') as f:
+    assert 'model_checkpoint_path: "model.ckpt-4"' in f.read()
+  assert os.path.isdir(export)
+
+
+def test_symlinked_model_dir_resumes(tmp_path, monkeypatch):
+  monkeypatch.chdir(tmp_path)
+  (tmp_path / 'real').mkdir()
+  os.symlink('real', 'link')
+  est, _ = _train_twice_and_export('link')
+  assert est.get_variable_value('global_step') == 4
+  assert os.path.exists(tmp_path / 'real' / 'model.ckpt-4.index')
+
+
+def test_relative_model_dir_written_by_2_15_trains_on(tmp_path, monkeypatch,
+                                                      golden_dir):
+  """2.15 wrote relative state-file paths; a relative model_dir reads them."""
+  from programs import custom_dnn  # pylint: disable=g-import-not-at-top
+  import shutil  # pylint: disable=g-import-not-at-top
+  shutil.copytree(os.path.join(golden_dir, 'model_dir'), tmp_path / 'm')
+  monkeypatch.chdir(tmp_path)
+  est = tf.estimator.Estimator(
+      custom_dnn.model_fn, model_dir='m', params=custom_dnn.PARAMS,
+      config=tf.estimator.RunConfig(**custom_dnn.RUN_CONFIG_KWARGS))
+  est.train(custom_dnn.train_input_fn, steps=20)
+  assert est.latest_checkpoint() == os.path.join('m', 'model.ckpt-80')
+  assert est.get_variable_value('global_step') == 80
+
+
+def test_float_feature_in_a_crossed_column_is_hashed_as_its_integer(tmp_path):
+  """TF casts a numeric raw key to int64 before crossing (as 2.15 trained)."""
+  fc = tf.feature_column
+  age = [25.2, 25.9, 40.1, 40.8] * 8
+  sex = ['m', 'm', 'f', 'f'] * 8
+  labels = [[0], [0], [1], [1]] * 8
+
+  def input_fn():
+    return tf.data.Dataset.from_tensor_slices(
+        ({'age': age, 'sex': sex}, labels)).repeat().batch(8)
+
+  est = tf.estimator.LinearClassifier(
+      [fc.crossed_column(['age', 'sex'], hash_bucket_size=1000)],
+      model_dir=str(tmp_path))
+  est.train(input_fn, steps=20)
+  probs = [p['probabilities'][1] for p in est.predict(
+      lambda: tf.data.Dataset.from_tensor_slices(
+          {'age': age[:4], 'sex': sex[:4]}).batch(4))]
+  assert probs[0] == probs[1] and probs[2] == probs[3]  # 25.2 and 25.9 -> 25
+  assert probs[0] < 0.5 < probs[2]
+
+
+@pytest.mark.parametrize('make_strategy', [
+    v1.distribute.MirroredStrategy, tf.distribute.MirroredStrategy])
+def test_v1_and_v2_mirrored_strategy_train_the_same(tmp_path, make_strategy):
+  """The migration guide passes the v1 class as train_distribute."""
+
+  def model_fn(features, labels, mode):
+    return _regression_spec(mode, features, labels)
+
+  single = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path / 'single'))
+  single.train(_input_fn(), steps=5)
+  est = tf.estimator.Estimator(
+      model_fn, model_dir=str(tmp_path / 'mirrored'),
+      config=tf.estimator.RunConfig(train_distribute=make_strategy()))
+  est.train(_input_fn(), steps=5)
+  np.testing.assert_allclose(est.get_variable_value('dense/kernel'),
+                             single.get_variable_value('dense/kernel'),
+                             rtol=1e-6)

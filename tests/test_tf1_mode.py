@@ -1,0 +1,117 @@
+"""Legacy programs in TF1 mode give 2.15's numbers (golden artifacts).
+
+`tf.compat.v1.disable_v2_behavior()` is process-wide, so each program runs in
+a process of its own (`tf1_mode_child.py`): after the switch (`v1`), or in
+TF2 mode with every call inside `with tf.Graph().as_default():` (`graph`).
+2.15 built its own graphs and ran both; its model_dirs and the numbers it
+computed from them are in third_party/tensorflow_estimator_2_15/golden/.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDEN = os.path.join(os.path.dirname(HERE), 'third_party',
+                      'tensorflow_estimator_2_15', 'golden')
+RTOL, ATOL = 1e-5, 1e-6
+CONTINUED_RTOL = 1e-4  # ten more optimizer steps: float summation order
+# Cases whose training draws dropout masks: 2.15's continued values differ.
+NONDETERMINISTIC_TRAINING = {'dnn_classifier_multiclass',
+                             'v1_dnn_linear_combined_regressor'}
+# One of each family and API generation; the slow tier runs every case.
+FAST_CASES = ['v1_dnn_classifier', 'dnn_classifier_binary',
+              'v1_linear_classifier', 'dnn_linear_combined_classifier',
+              'baseline_regressor', 'rnn_classifier']
+
+
+def run_child(world, scenario, tmp_path, *args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  proc = subprocess.run(
+      [sys.executable, os.path.join(HERE, 'tf1_mode_child.py'), world,
+       scenario, str(tmp_path), *args],
+      capture_output=True, text=True, env=env, timeout=900, check=False)
+  assert proc.returncode == 0, proc.stderr[-4000:]
+  result = json.loads(proc.stdout.strip().splitlines()[-1])
+  # Every call handed the caller's world back as it found it.
+  assert result.pop('executing_eagerly_after') is (world == 'v2')
+  if world == 'graph':
+    assert result.pop('caller_graph_untouched')
+  return result
+
+
+def close(actual, expected, what, rtol=RTOL):
+  expected = np.asarray(expected)
+  if expected.dtype.kind in 'USO':
+    assert actual == expected.tolist(), what
+  else:
+    np.testing.assert_allclose(np.asarray(actual, np.float64),
+                               expected.astype(np.float64), rtol=rtol,
+                               atol=ATOL, err_msg=what)
+
+
+def assert_dicts_close(actual, expected, what, rtol=RTOL):
+  assert sorted(actual) == sorted(expected), what
+  for key, value in expected.items():
+    close(actual[key], value, f'{what} {key}', rtol)
+
+
+@pytest.mark.parametrize('world', ['v1', 'graph'])
+def test_custom_model_fn_on_2_15_model_dir(world, tmp_path):
+  with open(os.path.join(GOLDEN, 'custom_dnn', 'expected.json')) as f:
+    golden = json.load(f)
+  got = run_child(world, 'custom_golden', tmp_path)
+  assert_dicts_close(got['eval_metrics'], golden['eval_metrics'], 'eval')
+  assert len(got['predictions']) == len(golden['predictions'])
+  for i, (ours, theirs) in enumerate(zip(got['predictions'],
+                                         golden['predictions'])):
+    assert_dicts_close(ours, theirs, f'prediction {i}')
+  assert sorted(got['serving']) == sorted(golden['serving_outputs'])
+  for key, want in golden['serving_outputs'].items():
+    assert_dicts_close(got['serving'][key], want['outputs'], f'serving {key}')
+  # Trained on from step 60 with a one-shot-iterator input_fn (tensors).
+  continued = golden['continued_training']
+  assert got['global_step'] == continued['global_step']
+  assert_dicts_close(got['continued_eval_metrics'], continued['eval_metrics'],
+                     'continued eval', rtol=CONTINUED_RTOL)
+
+
+def _check_canned(name, got):
+  with open(os.path.join(GOLDEN, 'canned', name, 'expected.json')) as f:
+    golden = json.load(f)
+  assert_dicts_close(got['eval_metrics'], golden['eval_metrics'],
+                     f'{name} eval')
+  assert len(got['predictions']) == len(golden['predictions'])
+  for i, (ours, theirs) in enumerate(zip(got['predictions'],
+                                         golden['predictions'])):
+    assert_dicts_close(ours, theirs, f'{name} prediction {i}')
+  for key, want in golden['serving_outputs'].items():
+    for output, value in want.items():
+      close(got['serving'][key][output], value, f'{name} serving {key}')
+  continued = golden['continued']
+  assert sorted(got['variable_values']) == sorted(continued['variable_values'])
+  assert got['variable_values']['global_step'] == continued['global_step']
+  if name not in NONDETERMINISTIC_TRAINING:
+    assert_dicts_close(got['variable_values'], continued['variable_values'],
+                       f'{name} continued', rtol=CONTINUED_RTOL)
+
+
+def test_canned_estimators_on_2_15_model_dirs_in_tf1_mode(tmp_path):
+  got = run_child('v1', 'canned_golden', tmp_path, *FAST_CASES)
+  for name in FAST_CASES:
+    _check_canned(name, got[name])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('world', ['v1', 'graph'])
+def test_every_canned_case_in_tf1_worlds(world, tmp_path):
+  names = sorted(os.listdir(os.path.join(GOLDEN, 'canned')))
+  names = [n for n in names if os.path.isdir(os.path.join(GOLDEN, 'canned', n))]
+  got = run_child(world, 'canned_golden', tmp_path, *names)
+  for name in names:
+    _check_canned(name, got[name])
+

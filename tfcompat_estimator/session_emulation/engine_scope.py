@@ -1,0 +1,74 @@
+"""The seam between the caller's TF1 world and the engine's TF2 one.
+
+A legacy program may call the Estimator after
+`tf.compat.v1.disable_v2_behavior()` (or `disable_eager_execution()`), or inside
+`with tf.Graph().as_default():`. 2.15 built its own graphs and sessions, so it
+did not care. Our engine iterates datasets, lifts variables and calls
+functions eagerly, which a graph-mode thread refuses ("tf.data.Dataset only
+supports Python-style iteration in eager mode"). Every public entry point runs
+under `scope()`: eager execution for this thread, and an empty default-graph
+stack, so nothing of ours lands in (or reads from) a graph the caller made
+default. The caller's graph and mode are back as soon as the call returns, and
+around each item a prediction generator yields.
+
+The caller's other v1 switches (v1 `TensorShape`, hashable tensors, ref
+variables by default) are process-wide and stay as they are: the user's
+`model_fn` and `input_fn` were written for them, and the parts of the engine
+that depend on them ask TensorFlow (e.g. `executing_eagerly_outside_functions`)
+rather than the switches.
+"""
+
+import contextlib
+import functools
+
+from tensorflow.python.eager import context
+from tensorflow.python.framework import ops
+
+
+def _in_tf2_world():
+  # pylint: disable=protected-access
+  return context.executing_eagerly() and not ops._default_graph_stack.stack
+
+
+@contextlib.contextmanager
+def scope():
+  """Runs the block eagerly with no caller graph as the default graph."""
+  if _in_tf2_world():  # the common case costs one check
+    yield
+    return
+  stack = ops._default_graph_stack  # pylint: disable=protected-access
+  saved = stack.stack, stack._global_default_graph  # pylint: disable=protected-access
+  stack.stack = []
+  stack._global_default_graph = None  # pylint: disable=protected-access
+  try:
+    with context.eager_mode():
+      yield
+  finally:
+    stack.stack, stack._global_default_graph = saved  # pylint: disable=protected-access
+
+
+def entry_point(method):
+  """Decorates a public method so that its body runs under `scope()`."""
+
+  @functools.wraps(method)
+  def wrapper(*args, **kwargs):
+    with scope():
+      return method(*args, **kwargs)
+
+  return wrapper
+
+
+def generator(items):
+  """Iterates `items` under `scope()`, leaving it while the caller holds an item."""
+  iterator = iter(items)
+  try:
+    while True:
+      with scope():
+        try:
+          item = next(iterator)
+        except StopIteration:
+          return
+      yield item
+  finally:
+    with scope():  # a generator closed early runs its cleanup here
+      iterator.close()
