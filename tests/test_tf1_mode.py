@@ -115,3 +115,45 @@ def test_every_canned_case_in_tf1_worlds(world, tmp_path):
   for name in names:
     _check_canned(name, got[name])
 
+
+def _assert_same_training(got, names):
+  first = got[names[0]]
+  for name in names[1:]:
+    for key, value in first.items():
+      np.testing.assert_allclose(got[name][key], value, rtol=1e-6,
+                                 err_msg=f'{name} {key}')
+
+
+@pytest.mark.parametrize('world', ['v1', 'v2'])
+def test_tf1_input_pipelines_feed_the_same_batches_as_a_dataset(world,
+                                                                tmp_path):
+  """Initializable iterators (fed by a hook) and queue runners, as 2.15 ran them.
+
+  The iterator is initialized by a hook's `after_create_session` with a
+  `feed_dict` (TF-Ranking's example); the queues are filled by queue runners
+  and their end of input (num_epochs) ends training and evaluation.
+  """
+  got = run_child(world, 'input_pipelines', tmp_path)
+  _assert_same_training(got, ['dataset', 'initializable', 'queue'])
+  assert got['dataset']['steps_to_end_of_input'] == 2 * 40 // 8
+  assert len(got['queue']['predictions']) == 40
+  # A queue runner's failure stops the job with the runner's own error.
+  assert 'the reader failed' in got['queue_runner_error']
+
+
+@pytest.mark.slow
+def test_tf1_input_pipelines_match_2_15(tmp_path, venv215_python):
+  ours = run_child('v1', 'input_pipelines', tmp_path / 'ours')
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  env.pop('TF_USE_LEGACY_KERAS', None)  # 2.15 has no tf-keras; tf.keras is Keras 2
+  proc = subprocess.run(
+      [venv215_python, os.path.join(HERE, 'tf1_mode_child.py'), 'v1',
+       'input_pipelines', str(tmp_path / 'theirs')],
+      capture_output=True, text=True, env=env, timeout=900, check=True)
+  theirs = json.loads(proc.stdout.strip().splitlines()[-1])
+  for name in ('dataset', 'initializable', 'queue'):
+    for key, value in theirs[name].items():
+      np.testing.assert_allclose(ours[name][key], value, rtol=1e-6,
+                                 err_msg=f'{name} {key}')
+  assert ours['queue_runner_error'].split(':')[0] == (
+      theirs['queue_runner_error'].split(':')[0])

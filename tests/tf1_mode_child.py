@@ -118,6 +118,108 @@ def canned_golden():
   return result
 
 
+def _linear_model_fn(features, labels, mode):
+  v1 = tf.compat.v1
+  logits = v1.layers.dense(features['x'], 1,
+                           kernel_initializer=v1.constant_initializer(0.1))
+  if mode == tf.estimator.ModeKeys.PREDICT:
+    return tf.estimator.EstimatorSpec(mode, predictions={'y': logits})
+  loss = v1.losses.mean_squared_error(labels, logits)
+  train_op = v1.train.GradientDescentOptimizer(0.1).minimize(
+      loss, v1.train.get_global_step())
+  return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+_X = np.random.RandomState(0).rand(40, 3).astype(np.float32)
+_Y = _X.sum(1, keepdims=True)
+
+
+class _IteratorInitializerHook(tf.compat.v1.train.SessionRunHook):
+  """TF-Ranking's estimator example: the input_fn sets the function it calls."""
+
+  def __init__(self):
+    self.iterator_initializer_fn = None
+
+  def after_create_session(self, session, coord):
+    del coord
+    self.iterator_initializer_fn(session)
+
+
+def _initializable_input(batch, epochs):
+  v1 = tf.compat.v1
+  hook = _IteratorInitializerHook()
+
+  def input_fn():
+    x = v1.placeholder(tf.float32, _X.shape)
+    y = v1.placeholder(tf.float32, _Y.shape)
+    dataset = tf.data.Dataset.from_tensor_slices(({'x': x}, y))
+    iterator = v1.data.make_initializable_iterator(
+        dataset.repeat(epochs).batch(batch))
+    hook.iterator_initializer_fn = lambda session: session.run(
+        iterator.initializer, feed_dict={x: _X, y: _Y})
+    return iterator.get_next()
+
+  return input_fn, [hook]
+
+
+def _queue_input(batch, epochs, fail_after=None):
+  v1 = tf.compat.v1
+
+  def input_fn():
+    x, y = v1.train.slice_input_producer(
+        [tf.constant(_X), tf.constant(_Y)], num_epochs=epochs, shuffle=False)
+    if fail_after is not None:
+      seen = []
+
+      def count(value):
+        seen.append(1)
+        if len(seen) > fail_after:
+          raise ValueError('the reader failed')
+        return value
+
+      x = v1.py_func(count, [x], tf.float32)
+      x.set_shape([3])
+    xs, ys = v1.train.batch([x, y], batch_size=batch, capacity=16)
+    return {'x': xs}, ys
+
+  return input_fn, []
+
+
+def _dataset_input(batch, epochs):
+  return (lambda: tf.data.Dataset.from_tensor_slices(
+      ({'x': _X}, _Y)).repeat(epochs).batch(batch)), []
+
+
+def input_pipelines():
+  """The same data through TF1 input machinery and through a Dataset."""
+  result = {}
+  for name, make in (('initializable', _initializable_input),
+                     ('queue', _queue_input), ('dataset', _dataset_input)):
+    est = tf.estimator.Estimator(_linear_model_fn,
+                                 model_dir=os.path.join(WORK_DIR, name))
+    input_fn, hooks = make(8, None)
+    est.train(input_fn, hooks=hooks, steps=12)
+    input_fn, hooks = make(10, 1)
+    result[name] = {
+        'kernel': est.get_variable_value('dense/kernel'),
+        'eval_loss': est.evaluate(input_fn, hooks=hooks)['loss']}
+    input_fn, hooks = make(8, 2)  # 80 examples: ends after 10 steps
+    est.train(input_fn, hooks=hooks)
+    result[name]['steps_to_end_of_input'] = int(
+        est.get_variable_value('global_step')) - 12
+    input_fn, hooks = make(10, 1)
+    result[name]['predictions'] = [
+        p['y'] for p in est.predict(input_fn, hooks=hooks)]
+  est = tf.estimator.Estimator(_linear_model_fn,
+                               model_dir=os.path.join(WORK_DIR, 'failing'))
+  try:
+    est.train(_queue_input(8, None, fail_after=20)[0], steps=50)
+    result['queue_runner_error'] = None
+  except Exception as e:  # pylint: disable=broad-except
+    result['queue_runner_error'] = f'{type(e).__name__}: {e}'
+  return result
+
+
 def main():
   scenario = globals()[SCENARIO]
   if WORLD == 'graph':

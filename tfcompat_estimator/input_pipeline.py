@@ -2,21 +2,20 @@
 
 Two kinds of input_fn exist in legacy code. Most return a `tf.data.Dataset`:
 it is iterated eagerly and its iterator can be handed to compiled multi-step
-loops. Older ones return tensors (often `make_one_shot_iterator(ds).get_next()`
-or placeholders fed by a `FeedFnHook`): each call of such tensors must yield the
-next batch, so the input_fn is re-run inside a wrapped graph and that graph is
-called once per step, keeping its iterator state between calls.
+loops. Older ones return tensors (often `make_one_shot_iterator(ds).get_next()`,
+an initializable iterator, queues, or placeholders fed by a `FeedFnHook`):
+each run of such tensors must yield the next batch, so the input_fn is re-run
+inside a plain `tf.Graph`, which `session_emulation/input_graph.py` runs as
+its session did, keeping its state between steps.
 """
 
-import weakref
 
 import tensorflow as tf
-from tensorflow.python.eager import context as tf_context
 
 from tfcompat_estimator import distribution
 from tfcompat_estimator import model_fn as model_fn_lib
-from tfcompat_estimator import one_shot_iterators
-from tfcompat_estimator.session_emulation import graph_prune
+from tfcompat_estimator.session_emulation import input_graph as input_graph_lib
+from tfcompat_estimator.session_emulation import session as session_lib
 
 ModeKeys = model_fn_lib.ModeKeys
 
@@ -72,8 +71,7 @@ class BatchSource:
     self.mode = mode
     strategy = distribution.strategy_for(mode, config)
     self.iterator = None
-    self._producer = None
-    self._release = lambda: None
+    self.input_graph = None  # an InputGraph, for input_fns returning tensors
     self._replicas = distribution.local_replicas(strategy)
     result = self._call_eagerly(input_fn, mode, params, config,
                                 distribution.input_context(strategy))
@@ -114,37 +112,18 @@ class BatchSource:
     # hooks can key feed_dicts by the placeholders input_fn created.
     graph = tf.Graph()
     with graph.as_default():
+      graph.seed = config.tf_random_seed
       result = call_input_fn(input_fn, mode, params, config)
       if isinstance(result, tf.data.Dataset):
         result = tf.compat.v1.data.make_one_shot_iterator(result).get_next()
       features, labels = map(_as_tensors, _split(result, mode))
-    self._graph = graph  # keeps py_func callbacks (from_generator) registered
-    placeholders = [op.outputs[0].name for op in graph.get_operations()
-                    if op.type == 'Placeholder']
-    outputs = [t.name for t in tf.nest.flatten(_present(features, labels),
-                                               expand_composites=True)]
-    graph_def, detached = one_shot_iterators.detach(graph.as_graph_def())
-    context = tf_context.context()
-    self._release = weakref.finalize(self, _unregister, [
-        f.signature.name for f in graph_def.library.function
-        if not context.has_function(f.signature.name)])
-
-    def build():
-      tf.graph_util.import_graph_def(graph_def, name='')
-      return one_shot_iterators.make_datasets(detached)
-
-    wrapped = tf.compat.v1.wrap_function(build, signature=[])
-    self._iterators = one_shot_iterators.eager_iterators(wrapped(), detached)
-    self._placeholder_names = placeholders
-    self._placeholder_dtypes = [graph.as_graph_element(n).dtype for n in placeholders]
     self.features_spec = tf.nest.map_structure(_spec_of, features)
     self.labels_spec = (None if labels is None
                         else tf.nest.map_structure(_spec_of, labels))
     self._structure = _present(self.features_spec, self.labels_spec)
-    self._producer = graph_prune.prune(
-        wrapped, [wrapped.graph.as_graph_element(n) for n in
-                  placeholders + [d.input_name for d in detached]],
-        [wrapped.graph.as_graph_element(n) for n in outputs])
+    self.input_graph = input_graph_lib.InputGraph(graph, tf.nest.flatten(
+        _present(features, labels), expand_composites=True))
+    self.input_graph.start_queue_runners(tf.compat.v1.train.Coordinator())
 
   def __enter__(self):
     return self
@@ -153,14 +132,14 @@ class BatchSource:
     self.close()
 
   def close(self):
-    """Releases the input graph's functions and iterators now.
+    """Stops the input graph's queue runners, releases its functions and iterators.
 
     Otherwise they go only when the garbage collector breaks this object's
     reference cycles, which lets memory pile up over repeated calls.
     """
-    self._release()
-    self._producer = None
-    self._iterators = []
+    if self.input_graph is not None:
+      self.input_graph, input_graph = None, self.input_graph
+      input_graph.close()
     self.iterator = None  # stops its read-ahead thread and frees its buffer
 
   @property
@@ -182,21 +161,16 @@ class BatchSource:
                             if self._has_labels() else (replica_element, None))
         flat += tf.nest.flatten(_present(features, labels), expand_composites=True)
       return flat
-    values = []
-    feed_dict = {_feed_name(k): v for k, v in (feed_dict or {}).items()}
-    for name, dtype in zip(self._placeholder_names, self._placeholder_dtypes):
+    feed_dict = {session_lib.feed_name(k): v for k, v in (feed_dict or {}).items()}
+    for name in self.input_graph.per_step_placeholders:
       if name not in feed_dict:
         raise ValueError(f'input_fn placeholder {name} was not fed; a hook '
                          '(e.g. FeedFnHook) must feed it every step.')
-      values.append(tf.convert_to_tensor(feed_dict.pop(name), dtype))
-    if feed_dict:
-      raise ValueError(f'feed_dict keys {list(feed_dict)} are not placeholders '
+    strangers = [k for k in feed_dict if not self.input_graph.is_placeholder(k)]
+    if strangers:
+      raise ValueError(f'feed_dict keys {strangers} are not placeholders '
                        'created by input_fn.')
-    try:
-      flat = self._producer(*values, *map(one_shot_iterators.resource,
-                                          self._iterators))
-    except tf.errors.OutOfRangeError:
-      raise StopIteration from None
+    flat = self.input_graph.next_batch(feed_dict)
     return tf.nest.flatten(tf.nest.pack_sequence_as(self._structure, flat,
                                                     expand_composites=True),
                            expand_composites=True)
@@ -205,31 +179,9 @@ class BatchSource:
     return self.labels_spec is not None
 
 
-def _unregister(names):
-  """Removes an input graph's own functions from the eager context.
-
-  TF registers a graph's library functions for every function importing the
-  graph and never removes them (the dataset factory holds the input's data):
-  megabytes per call. Only functions new with the graph are passed here, so
-  nothing registered by anyone else is touched.
-  """
-  context = tf_context.context()
-  for name in names:
-    while context.has_function(name):
-      context.remove_function(name)
-
-
 def _present(features, labels):
   """The parts of a batch that exist, in the order they are flattened."""
   return [features] + ([labels] if labels is not None else [])
-
-
-def _feed_name(key):
-  """feed_dict keys may be tensor names, tensors or their `.ref()`s."""
-  if isinstance(key, str):
-    return key if ':' in key else key + ':0'
-  key = key.deref() if hasattr(key, 'deref') else key
-  return key.name
 
 
 def _is_pair(spec):

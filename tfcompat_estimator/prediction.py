@@ -29,7 +29,7 @@ def run_prediction(estimator, input_fn, predict_keys, hooks, checkpoint_path,
   captured = estimator._prepare(  # pylint: disable=protected-access
       model_fn_lib.ModeKeys.PREDICT, batches, checkpoint_path)
   predictions = _select(captured.spec.predictions, predict_keys)
-  session = session_lib.EmulatedSession(captured)
+  session = session_lib.EmulatedSession(captured, batches.input_graph)
   runner = hook_runner_lib.HookRunner(
       hooks + list(captured.spec.prediction_hooks), session)
   runner.begin()

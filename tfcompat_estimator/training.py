@@ -122,7 +122,8 @@ class TrainLoop:
         model_fn_lib.ModeKeys.TRAIN, self._batches, self._restored)
     self._start = int(self.captured.global_step.numpy())
     self._last_step = last_step if steps is None else self._start + steps
-    self._session = session_lib.EmulatedSession(self.captured)
+    self._session = session_lib.EmulatedSession(self.captured,
+                                                 self._batches.input_graph)
     self._stores = {}
     self._loop = None  # the compiled train loop last used
 

@@ -13,8 +13,11 @@ from tensorflow.python.ops import op_selector
 class EmulatedSession:
   """`run(fetches, feed_dict=None, options=None, run_metadata=None)`."""
 
-  def __init__(self, captured):
+  def __init__(self, captured, input_graph=None):
     self.captured = captured
+    # The input_fn's graph (an `input_graph.InputGraph`) when it returned
+    # tensors: hooks run its ops too (e.g. an iterator's initializer).
+    self.input_graph = input_graph
     self.current_batch = None  # flat batch tensors of the step in progress
 
   @property
@@ -23,6 +26,10 @@ class EmulatedSession:
 
   def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
     del options, run_metadata  # Tracing options have no meaning here.
+    if self.input_graph is not None and _owned_by(self.input_graph, fetches):
+      plan = FetchPlan(self.input_graph, fetches)
+      feeds = {feed_name(k): v for k, v in (feed_dict or {}).items()}
+      return plan.pack(self.input_graph.run_elements(plan.elements, feeds))
     if feed_dict:
       raise ValueError('session.run(feed_dict=...) is only supported for '
                        'placeholders created by input_fn, fed through '
@@ -72,6 +79,19 @@ class EmulatedSession:
 
   def __exit__(self, *exc):
     return False
+
+
+def feed_name(key):
+  """The tensor name a feed_dict key stands for (a name, tensor or `.ref()`)."""
+  if isinstance(key, str):
+    return key if ':' in key else key + ':0'
+  key = key.deref() if hasattr(key, 'deref') else key
+  return key.name
+
+
+def _owned_by(input_graph, fetches):
+  leaves = [leaf for leaf in _flatten(fetches) if leaf is not None]
+  return bool(leaves) and all(input_graph.owns(leaf) for leaf in leaves)
 
 
 def to_numpy(value):

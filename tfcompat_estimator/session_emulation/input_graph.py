@@ -1,0 +1,201 @@
+"""An input_fn's own `tf.Graph`, run the way its v1 session ran it.
+
+Input functions that return tensors build TF1 input machinery: one-shot and
+initializable iterators, placeholders fed by hooks, queues filled by queue
+runners, local variables counting epochs. 2.15 ran that graph in the
+training session: its variables and tables were initialized with the model's,
+queue runners were started as the session was created (before
+`after_create_session`, where hooks may run `iterator.initializer` with a
+`feed_dict`), and each step ran the graph's outputs.
+
+Here the graph is imported into one wrapped function and every run is a
+function pruned from it (`run`, `next_batch`). Pruned functions do not share
+kernels, so every stateful resource of the graph (iterator, queue, variable,
+table) is given a shared name of its own: all runs then reach the same one,
+as all `session.run` calls did. One-shot iterators are fed as eager
+iterators instead (`one_shot_iterators`). Queue runners run in TF's own
+`QueueRunner` threads, with this object as their session, under a
+`Coordinator` that `close` stops and joins (re-raising a runner's error).
+"""
+
+import threading
+import uuid
+
+import tensorflow as tf
+from tensorflow.python.eager import context as tf_context
+from tensorflow.python.framework import op_def_registry
+
+from tfcompat_estimator import one_shot_iterators
+from tfcompat_estimator.session_emulation import engine_scope
+from tfcompat_estimator.session_emulation import graph_prune
+from tfcompat_estimator.session_emulation import session as session_lib
+
+_v1 = tf.compat.v1
+_PLACEHOLDERS = ('Placeholder', 'PlaceholderV2')
+# How long `close` waits for queue-runner threads blocked in an op.
+_STOP_GRACE_SECS = 10
+
+
+class InputGraph:
+  """Runs fetches of `graph` (where input_fn ran) and draws its `outputs`.
+
+  Args:
+    graph: the `tf.Graph` the input_fn built.
+    outputs: the flat list of its tensors that make up a batch.
+  """
+
+  def __init__(self, graph, outputs):
+    self.graph = graph  # also keeps py_func callbacks (from_generator) alive
+    init_op = _initializer(graph)
+    graph_def, detached = one_shot_iterators.detach(graph.as_graph_def())
+    _share_resources(graph_def, f'tfcompat_input_{uuid.uuid4().hex}')
+    context = tf_context.context()
+    self._own_functions = [f.signature.name for f in graph_def.library.function
+                           if not context.has_function(f.signature.name)]
+
+    def build():
+      tf.graph_util.import_graph_def(graph_def, name='')
+      return one_shot_iterators.make_datasets(detached)
+
+    self._wrapped = _v1.wrap_function(build, signature=[])
+    self._detached_inputs = [self._wrapped.graph.as_graph_element(d.input_name)
+                             for d in detached]
+    # Pruned: a call of the whole graph would also run its stateful ops
+    # (e.g. an initializable iterator's MakeIterator and its placeholders).
+    variants = graph_prune.prune(self._wrapped, [], self._wrapped.outputs)()
+    self._iterators = one_shot_iterators.eager_iterators(variants, detached)
+    self._outputs = list(outputs)
+    self.per_step_placeholders = [
+        t.name for t in _placeholders_needed_by(self._outputs)]
+    self._pruned = {}
+    self._prune_lock = threading.Lock()
+    self._coord = None
+    self._threads = []
+    if init_op is not None:
+      self.run(init_op)
+
+  # Session interface, for hooks and queue runners ------------------------
+  def owns(self, fetch):
+    """Whether `fetch` (tensor, op or its name) is an element of this graph."""
+    if isinstance(fetch, str):
+      try:
+        self.graph.as_graph_element(fetch)
+        return True
+      except (KeyError, ValueError):
+        return False
+    return getattr(fetch, 'graph', None) is self.graph
+
+  def is_placeholder(self, name):
+    try:
+      return self.graph.as_graph_element(name).op.type in _PLACEHOLDERS
+    except (KeyError, ValueError):
+      return False
+
+  def as_graph_element(self, fetch):
+    return self.graph.as_graph_element(fetch)
+
+  def run_elements(self, elements, feed_dict=None):
+    """Numpy values of graph `elements` (None for operations)."""
+    return [session_lib.to_numpy(o)
+            for o in self._call(elements, feed_dict)]
+
+  def _call(self, elements, feed_dict):
+    """The eager values of `elements`, `feed_dict` (name -> value) fed."""
+    feeds = sorted(feed_dict or {})
+    key = (tuple(e.name for e in elements), tuple(feeds))
+    with engine_scope.scope():  # queue runners call from threads of their own
+      with self._prune_lock:  # ... at once, as they start
+        if key not in self._pruned:
+          self._pruned[key] = self._prune(elements, feeds)
+      values = [tf.convert_to_tensor(feed_dict[name],
+                                     self.graph.as_graph_element(name).dtype)
+                for name in feeds]
+      return self._pruned[key](*values, *map(one_shot_iterators.resource,
+                                             self._iterators))
+
+  def run(self, fetch):
+    """Runs one tensor or operation (what `QueueRunner` asks of a session)."""
+    return self.run_elements([self.as_graph_element(fetch)])[0]
+
+  def make_callable(self, fetch):
+    return lambda: self.run(fetch)
+
+  def _prune(self, elements, feeds):
+    graph = self._wrapped.graph
+    inner = [graph.as_graph_element(e.name) for e in elements]
+    fed = [graph.as_graph_element(name) for name in feeds]
+    return graph_prune.prune(self._wrapped, fed + self._detached_inputs, inner)
+
+  # Batches ---------------------------------------------------------------
+  def next_batch(self, feed_dict):
+    """The outputs' eager values for one step; StopIteration at end of input."""
+    try:
+      return self._call(self._outputs, feed_dict)
+    except tf.errors.OutOfRangeError:
+      raise StopIteration from None
+
+  # Queue runners -----------------------------------------------------------
+  def start_queue_runners(self, coord):
+    """Starts the graph's queue runners under `coord` (as MonitoredSession did)."""
+    self._coord = coord
+    for runner in self.graph.get_collection(_v1.GraphKeys.QUEUE_RUNNERS):
+      self._threads += runner.create_threads(self, coord=coord, daemon=True,
+                                             start=True)
+
+  def close(self):
+    """Stops and joins the queue runners; raises the error one of them hit."""
+    try:
+      if self._coord is not None:
+        self._coord.request_stop()
+        self._coord.join(self._threads, stop_grace_period_secs=_STOP_GRACE_SECS,
+                         ignore_live_threads=True)
+    finally:
+      self._threads = []
+      self._pruned = {}
+      self._iterators = []
+      context = tf_context.context()
+      for name in self._own_functions:
+        while context.has_function(name):
+          context.remove_function(name)
+
+
+def _initializer(graph):
+  """The op a Scaffold would run first for this graph's state, or None.
+
+  Variables (e.g. the epoch counters of `limit_epochs`) and v1 tables of the
+  input graph were initialized with the model's by 2.15's Scaffold.
+  """
+  with graph.as_default():
+    ops = []
+    if _v1.global_variables() or _v1.local_variables():
+      ops += [_v1.global_variables_initializer(),
+              _v1.local_variables_initializer()]
+    if graph.get_collection(_v1.GraphKeys.TABLE_INITIALIZERS):
+      ops.append(_v1.tables_initializer())
+    return tf.group(*ops, name='tfcompat_input_init') if ops else None
+
+
+def _share_resources(graph_def, prefix):
+  """Gives each stateful resource op without a shared name one of its own."""
+  for node in graph_def.node:  # not in functions: those run per call
+    op_def = op_def_registry.get(node.op)
+    if op_def is None or not op_def.is_stateful:
+      continue
+    if any(a.name == 'shared_name' for a in op_def.attr) and not (
+        node.attr['shared_name'].s):
+      node.attr['shared_name'].s = f'{prefix}/{node.name}'.encode()
+
+
+def _placeholders_needed_by(tensors):
+  """The placeholders `tensors` depend on (through data and control edges)."""
+  seen, stack, found = set(), [t.op for t in tensors], []
+  while stack:
+    op = stack.pop()
+    if id(op) in seen:
+      continue
+    seen.add(id(op))
+    if op.type in _PLACEHOLDERS:
+      found.append(op.outputs[0])
+    stack.extend(t.op for t in op.inputs)
+    stack.extend(op.control_inputs)
+  return sorted(found, key=lambda t: t.name)
