@@ -124,9 +124,11 @@ class TestTrainingHere:
       state = f.read()
     assert 'model_checkpoint_path: "model.ckpt-60"' in state
     assert str(tmp_path) not in state  # relative paths
+    # Data, index and .meta of each kept checkpoint, and graph.pbtxt: 2.15's files.
+    theirs = expected['files_after_train_normalized']
     assert sorted(p for p in os.listdir(tmp_path) if p.startswith('model.ckpt')) == [
-        f'model.ckpt-{s}.{ext}' for s in (20, 40, 60)
-        for ext in ('data-00000-of-00001', 'index')]
+        p for p in theirs if p.startswith('model.ckpt')]
+    assert 'graph.pbtxt' in theirs and (tmp_path / 'graph.pbtxt').exists()
 
   def test_train_summaries_have_2_15_tags_and_steps(self, tmp_path, expected):
     est = make_estimator(str(tmp_path))

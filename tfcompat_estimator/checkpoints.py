@@ -256,12 +256,16 @@ class CheckpointStore:
   def directory(self):
     return self._dir
 
-  def save(self, variables, step):
-    """Writes `variables` as checkpoint `step` and returns its path."""
-    with tf.init_scope():  # callers may be inside a hook's graph context
-      return self._save(variables, step)
+  def save(self, variables, step, meta_graph=None):
+    """Writes `variables` as checkpoint `step` and returns its path.
 
-  def _save(self, variables, step):
+    `meta_graph` (a serialized MetaGraphDef) is written beside it as
+    `model.ckpt-<step>.meta`, as 2.15's Saver did.
+    """
+    with tf.init_scope():  # callers may be inside a hook's graph context
+      return self._save(variables, step, meta_graph)
+
+  def _save(self, variables, step, meta_graph):
     basename = f'{CHECKPOINT_BASENAME}-{int(step)}'
     final = os.path.join(self._dir, basename)
     temp = os.path.join(self._dir, f'.{basename}{_TEMP_MARK}{uuid.uuid4().hex}')
@@ -271,6 +275,10 @@ class CheckpointStore:
       tf.raw_ops.SaveV2(prefix=temp, tensor_names=[name for name, _, _ in saved],
                         shape_and_slices=[spec for _, spec, _ in saved],
                         tensors=[variables[k].read_value() for k in keys])
+      if meta_graph is not None:
+        with tf.io.gfile.GFile(temp + '.meta', 'wb') as f:
+          f.write(meta_graph)
+        tf.io.gfile.rename(temp + '.meta', final + '.meta', overwrite=True)
       tf.io.gfile.rename(temp + _DATA_SUFFIX, final + _DATA_SUFFIX, overwrite=True)
       tf.io.gfile.rename(temp + '.index', final + '.index', overwrite=True)
     except (tf.errors.OpError, OSError) as e:

@@ -14,6 +14,7 @@ from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
 from tfcompat_estimator.session_emulation import loops
 from tfcompat_estimator.session_emulation import session as session_lib
 from tfcompat_estimator.session_emulation import step_runner
+from tfcompat_estimator.session_emulation import tf1_graph
 
 _BULK_CHUNK = 1000
 
@@ -68,15 +69,17 @@ def run_evaluation(estimator, input_fn, steps, hooks, checkpoint_path, name,
   results = dict(zip(keys, values))
   results['global_step'] = captured.global_step.numpy()
   runner.end()
-  _report(estimator, results, name, checkpoint_path)
+  _report(estimator, captured, results, name, checkpoint_path)
   return results
 
 
-def _report(estimator, results, name, checkpoint_path):
+def _report(estimator, captured, results, name, checkpoint_path):
   step = int(results['global_step'])
   logging.info('Saving dict for global step %d: %s', step, ', '.join(
       f'{k} = {v}' for k, v in sorted(results.items())))
   writer = summaries.writer_for(estimator.eval_dir(name))
+  writer.add_graph_once(lambda: captured.cached(
+      'tf1_graph', lambda: tf1_graph.meta_graph_def(captured)))
   scalars = {k: v for k, v in results.items() if k != 'global_step'}
   if checkpoint_path:
     scalars['checkpoint_path'] = checkpoint_path.encode()

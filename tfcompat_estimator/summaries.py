@@ -10,10 +10,12 @@ import collections
 import contextlib
 import os
 import threading
+import time
 
 from tensorflow.python.platform import tf_logging as logging
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.ops import summary_ops_v2  # pylint: disable=g-direct-tensorflow-import
 
 from tfcompat_estimator import file_errors
 
@@ -54,6 +56,7 @@ class EventWriter:
   def __init__(self, logdir):
     self._logdir = logdir
     self._failed = False
+    self._graph_written = False
     with self._reporting_failures():
       tf.io.gfile.makedirs(logdir)
       before = set(tf.io.gfile.listdir(logdir))
@@ -80,6 +83,25 @@ class EventWriter:
       # Not a Python int: TF keeps the eager constant of every distinct
       # Python scalar it converts, about 0.7 KB each, forever.
       tf.summary.experimental.write_raw_pb(summary_bytes, step=np.int64(step))
+
+  def add_graph_once(self, make_graphs):
+    """Writes the graph and meta-graph events, if this writer has none yet.
+
+    2.15's summary writers (one per directory and process) wrote them when
+    they were created; TensorBoard's Graphs tab reads them.
+    `make_graphs()` gives `(GraphDef, MetaGraphDef)` and is only called
+    when the events are due.
+    """
+    if self._graph_written:
+      return
+    graph_def, meta_graph_def = make_graphs()
+    events = [tf.compat.v1.Event(graph_def=graph_def.SerializeToString()),
+              tf.compat.v1.Event(meta_graph_def=meta_graph_def.SerializeToString())]
+    with self._reporting_failures(), tf.init_scope(), self._writer.as_default():
+      for event in events:
+        event.wall_time = time.time()
+        summary_ops_v2.import_event(tf.constant(event.SerializeToString()))
+    self._graph_written = True
 
   def write_scalars(self, values, step):
     summary = tf.compat.v1.Summary()

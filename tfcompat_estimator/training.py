@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from tfcompat_estimator import checkpoints
 from tfcompat_estimator import distribution
+from tfcompat_estimator import file_errors
 from tfcompat_estimator import input_pipeline
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import summaries
@@ -28,6 +29,7 @@ from tfcompat_estimator.session_emulation import hook_schedule
 from tfcompat_estimator.session_emulation import loops
 from tfcompat_estimator.session_emulation import session as session_lib
 from tfcompat_estimator.session_emulation import step_runner
+from tfcompat_estimator.session_emulation import tf1_graph
 
 _train = tf.compat.v1.train
 
@@ -46,22 +48,26 @@ class _CheckpointSaverAdapter:
 
   saver_def = None
 
-  def __init__(self, variables, store_for_dir):
+  def __init__(self, variables, store_for_dir, meta_graph):
     self._variables = variables
     self._store_for_dir = store_for_dir
+    self._meta_graph = meta_graph
 
-  def save(self, sess, save_path, global_step=None, **unused_kwargs):
+  def save(self, sess, save_path, global_step=None, write_meta_graph=True,
+           **unused_kwargs):
     del sess
     step = int(np.asarray(global_step)) if global_step is not None else 0
-    return self._store_for_dir(os.path.dirname(save_path)).save(self._variables, step)
+    return self._store_for_dir(os.path.dirname(save_path)).save(
+        self._variables, step, self._meta_graph if write_meta_graph else None)
 
 
 class _Checkpointing:
   """Native CheckpointSaverHook: saves at start, on schedule and at the end."""
 
-  def __init__(self, store, variables, config, listeners):
+  def __init__(self, store, variables, config, listeners, meta_graph):
     self._store = store
     self._variables = variables
+    self._meta_graph = meta_graph  # written as each checkpoint's .meta
     self._listeners = list(listeners)
     self.timer = _train.SecondOrStepTimer(every_secs=config.save_checkpoints_secs,
                                           every_steps=config.save_checkpoints_steps)
@@ -83,7 +89,8 @@ class _Checkpointing:
                  os.path.join(self._store.directory, checkpoints.CHECKPOINT_BASENAME))
     for listener in self._listeners:
       listener.before_save(session, step)
-    self.last_path = on_disk or self._store.save(self._variables, step)
+    self.last_path = on_disk or self._store.save(self._variables, step,
+                                                 self._meta_graph)
     self.timer.update_last_triggered_step(step)
     stop = False
     for listener in self._listeners:
@@ -135,11 +142,18 @@ class TrainLoop:
           self._config.keep_checkpoint_every_n_hours)
     return self._stores[directory]
 
-  def _assemble_hooks(self):
+  def _all_hooks(self):
     spec = self.captured.spec
     # 2.15's order: chief-only hooks, then the caller's, then the model_fn's.
     chief = list(spec.training_chief_hooks) if self._is_chief else []
-    hooks = chief + self._hooks + list(spec.training_hooks)
+    return chief + self._hooks + list(spec.training_hooks)
+
+  def _checkpointing_for(self, hooks, meta_graph):
+    """Native checkpointing, or None when a CheckpointSaverHook in `hooks` saves.
+
+    Such a hook gets the listeners and finds our saver (which writes
+    `meta_graph` as each checkpoint's .meta) in the SAVERS collection.
+    """
     saver_hooks = [h for h in hooks if isinstance(h, _train.CheckpointSaverHook)]
     checkpointing = None
     if saver_hooks:
@@ -147,17 +161,17 @@ class TrainLoop:
       graph = self.captured.graph
       if not graph.get_collection(tf.compat.v1.GraphKeys.SAVERS):
         graph.add_to_collection(tf.compat.v1.GraphKeys.SAVERS, _CheckpointSaverAdapter(
-            self.captured.global_variables, self._store_for_dir))
+            self.captured.global_variables, self._store_for_dir, meta_graph))
     elif self._is_chief and (self._config.save_checkpoints_steps or
                                     self._config.save_checkpoints_secs):
       checkpointing = _Checkpointing(self._store_for_dir(None),
                                      self.captured.global_variables,
-                                     self._config, self._listeners)
+                                     self._config, self._listeners, meta_graph)
     elif self._listeners:
       raise ValueError('There should be a CheckpointSaverHook to use '
                        'saving_listeners. Enable checkpoints via RunConfig '
                        '(save_checkpoints_steps or save_checkpoints_secs).')
-    return hooks, checkpointing
+    return checkpointing
 
   def run(self):
     """Trains until `last_step`, end of input, or a stop request."""
@@ -168,10 +182,31 @@ class TrainLoop:
     finally:
       self._batches.close()
 
-  def _run(self):
-    hooks, self._checkpointing = self._assemble_hooks()
-    runner = hook_runner_lib.HookRunner(hooks, self._session)
+  def _tf1_graph_files(self, hooks):
+    """Writes graph.pbtxt and graph events; returns the serialized MetaGraphDef.
+
+    As 2.15's CheckpointSaverHook did on the chief when it saved
+    checkpoints, unless `RunConfig(checkpoint_save_graph_def=False)`.
+    """
     config = self._config
+    if not (self._is_chief and config.checkpoint_save_graph_def and (
+        config.save_checkpoints_steps or config.save_checkpoints_secs or
+        any(isinstance(h, _train.CheckpointSaverHook) for h in hooks))):
+      return None
+    graphs = self.captured.cached(
+        'tf1_graph', lambda: tf1_graph.meta_graph_def(self.captured))
+    with file_errors.reporting('graph.pbtxt in', self._est.model_dir):
+      tf.io.write_graph(graphs[0], self._est.model_dir, 'graph.pbtxt')
+    self._writer.add_graph_once(lambda: graphs)
+    return graphs[1].SerializeToString()
+
+  def _run(self):
+    config = self._config
+    self._writer = summaries.writer_for(self._est.model_dir) if self._is_chief else None
+    hooks = self._all_hooks()
+    self._checkpointing = self._checkpointing_for(hooks,
+                                                  self._tf1_graph_files(hooks))
+    runner = hook_runner_lib.HookRunner(hooks, self._session)
     self._log_timer = (_train.SecondOrStepTimer(every_steps=config.log_step_count_steps)
                        if config.log_step_count_steps else None)
     self._rate_timer = (_train.SecondOrStepTimer(every_steps=config.log_step_count_steps)
@@ -179,7 +214,6 @@ class TrainLoop:
     self._summary_timer = (_train.SecondOrStepTimer(every_steps=config.save_summary_steps)
                            if self._is_chief and config.save_summary_steps and
                            self.captured.summary_op is not None else None)
-    self._writer = summaries.writer_for(self._est.model_dir) if self._is_chief else None
     self._iteration = 0
     self._last_log_time = None
     self._loss = None

@@ -1,0 +1,132 @@
+"""What TF1 tools read beside the checkpoints: graph.pbtxt, .meta, graph events.
+
+2.15 wrote `graph.pbtxt`, a `model.ckpt-N.meta` per checkpoint, and graph and
+meta-graph events in the train and eval event files (TensorBoard's Graphs
+tab). Scripts `import_meta_graph` a training checkpoint and restore it.
+"""
+
+import glob
+import os
+import subprocess
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+v1 = tf.compat.v1
+
+
+def _event_kinds(directory):
+  kinds = {}
+  for path in glob.glob(os.path.join(directory, 'events.out.tfevents.*')):
+    for event in v1.train.summary_iterator(path):
+      kind = event.WhichOneof('what')
+      kinds[kind] = kinds.get(kind, 0) + 1
+  return kinds
+
+
+def _dnn(model_dir, **config):
+  """A v1 canned DNN: its variables are partition parts ('.../part_0'), its
+  embedding table is split in two."""
+  fc = tf.feature_column
+  rs = np.random.RandomState(0)
+  features = {'x': rs.rand(64, 4).astype(np.float32),
+              'c': rs.randint(0, 10, size=(64, 1))}
+  y = (features['x'].sum(1) > 2).astype(np.int32)
+  est = v1.estimator.DNNClassifier(
+      [8], [fc.numeric_column('x', shape=[4]), fc.embedding_column(
+          fc.categorical_column_with_identity('c', 10), 4)],
+      model_dir=model_dir, input_layer_partitioner=v1.fixed_size_partitioner(2),
+      config=tf.estimator.RunConfig(save_checkpoints_steps=5,
+                                    keep_checkpoint_max=2, **config))
+  input_fn = lambda: tf.data.Dataset.from_tensor_slices(
+      (features, y)).repeat().batch(16)
+  est.train(input_fn, steps=15)
+  est.evaluate(lambda: tf.data.Dataset.from_tensor_slices(
+      (features, y)).batch(32))
+  return est
+
+
+def test_graph_files_beside_checkpoints(tmp_path):
+  est = _dnn(str(tmp_path))
+  names = sorted(os.listdir(tmp_path))
+  assert 'graph.pbtxt' in names
+  # keep_checkpoint_max=2: each kept checkpoint has its .meta, expired ones none.
+  assert [n for n in names if n.endswith('.meta')] == [
+      'model.ckpt-10.meta', 'model.ckpt-15.meta']
+  graph_def = tf.compat.v1.GraphDef()
+  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+  with open(tmp_path / 'graph.pbtxt') as f:
+    text_format.Merge(f.read(), graph_def)
+  ops = {node.name: node.op for node in graph_def.node}
+  assert ops['dnn/logits/kernel/part_0'] == 'VarHandleOp'
+  assert 'dnn/logits/MatMul' in ops
+  for directory in (str(tmp_path), est.eval_dir()):
+    kinds = _event_kinds(directory)
+    assert kinds.get('graph_def') == 1 and kinds.get('meta_graph_def') == 1, (
+        directory, kinds)
+
+
+def test_meta_graph_restores_the_checkpoint_in_a_v1_session(tmp_path):
+  est = _dnn(str(tmp_path))
+  path = est.latest_checkpoint()
+  with tf.Graph().as_default() as graph, v1.Session(graph=graph) as session:
+    saver = v1.train.import_meta_graph(path + '.meta')
+    saver.restore(session, path)
+    restored = [(v, session.run(v)) for v in v1.global_variables()]
+    assert session.run(v1.train.get_global_step()) == 15
+    trainable = sorted(v.op.name for v in v1.trainable_variables())
+  assert 'dnn/logits/kernel/part_0' in trainable
+  assert [n for n in trainable if 'embedding_weights' in n] == [
+      'dnn/input_from_feature_columns/input_layer/c_embedding/'
+      f'embedding_weights/part_{i}' for i in range(2)]
+  assert not [n for n in trainable if 'Adagrad' in n or n == 'global_step']
+  # Partition parts restore as their slices of the checkpoint's tensors
+  # (a part's optimizer slot is a tensor of its own, 't_<i>/Adagrad', as
+  # 2.15 named it, holding just that slice).
+  for variable, value in restored:
+    info = variable._save_slice_info  # pylint: disable=protected-access
+    expected = tf.raw_ops.RestoreV2(
+        prefix=path, tensor_names=[info.full_name if info else
+                                   variable.op.name],
+        shape_and_slices=[info.spec if info else ''],
+        dtypes=[value.dtype])[0]
+    np.testing.assert_array_equal(value, expected, err_msg=variable.op.name)
+  # Every checkpoint tensor is restored; the table's two parts are one tensor.
+  assert len(restored) == len(tf.train.list_variables(path)) + 1
+
+
+def test_checkpoint_save_graph_def_false_writes_no_graph(tmp_path):
+  est = _dnn(str(tmp_path), checkpoint_save_graph_def=False)
+  names = os.listdir(tmp_path)
+  assert 'graph.pbtxt' not in names
+  assert not [n for n in names if n.endswith('.meta')]
+  assert 'graph_def' not in _event_kinds(str(tmp_path))
+  assert est.latest_checkpoint().endswith('model.ckpt-15')
+
+
+_RESTORE_WITH_2_15 = '''
+import json, sys
+import tensorflow.compat.v1 as tf
+tf.disable_v2_behavior()
+with tf.Session() as session:
+  saver = tf.train.import_meta_graph(sys.argv[1] + '.meta')
+  saver.restore(session, sys.argv[1])
+  print(json.dumps({v.op.name: session.run(v).tolist()
+                    for v in tf.global_variables()}))
+'''
+
+
+@pytest.mark.slow
+def test_tensorflow_2_15_restores_our_meta_graph(tmp_path, venv215_python):
+  est = _dnn(str(tmp_path))
+  path = est.latest_checkpoint()
+  env = {k: v for k, v in os.environ.items() if k != 'TF_USE_LEGACY_KERAS'}
+  proc = subprocess.run([venv215_python, '-c', _RESTORE_WITH_2_15, path],
+                        capture_output=True, text=True, env=env, check=True,
+                        timeout=300)
+  import json  # pylint: disable=g-import-not-at-top
+  values = json.loads(proc.stdout.strip().splitlines()[-1])
+  assert values['global_step'] == 15
+  np.testing.assert_array_equal(values['dnn/logits/kernel/part_0'],
+                                est.get_variable_value('dnn/logits/kernel'))

@@ -1,0 +1,111 @@
+"""The captured model graph as a TF1 `tf.Graph`, for the files TF1 tools read.
+
+2.15 trained and evaluated in a `tf.Graph` and wrote it out: `graph.pbtxt`
+beside the checkpoints (read by scripts and by TensorBoard's Graphs tab),
+`model.ckpt-N.meta` with each checkpoint (what
+`tf.compat.v1.train.import_meta_graph` + `Saver.restore` load), and graph
+and meta-graph events in the train and eval event files.
+
+Our model graph is a function graph whose variables live outside it as TF2
+resources, fed to it as captured handles. `meta_graph_def` turns it into
+such a `tf.Graph` without calling the model_fn again (2.15 called it once
+per train(); programs count on that): a resource variable per checkpoint
+key, with its TF1 name and collections, then the captured GraphDef imported
+with each variable placeholder mapped to that variable's handle, and a
+`Saver` whose names are the checkpoint's. It is built from the graph alone,
+so one is made per captured graph and kept (`CapturedModel.cached`).
+"""
+
+import tensorflow as tf
+
+from tfcompat_estimator import distribution
+
+_v1 = tf.compat.v1
+
+
+def meta_graph_def(captured):
+  """A TF1 `MetaGraphDef` of `captured`'s graph, its variables and a Saver.
+
+  Args:
+    captured: a `graph_capture.CapturedModel`.
+
+  Returns:
+    `(graph_def, meta_graph_def)`: the `GraphDef` (with shapes, as 2.15
+    wrote graph.pbtxt) and the `MetaGraphDef` with a sharded Saver's
+    `saver_def`, as 2.15's `.meta` files held.
+  """
+  graph = tf.Graph()
+  with graph.as_default():
+    handles, variables = {}, []
+    for key, variable in captured.global_variables.items():
+      variables.append(_tf1_variable(key, variable, handles, local=False))
+    for key, variable in captured.local_variables.items():
+      _tf1_variable(key, variable, handles, local=True)
+    global_step = handles.get(id(captured.global_step.handle))
+    if global_step is not None:
+      _v1.add_to_collection(_v1.GraphKeys.GLOBAL_STEP, global_step[1])
+    source = captured.graph.as_graph_def()
+    input_map = {}
+    for external, internal in captured.graph.captures:
+      if id(external) in handles:
+        input_map[internal.name] = handles[id(external)][0]
+    _rename_taken(source, {op.name for op in graph.get_operations()})
+    tf.graph_util.import_graph_def(source, input_map=input_map, name='')
+    train_op = getattr(captured, 'train_op', None)
+    if train_op is not None:
+      _v1.add_to_collection(_v1.GraphKeys.TRAIN_OP,
+                            graph.get_operation_by_name(train_op.name))
+    saver = _v1.train.Saver(variables, sharded=True, save_relative_paths=True)
+    return (graph.as_graph_def(add_shapes=True),
+            _v1.train.export_meta_graph(graph=graph, saver_def=saver.saver_def,
+                                        clear_devices=True))
+
+
+def _tf1_variable(key, variable, handles, local):
+  """A resource variable named `key` standing for the lifted `variable`.
+
+  Records `id(handle of each component) -> (new handle, new variable)` in
+  `handles`. Partition parts keep their slice info, so the Saver writes them
+  under the full variable's name as 2.15 did.
+  """
+  part = distribution.components(variable)[0]
+  collections = ([_v1.GraphKeys.LOCAL_VARIABLES] if local else
+                 [_v1.GraphKeys.GLOBAL_VARIABLES] +
+                 ([_v1.GraphKeys.TRAINABLE_VARIABLES] if variable.trainable
+                  else []))
+  created = _v1.get_variable(
+      key, shape=part.shape, dtype=part.dtype.base_dtype,
+      initializer=_v1.zeros_initializer(), trainable=False,
+      collections=collections, use_resource=True)
+  info = getattr(part, '_save_slice_info', None)
+  if info is not None:
+    created._set_save_slice_info(info)  # pylint: disable=protected-access
+  for component in distribution.components(variable):
+    handles[id(component.handle)] = (created.handle, created)
+  return created
+
+
+def _rename_taken(graph_def, taken):
+  """Renames nodes of `graph_def` whose names `taken` holds, and their uses.
+
+  The captured graph may have an op named like a variable (our
+  'global_step' read is an identity of that name).
+  """
+  renames = {}
+  names = {node.name for node in graph_def.node} | taken
+  for node in graph_def.node:
+    if node.name in taken:
+      n = 1
+      while f'{node.name}_{n}' in names:
+        n += 1
+      renames[node.name] = f'{node.name}_{n}'
+      names.add(renames[node.name])
+      node.name = renames[node.name]
+  if not renames:
+    return
+  for node in graph_def.node:
+    for i, name in enumerate(node.input):
+      control = name.startswith('^')
+      op_name, sep, index = name.lstrip('^').partition(':')
+      if op_name in renames:
+        node.input[i] = ('^' if control else '') + renames[op_name] + sep + index
