@@ -141,6 +141,15 @@ def test_tf1_input_pipelines_feed_the_same_batches_as_a_dataset(world,
   assert 'the reader failed' in got['queue_runner_error']
 
 
+@pytest.mark.parametrize('world', ['v1', 'graph'])
+def test_input_fn_runs_once_per_call_in_a_graph_seeded_by_run_config(
+    world, tmp_path):
+  got = run_child(world, 'input_fn_calls', tmp_path)
+  # train, evaluate, predict: one call each, in a graph whose seed is the
+  # RunConfig's (a TF1 input_fn's shuffles draw from it), as in 2.15.
+  assert got == {'dataset': [5, 5, 5], 'tensors': [5, 5, 5]}
+
+
 @pytest.mark.slow
 def test_tf1_input_pipelines_match_2_15(tmp_path, venv215_python):
   ours = run_child('v1', 'input_pipelines', tmp_path / 'ours')

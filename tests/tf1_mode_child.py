@@ -220,6 +220,33 @@ def input_pipelines():
   return result
 
 
+def input_fn_calls():
+  """How often each call runs the input_fn, and in what graph (2.15: once)."""
+  calls = []
+
+  def counted(make):
+    def input_fn():
+      graph = tf.compat.v1.get_default_graph()
+      calls.append(graph.seed)
+      return make()
+    return input_fn
+
+  dataset = lambda: _dataset_input(8, 1)[0]()
+  tensors = lambda: tf.compat.v1.data.make_one_shot_iterator(
+      _dataset_input(8, 1)[0]()).get_next()
+  result = {}
+  for name, make in (('dataset', dataset), ('tensors', tensors)):
+    est = tf.estimator.Estimator(
+        _linear_model_fn, model_dir=os.path.join(WORK_DIR, name),
+        config=tf.estimator.RunConfig(tf_random_seed=5))
+    del calls[:]
+    est.train(counted(make), steps=2)
+    est.evaluate(counted(make), steps=1)
+    list(est.predict(counted(make)))
+    result[name] = list(calls)
+  return result
+
+
 def main():
   scenario = globals()[SCENARIO]
   if WORLD == 'graph':

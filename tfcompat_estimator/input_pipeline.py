@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tfcompat_estimator import distribution
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.session_emulation import engine_scope
 from tfcompat_estimator.session_emulation import input_graph as input_graph_lib
 from tfcompat_estimator.session_emulation import session as session_lib
 
@@ -73,29 +74,33 @@ class BatchSource:
     self.iterator = None
     self.input_graph = None  # an InputGraph, for input_fns returning tensors
     self._replicas = distribution.local_replicas(strategy)
-    result = self._call_eagerly(input_fn, mode, params, config,
-                                distribution.input_context(strategy))
-    if isinstance(result, tf.data.Dataset):
-      dataset = result
-      if mode == ModeKeys.PREDICT and _is_pair(dataset.element_spec):
-        dataset = dataset.map(lambda *element: element[0])
-      self.features_spec, self.labels_spec = _split(dataset.element_spec, mode)
-      dataset = distribution.group_for_replicas(dataset, self._replicas)
-      if mode == ModeKeys.TRAIN:
-        # Reading ahead lets tf.data's threads prepare the next batches while
-        # a compiled step runs: the same elements in the same order, with the
-        # input pipeline and the model overlapping on the machine's cores. It
-        # also costs about 5 ms per iterator, which would lengthen the
-        # first-result latency of predict() and every evaluate().
-        dataset = dataset.prefetch(tf.data.AUTOTUNE)
-      self.iterator = iter(dataset)
-    elif self._replicas > 1:
-      raise ValueError(
-          f'train_distribute has {self._replicas} local replicas, so input_fn '
-          'must return a tf.data.Dataset (each replica draws its own batch); '
-          f'it returned {type(result).__name__}.')
+    args = (input_fn, mode, params, config, distribution.input_context(strategy))
+    # A TF1 caller's input_fn is written for a graph and, as in 2.15, called
+    # once, in one. A TF2 caller's is called eagerly, where a Dataset needs
+    # no graph; only one returning tensors is then called again in a graph.
+    if engine_scope.caller_builds_graphs():
+      result = self._call_in_graph(*args)
     else:
-      self._build_graph_producer(input_fn, mode, params, config)
+      result = self._call_eagerly(*args)
+      if not isinstance(result, tf.data.Dataset):
+        result = self._call_in_graph(*args)
+    if result is not None:
+      self._iterate(result)
+
+  def _iterate(self, dataset):
+    if self.mode == ModeKeys.PREDICT and _is_pair(dataset.element_spec):
+      dataset = dataset.map(lambda *element: element[0])
+    self.features_spec, self.labels_spec = _split(dataset.element_spec,
+                                                  self.mode)
+    dataset = distribution.group_for_replicas(dataset, self._replicas)
+    if self.mode == ModeKeys.TRAIN:
+      # Reading ahead lets tf.data's threads prepare the next batches while
+      # a compiled step runs: the same elements in the same order, with the
+      # input pipeline and the model overlapping on the machine's cores. It
+      # also costs about 5 ms per iterator, which would lengthen the
+      # first-result latency of predict() and every evaluate().
+      dataset = dataset.prefetch(tf.data.AUTOTUNE)
+    self.iterator = iter(dataset)
 
   @staticmethod
   def _call_eagerly(input_fn, mode, params, config, input_context):
@@ -107,23 +112,38 @@ class BatchSource:
         return None
       raise
 
-  def _build_graph_producer(self, input_fn, mode, params, config):
-    # Built in a plain tf.Graph, as 2.15 did: its tensors are hashable, so
-    # hooks can key feed_dicts by the placeholders input_fn created.
+  def _call_in_graph(self, input_fn, mode, params, config, input_context):
+    """Calls input_fn in a plain tf.Graph, as 2.15 did.
+
+    Returns an eager Dataset if input_fn returned a Dataset (the graph's
+    dataset, run eagerly), else None, having set up `input_graph` to run the
+    tensors it returned. Its tensors are hashable, so hooks can key
+    feed_dicts by the placeholders input_fn created.
+    """
     graph = tf.Graph()
     with graph.as_default():
       graph.seed = config.tf_random_seed
-      result = call_input_fn(input_fn, mode, params, config)
+      result = call_input_fn(input_fn, mode, params, config, input_context)
+      dataset_spec = None
       if isinstance(result, tf.data.Dataset):
+        dataset_spec = result.element_spec
         result = tf.compat.v1.data.make_one_shot_iterator(result).get_next()
+      elif self._replicas > 1:
+        raise ValueError(
+            f'train_distribute has {self._replicas} local replicas, so '
+            'input_fn must return a tf.data.Dataset (each replica draws its '
+            f'own batch); it returned {type(result).__name__}.')
       features, labels = map(_as_tensors, _split(result, mode))
+    self.input_graph = input_graph_lib.InputGraph(graph, tf.nest.flatten(
+        _present(features, labels), expand_composites=True))
+    if dataset_spec is not None:
+      return self.input_graph.dataset(dataset_spec)
     self.features_spec = tf.nest.map_structure(_spec_of, features)
     self.labels_spec = (None if labels is None
                         else tf.nest.map_structure(_spec_of, labels))
     self._structure = _present(self.features_spec, self.labels_spec)
-    self.input_graph = input_graph_lib.InputGraph(graph, tf.nest.flatten(
-        _present(features, labels), expand_composites=True))
     self.input_graph.start_queue_runners(tf.compat.v1.train.Coordinator())
+    return None
 
   def __enter__(self):
     return self

@@ -20,6 +20,7 @@ rather than the switches.
 
 import contextlib
 import functools
+import threading
 
 from tensorflow.python.eager import context
 from tensorflow.python.framework import ops
@@ -30,6 +31,17 @@ def _in_tf2_world():
   return context.executing_eagerly() and not ops._default_graph_stack.stack
 
 
+_caller = threading.local()
+
+
+def caller_builds_graphs():
+  """Whether the public call in progress came from a TF1 world.
+
+  Its input_fn is then called in a graph, as 2.15 called every input_fn.
+  """
+  return getattr(_caller, 'builds_graphs', False)
+
+
 @contextlib.contextmanager
 def scope():
   """Runs the block eagerly with no caller graph as the default graph."""
@@ -38,13 +50,16 @@ def scope():
     return
   stack = ops._default_graph_stack  # pylint: disable=protected-access
   saved = stack.stack, stack._global_default_graph  # pylint: disable=protected-access
+  saved_caller = caller_builds_graphs()
   stack.stack = []
   stack._global_default_graph = None  # pylint: disable=protected-access
+  _caller.builds_graphs = True
   try:
     with context.eager_mode():
       yield
   finally:
     stack.stack, stack._global_default_graph = saved  # pylint: disable=protected-access
+    _caller.builds_graphs = saved_caller
 
 
 def entry_point(method):

@@ -62,8 +62,10 @@ class InputGraph:
                              for d in detached]
     # Pruned: a call of the whole graph would also run its stateful ops
     # (e.g. an initializable iterator's MakeIterator and its placeholders).
-    variants = graph_prune.prune(self._wrapped, [], self._wrapped.outputs)()
-    self._iterators = one_shot_iterators.eager_iterators(variants, detached)
+    self._variants = graph_prune.prune(self._wrapped, [],
+                                       self._wrapped.outputs)()
+    self._iterators = one_shot_iterators.eager_iterators(self._variants,
+                                                         detached)
     self._outputs = list(outputs)
     self.per_step_placeholders = [
         t.name for t in _placeholders_needed_by(self._outputs)]
@@ -133,6 +135,14 @@ class InputGraph:
       return self._call(self._outputs, feed_dict)
     except tf.errors.OutOfRangeError:
       raise StopIteration from None
+
+  def dataset(self, element_spec):
+    """The dataset of the graph's one-shot iterator, as an eager dataset.
+
+    For an input_fn that returned a Dataset: run eagerly, it feeds compiled
+    loops like any eager dataset.
+    """
+    return tf.data.experimental.from_variant(self._variants[0], element_spec)
 
   # Queue runners -----------------------------------------------------------
   def start_queue_runners(self, coord):
