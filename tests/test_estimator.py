@@ -489,10 +489,17 @@ class TestInstall:
     import tensorflow_estimator  # pylint: disable=g-import-not-at-top
     from tensorflow_estimator.python.estimator import estimator as legacy_lib
     from tensorflow_estimator.python.estimator.export import export_lib
-    assert legacy_lib.Estimator is te.Estimator
-    assert tf.estimator.Estimator is te.Estimator
-    assert issubclass(tf.compat.v1.estimator.Estimator, te.Estimator)
-    assert not hasattr(tf.estimator.Estimator, 'export_savedmodel')  # v1 only
+    # As in 2.15: the module's Estimator is the v1 class, EstimatorV2 the v2
+    # one, a subclass that hides the deprecated export_savedmodel.
+    assert legacy_lib.Estimator is tf.compat.v1.estimator.Estimator
+    assert legacy_lib.EstimatorV2 is te.Estimator is tf.estimator.Estimator
+    assert issubclass(tf.estimator.Estimator, tf.compat.v1.estimator.Estimator)
+    assert legacy_lib.WarmStartSettings is te.WarmStartSettings
+    assert legacy_lib.VocabInfo is te.VocabInfo
+    v2 = tf.estimator.Estimator(lambda features, labels, mode: None)
+    assert not hasattr(v2, 'export_savedmodel')  # v1 only
+    assert hasattr(tf.compat.v1.estimator.Estimator(
+        lambda features, labels, mode: None), 'export_savedmodel')
     assert tf.compat.v2.estimator.RunConfig is te.RunConfig
     assert tensorflow_estimator.estimator.ModeKeys.PREDICT == 'infer'
     assert export_lib.ServingInputReceiver is te.export.ServingInputReceiver

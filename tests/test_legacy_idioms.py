@@ -254,3 +254,17 @@ def test_v1_and_v2_mirrored_strategy_train_the_same(tmp_path, make_strategy):
   np.testing.assert_allclose(est.get_variable_value('dense/kernel'),
                              single.get_variable_value('dense/kernel'),
                              rtol=1e-6)
+
+
+def test_export_dir_base_may_be_bytes(tmp_path):
+  """2.15's own tests and older programs pass `compat.as_bytes(path)`."""
+  est, _ = _train_twice_and_export(str(tmp_path / 'm'))
+
+  def serving():
+    x = v1.placeholder(tf.float32, [None, 3])
+    return tf.estimator.export.ServingInputReceiver({'x': x}, {'x': x})
+
+  export = est.export_saved_model(os.fsencode(tmp_path / 'bytes_base'), serving)
+  assert isinstance(export, bytes)
+  assert os.path.dirname(export) == os.fsencode(tmp_path / 'bytes_base')
+

@@ -16,7 +16,7 @@ os.environ.setdefault('TF_USE_LEGACY_KERAS', '1')
 from tfcompat_estimator import experimental
 from tfcompat_estimator import export
 from tfcompat_estimator import inputs
-from tfcompat_estimator.estimator import Estimator
+from tfcompat_estimator.estimator import EstimatorV2 as Estimator
 from tfcompat_estimator.hooks import *  # pylint: disable=wildcard-import
 from tfcompat_estimator.model_fn import EstimatorSpec
 from tfcompat_estimator.model_fn import ModeKeys

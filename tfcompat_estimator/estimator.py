@@ -29,6 +29,9 @@ from tfcompat_estimator.session_emulation import graph_capture
 from tfcompat_estimator.session_emulation import session as session_lib
 
 ModeKeys = model_fn_lib.ModeKeys
+# Names 2.15's estimator module also held; programs import them from here.
+VocabInfo = warm_starting.VocabInfo
+WarmStartSettings = warm_starting.WarmStartSettings
 _TaskType = run_config_lib.TaskType
 
 _FRESH = 'fresh'  # variables hold their initial values
@@ -36,7 +39,11 @@ _DIRTY = 'dirty'  # variables were changed and match no checkpoint
 
 
 class Estimator:
-  """Trains, evaluates, predicts with and exports a `model_fn` model."""
+  """`tf.compat.v1.estimator.Estimator`: trains, evaluates, predicts, exports.
+
+  As in 2.15, the v2 class (`tf.estimator.Estimator`) is `EstimatorV2`, a
+  subclass without the deprecated `export_savedmodel`.
+  """
 
   # Subclasses (canned estimators) may override only these members.
   _OVERRIDABLE = frozenset(['__init__', '_call_model_fn', 'model_fn',
@@ -245,6 +252,16 @@ class Estimator:
     return _export(self, export_dir_base, receiver_fns, assets_extra, as_text,
                    checkpoint_path, strip_default_attrs=True)
 
+  @engine_scope.entry_point
+  def export_savedmodel(self, export_dir_base, serving_input_receiver_fn,
+                        assets_extra=None, as_text=False, checkpoint_path=None,
+                        strip_default_attrs=False):
+    """Deprecated alias of `export_saved_model` (v1 API only)."""
+    receiver_fns = {ModeKeys.PREDICT: _checked_receiver_fn(
+        'serving_input_receiver_fn', serving_input_receiver_fn)}
+    return _export(self, export_dir_base, receiver_fns, assets_extra, as_text,
+                   checkpoint_path, strip_default_attrs)
+
   # Captured graphs and the checkpoint their variables hold --------------------
   def _prepare(self, mode, batches, checkpoint_path, variables_from=None):
     """The captured graph for `mode`, its variables loaded for this call.
@@ -310,18 +327,13 @@ class Estimator:
       self._state[id(captured)] = _checkpoint_identity(checkpoint_path)
 
 
-class EstimatorV1(Estimator):
-  """`tf.compat.v1.estimator.Estimator`: adds the deprecated export name."""
+class EstimatorV2(Estimator):
+  """`tf.estimator.Estimator`: the v1 class without `export_savedmodel`."""
 
-  @engine_scope.entry_point
-  def export_savedmodel(self, export_dir_base, serving_input_receiver_fn,
-                        assets_extra=None, as_text=False, checkpoint_path=None,
-                        strip_default_attrs=False):
-    """Deprecated alias of `export_saved_model`."""
-    receiver_fns = {ModeKeys.PREDICT: _checked_receiver_fn(
-        'serving_input_receiver_fn', serving_input_receiver_fn)}
-    return _export(self, export_dir_base, receiver_fns, assets_extra, as_text,
-                   checkpoint_path, strip_default_attrs)
+  @property
+  def export_savedmodel(self):
+    raise AttributeError(f"'{type(self).__name__}' object has no attribute "
+                         "'export_savedmodel'; use export_saved_model.")
 
 
 def _export(estimator, export_dir_base, receiver_fns, assets_extra, as_text,
@@ -330,7 +342,8 @@ def _export(estimator, export_dir_base, receiver_fns, assets_extra, as_text,
     raise TypeError(f'assets_extra must be a dict of destination -> source '
                     f'path, given: {assets_extra!r}')
   return exporting.export_all(
-      estimator, export_dir_base, receiver_fns, assets_extra=assets_extra,
+      estimator, _path_arg('export_dir_base', export_dir_base), receiver_fns,
+      assets_extra=assets_extra,
       as_text=as_text, checkpoint_path=checkpoint_path,
       strip_default_attrs=strip_default_attrs)
 

@@ -122,7 +122,7 @@ class _BaselineBase:
     super().__init__(model_fn=model_fn, model_dir=model_dir, config=config)
 
 
-class BaselineClassifierV2(_BaselineBase, estimator_lib.Estimator):
+class BaselineClassifierV2(_BaselineBase, estimator_lib.EstimatorV2):
   """`tf.estimator.BaselineClassifier`: predicts the training label prior.
 
   `optimizer` is a name ('Ftrl' by default, at rate 0.3), a
@@ -137,7 +137,7 @@ class BaselineClassifierV2(_BaselineBase, estimator_lib.Estimator):
     self._init_baseline(head, model_dir, optimizer, config, weight_column)
 
 
-class BaselineRegressorV2(_BaselineBase, estimator_lib.Estimator):
+class BaselineRegressorV2(_BaselineBase, estimator_lib.EstimatorV2):
   """`tf.estimator.BaselineRegressor`: predicts the training label mean."""
 
   def __init__(self, model_dir=None, label_dimension=1, weight_column=None,
@@ -149,14 +149,14 @@ class BaselineRegressorV2(_BaselineBase, estimator_lib.Estimator):
     self._init_baseline(head, model_dir, optimizer, config, weight_column)
 
 
-class BaselineEstimatorV2(_BaselineBase, estimator_lib.Estimator):
+class BaselineEstimatorV2(_BaselineBase, estimator_lib.EstimatorV2):
   """`tf.estimator.BaselineEstimator`: a learned bias with any v2 `head`."""
 
   def __init__(self, head, model_dir=None, optimizer='Ftrl', config=None):
     self._init_baseline(head, model_dir, optimizer, config)
 
 
-class BaselineClassifier(_BaselineBase, estimator_lib.EstimatorV1):
+class BaselineClassifier(_BaselineBase, estimator_lib.Estimator):
   """`tf.compat.v1.estimator.BaselineClassifier`.
 
   As 2.15's v1 class: `tf.compat.v1.train` optimizers and loss reduction SUM.
@@ -172,7 +172,7 @@ class BaselineClassifier(_BaselineBase, estimator_lib.EstimatorV1):
     self._init_baseline(head, model_dir, optimizer, config, weight_column)
 
 
-class BaselineRegressor(_BaselineBase, estimator_lib.EstimatorV1):
+class BaselineRegressor(_BaselineBase, estimator_lib.Estimator):
   """`tf.compat.v1.estimator.BaselineRegressor` (v1 optimizers, SUM loss)."""
 
   _MODEL_FN = staticmethod(_v1_model_fn)
@@ -186,7 +186,7 @@ class BaselineRegressor(_BaselineBase, estimator_lib.EstimatorV1):
     self._init_baseline(head, model_dir, optimizer, config, weight_column)
 
 
-class BaselineEstimator(_BaselineBase, estimator_lib.EstimatorV1):
+class BaselineEstimator(_BaselineBase, estimator_lib.Estimator):
   """`tf.compat.v1.estimator.BaselineEstimator`: any head, v1 optimizers."""
 
   _MODEL_FN = staticmethod(_v1_model_fn)

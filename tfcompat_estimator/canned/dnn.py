@@ -346,7 +346,7 @@ class _DNNBase:
                      warm_start_from=warm_start_from)
 
 
-class DNNClassifierV2(_DNNBase, estimator_lib.Estimator):
+class DNNClassifierV2(_DNNBase, estimator_lib.EstimatorV2):
   """`tf.estimator.DNNClassifier`: a feed-forward classifier.
 
   `n_classes=2` trains a logistic (binary) head, more classes a softmax head.
@@ -368,7 +368,7 @@ class DNNClassifierV2(_DNNBase, estimator_lib.Estimator):
                    batch_norm)
 
 
-class DNNRegressorV2(_DNNBase, estimator_lib.Estimator):
+class DNNRegressorV2(_DNNBase, estimator_lib.EstimatorV2):
   """`tf.estimator.DNNRegressor`: a feed-forward regressor (squared error)."""
 
   def __init__(self, hidden_units, feature_columns, model_dir=None,
@@ -385,7 +385,7 @@ class DNNRegressorV2(_DNNBase, estimator_lib.Estimator):
                    batch_norm)
 
 
-class DNNEstimatorV2(_DNNBase, estimator_lib.Estimator):
+class DNNEstimatorV2(_DNNBase, estimator_lib.EstimatorV2):
   """`tf.estimator.DNNEstimator`: the DNN network with any v2 `head`."""
 
   def __init__(self, head, hidden_units, feature_columns, model_dir=None,
@@ -396,7 +396,7 @@ class DNNEstimatorV2(_DNNBase, estimator_lib.Estimator):
                    batch_norm)
 
 
-class DNNClassifier(_DNNBase, estimator_lib.EstimatorV1):
+class DNNClassifier(_DNNBase, estimator_lib.Estimator):
   """`tf.compat.v1.estimator.DNNClassifier`.
 
   Differs from the v2 class as 2.15 did: `tf.compat.v1.train` optimizers
@@ -419,7 +419,7 @@ class DNNClassifier(_DNNBase, estimator_lib.EstimatorV1):
                    warm_start_from, batch_norm)
 
 
-class DNNRegressor(_DNNBase, estimator_lib.EstimatorV1):
+class DNNRegressor(_DNNBase, estimator_lib.Estimator):
   """`tf.compat.v1.estimator.DNNRegressor` (v1 differences as DNNClassifier)."""
 
   _V1 = True
@@ -438,7 +438,7 @@ class DNNRegressor(_DNNBase, estimator_lib.EstimatorV1):
                    warm_start_from, batch_norm)
 
 
-class DNNEstimator(_DNNBase, estimator_lib.EstimatorV1):
+class DNNEstimator(_DNNBase, estimator_lib.Estimator):
   """`tf.compat.v1.estimator.DNNEstimator`: the v1 DNN with any v1 `head`."""
 
   _V1 = True

@@ -223,7 +223,7 @@ class _CombinedBase:
                      warm_start_from=warm_start_from)
 
 
-class DNNLinearCombinedClassifierV2(_CombinedBase, estimator_lib.Estimator):
+class DNNLinearCombinedClassifierV2(_CombinedBase, estimator_lib.EstimatorV2):
   """`tf.estimator.DNNLinearCombinedClassifier`: wide & deep classifier.
 
   Linear ('wide') columns train with `linear_optimizer` (default Ftrl at
@@ -249,7 +249,7 @@ class DNNLinearCombinedClassifierV2(_CombinedBase, estimator_lib.Estimator):
                         linear_sparse_combiner)
 
 
-class DNNLinearCombinedRegressorV2(_CombinedBase, estimator_lib.Estimator):
+class DNNLinearCombinedRegressorV2(_CombinedBase, estimator_lib.EstimatorV2):
   """`tf.estimator.DNNLinearCombinedRegressor`: wide & deep regressor."""
 
   def __init__(self, model_dir=None, linear_feature_columns=None,
@@ -270,7 +270,7 @@ class DNNLinearCombinedRegressorV2(_CombinedBase, estimator_lib.Estimator):
                         linear_sparse_combiner)
 
 
-class DNNLinearCombinedEstimatorV2(_CombinedBase, estimator_lib.Estimator):
+class DNNLinearCombinedEstimatorV2(_CombinedBase, estimator_lib.EstimatorV2):
   """`tf.estimator.DNNLinearCombinedEstimator`: wide & deep, any v2 head.
 
   Like 2.15's, it takes no `warm_start_from`.
@@ -287,7 +287,7 @@ class DNNLinearCombinedEstimatorV2(_CombinedBase, estimator_lib.Estimator):
                         config, None, batch_norm, linear_sparse_combiner)
 
 
-class DNNLinearCombinedClassifier(_CombinedBase, estimator_lib.EstimatorV1):
+class DNNLinearCombinedClassifier(_CombinedBase, estimator_lib.Estimator):
   """`tf.compat.v1.estimator.DNNLinearCombinedClassifier`.
 
   Differs from the v2 class as 2.15 did: `tf.compat.v1.train` optimizers
@@ -315,7 +315,7 @@ class DNNLinearCombinedClassifier(_CombinedBase, estimator_lib.EstimatorV1):
                         linear_sparse_combiner, input_layer_partitioner)
 
 
-class DNNLinearCombinedRegressor(_CombinedBase, estimator_lib.EstimatorV1):
+class DNNLinearCombinedRegressor(_CombinedBase, estimator_lib.Estimator):
   """`tf.compat.v1.estimator.DNNLinearCombinedRegressor` (v1 as above)."""
 
   _V1 = True
@@ -339,7 +339,7 @@ class DNNLinearCombinedRegressor(_CombinedBase, estimator_lib.EstimatorV1):
                         linear_sparse_combiner, input_layer_partitioner)
 
 
-class DNNLinearCombinedEstimator(_CombinedBase, estimator_lib.EstimatorV1):
+class DNNLinearCombinedEstimator(_CombinedBase, estimator_lib.Estimator):
   """`tf.compat.v1.estimator.DNNLinearCombinedEstimator`: any head, v1.
 
   Like 2.15's, it takes no `warm_start_from`.

@@ -37,7 +37,7 @@ def add_metrics(estimator, metric_fn):
     metrics.update(extra)
     return spec._replace(eval_metric_ops=metrics)
 
-  return estimator_lib.EstimatorV1(
+  return estimator_lib.Estimator(
       model_fn=model_fn, model_dir=estimator.model_dir,
       config=estimator.config,
       warm_start_from=estimator._warm_start)  # pylint: disable=protected-access

@@ -307,7 +307,7 @@ class _LinearBase:
                      warm_start_from=warm_start_from)
 
 
-class LinearClassifierV2(_LinearBase, estimator_lib.Estimator):
+class LinearClassifierV2(_LinearBase, estimator_lib.EstimatorV2):
   """`tf.estimator.LinearClassifier`: logistic or softmax regression.
 
   `optimizer` is a name ('Ftrl' by default, at rate 0.2), a
@@ -328,7 +328,7 @@ class LinearClassifierV2(_LinearBase, estimator_lib.Estimator):
                       warm_start_from, sparse_combiner)
 
 
-class LinearRegressorV2(_LinearBase, estimator_lib.Estimator):
+class LinearRegressorV2(_LinearBase, estimator_lib.EstimatorV2):
   """`tf.estimator.LinearRegressor`: least-squares linear regression."""
 
   def __init__(self, feature_columns, model_dir=None, label_dimension=1,
@@ -343,7 +343,7 @@ class LinearRegressorV2(_LinearBase, estimator_lib.Estimator):
                       warm_start_from, sparse_combiner)
 
 
-class LinearEstimatorV2(_LinearBase, estimator_lib.Estimator):
+class LinearEstimatorV2(_LinearBase, estimator_lib.EstimatorV2):
   """`tf.estimator.LinearEstimator`: the linear model with any v2 `head`."""
 
   def __init__(self, head, feature_columns, model_dir=None, optimizer='Ftrl',
@@ -352,7 +352,7 @@ class LinearEstimatorV2(_LinearBase, estimator_lib.Estimator):
                       warm_start_from, sparse_combiner)
 
 
-class LinearClassifier(_LinearBase, estimator_lib.EstimatorV1):
+class LinearClassifier(_LinearBase, estimator_lib.Estimator):
   """`tf.compat.v1.estimator.LinearClassifier`.
 
   Differs from the v2 class as 2.15 did: `tf.compat.v1.train` optimizers,
@@ -374,7 +374,7 @@ class LinearClassifier(_LinearBase, estimator_lib.EstimatorV1):
                       warm_start_from, sparse_combiner, partitioner)
 
 
-class LinearRegressor(_LinearBase, estimator_lib.EstimatorV1):
+class LinearRegressor(_LinearBase, estimator_lib.Estimator):
   """`tf.compat.v1.estimator.LinearRegressor` (v1 as LinearClassifier)."""
 
   _V1 = True
@@ -391,7 +391,7 @@ class LinearRegressor(_LinearBase, estimator_lib.EstimatorV1):
                       warm_start_from, sparse_combiner, partitioner)
 
 
-class LinearEstimator(_LinearBase, estimator_lib.EstimatorV1):
+class LinearEstimator(_LinearBase, estimator_lib.Estimator):
   """`tf.compat.v1.estimator.LinearEstimator`: any head, v1 optimizers."""
 
   _V1 = True

@@ -388,7 +388,7 @@ def _flatten_tensor(tensor, mask, expected_length, what):
     return tf.identity(flat)
 
 
-class RNNEstimator(estimator_lib.Estimator):
+class RNNEstimator(estimator_lib.EstimatorV2):
   """An RNN over sequence feature columns with a caller-chosen head.
 
   Trains with `optimizer` (a name gets learning rate 0.05 and gradient clip

@@ -4,7 +4,7 @@
 from tfcompat_estimator import experimental
 from tfcompat_estimator import export
 from tfcompat_estimator import inputs
-from tfcompat_estimator.estimator import EstimatorV1 as Estimator
+from tfcompat_estimator.estimator import Estimator
 from tfcompat_estimator.hooks import *  # pylint: disable=wildcard-import
 from tfcompat_estimator.model_fn import EstimatorSpec
 from tfcompat_estimator.model_fn import ModeKeys
