@@ -21,6 +21,8 @@ setuptools.setup(
             'hypothesis',
             'pandas',
             'tensorflow-serving-api>=2.16,<2.22',
+            # TF1 hub.Module / text_embedding_column idioms (tests/test_tf_hub.py)
+            'tensorflow-hub==0.15.0',
         ],
         # bench/canned_accuracy.py: small real data sets bundled with it.
         'bench': ['scikit-learn'],

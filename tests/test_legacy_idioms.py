@@ -268,3 +268,55 @@ def test_export_dir_base_may_be_bytes(tmp_path):
   assert isinstance(export, bytes)
   assert os.path.dirname(export) == os.fsencode(tmp_path / 'bytes_base')
 
+
+def _pretrained_checkpoint(path):
+  """A TF1 checkpoint with 'pre/w' (3x2) and 'pre/b' (2,), as BERT ships one."""
+  with tf.Graph().as_default():
+    v1.get_variable('pre/w', initializer=np.arange(6, dtype=np.float32).reshape(3, 2))
+    v1.get_variable('pre/b', initializer=np.array([10., 20.], np.float32))
+    with v1.Session() as session:
+      session.run(v1.global_variables_initializer())
+      return v1.train.Saver().save(session, path)
+
+
+def _fine_tuning_model_fn(pretrained, learning_rate=0.1):
+
+  def model_fn(features, labels, mode):
+    w = v1.get_variable('bert/w', [3, 2])
+    b = v1.get_variable('bert/b', [2])
+    head = v1.get_variable('head/k', [2, 1])
+    # BERT's run_classifier: initialize the encoder from the pretrained
+    # checkpoint, scope to scope; the new head keeps its own initializer.
+    v1.train.init_from_checkpoint(pretrained, {'pre/': 'bert/'})
+    logits = tf.matmul(tf.matmul(features['x'], w) + b, head)
+    return _regression_spec(
+        mode, {'x': logits}, labels,
+        optimizer=v1.train.GradientDescentOptimizer(learning_rate))
+
+  return model_fn
+
+
+def test_init_from_checkpoint_in_model_fn_loads_the_pretrained_values(tmp_path):
+  """2.15 ran the replaced initializers; before, they were silently ignored."""
+  pretrained = _pretrained_checkpoint(str(tmp_path / 'pre' / 'ckpt'))
+  est = tf.estimator.Estimator(_fine_tuning_model_fn(pretrained),
+                               model_dir=str(tmp_path / 'm'),
+                               config=tf.estimator.RunConfig(
+                                   save_checkpoints_steps=1))
+  est.train(_input_fn(), steps=1)
+  first = est.latest_checkpoint().replace('-1', '-0')
+  reader = tf.train.load_checkpoint(first)  # the values before any step
+  np.testing.assert_array_equal(reader.get_tensor('bert/w'),
+                                np.arange(6).reshape(3, 2))
+  np.testing.assert_array_equal(reader.get_tensor('bert/b'), [10., 20.])
+  assert not reader.has_tensor('pre/w')
+  # Training on restores model_dir's checkpoint: the pretrained values do
+  # not overwrite what was trained since (as 2.15's Scaffold skipped init).
+  trained = est.get_variable_value('bert/w')
+  assert not np.array_equal(trained, np.arange(6).reshape(3, 2))
+  frozen = tf.estimator.Estimator(
+      _fine_tuning_model_fn(pretrained, learning_rate=0.0),
+      model_dir=str(tmp_path / 'm'))
+  frozen.train(_input_fn(), steps=1)
+  assert frozen.get_variable_value('global_step') == 2
+  np.testing.assert_array_equal(frozen.get_variable_value('bert/w'), trained)

@@ -103,6 +103,11 @@ class Estimator:
     return self._config
 
   @property
+  def _session_config(self):
+    """2.15's private attribute; TF-Hub's module exporter opens a session with it."""
+    return self._config.session_config
+
+  @property
   def params(self):
     return copy.deepcopy(self._params)
 

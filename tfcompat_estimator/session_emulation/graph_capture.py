@@ -51,7 +51,8 @@ class CapturedModel:
       features, labels = batch_checks.non_empty(features, labels, mode)
       # Legacy model_fns add to their input dicts (TF-Ranking does); they
       # are the traced function's arguments here, which TF forbids mutating.
-      features, labels = _shallow_copy(features), _shallow_copy(labels)
+      features = dict(features) if isinstance(features, dict) else features
+      labels = dict(labels) if isinstance(labels, dict) else labels
       return model_fn_lib.call_model_fn(model_fn, features, labels, mode,
                                         params, config)
 
@@ -103,6 +104,7 @@ class CapturedModel:
     with distribution.capture_scope(strategy):
       self._wrapped = _v1.wrap_function(build, signature=signature)
     self.graph = self._wrapped.graph
+    self._adopt_graph_variables()
     n_feeds = len(tf.nest.flatten(signature, expand_composites=True))
     self.feeds = list(self._wrapped.inputs[:n_feeds])
     # Checkpoints hold GLOBAL_VARIABLES, as 2.15's Saver did. The rest (v1
@@ -113,10 +115,48 @@ class CapturedModel:
         (k, v) for k, v in self._variables.items() if id(v) in saved)
     self.local_variables = collections.OrderedDict(
         (k, v) for k, v in self._variables.items() if id(v) not in saved)
+    if not values_overwritten:
+      self._run_replaced_initializers()
     self._reinitialize_loaded_locals()
     self._local_initial_values = {
         k: tf.identity(v) for k, v in self.local_variables.items()}
     self._initialize_tables()
+
+  def _adopt_graph_variables(self):
+    """Records the variables the graph itself created, lifted by wrap_function.
+
+    Code that imports a graph with its variables (TF-Hub's `hub.Module`
+    imports the module's MetaGraph) makes graph ops, not calls to a
+    variable creator. wrap_function lifts such variables out of the graph
+    uninitialized, leaving their initializers in it; they are recorded here
+    under their TF1 names and initialized with the others.
+    """
+    known = {id(v) for v in self._variables.values()}
+    for collection in (_v1.GraphKeys.GLOBAL_VARIABLES,
+                       _v1.GraphKeys.LOCAL_VARIABLES):
+      for variable in self.graph.get_collection(collection):
+        if id(variable) not in known:
+          known.add(id(variable))
+          key = self._unique_key(variable.name.rsplit(':', 1)[0])
+          tf1_graph_semantics.lift(variable, self.graph, key)
+          self._variables[key] = variable
+
+  def _run_replaced_initializers(self):
+    """Runs the initializers that live in the graph, as 2.15's init_op did.
+
+    `tf.compat.v1.train.init_from_checkpoint` (BERT-style fine-tuning, TF-Hub
+    modules) replaces a variable's initializer with a read of the
+    pretrained checkpoint, an op in this graph; variables the graph created
+    itself (`_adopt_graph_variables`) have theirs there too. Variables made
+    through our creator were initialized when created, so only such ops run
+    here (and not when a checkpoint or other variables will set every value
+    anyway).
+    """
+    replaced = [op for op in (getattr(v, '_initializer_op', None)
+                              for v in self._variables.values())
+                if isinstance(op, tf.Operation) and op.graph is self.graph]
+    if replaced:
+      graph_prune.prune(self._wrapped, [], replaced)()
 
   def _initialize_tables(self):
     """Runs the graph's table initializers once, as a v1 Scaffold did.
@@ -323,10 +363,6 @@ def _optional_step(pruned, n_elements):
     return loops.with_operations(pruned, n_elements, values)
 
   return step
-
-
-def _shallow_copy(value):
-  return dict(value) if isinstance(value, dict) else value
 
 
 def _writers(variables):

@@ -49,7 +49,13 @@ def meta_graph_def(captured):
     for external, internal in captured.graph.captures:
       if id(external) in handles:
         input_map[internal.name] = handles[id(external)][0]
-    _rename_taken(source, {op.name for op in graph.get_operations()})
+    renames = _rename_taken(source, {op.name for op in graph.get_operations()})
+    for node in source.node:
+      # Colocation may name a node that is now a variable of ours (a
+      # graph-made variable's own handle op, e.g. TF-Hub's).
+      node.attr.pop('_class', None)
+    input_map = {_renamed(name, renames): handle
+                 for name, handle in input_map.items()}
     tf.graph_util.import_graph_def(source, input_map=input_map, name='')
     train_op = getattr(captured, 'train_op', None)
     if train_op is not None:
@@ -85,11 +91,17 @@ def _tf1_variable(key, variable, handles, local):
   return created
 
 
+def _renamed(tensor_name, renames):
+  op_name, sep, index = tensor_name.lstrip('^').partition(':')
+  prefix = '^' if tensor_name.startswith('^') else ''
+  return prefix + renames.get(op_name, op_name) + sep + index
+
+
 def _rename_taken(graph_def, taken):
   """Renames nodes of `graph_def` whose names `taken` holds, and their uses.
 
   The captured graph may have an op named like a variable (our
-  'global_step' read is an identity of that name).
+  'global_step' read is an identity of that name). Returns {old: new}.
   """
   renames = {}
   names = {node.name for node in graph_def.node} | taken
@@ -101,11 +113,8 @@ def _rename_taken(graph_def, taken):
       renames[node.name] = f'{node.name}_{n}'
       names.add(renames[node.name])
       node.name = renames[node.name]
-  if not renames:
-    return
-  for node in graph_def.node:
-    for i, name in enumerate(node.input):
-      control = name.startswith('^')
-      op_name, sep, index = name.lstrip('^').partition(':')
-      if op_name in renames:
-        node.input[i] = ('^' if control else '') + renames[op_name] + sep + index
+  if renames:
+    for node in graph_def.node:
+      for i, name in enumerate(node.input):
+        node.input[i] = _renamed(name, renames)
+  return renames

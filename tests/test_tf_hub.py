@@ -1,0 +1,110 @@
+"""TF1 TF-Hub modules (tensorflow-hub 0.15) in Estimators, as the hub docs used them.
+
+A `hub.Module` imports the module's MetaGraph, variables included, into the
+model graph and initializes them from the module's checkpoint with
+`init_from_checkpoint`; `hub.text_embedding_column` does the same inside a
+canned estimator's input layer, and `hub.LatestModuleExporter` exports the
+trained module from a checkpoint. The module here is made by the test: no
+hub download.
+"""
+
+import os
+
+import numpy as np
+import pytest
+import tensorflow as tf
+import tensorflow_hub as hub  # the 'test' extra installs it (after install())
+
+v1 = tf.compat.v1
+
+BUCKETS, DIM = 8, 4
+TABLE = np.arange(BUCKETS * DIM, dtype=np.float32).reshape(BUCKETS, DIM) / 10.
+SENTENCES = ['great movie', 'loved it', 'awful movie', 'hated it']
+LABELS = [1, 1, 0, 0]
+
+
+def _module_fn():
+  sentences = v1.placeholder(tf.string, [None])
+  tokens = tf.compat.v1.string_split(sentences)
+  ids = tf.SparseTensor(tokens.indices, tf.strings.to_hash_bucket_fast(
+      tokens.values, BUCKETS), tokens.dense_shape)
+  table = v1.get_variable('embeddings', initializer=TABLE)
+  hub.add_signature(inputs=sentences, outputs=tf.nn.embedding_lookup_sparse(
+      table, ids, None, combiner='sqrtn'))
+
+
+@pytest.fixture(scope='module')
+def module_path(tmp_path_factory):
+  path = str(tmp_path_factory.mktemp('hub') / 'module')
+  spec = hub.create_module_spec(_module_fn)
+  with tf.Graph().as_default():
+    module = hub.Module(spec)
+    with v1.Session() as session:
+      session.run(v1.global_variables_initializer())
+      module.export(path, session)
+  return path
+
+
+def _input_fn(with_labels=True):
+  features = {'text': SENTENCES}
+  data = (features, LABELS) if with_labels else features
+  return lambda: tf.data.Dataset.from_tensor_slices(data).repeat(
+      8 if with_labels else 1).batch(4)
+
+
+def _checkpoint_value(model_dir, step, name):
+  return tf.train.load_checkpoint(
+      os.path.join(model_dir, f'model.ckpt-{step}')).get_tensor(name)
+
+
+def test_hub_module_in_model_fn_and_latest_module_exporter(module_path,
+                                                            tmp_path):
+
+  def model_fn(features, labels, mode):
+    embed = hub.Module(module_path, trainable=True)
+    hub.register_module_for_export(embed, 'text_embedding')
+    logits = v1.layers.dense(embed(features['text']), 2)
+    predictions = {'class_ids': tf.argmax(logits, 1)}
+    if mode == tf.estimator.ModeKeys.PREDICT:
+      return tf.estimator.EstimatorSpec(mode, predictions=predictions)
+    loss = v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    train_op = v1.train.AdagradOptimizer(0.5).minimize(
+        loss, v1.train.get_global_step())
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op,
+                                      predictions=predictions)
+
+  model_dir = str(tmp_path / 'model')
+  est = tf.estimator.Estimator(model_fn, model_dir=model_dir)
+  est.train(_input_fn(), steps=10)
+  # The module's variables start from the module's own values ...
+  np.testing.assert_array_equal(
+      _checkpoint_value(model_dir, 0, 'module/embeddings'), TABLE)
+  # ... and train (trainable=True).
+  tuned = est.get_variable_value('module/embeddings')
+  assert np.abs(tuned - TABLE).max() > 1e-4
+  exporter = hub.LatestModuleExporter('tf_hub', lambda: (
+      tf.estimator.export.ServingInputReceiver(
+          {'text': v1.placeholder(tf.string, [None])}, {})))
+  export_dir = os.fsdecode(exporter.export(est, str(tmp_path / 'export'),
+                                           est.latest_checkpoint()))
+  exported = os.path.join(export_dir, 'text_embedding')
+  np.testing.assert_array_equal(
+      tf.train.load_checkpoint(os.path.join(
+          exported, 'variables', 'variables')).get_tensor('embeddings'), tuned)
+
+
+def test_text_embedding_column_in_a_v1_dnn_classifier(module_path, tmp_path):
+  model_dir = str(tmp_path / 'model')
+  est = v1.estimator.DNNClassifier(
+      [4], [hub.text_embedding_column('text', module_path)],
+      model_dir=model_dir, config=tf.estimator.RunConfig(tf_random_seed=1))
+  untrained = est.evaluate(_input_fn(), steps=1)['loss']  # no checkpoint yet
+  est.train(_input_fn(), steps=30)
+  assert est.evaluate(_input_fn(), steps=1)['loss'] < untrained
+  prefix = 'dnn/input_from_feature_columns/input_layer/text_hub_module_embedding/'
+  # Not trainable (the column's default): the module's values throughout.
+  np.testing.assert_array_equal(
+      _checkpoint_value(model_dir, 0, prefix + 'module/embeddings'), TABLE)
+  np.testing.assert_array_equal(
+      est.get_variable_value(prefix + 'module/embeddings'), TABLE)
+  assert len(list(est.predict(_input_fn(False)))) == len(SENTENCES)
