@@ -320,3 +320,19 @@ def test_init_from_checkpoint_in_model_fn_loads_the_pretrained_values(tmp_path):
   frozen.train(_input_fn(), steps=1)
   assert frozen.get_variable_value('global_step') == 2
   np.testing.assert_array_equal(frozen.get_variable_value('bert/w'), trained)
+
+
+def test_labels_of_unknown_rank_train_a_canned_classifier(tmp_path):
+  """Labels from a parser or py_function may have no static rank (2.15 ran)."""
+
+  def input_fn():
+    x = np.random.RandomState(0).rand(8, 2).astype(np.float32)
+    dataset = tf.data.Dataset.from_tensor_slices(({'x': x}, [[0], [1]] * 4))
+    unknown = lambda f, y: (f, tf.py_function(lambda v: v, [y], tf.int32))
+    return dataset.batch(4).map(unknown).repeat()
+
+  est = tf.estimator.LinearClassifier(
+      [tf.feature_column.numeric_column('x', shape=[2])],
+      model_dir=str(tmp_path))
+  est.train(input_fn, steps=2)
+  assert est.evaluate(input_fn, steps=1)['global_step'] == 2

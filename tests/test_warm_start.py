@@ -69,3 +69,58 @@ def test_vocab_info_moves_rows_to_new_indices(tmp_path):
 def test_bad_warm_start_argument():
   with pytest.raises(ValueError, match='warm_start_from'):
     _estimator(None, warm_start_from=3)
+
+
+def _v1_linear(model_dir, vocabulary_file, warm_start_from=None, seed=1):
+  """A v1 LinearRegressor: its weights are partitioned ('.../part_<i>')."""
+  fc = tf.feature_column
+  words = fc.categorical_column_with_vocabulary_file('w', vocabulary_file)
+  return tf.compat.v1.estimator.LinearRegressor(
+      [words], model_dir=model_dir, warm_start_from=warm_start_from,
+      partitioner=tf.compat.v1.fixed_size_partitioner(2),
+      config=tf.estimator.RunConfig(tf_random_seed=seed))
+
+
+def _words_input(words, targets):
+  return lambda: tf.data.Dataset.from_tensor_slices(
+      ({'w': words}, targets)).repeat().batch(4)
+
+
+def test_partitioned_variables_warm_start_under_their_full_names(tmp_path):
+  """2.15 warm-started a partitioned variable as one, sliced per part."""
+  vocab = tmp_path / 'vocab.txt'
+  vocab.write_text('a\nb\nc\nd\n')
+  source = _v1_linear(str(tmp_path / 'src'), str(vocab))
+  source.train(_words_input(['a', 'b', 'c', 'd'], [1., 2., 3., 4.]), steps=20)
+  name = 'linear/linear_model/w/weights'
+  trained = source.get_variable_value(name)  # the whole [4, 1] variable
+  target = _v1_linear(
+      str(tmp_path / 'dst'), str(vocab), seed=2,
+      warm_start_from=tf.estimator.WarmStartSettings(
+          str(tmp_path / 'src'), vars_to_warm_start='.*weights.*'))
+  target.train(_words_input(['a'], [0.]), steps=1)
+  start = tf.train.load_checkpoint(str(tmp_path / 'dst' / 'model.ckpt-0'))
+  np.testing.assert_array_equal(start.get_tensor(name), trained)
+
+
+def test_vocab_info_with_a_backup_initializer_and_partitions(tmp_path):
+  """New words take the backup initializer's rows; moved words keep theirs."""
+  old_vocab, new_vocab = tmp_path / 'old.txt', tmp_path / 'new.txt'
+  old_vocab.write_text('a\nb\nc\nd\n')
+  new_vocab.write_text('d\nz\nb\ny\n')
+  source = _v1_linear(str(tmp_path / 'src'), str(old_vocab))
+  source.train(_words_input(['a', 'b', 'c', 'd'], [1., 2., 3., 4.]), steps=20)
+  name = 'linear/linear_model/w/weights'
+  old = source.get_variable_value(name)
+  info = tf.estimator.VocabInfo(
+      str(new_vocab), 4, 0, str(old_vocab),
+      backup_initializer=tf.compat.v1.constant_initializer(-7.))
+  target = _v1_linear(
+      str(tmp_path / 'dst'), str(new_vocab),
+      warm_start_from=tf.estimator.WarmStartSettings(
+          str(tmp_path / 'src'), vars_to_warm_start=None,
+          var_name_to_vocab_info={name: info}))
+  target.train(_words_input(['d'], [0.]), steps=1)
+  start = tf.train.load_checkpoint(str(tmp_path / 'dst' / 'model.ckpt-0'))
+  np.testing.assert_array_equal(start.get_tensor(name),
+                                [old[3], [-7.], old[1], [-7.]])

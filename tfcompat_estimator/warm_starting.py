@@ -68,45 +68,79 @@ def _source_checkpoint(path):
   return path
 
 
-def _selected(captured, vars_to_warm_start):
+def _by_full_name(captured):
+  """{TF1 full name: [(slice or None, variable)]} of the global variables.
+
+  A partitioned variable's parts ('w/part_0', ...) are one variable to warm
+  start, under the full name its checkpoint tensor has, as in 2.15.
+  """
+  groups = collections.OrderedDict()
+  for key, variable in captured.global_variables.items():
+    info = getattr(variable, '_save_slice_info', None)
+    if info is None:
+      groups.setdefault(key, []).append((None, variable))
+    else:
+      part = tuple(slice(o, o + n) for o, n in zip(info.var_offset, info.var_shape))
+      groups.setdefault(info.full_name, []).append((part, variable))
+  return groups
+
+
+def _selected(groups, trainable, vars_to_warm_start):
   """A regex string selects trainable variables; a list selects any."""
   if vars_to_warm_start is None:
-    return {}
-  trainable = {id(v) for v in captured.graph.get_collection(
-      tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)}
+    return []
   if isinstance(vars_to_warm_start, str):
     pattern = re.compile(vars_to_warm_start)
-    return {k: v for k, v in captured.global_variables.items()
-            if id(v) in trainable and pattern.match(k)}
+    return [name for name, parts in groups.items() if pattern.match(name) and
+            all(id(v) in trainable for _, v in parts)]
   patterns = [re.compile(p) for p in vars_to_warm_start]
-  return {k: v for k, v in captured.global_variables.items()
-          if any(p.match(k) for p in patterns)}
+  return [name for name in groups if any(p.match(name) for p in patterns)]
 
 
 def warm_start(captured, settings):
   path = _source_checkpoint(settings.ckpt_to_initialize_from)
   reader = tf.train.load_checkpoint(path)
   shapes = reader.get_variable_to_shape_map()
-  selected = _selected(captured, settings.vars_to_warm_start)
-  for key, info in settings.var_name_to_vocab_info.items():
-    if key not in captured.global_variables:
-      raise ValueError(f'var_name_to_vocab_info names {key!r}, which the model '
-                       'does not have.')
-    selected[key] = captured.global_variables[key]
-  for key, variable in selected.items():
-    prev = settings.var_name_to_prev_var_name.get(key, key)
+  groups = _by_full_name(captured)
+  trainable = {id(v) for v in captured.graph.get_collection(
+      tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)}
+  selected = _selected(groups, trainable, settings.vars_to_warm_start)
+  for name in settings.var_name_to_vocab_info:
+    if name not in groups:
+      raise ValueError(f'var_name_to_vocab_info names {name!r}, which the '
+                       'model does not have.')
+    if name not in selected:
+      selected.append(name)
+  for name in selected:
+    prev = settings.var_name_to_prev_var_name.get(name, name)
     if prev not in shapes:
-      raise ValueError(f'Warm-start variable {key!r} (as {prev!r}) is not in '
+      raise ValueError(f'Warm-start variable {name!r} (as {prev!r}) is not in '
                        f'checkpoint {path!r}.')
-    value = reader.get_tensor(prev)
-    info = settings.var_name_to_vocab_info.get(key)
-    if info is not None:
-      value = _remap_rows(value, variable.numpy(), info)
-    elif list(value.shape) != variable.shape.as_list():
-      raise ValueError(f'Warm-start variable {key!r} has shape '
-                       f'{variable.shape.as_list()} but {list(value.shape)} in '
-                       f'checkpoint {path!r}.')
-    variable.assign(value.astype(variable.dtype.as_numpy_dtype))
+    _assign_parts(groups[name], reader.get_tensor(prev),
+                  settings.var_name_to_vocab_info.get(name), name, path)
+
+
+def _assign_parts(parts, value, vocab_info, name, path):
+  """Assigns checkpoint `value` (the whole variable) to its `parts`."""
+  full_shape = _full_shape(parts)
+  if vocab_info is not None:
+    current = np.zeros(full_shape, parts[0][1].dtype.as_numpy_dtype)
+    for part, variable in parts:
+      current[part if part is not None else ...] = variable.numpy()
+    value = _remap_rows(value, current, vocab_info)
+  elif list(value.shape) != full_shape:
+    raise ValueError(f'Warm-start variable {name!r} has shape {full_shape} '
+                     f'but {list(value.shape)} in checkpoint {path!r}.')
+  for part, variable in parts:
+    piece = value[part] if part is not None else value
+    variable.assign(piece.astype(variable.dtype.as_numpy_dtype))
+
+
+def _full_shape(parts):
+  part, variable = parts[0]
+  if part is None:
+    return variable.shape.as_list()
+  return list(variable._save_slice_info.full_shape)  # pylint: disable=protected-access
 
 
 def _read_vocab(path, size):
@@ -124,7 +158,8 @@ def _remap_rows(old_value, current_value, info):
                                                       info.old_vocab_size))}
   result = np.array(current_value)
   if info.backup_initializer is not None:
-    result = np.asarray(info.backup_initializer(result.shape, result.dtype))
+    # A copy: the initializer's eager tensor gives a read-only array.
+    result = np.array(info.backup_initializer(result.shape, result.dtype))
   for new_i, word in enumerate(new_words):
     old_i = old_index.get(word)
     if old_i is not None and old_i < old_value.shape[0]:

@@ -36,7 +36,9 @@ def make_loop(step_fn, watch_loss, report_fn=None, n_reported=0):
                                            expand_composites=True))
         if not watch_loss:
           return i + 1, loss, stopped
-        new_loss = tf.cast(outputs[0], tf.float32)
+        # A loss from labels of unknown rank has no static shape; the loop
+        # carries a scalar.
+        new_loss = tf.reshape(tf.cast(outputs[0], tf.float32), [])
         return i + 1, new_loss, tf.logical_not(tf.math.is_finite(new_loss))
 
       return tf.cond(optional.has_value(), step,

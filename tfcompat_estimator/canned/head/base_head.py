@@ -500,7 +500,11 @@ def check_label_range(labels, n_classes, message=None, shown_labels=None,
       # every step this check is a comparison, a reduction and a branch.
       asserts = [
           tf.debugging.Assert(tf.logical_not(tf.reduce_any(bad)),
-                              [text + ':', tf.boolean_mask(shown, bad)],
+                              # Flat: labels parsed from Examples may have an
+                              # unknown rank, which boolean_mask refuses.
+                              [text + ':', tf.boolean_mask(
+                                  tf.reshape(shown, [-1]),
+                                  tf.reshape(bad, [-1]))],
                               summarize=10)
           for bad, text in ((too_big, too_big_message),
                             (negative, negative_message))]
