@@ -38,18 +38,13 @@ from programs import canned_cases  # pylint: disable=g-import-not-at-top,wrong-i
 from programs import custom_dnn  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
-def _plain(value):
+def _json_default(value):
+  """What json.dumps cannot write itself: numpy values and bytes."""
   if isinstance(value, bytes):
     return value.decode('utf-8')
-  if isinstance(value, np.ndarray):
-    return [_plain(v) for v in value.tolist()]
-  if isinstance(value, (list, tuple)):
-    return [_plain(v) for v in value]
-  if isinstance(value, dict):
-    return {str(k): _plain(v) for k, v in value.items()}
-  if isinstance(value, np.generic):
-    return value.item()
-  return value
+  if isinstance(value, (np.ndarray, np.generic)):
+    return value.tolist()
+  raise TypeError(f'not JSON: {value!r}')
 
 
 def _serve(export_dir, examples):
@@ -260,7 +255,7 @@ def main():
   else:
     result = scenario()
     result['executing_eagerly_after'] = tf.executing_eagerly()
-  print(json.dumps(_plain(result)))
+  print(json.dumps(result, default=_json_default))
 
 
 if __name__ == '__main__':
