@@ -100,7 +100,10 @@ def canned_golden():
       steps = json.load(f)['continued']['steps']
     est = case.make(runs['eval'])
     observed = {'eval_metrics': est.evaluate(case.eval_input_fn),
-                'predictions': list(est.predict(case.predict_input_fn))}
+                # str keys, as the golden JSON has them (a multi-head's
+                # are (head, key) tuples)
+                'predictions': [{str(k): v for k, v in p.items()}
+                                for p in est.predict(case.predict_input_fn)]}
     export_dir = est.export_saved_model(os.path.join(WORK_DIR, name, 'export'),
                                         case.serving_input_receiver_fn)
     observed['serving'] = _serve(export_dir, case.serialized_examples())
