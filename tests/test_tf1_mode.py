@@ -150,6 +150,13 @@ def test_input_fn_runs_once_per_call_in_a_graph_seeded_by_run_config(
   assert got == {'dataset': [5, 5, 5], 'tensors': [5, 5, 5]}
 
 
+def test_a_dataset_reading_a_graph_table_in_tf1_mode(tmp_path):
+  """A one-shot iterator cannot capture the table; an initializable one can."""
+  got = run_child('v1', 'table_dataset', tmp_path)
+  assert got['steps'] == 5  # 20 examples in batches of 4: to end of input
+  assert np.all(np.isfinite(got['kernel']))
+
+
 @pytest.mark.slow
 def test_tf1_input_pipelines_match_2_15(tmp_path, venv215_python):
   ours = run_child('v1', 'input_pipelines', tmp_path / 'ours')

@@ -245,6 +245,24 @@ def input_fn_calls():
   return result
 
 
+def table_dataset():
+  """A TF1 input_fn whose Dataset looks words up in a graph table."""
+
+  def input_fn():
+    table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+        ['a', 'b', 'c'], [0.5, 1.0, 2.0]), -1.0)
+    words = tf.data.Dataset.from_tensor_slices((['a', 'b', 'c', 'b'] * 5,
+                                                [[1.], [2.], [4.], [2.]] * 5))
+    return words.map(lambda w, y: ({'x': tf.stack([table.lookup(w)] * 3)}, y)
+                    ).batch(4)
+
+  est = tf.estimator.Estimator(_linear_model_fn,
+                               model_dir=os.path.join(WORK_DIR, 'table'))
+  est.train(input_fn)
+  return {'steps': int(est.get_variable_value('global_step')),
+          'kernel': est.get_variable_value('dense/kernel')}
+
+
 def main():
   scenario = globals()[SCENARIO]
   if WORLD == 'graph':

@@ -124,10 +124,17 @@ class BatchSource:
     with graph.as_default():
       graph.seed = config.tf_random_seed
       result = call_input_fn(input_fn, mode, params, config, input_context)
-      dataset_spec = None
+      dataset_spec = initializer = None
       if isinstance(result, tf.data.Dataset):
-        dataset_spec = result.element_spec
-        result = tf.compat.v1.data.make_one_shot_iterator(result).get_next()
+        try:
+          iterator = tf.compat.v1.data.make_one_shot_iterator(result)
+          dataset_spec = result.element_spec
+        except ValueError:
+          # It captures a table or variable of the graph, which a one-shot
+          # iterator cannot; 2.15 used an initializable iterator throughout.
+          iterator = tf.compat.v1.data.make_initializable_iterator(result)
+          initializer = iterator.initializer
+        result = iterator.get_next()
       elif self._replicas > 1:
         raise ValueError(
             f'train_distribute has {self._replicas} local replicas, so '
@@ -138,6 +145,8 @@ class BatchSource:
         _present(features, labels), expand_composites=True))
     if dataset_spec is not None:
       return self.input_graph.dataset(dataset_spec)
+    if initializer is not None:
+      self.input_graph.run(initializer)
     self.features_spec = tf.nest.map_structure(_spec_of, features)
     self.labels_spec = (None if labels is None
                         else tf.nest.map_structure(_spec_of, labels))
