@@ -78,8 +78,7 @@ def _report(estimator, captured, results, name, checkpoint_path):
   logging.info('Saving dict for global step %d: %s', step, ', '.join(
       f'{k} = {v}' for k, v in sorted(results.items())))
   writer = summaries.writer_for(estimator.eval_dir(name))
-  writer.add_graph_once(lambda: captured.cached(
-      'tf1_graph', lambda: tf1_graph.meta_graph_def(captured)))
+  writer.add_graph_once(lambda: tf1_graph.event_graphs(captured))
   scalars = {k: v for k, v in results.items() if k != 'global_step'}
   if checkpoint_path:
     scalars['checkpoint_path'] = checkpoint_path.encode()

@@ -67,6 +67,22 @@ def meta_graph_def(captured):
                                         clear_devices=True))
 
 
+def event_graphs(captured):
+  """`(GraphDef, MetaGraphDef)` of the captured graph as it is, for events.
+
+  For the eval event file, which only TensorBoard reads: the function
+  graph's own GraphDef (variables appear as its resource inputs) costs a
+  fraction of `meta_graph_def`'s TF1 graph, which the first evaluate() of
+  a process would otherwise pay (0.65 -> 0.90 s for a canned DNN, paired
+  runs).
+  """
+  graph_def = captured.graph.as_graph_def(add_shapes=True)
+  meta_graph = tf.compat.v1.MetaGraphDef()
+  meta_graph.graph_def.CopyFrom(graph_def)
+  meta_graph.meta_info_def.tensorflow_version = tf.__version__
+  return graph_def, meta_graph
+
+
 def _tf1_variable(key, variable, handles, local):
   """A resource variable named `key` standing for the lifted `variable`.
 
