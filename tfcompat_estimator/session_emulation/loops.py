@@ -36,9 +36,11 @@ def make_loop(step_fn, watch_loss, report_fn=None, n_reported=0):
                                            expand_composites=True))
         if not watch_loss:
           return i + 1, loss, stopped
-        # A loss from labels of unknown rank has no static shape; the loop
-        # carries a scalar.
-        new_loss = tf.reshape(tf.cast(outputs[0], tf.float32), [])
+        new_loss = tf.cast(outputs[0], tf.float32)
+        if new_loss.shape.rank != 0:
+          # A loss from labels of unknown rank has no static shape; the
+          # loop carries a scalar. (Only then: an op more per step.)
+          new_loss = tf.reshape(new_loss, [])
         return i + 1, new_loss, tf.logical_not(tf.math.is_finite(new_loss))
 
       return tf.cond(optional.has_value(), step,
