@@ -336,3 +336,28 @@ def test_labels_of_unknown_rank_train_a_canned_classifier(tmp_path):
       model_dir=str(tmp_path))
   est.train(input_fn, steps=2)
   assert est.evaluate(input_fn, steps=1)['global_step'] == 2
+
+
+def test_a_hook_assigns_a_variable_through_a_fed_placeholder(tmp_path):
+  """The TF1 way to load pretrained embeddings: assign from a placeholder."""
+  pretrained = np.arange(6, dtype=np.float32).reshape(3, 2)
+
+  class LoadEmbeddings(v1.train.SessionRunHook):
+
+    def __init__(self, placeholder, assign):
+      self._placeholder, self._assign = placeholder, assign
+
+    def after_create_session(self, session, coord):
+      del coord
+      session.run(self._assign, feed_dict={self._placeholder: pretrained})
+
+  def model_fn(features, labels, mode):
+    table = v1.get_variable('table', [3, 2], trainable=False)
+    placeholder = v1.placeholder(tf.float32, [3, 2])
+    hook = LoadEmbeddings(placeholder, table.assign(placeholder))
+    x = tf.matmul(features['x'], table)
+    return _regression_spec(mode, {'x': x}, labels, hooks=[hook])
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  est.train(_input_fn(), steps=2)
+  np.testing.assert_array_equal(est.get_variable_value('table'), pretrained)

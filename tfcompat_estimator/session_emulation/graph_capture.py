@@ -305,15 +305,16 @@ class CapturedModel:
         self._prune_cache[key] = tf.identity(variable.read_value())
     return self._prune_cache[key]
 
-  def function_for(self, elements, run_ops=(), with_batch=True):
+  def function_for(self, elements, run_ops=(), with_batch=True, fed=()):
     """A function from the flat batch to the values of `elements`.
 
     `run_ops` (e.g. the train op) are run for their effect; their outputs
     follow those of `elements` as None. Without `with_batch` the function
-    takes no arguments (for fetches that only read variables, e.g. metric
-    values after an evaluation).
+    takes no batch (for fetches that only read variables, e.g. metric
+    values after an evaluation). `fed` tensors of the graph (a hook's
+    feed_dict keys) are taken as further arguments, after the batch.
     """
-    return self._pruned(elements, run_ops, with_batch)[1]
+    return self._pruned(elements, run_ops, with_batch, tuple(fed))[1]
 
   def pruned_for(self, elements, run_ops=()):
     """The bare pruned ConcreteFunction, for calls traced inside tf.function."""
@@ -335,10 +336,11 @@ class CapturedModel:
           self.pruned_for(elements, run_ops), len(elements))
     return self._prune_cache[key]
 
-  def _pruned(self, elements, run_ops, with_batch):
-    key = _fetch_key(elements, run_ops) + (with_batch,)
+  def _pruned(self, elements, run_ops, with_batch, fed=()):
+    key = _fetch_key(elements, run_ops) + (with_batch,
+                                           tuple(t.name for t in fed))
     if key not in self._prune_cache:
-      feeds = self.feeds if with_batch else []
+      feeds = (self.feeds if with_batch else []) + list(fed)
       pruned = graph_prune.prune(self._wrapped, feeds,
                                  list(elements) + list(run_ops))
       # Calling a pruned ConcreteFunction eagerly formats every input tensor

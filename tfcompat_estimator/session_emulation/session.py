@@ -30,26 +30,33 @@ class EmulatedSession:
       plan = FetchPlan(self.input_graph, fetches)
       feeds = {feed_name(k): v for k, v in (feed_dict or {}).items()}
       return plan.pack(self.input_graph.run_elements(plan.elements, feeds))
-    if feed_dict:
-      raise ValueError('session.run(feed_dict=...) is only supported for '
-                       'placeholders created by input_fn, fed through '
-                       'SessionRunArgs in before_run.')
     plan = FetchPlan(self.captured, fetches)
-    return plan.pack(self.compute(plan.elements))
+    # A hook may feed tensors of the model graph (e.g. a placeholder whose
+    # value an assign op writes: pretrained embeddings).
+    fed = [(self.captured.as_graph_element(feed_name(key)), value)
+           for key, value in (feed_dict or {}).items()]
+    return plan.pack(self.compute(plan.elements, fed=fed))
 
-  def compute(self, elements, run_ops=()):
-    """Numpy values of graph `elements` (None for operations)."""
+  def compute(self, elements, run_ops=(), fed=()):
+    """Numpy values of graph `elements` (None for operations).
+
+    `fed`: (tensor of the graph, value) pairs, as a feed_dict gives them.
+    """
     if not elements and not run_ops:
       return []
     with tf.init_scope():
       with_batch = self.current_batch is not None
       try:
-        fn = self.captured.function_for(elements, run_ops, with_batch)
+        fn = self.captured.function_for(elements, run_ops, with_batch,
+                                        [tensor for tensor, _ in fed])
       except op_selector.UnliftableError as e:
         raise ValueError(f'{[e.name for e in elements]} depend on the input '
                          'batch, which is only available during a step '
-                         '(metric values must read variables only).') from e
-      outputs = fn(*(self.current_batch if with_batch else ()))
+                         '(metric values must read variables only), or on '
+                         'a placeholder the feed_dict does not feed.') from e
+      values = [tf.convert_to_tensor(value, tensor.dtype)
+                for tensor, value in fed]
+      outputs = fn(*(self.current_batch if with_batch else ()), *values)
     return [to_numpy(v) for v in outputs[:len(elements)]]
 
   def compute_next(self, elements, run_ops, iterator):
