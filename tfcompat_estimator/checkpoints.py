@@ -156,7 +156,7 @@ def _restore(variables, path, loaded):
   shapes = reader.get_variable_to_shape_map()
   dtypes = reader.get_variable_to_dtype_map()
   keys = list(variables)
-  saved = [_saved_as(k, variables[k]) for k in keys]
+  saved = [saved_as(k, variables[k]) for k in keys]
   missing = [name for name, _, _ in saved if name not in shapes]
   if missing:
     raise CheckpointError(
@@ -218,7 +218,7 @@ class InitialValues:
       raise read_failed(self.path, e, 'read') from e
 
 
-def _saved_as(key, variable):
+def saved_as(key, variable):
   """(checkpoint name, slice spec, full shape) of a variable.
 
   A partition is saved as a slice of its full variable, as TF1's Saver did.
@@ -270,7 +270,7 @@ class CheckpointStore:
     final = os.path.join(self._dir, basename)
     temp = os.path.join(self._dir, f'.{basename}{_TEMP_MARK}{uuid.uuid4().hex}')
     keys = list(variables)
-    saved = [_saved_as(k, variables[k]) for k in keys]
+    saved = [saved_as(k, variables[k]) for k in keys]
     try:
       tf.raw_ops.SaveV2(prefix=temp, tensor_names=[name for name, _, _ in saved],
                         shape_and_slices=[spec for _, spec, _ in saved],

@@ -69,19 +69,19 @@ def _source_checkpoint(path):
 
 
 def _by_full_name(captured):
-  """{TF1 full name: [(slice or None, variable)]} of the global variables.
+  """{checkpoint name: (full shape, [(index, variable)])} of the global variables.
 
   A partitioned variable's parts ('w/part_0', ...) are one variable to warm
-  start, under the full name its checkpoint tensor has, as in 2.15.
+  start, under the full name its checkpoint tensor has, as in 2.15; `index`
+  is a part's slice of the full value (`...` for a whole variable).
   """
   groups = collections.OrderedDict()
   for key, variable in captured.global_variables.items():
+    name, _, full_shape = checkpoints.saved_as(key, variable)
     info = getattr(variable, '_save_slice_info', None)
-    if info is None:
-      groups.setdefault(key, []).append((None, variable))
-    else:
-      part = tuple(slice(o, o + n) for o, n in zip(info.var_offset, info.var_shape))
-      groups.setdefault(info.full_name, []).append((part, variable))
+    index = ... if info is None else tuple(
+        slice(o, o + n) for o, n in zip(info.var_offset, info.var_shape))
+    groups.setdefault(name, (list(full_shape), []))[1].append((index, variable))
   return groups
 
 
@@ -91,8 +91,8 @@ def _selected(groups, trainable, vars_to_warm_start):
     return []
   if isinstance(vars_to_warm_start, str):
     pattern = re.compile(vars_to_warm_start)
-    return [name for name, parts in groups.items() if pattern.match(name) and
-            all(id(v) in trainable for _, v in parts)]
+    return [name for name, (_, parts) in groups.items()
+            if pattern.match(name) and all(id(v) in trainable for _, v in parts)]
   patterns = [re.compile(p) for p in vars_to_warm_start]
   return [name for name in groups if any(p.match(name) for p in patterns)]
 
@@ -120,27 +120,19 @@ def warm_start(captured, settings):
                   settings.var_name_to_vocab_info.get(name), name, path)
 
 
-def _assign_parts(parts, value, vocab_info, name, path):
-  """Assigns checkpoint `value` (the whole variable) to its `parts`."""
-  full_shape = _full_shape(parts)
+def _assign_parts(group, value, vocab_info, name, path):
+  """Assigns checkpoint `value` (the whole variable) to the group's parts."""
+  full_shape, parts = group
   if vocab_info is not None:
     current = np.zeros(full_shape, parts[0][1].dtype.as_numpy_dtype)
-    for part, variable in parts:
-      current[part if part is not None else ...] = variable.numpy()
+    for index, variable in parts:
+      current[index] = variable.numpy()
     value = _remap_rows(value, current, vocab_info)
   elif list(value.shape) != full_shape:
     raise ValueError(f'Warm-start variable {name!r} has shape {full_shape} '
                      f'but {list(value.shape)} in checkpoint {path!r}.')
-  for part, variable in parts:
-    piece = value[part] if part is not None else value
-    variable.assign(piece.astype(variable.dtype.as_numpy_dtype))
-
-
-def _full_shape(parts):
-  part, variable = parts[0]
-  if part is None:
-    return variable.shape.as_list()
-  return list(variable._save_slice_info.full_shape)  # pylint: disable=protected-access
+  for index, variable in parts:
+    variable.assign(value[index].astype(variable.dtype.as_numpy_dtype))
 
 
 def _read_vocab(path, size):
