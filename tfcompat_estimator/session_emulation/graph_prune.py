@@ -69,21 +69,35 @@ def prune(wrapped, feeds, fetches):
   return pruned
 
 
-def _needed_ops(fetches, sources):
-  """Operations the fetches depend on, through data and control edges."""
+def upstream_ops(fetches, sources=frozenset()):
+  """Operations the fetches depend on, through data and control edges.
+
+  The walk stops at the operations whose ids `sources` holds (not included).
+  """
   needed, stack = {}, [getattr(f, 'op', f) for f in fetches]
   while stack:
     op = stack.pop()
     if id(op) in needed or id(op) in sources:
       continue
-    if op.type in _PLACEHOLDERS:
-      raise op_selector.UnliftableError(
-          f'{[getattr(f, "name", f) for f in fetches]} depend on placeholder '
-          f'{op.name}, which is neither fed nor captured.')
     needed[id(op)] = op
     stack.extend(t.op for t in op.inputs)
     stack.extend(op.control_inputs)
   return list(needed.values())
+
+
+def is_placeholder(op):
+  return op.type in _PLACEHOLDERS
+
+
+def _needed_ops(fetches, sources):
+  """`upstream_ops`, which may reach no placeholder outside `sources`."""
+  needed = upstream_ops(fetches, sources)
+  for op in needed:
+    if is_placeholder(op):
+      raise op_selector.UnliftableError(
+          f'{[getattr(f, "name", f) for f in fetches]} depend on placeholder '
+          f'{op.name}, which is neither fed nor captured.')
+  return needed
 
 
 def _used_captures(needed, fetches, graph):

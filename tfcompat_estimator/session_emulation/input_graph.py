@@ -31,7 +31,6 @@ from tfcompat_estimator.session_emulation import graph_prune
 from tfcompat_estimator.session_emulation import session as session_lib
 
 _v1 = tf.compat.v1
-_PLACEHOLDERS = ('Placeholder', 'PlaceholderV2')
 # How long `close` waits for queue-runner threads blocked in an op.
 _STOP_GRACE_SECS = 10
 
@@ -64,11 +63,12 @@ class InputGraph:
     # (e.g. an initializable iterator's MakeIterator and its placeholders).
     self._variants = graph_prune.prune(self._wrapped, [],
                                        self._wrapped.outputs)()
-    self._iterators = one_shot_iterators.eager_iterators(self._variants,
-                                                         detached)
+    self._detached = detached
+    self._iterators = None  # made on first run: `dataset` needs none
     self._outputs = list(outputs)
-    self.per_step_placeholders = [
-        t.name for t in _placeholders_needed_by(self._outputs)]
+    self.per_step_placeholders = sorted(
+        op.outputs[0].name for op in graph_prune.upstream_ops(self._outputs)
+        if graph_prune.is_placeholder(op))
     self._pruned = {}
     self._prune_lock = threading.Lock()
     self._coord = None
@@ -89,7 +89,7 @@ class InputGraph:
 
   def is_placeholder(self, name):
     try:
-      return self.graph.as_graph_element(name).op.type in _PLACEHOLDERS
+      return graph_prune.is_placeholder(self.graph.as_graph_element(name).op)
     except (KeyError, ValueError):
       return False
 
@@ -106,9 +106,12 @@ class InputGraph:
     feeds = sorted(feed_dict or {})
     key = (tuple(e.name for e in elements), tuple(feeds))
     with engine_scope.scope():  # queue runners call from threads of their own
-      with self._prune_lock:  # ... at once, as they start
+      with self._prune_lock:  # they start at once: prune and make iterators once
         if key not in self._pruned:
           self._pruned[key] = self._prune(elements, feeds)
+        if self._iterators is None:
+          self._iterators = one_shot_iterators.eager_iterators(
+              self._variants, self._detached)
       values = [tf.convert_to_tensor(feed_dict[name],
                                      self.graph.as_graph_element(name).dtype)
                 for name in feeds]
@@ -162,7 +165,7 @@ class InputGraph:
     finally:
       self._threads = []
       self._pruned = {}
-      self._iterators = []
+      self._iterators = []  # released; a closed graph runs nothing
       context = tf_context.context()
       for name in self._own_functions:
         while context.has_function(name):
@@ -194,18 +197,3 @@ def _share_resources(graph_def, prefix):
     if any(a.name == 'shared_name' for a in op_def.attr) and not (
         node.attr['shared_name'].s):
       node.attr['shared_name'].s = f'{prefix}/{node.name}'.encode()
-
-
-def _placeholders_needed_by(tensors):
-  """The placeholders `tensors` depend on (through data and control edges)."""
-  seen, stack, found = set(), [t.op for t in tensors], []
-  while stack:
-    op = stack.pop()
-    if id(op) in seen:
-      continue
-    seen.add(id(op))
-    if op.type in _PLACEHOLDERS:
-      found.append(op.outputs[0])
-    stack.extend(t.op for t in op.inputs)
-    stack.extend(op.control_inputs)
-  return sorted(found, key=lambda t: t.name)
