@@ -139,3 +139,94 @@ def test_train_summaries_match_2_15(tmp_path):
   named = tf.estimator.BinaryClassHead(name='bin')
   assert _train_summary_tags(_estimator(named, 1, tmp_path / 'v2'),
                              labels) == {'loss', 'loss/bin'}
+
+
+# --- 2.15's private v1 head API (`canned/head.py`), which v1 code calls -------
+
+
+def _head_lib():
+  from tensorflow_estimator.python.estimator.canned import head as head_lib  # pylint: disable=g-import-not-at-top
+  return head_lib
+
+
+def test_v1_head_interface_builds_the_spec_from_a_tpu_spec():
+  head_lib = _head_lib()
+  from tensorflow_estimator.python.estimator import model_fn  # pylint: disable=g-import-not-at-top
+
+  class TPUHead(head_lib._Head):  # pylint: disable=protected-access
+
+    def _create_tpu_estimator_spec(self, features, mode, logits, labels=None,
+                                   optimizer=None, train_op_fn=None,
+                                   regularization_losses=None):
+      return model_fn._TPUEstimatorSpec(  # pylint: disable=protected-access
+          mode=tf.estimator.ModeKeys.EVAL, loss=tf.reduce_sum(logits),
+          eval_metrics=(lambda logits: {'m': tf.compat.v1.metrics.mean(
+              logits)}, {'logits': logits}))
+
+  class NoSpecHead(head_lib._Head):  # pylint: disable=protected-access
+    pass
+
+  with tf.Graph().as_default():
+    spec = TPUHead().create_estimator_spec(
+        features={}, mode=tf.estimator.ModeKeys.EVAL,
+        logits=tf.constant([[1.], [3.]]))
+    assert isinstance(spec, tf.estimator.EstimatorSpec)
+    assert sorted(spec.eval_metric_ops) == ['m']
+  with pytest.raises(NotImplementedError, match='must implement'):
+    NoSpecHead().create_estimator_spec(features={}, mode=None, logits=None)
+  with pytest.raises(NotImplementedError, match='not available'):
+    NoSpecHead()._create_tpu_estimator_spec(  # pylint: disable=protected-access
+        features={}, mode=None, logits=None)
+
+
+def test_v1_head_factories_validate_as_2_15():
+  head_lib = _head_lib()
+  # pylint: disable=protected-access
+  with pytest.raises(ValueError, match='n_classes cannot be None'):
+    head_lib._multi_class_head_with_softmax_cross_entropy_loss(None)
+  with pytest.raises(ValueError, match='n_classes must be > 2'):
+    head_lib._multi_class_head_with_softmax_cross_entropy_loss(2)
+  with pytest.raises(ValueError, match='Invalid loss_reduction: none'):
+    head_lib._regression_head(loss_reduction='none')
+  head = head_lib._binary_logistic_head_with_sigmoid_cross_entropy_loss(
+      thresholds=[0.3], name='h')
+  assert isinstance(head, head_lib._Head)
+  assert (head.name, head.logits_dimension) == ('h', 1)
+  assert head_lib._regression_head(label_dimension=3).logits_dimension == 3
+
+
+def test_v1_head_in_a_model_fn_trains(tmp_path):
+  """The DNNEstimator-era idiom: a model_fn hands its logits to a `_Head`."""
+  head = _head_lib()._regression_head()  # pylint: disable=protected-access
+
+  def model_fn(features, labels, mode):
+    logits = tf.compat.v1.layers.dense(features['x'], 1)
+    return head.create_estimator_spec(
+        features=features, mode=mode, logits=logits, labels=labels,
+        train_op_fn=lambda loss: tf.compat.v1.train.GradientDescentOptimizer(
+            0.05).minimize(loss, tf.compat.v1.train.get_global_step()))
+
+  x = np.arange(8, dtype=np.float32).reshape(8, 1) / 8
+  input_fn = lambda: tf.data.Dataset.from_tensors(({'x': x}, 2 * x)).repeat(20)
+  est = tf.compat.v1.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  before = est.train(input_fn, steps=1).evaluate(input_fn, steps=1)
+  after = est.train(input_fn, steps=19).evaluate(input_fn, steps=1)
+  assert after['loss'] < before['loss']
+  assert sorted(after) == ['average_loss', 'global_step', 'label/mean',
+                           'loss', 'prediction/mean']
+
+
+def test_labels_known_while_building_fail_at_once():
+  """Constant labels out of range: 2.15's folded assertions raised at once."""
+  v1_head = _head_lib()._multi_class_head_with_softmax_cross_entropy_loss(3)  # pylint: disable=protected-access
+  logits = np.zeros((2, 3), np.float32)
+  with tf.Graph().as_default():
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r'Labels must <= n_classes - 1 .*\[45\]'):
+      v1_head.create_loss(features={}, mode=tf.estimator.ModeKeys.EVAL,
+                          logits=logits, labels=np.array([[45], [1]]))
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r'Labels must be <= n_classes - 1 .*\[1.2\]'):
+      tf.estimator.BinaryClassHead().loss(
+          logits=np.zeros((2, 1), np.float32),
+          labels=np.array([[1.2], [0.4]], np.float32))

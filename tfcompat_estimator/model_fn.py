@@ -86,6 +86,50 @@ class EstimatorSpec(collections.namedtuple('EstimatorSpec', _SPEC_FIELDS)):
     return EstimatorSpec(**{**self._asdict(), **kwds})
 
 
+_TPU_SPEC_FIELDS = ('mode', 'predictions', 'loss', 'train_op', 'eval_metrics',
+                    'export_outputs', 'scaffold_fn', 'host_call',
+                    'training_hooks', 'evaluation_hooks', 'prediction_hooks')
+
+
+class _TPUEstimatorSpec(
+    collections.namedtuple('TPUEstimatorSpec', _TPU_SPEC_FIELDS)):
+  """A model_fn's result in TPUEstimator's form, as 2.15's v1 heads make it.
+
+  Metrics come as `eval_metrics=(metric_fn, tensors)` instead of
+  `eval_metric_ops`; `as_estimator_spec()` calls `metric_fn(**tensors)` and
+  gives the `EstimatorSpec` the CPU loops run (which validates the rest).
+  """
+
+  def __new__(cls, mode, predictions=None, loss=None, train_op=None,
+              eval_metrics=None, export_outputs=None, scaffold_fn=None,
+              host_call=None, training_hooks=None, evaluation_hooks=None,
+              prediction_hooks=None):
+    if mode not in (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT):
+      raise ValueError(f'TPUEstimatorSpec: unknown mode {mode!r}; expected one '
+                       'of ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT.')
+    return super().__new__(
+        cls, mode=mode, predictions=predictions, loss=loss, train_op=train_op,
+        eval_metrics=eval_metrics, export_outputs=export_outputs,
+        scaffold_fn=scaffold_fn, host_call=host_call,
+        training_hooks=checked_hooks(training_hooks, 'training_hooks'),
+        evaluation_hooks=checked_hooks(evaluation_hooks, 'evaluation_hooks'),
+        prediction_hooks=checked_hooks(prediction_hooks, 'prediction_hooks'))
+
+  def as_estimator_spec(self):
+    """The equivalent `EstimatorSpec` for CPU train, evaluate and predict."""
+    eval_metric_ops = None
+    if self.eval_metrics:
+      metric_fn, tensors = self.eval_metrics
+      eval_metric_ops = metric_fn(**tensors)
+    return EstimatorSpec(
+        mode=self.mode, predictions=self.predictions, loss=self.loss,
+        train_op=self.train_op, eval_metric_ops=eval_metric_ops,
+        export_outputs=self.export_outputs,
+        training_hooks=self.training_hooks,
+        evaluation_hooks=self.evaluation_hooks,
+        prediction_hooks=self.prediction_hooks)
+
+
 def checked_hooks(hooks, what='hooks'):
   """`hooks` as a tuple; TypeError naming `what` unless all are hooks."""
   if isinstance(hooks, tf.compat.v1.train.SessionRunHook):

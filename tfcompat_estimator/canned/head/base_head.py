@@ -9,6 +9,8 @@ Checks that can be decided from static shapes raise `ValueError` at once.
 import abc
 import re
 
+import numpy as np
+
 import tensorflow as tf
 from tensorflow.python.feature_column import feature_column_v2 as fc_v2
 
@@ -26,6 +28,8 @@ PREDICT_SERVING_KEY = 'predict'
 _v1 = tf.compat.v1
 _pred = prediction_keys.PredictionKeys
 export_output = model_fn_lib.export_output_lib
+# How 2.15's v2 heads began the error for a label >= n_classes.
+LABEL_ABOVE_RANGE = 'Labels must be <= n_classes - 1'
 
 
 class Head(abc.ABC):
@@ -89,6 +93,8 @@ class SingleHead(Head):
   `_unweighted_loss_and_weights(logits, processed_labels, features)` and
   `_export_outputs(predictions)` for PREDICT mode.
   """
+
+  _label_above_range = LABEL_ABOVE_RANGE  # the v1 heads word it differently
 
   def _threshold_keys(self, threshold):
     """Keys of the accuracy, precision and recall metrics at `threshold`."""
@@ -461,13 +467,18 @@ def check_logits_final_dim(logits, expected_logits_dimension):
 
 
 def check_label_range(labels, n_classes, message=None, shown_labels=None,
-                      label_vocabulary=None, unchecked=None):
+                      label_vocabulary=None, unchecked=None,
+                      above_range=LABEL_ABOVE_RANGE):
   """`labels`, with graph assertions that they lie in `[0, n_classes)`.
 
   A failure keeps 2.15's wording and adds n_classes and the offending labels
   themselves (not just the first few of the batch); `shown_labels` are the
   labels as the user gave them (e.g. the strings behind vocabulary ids, where
-  an unknown string maps to -1), shaped like `labels`.
+  an unknown string maps to -1), shaped like `labels`. `above_range` begins
+  the message for too large labels.
+
+  Labels known while the graph is built (constants) are checked at once, as
+  2.15's assertions were folded then: the error names them before any step.
 
   `unchecked`: the same values as `labels` before their shape check (which
   waits for the logits). The range is then computed from them while the
@@ -481,14 +492,18 @@ def check_label_range(labels, n_classes, message=None, shown_labels=None,
     if message:
       too_big_message = negative_message = message
     else:
-      too_big_message = (f'Labels must be <= n_classes - 1 (n_classes='
-                         f'{n_classes})')
+      too_big_message = f'{above_range} (n_classes={n_classes})'
       negative_message = 'Labels must be >= 0'
     if label_vocabulary is not None:
       # Unquoted: the assertion would print quotes escaped.
       negative_message += (' (a label not in label_vocabulary maps to -1). '
                            f'label_vocabulary: [{", ".join(label_vocabulary)}]'
                            '; labels not in it')
+    static = tf.get_static_value(values)
+    if static is not None and tf.get_static_value(shown) is not None:
+      _raise_for_static_labels(static, tf.get_static_value(shown), n_classes,
+                               too_big_message, negative_message)
+      return labels
     negative = values < 0
     if values.dtype.is_floating:  # NaN labels fail with the negative ones
       negative = tf.logical_or(negative, tf.math.is_nan(values))
@@ -512,6 +527,21 @@ def check_label_range(labels, n_classes, message=None, shown_labels=None,
         return tf.identity(labels)
 
     return tf.cond(in_range, lambda: tf.identity(labels), fail)
+
+
+def _raise_for_static_labels(values, shown, n_classes, too_big_message,
+                             negative_message):
+  """InvalidArgumentError naming the labels outside `[0, n_classes)`."""
+  values = np.asarray(values)
+  shown = np.asarray(shown).reshape(values.shape)
+  negative = values < 0
+  if values.dtype.kind == 'f':
+    negative |= np.isnan(values)
+  for bad, text in ((values > n_classes - 1, too_big_message),
+                    (negative, negative_message)):
+    if bad.any():
+      raise tf.errors.InvalidArgumentError(
+          None, None, f'{text}: {shown[bad][:10]}')
 
 
 def call_loss_fn(loss_fn, labels, logits, features, expected_loss_dim=1):

@@ -42,15 +42,17 @@ class MultiClassHead(base_head.SingleHead):
       if not labels.dtype.is_integer:
         raise ValueError(f'Labels dtype should be integer. Instead got '
                          f'{labels.dtype}.')
-      return base_head.check_label_range(labels, self._n_classes,
-                                         unchecked=unchecked)
+      return base_head.check_label_range(
+          labels, self._n_classes, unchecked=unchecked,
+          above_range=self._label_above_range)
     if labels.dtype != tf.string:
       raise ValueError('Labels dtype should be string if there is a '
                        f'vocabulary. Instead got {labels.dtype}')
     label_ids = label_lookup.ids_from_strings(labels, self._label_vocabulary)
     return base_head.check_label_range(
         label_ids, self._n_classes, shown_labels=labels,
-        label_vocabulary=self._label_vocabulary)
+        label_vocabulary=self._label_vocabulary,
+        above_range=self._label_above_range)
 
   def _unweighted_loss_and_weights(self, logits, label_ids, features):
     if self._loss_fn:

@@ -4,6 +4,11 @@ They predict and export exactly like the v2 heads, but keep 2.15's v1
 behaviour elsewhere: `tf.compat.v1.losses` reductions (default SUM), streaming
 `tf.compat.v1.metrics`, a v1 optimizer's `minimize` (or `train_op_fn`) with the
 `UPDATE_OPS` collection appended, and an `average_loss` train summary.
+
+`install()` serves this module as 2.15's `canned/head.py`, so it also carries
+that module's private names which v1 code subclasses and calls: the `_Head`
+interface and the `_regression_head`, `_binary_logistic_head_with_sigmoid_...`
+and `_multi_class_head_with_softmax_...` factories.
 """
 
 import collections
@@ -34,13 +39,50 @@ def _validate_v1_loss_reduction(loss_reduction):
     raise ValueError(f'Invalid loss_reduction: {loss_reduction}')
 
 
-class _V1Head:
+class _Head:
+  """2.15's v1 head interface: what a v1 model_fn hands its logits to.
+
+  A subclass has `name`, `logits_dimension` and `create_loss(features, mode,
+  logits, labels)` (returning a `LossSpec`), and implements either
+  `create_estimator_spec` or `_create_tpu_estimator_spec`; the default
+  `create_estimator_spec` converts the latter's `_TPUEstimatorSpec`. `name` and
+  `logits_dimension` are not declared here so that they do not shadow the v2
+  heads' properties in the `_V1Head` mixins below.
+  """
+
+  def create_loss(self, features, mode, logits, labels):
+    raise NotImplementedError('Calling an abstract method.')
+
+  def create_estimator_spec(self, features, mode, logits, labels=None,
+                            optimizer=None, train_op_fn=None,
+                            regularization_losses=None):
+    """The `EstimatorSpec` of `_create_tpu_estimator_spec`."""
+    try:
+      tpu_spec = self._create_tpu_estimator_spec(
+          features, mode, logits, labels, optimizer, train_op_fn,
+          regularization_losses)
+    except NotImplementedError:
+      raise NotImplementedError(
+          'Subclasses of _Head must implement `create_estimator_spec()` or '
+          '_create_tpu_estimator_spec().') from None
+    return tpu_spec.as_estimator_spec()
+
+  def _create_tpu_estimator_spec(self, features, mode, logits, labels=None,
+                                 optimizer=None, train_op_fn=None,
+                                 regularization_losses=None):
+    raise NotImplementedError(
+        'TPUEstimatorSpec not available for this model head.')
+
+
+class _V1Head(_Head):
   """Shared v1 behaviour; mixed in before a v2 head class.
 
   The v2 class supplies label processing, the unreduced loss, predictions and
   export outputs; subclasses add `_eval_metric_ops(predictions, loss_spec,
   labels)`.
   """
+
+  _label_above_range = 'Labels must <= n_classes - 1'  # 2.15's v1 wording
 
   def __init__(self, loss_reduction, **kwargs):
     _validate_v1_loss_reduction(loss_reduction)
@@ -262,3 +304,41 @@ def regression_head_v1(weight_column=None, label_dimension=1,
                           label_dimension=label_dimension,
                           loss_reduction=loss_reduction, loss_fn=loss_fn,
                           inverse_link_fn=inverse_link_fn, name=name)
+
+
+# 2.15's private factories of `canned/head.py`, which v1 code calls directly.
+
+
+def _regression_head(weight_column=None, label_dimension=1,
+                     loss_reduction=_v1.losses.Reduction.SUM, loss_fn=None,
+                     inverse_link_fn=None, name=None):
+  """A v1 regression `_Head` (mean squared error unless `loss_fn`)."""
+  return RegressionHeadV1(weight_column=weight_column,
+                          label_dimension=label_dimension,
+                          loss_reduction=loss_reduction, loss_fn=loss_fn,
+                          inverse_link_fn=inverse_link_fn, name=name)
+
+
+def _binary_logistic_head_with_sigmoid_cross_entropy_loss(
+    weight_column=None, thresholds=None, label_vocabulary=None,
+    loss_reduction=_v1.losses.Reduction.SUM, loss_fn=None, name=None):
+  """A v1 binary classification `_Head` (sigmoid cross-entropy)."""
+  return BinaryClassHeadV1(weight_column=weight_column, thresholds=thresholds,
+                           label_vocabulary=label_vocabulary,
+                           loss_reduction=loss_reduction, loss_fn=loss_fn,
+                           name=name)
+
+
+def _multi_class_head_with_softmax_cross_entropy_loss(
+    n_classes, weight_column=None, label_vocabulary=None,
+    loss_reduction=_v1.losses.Reduction.SUM, loss_fn=None, name=None):
+  """A v1 multi-class `_Head` (softmax cross-entropy) for `n_classes` > 2."""
+  if n_classes is None:
+    raise ValueError('n_classes cannot be None')
+  return MultiClassHeadV1(n_classes, weight_column=weight_column,
+                          label_vocabulary=label_vocabulary,
+                          loss_reduction=loss_reduction, loss_fn=loss_fn,
+                          name=name)
+
+
+_binary_logistic_or_multi_class_head = binary_logistic_or_multi_class_head
