@@ -189,3 +189,17 @@ def test_tensorflow_estimator_2_15_evaluates_our_baselines(tmp_path, venv215_pyt
   theirs = json.loads(out.stdout.strip().splitlines()[-1])
   for name in ('v1', 'v2'):
     assert_metrics(ours[name], theirs[name])
+
+
+def test_baseline_logit_fn_builder_as_2_15():
+  """2.15's private v1 logit_fn: `baseline/bias`, one row per example."""
+  from tensorflow_estimator.python.estimator.canned import baseline  # pylint: disable=g-import-not-at-top
+  with tf.Graph().as_default():
+    logit_fn = baseline._baseline_logit_fn_builder(num_outputs=2)  # pylint: disable=protected-access
+    logits = logit_fn(features={'age': [[23.], [31.]]})
+    with tf.compat.v1.variable_scope('baseline', reuse=True):
+      bias = tf.compat.v1.get_variable('bias')
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      sess.run(bias.assign([10., 5.]))
+      np.testing.assert_allclose(sess.run(logits), [[10., 5.], [10., 5.]])

@@ -381,3 +381,15 @@ def test_model_dirs_are_interchangeable_with_2_15(tmp_path, venv215_python):
   _assert_same(ours, _oracle(python, ours_dir, 'evaluate'))
   theirs = _oracle(python, theirs_dir, 'train')
   _assert_same(_ours(theirs_dir, train=False), theirs)
+
+
+def test_compute_fraction_of_zero_as_2_15():
+  """2.15's private helper (v1 code calls it): nested lists, NaN when empty."""
+  from tensorflow_estimator.python.estimator.canned import linear  # pylint: disable=g-import-not-at-top
+  # pylint: disable=protected-access
+  assert float(linear._compute_fraction_of_zero(
+      [tf.constant([0., 0.]), [tf.constant([0, 1])]])) == 0.75
+  assert np.isnan(float(linear._compute_fraction_of_zero([tf.constant([])]))
+                  )
+  with pytest.raises(ValueError, match='at least one'):
+    linear._compute_fraction_of_zero([])

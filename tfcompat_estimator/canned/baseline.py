@@ -86,15 +86,34 @@ def _v2_model_fn(features, labels, mode, head, optimizer, weight_column):
                                     train_op_fn=train_op_fn)
 
 
-def _v1_model_fn(features, labels, mode, head, optimizer, weight_column):
-  """Baseline on a `tf.compat.v1.train` optimizer."""
+def _baseline_logit_fn_builder(num_outputs, weight_column=None):
+  """2.15's v1 logit_fn: the `baseline/bias` variable, one row per example.
+
+  Args:
+    num_outputs: the logits dimension.
+    weight_column: the weight column's key or `_NumericColumn`, whose feature
+      is not taken for the batch size.
+
+  Returns:
+    A function from `features` to `[batch_size, num_outputs]` logits.
+  """
   key = _weight_column_key(weight_column, fc_v1._NumericColumn,  # pylint: disable=protected-access
                            '_NumericColumn')
-  with tf.compat.v1.variable_scope('baseline'):
-    bias = tf.compat.v1.get_variable(
-        'bias', shape=[head.logits_dimension],
-        initializer=tf.compat.v1.zeros_initializer())
-    logits = _broadcast_bias(bias, features, key)
+
+  def baseline_logit_fn(features):
+    with tf.compat.v1.variable_scope('baseline'):
+      bias = tf.compat.v1.get_variable(
+          'bias', shape=[num_outputs],
+          initializer=tf.compat.v1.zeros_initializer())
+      return _broadcast_bias(bias, features, key)
+
+  return baseline_logit_fn
+
+
+def _v1_model_fn(features, labels, mode, head, optimizer, weight_column):
+  """Baseline on a `tf.compat.v1.train` optimizer."""
+  logits = _baseline_logit_fn_builder(head.logits_dimension,
+                                      weight_column)(features)
 
   def train_op_fn(loss):
     opt = optimizers.get_optimizer_instance(optimizer,

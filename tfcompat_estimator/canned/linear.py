@@ -171,15 +171,19 @@ def _add_summaries(bias, units, weights):
   else:
     tf.compat.v1.summary.scalar('bias', tf.reshape(bias_parts[0], [-1])[0])
   tf.compat.v1.summary.scalar('fraction_of_zero_weights',
-                              _fraction_of_zero(weights))
+                              _compute_fraction_of_zero(weights))
 
 
-def _fraction_of_zero(variables):
-  """Share of exact zeros over all elements of `variables`."""
+def _compute_fraction_of_zero(variables):
+  """Share of exact zeros over all elements of (nested) `variables`.
+
+  NaN when they have no elements; 2.15's name, which v1 code calls.
+  """
   with tf.name_scope('zero_fraction'):
-    parts = _parts(variables)
+    parts = _parts(tf.nest.flatten(variables))
     if not parts:
-      return tf.constant(float('nan'))
+      raise ValueError('_compute_fraction_of_zero needs at least one '
+                       'variable or tensor; got none.')
     sizes = [tf.size(p, out_type=tf.int64) for p in parts]
     nonzero = [tf.math.count_nonzero(p, dtype=tf.int64) for p in parts]
     total = tf.cast(tf.math.add_n(sizes), tf.float32)
