@@ -136,15 +136,50 @@ def test_numpy_invalid_data_raises_when_input_fn_is_called(x, y, error, match):
     input_fn()
 
 
-def test_numpy_input_fn_in_graph_mode():
-  input_fn = numpy_input_fn({'a': np.arange(3)}, np.arange(3), batch_size=2,
-                            shuffle=False)
-  with tf.Graph().as_default():
-    features, labels = tf.compat.v1.data.make_one_shot_iterator(
-        input_fn()).get_next()
+def _run_queued(input_fn):
+  """Every batch a graph-mode input_fn gives in its own session, as 2.15 ran it.
+
+  Returns the batches and the graph's summary tags.
+  """
+  with tf.Graph().as_default() as graph:
+    batch = input_fn()
+    tags = [t.op.name for t in graph.get_collection(
+        tf.compat.v1.GraphKeys.SUMMARIES)]
+    batches = []
     with tf.compat.v1.Session() as sess:
-      first = sess.run((features, labels))
-  assert _tolist(first) == ({'a': [0, 1]}, [0, 1])
+      coord = tf.compat.v1.train.Coordinator()
+      threads = tf.compat.v1.train.start_queue_runners(sess, coord=coord)
+      try:
+        while True:
+          batches.append(_tolist(sess.run(batch)))
+      except tf.errors.OutOfRangeError:
+        pass
+      coord.request_stop()
+      coord.join(threads)
+  return batches, tags
+
+
+def test_numpy_input_fn_in_graph_mode_reads_a_queue():
+  # 2.15 returned tensors of a queue that a queue runner fills, and an
+  # OutOfRangeError after the last (short) batch; epochs run across batches.
+  input_fn = numpy_input_fn({'a': np.arange(3)}, np.arange(10, 13),
+                            batch_size=2, num_epochs=2, shuffle=False)
+  batches, tags = _run_queued(input_fn)
+  assert batches == [({'a': [0, 1]}, [10, 11]), ({'a': [2, 0]}, [12, 10]),
+                     ({'a': [1, 2]}, [11, 12])]
+  assert tags == ['enqueue_input/queue/enqueue_input/'
+                  'fifo_queuefraction_over_0_of_1000_full']
+
+
+def test_numpy_input_fn_in_graph_mode_shuffles_in_a_shuffle_queue():
+  input_fn = numpy_input_fn(np.arange(40), batch_size=8, num_epochs=1,
+                            shuffle=True, queue_capacity=1000)
+  batches, tags = _run_queued(input_fn)
+  rows = [row for batch in batches for row in batch]
+  assert sorted(rows) == list(range(40)) and rows != list(range(40))
+  # The tag 2.15 wrote (a quarter of the capacity stays for shuffling).
+  assert tags == ['enqueue_input/queue/enqueue_input/'
+                  'random_shuffle_queuefraction_over_250_of_750_full']
 
 
 # --------------------------------------------------------------- pandas_input_fn

@@ -134,9 +134,22 @@ def test_tf1_input_pipelines_feed_the_same_batches_as_a_dataset(world,
   and their end of input (num_epochs) ends training and evaluation.
   """
   got = run_child(world, 'input_pipelines', tmp_path)
-  _assert_same_training(got, ['dataset', 'initializable', 'queue'])
+  queue_summaries = {name: got[name].pop('queue_summaries')
+                     for name in got if name != 'queue_runner_error'}
+  _assert_same_training(got, [name for name in got
+                              if name != 'queue_runner_error'])
   assert got['dataset']['steps_to_end_of_input'] == 2 * 40 // 8
   assert len(got['queue']['predictions']) == 40
+  # numpy_input_fn's tensors as returned run from their Dataset; worked on,
+  # they run from its queue, whose fill fraction is then summarized, as in
+  # 2.15 (tf.compat.v1.train.batch's queue summarizes itself too).
+  assert queue_summaries['numpy'] == []
+  assert queue_summaries['queue'] == [
+      'batch/fraction_of_16_full',
+      'input_producer/input_producer/fraction_of_32_full']
+  if world == 'v1':
+    assert queue_summaries['numpy_wrapped'] == [
+        'enqueue_input/queue/enqueue_input/fifo_queuefraction_over_0_of_1000_full']
   # A queue runner's failure stops the job with the runner's own error.
   assert 'the reader failed' in got['queue_runner_error']
 
@@ -167,7 +180,9 @@ def test_tf1_input_pipelines_match_2_15(tmp_path, venv215_python):
        'input_pipelines', str(tmp_path / 'theirs')],
       capture_output=True, text=True, env=env, timeout=900, check=True)
   theirs = json.loads(proc.stdout.strip().splitlines()[-1])
-  for name in ('dataset', 'initializable', 'queue'):
+  for name in ('dataset', 'initializable', 'queue', 'numpy', 'numpy_wrapped'):
+    theirs[name].pop('queue_summaries')
+    ours[name].pop('queue_summaries')
     for key, value in theirs[name].items():
       np.testing.assert_allclose(ours[name][key], value, rtol=1e-6,
                                  err_msg=f'{name} {key}')

@@ -188,11 +188,41 @@ def _dataset_input(batch, epochs):
       ({'x': _X}, _Y)).repeat(epochs).batch(batch)), []
 
 
+def _numpy_input(batch, epochs):
+  return tf.compat.v1.estimator.inputs.numpy_input_fn(
+      {'x': _X}, _Y, batch_size=batch, num_epochs=epochs, shuffle=False), []
+
+
+def _numpy_wrapped_input(batch, epochs):
+  """An input_fn that works on numpy_input_fn's tensors (2.15: a queue's)."""
+  inner, _ = _numpy_input(batch, epochs)
+
+  def input_fn():
+    features, labels = inner()
+    return {'x': features['x'] * 1.0}, labels
+
+  return input_fn, []
+
+
+def _summary_tags(model_dir):
+  tags = set()
+  for name in os.listdir(model_dir):
+    if name.startswith('events.'):
+      for event in tf.compat.v1.train.summary_iterator(
+          os.path.join(model_dir, name)):
+        tags.update(v.tag for v in event.summary.value)
+  return sorted(tags)
+
+
 def input_pipelines():
   """The same data through TF1 input machinery and through a Dataset."""
   result = {}
-  for name, make in (('initializable', _initializable_input),
-                     ('queue', _queue_input), ('dataset', _dataset_input)):
+  pipelines = [('initializable', _initializable_input),
+               ('queue', _queue_input), ('dataset', _dataset_input),
+               ('numpy', _numpy_input)]
+  if WORLD != 'v2':  # a TF2 caller's input_fn is called eagerly: no tensors
+    pipelines.append(('numpy_wrapped', _numpy_wrapped_input))
+  for name, make in pipelines:
     est = tf.estimator.Estimator(_linear_model_fn,
                                  model_dir=os.path.join(WORK_DIR, name))
     input_fn, hooks = make(8, None)
@@ -208,6 +238,8 @@ def input_pipelines():
     input_fn, hooks = make(10, 1)
     result[name]['predictions'] = [
         p['y'] for p in est.predict(input_fn, hooks=hooks)]
+    result[name]['queue_summaries'] = [
+        t for t in _summary_tags(est.model_dir) if 'fraction' in t]
   est = tf.estimator.Estimator(_linear_model_fn,
                                model_dir=os.path.join(WORK_DIR, 'failing'))
   try:

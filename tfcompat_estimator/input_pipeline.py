@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tfcompat_estimator import distribution
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.inputs import graph_queue
 from tfcompat_estimator.session_emulation import engine_scope
 from tfcompat_estimator.session_emulation import input_graph as input_graph_lib
 from tfcompat_estimator.session_emulation import session as session_lib
@@ -124,6 +125,8 @@ class BatchSource:
     with graph.as_default():
       graph.seed = config.tf_random_seed
       result = call_input_fn(input_fn, mode, params, config, input_context)
+      # numpy_input_fn's queued batch, as returned: read its Dataset instead.
+      result = graph_queue.dataset_behind(graph, result) or result
       dataset_spec = initializer = None
       if isinstance(result, tf.data.Dataset):
         try:

@@ -395,6 +395,10 @@ class TrainLoop:
       post_step = int(values['step']) + 1
       self._summary_timer.update_last_triggered_step(post_step)
       self._writer.write_serialized(values['summary'], post_step)
+      input_graph = self._batches.input_graph
+      input_summary = input_graph.summary() if input_graph else None
+      if input_summary is not None:
+        self._writer.write_serialized(input_summary, post_step)
 
   def _count_rate(self, step):
     """Logs and records global_step/sec when its timer is due at `step`."""

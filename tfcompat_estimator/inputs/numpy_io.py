@@ -13,19 +13,45 @@ builds a `tf.data.Dataset` instead, reproducing the batches the queue produced:
 * each of the `num_threads` readers used to walk the data `num_epochs` times on
   its own, so the data is seen `num_epochs * num_threads` times;
 * `shuffle=True` draws rows at random from a buffer of `queue_capacity`.
+
+Called in a TF1 graph, the `input_fn` returns the tensors of a queue filled
+from that Dataset instead (`graph_queue`), as code written for 2.15's graph
+expects.
 """
 
 import numpy as np
 import tensorflow as tf
+
+from tfcompat_estimator.inputs import graph_queue
 
 
 def check_shuffle(shuffle):
   """Rejects anything but a real bool, as the queue-based version did."""
   if not isinstance(shuffle, bool):
     raise ValueError(
-        'shuffle must be set explicitly to True or False (True is the usual '
-        'choice for training, False for evaluation and prediction); '
-        'got {!r}'.format(shuffle))
+        'shuffle must be provided and explicitly set as boolean; got {!r}. '
+        'True is the usual choice for training, False for evaluation and '
+        'prediction.'.format(shuffle))
+
+
+def make_batches(structure, batch_size, num_epochs, shuffle, queue_capacity,
+                 num_threads):
+  """The batches of `structure`: a Dataset, or queued tensors in a TF1 graph.
+
+  Args and their meaning as in `make_dataset`.
+
+  Returns:
+    A `tf.data.Dataset` of batches when called eagerly or in a tf.function;
+    in a TF1 graph, the tensors of one batch (`graph_queue`).
+  """
+  batches = make_dataset(structure, batch_size, num_epochs, shuffle,
+                         queue_capacity, num_threads)
+  if not graph_queue.wanted():
+    return batches
+  chunks = make_dataset(structure, batch_size, num_epochs, False,
+                        queue_capacity, num_threads)
+  return graph_queue.dequeue_batch(chunks, batches, batch_size, num_epochs,
+                                   shuffle, queue_capacity, num_threads)
 
 
 def make_dataset(structure, batch_size, num_epochs, shuffle, queue_capacity,
@@ -90,6 +116,8 @@ def numpy_input_fn(x,
     A function taking no arguments that returns a `tf.data.Dataset` yielding
     `(features, labels)`, or only `features` when `y` is None. `features` is a
     tensor if `x` is an array, else a dict; `labels` likewise follows `y`.
+    Called in a TF1 graph, it returns those tensors for one batch instead,
+    read from a queue as in 2.15 (`graph_queue`).
 
   Raises:
     ValueError: `shuffle` is not a bool. When the `input_fn` is called:
@@ -136,7 +164,7 @@ def numpy_input_fn(x,
               ', '.join('{}: {}'.format(k, n) for k, n in lengths.items())))
 
     structure = features if labels is None else (features, labels)
-    return make_dataset(structure, batch_size, num_epochs, shuffle,
+    return make_batches(structure, batch_size, num_epochs, shuffle,
                         queue_capacity, num_threads)
 
   return input_fn

@@ -106,7 +106,7 @@ def pandas_input_fn(x,
       structure = (features, _columns(y))
     else:
       structure = (features, y.to_numpy())
-    return numpy_io.make_dataset(structure, batch_size, num_epochs, shuffle,
+    return numpy_io.make_batches(structure, batch_size, num_epochs, shuffle,
                                  queue_capacity, num_threads)
 
   return input_fn

@@ -46,6 +46,9 @@ class InputGraph:
   def __init__(self, graph, outputs):
     self.graph = graph  # also keeps py_func callbacks (from_generator) alive
     init_op = _initializer(graph)
+    with graph.as_default():
+      # E.g. numpy_input_fn's queue fill fraction, in 2.15's train summaries.
+      self._summary_op = _v1.summary.merge_all()
     graph_def, detached = one_shot_iterators.detach(graph.as_graph_def())
     _share_resources(graph_def, f'tfcompat_input_{uuid.uuid4().hex}')
     context = tf_context.context()
@@ -124,6 +127,10 @@ class InputGraph:
 
   def make_callable(self, fetch):
     return lambda: self.run(fetch)
+
+  def summary(self):
+    """The serialized `Summary` of the graph's own summaries, or None."""
+    return None if self._summary_op is None else self.run(self._summary_op)
 
   def _prune(self, elements, feeds):
     graph = self._wrapped.graph
