@@ -256,25 +256,29 @@ class CheckpointStore:
   def directory(self):
     return self._dir
 
-  def save(self, variables, step, meta_graph=None):
+  def save(self, variables, step, meta_graph=None, constants=None):
     """Writes `variables` as checkpoint `step` and returns its path.
 
     `meta_graph` (a serialized MetaGraphDef) is written beside it as
-    `model.ckpt-<step>.meta`, as 2.15's Saver did.
+    `model.ckpt-<step>.meta`, as 2.15's Saver did. `constants` (key ->
+    tensor) are saved too (see `checkpoint_layout`).
     """
     with tf.init_scope():  # callers may be inside a hook's graph context
-      return self._save(variables, step, meta_graph)
+      return self._save(variables, step, meta_graph, constants or {})
 
-  def _save(self, variables, step, meta_graph):
+  def _save(self, variables, step, meta_graph, constants):
     basename = f'{CHECKPOINT_BASENAME}-{int(step)}'
     final = os.path.join(self._dir, basename)
     temp = os.path.join(self._dir, f'.{basename}{_TEMP_MARK}{uuid.uuid4().hex}')
     keys = list(variables)
     saved = [saved_as(k, variables[k]) for k in keys]
     try:
-      tf.raw_ops.SaveV2(prefix=temp, tensor_names=[name for name, _, _ in saved],
-                        shape_and_slices=[spec for _, spec, _ in saved],
-                        tensors=[variables[k].read_value() for k in keys])
+      tf.raw_ops.SaveV2(
+          prefix=temp,
+          tensor_names=[name for name, _, _ in saved] + list(constants),
+          shape_and_slices=[spec for _, spec, _ in saved] + [''] * len(constants),
+          tensors=[variables[k].read_value() for k in keys] +
+          list(constants.values()))
       if meta_graph is not None:
         with tf.io.gfile.GFile(temp + '.meta', 'wb') as f:
           f.write(meta_graph)

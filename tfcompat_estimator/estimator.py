@@ -302,15 +302,49 @@ class Estimator:
       if self._state[id(captured)] != identity:
         loaded = (captured.loaded_from(checkpoint_path)
                   if self._state[id(captured)] == _FRESH else ())
-        checkpoints.restore(captured.global_variables, checkpoint_path, loaded)
+        layout = captured.checkpoint_layout
+        if layout.restorer is not None:
+          with captured.graph.as_default():
+            layout.restorer.restore(session_lib.EmulatedSession(captured),
+                                    checkpoint_path)
+        else:
+          checkpoints.restore(
+              layout.variables, checkpoint_path,
+              # `loaded` holds keys by name: right only for the default layout.
+              loaded if layout.variables is captured.global_variables else ())
         self._state[id(captured)] = identity
     elif mode == ModeKeys.TRAIN:
-      if self._warm_start is not None:
-        warm_starting.warm_start(captured, self._warm_start)
-      if captured.spec.scaffold.init_fn is not None:
-        with captured.graph.as_default():
-          captured.spec.scaffold.init_fn(session_lib.EmulatedSession(captured))
+      self._initialize(captured)
+    if not captured.busy:  # an open predict generator's locals stay as they are
+      captured.init_locals()
     return captured
+
+  def _initialize(self, captured):
+    """A training start with no checkpoint, as 2.15's Scaffold began it.
+
+    The variables hold their initial values already. A Scaffold's own
+    `init_op` (with its `init_feed_dict`) runs first: 2.15 warm-started by
+    replacing initializers, which its init_op then ran, so warm starting
+    comes after it here. The Scaffold's `init_fn` runs last, as in
+    MonitoredSession.
+    """
+    scaffold = captured.spec.scaffold
+    if captured.fed_variables and scaffold.init_op is None:
+      raise ValueError(
+          f'Variables {captured.fed_variables} take their initial values '
+          'from placeholders, which nothing feeds. As in TF1, return '
+          'tf.compat.v1.train.Scaffold(init_op=tf.compat.v1.'
+          'global_variables_initializer(), init_feed_dict={placeholder: '
+          'value}) in the EstimatorSpec.')
+    session = session_lib.EmulatedSession(captured)
+    if scaffold.init_op is not None:
+      with captured.graph.as_default():
+        session.run(scaffold.init_op, feed_dict=scaffold.init_feed_dict)
+    if self._warm_start is not None:
+      warm_starting.warm_start(captured, self._warm_start)
+    if scaffold.init_fn is not None:
+      with captured.graph.as_default():
+        scaffold.init_fn(session)
 
   def _release_stale_copies(self):
     """Frees the large variables of the eval and predict graphs not running.

@@ -33,7 +33,6 @@ def run_evaluation(estimator, input_fn, steps, hooks, checkpoint_path, name,
       input_fn, model_fn_lib.ModeKeys.EVAL, estimator.params, estimator.config)
   captured = estimator._prepare(  # pylint: disable=protected-access
       model_fn_lib.ModeKeys.EVAL, batches, checkpoint_path, variables_from)
-  captured.reset_local_variables()
   session = session_lib.EmulatedSession(captured, batches.input_graph)
   hooks += list(captured.spec.evaluation_hooks)
   runner = hook_runner_lib.HookRunner(hooks, session)

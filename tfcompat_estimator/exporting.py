@@ -14,6 +14,7 @@ import uuid
 
 from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
+from tensorflow.python.checkpoint import graph_view  # pylint: disable=g-direct-tensorflow-import
 from tensorflow.python.saved_model.model_utils import export_utils
 
 from tfcompat_estimator import checkpoints
@@ -61,7 +62,8 @@ def export_all(estimator, export_dir_base, input_receiver_fn_map,
   _check_assets_extra(assets_extra)
   checkpoint_path = checkpoint_path or estimator.latest_checkpoint()
   if not checkpoint_path:
-    raise ValueError(f"Couldn't find trained model at {estimator.model_dir}.")
+    raise ValueError(f'Could not find trained model in model_dir: '
+                     f'{estimator.model_dir}.')
   export_dir_base = os.fspath(export_dir_base)
   with file_errors.reporting('export directory', export_dir_base):
     tf.io.gfile.makedirs(export_dir_base)
@@ -116,9 +118,13 @@ def _add_meta_graph(estimator, builder, export_dir, mode, receiver_fn,
     if mode == ModeKeys.TRAIN:
       # Where 2.15's builder recorded the train op for loaders to find it.
       _v1.add_to_collection(_TRAIN_OP_KEY, spec.train_op)
-    main_op = tf.group(_v1.local_variables_initializer(),
-                       _v1.tables_initializer())
+    main_op = spec.scaffold.local_init_op or tf.group(
+        _v1.local_variables_initializer(), _v1.tables_initializer())
     saver = spec.scaffold.saver or _v1.train.Saver(sharded=True)
+    if isinstance(saver, tf.train.Checkpoint):  # as Scaffold.finalize made it
+      saver = _v1.train.Saver(
+          var_list=graph_view.ObjectGraphView(saver).frozen_saveable_objects(),
+          sharded=True)
     tags = export_utils.EXPORT_TAG_MAP[mode]
     assets = _v1.get_collection(_v1.GraphKeys.ASSET_FILEPATHS)
     with _v1.Session(graph=graph) as session:

@@ -73,8 +73,8 @@ class EstimatorSpec(collections.namedtuple('EstimatorSpec', _SPEC_FIELDS)):
       hooks[name] = checked_hooks(value, f'hooks in {name}')
     scaffold = scaffold or tf.compat.v1.train.Scaffold()
     if not isinstance(scaffold, tf.compat.v1.train.Scaffold):
-      raise TypeError(f'scaffold must be tf.compat.v1.train.Scaffold, given: '
-                      f'{scaffold!r}')
+      raise TypeError(f'scaffold must be tf.train.Scaffold (in TF2: '
+                      f'tf.compat.v1.train.Scaffold), given: {scaffold!r}')
     return super().__new__(
         cls, mode=mode, predictions=predictions, loss=loss, train_op=train_op,
         eval_metric_ops=eval_metric_ops, export_outputs=export_outputs,

@@ -48,8 +48,8 @@ class _CheckpointSaverAdapter:
 
   saver_def = None
 
-  def __init__(self, variables, store_for_dir, meta_graph):
-    self._variables = variables
+  def __init__(self, layout, store_for_dir, meta_graph):
+    self._layout = layout
     self._store_for_dir = store_for_dir
     self._meta_graph = meta_graph
 
@@ -58,15 +58,16 @@ class _CheckpointSaverAdapter:
     del sess
     step = int(np.asarray(global_step)) if global_step is not None else 0
     return self._store_for_dir(os.path.dirname(save_path)).save(
-        self._variables, step, self._meta_graph if write_meta_graph else None)
+        self._layout.variables, step,
+        self._meta_graph if write_meta_graph else None, self._layout.constants)
 
 
 class _Checkpointing:
   """Native CheckpointSaverHook: saves at start, on schedule and at the end."""
 
-  def __init__(self, store, variables, config, listeners, meta_graph):
+  def __init__(self, store, layout, config, listeners, meta_graph):
     self._store = store
-    self._variables = variables
+    self._layout = layout
     self._meta_graph = meta_graph  # written as each checkpoint's .meta
     self._listeners = list(listeners)
     self.timer = _train.SecondOrStepTimer(every_secs=config.save_checkpoints_secs,
@@ -89,8 +90,8 @@ class _Checkpointing:
                  os.path.join(self._store.directory, checkpoints.CHECKPOINT_BASENAME))
     for listener in self._listeners:
       listener.before_save(session, step)
-    self.last_path = on_disk or self._store.save(self._variables, step,
-                                                 self._meta_graph)
+    self.last_path = on_disk or self._store.save(
+        self._layout.variables, step, self._meta_graph, self._layout.constants)
     self.timer.update_last_triggered_step(step)
     stop = False
     for listener in self._listeners:
@@ -137,9 +138,12 @@ class TrainLoop:
   def _store_for_dir(self, directory):
     directory = directory or self._est.model_dir
     if directory not in self._stores:
-      self._stores[directory] = checkpoints.CheckpointStore(
-          directory, self._config.keep_checkpoint_max,
+      # A Scaffold saver's own retention wins, as its saves were 2.15's.
+      retention = self.captured.checkpoint_layout.retention or (
+          self._config.keep_checkpoint_max,
           self._config.keep_checkpoint_every_n_hours)
+      self._stores[directory] = checkpoints.CheckpointStore(directory,
+                                                            *retention)
     return self._stores[directory]
 
   def _all_hooks(self):
@@ -161,11 +165,11 @@ class TrainLoop:
       graph = self.captured.graph
       if not graph.get_collection(tf.compat.v1.GraphKeys.SAVERS):
         graph.add_to_collection(tf.compat.v1.GraphKeys.SAVERS, _CheckpointSaverAdapter(
-            self.captured.global_variables, self._store_for_dir, meta_graph))
+            self.captured.checkpoint_layout, self._store_for_dir, meta_graph))
     elif self._is_chief and (self._config.save_checkpoints_steps or
                                     self._config.save_checkpoints_secs):
       checkpointing = _Checkpointing(self._store_for_dir(None),
-                                     self.captured.global_variables,
+                                     self.captured.checkpoint_layout,
                                      self._config, self._listeners, meta_graph)
     elif self._listeners:
       raise ValueError('There should be a CheckpointSaverHook to use '

@@ -17,6 +17,7 @@ import functools
 import tensorflow as tf
 
 from tfcompat_estimator import batch_checks
+from tfcompat_estimator import checkpoint_layout
 from tfcompat_estimator import distribution
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.session_emulation import graph_prune
@@ -43,6 +44,7 @@ class CapturedModel:
     self._variables = collections.OrderedDict()  # checkpoint key -> variable
     self._initial_values = initial_values
     self._loaded = {}  # key -> initializer, of variables created from a checkpoint
+    self.fed_variables = []  # names of variables initialized by a feed
     self._prune_cache = {}
     self._users = 0  # calls running this graph now (e.g. predict generators)
     self.spec = None
@@ -211,6 +213,18 @@ class CapturedModel:
   def _record_variable(self, next_creator, **kwargs):
     graph = tf.compat.v1.get_default_graph()
     initializer = kwargs.get('initial_value')
+    if _fed_from_graph(initializer, graph):
+      # A TF1 variable whose initial value is fed (a pretrained embedding
+      # through a placeholder and Scaffold(init_op, init_feed_dict)): it
+      # starts as zeros; its `.initializer` assigns the fed value.
+      if not initializer.shape.is_fully_defined():
+        raise ValueError(
+            f'Variable {kwargs.get("name")!r} takes its initial value from '
+            f'placeholders, of shape {initializer.shape}; give it a fully '
+            'defined shape.')
+      kwargs['initial_value'] = functools.partial(
+          tf.zeros, initializer.shape, initializer.dtype)
+      self.fed_variables.append(kwargs.get('name'))
     loaded_as = []
     declared = _declared_shape_and_dtype(kwargs)
     if self._initial_values is not None and declared is not None:
@@ -219,7 +233,7 @@ class CapturedModel:
     with tf.init_scope():
       variable = next_creator(**kwargs)
     key = self._unique_key(variable.name.rsplit(':', 1)[0])
-    tf1_graph_semantics.lift(variable, graph, key)
+    tf1_graph_semantics.lift(variable, graph, key, initial_value=initializer)
     self._variables[key] = variable
     if loaded_as == [key]:
       self._loaded[key] = initializer
@@ -275,9 +289,24 @@ class CapturedModel:
     """Whether a call (a predict generator not yet finished) runs this graph."""
     return self._users > 0
 
-  def reset_local_variables(self):
+  def init_locals(self):
+    """What each new 2.15 session ran once variables were set: local init.
+
+    The local variables return to their initial values, then the
+    Scaffold's own `local_init_op`, if the model_fn gave one, runs.
+    """
     for key, variable in self.local_variables.items():
       variable.assign(self._local_initial_values[key])
+    local_init_op = self.spec.scaffold.local_init_op
+    if local_init_op is not None:
+      self.cached('local_init_op', lambda: graph_prune.prune(
+          self._wrapped, [], [self.graph.as_graph_element(local_init_op)]))()
+
+  @functools.cached_property
+  def checkpoint_layout(self):
+    """What checkpoints hold, as the spec's Scaffold saver decides."""
+    return checkpoint_layout.layout(self.spec.scaffold.saver,
+                                    self.global_variables)
 
   def cached(self, key, make):
     """Memoizes `make()` for this graph (compiled loops and the like)."""
@@ -388,6 +417,14 @@ def _summaries():
 
 _READS = frozenset(['ReadVariableOp', 'ResourceGather', 'ResourceGatherNd',
                     'VariableShape', 'VarIsInitializedOp'])
+
+
+def _fed_from_graph(initial_value, graph):
+  """Whether `initial_value` is a tensor of `graph` computed from placeholders."""
+  return (tf.is_tensor(initial_value) and
+          getattr(initial_value, 'graph', None) is graph and
+          any(graph_prune.is_placeholder(op)
+              for op in graph_prune.upstream_ops([initial_value])))
 
 
 def _declared_shape_and_dtype(kwargs):

@@ -35,7 +35,7 @@ def _marked_variable(variable):
   return getattr(variable, _MARK, None) is not None
 
 
-def lift(variable, graph, key):
+def lift(variable, graph, key, initial_value=None):
   """Makes a variable lifted out of `graph` answer like one living in it.
 
   It gets identity hashing (a resource variable; a strategy's mirrored one
@@ -43,28 +43,59 @@ def lift(variable, graph, key):
   `.op` whose `.name` is `key`, its unique checkpoint key. TF's v1 optimizers
   key their slots by `(op.graph, op.name)` when `.op` exists, so the name must
   be unique: a lifted variable's own name need not be.
+
+  `initial_value` (what its creator was given: a value or a callable) makes
+  `.initializer` an op of `graph` assigning it afresh, as a TF1 variable's
+  did; `global_variables_initializer()` and `local_variables_initializer()`
+  in a model_fn group those.
   """
-  setattr(variable, _MARK, (graph, key))
+  setattr(variable, _MARK, _Lifted(graph, key, initial_value))
   variable.__class__ = _answering_graph_queries(type(variable))
+
+
+class _Lifted:
+  """What a lifted variable answers graph queries from."""
+
+  def __init__(self, graph, key, initial_value):
+    self.graph = graph
+    self.key = key
+    self.initial_value = initial_value
+    self.initializer = None  # built on first use
 
 
 _CLASSES = {}
 
 
 def _answering_graph_queries(cls):
-  """A subclass of `cls` whose instances answer `.op` and `.graph`."""
+  """A subclass of `cls` answering `.op`, `.graph` and `.initializer`."""
   if cls not in _CLASSES:
 
     def op(self):
-      graph, key = getattr(self, _MARK)
-      return types.SimpleNamespace(name=key, graph=graph, type='VarHandleOp')
+      lifted = getattr(self, _MARK)
+      return types.SimpleNamespace(name=lifted.key, graph=lifted.graph,
+                                   type='VarHandleOp')
 
     def graph(self):
-      return getattr(self, _MARK)[0]
+      return getattr(self, _MARK).graph
+
+    def initializer(self):
+      lifted = getattr(self, _MARK)
+      in_graph = getattr(self, '_initializer_op', None)  # e.g. graph-made
+      if isinstance(in_graph, ops.Operation) and in_graph.graph is lifted.graph:
+        return in_graph
+      if lifted.initializer is None and lifted.initial_value is not None and (
+          ops.get_default_graph() is lifted.graph):
+        value = lifted.initial_value
+        with ops.name_scope(lifted.key + '/'):
+          value = ops.convert_to_tensor(value() if callable(value) else value,
+                                        dtype=self.dtype.base_dtype)
+          lifted.initializer = resource_variable_ops.assign_variable_op(
+              self.handle, value, name='Assign')
+      return lifted.initializer
 
     _CLASSES[cls] = type(cls.__name__, (cls,), {
         'op': property(op), 'graph': property(graph),
-        '__module__': cls.__module__})
+        'initializer': property(initializer), '__module__': cls.__module__})
   return _CLASSES[cls]
 
 

@@ -1,0 +1,121 @@
+"""Which variables a checkpoint holds, under which keys: the Scaffold's saver.
+
+2.15 saved and restored through `EstimatorSpec.scaffold.saver`, by default a
+sharded `Saver` of all global variables under their names. Legacy model_fns
+pass their own: a `tf.compat.v1.train.Saver` that renames variables
+(`var_list={'name': v}`), saves a subset, or keeps its own number of
+checkpoints (`max_to_keep`, `keep_checkpoint_every_n_hours`); or a TF2
+`tf.train.Checkpoint` (the checkpoint migration guide's), which
+`Scaffold.finalize` turned into a `Saver` of the object graph's saveables:
+object-based keys (`var_list/var/.ATTRIBUTES/VARIABLE_VALUE`) and the
+`_CHECKPOINTABLE_OBJECT_GRAPH` entry that `tf.train.Checkpoint.restore`
+reads. The Estimator writes its checkpoints itself (atomically, see
+`checkpoints.CheckpointStore`), so from a saver it takes only those
+decisions: a `Layout`. Any other object (a wrapper around a Saver, say) is
+asked to restore as 2.15 asked it, `saver.restore(session, path)`, while
+checkpoints are written under the variables' names.
+"""
+
+import collections
+from typing import NamedTuple, Optional
+
+from absl import logging
+import tensorflow as tf
+from tensorflow.python.checkpoint import graph_view  # pylint: disable=g-direct-tensorflow-import
+
+_OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
+
+
+class Layout(NamedTuple):
+  """What checkpoints hold.
+
+  Attributes:
+    variables: checkpoint key -> variable, in save order; what is restored.
+    constants: checkpoint key -> tensor saved as is and never restored (a
+      `tf.train.Checkpoint`'s object graph).
+    retention: the saver's `(max_to_keep, keep_checkpoint_every_n_hours)`,
+      or None for RunConfig's.
+    restorer: an object whose `restore(session, path)` restores instead, or
+      None.
+  """
+  variables: collections.OrderedDict
+  constants: dict
+  retention: Optional[tuple] = None
+  restorer: object = None
+
+
+def layout(saver, global_variables):
+  """The `Layout` that `saver` (a Scaffold's; None for the default) gives.
+
+  Args:
+    saver: None, a `tf.compat.v1.train.Saver` or a `tf.train.Checkpoint`.
+    global_variables: the model's checkpoint key -> variable (by name).
+
+  Returns:
+    A `Layout`.
+
+  Raises:
+    ValueError: the saver saves something other than the model's variables.
+  """
+  if saver is None:
+    return Layout(global_variables, {})
+  if isinstance(saver, tf.train.Checkpoint):
+    return _checkpoint_layout(saver, global_variables)
+  if isinstance(saver, tf.compat.v1.train.Saver):
+    return Layout(_saver_variables(saver, global_variables), {},
+                  (saver._max_to_keep,  # pylint: disable=protected-access
+                   saver._keep_checkpoint_every_n_hours))  # pylint: disable=protected-access
+  logging.warning(
+      'Scaffold saver %r is neither a tf.compat.v1.train.Saver nor a '
+      'tf.train.Checkpoint: it restores, but checkpoints are written under '
+      'the variables\' names.', saver)
+  return Layout(global_variables, {}, restorer=saver)
+
+
+def _keys_by_variable(global_variables):
+  return {id(v): k for k, v in global_variables.items()}
+
+
+def _unknown(what, name):
+  return ValueError(
+      f'The Scaffold saver saves {what} {name!r}, which is not one of the '
+      'model_fn\'s global variables; only variables can be checkpointed here.')
+
+
+def _saver_variables(saver, global_variables):
+  """Key -> variable of a v1 Saver: its var_list's keys, else the names."""
+  var_list = saver._var_list  # pylint: disable=protected-access
+  if var_list is None:  # the Saver of every global variable
+    return global_variables
+  known = _keys_by_variable(global_variables)
+  if isinstance(var_list, dict):
+    items = list(var_list.items())
+  else:
+    items = []
+    for variable in var_list:
+      if id(variable) not in known:
+        raise _unknown('the object', getattr(variable, 'name', variable))
+      items.append((known[id(variable)], variable))
+  chosen = collections.OrderedDict()
+  for key, variable in items:
+    if id(variable) not in known:
+      raise _unknown('under key', key)
+    chosen[key] = variable
+  return chosen
+
+
+def _checkpoint_layout(checkpoint, global_variables):
+  """The object-based keys of a `tf.train.Checkpoint`, as Scaffold made them."""
+  known = _keys_by_variable(global_variables)
+  variables, constants = collections.OrderedDict(), {}
+  with tf.init_scope():
+    saveables = graph_view.ObjectGraphView(checkpoint).frozen_saveable_objects()
+  for saveable in saveables:
+    spec = saveable.specs[0]
+    if spec.name == _OBJECT_GRAPH_KEY:
+      constants[spec.name] = spec.tensor
+    elif id(saveable.op) in known and len(saveable.specs) == 1:
+      variables[spec.name] = saveable.op
+    else:
+      raise _unknown('the object under key', spec.name)
+  return Layout(variables, constants)
