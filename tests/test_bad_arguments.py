@@ -139,7 +139,7 @@ CASES = [
          'new_dir(), params=[1, 2]).params == [1, 2]', None, None),
     Case('estimator_config_not_a_run_config',
          'tf.estimator.Estimator(model_fn, config={"model_dir": "m"})',
-         'ValueError', "config must be an instance of RunConfig, but provided "
+         'ValueError', 'config must be an instance of `RunConfig`, but provided '
          "{'model_dir': 'm'}"),
     Case('estimator_model_dir_not_a_path',  # 2.15 failed in train
          'tf.estimator.Estimator(model_fn, model_dir=3).train(input_fn, '
@@ -157,12 +157,12 @@ CASES = [
          'TypeError', r'`max_steps` must be a number, given: \[5\]'),
     Case('train_hooks_not_session_run_hooks',
          'estimator().train(input_fn, steps=1, hooks=["h"])',
-         'TypeError', "hooks must be SessionRunHook instances, given: 'h'"),
+         'TypeError', "hooks must be a SessionRunHook, given: 'h'"),
     Case('train_saving_listeners_not_listeners',
          'estimator().train(input_fn, steps=1, '
          'saving_listeners=[tf.estimator.StopAtStepHook(1)])',
-         'TypeError', 'saving_listeners must be `CheckpointSaverListener` '
-         'instances, given: <.*StopAtStepHook'),
+         'TypeError', 'saving_listeners must be a list of '
+         'CheckpointSaverListener, given: <.*StopAtStepHook'),
     Case('train_in_evaluator_task',
          'estimator(config=task_config("evaluator")).train(input_fn, steps=1)',
          'ValueError', "cannot run in a 'evaluator' task .*train_and_evaluate"),
@@ -186,7 +186,7 @@ CASES = [
          'hook: <.*StopAtStepHook'),
     Case('evaluate_hooks_not_session_run_hooks',
          'estimator(TRAINED).evaluate(input_fn, hooks=[3])',
-         'TypeError', 'hooks must be SessionRunHook instances, given: 3'),
+         'TypeError', 'hooks must be a SessionRunHook, given: 3'),
     Case('evaluate_name_not_a_string',
          'estimator(TRAINED).evaluate(input_fn, name=3)',
          'TypeError', 'name must be a string, given: 3'),
@@ -213,7 +213,7 @@ CASES = [
          'TypeError', '`input_fn` must be callable, given: None'),
     Case('predict_hooks_not_session_run_hooks',
          'next(estimator(TRAINED).predict(input_fn, hooks=[3]))',
-         'TypeError', 'hooks must be SessionRunHook instances, given: 3'),
+         'TypeError', 'hooks must be a SessionRunHook, given: 3'),
     Case('predict_missing_checkpoint_path',
          'next(estimator(TRAINED).predict(input_fn, '
          'checkpoint_path=MISSING_CKPT))',
@@ -226,7 +226,7 @@ CASES = [
     Case('export_without_checkpoint_names_model_dir',
          'estimator(os.path.join(BASE, "untrained")).export_saved_model('
          'new_dir(), receiver_fn)',
-         'ValueError', "Couldn't find trained model at .*untrained"),
+         'ValueError', 'Could not find trained model in model_dir: .*untrained'),
     Case('export_receiver_fn_returns_a_function',
          'estimator(TRAINED).export_saved_model(new_dir(), '
          'lambda: receiver_fn)',

@@ -401,7 +401,7 @@ class TestInputFns:
 class TestApiContract:
 
   def test_model_dir_and_config_disagree(self, tmp_path):
-    with pytest.raises(ValueError, match='model_dir are set both'):
+    with pytest.raises(ValueError, match='`model_dir` are set both'):
       tf.estimator.Estimator(custom_dnn.model_fn, model_dir=str(tmp_path / 'a'),
                              config=tf.estimator.RunConfig(model_dir=str(tmp_path / 'b')))
 
@@ -441,9 +441,9 @@ class TestApiContract:
   def test_inspection_needs_a_checkpoint(self, tmp_path):
     est = make_estimator(str(tmp_path))
     assert est.latest_checkpoint() is None
-    with pytest.raises(ValueError, match="Couldn't find trained model"):
+    with pytest.raises(ValueError, match='Could not find trained model'):
       est.get_variable_names()
-    with pytest.raises(ValueError, match="Couldn't find trained model"):
+    with pytest.raises(ValueError, match='Could not find trained model'):
       est.get_variable_value('global_step')
 
   def test_unknown_predict_keys(self, golden_model_dir):

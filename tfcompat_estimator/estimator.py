@@ -55,13 +55,13 @@ class Estimator:
     if config is None:
       config = run_config_lib.RunConfig()
     elif not isinstance(config, run_config_lib.RunConfig):
-      raise ValueError(f'config must be an instance of RunConfig, but provided '
-                       f'{config}.')
+      raise ValueError(f'config must be an instance of `RunConfig`, but '
+                       f'provided {config}.')
     model_dir = _path_arg('model_dir', model_dir)
     if model_dir is not None and config.model_dir is not None and (
         model_dir != config.model_dir):
       raise ValueError(
-          'model_dir are set both in constructor and RunConfig, but with '
+          '`model_dir` are set both in constructor and `RunConfig`, but with '
           f"different values. In constructor: '{model_dir}', in RunConfig: "
           f"'{config.model_dir}' ")
     model_dir = model_dir or config.model_dir
@@ -131,7 +131,8 @@ class Estimator:
   def _require_checkpoint(self):
     path = self.latest_checkpoint()
     if not path:
-      raise ValueError(f"Couldn't find trained model at {self._model_dir}.")
+      raise ValueError(f'Could not find trained model in model_dir: '
+                       f'{self._model_dir}.')
     return path
 
   @engine_scope.entry_point
@@ -172,8 +173,7 @@ class Estimator:
     hooks = model_fn_lib.checked_hooks(hooks)
     saving_listeners = checked_saving_listeners(saving_listeners)
     if max_steps is not None:
-      latest = self.latest_checkpoint()
-      if latest and checkpoints.global_step_of(latest) >= max_steps:
+      if _load_global_step_from_checkpoint_dir(self._model_dir) >= max_steps:
         logging.info('Skipping training since max_steps has already saved.')
         return self
     self._release_stale_copies()
@@ -372,7 +372,7 @@ class EstimatorV2(Estimator):
   @property
   def export_savedmodel(self):
     raise AttributeError(f"'{type(self).__name__}' object has no attribute "
-                         "'export_savedmodel'; use export_saved_model.")
+                         "'export_savedmodel'. Please use `export_saved_model`.")
 
 
 def _export(estimator, export_dir_base, receiver_fns, assets_extra, as_text,
@@ -403,13 +403,23 @@ def check_number(name, value):
     raise TypeError(f'`{name}` must be a number, given: {value!r}')
 
 
+def _load_global_step_from_checkpoint_dir(checkpoint_dir):
+  """The global step of the latest checkpoint in `checkpoint_dir`, else 0.
+
+  2.15's name for it; its tests and some libraries call it.
+  """
+  latest = checkpoints.latest_checkpoint(checkpoint_dir)
+  return checkpoints.global_step_of(latest) if latest else 0
+
+
 def checked_saving_listeners(listeners):
   """`listeners` as a tuple; TypeError unless all are savers' listeners."""
   listeners = tuple(listeners or ())
   for listener in listeners:
     if not isinstance(listener, tf.compat.v1.train.CheckpointSaverListener):
-      raise TypeError('All saving_listeners must be `CheckpointSaverListener` '
-                      f'instances, given: {listener!r}')
+      raise TypeError('saving_listeners must be a list of '
+                      'CheckpointSaverListener, given: '
+                      f'{listener!r}')
   return listeners
 
 

@@ -36,8 +36,9 @@ def _split(element, mode):
     elif len(element) == 1:
       features, labels = element[0], None
     else:
-      raise ValueError(f'input_fn must return features or (features, labels); '
-                       f'got a tuple of {len(element)} items.')
+      raise ValueError(f'input_fn must return features or a len 2 tuple '
+                       f'(features, labels); got a tuple of {len(element)} '
+                       'items.')
   else:
     features, labels = element, None
   if mode == ModeKeys.PREDICT:

@@ -28,7 +28,7 @@ _MODULE_MAP = {
     _EST + '.warm_starting_util': 'tfcompat_estimator.warm_starting',
     _EST + '.hooks.basic_session_run_hooks': 'tfcompat_estimator.hooks',
     _EST + '.export.export': 'tfcompat_estimator.export.receivers',
-    _EST + '.export.export_lib': 'tfcompat_estimator.export',
+    _EST + '.export.export_lib': 'tfcompat_estimator.export.export_lib',
     _EST + '.export.export_output': 'tfcompat_estimator.export',
     _EST + '.inputs.numpy_io': 'tfcompat_estimator.inputs.numpy_io',
     _EST + '.inputs.pandas_io': 'tfcompat_estimator.inputs.pandas_io',

@@ -18,6 +18,11 @@ class ModeKeys(EstimatorModeKeys):
   """Standard names for model modes: `TRAIN`, `EVAL` and `PREDICT` ('infer')."""
 
 
+# The eval metric keys 2.15's Estimator added: the mean loss over batches,
+# and the heads' mean loss over examples.
+LOSS_METRIC_KEY = 'loss'
+AVERAGE_LOSS_METRIC_KEY = 'average_loss'
+
 _SPEC_FIELDS = ('mode', 'predictions', 'loss', 'train_op', 'eval_metric_ops',
                 'export_outputs', 'training_chief_hooks', 'training_hooks',
                 'scaffold', 'evaluation_hooks', 'prediction_hooks')
@@ -138,7 +143,7 @@ def checked_hooks(hooks, what='hooks'):
   hooks = tuple(hooks or ())
   for hook in hooks:
     if not isinstance(hook, tf.compat.v1.train.SessionRunHook):
-      raise TypeError(f'All {what} must be SessionRunHook instances, '
+      raise TypeError(f'All {what} must be a SessionRunHook, '
                       f'given: {hook!r}')
   return hooks
 

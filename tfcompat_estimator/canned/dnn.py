@@ -283,10 +283,18 @@ def v1_partitioners(config, input_layer_partitioner=None):
   return partitioner, input_partitioner
 
 
-def _v1_model_fn(features, labels, mode, head, hidden_units, feature_columns,
-                 optimizer, activation_fn, dropout, input_layer_partitioner,
-                 config, batch_norm):
-  """The v1 `model_fn`: TF1 layers, partitioned variables, v1 optimizer."""
+def _dnn_model_fn(features, labels, mode, head, hidden_units, feature_columns,
+                  optimizer='Adagrad', activation_fn=tf.nn.relu, dropout=None,
+                  input_layer_partitioner=None, config=None, use_tpu=False,
+                  batch_norm=False):
+  """The v1 `model_fn`: TF1 layers, partitioned variables, v1 optimizer.
+
+  2.15's name and signature, which v1 code calls with a head of its own.
+  """
+  if use_tpu:
+    raise NotImplementedError(
+        '_dnn_model_fn(use_tpu=True) builds a TPUEstimatorSpec, which needs a '
+        'TPU; pass use_tpu=False.')
   optimizer = optimizers.get_optimizer_instance(
       optimizer, learning_rate=_V1_LEARNING_RATE)
   _check_features(features)
@@ -334,10 +342,10 @@ class _DNNBase:
 
     def model_fn(features, labels, mode, config):
       if self._V1:
-        return _v1_model_fn(features, labels, mode, head, hidden_units,
-                            feature_columns, optimizer, activation_fn,
-                            dropout, input_layer_partitioner, config,
-                            batch_norm)
+        return _dnn_model_fn(features, labels, mode, head, hidden_units,
+                             feature_columns, optimizer, activation_fn,
+                             dropout, input_layer_partitioner, config,
+                             batch_norm=batch_norm)
       return _v2_model_fn(features, labels, mode, head, hidden_units,
                           feature_columns, optimizer, activation_fn, dropout,
                           batch_norm)

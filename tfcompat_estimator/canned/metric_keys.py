@@ -1,10 +1,12 @@
 """Names of the evaluation metrics the canned heads report (2.15's keys)."""
 
+from tfcompat_estimator import model_fn
+
 
 class MetricKeys(object):
   """Metric key strings; `%g`/`%d`/`%s` keys take a threshold, id or name."""
-  LOSS = 'loss'
-  LOSS_MEAN = 'average_loss'
+  LOSS = model_fn.LOSS_METRIC_KEY
+  LOSS_MEAN = model_fn.AVERAGE_LOSS_METRIC_KEY
   LOSS_REGULARIZATION = 'regularization_loss'
 
   ACCURACY = 'accuracy'

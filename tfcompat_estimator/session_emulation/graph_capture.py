@@ -204,8 +204,8 @@ class CapturedModel:
             raise ValueError(f'Keras metric {key!r} was never called in '
                              'model_fn, so it has no update op.')
           metrics[key] = (metric.result(), tf.group(*metric.updates))
-      if 'loss' not in metrics:
-        metrics['loss'] = _v1.metrics.mean(self.spec.loss)
+      if model_fn_lib.LOSS_METRIC_KEY not in metrics:
+        metrics[model_fn_lib.LOSS_METRIC_KEY] = _v1.metrics.mean(self.spec.loss)
       self.eval_metrics = metrics
       self.eval_update_op = tf.group(*[u for _, u in metrics.values()
                                        if u is not None])

@@ -309,16 +309,6 @@ def regression_head_v1(weight_column=None, label_dimension=1,
 # 2.15's private factories of `canned/head.py`, which v1 code calls directly.
 
 
-def _regression_head(weight_column=None, label_dimension=1,
-                     loss_reduction=_v1.losses.Reduction.SUM, loss_fn=None,
-                     inverse_link_fn=None, name=None):
-  """A v1 regression `_Head` (mean squared error unless `loss_fn`)."""
-  return RegressionHeadV1(weight_column=weight_column,
-                          label_dimension=label_dimension,
-                          loss_reduction=loss_reduction, loss_fn=loss_fn,
-                          inverse_link_fn=inverse_link_fn, name=name)
-
-
 def _binary_logistic_head_with_sigmoid_cross_entropy_loss(
     weight_column=None, thresholds=None, label_vocabulary=None,
     loss_reduction=_v1.losses.Reduction.SUM, loss_fn=None, name=None):
@@ -341,4 +331,5 @@ def _multi_class_head_with_softmax_cross_entropy_loss(
                           name=name)
 
 
+_regression_head = regression_head_v1
 _binary_logistic_or_multi_class_head = binary_logistic_or_multi_class_head
