@@ -108,3 +108,22 @@ def test_text_embedding_column_in_a_v1_dnn_classifier(module_path, tmp_path):
   np.testing.assert_array_equal(
       est.get_variable_value(prefix + 'module/embeddings'), TABLE)
   assert len(list(est.predict(_input_fn(False)))) == len(SENTENCES)
+
+
+def test_text_embedding_column_in_a_v2_dnn_classifier(module_path, tmp_path):
+  """The TF-Hub text classification tutorial's estimator (TF2 mode).
+
+  2.15 built the v2 input layer in its graph, under Keras name scopes only,
+  so the module's variables are `module/...` (observed on 2.15).
+  """
+  est = tf.estimator.DNNClassifier(
+      [4], [hub.text_embedding_column('text', module_path)],
+      model_dir=str(tmp_path / 'model'),
+      optimizer=tf.keras.optimizers.legacy.Adagrad(0.5),
+      config=tf.estimator.RunConfig(tf_random_seed=1))
+  untrained = est.evaluate(_input_fn(), steps=1)['loss']
+  est.train(_input_fn(), steps=30)
+  assert est.evaluate(_input_fn(), steps=1)['loss'] < untrained
+  np.testing.assert_array_equal(est.get_variable_value('module/embeddings'),
+                                TABLE)
+  assert len(list(est.predict(_input_fn(False)))) == len(SENTENCES)

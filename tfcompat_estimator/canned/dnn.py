@@ -147,10 +147,20 @@ def dnn_logits_v2(units, hidden_units, feature_columns, activation_fn, dropout,
     return layer(inputs, **kwargs)
 
   with tf.compat.v1.variable_scope('dnn'):
-    with tf.compat.v1.variable_scope('input_from_feature_columns'):
-      net = apply(tf_keras.layers.DenseFeatures(feature_columns,
-                                                name='input_layer'),
-                  features, training=training)
+    # As in 2.15, the input layer is named by Keras name scopes alone, in
+    # the root variable scope: TF1 state a column makes with variable
+    # scopes (hub.text_embedding_column's hub.Module) is `module/...`.
+    with tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(None),
+                                     auxiliary_name_scope=False), (
+                                         tf.name_scope(
+                                             'input_from_feature_columns')):
+      input_layer = tf_keras.layers.DenseFeatures(feature_columns,
+                                                  name='input_layer')
+      # Keras builds a layer under tf.init_scope, that is eagerly, when the
+      # program outside functions is eager, as ours is while a model_fn is
+      # captured; 2.15 built it in its graph. Such TF1 state needs the graph.
+      input_layer._keras_style = False  # pylint: disable=protected-access
+      net = apply(input_layer, features, training=training)
     for index, width in enumerate(hidden_units):
       name = 'hiddenlayer_%d' % index
       net = apply(tf_keras.layers.Dense(width, activation=activation_fn,
