@@ -4,5 +4,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 python3 -m pip install -q -e '.[test]'
 markers='not slow'
-if [[ "${1:-}" == "--slow" ]]; then markers=''; shift; fi
+if [[ "${1:-}" == "--slow" ]]; then
+  markers=''; shift
+  bash scripts/browser_test_deps.sh  # TensorBoard and Chromium
+fi
 python3 -m pytest -q -m "$markers" tests "$@"
