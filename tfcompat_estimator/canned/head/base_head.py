@@ -28,8 +28,8 @@ PREDICT_SERVING_KEY = 'predict'
 _v1 = tf.compat.v1
 _pred = prediction_keys.PredictionKeys
 export_output = model_fn_lib.export_output_lib
-# How 2.15's v2 heads began the error for a label >= n_classes.
-LABEL_ABOVE_RANGE = 'Labels must be <= n_classes - 1'
+# How 2.15's v2 heads began the errors for labels >= n_classes and < 0.
+LABEL_RANGE_WORDS = ('Labels must be <= n_classes - 1', 'Labels must be >= 0')
 
 
 class Head(abc.ABC):
@@ -94,7 +94,7 @@ class SingleHead(Head):
   `_export_outputs(predictions)` for PREDICT mode.
   """
 
-  _label_above_range = LABEL_ABOVE_RANGE  # the v1 heads word it differently
+  _label_range_words = LABEL_RANGE_WORDS  # the v1 heads word them differently
 
   def _threshold_keys(self, threshold):
     """Keys of the accuracy, precision and recall metrics at `threshold`."""
@@ -468,14 +468,14 @@ def check_logits_final_dim(logits, expected_logits_dimension):
 
 def check_label_range(labels, n_classes, message=None, shown_labels=None,
                       label_vocabulary=None, unchecked=None,
-                      above_range=LABEL_ABOVE_RANGE):
+                      words=LABEL_RANGE_WORDS):
   """`labels`, with graph assertions that they lie in `[0, n_classes)`.
 
   A failure keeps 2.15's wording and adds n_classes and the offending labels
   themselves (not just the first few of the batch); `shown_labels` are the
   labels as the user gave them (e.g. the strings behind vocabulary ids, where
-  an unknown string maps to -1), shaped like `labels`. `above_range` begins
-  the message for too large labels.
+  an unknown string maps to -1), shaped like `labels`. `words` begin the
+  messages for too large and for negative labels.
 
   Labels known while the graph is built (constants) are checked at once, as
   2.15's assertions were folded then: the error names them before any step.
@@ -492,8 +492,8 @@ def check_label_range(labels, n_classes, message=None, shown_labels=None,
     if message:
       too_big_message = negative_message = message
     else:
-      too_big_message = f'{above_range} (n_classes={n_classes})'
-      negative_message = 'Labels must be >= 0'
+      too_big_message = f'{words[0]} (n_classes={n_classes})'
+      negative_message = words[1]
     if label_vocabulary is not None:
       # Unquoted: the assertion would print quotes escaped.
       negative_message += (' (a label not in label_vocabulary maps to -1). '

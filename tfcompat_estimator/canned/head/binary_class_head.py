@@ -77,7 +77,7 @@ class BinaryClassHead(base_head.SingleHead):
         tf.cast(labels, tf.float32), n_classes=2, shown_labels=given,
         label_vocabulary=self._label_vocabulary,
         unchecked=None if unchecked is None else tf.cast(unchecked, tf.float32),
-        above_range=self._label_above_range)
+        words=self._label_range_words)
 
   def _unweighted_loss_and_weights(self, logits, labels, features):
     if self._loss_fn:

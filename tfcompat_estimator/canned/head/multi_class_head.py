@@ -44,7 +44,7 @@ class MultiClassHead(base_head.SingleHead):
                          f'{labels.dtype}.')
       return base_head.check_label_range(
           labels, self._n_classes, unchecked=unchecked,
-          above_range=self._label_above_range)
+          words=self._label_range_words)
     if labels.dtype != tf.string:
       raise ValueError('Labels dtype should be string if there is a '
                        f'vocabulary. Instead got {labels.dtype}')
@@ -52,7 +52,7 @@ class MultiClassHead(base_head.SingleHead):
     return base_head.check_label_range(
         label_ids, self._n_classes, shown_labels=labels,
         label_vocabulary=self._label_vocabulary,
-        above_range=self._label_above_range)
+        words=self._label_range_words)
 
   def _unweighted_loss_and_weights(self, logits, label_ids, features):
     if self._loss_fn:

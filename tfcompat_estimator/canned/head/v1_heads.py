@@ -82,7 +82,8 @@ class _V1Head(_Head):
   labels)`.
   """
 
-  _label_above_range = 'Labels must <= n_classes - 1'  # 2.15's v1 wording
+  _label_range_words = ('Labels must <= n_classes - 1',  # 2.15's v1 wording
+                        'Labels must >= 0')
 
   def __init__(self, loss_reduction, **kwargs):
     _validate_v1_loss_reduction(loss_reduction)
