@@ -188,3 +188,17 @@ def test_variable_initializers_are_ops_of_the_model_graph(tmp_path):
   assert seen['initializer'].type == 'AssignVariableOp'
   assert seen['initializer'].name == 'w/Assign'
   assert seen['group'].type == 'NoOp'
+
+
+def test_a_ready_op_reporting_something_stops_the_call(tmp_path):
+  """2.15's SessionManager checked a Scaffold's ready_op after init."""
+  est = _estimator(tmp_path, lambda w: _v1.train.Scaffold(
+      ready_op=tf.constant(['embeddings_loaded'])))
+  with pytest.raises(RuntimeError, match=r"did not make model ready.*"
+                     r"\['embeddings_loaded'\]"):
+    est.train(_input_fn, steps=1)
+  ready = _estimator(tmp_path / 'ready', lambda w: _v1.train.Scaffold(
+      ready_op=_v1.report_uninitialized_variables(),
+      ready_for_local_init_op=tf.constant([], tf.string)))
+  ready.train(_input_fn, steps=1)
+  assert ready.get_variable_value('w') == 1.

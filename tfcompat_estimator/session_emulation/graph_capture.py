@@ -14,6 +14,7 @@ import collections
 import contextlib
 import functools
 
+import numpy as np
 import tensorflow as tf
 
 from tfcompat_estimator import batch_checks
@@ -292,15 +293,34 @@ class CapturedModel:
   def init_locals(self):
     """What each new 2.15 session ran once variables were set: local init.
 
-    The local variables return to their initial values, then the
-    Scaffold's own `local_init_op`, if the model_fn gave one, runs.
+    The local variables return to their initial values. Then, as 2.15's
+    SessionManager did with a Scaffold's own ops, `ready_for_local_init_op`
+    is checked, `local_init_op` runs and `ready_op` is checked (the
+    defaults need no run here: the engine's variables are always set).
     """
     for key, variable in self.local_variables.items():
       variable.assign(self._local_initial_values[key])
-    local_init_op = self.spec.scaffold.local_init_op
-    if local_init_op is not None:
-      self.cached('local_init_op', lambda: graph_prune.prune(
-          self._wrapped, [], [self.graph.as_graph_element(local_init_op)]))()
+    scaffold = self.spec.scaffold
+    self._check_ready(scaffold.ready_for_local_init_op,
+                      'Model is not ready for local init')
+    if scaffold.local_init_op is not None:
+      self._run_scaffold_op('local_init_op', scaffold.local_init_op)
+    self._check_ready(scaffold.ready_op,
+                      'Init operations did not make model ready')
+
+  def _run_scaffold_op(self, name, fetch):
+    return self.cached(name, lambda: graph_prune.prune(
+        self._wrapped, [], [self.graph.as_graph_element(fetch)]))()
+
+  def _check_ready(self, ready_op, problem):
+    """RuntimeError if `ready_op` (a Scaffold's) reports anything not ready."""
+    if ready_op is None:
+      return
+    (not_ready,) = self._run_scaffold_op(ready_op.name, ready_op)
+    names = [tf.compat.as_str(n) for n in np.ravel(not_ready.numpy())]
+    if names:
+      raise RuntimeError(f'{problem}: the Scaffold\'s {ready_op.name} '
+                         f'reports {names}.')
 
   @functools.cached_property
   def checkpoint_layout(self):
