@@ -405,6 +405,19 @@ class TestApiContract:
       tf.estimator.Estimator(custom_dnn.model_fn, model_dir=str(tmp_path / 'a'),
                              config=tf.estimator.RunConfig(model_dir=str(tmp_path / 'b')))
 
+  def test_default_session_config_is_filled_in(self, tmp_path):
+    """As 2.15: soft placement and one meta-optimizer pass, unless given."""
+    est = tf.estimator.Estimator(custom_dnn.model_fn, model_dir=str(tmp_path))
+    config = est.config.session_config
+    assert config.allow_soft_placement
+    assert config.graph_options.rewrite_options.meta_optimizer_iterations == (
+        tf.compat.v1.GraphOptions().rewrite_options.ONE)
+    given = tf.compat.v1.ConfigProto(log_device_placement=True)
+    est = tf.estimator.Estimator(
+        custom_dnn.model_fn, model_dir=str(tmp_path),
+        config=tf.estimator.RunConfig(session_config=given))
+    assert est.config.session_config is given
+
   def test_temporary_model_dir(self):
     est = tf.estimator.Estimator(custom_dnn.model_fn, params=custom_dnn.PARAMS)
     assert os.path.isdir(est.model_dir)

@@ -68,7 +68,11 @@ class Estimator:
     if model_dir is None:
       model_dir = tempfile.mkdtemp()
       logging.warning('Using temporary folder as model directory: %s', model_dir)
-    self._config = config.replace(model_dir=model_dir)
+    # As 2.15: the default session config is filled in (soft placement,
+    # one meta-optimizer pass); sessions opened for export use it.
+    self._config = config.replace(
+        model_dir=model_dir, session_config=(
+            config.session_config or run_config_lib.get_default_session_config()))
     self._model_dir = model_dir
     logging.info('Using config: %s', self._config)
     if model_fn is None:

@@ -127,7 +127,7 @@ def _add_meta_graph(estimator, builder, export_dir, mode, receiver_fn,
           sharded=True)
     tags = export_utils.EXPORT_TAG_MAP[mode]
     assets = _v1.get_collection(_v1.GraphKeys.ASSET_FILEPATHS)
-    with _v1.Session(graph=graph) as session:
+    with _v1.Session(graph=graph, config=estimator._session_config) as session:  # pylint: disable=protected-access
       try:
         saver.restore(session, checkpoint_path)
       except (tf.errors.OpError, ValueError) as e:
