@@ -82,7 +82,7 @@ def write_evals(eval_dir, history):
   writer = summaries.EventWriter(str(eval_dir))
   try:
     for step, metrics in history.items():
-      writer.write_scalars(metrics, step)
+      writer.write_dict(metrics, step)
   finally:
     writer.close()
 

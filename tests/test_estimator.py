@@ -642,3 +642,23 @@ class TestGlobalStepWrites:
     est = te.Estimator(self._model_fn, str(tmp_path))
     est.train(self._input_fn, steps=3, hooks=[StepHook()])
     assert seen == [0, 1, 2]
+
+
+def test_write_dict_to_summary_follows_2_15s_rules(tmp_path):
+  """Numbers as scalars, serialized Summaries re-tagged `<key>/<i>`, arrays
+  as tensors; callable from inside a TF1 graph (early-stopping code does)."""
+  from tensorflow_estimator.python.estimator import estimator as estimator_lib  # pylint: disable=g-import-not-at-top
+  inner = tf.compat.v1.Summary()
+  inner.value.add(tag='ignored', simple_value=7.)
+  with tf.Graph().as_default():
+    estimator_lib._write_dict_to_summary(  # pylint: disable=protected-access
+        str(tmp_path), {'loss': np.float32(0.5), 'n': 3,
+                        'proto': inner.SerializeToString(),
+                        'matrix': np.eye(2), 'global_step': 9}, 9)
+  values = {}
+  for path in tf.io.gfile.glob(str(tmp_path / 'events*')):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      for value in event.summary.value:
+        values[value.tag] = (event.step, value.WhichOneof('value'))
+  assert values == {'loss': (9, 'simple_value'), 'n': (9, 'simple_value'),
+                    'proto/0': (9, 'simple_value'), 'matrix': (9, 'tensor')}

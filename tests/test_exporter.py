@@ -163,8 +163,8 @@ def test_best_default_compare_needs_loss(est, tmp_path):
 
 def test_best_names_event_without_loss(est, tmp_path):
   writer = summaries.EventWriter(os.path.join(est.model_dir, 'eval'))
-  writer.write_scalars({'loss': 1.0}, step=1)
-  writer.write_scalars({'accuracy': 0.5}, step=7)
+  writer.write_dict({'loss': 1.0}, step=1)
+  writer.write_dict({'accuracy': 0.5}, step=7)
   writer.close()
   exporter = tf.estimator.BestExporter('best', _receiver_fn)
   with pytest.raises(ValueError, match=r"no 'loss'.*step 7 in .*tfevents"):
@@ -173,7 +173,7 @@ def test_best_names_event_without_loss(est, tmp_path):
 
 def test_best_reads_events_before_a_truncated_record(est, tmp_path):
   writer = summaries.EventWriter(os.path.join(est.model_dir, 'eval'))
-  writer.write_scalars({'loss': 0.25}, step=1)
+  writer.write_dict({'loss': 0.25}, step=1)
   writer.close()
   (event_file,) = tf.io.gfile.glob(
       os.path.join(est.model_dir, 'eval', '*.tfevents.*'))

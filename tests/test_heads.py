@@ -230,3 +230,15 @@ def test_labels_known_while_building_fail_at_once():
       tf.estimator.BinaryClassHead().loss(
           logits=np.zeros((2, 1), np.float32),
           labels=np.array([[1.2], [0.4]], np.float32))
+
+
+def test_head_utils_picks_the_classifier_head_as_2_15():
+  from tensorflow_estimator.python.estimator.head import head_utils  # pylint: disable=g-import-not-at-top
+  binary = head_utils.binary_or_multi_class_head(
+      2, None, None, tf.losses.Reduction.SUM_OVER_BATCH_SIZE)
+  multi = head_utils.binary_or_multi_class_head(
+      4, 'w', None, tf.losses.Reduction.SUM)
+  assert isinstance(binary, tf.estimator.BinaryClassHead)
+  assert isinstance(multi, tf.estimator.MultiClassHead)
+  assert (multi.logits_dimension, multi.loss_reduction) == (
+      4, tf.losses.Reduction.SUM)

@@ -407,6 +407,10 @@ def check_number(name, value):
     raise TypeError(f'`{name}` must be a number, given: {value!r}')
 
 
+# 2.15's name, which its tests and early-stopping code call.
+_write_dict_to_summary = evaluation.write_dict_to_summary
+
+
 def _load_global_step_from_checkpoint_dir(checkpoint_dir):
   """The global step of the latest checkpoint in `checkpoint_dir`, else 0.
 

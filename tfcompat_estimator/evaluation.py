@@ -10,6 +10,7 @@ import tensorflow as tf
 from tfcompat_estimator import input_pipeline
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import summaries
+from tfcompat_estimator.session_emulation import engine_scope
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
 from tfcompat_estimator.session_emulation import loops
 from tfcompat_estimator.session_emulation import session as session_lib
@@ -74,12 +75,28 @@ def run_evaluation(estimator, input_fn, steps, hooks, checkpoint_path, name,
 
 def _report(estimator, captured, results, name, checkpoint_path):
   step = int(results['global_step'])
-  logging.info('Saving dict for global step %d: %s', step, ', '.join(
-      f'{k} = {v}' for k, v in sorted(results.items())))
-  writer = summaries.writer_for(estimator.eval_dir(name))
-  writer.add_graph_once(lambda: tf1_graph.event_graphs(captured))
-  scalars = {k: v for k, v in results.items() if k != 'global_step'}
-  if checkpoint_path:
-    scalars['checkpoint_path'] = checkpoint_path.encode()
-  writer.write_scalars(scalars, step)
-  writer.flush()
+  output_dir = estimator.eval_dir(name)
+  summaries.writer_for(output_dir).add_graph_once(
+      lambda: tf1_graph.event_graphs(captured))
+  write_dict_to_summary(output_dir, results, step, texts={
+      'checkpoint_path': checkpoint_path} if checkpoint_path else None)
+
+
+def write_dict_to_summary(output_dir, dictionary, current_global_step,
+                          texts=None):
+  """Logs `dictionary` and writes it to `output_dir`'s events, as 2.15 did.
+
+  Args:
+    output_dir: the directory of the events file.
+    dictionary: name -> value, written by `summaries.summary_of`'s rules;
+      'global_step' is left out.
+    current_global_step: the step of the event.
+    texts: name -> string, written as string tensors.
+  """
+  logging.info('Saving dict for global step %d: %s', current_global_step,
+               ', '.join(f'{k} = {v}' for k, v in sorted(dictionary.items())))
+  with engine_scope.scope():  # callers may be inside a tf.Graph
+    writer = summaries.writer_for(output_dir)
+    writer.write_dict({k: v for k, v in dictionary.items()
+                       if k != 'global_step'}, current_global_step, texts)
+    writer.flush()

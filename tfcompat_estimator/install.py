@@ -56,7 +56,8 @@ _LAZY_MODULE_MAP.update({
 _LAZY_MODULE_MAP.update({
     f'{_EST}.head.{name}': f'{_CANNED}head.{name}'
     for name in ('base_head', 'binary_class_head', 'multi_class_head',
-                 'multi_label_head', 'regression_head', 'multi_head')
+                 'multi_label_head', 'regression_head', 'multi_head',
+                 'head_utils')
 })
 
 

@@ -13,6 +13,7 @@ import threading
 import time
 
 from tensorflow.python.platform import tf_logging as logging
+from google.protobuf import message
 import numpy as np
 import tensorflow as tf
 from tensorflow.python.ops import summary_ops_v2  # pylint: disable=g-direct-tensorflow-import
@@ -103,14 +104,11 @@ class EventWriter:
         summary_ops_v2.import_event(tf.constant(event.SerializeToString()))
     self._graph_written = True
 
-  def write_scalars(self, values, step):
-    summary = tf.compat.v1.Summary()
-    for tag, value in values.items():
-      array = np.asarray(value)
-      if array.size == 1 and np.issubdtype(array.dtype, np.number):
-        summary.value.add(tag=tag, simple_value=float(array.reshape(())))
-      elif array.dtype.kind in 'SUO' and array.size == 1:
-        summary.value.add(tag=tag, tensor=tf.make_tensor_proto(array.reshape(())))
+  def write_dict(self, values, step, texts=None):
+    """Writes `values` by `summary_of`'s rules, `texts` as string tensors."""
+    summary = summary_of(values)
+    for tag, text in (texts or {}).items():
+      summary.value.add(tag=tag, tensor=tf.make_tensor_proto(text, tf.string))
     self.write_serialized(summary.SerializeToString(), step)
 
   def flush(self):
@@ -120,6 +118,44 @@ class EventWriter:
   def close(self):
     with self._reporting_failures(), tf.init_scope():
       self._writer.close()  # flushes first
+
+
+def summary_of(values):
+  """A `Summary` of a results dict, by 2.15's rules for eval results.
+
+  Numbers become scalars. Bytes are taken for a serialized `Summary` (a
+  metric whose value is a summary op's output) and add its values tagged
+  `<key>/<i>`. Arrays of more than a number become tensor summaries (2.15:
+  invisible in TensorBoard's scalars, but in the file). None is skipped;
+  anything else is skipped with a warning, as in 2.15.
+  """
+  summary = tf.compat.v1.Summary()
+  for key, value in values.items():
+    if value is None:
+      continue
+    if isinstance(value, bytes):
+      try:
+        parsed = tf.compat.v1.Summary.FromString(value)
+      except message.DecodeError:
+        logging.warning('Skipping summary for %s, cannot parse string to '
+                        'Summary.', key)
+        continue
+      for i, parsed_value in enumerate(parsed.value):
+        parsed_value.tag = f'{key}/{i}'
+      summary.value.extend(parsed.value)
+      continue
+    array = np.asarray(value)
+    if array.ndim == 0 and (np.issubdtype(array.dtype, np.number) or
+                            array.dtype == bool):
+      summary.value.add(tag=key, simple_value=float(array))
+    elif isinstance(value, np.ndarray) and array.dtype.kind not in 'OUS':
+      summary.value.add(tag=key, node_name=key,
+                        tensor=tf.make_tensor_proto(array))
+    else:
+      logging.warning(
+          'Skipping summary for %s, must be a number, a numeric np.ndarray '
+          'or a serialized Summary; got %r.', key, value)
+  return summary
 
 
 def _close_dropped(writer):

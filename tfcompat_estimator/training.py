@@ -412,7 +412,7 @@ class TrainLoop:
         rate = elapsed_steps / elapsed_time
         logging.info('global_step/sec: %g', rate)
         if self._writer:
-          self._writer.write_scalars({'global_step/sec': rate}, step)
+          self._writer.write_dict({'global_step/sec': rate}, step)
 
   def _save_before_hooks(self, values):
     """Saves a due checkpoint before the hooks see the step, as 2.15 did.

@@ -13,8 +13,8 @@ from tensorflow.python.feature_column import feature_column as fc_v1
 from tensorflow.python.feature_column import feature_column_v2 as fc_v2
 
 from tfcompat_estimator import estimator as estimator_lib
-from tfcompat_estimator.canned import dnn
 from tfcompat_estimator.canned import optimizers
+from tfcompat_estimator.canned.head import head_utils
 from tfcompat_estimator.canned.head import regression_head
 from tfcompat_estimator.canned.head import v1_heads
 from tfcompat_estimator.model_fn import ModeKeys
@@ -151,8 +151,8 @@ class BaselineClassifierV2(_BaselineBase, estimator_lib.EstimatorV2):
   def __init__(self, model_dir=None, n_classes=2, weight_column=None,
                label_vocabulary=None, optimizer='Ftrl', config=None,
                loss_reduction=tf.losses.Reduction.SUM_OVER_BATCH_SIZE):
-    head = dnn.classifier_head_v2(n_classes, weight_column, label_vocabulary,
-                                  loss_reduction)
+    head = head_utils.binary_or_multi_class_head(
+        n_classes, weight_column, label_vocabulary, loss_reduction)
     self._init_baseline(head, model_dir, optimizer, config, weight_column)
 
 

@@ -13,7 +13,6 @@ Shared with the other canned families (`dnn_linear_combined`, `linear`,
   * `dnn_logits_v1(...)` -> logits, for the v1 estimators (TF1 layers, built in
     the caller's variable scope, which the caller opens with the partitioner
     from `v1_partitioners(config, input_layer_partitioner)`).
-  * `classifier_head_v2(...)`: the binary or multi-class v2 head.
 """
 
 import numbers
@@ -24,8 +23,7 @@ import tf_keras
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator.canned import input_checks
 from tfcompat_estimator.canned import optimizers
-from tfcompat_estimator.canned.head import binary_class_head
-from tfcompat_estimator.canned.head import multi_class_head
+from tfcompat_estimator.canned.head import head_utils
 from tfcompat_estimator.canned.head import regression_head
 from tfcompat_estimator.canned.head import v1_heads
 from tfcompat_estimator.model_fn import ModeKeys
@@ -326,18 +324,6 @@ def _dnn_model_fn(features, labels, mode, head, hidden_units, feature_columns,
 # --- estimators ---------------------------------------------------------------
 
 
-def classifier_head_v2(n_classes, weight_column, label_vocabulary,
-                       loss_reduction):
-  """The head a v2 canned classifier builds: binary for 2 classes."""
-  if n_classes == 2:
-    return binary_class_head.BinaryClassHead(
-        weight_column=weight_column, label_vocabulary=label_vocabulary,
-        loss_reduction=loss_reduction)
-  return multi_class_head.MultiClassHead(
-      n_classes, weight_column=weight_column,
-      label_vocabulary=label_vocabulary, loss_reduction=loss_reduction)
-
-
 class _DNNBase:
   """Builds the `model_fn` closure shared by the six DNN estimators."""
 
@@ -379,8 +365,8 @@ class DNNClassifierV2(_DNNBase, estimator_lib.EstimatorV2):
                config=None, warm_start_from=None,
                loss_reduction=tf.losses.Reduction.SUM_OVER_BATCH_SIZE,
                batch_norm=False):
-    head = classifier_head_v2(n_classes, weight_column, label_vocabulary,
-                              loss_reduction)
+    head = head_utils.binary_or_multi_class_head(
+        n_classes, weight_column, label_vocabulary, loss_reduction)
     self._init_dnn(head, hidden_units, feature_columns, model_dir, optimizer,
                    activation_fn, dropout, None, config, warm_start_from,
                    batch_norm)

@@ -17,6 +17,7 @@ from tfcompat_estimator.canned import dnn
 from tfcompat_estimator.canned import input_checks
 from tfcompat_estimator.canned import linear
 from tfcompat_estimator.canned import optimizers
+from tfcompat_estimator.canned.head import head_utils
 from tfcompat_estimator.canned.head import regression_head
 from tfcompat_estimator.canned.head import v1_heads
 from tfcompat_estimator.model_fn import ModeKeys
@@ -240,8 +241,8 @@ class DNNLinearCombinedClassifierV2(_CombinedBase, estimator_lib.EstimatorV2):
                warm_start_from=None,
                loss_reduction=tf.losses.Reduction.SUM_OVER_BATCH_SIZE,
                batch_norm=False, linear_sparse_combiner='sum'):
-    head = dnn.classifier_head_v2(n_classes, weight_column, label_vocabulary,
-                                  loss_reduction)
+    head = head_utils.binary_or_multi_class_head(
+        n_classes, weight_column, label_vocabulary, loss_reduction)
     self._init_combined(head, model_dir, linear_feature_columns,
                         linear_optimizer, dnn_feature_columns, dnn_optimizer,
                         dnn_hidden_units, dnn_activation_fn, dnn_dropout,

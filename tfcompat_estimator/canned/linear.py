@@ -26,6 +26,7 @@ from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator.canned import dnn
 from tfcompat_estimator.canned import input_checks
 from tfcompat_estimator.canned import optimizers
+from tfcompat_estimator.canned.head import head_utils
 from tfcompat_estimator.canned.head import regression_head
 from tfcompat_estimator.canned.head import v1_heads
 from tfcompat_estimator.model_fn import ModeKeys
@@ -326,8 +327,8 @@ class LinearClassifierV2(_LinearBase, estimator_lib.EstimatorV2):
                config=None, warm_start_from=None,
                loss_reduction=tf.losses.Reduction.SUM_OVER_BATCH_SIZE,
                sparse_combiner='sum'):
-    head = dnn.classifier_head_v2(n_classes, weight_column, label_vocabulary,
-                                  loss_reduction)
+    head = head_utils.binary_or_multi_class_head(
+        n_classes, weight_column, label_vocabulary, loss_reduction)
     self._init_linear(head, feature_columns, model_dir, optimizer, config,
                       warm_start_from, sparse_combiner)
 
