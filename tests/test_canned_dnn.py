@@ -562,3 +562,32 @@ def test_add_metrics_rejects_unknown_metric_fn_args():
   est = tf.estimator.DNNClassifier([2], _columns())
   with pytest.raises(ValueError, match=r"not expected args: \['foo'\]"):
     tf.estimator.add_metrics(est, lambda labels, foo: {})
+
+
+def test_2_15s_v2_model_fn_and_logit_fn_builder_by_their_names(tmp_path):
+  """Custom model_fns reuse 2.15's canned v2 DNN: its names, its variables."""
+  from tensorflow_estimator.python.estimator.canned import dnn as dnn_215  # pylint: disable=g-import-not-at-top
+  columns = [tf.feature_column.numeric_column('x', shape=[2])]
+  head = tf.estimator.RegressionHead()
+
+  def model_fn(features, labels, mode, config):
+    return dnn_215.dnn_model_fn_v2(
+        features, labels, mode, head, [3], columns,
+        optimizer=tf.keras.optimizers.legacy.Adagrad(0.1), config=config)
+
+  def input_fn():
+    return tf.data.Dataset.from_tensors(
+        ({'x': [[1., 2.], [3., 4.]]}, [[1.], [2.]])).repeat(5)
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(input_fn)
+  assert 'dnn/hiddenlayer_0/kernel' in est.get_variable_names()
+  with tf.Graph().as_default():
+    logit_fn = dnn_215.dnn_logit_fn_builder_v2(
+        units=2, hidden_units=[3], feature_columns=columns,
+        activation_fn=tf.nn.relu, dropout=None, batch_norm=False)
+    logits = logit_fn({'x': tf.constant([[1., 2.]])},
+                      tf.estimator.ModeKeys.PREDICT)
+    assert logits.shape.as_list() == [1, 2]
+  with pytest.raises(ValueError, match='units must be an int'):
+    dnn_215.dnn_logit_fn_builder_v2('2', [3], columns, tf.nn.relu, None, False)

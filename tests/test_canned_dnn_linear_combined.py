@@ -206,3 +206,27 @@ def test_model_dirs_are_interchangeable_with_2_15(tmp_path, venv215_python):
   _assert_same(ours, _oracle(python, ours_dir, 'evaluate'))
   theirs = _oracle(python, theirs_dir, 'train')
   _assert_same(_ours(theirs_dir, train=False), theirs)
+
+
+def test_2_15s_v2_model_fn_by_its_name(tmp_path):
+  from tensorflow_estimator.python.estimator.canned import dnn_linear_combined as dlc  # pylint: disable=g-import-not-at-top
+  head = tf.estimator.RegressionHead()
+
+  def model_fn(features, labels, mode):
+    return dlc._dnn_linear_combined_model_fn_v2(  # pylint: disable=protected-access
+        features, labels, mode, head,
+        linear_feature_columns=[tf.feature_column.numeric_column('x')],
+        dnn_feature_columns=[tf.feature_column.numeric_column('x')],
+        dnn_hidden_units=[2])
+
+  def input_fn():
+    return tf.data.Dataset.from_tensors(({'x': [[1.], [2.]]}, [[1.], [2.]]))
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(input_fn)
+  names = est.get_variable_names()
+  assert 'linear/linear_model/x/weights' in names
+  assert 'dnn/logits/kernel' in names
+  with pytest.raises(ValueError, match='Either linear_feature_columns or'):
+    dlc._dnn_linear_combined_model_fn_v2(  # pylint: disable=protected-access
+        {'x': tf.constant([[1.]])}, None, tf.estimator.ModeKeys.PREDICT, head)

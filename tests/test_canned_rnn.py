@@ -457,3 +457,11 @@ def test_sequence_export_signatures_match_215(tmp_path):
   # 2.15 on the same checkpoint and example.
   np.testing.assert_allclose(got['logits'].numpy().ravel(),
                              [0.31729975, -0.02341104], rtol=1e-5)
+
+
+def test_rnn_estimators_are_the_v1_estimator_class_as_in_2_15():
+  """2.15's RNNEstimator subclassed estimator.Estimator: export_savedmodel."""
+  assert issubclass(tf.estimator.experimental.RNNClassifier,
+                    tf.compat.v1.estimator.Estimator)
+  assert callable(getattr(tf.estimator.experimental.RNNEstimator,
+                          'export_savedmodel'))

@@ -233,6 +233,21 @@ def dnn_logits_v1(units, hidden_units, feature_columns, activation_fn, dropout,
   return logits
 
 
+def dnn_logit_fn_builder_v2(units, hidden_units, feature_columns,
+                            activation_fn, dropout, batch_norm):
+  """2.15's v2 logit_fn builder: `logit_fn(features, mode)` -> logits.
+
+  The v2 DNN (`dnn_logits_v2`) under `dnn/`, for custom model_fns.
+  """
+  _check_units(units)
+
+  def dnn_logit_fn(features, mode):
+    return dnn_logits_v2(units, hidden_units, feature_columns, activation_fn,
+                         dropout, batch_norm, features, mode)[0]
+
+  return dnn_logit_fn
+
+
 def dnn_logit_fn_builder(units, hidden_units, feature_columns, activation_fn,
                          dropout, input_layer_partitioner, batch_norm):
   """`tf.compat.v1.estimator.experimental.dnn_logit_fn_builder`.
@@ -254,9 +269,20 @@ def dnn_logit_fn_builder(units, hidden_units, feature_columns, activation_fn,
 # --- model_fns ----------------------------------------------------------------
 
 
-def _v2_model_fn(features, labels, mode, head, hidden_units, feature_columns,
-                 optimizer, activation_fn, dropout, batch_norm):
-  """The v2 `model_fn`: tf-keras layers and a legacy tf-keras optimizer."""
+def dnn_model_fn_v2(features, labels, mode, head, hidden_units,
+                    feature_columns, optimizer='Adagrad',
+                    activation_fn=tf.nn.relu, dropout=None, config=None,
+                    use_tpu=False, batch_norm=False):
+  """The v2 `model_fn`: tf-keras layers and a legacy tf-keras optimizer.
+
+  2.15's name and signature, which custom model_fns reuse with a head of
+  their own; `config` is unused, as there.
+  """
+  del config
+  if use_tpu:
+    raise NotImplementedError(
+        'dnn_model_fn_v2(use_tpu=True) builds a TPUEstimatorSpec, which needs '
+        'a TPU; pass use_tpu=False.')
   _check_features(features)
   input_checks.checked(features, labels, feature_columns)
   input_checks.finite_dense_inputs(features, feature_columns, mode)
@@ -342,9 +368,9 @@ class _DNNBase:
                              feature_columns, optimizer, activation_fn,
                              dropout, input_layer_partitioner, config,
                              batch_norm=batch_norm)
-      return _v2_model_fn(features, labels, mode, head, hidden_units,
-                          feature_columns, optimizer, activation_fn, dropout,
-                          batch_norm)
+      return dnn_model_fn_v2(features, labels, mode, head, hidden_units,
+                             feature_columns, optimizer, activation_fn,
+                             dropout, batch_norm=batch_norm)
 
     super().__init__(model_fn=model_fn, model_dir=model_dir, config=config,
                      warm_start_from=warm_start_from)

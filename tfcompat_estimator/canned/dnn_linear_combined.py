@@ -195,6 +195,28 @@ class _Params:
     self.input_layer_partitioner = input_layer_partitioner
 
 
+def _dnn_linear_combined_model_fn_v2(
+    features, labels, mode, head, linear_feature_columns=None,
+    linear_optimizer='Ftrl', dnn_feature_columns=None, dnn_optimizer='Adagrad',
+    dnn_hidden_units=None, dnn_activation_fn=tf.nn.relu, dnn_dropout=None,
+    config=None, batch_norm=False, linear_sparse_combiner='sum',
+    loss_reduction=tf.losses.Reduction.SUM_OVER_BATCH_SIZE):
+  """2.15's v2 wide & deep model_fn, with its keyword arguments.
+
+  Custom model_fns (and 2.15's tests) call it with a head of their own; the
+  head reduces the loss, so `loss_reduction` and `config` are unused, as there.
+  """
+  del config, loss_reduction
+  linear_columns, dnn_columns = _check_columns(linear_feature_columns,
+                                               dnn_feature_columns)
+  if linear_columns:
+    linear.check_sparse_combiner(linear_sparse_combiner)
+  return _v2_model_fn(features, labels, mode, head, _Params(
+      linear_columns, linear_optimizer, dnn_columns, dnn_optimizer,
+      dnn_hidden_units, dnn_activation_fn, dnn_dropout, batch_norm,
+      linear_sparse_combiner, input_layer_partitioner=None))
+
+
 class _CombinedBase:
   """Builds the `model_fn` closure shared by the six combined estimators."""
 

@@ -388,8 +388,10 @@ def _flatten_tensor(tensor, mask, expected_length, what):
     return tf.identity(flat)
 
 
-class RNNEstimator(estimator_lib.EstimatorV2):
+class RNNEstimator(estimator_lib.Estimator):
   """An RNN over sequence feature columns with a caller-chosen head.
+
+  The v1 Estimator class, as 2.15's was: it keeps `export_savedmodel`.
 
   Trains with `optimizer` (a name gets learning rate 0.05 and gradient clip
   norm 5, as in 2.15). `return_sequences=True` needs a sequential head such as

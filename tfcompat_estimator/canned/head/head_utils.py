@@ -8,8 +8,11 @@ session.
 
 import tensorflow as tf
 
+from tfcompat_estimator.canned.head import base_head
 from tfcompat_estimator.canned.head import binary_class_head
 from tfcompat_estimator.canned.head import multi_class_head
+
+_DEFAULT_SERVING_KEY = base_head.DEFAULT_SERVING_KEY  # 2.15's tests read it
 
 
 def binary_or_multi_class_head(n_classes, weight_column, label_vocabulary,
