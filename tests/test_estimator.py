@@ -662,3 +662,18 @@ def test_write_dict_to_summary_follows_2_15s_rules(tmp_path):
         values[value.tag] = (event.step, value.WhichOneof('value'))
   assert values == {'loss': (9, 'simple_value'), 'n': (9, 'simple_value'),
                     'proto/0': (9, 'simple_value'), 'matrix': (9, 'tensor')}
+
+
+def test_call_logit_fn_passes_what_the_logit_fn_declares():
+  def logit_fn(features, mode, config):
+    del config
+    return features['x'] * (2. if mode == 'train' else 1.)
+
+  logits = tf.estimator.experimental.call_logit_fn(
+      logit_fn, {'x': tf.constant([1.])}, 'train', params=None, config=None)
+  assert logits.numpy().tolist() == [2.]
+  with pytest.raises(ValueError, match='logit_fn should return a Tensor or a '
+                     'dictionary mapping strings to Tensors'):
+    tf.estimator.experimental.call_logit_fn(
+        lambda features: {1: features['x']}, {'x': tf.constant([1.])},
+        'train', None, None)

@@ -10,6 +10,7 @@ from tfcompat_estimator.early_stopping import stop_if_no_increase_hook
 from tfcompat_estimator.evaluation_hooks import InMemoryEvaluatorHook
 from tfcompat_estimator.evaluation_hooks import make_stop_at_checkpoint_step_hook
 from tfcompat_estimator.export.receivers import build_raw_supervised_input_receiver_fn
+from tfcompat_estimator.model_fn import call_logit_fn
 
 __getattr__ = _lazy.module_getattr(
     __name__, {**_lazy.EXPERIMENTAL_V2, **_lazy.EXPERIMENTAL_V1})

@@ -61,7 +61,7 @@ class EstimatorSpec(collections.namedtuple('EstimatorSpec', _SPEC_FIELDS)):
                          'needs them.')
       predictions = {}
     elif isinstance(predictions, dict):
-      predictions = {k: _check_tensor(v, f'predictions[{k!r}]', graph)
+      predictions = {k: _check_tensor(v, f'predictions[{k}]', graph)
                      for k, v in predictions.items()}
     else:
       predictions = _check_tensor(predictions, 'predictions', graph)
@@ -143,8 +143,9 @@ def checked_hooks(hooks, what='hooks'):
   hooks = tuple(hooks or ())
   for hook in hooks:
     if not isinstance(hook, tf.compat.v1.train.SessionRunHook):
-      raise TypeError(f'All {what} must be a SessionRunHook, '
-                      f'given: {hook!r}')
+      # Both of 2.15's wordings: EstimatorSpec's, then the entry points'.
+      raise TypeError(f'All hooks must be SessionRunHook instances: each of '
+                      f'{what} must be a SessionRunHook, given: {hook!r}')
   return hooks
 
 
@@ -165,7 +166,7 @@ def _check_tensor(value, name, graph):
   if isinstance(value, (tf.SparseTensor, tf.RaggedTensor)):
     return value
   if not tf.is_tensor(value):
-    raise TypeError(f'{name} must be a Tensor, given: {value!r}')
+    raise TypeError(f'{name} must be Tensor, given: {value!r}')
   if getattr(value, 'graph', graph) is not graph:
     raise ValueError(f'{name} must be from the default graph; {value} is not. '
                      'Create every tensor inside model_fn.')
@@ -241,6 +242,31 @@ def supported_kwargs(fn, **candidates):
   """The candidate keyword arguments that `fn` declares."""
   args = fn_args(fn)
   return {name: value for name, value in candidates.items() if name in args}
+
+
+def call_logit_fn(logit_fn, features, mode, params, config):
+  """Calls `logit_fn` with the arguments it declares; checks its logits.
+
+  `tf.estimator.experimental.call_logit_fn`, as in 2.15.
+
+  Args:
+    logit_fn: a function of `features` and optionally `mode`, `params` and
+      `config`.
+    features, mode, params, config: what a model_fn received.
+
+  Returns:
+    The logits: a Tensor, or a dict of string to Tensor (multi-head).
+
+  Raises:
+    ValueError: the logit_fn returned anything else.
+  """
+  logits = logit_fn(features=features, **supported_kwargs(
+      logit_fn, mode=mode, params=params, config=config))
+  if not (tf.is_tensor(logits) or isinstance(logits, dict) and all(
+      isinstance(k, str) and tf.is_tensor(v) for k, v in logits.items())):
+    raise ValueError('logit_fn should return a Tensor or a dictionary mapping '
+                     f'strings to Tensors.  logit_fn returned: {logits}')
+  return logits
 
 
 def call_model_fn(model_fn, features, labels, mode, params, config):

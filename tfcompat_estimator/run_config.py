@@ -26,9 +26,10 @@ from tensorflow.core.protobuf import rewriter_config_pb2
 _USE_DEFAULT = object()
 _DEFAULT_SAVE_CHECKPOINTS_SECS = 600
 
+# Messages begin with 2.15's words, which programs and tests match on.
 _SAVE_CKPT_ERR = (
-    '`save_checkpoints_steps` and `save_checkpoints_secs` cannot both be set; '
-    'pass only one of them (or set the other to None).')
+    '`save_checkpoints_steps` and `save_checkpoints_secs` cannot be both set. '
+    'Pass only one of them (or set the other to None).')
 
 # Keys `replace()` accepts: the 2.15 set plus our `steps_per_loop`.
 _REPLACEABLE = (
@@ -161,8 +162,8 @@ def _task_index(value):
 
 def _validate_service(service):
     if service is not None and not isinstance(service, dict):
-        raise TypeError(f'{_TF_CONFIG}["service"] must be a JSON object if '
-                        f'set, got a {type(service).__name__}.')
+        raise TypeError(f'If "service" is set in {_TF_CONFIG}, it must be a '
+                        f'dict. Given {type(service).__name__}.')
     return service
 
 
@@ -177,36 +178,40 @@ def _validate_task(cluster_spec, task_env, chief_type):
     jobs = cluster_spec.jobs
     if chief_type is not None and (chief_type not in jobs or
                                    cluster_spec.num_tasks(chief_type) != 1):
-        raise ValueError(
-            f'{_TF_CONFIG}["cluster"] must contain a "{chief_type}" job with '
-            f'exactly one task; its jobs are '
-            f'{ {job: cluster_spec.num_tasks(job) for job in sorted(jobs)} }.')
+        counts = {job: cluster_spec.num_tasks(job) for job in sorted(jobs)}
+        problem = (f'If "cluster" is set in {_TF_CONFIG}, it must have one '
+                   f'"{chief_type}" node.' if chief_type not in jobs else
+                   f'The "cluster" in {_TF_CONFIG} must have only one '
+                   f'"{chief_type}" node.')
+        raise ValueError(f'{problem} Its jobs have these numbers of tasks: '
+                         f'{counts}.')
 
     task_type = task_env.get('type')
     task_id = task_env.get('index')
     if not task_type:
         raise ValueError(
-            f'{_TF_CONFIG} has a "cluster", so "task" must set "type" (one of '
-            f'{sorted(jobs)} or "{TaskType.EVALUATOR}").')
+            f'If "cluster" is set in {_TF_CONFIG}, task type must be set: one '
+            f'of {sorted(jobs)} or "{TaskType.EVALUATOR}".')
     if task_id is None:
         raise ValueError(
-            f'{_TF_CONFIG} has a "cluster", so "task" must set "index".')
+            f'If "cluster" is set in {_TF_CONFIG}, task index must be set.')
     task_id = _task_index(task_id)
     if task_id < 0:
-        raise ValueError(f'{_TF_CONFIG}["task"]["index"] must be '
-                         f'non-negative, got {task_id}.')
+        raise ValueError(f'Task index must be non-negative number. '
+                         f'{_TF_CONFIG}["task"]["index"] is {task_id}.')
 
     if task_type == TaskType.EVALUATOR:
         return task_type, task_id
     if task_type not in jobs:
         raise ValueError(
-            f'Task type {task_type!r} from {_TF_CONFIG} is not a job of its '
-            f'cluster; the jobs are {sorted(jobs)}.')
+            f'{task_type} is not a valid task_type in the cluster_spec: the '
+            f'jobs of {_TF_CONFIG}["cluster"] are {sorted(jobs)}.')
     num_addresses = len(cluster_spec.job_tasks(task_type))
     if not 0 <= task_id < num_addresses:
         raise ValueError(
-            f'Task index {task_id} from {_TF_CONFIG} is out of range: job '
-            f'{task_type!r} has {num_addresses} task(s).')
+            f'{task_id} is not a valid task_id for task_type {task_type} in '
+            f'the cluster_spec: job {task_type!r} of {_TF_CONFIG}["cluster"] '
+            f'has {num_addresses} task(s).')
     return task_type, task_id
 
 
@@ -273,16 +278,19 @@ def _resolve_model_dir(model_dir, tf_config):
     override a cluster-wide setting.
     """
     if model_dir == '':
-        raise ValueError('model_dir must be a non-empty path or None, got "".')
+        raise ValueError('model_dir should be non-empty: a path, or None for '
+                         'a temporary directory.')
     from_env = tf_config.get('model_dir')
     if from_env == '':
-        raise ValueError(f'{_TF_CONFIG}["model_dir"] must be non-empty if set.')
+        raise ValueError(f'model_dir in {_TF_CONFIG} should be non-empty if '
+                         'set.')
     if from_env:
         if model_dir and model_dir != from_env:
             raise ValueError(
-                f'model_dir={model_dir!r} conflicts with '
-                f'{_TF_CONFIG}["model_dir"]={from_env!r}; pass the same '
-                'directory or only one of them.')
+                '`model_dir` provided in RunConfig construct, if set, must '
+                f'have the same value as the model_dir in {_TF_CONFIG}. '
+                f'model_dir: {model_dir!r}, {_TF_CONFIG}["model_dir"]: '
+                f'{from_env!r}; pass the same directory or only one of them.')
         logging.info('Using model_dir from %s: %s', _TF_CONFIG, from_env)
     return model_dir or from_env
 
@@ -304,7 +312,7 @@ def _check_compare(name, value, cond, requirement):
         raise TypeError(f'{name} must be a number {requirement}, got '
                         f'{type(value).__name__} {value!r}.') from None
     if not ok:
-        raise ValueError(f'{name} must be {requirement}, got {value!r}.')
+        raise ValueError(f'{name} should be {requirement}, got {value!r}.')
 
 
 def _positional_arg_names(fn):
@@ -321,7 +329,7 @@ def _validate(c):
     """Checks the user settings of RunConfig `c`; None passes where 2.15 let it."""
     if c._model_dir is not None and not c._model_dir:
         raise ValueError(
-            f'model_dir must be a non-empty path or None, got {c._model_dir!r}.')
+            f'model_dir should be non-empty: a path, or None; got {c._model_dir!r}.')
     _check_compare('save_summary_steps', c._save_summary_steps,
                    lambda v: v >= 0, '>= 0')
     _check_compare('save_checkpoints_steps', c._save_checkpoints_steps,
@@ -367,9 +375,10 @@ def _check_strategies(train_distribute, eval_distribute):
     ps_v2 = tf.distribute.experimental.ParameterServerStrategy
     if isinstance(train_distribute, ps_v2) or isinstance(eval_distribute, ps_v2):
         raise ValueError(
-            'tf.distribute.experimental.ParameterServerStrategy does not work '
-            'with Estimator; use tf.compat.v1.distribute.experimental.'
-            'ParameterServerStrategy instead.')
+            'Please use `tf.compat.v1.distribute.experimental.'
+            'ParameterServerStrategy` for parameter server strategy with '
+            'estimator: tf.distribute.experimental.ParameterServerStrategy '
+            'does not work with it.')
 
 
 def _is_tpu_strategy(strategy):
@@ -586,11 +595,11 @@ class RunConfig:
         self._task_id = _task_index(task_env.get('index', 0))
         if self._task_type != TaskType.WORKER:
             raise ValueError(
-                f'{_TF_CONFIG} has no "cluster", so the task type must be '
-                f'"{TaskType.WORKER}", got {self._task_type!r}.')
+                f'If "cluster" is not set in {_TF_CONFIG}, task type must be '
+                f'WORKER; got {self._task_type!r}.')
         if self._task_id != 0:
-            raise ValueError(f'{_TF_CONFIG} has no "cluster", so the task '
-                             f'index must be 0, got {self._task_id}.')
+            raise ValueError(f'If "cluster" is not set in {_TF_CONFIG}, task '
+                             f'index must be 0; got {self._task_id}.')
         self._master = tf_config.get('session_master', _LOCAL_MASTER)
         self._evaluation_master = tf_config.get('eval_session_master',
                                                 _LOCAL_MASTER)
@@ -627,14 +636,15 @@ class RunConfig:
         cluster_spec = self._cluster_spec
         if TaskType.CHIEF in cluster_spec.jobs:
             raise ValueError(
-                f'{_TF_CONFIG}["cluster"] has both a "master" and a "chief" '
-                'job; use only one of them.')
+                'If `master` node exists in `cluster`, job `chief` is not '
+                f'supported: {_TF_CONFIG}["cluster"] must use only one of '
+                'them.')
         self._task_type, self._task_id = _validate_task(
             cluster_spec, task_env, TaskType.MASTER)
         if self._task_type == TaskType.EVALUATOR:
             raise ValueError(
-                'An "evaluator" task cannot be used with a cluster that has a '
-                '"master" job; name that job "chief" instead.')
+                'If `master` node exists in `cluster`, task_type `evaluator` '
+                'is not supported: name that job "chief" instead.')
         self._master = _session_master(cluster_spec, self._task_type,
                                        self._task_id, tf_config)
         self._evaluation_master = _eval_session_master(self._task_type,
@@ -739,8 +749,9 @@ class RunConfig:
         """
         unknown = sorted(set(kwargs) - set(_REPLACEABLE))
         if unknown:
-            raise ValueError(f'Cannot replace {", ".join(unknown)}; the '
-                             f'replaceable properties are {list(_REPLACEABLE)}.')
+            raise ValueError(f'Replacing {", ".join(unknown)} is not '
+                             f'supported. Allowed properties are '
+                             f'{list(_REPLACEABLE)}.')
         # Strategies are shared, not deep-copied: they own devices and
         # variables, and some (like the default strategy) refuse to be copied.
         strategies = (self._train_distribute, self._eval_distribute,
