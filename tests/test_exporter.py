@@ -247,3 +247,24 @@ def test_exporter_base_and_public_names():
     assert getattr(tf.estimator, name) is getattr(exporter_lib, name)
     assert getattr(tf.compat.v1.estimator, name) is getattr(exporter_lib, name)
   assert issubclass(tf.estimator.BestExporter, tf.estimator.Exporter)
+
+
+def test_gc_filters_compose_as_2_15s(tmp_path):
+  """`gc` (2.15's export garbage collection), which custom exporters use."""
+  from tensorflow_estimator.python.estimator import gc  # pylint: disable=g-import-not-at-top
+  for version in (1, 2, 3, 5, 8):
+    (tmp_path / str(version)).mkdir()
+  (tmp_path / 'not_a_version').mkdir()
+
+  def parser(path):
+    name = os.path.basename(path.path)
+    return path._replace(export_version=int(name)) if name.isdigit() else None
+
+  paths = gc._get_paths(str(tmp_path), parser)  # pylint: disable=protected-access
+  versions = lambda ps: [p.export_version for p in ps]
+  assert versions(paths) == [1, 2, 3, 5, 8]
+  assert versions(gc._largest_export_versions(2)(paths)) == [5, 8]  # pylint: disable=protected-access
+  assert versions(gc._one_of_every_n_export_versions(3)(paths)) == [3, 5, 8]  # pylint: disable=protected-access
+  assert versions(gc._union(gc._mod_export_version(4),  # pylint: disable=protected-access
+                            gc._largest_export_versions(1))(paths)) == [8]  # pylint: disable=protected-access
+  assert versions(gc._negation(gc._mod_export_version(2))(paths)) == [1, 3, 5]  # pylint: disable=protected-access

@@ -14,6 +14,7 @@ import re
 from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
+from tfcompat_estimator import gc
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import safe_paths
 from tfcompat_estimator import summaries
@@ -104,17 +105,19 @@ def _delete_old_exports(export_path, exports_to_keep):
   """
   if exports_to_keep is None or not tf.io.gfile.isdir(export_path):
     return
-  names = (entry.rstrip('/') for entry in tf.io.gfile.listdir(export_path))
-  versions = sorted(
-      (int(name), name) for name in names
-      if _EXPORT_DIR_NAME.fullmatch(name) and
-      tf.io.gfile.isdir(os.path.join(export_path, name)))
-  for _, name in versions[:-exports_to_keep]:
-    path = os.path.join(export_path, name)
+
+  def timestamped(path):
+    name = os.path.basename(path.path)
+    if _EXPORT_DIR_NAME.fullmatch(name) and tf.io.gfile.isdir(path.path):
+      return path._replace(export_version=int(name))
+    return None
+
+  stale = gc._negation(gc._largest_export_versions(exports_to_keep))  # pylint: disable=protected-access
+  for path in stale(gc._get_paths(export_path, timestamped)):  # pylint: disable=protected-access
     try:
-      tf.io.gfile.rmtree(path)
+      tf.io.gfile.rmtree(path.path)
     except tf.errors.NotFoundError as e:
-      logging.warning('Could not delete old export %s: %s', path, e)
+      logging.warning('Could not delete old export %s: %s', path.path, e)
 
 
 class LatestExporter(_SavedModelExporter):
