@@ -244,3 +244,16 @@ def test_supervised_receiver_from_tuple_input_fn(graph):
   with pytest.raises(ValueError, match='len 2 tuple'):
     receivers.build_supervised_input_receiver_fn_from_input_fn(
         lambda: (tf.ones([2]),) * 3)
+
+
+def test_util_parse_input_fn_result_as_2_15():
+  """2.15's util: a Dataset gets an initializable iterator and its hook."""
+  from tensorflow_estimator.python.estimator import util  # pylint: disable=g-import-not-at-top
+  with tf.Graph().as_default():
+    features, labels, hooks = util.parse_input_fn_result(
+        tf.data.Dataset.from_tensors(({'x': [1., 2.]}, [3.])))
+    with tf.compat.v1.train.MonitoredSession(hooks=hooks) as sess:
+      values = sess.run((features, labels))
+  assert values[0]['x'].tolist() == [1., 2.] and values[1].tolist() == [3.]
+  with pytest.raises(ValueError, match='input_fn should return'):
+    util.parse_iterator_result((1, 2, 3))

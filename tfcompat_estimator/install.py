@@ -36,6 +36,7 @@ _MODULE_MAP = {
     _EST + '.training': 'tfcompat_estimator.train_eval',
     _EST + '.exporter': 'tfcompat_estimator.exporter',
     _EST + '.gc': 'tfcompat_estimator.gc',
+    _EST + '.util': 'tfcompat_estimator.util',
     _EST + '.early_stopping': 'tfcompat_estimator.early_stopping',
     _EST + '.hooks.hooks': 'tfcompat_estimator.evaluation_hooks',
 }

@@ -10,6 +10,8 @@ fails just as it did with the original API.
 import collections
 
 import tensorflow as tf
+
+from tfcompat_estimator import util
 from tensorflow.python.saved_model.model_utils import export_utils
 
 # Dict keys used when a single tensor is passed instead of a dict.
@@ -259,19 +261,6 @@ def build_raw_supervised_input_receiver_fn(features,
   return supervised_input_receiver_fn
 
 
-def _features_and_labels(result):
-  """Splits an input_fn result into `(features, labels or None)`."""
-  if isinstance(result, tf.data.Dataset):
-    iterator = tf.compat.v1.data.make_initializable_iterator(result)
-    result = iterator.get_next()
-  if isinstance(result, (list, tuple)):
-    if len(result) != 2:
-      raise ValueError(
-          'input_fn should return (features, labels) as a len 2 tuple.')
-    return result[0], result[1]
-  return result, None
-
-
 def build_supervised_input_receiver_fn_from_input_fn(input_fn, **input_fn_args):
   """Returns a supervised receiver fn whose placeholders mirror `input_fn`.
 
@@ -281,5 +270,6 @@ def build_supervised_input_receiver_fn_from_input_fn(input_fn, **input_fn_args):
   when the returned function runs.
   """
   with tf.Graph().as_default():
-    features, labels = _features_and_labels(input_fn(**input_fn_args))
+    features, labels, _ = util.parse_input_fn_result(
+        input_fn(**input_fn_args))
   return build_raw_supervised_input_receiver_fn(features, labels)
