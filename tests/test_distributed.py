@@ -147,13 +147,13 @@ def test_killed_worker_fails_the_job_with_a_clear_error(tmp_path):
     ('{"cluster": ', 'not valid JSON'),
     (json.dumps({'cluster': {'worker': ['a:1', 'b:1']},
                  'task': {'type': 'trainer', 'index': 0}}),
-     "'trainer' from TF_CONFIG is not a job"),
+     'trainer is not a valid task_type in the cluster_spec'),
     (json.dumps({'cluster': {'worker': ['a:1', 'b:1']},
                  'task': {'type': 'worker', 'index': 2}}),
-     'out of range'),
+     '2 is not a valid task_id for task_type worker'),
     (json.dumps({'cluster': {'chief': ['a:1', 'c:1'], 'worker': ['b:1']},
                  'task': {'type': 'worker', 'index': 0}}),
-     'exactly one task'),
+     'must have only one "chief" node'),
 ])
 def test_bad_tf_config_for_a_strategy_cluster(monkeypatch, tf_config, match):
   monkeypatch.setenv('TF_CONFIG', tf_config)
