@@ -677,3 +677,24 @@ def test_call_logit_fn_passes_what_the_logit_fn_declares():
     tf.estimator.experimental.call_logit_fn(
         lambda features: {1: features['x']}, {'x': tf.constant([1.])},
         'train', None, None)
+
+
+def test_keras_metrics_in_eval_metric_ops_become_tuples_as_in_2_15():
+  """EstimatorSpec turns a Keras metric into (result, update op) and adds its
+  variables to the metric collections; an unused one is a clear error."""
+  with tf.Graph().as_default():
+    loss = tf.constant(1.)
+    used = tf.keras.metrics.Mean(name='mean_loss')
+    used.update_state(loss)
+    spec = tf.estimator.EstimatorSpec(tf.estimator.ModeKeys.EVAL, loss=loss,
+                                      eval_metric_ops={'m': used})
+    value, update = spec.eval_metric_ops['m']
+    assert tf.is_tensor(value) and isinstance(update, tf.Operation)
+    metric_variables = tf.compat.v1.get_collection(
+        tf.compat.v1.GraphKeys.METRIC_VARIABLES)
+    assert {id(v) for v in used.variables} <= {id(v) for v in metric_variables}
+    with pytest.raises(ValueError, match=r'Please call update_state\(...\) on '
+                       'the "unused" metric'):
+      tf.estimator.EstimatorSpec(
+          tf.estimator.ModeKeys.EVAL, loss=loss,
+          eval_metric_ops={'u': tf.keras.metrics.Mean(name='unused')})

@@ -174,11 +174,28 @@ def _check_tensor(value, name, graph):
 
 
 def _validate_metric_ops(eval_metric_ops, graph):
-  """Checks `(value, update_op)` pairs; Keras metric objects are kept as is."""
+  """Checks `(value, update_op)` pairs and turns Keras metrics into them.
+
+  As 2.15 did: a Keras metric becomes `(result, its updates grouped)`, and
+  its variables join the LOCAL_VARIABLES and METRIC_VARIABLES collections
+  (code reading those, e.g. to reset metrics, finds them).
+  """
   if not isinstance(eval_metric_ops, dict):
     raise TypeError(f'eval_metric_ops must be a dict, given: {eval_metric_ops!r}')
+  eval_metric_ops = dict(eval_metric_ops)
   for key, metric in eval_metric_ops.items():
     if hasattr(metric, 'result') and hasattr(metric, 'update_state'):
+      if not metric.updates:
+        raise ValueError(f'Please call update_state(...) on the '
+                         f'"{metric.name}" metric (eval_metric_ops[{key!r}]) '
+                         'in the model_fn, so it has an update op.')
+      for collection in (tf.compat.v1.GraphKeys.LOCAL_VARIABLES,
+                         tf.compat.v1.GraphKeys.METRIC_VARIABLES):
+        known = {id(v) for v in tf.compat.v1.get_collection(collection)}
+        for variable in metric.variables:
+          if id(variable) not in known:
+            tf.compat.v1.add_to_collection(collection, variable)
+      eval_metric_ops[key] = (metric.result(), tf.group(*metric.updates))
       continue
     if not isinstance(metric, tuple) or len(metric) != 2:
       raise TypeError(f'Values of eval_metric_ops must be (metric_value, '
@@ -187,7 +204,7 @@ def _validate_metric_ops(eval_metric_ops, graph):
     _check_tensor(metric[0], f'eval_metric_ops[{key!r}] value', graph)
     if metric[1] is not None:
       _as_graph_element(metric[1], f'eval_metric_ops[{key!r}] update_op', graph)
-  return dict(eval_metric_ops)
+  return eval_metric_ops
 
 
 def _validate_export_outputs(export_outputs, predictions):

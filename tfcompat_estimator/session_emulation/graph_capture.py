@@ -196,15 +196,7 @@ class CapturedModel:
         _v1.summary.scalar('loss', self.spec.loss)
       self.summary_op = _v1.summary.merge_all()
     elif self.mode == model_fn_lib.ModeKeys.EVAL:
-      metrics = {}
-      for key, metric in self.spec.eval_metric_ops.items():
-        if isinstance(metric, tuple):
-          metrics[key] = metric
-        else:
-          if not metric.updates:
-            raise ValueError(f'Keras metric {key!r} was never called in '
-                             'model_fn, so it has no update op.')
-          metrics[key] = (metric.result(), tf.group(*metric.updates))
+      metrics = dict(self.spec.eval_metric_ops)  # (value, update_op) pairs
       if model_fn_lib.LOSS_METRIC_KEY not in metrics:
         metrics[model_fn_lib.LOSS_METRIC_KEY] = _v1.metrics.mean(self.spec.loss)
       self.eval_metrics = metrics
