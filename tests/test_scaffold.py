@@ -65,6 +65,14 @@ def test_a_tf2_checkpoint_as_saver_writes_object_based_checkpoints(tmp_path):
   est.train(_input_fn, steps=1)
   assert est.get_variable_value('var_list/var/.ATTRIBUTES/VARIABLE_VALUE') == 3.
   assert [p['y'] for p in est.predict(_one_batch)] == [3., 6.]
+  # Export restores through the Saver the Checkpoint stands for.
+  export_dir = est.export_saved_model(
+      str(tmp_path / 'export'),
+      tf.estimator.export.build_raw_serving_input_receiver_fn(
+          {'x': tf.zeros([1, 1])}))
+  assert tf.train.load_variable(
+      os.path.join(os.fsdecode(export_dir), 'variables', 'variables'),
+      'var_list/var/.ATTRIBUTES/VARIABLE_VALUE') == 3.
 
 
 def test_a_v1_saver_names_and_keeps_the_checkpoints(tmp_path):

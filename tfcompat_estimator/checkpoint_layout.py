@@ -82,20 +82,27 @@ def _unknown(what, name):
       'model_fn\'s global variables; only variables can be checkpointed here.')
 
 
+def v1_saver(saver):
+  """The v1 `Saver` a Scaffold's saver stands for in a TF1 graph.
+
+  A `tf.train.Checkpoint` becomes a sharded Saver of its object graph's
+  saveables, as `Scaffold.finalize` made it; any other saver is itself.
+  """
+  if isinstance(saver, tf.train.Checkpoint):
+    return tf.compat.v1.train.Saver(
+        var_list=graph_view.ObjectGraphView(saver).frozen_saveable_objects(),
+        sharded=True)
+  return saver
+
+
 def _saver_variables(saver, global_variables):
   """Key -> variable of a v1 Saver: its var_list's keys, else the names."""
   var_list = saver._var_list  # pylint: disable=protected-access
   if var_list is None:  # the Saver of every global variable
     return global_variables
   known = _keys_by_variable(global_variables)
-  if isinstance(var_list, dict):
-    items = list(var_list.items())
-  else:
-    items = []
-    for variable in var_list:
-      if id(variable) not in known:
-        raise _unknown('the object', getattr(variable, 'name', variable))
-      items.append((known[id(variable)], variable))
+  items = (var_list.items() if isinstance(var_list, dict) else
+           [(known.get(id(v), getattr(v, 'name', v)), v) for v in var_list])
   chosen = collections.OrderedDict()
   for key, variable in items:
     if id(variable) not in known:

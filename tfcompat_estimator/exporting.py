@@ -14,9 +14,9 @@ import uuid
 
 from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
-from tensorflow.python.checkpoint import graph_view  # pylint: disable=g-direct-tensorflow-import
 from tensorflow.python.saved_model.model_utils import export_utils
 
+from tfcompat_estimator import checkpoint_layout
 from tfcompat_estimator import checkpoints
 from tfcompat_estimator import file_errors
 from tfcompat_estimator import model_fn as model_fn_lib
@@ -120,11 +120,8 @@ def _add_meta_graph(estimator, builder, export_dir, mode, receiver_fn,
       _v1.add_to_collection(_TRAIN_OP_KEY, spec.train_op)
     main_op = spec.scaffold.local_init_op or tf.group(
         _v1.local_variables_initializer(), _v1.tables_initializer())
-    saver = spec.scaffold.saver or _v1.train.Saver(sharded=True)
-    if isinstance(saver, tf.train.Checkpoint):  # as Scaffold.finalize made it
-      saver = _v1.train.Saver(
-          var_list=graph_view.ObjectGraphView(saver).frozen_saveable_objects(),
-          sharded=True)
+    saver = (checkpoint_layout.v1_saver(spec.scaffold.saver) or
+             _v1.train.Saver(sharded=True))
     tags = export_utils.EXPORT_TAG_MAP[mode]
     assets = _v1.get_collection(_v1.GraphKeys.ASSET_FILEPATHS)
     with _v1.Session(graph=graph, config=estimator._session_config) as session:  # pylint: disable=protected-access
