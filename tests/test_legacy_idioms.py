@@ -304,7 +304,8 @@ def test_init_from_checkpoint_in_model_fn_loads_the_pretrained_values(tmp_path):
                                config=tf.estimator.RunConfig(
                                    save_checkpoints_steps=1))
   est.train(_input_fn(), steps=1)
-  first = est.latest_checkpoint().replace('-1', '-0')
+  assert est.latest_checkpoint().endswith('model.ckpt-1')
+  first = os.path.join(est.model_dir, 'model.ckpt-0')
   reader = tf.train.load_checkpoint(first)  # the values before any step
   np.testing.assert_array_equal(reader.get_tensor('bert/w'),
                                 np.arange(6).reshape(3, 2))
