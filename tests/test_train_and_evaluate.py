@@ -7,13 +7,17 @@ Throttling and waiting run on a fake clock that replaces the module's `time`.
 
 import json
 import os
+import socket
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tensorflow.python.training import basic_session_run_hooks
 import tfcompat_estimator as te
 from tfcompat_estimator import train_eval
+from tfcompat_estimator.train_eval import evaluation
+from tfcompat_estimator.train_eval import executor
 
 
 # ---------------------------------------------------------------- helpers
@@ -94,6 +98,12 @@ class StopAtStep(tf.compat.v1.train.SessionRunHook):
 class FakeTime:
   """Stands in for the `time` module of train_eval: a clock tests move."""
 
+  def install(self, monkeypatch):
+    """The clock of train_eval's modules and of the throttle's timer."""
+    for module in (executor, evaluation, basic_session_run_hooks):
+      monkeypatch.setattr(module, 'time', self)
+    return self
+
   def __init__(self, on_sleep=None):
     self.now = 1000.0
     self.sleeps = []
@@ -121,9 +131,7 @@ class Tick(tf.compat.v1.train.SessionRunHook):
 
 @pytest.fixture
 def fake_time(monkeypatch):
-  clock = FakeTime()
-  monkeypatch.setattr(train_eval, 'time', clock)
-  return clock
+  return FakeTime().install(monkeypatch)
 
 
 @pytest.fixture(autouse=True)
@@ -183,9 +191,10 @@ class NamedExporter(tf.estimator.Exporter):
     (lambda: te.TrainSpec(train_input_fn, max_steps=0), ValueError,
      'max_steps > 0, given: 0'),
     (lambda: te.TrainSpec(train_input_fn, hooks=['h']), TypeError,
-     'SessionRunHook'),
+     'All hooks must be `SessionRunHook` instances'),
     (lambda: te.TrainSpec(train_input_fn, saving_listeners=[object()]),
-     TypeError, 'CheckpointSaverListener'),
+     TypeError, 'All saving_listeners must be `CheckpointSaverListener` '
+     'instances'),
     (lambda: te.EvalSpec(None), TypeError, '`input_fn` must be callable'),
     (lambda: te.EvalSpec(eval_input_fn, steps=-1), ValueError,
      'steps > 0, given: -1'),
@@ -205,6 +214,10 @@ class NamedExporter(tf.estimator.Exporter):
      ValueError, r"unique names.*\['a', 'a'\]"),
     (lambda: te.EvalSpec(eval_input_fn, exporters=[NamedExporter('')]),
      ValueError, 'cannot have a name that is `None` or empty'),
+    (lambda: te.EvalSpec(eval_input_fn, exporters=NamedExporter(None)),
+     ValueError, 'cannot have a name that is `None` or empty'),
+    (lambda: te.EvalSpec(eval_input_fn, exporters=NamedExporter('../up')),
+     ValueError, 'Exporter name'),
     (lambda: te.EvalSpec(eval_input_fn, exporters=[NamedExporter(b'x')]),
      ValueError, 'must have a string name'),
 ])
@@ -355,7 +368,7 @@ def test_checkpoints_saved_elsewhere_are_an_error(tmp_path):
 def test_evaluation_without_global_step_is_an_error(tmp_path):
   est = make_estimator(tmp_path, save_checkpoints_steps=10)
   est.evaluate = lambda *args, **kwargs: {'loss': 0.5}
-  with pytest.raises(ValueError, match="returned no 'global_step'"):
+  with pytest.raises(ValueError, match='should have .global_step. in result.*model.ckpt-10'):
     run(est, 10)
 
 
@@ -382,10 +395,16 @@ def test_latest_exporter_writes_a_servable_export(tmp_path):
 
 
 # ---------------------------------------------------------------- cluster roles
+def free_port():
+  with socket.socket() as s:
+    s.bind(('localhost', 0))
+    return s.getsockname()[1]
+
+
 def set_tf_config(monkeypatch, task_type, index=0, jobs=('chief', 'worker'),
                   workers=2):
-  ports = iter(range(2222, 2300))
-  cluster = {job: [f'localhost:{next(ports)}'
+  """A TF_CONFIG cluster on free ports: cluster tasks start real servers."""
+  cluster = {job: [f'localhost:{free_port()}'
                    for _ in range(workers if job == 'worker' else 1)]
              for job in jobs}
   monkeypatch.setenv('TF_CONFIG', json.dumps(
@@ -402,8 +421,7 @@ def test_evaluator_follows_checkpoints_until_max_steps(tmp_path, monkeypatch):
     if step:
       trainer.train(train_input_fn, max_steps=step)
 
-  clock = FakeTime(on_sleep=trainer_progress)
-  monkeypatch.setattr(train_eval, 'time', clock)
+  clock = FakeTime(on_sleep=trainer_progress).install(monkeypatch)
   set_tf_config(monkeypatch, 'evaluator')
   evaluator = make_estimator(tmp_path)
   assert evaluator.config.task_type == 'evaluator'
@@ -424,8 +442,7 @@ def test_evaluator_follows_checkpoints_until_max_steps(tmp_path, monkeypatch):
 
 def test_evaluator_throttle_counts_the_evaluation_time(tmp_path, monkeypatch):
   make_estimator(tmp_path).train(train_input_fn, max_steps=5)
-  clock = FakeTime()
-  monkeypatch.setattr(train_eval, 'time', clock)
+  clock = FakeTime().install(monkeypatch)
   set_tf_config(monkeypatch, 'evaluator')
   est = make_estimator(tmp_path)
   evaluate = est.evaluate
@@ -485,7 +502,7 @@ def test_worker_delays_its_start_then_trains(tmp_path, monkeypatch, fake_time,
       te.EvalSpec(eval_input_fn)) is None
   assert fake_time.sleeps == expected
   assert train.calls == [dict(input_fn=train_input_fn, max_steps=9,
-                              hooks=[hook], saving_listeners=[])]
+                              hooks=[hook], saving_listeners=None)]
 
 
 def test_worker_with_a_strategy_starts_at_once(tmp_path, monkeypatch, fake_time):
@@ -509,7 +526,7 @@ def test_chief_trains_with_the_spec_listeners_only(tmp_path, monkeypatch,
       te.EvalSpec(eval_input_fn)) is None
   assert fake_time.sleeps == []
   assert train.calls == [dict(input_fn=train_input_fn, max_steps=9, hooks=[],
-                              saving_listeners=[listener])]
+                              saving_listeners=(listener,))]
 
 
 def test_master_trains_and_evaluates(tmp_path, monkeypatch):
@@ -523,5 +540,5 @@ def test_master_trains_and_evaluates(tmp_path, monkeypatch):
 
 def test_unknown_task_type(tmp_path, monkeypatch):
   set_tf_config(monkeypatch, 'trainer', jobs=('chief', 'trainer'))
-  with pytest.raises(ValueError, match="Task type 'trainer'.*not supported"):
+  with pytest.raises(ValueError, match='Task type trainer is not supported.*TF_CONFIG'):
     run(make_estimator(tmp_path), 5)

@@ -420,14 +420,16 @@ def _load_global_step_from_checkpoint_dir(checkpoint_dir):
   return checkpoints.global_step_of(latest) if latest else 0
 
 
-def checked_saving_listeners(listeners):
-  """`listeners` as a tuple; TypeError unless all are savers' listeners."""
+def checked_saving_listeners(
+    listeners, lead='saving_listeners must be a list of CheckpointSaverListener'):
+  """`listeners` as a tuple; TypeError unless all are savers' listeners.
+
+  `lead` begins the message (2.15's TrainSpec worded it differently).
+  """
   listeners = tuple(listeners or ())
   for listener in listeners:
     if not isinstance(listener, tf.compat.v1.train.CheckpointSaverListener):
-      raise TypeError('saving_listeners must be a list of '
-                      'CheckpointSaverListener, given: '
-                      f'{listener!r}')
+      raise TypeError(f'{lead}, given: {listener!r}')
   return listeners
 
 

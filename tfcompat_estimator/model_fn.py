@@ -135,17 +135,21 @@ class _TPUEstimatorSpec(
         prediction_hooks=self.prediction_hooks)
 
 
-def checked_hooks(hooks, what='hooks'):
-  """`hooks` as a tuple; TypeError naming `what` unless all are hooks."""
+def checked_hooks(hooks, what='hooks',
+                  lead='All hooks must be SessionRunHook instances'):
+  """`hooks` as a tuple; TypeError naming `what` unless all are hooks.
+
+  `lead` begins the message: 2.15's EstimatorSpec and Estimator methods
+  wrote `SessionRunHook` bare, its TrainSpec/EvalSpec in backquotes.
+  """
   if isinstance(hooks, tf.compat.v1.train.SessionRunHook):
     raise TypeError(f'{what} must be a list of SessionRunHooks, given a single '
                     f'hook: {hooks!r}. Pass [{type(hooks).__name__}(...)].')
   hooks = tuple(hooks or ())
   for hook in hooks:
     if not isinstance(hook, tf.compat.v1.train.SessionRunHook):
-      # Both of 2.15's wordings: EstimatorSpec's, then the entry points'.
-      raise TypeError(f'All hooks must be SessionRunHook instances: each of '
-                      f'{what} must be a SessionRunHook, given: {hook!r}')
+      raise TypeError(f'{lead}: each of {what} must be a SessionRunHook, '
+                      f'given: {hook!r}')
   return hooks
 
 

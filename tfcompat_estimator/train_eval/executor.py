@@ -1,0 +1,372 @@
+"""What one task runs for `train_and_evaluate`, chosen by its `RunConfig`.
+
+`TrainingExecutor.run` picks `run_<task type>`: a local run trains with
+`evaluation.EvaluateOnSave` listening to its checkpoint saves; under a
+`TF_CONFIG` cluster the `chief` and `worker`s train, a `master` trains and
+evaluates, the `evaluator` follows model_dir with its own loop, and a `ps`
+would serve variables. One method per role, as in 2.15, so a program or
+library that subclasses 2.15's `_TrainingExecutor` finds the same seams.
+
+Cluster tasks start TensorFlow's standard server first, as 2.15 did: the
+cluster manager reserved the task's address for it, and other tasks may
+connect to it. A task whose cluster a distribution strategy owns starts none
+(the strategy already serves the address).
+
+The module reads its clock through `time` and the server class through
+`server_lib`, so tests can replace them.
+"""
+
+import json
+import os
+import time
+
+import tensorflow as tf
+from tensorflow.python.training import server_lib
+
+from tfcompat_estimator import estimator as estimator_lib
+from tfcompat_estimator import run_config as run_config_lib
+from tfcompat_estimator.train_eval import evaluation
+from tfcompat_estimator.train_eval import specs
+
+_TaskType = run_config_lib.TaskType
+_GLOBAL_STEP = tf.compat.v1.GraphKeys.GLOBAL_STEP
+# Non-chief workers start staggered (as in 2.15): 5 s per index, 60 s at most.
+_WORKER_DELAY_SECS_PER_INDEX = 5
+_MAX_WORKER_DELAY_SECS = 60
+# Tasks that may skip the server when they are the cluster's only node.
+_TRAINER_JOBS = (_TaskType.CHIEF, _TaskType.MASTER, _TaskType.WORKER)
+
+
+class TrainingExecutor:
+  """Runs the part of `train_and_evaluate` that this task plays.
+
+  Args:
+    estimator: the `Estimator` to train and evaluate.
+    train_spec: a `TrainSpec`.
+    eval_spec: an `EvalSpec`, or None for tasks that only train.
+    train_hooks: hooks added to `train_spec.hooks` when training.
+    continuous_eval_listener: a `ContinuousEvalListener` told about each
+      evaluation of a local run or an evaluator task.
+  """
+
+  def __init__(self, estimator, train_spec, eval_spec, train_hooks=None,
+               continuous_eval_listener=None):
+    if not isinstance(estimator, estimator_lib.Estimator):
+      raise TypeError('`estimator` must have type `tf.estimator.Estimator`. '
+                      f'Got: {type(estimator)}')
+    if not isinstance(train_spec, specs.TrainSpec):
+      raise TypeError('`train_spec` must have type `tf.estimator.TrainSpec`. '
+                      f'Got: {type(train_spec)}')
+    if eval_spec and not isinstance(eval_spec, specs.EvalSpec):
+      raise TypeError('`eval_spec` must be either `None` or have type '
+                      f'`tf.estimator.EvalSpec`. Got: {type(eval_spec)}')
+    if continuous_eval_listener and not isinstance(
+        continuous_eval_listener, evaluation.ContinuousEvalListener):
+      raise TypeError('`continuous_eval_listener` must have type '
+                      '`_ContinuousEvalListener`.')
+    self._estimator = estimator
+    self._train_spec = train_spec
+    self._eval_spec = eval_spec
+    self._train_hooks = specs.checked_hooks(train_hooks, 'train_hooks')
+    self._continuous_eval_listener = (continuous_eval_listener or
+                                      evaluation.ContinuousEvalListener())
+
+  @property
+  def estimator(self):
+    return self._estimator
+
+  def run(self):
+    """Runs `run_<task type>` for this task's `RunConfig`.
+
+    Returns:
+      For a local run, `(metrics of the last evaluation, the exporters'
+      results for it)`, `(None, None)` if nothing was evaluated. None for the
+      tasks of a cluster.
+
+    Raises:
+      ValueError: when the RunConfig names no task, or one with no run here.
+    """
+    config = self._estimator.config
+    if not config.cluster_spec and config.task_type != _TaskType.EVALUATOR:
+      tf.compat.v1.logging.info(
+          'Running training and evaluation locally (non-distributed).')
+      return self.run_local()
+    if not config.task_type:
+      raise ValueError(
+          '`estimator.config` must have task_type set. This usually means '
+          'TF_CONFIG environment is not set correctly: its "task" needs a '
+          '"type" that names one of its "cluster" jobs.')
+    if config.task_type == 'local':
+      raise ValueError(
+          '`task.type` in TF_CONFIG cannot be `local`. Leaving `cluster` and '
+          '`task` properties in TF_CONFIG absent triggers train and evaluate '
+          '`Estimator` locally (non-distributed).')
+    self._run_task(config.task_type)
+    return None
+
+  def run_in_strategy_cluster(self, task_type):
+    """Runs `task_type`'s part in a cluster a distribution strategy owns.
+
+    The strategy started this task's server and keeps the workers in step,
+    so there is neither a server to start nor a start to stagger.
+    """
+    if task_type == _TaskType.EVALUATOR:
+      return self.run_evaluator()
+    if task_type == _TaskType.PS:
+      raise _ps_unsupported()
+    listeners = {_TaskType.CHIEF: self._train_spec.saving_listeners,
+                 _TaskType.MASTER: self._listeners_evaluating(
+                     evaluation.ContinuousEvalListener()),
+                 _TaskType.WORKER: None}
+    if task_type not in listeners:
+      self._run_task(task_type)  # the error naming the supported types
+    self._train(listeners[task_type])
+    return None
+
+  def _run_task(self, task_type):
+    run = getattr(self, 'run_' + task_type, None)
+    if task_type == 'local' or not callable(run):
+      raise ValueError(
+          f'Task type {task_type} is not supported. Supported task types are '
+          f'{self._task_types()}: check the "task" of TF_CONFIG.')
+    run()
+
+  def _task_types(self):
+    return [name[len('run_'):] for name in dir(self)
+            if name.startswith('run_') and name not in (
+                'run_local', 'run_in_strategy_cluster')
+            and callable(getattr(self, name))]
+
+  # The run of each role ---------------------------------------------------------
+  def run_chief(self):
+    """Trains, with the train spec's saving listeners."""
+    self._start_distributed_training(self._train_spec.saving_listeners)
+
+  def run_worker(self):
+    """Trains after a staggered start; the chief owns the saving listeners."""
+    self._start_distributed_training()
+
+  def run_master(self):
+    """Trains and evaluates each new checkpoint, like a local run."""
+    specs.check_eval_spec(self._eval_spec)
+    self._start_distributed_training(self._listeners_evaluating(
+        evaluation.ContinuousEvalListener()))
+
+  def run_evaluator(self):
+    """Evaluates new checkpoints in model_dir until one reaches max_steps."""
+    self._start_continuous_evaluation()
+
+  def run_ps(self):
+    """A parameter server: rejected, after the config is checked.
+
+    2.15 served variables to between-graph replicas here. This package trains
+    through TF2 step functions that such replicas cannot share yet.
+    """
+    _check_server_config(self._estimator.config)
+    raise _ps_unsupported()
+
+  def run_local(self):
+    """Trains here, evaluating checkpoints as they are saved.
+
+    Returns:
+      `(metrics of the last evaluation, the exporters' results for it)`, or
+      `(None, None)` when nothing was evaluated because model_dir had already
+      reached max_steps.
+    """
+    specs.check_eval_spec(self._eval_spec)
+    config = self._estimator.config
+    tf.compat.v1.logging.info(
+        'Start train and evaluate loop. The evaluate will happen after every '
+        'checkpoint (at most once per %s secs). Checkpoint frequency is '
+        'determined based on RunConfig arguments: save_checkpoints_steps %s '
+        'or save_checkpoints_secs %s.', self._eval_spec.throttle_secs,
+        config.save_checkpoints_steps, config.save_checkpoints_secs)
+    listeners = self._listeners_evaluating(self._continuous_eval_listener)
+    self._train(listeners)
+    evaluating = listeners[-1]
+    result = evaluating.eval_result or evaluation.EvalResult(
+        evaluation.EvalStatus.MISSING_CHECKPOINT)
+    return result.metrics, evaluating.export_results
+
+  # Training -----------------------------------------------------------------------
+  def _listeners_evaluating(self, continuous_eval_listener):
+    """The spec's saving listeners, then one evaluating each checkpoint."""
+    evaluator = evaluation.Evaluator(self._estimator, self._eval_spec,
+                                     self._train_spec.max_steps)
+    return self._train_spec.saving_listeners + (evaluation.EvaluateOnSave(
+        evaluator, self._eval_spec.throttle_secs, continuous_eval_listener),)
+
+  def _start_distributed_training(self, saving_listeners=None):
+    """Starts this task's server, waits a worker's turn, then trains."""
+    config = self._estimator.config
+    # The server comes first: the other tasks wait to reach it.
+    if not _is_google_env():
+      _start_std_server(config)
+    delay = _worker_start_delay(config)
+    if delay > 0:
+      tf.compat.v1.logging.info('Waiting %d secs before starting training.',
+                                delay)
+      time.sleep(delay)
+    self._train(saving_listeners)
+
+  def _train(self, saving_listeners):
+    self._estimator.train(
+        input_fn=self._train_spec.input_fn,
+        max_steps=self._train_spec.max_steps,
+        hooks=list(self._train_spec.hooks) + list(self._train_hooks),
+        saving_listeners=saving_listeners)
+
+  # The evaluator task -------------------------------------------------------------
+  def _start_continuous_evaluation(self):
+    """Evaluates and exports until a checkpoint reaches max_steps.
+
+    The task exits right after the final evaluation; 2.15 first slept
+    `throttle_secs` more.
+    """
+    specs.check_eval_spec(self._eval_spec)
+    delay = self._eval_spec.start_delay_secs
+    if delay:
+      tf.compat.v1.logging.info('Waiting %f secs before starting eval.', delay)
+      time.sleep(delay)
+    evaluator = evaluation.Evaluator(self._estimator, self._eval_spec,
+                                     self._train_spec.max_steps)
+    while True:
+      started = time.time()
+      result = self._evaluate_once(evaluator)
+      if result is None or self._reached_max_steps(result):
+        return
+      self._throttle(started, result)
+
+  def _evaluate_once(self, evaluator):
+    """One look at model_dir; None when the listener ends evaluating."""
+    listener = self._continuous_eval_listener
+    if not listener.before_eval():
+      tf.compat.v1.logging.info('Exiting evaluation, as requested by '
+                                '_ContinuousEvalListener.before_eval.')
+      return None
+    result, _ = evaluator.evaluate_and_export()
+    if not listener.after_eval(result):
+      tf.compat.v1.logging.info('Exiting evaluation, as requested by '
+                                '_ContinuousEvalListener.after_eval.')
+      return None
+    return result
+
+  def _reached_max_steps(self, result):
+    if result.status != evaluation.EvalStatus.EVALUATED:
+      return False
+    step, max_steps = result.metrics[_GLOBAL_STEP], self._train_spec.max_steps
+    if step and max_steps and step >= max_steps:
+      tf.compat.v1.logging.info(
+          'Exiting evaluation, global_step=%s >= train max_steps=%s', step,
+          max_steps)
+      return True
+    return False
+
+  def _throttle(self, started, result):
+    """Waits until `throttle_secs` have passed since `started`."""
+    throttle_secs = self._eval_spec.throttle_secs
+    wait = throttle_secs - (time.time() - started)
+    if wait > 0:
+      tf.compat.v1.logging.info('Waiting %f secs before starting next eval run.',
+                                wait)
+      time.sleep(wait)
+    elif throttle_secs == 0 and result.status != evaluation.EvalStatus.EVALUATED:
+      tf.compat.v1.logging.warning(
+          'EvalSpec.throttle_secs is set as 0. This might overload the job '
+          'before finding (next) new checkpoint. Please consider to increase '
+          'it.')
+
+
+# Cluster helpers ------------------------------------------------------------------
+def _worker_start_delay(config):
+  """Seconds a worker waits so workers join one by one (none for the chief).
+
+  With a distribution strategy the workers train in step, so none wait.
+  """
+  if config.task_type != _TaskType.WORKER or config.train_distribute is not None:
+    return 0
+  max_delay = _MAX_WORKER_DELAY_SECS
+  if config.experimental_max_worker_delay_secs is not None:
+    max_delay = int(config.experimental_max_worker_delay_secs)
+  return min(max_delay, (config.task_id + 1) * _WORKER_DELAY_SECS_PER_INDEX)
+
+
+def _ps_unsupported():
+  return ValueError(
+      'TF_CONFIG makes this task a parameter server ("ps"), which '
+      'train_and_evaluate does not support: TensorFlow 2 has no parameter-'
+      'server training for Estimators. Train on "chief"/"worker" tasks with '
+      'RunConfig(train_distribute=tf.distribute.MultiWorkerMirroredStrategy()) '
+      'and drop the "ps" job from the cluster.')
+
+
+def _is_google_env():
+  """Google's cluster manager started the servers itself."""
+  tf_config = json.loads(os.environ.get('TF_CONFIG') or '{}')
+  return tf_config.get('environment') == 'google'
+
+
+def _check_server_config(config):
+  """True if this task needs a server; RuntimeError if it cannot have one."""
+  if not config.cluster_spec or not config.task_type or config.task_id is None:
+    raise RuntimeError(
+        'Could not start server; be sure to specify cluster_spec, task_type, '
+        'and task in RunConfig or set the TF_CONFIG environment variable.')
+  if config.master:
+    return True
+  jobs = config.cluster_spec.jobs
+  if (len(jobs) == 1 and len(config.cluster_spec.job_tasks(jobs[0])) == 1 and
+      config.task_type in _TRAINER_JOBS):
+    # The only node of its cluster: no one else would connect.
+    tf.compat.v1.logging.info('Skip starting Tensorflow server as there is '
+                              'only one node in the cluster.')
+    return False
+  raise RuntimeError(
+      'Could not start server; be sure to specify master in RunConfig or set '
+      'the TF_CONFIG environment variable.')
+
+
+def _start_std_server(config):
+  """This task's server (None for a one-node cluster), started once.
+
+  A process that runs `train_and_evaluate` again in the same role keeps the
+  server it started: a second one cannot bind the address (2.15 failed
+  there with "Could not start gRPC server").
+  """
+  if not _check_server_config(config):
+    return None
+  key = (server_lib.Server, config.cluster_spec.as_cluster_def().SerializeToString(),
+         config.task_type, config.task_id, config.protocol)
+  if key not in _started_servers:
+    tf.compat.v1.logging.info('Start Tensorflow server.')
+    session_config = tf.compat.v1.ConfigProto(log_device_placement=False)
+    if config.session_config is not None:
+      session_config.gpu_options.CopyFrom(config.session_config.gpu_options)
+    server = server_lib.Server(
+        config.cluster_spec, job_name=config.task_type,
+        task_index=config.task_id, config=session_config, start=False,
+        protocol=config.protocol)
+    server.start()
+    _started_servers[key] = server
+  return _started_servers[key]
+
+
+# Servers cannot be stopped; the ones this process started, by what they serve
+# (the class first, so a test's replacement never meets a real server).
+_started_servers = {}
+
+
+class StopAtSecsHook(tf.compat.v1.train.SessionRunHook):
+  """Requests a stop once `stop_after_secs` have passed since `begin`."""
+
+  def __init__(self, stop_after_secs):
+    self._stop_after_secs = stop_after_secs
+    self._start_time = None
+
+  def begin(self):
+    self._start_time = time.time()
+
+  def after_run(self, run_context, run_values):
+    del run_values
+    if time.time() - self._start_time >= self._stop_after_secs:
+      run_context.request_stop()
