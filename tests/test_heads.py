@@ -232,6 +232,93 @@ def test_labels_known_while_building_fail_at_once():
           labels=np.array([[1.2], [0.4]], np.float32))
 
 
+@pytest.mark.parametrize('call, match', [
+    (lambda: tf.estimator.BinaryClassHead().loss(
+        logits=np.zeros((2, 1), np.float32),
+        labels=np.array([[1.2], [0.4]], np.float32)),
+     r'Labels must be <= 2 - 1: \[1.2\]'),
+    (lambda: tf.estimator.MultiClassHead(3).loss(
+        logits=np.zeros((2, 3), np.float32), labels=np.array([[-1], [1]])),
+     r'Labels must be >= 0: \[-1\]'),
+    (lambda: tf.estimator.LogisticRegressionHead().loss(
+        logits=np.zeros((2, 1), np.float32),
+        labels=np.array([[-0.2], [0.5]], np.float32)),
+     r'Labels must be in range \[0, 1\]: \[-0.2\]'),
+    (lambda: tf.estimator.MultiLabelHead(2).loss(
+        logits=np.zeros((1, 2), np.float32),
+        labels=tf.SparseTensor([[0, 0]], np.array([2], np.int64), [1, 2])),
+     r'integer SparseTensor with values in \[0, 2\): \[2\]'),
+    (lambda: tf.estimator.BinaryClassHead(weight_column='w').loss(
+        logits=np.zeros((2, 2, 1), np.float32),
+        labels=np.zeros((2, 2, 1), np.float32),
+        features={'w': np.ones((2, 1), np.float32)}),
+     r'weights shape must be .*logits_shape: \(2, 2, 1\). weights_shape: '
+     r'\(2, 1\)'),
+    (lambda: tf.estimator.RegressionHead(
+        loss_fn=lambda labels, logits: tf.constant([1., 2.])).loss(
+            logits=np.zeros((2, 1), np.float32),
+            labels=np.zeros((2, 1), np.float32)),
+     r'loss_fn must return Tensor of shape \[D0, D1, ... DN, 1\]. '
+     r'logits_shape: \(2, 1\) loss_shape: \(2,\)'),
+    (lambda: tf.estimator.MultiClassHead(3).loss(
+        logits=np.zeros((2, 3), np.float32), labels=np.ones((3, 1), np.int64)),
+     r'labels shape \(3, 1\), batch shape \(3,\), does not match the '
+     r'logits shape \(2, 3\)'),
+])
+def test_eager_heads_raise_value_errors(call, match):
+  """Called eagerly (values known), heads raise ValueError, as 2.15 did."""
+  with pytest.raises(ValueError, match=match):
+    call()
+
+
+def test_v2_head_builds_the_spec_from_a_tpu_spec():
+  from tensorflow_estimator.python.estimator import model_fn  # pylint: disable=g-import-not-at-top
+
+  class TPUHead(tf.estimator.RegressionHead):
+
+    def create_estimator_spec(self, *args, **kwargs):  # the base default
+      return tf.estimator.Head.create_estimator_spec(self, *args, **kwargs)
+
+    def _create_tpu_estimator_spec(self, features, mode, logits, **kwargs):
+      return model_fn._TPUEstimatorSpec(  # pylint: disable=protected-access
+          mode=mode, loss=tf.reduce_sum(logits),
+          eval_metrics=(lambda logits: {'m': tf.compat.v1.metrics.mean(
+              logits)}, {'logits': logits}))
+
+  class PlainHead(tf.estimator.RegressionHead):
+
+    def create_estimator_spec(self, *args, **kwargs):
+      return tf.estimator.Head.create_estimator_spec(self, *args, **kwargs)
+
+  with tf.Graph().as_default():
+    spec = TPUHead().create_estimator_spec(
+        features={}, mode=tf.estimator.ModeKeys.EVAL,
+        logits=tf.constant([[1.], [3.]]))
+    assert isinstance(spec, tf.estimator.EstimatorSpec)
+    assert sorted(spec.eval_metric_ops) == ['m']
+  with pytest.raises(NotImplementedError, match=r'create_estimator_spec\(\)` '
+                     r'or _create_tpu_estimator_spec\(\)'):
+    PlainHead().create_estimator_spec(features={}, mode=None, logits=None)
+
+
+def test_sequential_flatten_keeps_the_unpadded_steps_eagerly():
+  from tensorflow_estimator.python.estimator.head import sequential_head  # pylint: disable=g-import-not-at-top
+  mask = np.array([[1, 1], [1, 0]])
+  flat = sequential_head._flatten_tensor(  # pylint: disable=protected-access
+      tf.constant([[[1, 2], [3, 4]], [[5, 6], [7, 8]]]), mask,
+      expected_length=3)
+  assert flat.numpy().tolist() == [[1, 2], [3, 4], [5, 6]]
+  sparse = tf.SparseTensor([[0, 0], [1, 0], [0, 1]], [1, 3, 2], [2, 2])
+  assert sequential_head._flatten_tensor(  # pylint: disable=protected-access
+      sparse, mask, expected_length=3).numpy().tolist() == [[1], [2], [3]]
+  with pytest.raises(ValueError, match='incompatible with provided mask'):
+    sequential_head._flatten_tensor(  # pylint: disable=protected-access
+        sparse, np.ones((2, 2)), expected_length=4)
+  with pytest.raises(ValueError, match='at least 2 dimensions, got 1'):
+    sequential_head._flatten_tensor(  # pylint: disable=protected-access
+        tf.constant([1., 2.]), mask, expected_length=3)
+
+
 def test_head_utils_picks_the_classifier_head_as_2_15():
   from tensorflow_estimator.python.estimator.head import head_utils  # pylint: disable=g-import-not-at-top
   binary = head_utils.binary_or_multi_class_head(

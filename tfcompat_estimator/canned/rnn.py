@@ -14,6 +14,7 @@ the static head computes loss and metrics.
 import abc
 import collections.abc
 
+import numpy as np
 import tensorflow as tf
 import tf_keras
 
@@ -351,28 +352,25 @@ class SequentialHeadWrapper(_SequentialHead):
     return self._static_head.metrics(regularization_losses)
 
 
-def _flatten_tensor(tensor, mask, expected_length, what):
+def _flatten_tensor(tensor, sequence_mask, expected_length, what='tensor'):
   """`[batch, T, D...]` -> `[n_unpadded, D...]` (`[n, 1]` for `[batch, T]`).
 
-  A dense tensor keeps the steps `mask` marks; a sparse one keeps its values
-  in index order. A graph assertion checks the result has one row per
-  unpadded step.
+  A dense tensor keeps the steps `sequence_mask` marks; a sparse one keeps
+  its values in index order. The result must have one row per unpadded step:
+  a graph assertion checks it, or a ValueError when run eagerly (2.15 too).
+  `what` names the tensor in errors.
   """
   shape = tensor.shape
   if shape.ndims is None or shape.ndims < 2:
-    raise ValueError(f'Sequential {what} expected to have at least 2 '
-                     f'dimensions, got shape {shape} instead.')
+    raise ValueError(f'Input tensor expected to have at least 2 dimensions, '
+                     f'got {shape.ndims} instead: sequential {what}, shape '
+                     f'{shape}.')
   if isinstance(tensor, tf.sparse.SparseTensor):
     flat = tf.sparse.reorder(tensor).values
     if shape.ndims > 2:
       flat = tf.reshape(flat, tf.concat([[-1], shape[2:]], axis=0))
   elif isinstance(tensor, tf.Tensor):
-    steps_match = tf.compat.v1.debugging.assert_equal(
-        tf.shape(tensor)[:2], tf.shape(mask),
-        message=f'Sequential {what} must have shape [batch_size, seq_length, '
-        '...] matching the sequence mask; shapes are (tensor, mask)')
-    with tf.control_dependencies([steps_match]):
-      flat = tf.boolean_mask(tensor, mask)
+    flat = _masked_steps(tensor, sequence_mask, what)
   else:
     raise ValueError(f'Sequential {what} expected to be a `Tensor` or '
                      f'`SparseTensor`, got `{tensor!r}` instead.')
@@ -381,11 +379,31 @@ def _flatten_tensor(tensor, mask, expected_length, what):
     expected_shape = tf.stack([expected_length, 1])
   else:
     expected_shape = tf.concat([[expected_length], shape[2:]], axis=0)
-  check = tf.compat.v1.debugging.assert_equal(
-      tf.shape(flat), expected_shape,
-      message=f'Tensor shape is incompatible with provided mask ({what}).')
+  message = f'Tensor shape is incompatible with provided mask ({what}).'
+  if tf.executing_eagerly():
+    if not np.array_equal(tf.shape(flat), expected_shape):
+      raise ValueError(f'{message} Shape {tuple(flat.shape)}, expected '
+                       f'{expected_shape.numpy().tolist()}.')
+    return flat
+  check = tf.compat.v1.debugging.assert_equal(tf.shape(flat), expected_shape,
+                                              message=message)
   with tf.control_dependencies([check]):
     return tf.identity(flat)
+
+
+def _masked_steps(tensor, sequence_mask, what):
+  """The steps of a dense `[batch, T, ...]` tensor that the mask keeps."""
+  message = (f'Sequential {what} must have shape [batch_size, seq_length, ...] '
+             'matching the sequence mask; shapes are (tensor, mask)')
+  if tf.executing_eagerly():
+    if not np.array_equal(tf.shape(tensor)[:2], tf.shape(sequence_mask)):
+      raise ValueError(f'{message}: {tuple(tensor.shape)}, '
+                       f'{tuple(np.shape(sequence_mask))}.')
+    return tf.boolean_mask(tensor, tf.cast(sequence_mask, tf.bool))
+  steps_match = tf.compat.v1.debugging.assert_equal(
+      tf.shape(tensor)[:2], tf.shape(sequence_mask), message=message)
+  with tf.control_dependencies([steps_match]):
+    return tf.boolean_mask(tensor, tf.cast(sequence_mask, tf.bool))
 
 
 class RNNEstimator(estimator_lib.Estimator):

@@ -3,7 +3,9 @@
 Heads run inside the TF1-style graph the Estimator captures from `model_fn`,
 so shape and range checks that depend on the batch are graph assertions: a bad
 label fails the step with `tf.errors.InvalidArgumentError`, as it did in 2.15.
-Checks that can be decided from static shapes raise `ValueError` at once.
+Checks that can be decided from static shapes raise `ValueError` at once, and
+so do the value checks of a head called eagerly (e.g. `head.loss` on numpy
+arrays), whose values are known: 2.15 did the same.
 """
 
 import abc
@@ -80,9 +82,30 @@ class Head(abc.ABC):
                             optimizer=None, trainable_variables=None,
                             train_op_fn=None, update_ops=None,
                             regularization_losses=None):
-    """The `EstimatorSpec` for `mode`, built from `logits`."""
+    """The `EstimatorSpec` for `mode`, built from `logits`.
+
+    A subclass implements this or `_create_tpu_estimator_spec`, whose
+    `_TPUEstimatorSpec` this default converts (as in 2.15).
+    """
+    try:
+      tpu_spec = self._create_tpu_estimator_spec(
+          features=features, mode=mode, logits=logits, labels=labels,
+          optimizer=optimizer, trainable_variables=trainable_variables,
+          train_op_fn=train_op_fn, update_ops=update_ops,
+          regularization_losses=regularization_losses)
+    except NotImplementedError:
+      raise NotImplementedError(
+          'Subclasses of Head must implement `create_estimator_spec()` or '
+          '_create_tpu_estimator_spec().') from None
+    return tpu_spec.as_estimator_spec()
+
+  def _create_tpu_estimator_spec(self, features, mode, logits, labels=None,
+                                 optimizer=None, trainable_variables=None,
+                                 train_op_fn=None, update_ops=None,
+                                 regularization_losses=None):
+    """A `model_fn._TPUEstimatorSpec` for `mode`, if the head provides one."""
     raise NotImplementedError(
-        'Subclasses of Head must implement `create_estimator_spec()`.')
+        'TPUEstimatorSpec not available for this model head.')
 
 
 class SingleHead(Head):
@@ -315,8 +338,9 @@ def _check_static_label_shape(labels, logits, expected_labels_dimension):
         'your label. Otherwise, check the shape of your label.')
   if not labels.shape[:-1].is_compatible_with(logits.shape[:-1]):
     raise ValueError(
-        f'Labels have shape {labels.shape.as_list()} but the logits '
-        f'{logits.shape.as_list()}: the features and labels of a batch must '
+        f'The labels shape {tuple(labels.shape)}, batch shape '
+        f'{tuple(labels.shape[:-1])}, does not match the logits shape '
+        f'{tuple(logits.shape)}: the features and labels of a batch must '
         'have the same batch size (one label row per example).')
   if labels.shape.num_elements() == 0:
     raise ValueError(f'{_EMPTY_BATCH_MESSAGE} Labels shape: '
@@ -416,6 +440,9 @@ def get_weights_and_check_match_logits(features, weight_column, logits,
     weights = weight_column.get_dense_tensor(
         fc_v2.FeatureTransformationCache(features), None)
     weights = tf.cast(weights, tf.float32, name='weights')
+    if tf.executing_eagerly():
+      return _eager_weights_like_logits(weights, logits, allow_per_logit_weights,
+                                        err_msg)
     weights_shape = tf.shape(weights, name='weights_shape')
     logits_shape = tf.shape(logits, name='logits_shape')
     if (weights.shape.ndims is not None and logits.shape.ndims is not None and
@@ -441,6 +468,23 @@ def get_weights_and_check_match_logits(features, weight_column, logits,
                 'weights_shape: ', weights_shape])
     with tf.control_dependencies([assert_dimension]):
       return tf.identity(weights, name=scope)
+
+
+def _eager_weights_like_logits(weights, logits, allow_per_logit_weights,
+                               err_msg):
+  """`get_weights_and_check_match_logits` on known shapes: ValueError."""
+  weights_shape, logits_shape = tuple(weights.shape), tuple(logits.shape)
+  shown = f'{err_msg}, logits_shape: {logits_shape}. weights_shape: {weights_shape}.'
+  if len(weights_shape) == len(logits_shape) - 1:
+    if weights_shape != logits_shape[:-1]:
+      raise ValueError(shown)
+    return tf.expand_dims(weights, -1)
+  allowed = [logits_shape[:-1] + (1,)]
+  if allow_per_logit_weights:
+    allowed.append(logits_shape)
+  if weights_shape not in allowed:
+    raise ValueError(shown)
+  return weights
 
 
 def check_logits_final_dim(logits, expected_logits_dimension):
@@ -501,6 +545,10 @@ def check_label_range(labels, n_classes, message=None, shown_labels=None,
                            '; labels not in it')
     static = tf.get_static_value(values)
     if static is not None and tf.get_static_value(shown) is not None:
+      if tf.executing_eagerly() and not message:
+        # 2.15's eager wording put the number in: "Labels must be <= 3 - 1".
+        too_big_message = too_big_message.replace(
+            'n_classes - 1 (n_classes=%d)' % n_classes, f'{n_classes} - 1')
       _raise_for_static_labels(static, tf.get_static_value(shown), n_classes,
                                too_big_message, negative_message)
       return labels
@@ -531,7 +579,11 @@ def check_label_range(labels, n_classes, message=None, shown_labels=None,
 
 def _raise_for_static_labels(values, shown, n_classes, too_big_message,
                              negative_message):
-  """InvalidArgumentError naming the labels outside `[0, n_classes)`."""
+  """An error naming the labels outside `[0, n_classes)`.
+
+  ValueError when running eagerly; InvalidArgumentError for constants in a
+  graph, as 2.15's folded assertions raised while the graph was built.
+  """
   values = np.asarray(values)
   shown = np.asarray(shown).reshape(values.shape)
   negative = values < 0
@@ -540,8 +592,14 @@ def _raise_for_static_labels(values, shown, n_classes, too_big_message,
   for bad, text in ((values > n_classes - 1, too_big_message),
                     (negative, negative_message)):
     if bad.any():
-      raise tf.errors.InvalidArgumentError(
-          None, None, f'{text}: {shown[bad][:10]}')
+      raise _value_error(f'{text}: {shown[bad][:10]}')
+
+
+def _value_error(message):
+  """What a failed check of known values raises (see the module docstring)."""
+  if tf.executing_eagerly():
+    return ValueError(message)
+  return tf.errors.InvalidArgumentError(None, None, message)
 
 
 def call_loss_fn(loss_fn, labels, logits, features, expected_loss_dim=1):
@@ -551,6 +609,14 @@ def call_loss_fn(loss_fn, labels, logits, features, expected_loss_dim=1):
     kwargs['features'] = features
   with _v1.name_scope(None, 'call_loss_fn', [labels, logits]):
     unweighted_loss = loss_fn(labels=labels, logits=logits, **kwargs)
+    if tf.executing_eagerly():
+      loss_shape = tuple(unweighted_loss.shape)
+      expected = tuple(logits.shape[:-1]) + (expected_loss_dim,)
+      if loss_shape != expected:
+        raise ValueError(f'loss_fn must return Tensor of shape [D0, D1, ... DN, '
+                         f'{expected_loss_dim}]. logits_shape: '
+                         f'{tuple(logits.shape)} loss_shape: {loss_shape}')
+      return unweighted_loss
     logits_shape = tf.shape(logits, name='logits_shape')
     expected_shape = tf.concat([logits_shape[:-1], [expected_loss_dim]],
                                axis=0, name='expected_loss_shape')
