@@ -64,13 +64,19 @@ def run_evaluation(estimator, input_fn, steps, hooks, checkpoint_path, name,
         'Evaluation got no batches: the input_fn produced no data, so every '
         'metric would be that of an empty set (2.15 reported 0s). Nothing '
         'was written to the eval directory.')
-  keys = sorted(captured.eval_metrics)
-  values = session.compute([captured.eval_metrics[k][0] for k in keys])
-  results = dict(zip(keys, values))
+  results = _metric_values(session, captured.eval_metrics)
   results['global_step'] = captured.global_step.numpy()
   runner.end()
   _report(estimator, captured, results, name, checkpoint_path)
   return results
+
+
+def _metric_values(session, eval_metrics):
+  """Each metric's value, read in one call; a nested value keeps its nest."""
+  keys = sorted(eval_metrics)
+  nests = [eval_metrics[k][0] for k in keys]
+  flat = session.compute(tf.nest.flatten(nests))
+  return dict(zip(keys, tf.nest.pack_sequence_as(nests, flat)))
 
 
 def _report(estimator, captured, results, name, checkpoint_path):

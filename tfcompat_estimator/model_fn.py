@@ -38,7 +38,10 @@ class EstimatorSpec(collections.namedtuple('EstimatorSpec', _SPEC_FIELDS)):
               eval_metric_ops=None, export_outputs=None,
               training_chief_hooks=None, training_hooks=None, scaffold=None,
               evaluation_hooks=None, prediction_hooks=None):
-    if mode not in (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT):
+    # None makes a placeholder spec (2.15 accepted it; tests and mocks use
+    # it); `call_model_fn` checks such a spec against the mode it ran in.
+    if mode is not None and mode not in (ModeKeys.TRAIN, ModeKeys.EVAL,
+                                         ModeKeys.PREDICT):
       raise ValueError(f'EstimatorSpec: unknown mode {mode!r}; expected one '
                        'of ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT.')
     graph = tf.compat.v1.get_default_graph()
@@ -65,7 +68,8 @@ class EstimatorSpec(collections.namedtuple('EstimatorSpec', _SPEC_FIELDS)):
                      for k, v in predictions.items()}
     else:
       predictions = _check_tensor(predictions, 'predictions', graph)
-    eval_metric_ops = _validate_metric_ops(eval_metric_ops or {}, graph)
+    eval_metric_ops = _validate_metric_ops(
+        {} if eval_metric_ops is None else eval_metric_ops, graph)
     if mode == ModeKeys.PREDICT:
       export_outputs = _validate_export_outputs(export_outputs, predictions)
     elif export_outputs is not None:
@@ -154,61 +158,72 @@ def checked_hooks(hooks, what='hooks',
 
 
 def _as_graph_element(value, name, graph):
+  """`value`, an Operation or Tensor of `graph` (a Variable gives its value)."""
   if isinstance(value, tf.Variable):
     value = value.value() if hasattr(value, 'value') else value
-  try:
-    element = graph.as_graph_element(value)
-  except (TypeError, ValueError) as e:
-    raise TypeError(f'{name} must be a Tensor or Operation of the model graph, '
-                    f'given: {value!r}') from e
-  return element
+  if not isinstance(value, tf.Operation) and not tf.is_tensor(value):
+    raise TypeError(f'{name} must be Operation or Tensor, given: {value!r}')
+  _check_graph(value, name, graph)
+  return value
 
 
 def _check_tensor(value, name, graph):
+  """`value`, a dense Tensor of `graph` (a Variable gives its value)."""
   if isinstance(value, tf.Variable):
     value = value.value()
-  if isinstance(value, (tf.SparseTensor, tf.RaggedTensor)):
-    return value
-  if not tf.is_tensor(value):
+  if not tf.is_tensor(value) or isinstance(value, (tf.SparseTensor,
+                                                   tf.RaggedTensor)):
     raise TypeError(f'{name} must be Tensor, given: {value!r}')
+  _check_graph(value, name, graph)
+  return value
+
+
+def _check_graph(value, name, graph):
   if getattr(value, 'graph', graph) is not graph:
     raise ValueError(f'{name} must be from the default graph; {value} is not. '
-                     'Create every tensor inside model_fn.')
-  return value
+                     'Create every tensor and op inside model_fn.')
 
 
 def _validate_metric_ops(eval_metric_ops, graph):
   """Checks `(value, update_op)` pairs and turns Keras metrics into them.
 
-  As 2.15 did: a Keras metric becomes `(result, its updates grouped)`, and
-  its variables join the LOCAL_VARIABLES and METRIC_VARIABLES collections
-  (code reading those, e.g. to reset metrics, finds them).
+  As 2.15 did: a value or update op may be a nest of Tensors and Operations,
+  all of the model graph (evaluate returns a nested value as such, and None
+  for an Operation). A Keras metric becomes `(result, its updates grouped)`,
+  and its variables join the LOCAL_VARIABLES and METRIC_VARIABLES
+  collections (code reading those, e.g. to reset metrics, finds them).
   """
   if not isinstance(eval_metric_ops, dict):
     raise TypeError(f'eval_metric_ops must be a dict, given: {eval_metric_ops!r}')
   eval_metric_ops = dict(eval_metric_ops)
   for key, metric in eval_metric_ops.items():
     if hasattr(metric, 'result') and hasattr(metric, 'update_state'):
-      if not metric.updates:
-        raise ValueError(f'Please call update_state(...) on the '
-                         f'"{metric.name}" metric (eval_metric_ops[{key!r}]) '
-                         'in the model_fn, so it has an update op.')
-      for collection in (tf.compat.v1.GraphKeys.LOCAL_VARIABLES,
-                         tf.compat.v1.GraphKeys.METRIC_VARIABLES):
-        known = {id(v) for v in tf.compat.v1.get_collection(collection)}
-        for variable in metric.variables:
-          if id(variable) not in known:
-            tf.compat.v1.add_to_collection(collection, variable)
-      eval_metric_ops[key] = (metric.result(), tf.group(*metric.updates))
+      eval_metric_ops[key] = _keras_metric_pair(key, metric, graph)
       continue
     if not isinstance(metric, tuple) or len(metric) != 2:
       raise TypeError(f'Values of eval_metric_ops must be (metric_value, '
                       f'update_op) tuples or Keras metrics, given: {metric!r} '
                       f'for key: {key}')
-    _check_tensor(metric[0], f'eval_metric_ops[{key!r}] value', graph)
-    if metric[1] is not None:
-      _as_graph_element(metric[1], f'eval_metric_ops[{key!r}] update_op', graph)
+    for element in tf.nest.flatten(metric):
+      if element is not None:
+        _as_graph_element(element, f'eval_metric_ops[{key!r}]', graph)
   return eval_metric_ops
+
+
+def _keras_metric_pair(key, metric, graph):
+  if not metric.updates:
+    raise ValueError(f'Please call update_state(...) on the '
+                     f'"{metric.name}" metric (eval_metric_ops[{key!r}]) '
+                     'in the model_fn, so it has an update op.')
+  for update in metric.updates:
+    _check_graph(update, f'eval_metric_ops[{key!r}] update', graph)
+  for collection in (tf.compat.v1.GraphKeys.LOCAL_VARIABLES,
+                     tf.compat.v1.GraphKeys.METRIC_VARIABLES):
+    known = {id(v) for v in tf.compat.v1.get_collection(collection)}
+    for variable in metric.variables:
+      if id(variable) not in known:
+        tf.compat.v1.add_to_collection(collection, variable)
+  return (metric.result(), tf.group(*metric.updates))
 
 
 def _validate_export_outputs(export_outputs, predictions):
@@ -298,4 +313,7 @@ def call_model_fn(model_fn, features, labels, mode, params, config):
       model_fn, labels=labels, mode=mode, params=params, config=config))
   if not isinstance(spec, EstimatorSpec):
     raise ValueError(f'model_fn should return an EstimatorSpec, given: {spec!r}')
+  if spec.mode is None and mode is not None:
+    # What the run needs of a spec is checked as if the model_fn had said.
+    return EstimatorSpec(**{**spec._asdict(), 'mode': mode})
   return spec

@@ -144,6 +144,10 @@ def summary_of(values):
         parsed_value.tag = f'{key}/{i}'
       summary.value.extend(parsed.value)
       continue
+    if isinstance(value, (tuple, list, dict)):  # a nested metric value
+      logging.warning('Skipping summary for %s, must be a number, a numeric '
+                      'np.ndarray or a serialized Summary; got %r.', key, value)
+      continue
     array = np.asarray(value)
     if array.ndim == 0 and (np.issubdtype(array.dtype, np.number) or
                             array.dtype == bool):
