@@ -377,6 +377,54 @@ def test_sequential_head_wrapper_properties():
   assert head.static_head is static
 
 
+def test_dense_token_matrix_feeds_a_sequence_column(tmp_path):
+  """2.15's numpy idiom: fixed-length token rows, '' padding dropped."""
+  tokens = np.array([['dog', 'sat', ''], ['cat', 'flew', 'away'],
+                     ['a', '', '']] * 4)
+  column = fc.embedding_column(
+      fc.sequence_categorical_column_with_hash_bucket('tokens', 20), 2)
+  est = rnn.RNNClassifier([column], units=[3], n_classes=3,
+                          model_dir=str(tmp_path))
+  input_fn = tf.compat.v1.estimator.inputs.numpy_input_fn(
+      {'tokens': tokens}, np.arange(12) % 3, batch_size=6, shuffle=False,
+      num_epochs=None)
+  est.train(input_fn, steps=3)
+  assert est.get_variable_value('global_step') == 3
+  # The same rows as SparseTensors without the padding predict the same.
+  rows = [[t for t in row if t] for row in tokens[:3]]
+  sparse = tf.compat.v1.SparseTensorValue(
+      [[i, j] for i, row in enumerate(rows) for j in range(len(row))],
+      [t for row in rows for t in row], [3, 3])
+  dense_input = lambda: tf.data.Dataset.from_tensors({'tokens': tokens[:3]})
+  sparse_input = lambda: tf.data.Dataset.from_tensors(
+      {'tokens': tf.SparseTensor(*sparse)})
+  dense = [p['probabilities'] for p in est.predict(dense_input)]
+  np.testing.assert_allclose(
+      dense, [p['probabilities'] for p in est.predict(sparse_input)])
+  with pytest.raises(TypeError, match='padded with "" or -1'):
+    rnn.RNNClassifier([fc.sequence_numeric_column('p')], units=[3],
+                      model_dir=str(tmp_path / 'p')).train(
+                          lambda: ({'p': tf.ones([2, 3])}, tf.ones([2, 1])),
+                          steps=1)
+
+
+def test_rnn_model_config_round_trips():
+  column = fc.embedding_column(
+      fc.sequence_categorical_column_with_hash_bucket('t', 5), 2)
+  model = rnn.RNNModel(
+      rnn_layer=rnn._make_rnn_layer(units=3, cell_type='gru'),  # pylint: disable=protected-access
+      units=4, sequence_feature_columns=[column],
+      context_feature_columns=[fc.numeric_column('c')],
+      activation=tf.keras.activations.sigmoid, return_sequences=True,
+      name='m')
+  config = model.get_config()
+  restored = rnn.RNNModel.from_config(config)
+  assert restored.get_config() == config
+  assert restored.name == 'm' and config['units'] == 4
+  assert config['rnn_layer']['class_name'] == 'GRU'
+  assert config['activation'] == 'sigmoid'
+
+
 def test_public_names():
   assert tf.estimator.experimental.RNNClassifier is rnn.RNNClassifier
   assert tf.estimator.experimental.RNNEstimator is rnn.RNNEstimator

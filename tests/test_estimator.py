@@ -528,6 +528,17 @@ class TestInstall:
     with pytest.raises(AttributeError, match='NoSuchEstimator'):
       tf.estimator.NoSuchEstimator  # pylint: disable=pointless-statement
 
+  def test_patching_a_lazy_path_patches_the_package(self):
+    """Programs patch e.g. `canned.rnn._make_rnn_layer` by its 2.15 path."""
+    from unittest import mock  # pylint: disable=g-import-not-at-top
+    from tensorflow_estimator.python.estimator.canned import rnn as legacy  # pylint: disable=g-import-not-at-top
+    from tfcompat_estimator.canned import rnn  # pylint: disable=g-import-not-at-top
+    original = rnn._make_rnn_layer  # pylint: disable=protected-access
+    with mock.patch.object(legacy, '_make_rnn_layer', 'patched'):
+      assert rnn._make_rnn_layer == 'patched'  # pylint: disable=protected-access
+    assert rnn._make_rnn_layer is original  # pylint: disable=protected-access
+    assert legacy.__name__.startswith('tensorflow_estimator.')
+
   def test_train_and_evaluate_paths_resolve_here(self):
     # pylint: disable=g-import-not-at-top
     from tensorflow_estimator.python.estimator import early_stopping

@@ -64,19 +64,38 @@ _LAZY_MODULE_MAP.update({
 
 
 class _LazyAlias(types.ModuleType):
-  """A module that imports its target on first attribute access."""
+  """A module that imports its target on first attribute access.
+
+  Setting or deleting an attribute reaches the target too, so a program that
+  patches a function of `tensorflow_estimator...canned.dnn` (e.g. with
+  `mock.patch.object`) patches the one the package calls.
+  """
+
+  _OWN = ('_LazyAlias__target', '__name__', '__doc__', '__package__',
+          '__loader__', '__spec__')
 
   def __init__(self, name, target):
     super().__init__(name, f'Alias of {target}, created by install().')
     self.__target = target
 
   def __getattr__(self, attr):
-    import importlib  # pylint: disable=g-import-not-at-top
-    return getattr(importlib.import_module(self.__target), attr)
+    return getattr(self.__module(), attr)
+
+  def __setattr__(self, attr, value):
+    if attr in self._OWN:
+      super().__setattr__(attr, value)
+    else:
+      setattr(self.__module(), attr, value)
+
+  def __delattr__(self, attr):
+    delattr(self.__module(), attr)
 
   def __dir__(self):
+    return dir(self.__module())
+
+  def __module(self):
     import importlib  # pylint: disable=g-import-not-at-top
-    return dir(importlib.import_module(self.__target))
+    return importlib.import_module(self.__target)
 
 
 def _package(name):

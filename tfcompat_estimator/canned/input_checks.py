@@ -193,11 +193,16 @@ def _check_one(key, value, column, context):
     raise TypeError(f'Feature {key!r} is a RaggedTensor, which {what} cannot '
                     'read: pass a dense Tensor, or a SparseTensor (e.g. '
                     '`ragged.to_sparse()`) for a categorical or sequence column.')
-  if in_sequence and isinstance(value, tf.Tensor):
+  if in_sequence and isinstance(value, tf.Tensor) and not (
+      isinstance(column, _CATEGORICAL) and (value.shape.rank or 0) >= 2):
+    # A dense [batch, T] of categorical values becomes a SparseTensor without
+    # the padding ('' or -1), as in 2.15; numeric sequences have no padding
+    # value to drop.
     raise TypeError(
         f'Feature {key!r} must be a SparseTensor for {what} (sequence '
         f'columns read variable-length sequences), got a dense Tensor of '
-        f'shape {value.shape}.')
+        f'shape {value.shape}. Categorical sequence columns also take a '
+        'dense [batch_size, max_length] Tensor padded with "" or -1.')
   expected = _expected_kind(key, column)
   if expected and not _is_kind(dtype, expected):
     raise ValueError(f'Feature {key!r} must be {expected} for {what}, got '

@@ -16,7 +16,13 @@ import collections.abc
 
 import numpy as np
 import tensorflow as tf
+from tensorflow.python.feature_column import serialization as fc_serialization
 import tf_keras
+# Keras' public API module: what `tf.keras` is under TF_USE_LEGACY_KERAS. The
+# RNN and logits layers are built through it, as 2.15 built them through
+# `tf.keras`, so code that wraps or patches `tf.keras.layers.RNN`/`Dense`
+# (2.15's own tests set the logits' initial weights that way) reaches them.
+from tf_keras.api._v2 import keras as keras_api
 
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator import model_fn as model_fn_lib
@@ -39,7 +45,7 @@ _GRU_KEY = 'gru'
 # An int `units` with a named cell type builds the fused Keras layer (variables
 # `rnn_model/lstm/lstm_cell/...`); otherwise cells go into a generic `RNN`
 # layer (`rnn_model/rnn/...`), exactly as 2.15 chose.
-_CELL_TYPE_TO_LAYER = {
+_CELL_TYPE_TO_LAYER_MAPPING = {
     _SIMPLE_RNN_KEY: tf_keras.layers.SimpleRNN,
     _LSTM_KEY: tf_keras.layers.LSTM,
     _GRU_KEY: tf_keras.layers.GRU,
@@ -102,7 +108,8 @@ def _verify_rnn_cell_input(rnn_cell_fn, units, cell_type):
                        f'ints. Given: {units!r}.')
 
 
-def _make_rnn_layer(rnn_cell_fn, units, cell_type, return_sequences):
+def _make_rnn_layer(rnn_cell_fn=None, units=None, cell_type=USE_DEFAULT,
+                    return_sequences=False):
   """The Keras RNN layer for the estimator's arguments (built per model_fn).
 
   Layers of built-in cells train through XLA (see `compiled_rnn`).
@@ -114,8 +121,8 @@ def _make_rnn_layer(rnn_cell_fn, units, cell_type, return_sequences):
 
 
 def _keras_rnn_layer(rnn_cell_fn, units, cell_type, return_sequences):
-  if cell_type in _CELL_TYPE_TO_LAYER and isinstance(units, int):
-    return _CELL_TYPE_TO_LAYER[cell_type](
+  if cell_type in _CELL_TYPE_TO_LAYER_MAPPING and isinstance(units, int):
+    return _CELL_TYPE_TO_LAYER_MAPPING[cell_type](
         units=units, return_sequences=return_sequences)
   if rnn_cell_fn:
     cell = rnn_cell_fn()
@@ -125,7 +132,7 @@ def _keras_rnn_layer(rnn_cell_fn, units, cell_type, return_sequences):
     units = [units] if isinstance(units, int) else list(units)
     cells = [_single_rnn_cell(n, cell_type) for n in units]
     cell = cells[0] if len(cells) == 1 else cells
-  return tf_keras.layers.RNN(cell=cell, return_sequences=return_sequences)
+  return keras_api.layers.RNN(cell=cell, return_sequences=return_sequences)
 
 
 def _concatenate_context(context_input, sequence_input):
@@ -153,6 +160,8 @@ class RNNModel(tf_keras.Model):
     if not isinstance(units, int):
       raise ValueError(f'units must be an int.  Given type: {type(units)}')
     self._return_sequences = return_sequences
+    self._sequence_feature_columns = sequence_feature_columns
+    self._context_feature_columns = context_feature_columns
     self._sequence_features_layer = tf_keras.experimental.SequenceFeatures(
         sequence_feature_columns)
     # 2.15 used the v1 DenseFeatures for context columns.
@@ -160,7 +169,7 @@ class RNNModel(tf_keras.Model):
         tf.compat.v1.keras.layers.DenseFeatures(context_feature_columns)
         if context_feature_columns else None)
     self._rnn_layer = rnn_layer
-    self._logits_layer = tf_keras.layers.Dense(
+    self._logits_layer = keras_api.layers.Dense(
         units=units, activation=activation, name='logits')
 
   def call(self, inputs, training=None):
@@ -180,6 +189,40 @@ class RNNModel(tf_keras.Model):
     if self._return_sequences:
       logits._keras_mask = mask  # pylint: disable=protected-access
     return logits
+
+
+  def get_config(self):
+    """The constructor's arguments, serialized as 2.15 stored them."""
+    context = self._context_feature_columns
+    return {
+        'name': self.name,
+        'rnn_layer': {'class_name': type(self._rnn_layer).__name__,
+                      'config': self._rnn_layer.get_config()},
+        'units': self._logits_layer.units,
+        'return_sequences': self._return_sequences,
+        'activation': tf_keras.activations.serialize(
+            self._logits_layer.activation),
+        'sequence_feature_columns': fc_serialization.serialize_feature_columns(
+            self._sequence_feature_columns),
+        'context_feature_columns': (
+            fc_serialization.serialize_feature_columns(context)
+            if context else None),
+    }
+
+  @classmethod
+  def from_config(cls, config, custom_objects=None):
+    """An `RNNModel` from `get_config()`'s dict."""
+    config = dict(config)
+    rnn_layer = tf_keras.layers.deserialize(config.pop('rnn_layer'),
+                                            custom_objects=custom_objects)
+    columns = {
+        key: fc_serialization.deserialize_feature_columns(
+            config.pop(key), custom_objects=custom_objects)
+        if config.get(key) else config.pop(key, None)
+        for key in ('sequence_feature_columns', 'context_feature_columns')}
+    activation = tf_keras.activations.deserialize(
+        config.pop('activation', None), custom_objects=custom_objects)
+    return cls(rnn_layer=rnn_layer, activation=activation, **columns, **config)
 
 
 def _rnn_optimizer(optimizer):
