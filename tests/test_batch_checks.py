@@ -28,8 +28,9 @@ def _captured(build, signature):
   """`build` in a graph as the engine captures a model_fn, checks placed."""
 
   def placed(*args):
-    outputs = build(*args)
     graph = tf.compat.v1.get_default_graph()
+    batch_checks.check_batches_of(graph)
+    outputs = build(*args)
     batch_checks.place(graph, lambda: [op for op in graph.get_operations()
                                        if op.type == 'AssignAddVariableOp'])
     return outputs
@@ -80,6 +81,19 @@ def test_a_different_size_fails_listing_sizes_in_key_order(keys):
   names = ', '.join([f'feature {key}' for key in keys] + ['labels'])
   sizes = ' '.join('2' if key == 'shop' else '3' for key in keys + ['labels'])
   assert f'({names}):] [{sizes}]' in str(raised.value)
+
+
+def test_a_model_fn_called_outside_an_estimator_checks_nothing():
+  """As in 2.15: a canned model_fn called on its own takes any labels."""
+  with tf.Graph().as_default():
+    batch_checks.same_batch_size({'price': tf.zeros([2, 2])}, tf.ones([1, 1]),
+                                 ['price'])
+    assert not tf.compat.v1.get_collection(batch_checks._MEET_GATES)  # pylint: disable=protected-access
+  with tf.Graph().as_default() as graph:
+    batch_checks.check_batches_of(graph)
+    with pytest.raises(ValueError, match='feature price: 2, labels: 1'):
+      batch_checks.same_batch_size({'price': tf.zeros([2, 2])},
+                                   tf.ones([1, 1]), ['price'])
 
 
 def test_an_empty_batch_fails_and_a_side_tensor_does_not_count():

@@ -203,3 +203,15 @@ def test_baseline_logit_fn_builder_as_2_15():
       sess.run(tf.compat.v1.global_variables_initializer())
       sess.run(bias.assign([10., 5.]))
       np.testing.assert_allclose(sess.run(logits), [[10., 5.], [10., 5.]])
+
+
+def test_baseline_model_fn_builder_v2_gives_the_bias_per_example():
+  from tfcompat_estimator.canned import baseline  # pylint: disable=g-import-not-at-top
+  with tf.Graph().as_default():
+    (bias,), logits = baseline._baseline_model_fn_builder_v2(  # pylint: disable=protected-access
+        features={'age': [[23.], [31.]]}, num_outputs=2)
+    assert bias.name == 'baseline/bias:0'
+    with tf.compat.v1.Session() as sess:
+      sess.run(tf.compat.v1.global_variables_initializer())
+      sess.run(bias.assign([10., 5.]))
+      np.testing.assert_allclose(sess.run(logits), [[10., 5.], [10., 5.]])

@@ -393,3 +393,27 @@ def test_compute_fraction_of_zero_as_2_15():
                   )
   with pytest.raises(ValueError, match='at least one'):
     linear._compute_fraction_of_zero([])
+
+
+def test_keras_linear_model_as_2_15():
+  """2.15's `linear.LinearModel`: names, zero start, weighted sums."""
+  age = tf.feature_column.numeric_column('age')
+  job = tf.feature_column.categorical_column_with_vocabulary_list(
+      'job', ['doctor', 'engineer'])
+  model = linear.LinearModel([age, job], units=2, name='linear_model')
+  features = {'age': tf.constant([[2.], [3.]]),
+              'job': tf.constant([['doctor'], ['engineer']])}
+  np.testing.assert_array_equal(model(features), np.zeros((2, 2)))
+  assert sorted(v.name for v in model.variables) == [
+      'linear_model/age/weights:0', 'linear_model/bias_weights:0',
+      'linear_model/job/weights:0']
+  weights = {v.name: v for v in model.variables}
+  weights['linear_model/age/weights:0'].assign([[1., -1.]])
+  weights['linear_model/job/weights:0'].assign([[10., 0.], [0., 10.]])
+  model.bias.assign([.5, .5])
+  np.testing.assert_allclose(model(features),
+                             [[12.5, -1.5], [3.5, 7.5]])
+  with pytest.raises(ValueError, match='must be a FeatureColumn'):
+    linear.LinearModel(['age'])
+  with pytest.raises(ValueError, match='DenseColumn or CategoricalColumn'):
+    linear.LinearModel([tf.feature_column.sequence_numeric_column('s')])

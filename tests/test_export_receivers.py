@@ -67,19 +67,39 @@ def test_serving_receiver_alternatives_are_wrapped(ph):
     (lambda t: (t, None), 'receiver_tensors must be defined'),
     (lambda t: ({1.5: t}, t), 'feature keys must be strings or ints: 1.5'),
     (lambda t: (t, {1: t}), 'receiver_tensor keys must be strings: 1'),
-    (lambda t: ({'a': np.ones(2)}, t), "feature 'a' must be a Tensor"),
-    (lambda t: ([1.0], t), "feature 'feature' must be a Tensor"),
-    (lambda t: (t, {'r': 3}), "receiver_tensor 'r' must be a Tensor"),
+    (lambda t: ({'a': np.ones(2)}, t), 'feature a must be a Tensor'),
+    (lambda t: ([1.0], t), 'feature feature must be a Tensor'),
+    (lambda t: (t, {'r': 3}), 'receiver_tensor r must be a Tensor'),
     (lambda t: (tf.compat.v1.Variable(1.0), t), 'must be a Tensor'),
     (lambda t: (t, t, t), 'receiver_tensors_alternatives must be a dict'),
     (lambda t: (t, t, {'alt': {'x': 1}}),
-     "receiver_tensors_alternative 'x' must be a Tensor"),
+     'receiver_tensors_alternative x must be a Tensor'),
     (lambda t: (t, t, {'alt': {2: t}}),
      'receiver_tensors_alternative keys must be strings: 2'),
 ])
 def test_serving_receiver_validation(ph, make_args, match):
   with pytest.raises(ValueError, match=match):
     export.ServingInputReceiver(*make_args(ph))
+
+
+def test_objects_with_a_convertible_tensor_are_accepted(ph):
+  """2.15's carve-out for LabeledTensor: a `.tensor` that converts."""
+
+  class Labeled:
+
+    def __init__(self, tensor):
+      self.tensor = tensor
+
+  tf.register_tensor_conversion_function(
+      Labeled, lambda value, dtype=None, name=None, as_ref=False: value.tensor)
+  receiver = export.ServingInputReceiver({"x": Labeled(ph)}, ph)
+  assert isinstance(receiver.features['x'], Labeled)
+
+  class NotConvertible:
+    tensor = 'text'
+
+  with pytest.raises(ValueError, match='feature x must be a Tensor'):
+    export.ServingInputReceiver({"x": NotConvertible()}, ph)
 
 
 def test_tensor_serving_receiver_keeps_feature_unwrapped(ph):
@@ -105,7 +125,7 @@ def test_unsupervised_and_supervised_receivers(ph):
   assert supervised.receiver_tensors == {'input': ph}
   with pytest.raises(ValueError, match='labels must be defined'):
     receivers.SupervisedInputReceiver(ph, None, ph)
-  with pytest.raises(ValueError, match="label 'label' must be a Tensor"):
+  with pytest.raises(ValueError, match='label label must be a Tensor'):
     receivers.SupervisedInputReceiver(ph, 3, ph)
 
 

@@ -362,3 +362,90 @@ def test_a_hook_assigns_a_variable_through_a_fed_placeholder(tmp_path):
   est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
   est.train(_input_fn(), steps=2)
   np.testing.assert_array_equal(est.get_variable_value('table'), pretrained)
+
+
+def test_unnamed_and_repeated_variable_names_as_tf1(tmp_path):
+  """`tf.Variable(...)` twice in a model_fn: TF1 named them x and x_1."""
+
+  def model_fn(features, labels, mode):
+    del features, labels
+    with v1.name_scope('outer'):
+      v = tf.Variable(2., name='v')
+      u = v1.Variable(3.)
+      w = tf.Variable(2., name='v')
+    a, b = tf.Variable(1.), v1.Variable(1.)
+    return tf.estimator.EstimatorSpec(
+        mode, loss=v + u + w + a + b,
+        train_op=v1.assign_add(v1.train.get_or_create_global_step(), 1))
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  est.train(lambda: tf.data.Dataset.from_tensors(({'x': [[1.]]}, [[1.]])),
+            steps=1)
+  # 2.15, measured: the same names.
+  assert est.get_variable_names() == [
+      'Variable', 'Variable_1', 'global_step', 'outer/Variable', 'outer/v',
+      'outer/v_1']
+
+
+def test_iterator_element_with_nested_features(tmp_path):
+  """input_fn returning `iterator.get_next()` of ((a, b), labels)."""
+  seen = []
+
+  def input_fn():
+    features = tf.data.Dataset.from_tensor_slices(
+        (tf.ones([4]), tf.ones([4, 100], tf.int32)))
+    labels = tf.data.Dataset.from_tensor_slices(tf.ones([4, 10]))
+    dataset = tf.data.Dataset.zip((features, labels)).repeat().batch(2)
+    return v1.data.make_one_shot_iterator(dataset).get_next()
+
+  def model_fn(features, labels, mode):
+    seen.append((features[0].dtype, features[1].dtype, labels.shape))
+    w = v1.get_variable('w', [], initializer=v1.zeros_initializer())
+    loss = w * tf.reduce_mean(features[0]) + tf.reduce_mean(labels)
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss,
+        train_op=v1.assign_add(v1.train.get_or_create_global_step(), 1))
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  est.train(input_fn, steps=2)
+  assert seen[0][:2] == (tf.float32, tf.int32) and seen[0][2][-1] == 10
+  assert est.get_variable_value('global_step') == 2
+
+
+def test_estimator_metric_names_are_reserved(tmp_path):
+  def model_fn(features, labels, mode, params):
+    del labels
+    loss = tf.reduce_mean(features['x'])
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss,
+        train_op=v1.assign_add(v1.train.get_or_create_global_step(), 1),
+        eval_metric_ops={params['name']: v1.metrics.mean(loss)})
+
+  input_fn = lambda: tf.data.Dataset.from_tensors(({'x': [[1.]]}, [[1.]]))
+  for name in ('global_step', 'loss'):
+    est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path / name),
+                                 params={'name': name})
+    est.train(input_fn, steps=1)
+    with pytest.raises(ValueError,
+                       match=f'Metric with name `{name}` is not allowed'):
+      est.evaluate(input_fn)
+
+
+def test_predict_on_endless_tensors_warns(tmp_path, monkeypatch):
+  """Constant tensors never run out: 2.15 warned that predict yields forever."""
+  warnings = []
+  monkeypatch.setattr(v1.logging, 'warning',
+                      lambda msg, *args: warnings.append(msg % args))
+
+  def model_fn(features, labels, mode):
+    del labels
+    return tf.estimator.EstimatorSpec(mode, predictions={'y': features['x']})
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  predictions = est.predict(lambda: {'x': tf.constant([[1.], [2.]])})
+  assert next(predictions)['y'] == [1.]
+  assert any('predict yields forever' in w for w in warnings)
+  warnings.clear()
+  next(est.predict(lambda: tf.data.Dataset.from_tensors(
+      {'x': tf.constant([[1.]])})))
+  assert not any('predict yields forever' in w for w in warnings)

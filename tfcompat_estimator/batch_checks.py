@@ -27,6 +27,21 @@ from tfcompat_estimator import model_fn as model_fn_lib
 # Graph collections of the checks `place` positions.
 _MEET_GATES = 'tfcompat_estimator.batch_checks.meet'  # (assertion, [tensor])
 _WRITE_GATES = 'tfcompat_estimator.batch_checks.write'  # ops
+# Marks a graph whose checks `place` will position: the Estimator's capture.
+_CHECKED_GRAPH = 'tfcompat_estimator.batch_checks.checked'
+
+
+def check_batches_of(graph):
+  """Makes `graph`, a model_fn's capture, take the checks of this module.
+
+  A canned model_fn called on its own, outside an Estimator, makes no batch
+  checks: nothing would place them, and 2.15 made none there.
+  """
+  graph.add_to_collection(_CHECKED_GRAPH, True)
+
+
+def _checked():
+  return bool(tf.compat.v1.get_collection(_CHECKED_GRAPH))
 
 
 def non_empty(features, labels, mode):
@@ -71,6 +86,8 @@ def same_batch_size(features, labels, keys):
   registered with the graph; `place` makes the ops where these tensors first
   meet wait for it.
   """
+  if not _checked():
+    return
   read = {key: features[key] for key in keys if key in features}
   named = _batched(read, 'feature') + _batched(labels, 'labels')
   static = [_static_rows(value) for _, value in named]

@@ -74,9 +74,9 @@ class InMemoryEvaluatorHook(_train.SessionRunHook):
   def after_create_session(self, session, coord):
     del coord
     if session.graph.get_collection(tf.compat.v1.GraphKeys.SAVEABLE_OBJECTS):
-      raise ValueError('InMemoryEvaluatorHook supports only variables, but the '
-                       'training graph has other saveable objects '
-                       '(SAVEABLE_OBJECTS collection).')
+      raise ValueError('InMemoryEvaluatorHook does not support saveables other '
+                       'than global variables: the training graph has '
+                       'objects in the SAVEABLE_OBJECTS collection.')
     self._evaluate(session)
 
   def after_run(self, run_context, run_values):

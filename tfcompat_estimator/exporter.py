@@ -92,7 +92,7 @@ def _check_exports_to_keep(exports_to_keep):
   if (isinstance(exports_to_keep, bool) or
       not isinstance(exports_to_keep, numbers.Integral) or exports_to_keep <= 0):
     raise ValueError(f'`exports_to_keep`, if provided, must be a positive '
-                     f'integer (None keeps every export); got '
+                     f'number: an integer, or None to keep every export; got '
                      f'{exports_to_keep!r}.')
 
 

@@ -51,13 +51,18 @@ def _split(element, mode):
 def _as_tensors(value):
   """Python or numpy values in an input_fn result as constants, as 2.15 took them.
 
-  Dicts are entered key by key; anything else that is not yet a tensor is
-  converted whole (a nested list is one labels array, not a structure).
+  Dicts, and tuples or lists holding tensors (an iterator's nested element),
+  are entered item by item; anything else that is not yet a tensor is
+  converted whole (a nested list of numbers is one labels array, not a
+  structure).
   """
   if isinstance(value, dict):
     return {key: _as_tensors(item) for key, item in value.items()}
   if value is None or isinstance(value, (tf.SparseTensor, tf.RaggedTensor)) or tf.is_tensor(value):
     return value
+  if isinstance(value, (tuple, list)) and any(
+      tf.is_tensor(leaf) for leaf in tf.nest.flatten(value)):
+    return type(value)(_as_tensors(item) for item in value)
   return tf.convert_to_tensor(value)
 
 
@@ -128,6 +133,12 @@ class BatchSource:
       result = call_input_fn(input_fn, mode, params, config, input_context)
       # numpy_input_fn's queued batch, as returned: read its Dataset instead.
       result = graph_queue.dataset_behind(graph, result) or result
+      if mode == ModeKeys.PREDICT and not _ends(result, graph):
+        # tf.compat.v1.logging, as 2.15 logged it (its tests patch that).
+        tf.compat.v1.logging.warning(
+            'Input graph does not use tf.data.Dataset or contain a '
+            'QueueRunner. That means predict yields forever. This is probably '
+            'a mistake.')
       dataset_spec = initializer = None
       if isinstance(result, tf.data.Dataset):
         try:
@@ -210,6 +221,17 @@ class BatchSource:
 
   def _has_labels(self):
     return self.labels_spec is not None
+
+
+def _ends(result, graph):
+  """Whether input_fn's `result` can run out: a Dataset, an iterator's or a
+  queue's tensors (2.15 looked at the top-level tensors only)."""
+  if isinstance(result, tf.data.Dataset):
+    return True
+  if any(isinstance(t, tf.Tensor) and t.op.type == 'IteratorGetNext'
+         for t in tf.nest.flatten(result)):
+    return True
+  return bool(graph.get_collection(tf.compat.v1.GraphKeys.QUEUE_RUNNERS))
 
 
 def _present(features, labels):

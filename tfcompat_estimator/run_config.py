@@ -339,7 +339,8 @@ def _validate(c):
     if (c._session_config is not None and
             not isinstance(c._session_config, tf.compat.v1.ConfigProto)):
         raise ValueError(
-            'session_config must be a tf.compat.v1.ConfigProto or None, got '
+            'session_config must be instance of ConfigProto '
+            '(tf.compat.v1.ConfigProto) or None, got '
             f'{type(c._session_config).__name__}.')
     _check_compare('keep_checkpoint_max', c._keep_checkpoint_max,
                    lambda v: v >= 0, '>= 0')
@@ -347,18 +348,20 @@ def _validate(c):
                    c._keep_checkpoint_every_n_hours, lambda v: v > 0, '> 0')
     _check_compare('log_step_count_steps', c._log_step_count_steps,
                    lambda v: v > 0, '> 0')
-    for name in ('tf_random_seed', 'experimental_max_worker_delay_secs'):
+    # 2.15's two wordings.
+    for name, rule in (('tf_random_seed', 'must be integer (or None)'),
+                       ('experimental_max_worker_delay_secs',
+                        'must be an integer if set')):
         value = getattr(c, '_' + name)
         if value is not None and not isinstance(value, int):
-            raise ValueError(f'{name} must be an integer or None, got '
-                             f'{value!r}.')
+            raise ValueError(f'{name} {rule}, got {value!r}.')
     _check_compare('session_creation_timeout_secs',
                    c._session_creation_timeout_secs, lambda v: v > 0, '> 0')
     if c._device_fn is not None and not (
             callable(c._device_fn)
             and _positional_arg_names(c._device_fn) == {'op'}):
-        raise ValueError('device_fn must be a callable taking exactly one '
-                         f'argument named "op", got {c._device_fn!r}.')
+        raise ValueError('device_fn must be callable with exactly one '
+                         f'argument "op". Given: {c._device_fn!r}.')
     if c._protocol not in (None, 'grpc', 'grpc+verbs'):
         raise ValueError('protocol must be None, "grpc" or "grpc+verbs", got '
                          f'{c._protocol!r}.')

@@ -65,13 +65,28 @@ def _broadcast_bias(bias, features, weight_column_key):
     return tf.math.multiply(bias, tf.ones([batch_size, tf.compat.dimension_value(bias.shape[0])]))
 
 
+def _baseline_model_fn_builder_v2(features, num_outputs, weight_column=None):
+  """The v2 baseline's `([baseline/bias], logits)`: one bias row per example.
+
+  Args:
+    features: the features dict (or Tensor); it only gives the batch size.
+    num_outputs: the number of logits.
+    weight_column: a string or `numeric_column` naming the example weights,
+      which must have the features' batch size.
+
+  Returns:
+    `([bias variable], logits of shape [batch_size, num_outputs])`.
+  """
+  key = _weight_column_key(weight_column, fc_v2.NumericColumn, 'NumericColumn')
+  with tf.name_scope('baseline'):
+    bias = tf.Variable(lambda: tf.zeros([num_outputs]), name='bias')
+    return [bias], _broadcast_bias(bias, features, key)
+
+
 def _v2_model_fn(features, labels, mode, head, optimizer, weight_column):
   """Baseline on a tf-keras legacy optimizer, stepping the global step."""
-  key = _weight_column_key(weight_column, fc_v2.NumericColumn, 'NumericColumn')
-  n_logits = head.logits_dimension
-  with tf.name_scope('baseline'):
-    bias = tf.Variable(lambda: tf.zeros([n_logits]), name='bias')
-    logits = _broadcast_bias(bias, features, key)
+  (bias,), logits = _baseline_model_fn_builder_v2(
+      features, head.logits_dimension, weight_column)
   train_optimizer = None
   if mode == ModeKeys.TRAIN:
     train_optimizer = optimizers.get_optimizer_instance_v2(

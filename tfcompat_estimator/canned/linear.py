@@ -196,6 +196,77 @@ def _all_v2(feature_columns):
   return fc_v2.is_feature_column_v2(feature_columns)
 
 
+class LinearModel(tf_keras.Model):
+  """2.15's Keras linear model over v2 feature columns.
+
+  Computes `sum_i w_i * x_i + bias` with `units` outputs; categorical columns
+  count as indicators. Variables are named as 2.15 named them:
+  `<name>/<column>/weights` and `<name>/bias_weights`.
+
+  Args:
+    feature_columns: v2 `DenseColumn`s and `CategoricalColumn`s.
+    units: the number of outputs.
+    sparse_combiner: 'sum', 'mean' or 'sqrtn', for multivalent columns.
+    trainable: whether the variables are trainable.
+    name: the model's name, which scopes its variables.
+    **kwargs: passed to `tf_keras.Model`.
+  """
+
+  def __init__(self, feature_columns, units=1, sparse_combiner='sum',
+               trainable=True, name=None, **kwargs):
+    super().__init__(name=name, trainable=trainable, **kwargs)
+    check_sparse_combiner(sparse_combiner)
+    self._feature_columns = fc_v2._normalize_feature_columns(feature_columns)  # pylint: disable=protected-access
+    for column in self._feature_columns:
+      if not isinstance(column, (fc_v2.DenseColumn, fc_v2.CategoricalColumn)):
+        raise ValueError('Items of feature_columns must be either a '
+                         f'DenseColumn or CategoricalColumn. Given: {column}')
+    self._units = units
+    self._sparse_combiner = sparse_combiner
+    self._state_manager = fc_v2._StateManagerImpl(self, self.trainable)  # pylint: disable=protected-access
+    self.bias = None
+
+  def build(self, input_shape):
+    del input_shape
+    with tf.compat.v1.variable_scope(self.name, auxiliary_name_scope=False):
+      for column in self._feature_columns:
+        with tf.compat.v1.variable_scope(
+            fc_v2._sanitize_column_name_for_variable_scope(column.name),  # pylint: disable=protected-access
+            auxiliary_name_scope=False):
+          column.create_state(self._state_manager)
+          rows = (column.num_buckets
+                  if isinstance(column, fc_v2.CategoricalColumn)
+                  else column.variable_shape.num_elements())
+          self._state_manager.create_variable(
+              column, name='weights', dtype=tf.float32,
+              shape=(rows, self._units),
+              initializer=tf_keras.initializers.zeros(),
+              trainable=self.trainable)
+      self.bias = self.add_weight(
+          name='bias_weights', dtype=tf.float32, shape=[self._units],
+          initializer=tf_keras.initializers.zeros(), trainable=self.trainable,
+          use_resource=True, getter=tf.compat.v1.get_variable)
+    self.built = True  # a Model's build() wants an input shape
+
+  def call(self, features):
+    """The `[batch_size, units]` float32 predictions for a features dict."""
+    _check_features(features)
+    with tf.name_scope(self.name):
+      cache = fc_v2.FeatureTransformationCache(features)
+      sums = []
+      for column in self._feature_columns:
+        with tf.name_scope(
+            fc_v2._sanitize_column_name_for_variable_scope(column.name)):  # pylint: disable=protected-access
+          sums.append(fc_v2._create_weighted_sum(  # pylint: disable=protected-access
+              column=column, transformation_cache=cache,
+              state_manager=self._state_manager,
+              sparse_combiner=self._sparse_combiner,
+              weight_var=self._state_manager.get_variable(column, 'weights')))
+      fc_v2._verify_static_batch_size_equality(sums, self._feature_columns)  # pylint: disable=protected-access
+      return tf.nn.bias_add(tf.math.add_n(sums, name='weighted_sum_no_bias'),
+                            self.bias, name='weighted_sum')
+
+
 def linear_logits_v2(units, feature_columns, sparse_combiner, features):
   """The v2 linear model under `linear/linear_model/`; (logits, variables).
 

@@ -26,10 +26,22 @@ _TENSOR_TYPES = (tf.Tensor, tf.SparseTensor, tf.RaggedTensor)
 
 
 def _check_tensor(tensor, field, key=None):
-  if not isinstance(tensor, _TENSOR_TYPES):
-    where = field if key is None else '{} {!r}'.format(field, key)
-    raise ValueError('{} must be a Tensor, SparseTensor, or RaggedTensor; '
-                     'got {}.'.format(where, type(tensor).__name__))
+  """ValueError unless `tensor` is a (Sparse/Ragged) Tensor.
+
+  As in 2.15, an object with a `.tensor` that converts to a Tensor (a
+  LabeledTensor) is accepted too.
+  """
+  if isinstance(tensor, _TENSOR_TYPES):
+    return
+  if hasattr(tensor, 'tensor'):
+    try:
+      tf.convert_to_tensor(tensor)
+      return
+    except (TypeError, ValueError):
+      pass
+  where = field if key is None else f'{field} {key}'
+  raise ValueError(f'{where} must be a Tensor, SparseTensor, or RaggedTensor; '
+                   f'got {type(tensor).__name__}.')
 
 
 def _check_key(key, field, allow_int_keys):
@@ -42,12 +54,12 @@ def _check_key(key, field, allow_int_keys):
         field, key))
 
 
-def wrap_and_check_input_tensors(tensors, field, allow_int_keys=False):
+def wrap_and_check_input_tensors(tensors, field_name, allow_int_keys=False):
   """Validates `tensors`, wrapping a lone tensor into a one-entry dict.
 
   Args:
     tensors: a tensor, or a dict of key to tensor.
-    field: 'feature', 'label', 'receiver_tensor' or
+    field_name: 'feature', 'label', 'receiver_tensor' or
       'receiver_tensors_alternative'; picks the key for a lone tensor and
       names the field in error messages.
     allow_int_keys: whether int keys are accepted besides strings.
@@ -59,12 +71,12 @@ def wrap_and_check_input_tensors(tensors, field, allow_int_keys=False):
     ValueError: `tensors` is None, or a key or value has the wrong type.
   """
   if tensors is None:
-    raise ValueError('{}s must be defined.'.format(field))
+    raise ValueError('{}s must be defined.'.format(field_name))
   if not isinstance(tensors, dict):
-    tensors = {_SINGLE_TENSOR_KEYS[field]: tensors}
+    tensors = {_SINGLE_TENSOR_KEYS[field_name]: tensors}
   for key, tensor in tensors.items():
-    _check_key(key, field, allow_int_keys)
-    _check_tensor(tensor, field, key)
+    _check_key(key, field_name, allow_int_keys)
+    _check_tensor(tensor, field_name, key)
   return tensors
 
 

@@ -43,6 +43,7 @@ class CapturedModel:
     self.features_spec = features_spec
     self.labels_spec = labels_spec
     self._variables = collections.OrderedDict()  # checkpoint key -> variable
+    self._variable_names = set()  # the names variables were created with
     self._initial_values = initial_values
     self._loaded = {}  # key -> initializer, of variables created from a checkpoint
     self.fed_variables = []  # names of variables initialized by a feed
@@ -69,6 +70,7 @@ class CapturedModel:
       batches = [(batch[i:i + per_batch] + (None,))[:2]
                  for i in range(0, len(batch), per_batch)]
       tf1_graph_semantics.mark(_v1.get_default_graph())
+      batch_checks.check_batches_of(_v1.get_default_graph())
       with tf.variable_creator_scope(self._record_variable):
         # A function graph inherits the eager global seed; 2.15's model_fn
         # graph had only the config's (None without one).
@@ -197,8 +199,13 @@ class CapturedModel:
       self.summary_op = _v1.summary.merge_all()
     elif self.mode == model_fn_lib.ModeKeys.EVAL:
       metrics = dict(self.spec.eval_metric_ops)  # (value, update_op) pairs
-      if model_fn_lib.LOSS_METRIC_KEY not in metrics:
-        metrics[model_fn_lib.LOSS_METRIC_KEY] = _v1.metrics.mean(self.spec.loss)
+      for key in (model_fn_lib.LOSS_METRIC_KEY, _v1.GraphKeys.GLOBAL_STEP):
+        if key in metrics:  # 2.15's words
+          raise ValueError(
+              f'Metric with name `{key}` is not allowed, because Estimator '
+              'already defines a default metric with the same name. Rename '
+              f'eval_metric_ops[{key!r}].')
+      metrics[model_fn_lib.LOSS_METRIC_KEY] = _v1.metrics.mean(self.spec.loss)
       self.eval_metrics = metrics
       self.eval_update_op = tf.group(*[u for _, u in metrics.values()
                                        if u is not None])
@@ -223,6 +230,7 @@ class CapturedModel:
     if self._initial_values is not None and declared is not None:
       kwargs['initial_value'] = functools.partial(
           self._initial_value, initializer, declared, loaded_as)
+    self._make_name_unique(kwargs)
     with tf.init_scope():
       variable = next_creator(**kwargs)
     key = self._unique_key(variable.name.rsplit(':', 1)[0])
@@ -247,6 +255,26 @@ class CapturedModel:
       return initializer()
     loaded_as.append(key)
     return value
+
+  def _make_name_unique(self, kwargs):
+    """Names a second variable `x` `x_1`, as a TF1 graph did.
+
+    Variables are created eagerly (under `init_scope`, which keeps the name
+    scope), where names are not made unique; wrap_function's variable
+    holder would then refuse the second `tf.Variable(...)` of a model_fn.
+    """
+    try:
+      with tf.init_scope(), tf.name_scope(kwargs.get('name') or 'Variable') as scope:
+        name = scope.rstrip('/')
+    except ValueError:  # not a valid scope name; TF will say so itself
+      return
+    unique, n = name, 0
+    while unique in self._variable_names:
+      n += 1
+      unique = f'{name}_{n}'
+    self._variable_names.add(unique)
+    if unique != name:
+      kwargs['name'] = unique + '/'  # absolute: used as it is
 
   def _unique_key(self, name):
     unique, n = name, 0
