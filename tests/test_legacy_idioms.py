@@ -449,3 +449,36 @@ def test_predict_on_endless_tensors_warns(tmp_path, monkeypatch):
   next(est.predict(lambda: tf.data.Dataset.from_tensors(
       {'x': tf.constant([[1.]])})))
   assert not any('predict yields forever' in w for w in warnings)
+
+
+def test_hook_making_a_variable_in_begin_runs_in_every_call(tmp_path):
+  """2.15 built a new graph per call; a hook's begin() may create variables."""
+
+  class VariableHook(v1.train.SessionRunHook):
+
+    def begin(self):
+      self.variable = v1.get_variable('hook_temp', [1])
+
+  est = tf.estimator.Estimator(lambda features, labels, mode: _regression_spec(
+      mode, features, labels), model_dir=str(tmp_path))
+  hook = VariableHook()
+  est.train(_input_fn(), steps=1, hooks=[hook])
+  est.train(_input_fn(), steps=1, hooks=[hook])
+  assert est.get_variable_value('global_step') == 2
+
+
+def test_evaluate_and_predict_before_training_are_warm_started(tmp_path):
+  """2.15 warm started every call that found no checkpoint in model_dir."""
+  model_fn = lambda features, labels, mode: _regression_spec(mode, features,
+                                                             labels)
+  source = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path / 'source'))
+  source.train(_input_fn(), steps=20)
+  warm = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path / 'warm'),
+                                warm_start_from=str(tmp_path / 'source'))
+  fresh = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path / 'fresh'))
+  one = lambda: tf.data.Dataset.from_tensors({'x': _xy(1)[0]})
+  expected = next(source.predict(one))['y']
+  np.testing.assert_allclose(next(warm.predict(one))['y'], expected)
+  assert next(fresh.predict(one))['y'] != pytest.approx(expected)
+  assert warm.evaluate(_input_fn(), steps=2)['loss'] == pytest.approx(
+      source.evaluate(_input_fn(), steps=2)['loss'])

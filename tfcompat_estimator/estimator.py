@@ -52,28 +52,9 @@ class Estimator:
   def __init__(self, model_fn, model_dir=None, config=None, params=None,
                warm_start_from=None):
     self._assert_members_not_overridden()
-    if config is None:
-      config = run_config_lib.RunConfig()
-    elif not isinstance(config, run_config_lib.RunConfig):
-      raise ValueError(f'config must be an instance of `RunConfig`, but '
-                       f'provided {config}.')
-    model_dir = _path_arg('model_dir', model_dir)
-    if model_dir is not None and config.model_dir is not None and (
-        model_dir != config.model_dir):
-      raise ValueError(
-          '`model_dir` are set both in constructor and `RunConfig`, but with '
-          f"different values. In constructor: '{model_dir}', in RunConfig: "
-          f"'{config.model_dir}' ")
-    model_dir = model_dir or config.model_dir
-    if model_dir is None:
-      model_dir = tempfile.mkdtemp()
-      logging.warning('Using temporary folder as model directory: %s', model_dir)
-    # As 2.15: the default session config is filled in (soft placement,
-    # one meta-optimizer pass); sessions opened for export use it.
-    self._config = config.replace(
-        model_dir=model_dir, session_config=(
-            config.session_config or run_config_lib.get_default_session_config()))
-    self._model_dir = model_dir
+    self._config = maybe_overwrite_model_dir_and_session_config(config,
+                                                                model_dir)
+    self._model_dir = self._config.model_dir
     logging.info('Using config: %s', self._config)
     if model_fn is None:
       raise ValueError('model_fn must be provided to Estimator.')
@@ -123,6 +104,11 @@ class Estimator:
       return self._call_model_fn(features, labels, mode, config)
 
     return public_model_fn
+
+  @property
+  def _warm_start_settings(self):
+    """2.15's name for the `WarmStartSettings` (code and tests read it)."""
+    return self._warm_start
 
   def _call_model_fn(self, features, labels, mode, config):
     return model_fn_lib.call_model_fn(self._model_fn, features, labels, mode,
@@ -317,14 +303,15 @@ class Estimator:
               # `loaded` holds keys by name: right only for the default layout.
               loaded if layout.variables is captured.global_variables else ())
         self._state[id(captured)] = identity
-    elif mode == ModeKeys.TRAIN:
+    elif mode == ModeKeys.TRAIN or not captured.busy:
+      # No checkpoint: 2.15 began every call so, warm start included.
       self._initialize(captured)
     if not captured.busy:  # an open predict generator's locals stay as they are
       captured.init_locals()
     return captured
 
   def _initialize(self, captured):
-    """A training start with no checkpoint, as 2.15's Scaffold began it.
+    """A call with no checkpoint to read, as 2.15's Scaffold began it.
 
     The variables hold their initial values already. A Scaffold's own
     `init_op` (with its `init_feed_dict`) runs first: 2.15 warm-started by
@@ -392,6 +379,38 @@ def _export(estimator, export_dir_base, receiver_fns, assets_extra, as_text,
 
 
 # Argument checks shared with train_and_evaluate's specs -----------------------
+def maybe_overwrite_model_dir_and_session_config(config, model_dir):
+  """`config` (a default RunConfig if None) with model_dir and session_config.
+
+  `model_dir` wins if config has none; a temporary directory is used when
+  neither has one. As in 2.15, the default session config is filled in (soft
+  placement, one meta-optimizer pass); sessions opened for export use it.
+
+  Raises:
+    ValueError: for a config that is not a `RunConfig`, or two different
+      model_dirs.
+  """
+  if config is None:
+    config = run_config_lib.RunConfig()
+  elif not isinstance(config, run_config_lib.RunConfig):
+    raise ValueError(f'config must be an instance of `RunConfig`, but '
+                     f'provided {config}.')
+  model_dir = _path_arg('model_dir', model_dir)
+  if model_dir is not None and config.model_dir is not None and (
+      model_dir != config.model_dir):
+    raise ValueError(
+        '`model_dir` are set both in constructor and `RunConfig`, but with '
+        f"different values. In constructor: '{model_dir}', in RunConfig: "
+        f"'{config.model_dir}' ")
+  model_dir = model_dir or config.model_dir
+  if model_dir is None:
+    model_dir = tempfile.mkdtemp()
+    logging.warning('Using temporary folder as model directory: %s', model_dir)
+  return config.replace(
+      model_dir=model_dir, session_config=(
+          config.session_config or run_config_lib.get_default_session_config()))
+
+
 def check_callable(name, value):
   if not callable(value):
     raise TypeError(f'`{name}` must be callable, given: {value!r}')

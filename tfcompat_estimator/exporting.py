@@ -60,10 +60,7 @@ def export_all(estimator, export_dir_base, input_receiver_fn_map,
     if receiver_fn is None:
       raise ValueError(f'input_receiver_fn for mode {mode!r} is None.')
   _check_assets_extra(assets_extra)
-  checkpoint_path = checkpoint_path or estimator.latest_checkpoint()
-  if not checkpoint_path:
-    raise ValueError(f'Could not find trained model in model_dir: '
-                     f'{estimator.model_dir}.')
+  checkpoint_path = checkpoint_path or _trained_model(estimator)
   export_dir_base = os.fspath(export_dir_base)
   with file_errors.reporting('export directory', export_dir_base):
     tf.io.gfile.makedirs(export_dir_base)
@@ -93,6 +90,20 @@ def export_all(estimator, export_dir_base, input_receiver_fn_map,
     raise
   logging.info('SavedModel written to: %s', export_dir)
   return tf.compat.as_bytes(export_dir)
+
+
+def _trained_model(estimator):
+  """The latest checkpoint, else (as in 2.15) the one warm starting reads."""
+  path = estimator.latest_checkpoint()
+  warm_start = estimator._warm_start_settings  # pylint: disable=protected-access
+  if not path and warm_start is not None:
+    path = warm_start.ckpt_to_initialize_from
+    if tf.io.gfile.isdir(path):
+      path = checkpoints.latest_checkpoint(path)
+  if not path:
+    raise ValueError(f'Could not find trained model in model_dir: '
+                     f'{estimator.model_dir}.')
+  return path
 
 
 def _add_meta_graph(estimator, builder, export_dir, mode, receiver_fn,

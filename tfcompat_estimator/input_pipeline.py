@@ -10,6 +10,7 @@ its session did, keeping its state between steps.
 """
 
 
+import numpy as np
 import tensorflow as tf
 
 from tfcompat_estimator import distribution
@@ -51,17 +52,18 @@ def _split(element, mode):
 def _as_tensors(value):
   """Python or numpy values in an input_fn result as constants, as 2.15 took them.
 
-  Dicts, and tuples or lists holding tensors (an iterator's nested element),
-  are entered item by item; anything else that is not yet a tensor is
-  converted whole (a nested list of numbers is one labels array, not a
-  structure).
+  Dicts, and tuples or lists holding tensors or arrays (an iterator's nested
+  element, a multi-input Keras model's list of inputs), are entered item by
+  item; anything else that is not yet a tensor is converted whole (a nested
+  list of numbers is one labels array, not a structure).
   """
   if isinstance(value, dict):
     return {key: _as_tensors(item) for key, item in value.items()}
   if value is None or isinstance(value, (tf.SparseTensor, tf.RaggedTensor)) or tf.is_tensor(value):
     return value
   if isinstance(value, (tuple, list)) and any(
-      tf.is_tensor(leaf) for leaf in tf.nest.flatten(value)):
+      tf.is_tensor(leaf) or isinstance(leaf, np.ndarray)
+      for leaf in tf.nest.flatten(value)):
     return type(value)(_as_tensors(item) for item in value)
   return tf.convert_to_tensor(value)
 

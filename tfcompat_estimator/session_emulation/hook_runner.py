@@ -23,7 +23,10 @@ class HookRunner:
     return self._stop_requested
 
   def begin(self):
-    with self.session.graph.as_default():
+    # The graph outlives a call, where 2.15 built a new one per call: a
+    # variable a hook's begin() made last call is reused, not an error.
+    with self.session.graph.as_default(), tf.compat.v1.variable_scope(
+        tf.compat.v1.get_variable_scope(), reuse=tf.compat.v1.AUTO_REUSE):
       for hook in self.hooks:
         self._localize_variables(hook)
         hook.begin()
