@@ -51,6 +51,7 @@ _LAZY_MODULE_MAP = {
                  'parsing_utils')
 }
 _LAZY_MODULE_MAP.update({
+    _EST + '.keras_lib': 'tfcompat_estimator.keras_lib',
     _EST + '.canned.head': _CANNED + 'head.v1_heads',
     _EST + '.extenders': _CANNED + 'extenders',
     _EST + '.head.sequential_head': _CANNED + 'rnn',
