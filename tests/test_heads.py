@@ -149,34 +149,44 @@ def _head_lib():
   return head_lib
 
 
+def _eval_tpu_spec(logits):
+  """A `_TPUEstimatorSpec` whose metric comes as `(metric_fn, tensors)`."""
+  from tensorflow_estimator.python.estimator import model_fn  # pylint: disable=g-import-not-at-top
+  return model_fn._TPUEstimatorSpec(  # pylint: disable=protected-access
+      mode=tf.estimator.ModeKeys.EVAL, loss=tf.reduce_sum(logits),
+      eval_metrics=(lambda logits: {'m': tf.compat.v1.metrics.mean(logits)},
+                    {'logits': logits}))
+
+
+def _assert_spec_comes_from_the_tpu_spec(tpu_head, plain_head, match):
+  with tf.Graph().as_default():
+    spec = tpu_head.create_estimator_spec(
+        features={}, mode=tf.estimator.ModeKeys.EVAL,
+        logits=tf.constant([[1.], [3.]]))
+    assert isinstance(spec, tf.estimator.EstimatorSpec)
+    assert sorted(spec.eval_metric_ops) == ['m']
+  with pytest.raises(NotImplementedError, match=match):
+    plain_head.create_estimator_spec(features={}, mode=None, logits=None)
+  with pytest.raises(NotImplementedError, match='not available'):
+    plain_head._create_tpu_estimator_spec(  # pylint: disable=protected-access
+        features={}, mode=None, logits=None)
+
+
 def test_v1_head_interface_builds_the_spec_from_a_tpu_spec():
   head_lib = _head_lib()
-  from tensorflow_estimator.python.estimator import model_fn  # pylint: disable=g-import-not-at-top
 
   class TPUHead(head_lib._Head):  # pylint: disable=protected-access
 
     def _create_tpu_estimator_spec(self, features, mode, logits, labels=None,
                                    optimizer=None, train_op_fn=None,
                                    regularization_losses=None):
-      return model_fn._TPUEstimatorSpec(  # pylint: disable=protected-access
-          mode=tf.estimator.ModeKeys.EVAL, loss=tf.reduce_sum(logits),
-          eval_metrics=(lambda logits: {'m': tf.compat.v1.metrics.mean(
-              logits)}, {'logits': logits}))
+      return _eval_tpu_spec(logits)
 
   class NoSpecHead(head_lib._Head):  # pylint: disable=protected-access
     pass
 
-  with tf.Graph().as_default():
-    spec = TPUHead().create_estimator_spec(
-        features={}, mode=tf.estimator.ModeKeys.EVAL,
-        logits=tf.constant([[1.], [3.]]))
-    assert isinstance(spec, tf.estimator.EstimatorSpec)
-    assert sorted(spec.eval_metric_ops) == ['m']
-  with pytest.raises(NotImplementedError, match='must implement'):
-    NoSpecHead().create_estimator_spec(features={}, mode=None, logits=None)
-  with pytest.raises(NotImplementedError, match='not available'):
-    NoSpecHead()._create_tpu_estimator_spec(  # pylint: disable=protected-access
-        features={}, mode=None, logits=None)
+  _assert_spec_comes_from_the_tpu_spec(TPUHead(), NoSpecHead(),
+                                       'must implement')
 
 
 def test_v1_head_factories_validate_as_2_15():
@@ -272,7 +282,6 @@ def test_eager_heads_raise_value_errors(call, match):
 
 
 def test_v2_head_builds_the_spec_from_a_tpu_spec():
-  from tensorflow_estimator.python.estimator import model_fn  # pylint: disable=g-import-not-at-top
 
   class TPUHead(tf.estimator.RegressionHead):
 
@@ -280,25 +289,16 @@ def test_v2_head_builds_the_spec_from_a_tpu_spec():
       return tf.estimator.Head.create_estimator_spec(self, *args, **kwargs)
 
     def _create_tpu_estimator_spec(self, features, mode, logits, **kwargs):
-      return model_fn._TPUEstimatorSpec(  # pylint: disable=protected-access
-          mode=mode, loss=tf.reduce_sum(logits),
-          eval_metrics=(lambda logits: {'m': tf.compat.v1.metrics.mean(
-              logits)}, {'logits': logits}))
+      return _eval_tpu_spec(logits)
 
   class PlainHead(tf.estimator.RegressionHead):
 
     def create_estimator_spec(self, *args, **kwargs):
       return tf.estimator.Head.create_estimator_spec(self, *args, **kwargs)
 
-  with tf.Graph().as_default():
-    spec = TPUHead().create_estimator_spec(
-        features={}, mode=tf.estimator.ModeKeys.EVAL,
-        logits=tf.constant([[1.], [3.]]))
-    assert isinstance(spec, tf.estimator.EstimatorSpec)
-    assert sorted(spec.eval_metric_ops) == ['m']
-  with pytest.raises(NotImplementedError, match=r'create_estimator_spec\(\)` '
-                     r'or _create_tpu_estimator_spec\(\)'):
-    PlainHead().create_estimator_spec(features={}, mode=None, logits=None)
+  _assert_spec_comes_from_the_tpu_spec(
+      TPUHead(), PlainHead(),
+      r'create_estimator_spec\(\)` or _create_tpu_estimator_spec\(\)')
 
 
 def test_sequential_flatten_keeps_the_unpadded_steps_eagerly():

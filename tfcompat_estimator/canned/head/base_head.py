@@ -87,17 +87,11 @@ class Head(abc.ABC):
     A subclass implements this or `_create_tpu_estimator_spec`, whose
     `_TPUEstimatorSpec` this default converts (as in 2.15).
     """
-    try:
-      tpu_spec = self._create_tpu_estimator_spec(
-          features=features, mode=mode, logits=logits, labels=labels,
-          optimizer=optimizer, trainable_variables=trainable_variables,
-          train_op_fn=train_op_fn, update_ops=update_ops,
-          regularization_losses=regularization_losses)
-    except NotImplementedError:
-      raise NotImplementedError(
-          'Subclasses of Head must implement `create_estimator_spec()` or '
-          '_create_tpu_estimator_spec().') from None
-    return tpu_spec.as_estimator_spec()
+    return spec_from_tpu_spec(
+        self, 'Head', features=features, mode=mode, logits=logits,
+        labels=labels, optimizer=optimizer,
+        trainable_variables=trainable_variables, train_op_fn=train_op_fn,
+        update_ops=update_ops, regularization_losses=regularization_losses)
 
   def _create_tpu_estimator_spec(self, features, mode, logits, labels=None,
                                  optimizer=None, trainable_variables=None,
@@ -106,6 +100,21 @@ class Head(abc.ABC):
     """A `model_fn._TPUEstimatorSpec` for `mode`, if the head provides one."""
     raise NotImplementedError(
         'TPUEstimatorSpec not available for this model head.')
+
+
+def spec_from_tpu_spec(head, interface, *args, **kwargs):
+  """`head._create_tpu_estimator_spec(...)` as an `EstimatorSpec`.
+
+  2.15's default `create_estimator_spec` of both head interfaces (`Head`,
+  v1 `_Head`, named by `interface` in the error).
+  """
+  try:
+    tpu_spec = head._create_tpu_estimator_spec(*args, **kwargs)  # pylint: disable=protected-access
+  except NotImplementedError:
+    raise NotImplementedError(
+        f'Subclasses of {interface} must implement `create_estimator_spec()` '
+        'or _create_tpu_estimator_spec().') from None
+  return tpu_spec.as_estimator_spec()
 
 
 class SingleHead(Head):

@@ -57,15 +57,9 @@ class _Head:
                             optimizer=None, train_op_fn=None,
                             regularization_losses=None):
     """The `EstimatorSpec` of `_create_tpu_estimator_spec`."""
-    try:
-      tpu_spec = self._create_tpu_estimator_spec(
-          features, mode, logits, labels, optimizer, train_op_fn,
-          regularization_losses)
-    except NotImplementedError:
-      raise NotImplementedError(
-          'Subclasses of _Head must implement `create_estimator_spec()` or '
-          '_create_tpu_estimator_spec().') from None
-    return tpu_spec.as_estimator_spec()
+    return base_head.spec_from_tpu_spec(
+        self, '_Head', features, mode, logits, labels, optimizer, train_op_fn,
+        regularization_losses)
 
   def _create_tpu_estimator_spec(self, features, mode, logits, labels=None,
                                  optimizer=None, train_op_fn=None,
