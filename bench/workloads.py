@@ -295,5 +295,36 @@ class CustomModelFn(Workload):
                                                  every_n_iter=100)]
 
 
+class KerasModelToEstimator(CustomModelFn):
+  """The custom model's network as a compiled Keras model, through
+  `tf.keras.estimator.model_to_estimator` (Keras 2.15 on the reference)."""
+
+  name = 'keras_model_to_estimator'
+
+  def keras_model(self):
+    layers = tf.keras.layers
+    x = tf.keras.Input(shape=(16,), name='x')
+    cat = tf.keras.Input(shape=(1,), name='cat', dtype=tf.int64)
+    embedded = layers.Flatten()(layers.Embedding(10, 4)(cat))
+    net = layers.Dense(self.hidden, 'relu')(layers.concatenate([x, embedded]))
+    model = tf.keras.Model([x, cat], layers.Dense(1, name='logits')(net))
+    model.compile(optimizer=tf.keras.optimizers.legacy.Adagrad(0.1),
+                  loss=tf.keras.losses.BinaryCrossentropy(from_logits=True),
+                  metrics=[tf.keras.metrics.BinaryAccuracy(
+                      name='accuracy', threshold=0.0)])
+    return model
+
+  def estimator(self, model_dir, config):
+    # Name-keyed checkpoints, which the benchmark reads global_step from
+    # (2.15's default 'checkpoint' format keys them by object path).
+    return tf.keras.estimator.model_to_estimator(
+        keras_model=self.keras_model(), model_dir=model_dir, config=config,
+        checkpoint_format='saver')
+
+  def hooks(self):
+    return [tf.compat.v1.train.LoggingTensorHook(
+        {'step': 'global_step:0'}, every_n_iter=100)]
+
+
 WORKLOADS = {w.name: w for w in (DenseDNN, WideDeep, LinearFtrl, SequenceLSTM,
-                                  CustomModelFn)}
+                                  CustomModelFn, KerasModelToEstimator)}
