@@ -25,6 +25,7 @@ import os
 import re
 
 from tensorflow.python.platform import tf_logging as logging
+import numpy as np
 import tensorflow as tf
 import tf_keras
 from tf_keras.api._v1 import keras as keras_v1
@@ -33,9 +34,9 @@ from tf_keras.src.engine import compile_utils
 from tf_keras.src.utils import losses_utils
 
 from tfcompat_estimator import estimator as estimator_lib
+from tfcompat_estimator import export as export_lib
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.session_emulation import engine_scope
-from tfcompat_estimator import export as export_lib
 
 ModeKeys = model_fn_lib.ModeKeys
 _DEFAULT_SERVING_KEY = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
@@ -207,11 +208,12 @@ def _save_first_checkpoint(keras_model, model_dir):
     # get_weights reads a model built in a TF1 graph too (through Keras'
     # session); the values are then written eagerly, with a global step so
     # that export can restore from this checkpoint alone, as in 2.15.
-    values = dict(zip(names, keras_model.get_weights()))
+    values = dict(zip(names, keras_model.get_weights()), global_step=np.int64(0))
     with engine_scope.scope():
-      variables = {name: tf.Variable(value) for name, value in values.items()}
-      variables['global_step'] = tf.Variable(0, dtype=tf.int64)
-      tf.compat.v1.train.Saver(var_list=variables).save(None, path)
+      tf.raw_ops.SaveV2(prefix=path, tensor_names=list(values),
+                        shape_and_slices=[''] * len(values),
+                        tensors=[tf.constant(v) for v in values.values()])
+    tf.compat.v1.train.update_checkpoint_state(keras_dir, path)
   return estimator_lib.WarmStartSettings(
       path, vars_to_warm_start=[re.escape(name) + '$' for name in names])
 
