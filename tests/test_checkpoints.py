@@ -127,3 +127,17 @@ def test_partitioned_variables_are_saved_under_their_full_name(tmp_path):
   np.testing.assert_allclose([p['logits'] for p in first], full.sum(axis=1), rtol=1e-6)
   est.train(input_fn, steps=2)  # restores the slices and keeps training
   assert est.get_variable_value('global_step') == 4
+
+
+def test_object_based_checkpoints_are_read_by_variable_name(tmp_path):
+  """2.15's Keras estimators wrote object-keyed checkpoints by default."""
+  kernel = tf.Variable([[1., 2.]], name='dense/kernel')
+  step = tf.Variable(7, dtype=tf.int64, name='global_step')
+  path = tf.train.Checkpoint(layer=kernel, estimator_global_step=step).write(
+      str(tmp_path / 'object'))
+  assert 'dense/kernel' not in dict(tf.train.list_variables(path))
+  target = {'dense/kernel': tf.Variable([[0., 0.]]),
+            'global_step': tf.Variable(0, dtype=tf.int64)}
+  checkpoints.restore(target, path)
+  assert target['dense/kernel'].numpy().tolist() == [[1., 2.]]
+  assert checkpoints.global_step_of(path) == 7

@@ -5,6 +5,7 @@ same model (tests/test_keras_model_to_estimator.py keeps only the facts).
 """
 
 import os
+import sys
 
 import numpy as np
 import pytest
@@ -200,3 +201,57 @@ def test_an_existing_keras_checkpoint_is_the_starting_point(tmp_path):
   assert est._warm_start_settings.ckpt_to_initialize_from == path  # pylint: disable=protected-access
   np.testing.assert_allclose(est.evaluate(input_fn)['loss'], keras_loss,
                              rtol=1e-5)
+
+
+# A scenario both interpreters run: with MODE 'train' it trains a Keras
+# estimator in model_dir (2.15's default, object-keyed checkpoints); with
+# 'evaluate' it only evaluates what is there.
+_SCENARIO = '''
+import json, sys
+import numpy as np
+import tensorflow as tf
+out, model_dir, mode = sys.argv[1], MODEL_DIR, MODE
+keras = tf.keras
+keras.utils.set_random_seed(0)
+inputs = keras.Input(shape=(10,), name='x')
+hidden = keras.layers.Dense(16, activation='relu')(inputs)
+model = keras.Model(inputs, keras.layers.Dense(2, activation='softmax',
+                                               name='probs')(hidden))
+model.compile(optimizer=keras.optimizers.legacy.RMSprop(),
+              loss='categorical_crossentropy', metrics=['accuracy'])
+rs = np.random.RandomState(0)
+x = rs.rand(64, 10).astype(np.float32)
+y = keras.utils.to_categorical(rs.randint(2, size=64), 2)
+input_fn = lambda: tf.data.Dataset.from_tensor_slices(({'x': x}, y)).batch(16)
+est = keras.estimator.model_to_estimator(model, model_dir=model_dir)
+if mode == 'train':
+  est.train(input_fn, steps=4)
+result = {k: float(v) for k, v in est.evaluate(input_fn).items()}
+with open(out, 'w') as f:
+  json.dump(result, f)
+'''
+
+
+@pytest.mark.slow
+def test_reads_a_2_15_keras_model_dir_with_object_keyed_checkpoints(
+    tmp_path, venv215_python):
+  """2.15's default format keys checkpoints by object path; read by name."""
+  import reference_runner  # pylint: disable=g-import-not-at-top
+  env = reference_runner.scenario_env()
+  model_dir = tmp_path / 'model'
+
+  def scenario(mode):
+    return _SCENARIO.replace('MODEL_DIR', repr(str(model_dir))).replace(
+        'MODE', repr(mode))
+
+  theirs = reference_runner.run_script(
+      venv215_python, scenario('train'), tmp_path, 'tf215',
+      {k: v for k, v in env.items() if k != 'TF_USE_LEGACY_KERAS'})
+  assert any(name.startswith('layer_with_weights-0/')
+             for name, _ in tf.train.list_variables(str(model_dir)))
+  ours = reference_runner.run_script(
+      sys.executable, reference_runner.OURS_PRELUDE + scenario('evaluate'),
+      tmp_path, 'ours', env)
+  assert theirs['global_step'] == ours['global_step'] == 4
+  np.testing.assert_allclose(ours['loss'], theirs['loss'], rtol=1e-6)
+  assert ours['accuracy'] == theirs['accuracy']

@@ -20,6 +20,7 @@ import uuid
 from google.protobuf import text_format
 from tensorflow.python.platform import tf_logging as logging
 from tensorflow.python.training import checkpoint_state_pb2
+from tensorflow.python.training import saver as saver_lib
 import tensorflow as tf
 
 from tfcompat_estimator import file_errors
@@ -29,6 +30,7 @@ CHECKPOINT_BASENAME = 'model.ckpt'
 STATE_FILE = 'checkpoint'
 _DATA_SUFFIX = '.data-00000-of-00001'
 _TEMP_MARK = '.tmp-'
+_OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
 
 
 class CheckpointError(ValueError):
@@ -136,9 +138,23 @@ def read_failed(path, error, doing):
 def global_step_of(path):
   """The `global_step` stored in a checkpoint (0 if it has none)."""
   reader = _reader(path)
-  if not reader.has_tensor('global_step'):
-    return 0
-  return int(reader.get_tensor('global_step'))
+  key = keys_by_name(path, reader.get_variable_to_shape_map()).get(
+      'global_step')
+  return int(reader.get_tensor(key)) if key else 0
+
+
+def keys_by_name(path, shapes):
+  """The checkpoint key of each variable name the checkpoint at `path` holds.
+
+  An object-based checkpoint (2.15's Keras estimators by default, Keras
+  `save_weights`) keys variables by their place in the object graph, which
+  keeps the names they had; they are read by those names, as TF's
+  name-based Saver read them. `shapes`: the checkpoint's key -> shape map.
+  """
+  keys = {name: name for name in shapes}
+  if _OBJECT_GRAPH_KEY in shapes:
+    keys.update(saver_lib.object_graph_key_mapping(path))
+  return keys
 
 
 def restore(variables, path, loaded=()):
@@ -155,8 +171,10 @@ def _restore(variables, path, loaded):
   reader = _reader(path)
   shapes = reader.get_variable_to_shape_map()
   dtypes = reader.get_variable_to_dtype_map()
+  in_checkpoint = keys_by_name(path, shapes)
   keys = list(variables)
-  saved = [saved_as(k, variables[k]) for k in keys]
+  saved = [(in_checkpoint.get(name, name), spec, shape)
+           for name, spec, shape in (saved_as(k, variables[k]) for k in keys)]
   missing = [name for name, _, _ in saved if name not in shapes]
   if missing:
     raise CheckpointError(

@@ -11,11 +11,8 @@ import re
 
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.training import saver as saver_lib
 
 from tfcompat_estimator import checkpoints
-
-_OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
 
 VocabInfo = tf.compat.v1.train.VocabInfo
 
@@ -104,7 +101,7 @@ def warm_start(captured, settings):
   path = _source_checkpoint(settings.ckpt_to_initialize_from)
   reader = tf.train.load_checkpoint(path)
   shapes = reader.get_variable_to_shape_map()
-  keys = _keys_by_name(path, shapes)
+  keys = checkpoints.keys_by_name(path, shapes)
   groups = _by_full_name(captured)
   trainable = {id(v) for v in captured.graph.get_collection(
       tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)}
@@ -122,19 +119,6 @@ def warm_start(captured, settings):
                        f'checkpoint {path!r}.')
     _assign_parts(groups[name], reader.get_tensor(keys[prev]),
                   settings.var_name_to_vocab_info.get(name), name, path)
-
-
-def _keys_by_name(path, shapes):
-  """Checkpoint key of each variable name the checkpoint holds.
-
-  An object-based checkpoint (e.g. Keras `save_weights`) keys variables by
-  their place in the object graph; its object graph keeps the names they
-  had, which warm starting matches, as TF's name-based restore did.
-  """
-  keys = {name: name for name in shapes}
-  if _OBJECT_GRAPH_KEY in shapes:
-    keys.update(saver_lib.object_graph_key_mapping(path))
-  return keys
 
 
 def _assign_parts(group, value, vocab_info, name, path):
