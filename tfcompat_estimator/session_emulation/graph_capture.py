@@ -268,20 +268,13 @@ class CapturedModel:
         name = scope.rstrip('/')
     except ValueError:  # not a valid scope name; TF will say so itself
       return
-    unique, n = name, 0
-    while unique in self._variable_names:
-      n += 1
-      unique = f'{name}_{n}'
+    unique = tf1_graph_semantics.unique_name(name, self._variable_names)
     self._variable_names.add(unique)
     if unique != name:
       kwargs['name'] = unique + '/'  # absolute: used as it is
 
   def _unique_key(self, name):
-    unique, n = name, 0
-    while unique in self._variables:
-      n += 1
-      unique = f'{name}_{n}'
-    return unique
+    return tf1_graph_semantics.unique_name(name, self._variables)
 
   def _reinitialize_loaded_locals(self):
     """Local variables start from their initializers, even if a checkpoint had their name."""

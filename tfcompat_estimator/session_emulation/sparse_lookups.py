@@ -19,6 +19,8 @@ prediction) keep the rewrite, which saves them the gather.
 
 import tensorflow as tf
 
+from tfcompat_estimator.session_emulation import tf1_graph_semantics
+
 _SEGMENT_REDUCTIONS = frozenset(
     f'SparseSegment{kind}{suffix}' for kind in ('Sum', 'Mean', 'SqrtN')
     for suffix in ('', 'WithNumSegments'))
@@ -44,7 +46,8 @@ def guard(graph_def):
         _source(nodes, node.input[1]) != f'{unique.name}:1'):
       continue
     snapshot = tf.compat.v1.NodeDef(
-        name=_unused_name(nodes, node.name + '/indices_snapshot'),
+        name=tf1_graph_semantics.unique_name(node.name + '/indices_snapshot',
+                                             nodes),
         op='Snapshot', input=[node.input[1]])
     snapshot.attr['T'].CopyFrom(unique.attr['out_idx'])
     nodes[snapshot.name] = snapshot
@@ -65,11 +68,3 @@ def _source(nodes, tensor_name):
 def _node(nodes, tensor_name):
   """The node of `graph_def` making `tensor_name`; None for an input."""
   return nodes.get(tensor_name.partition(':')[0])
-
-
-def _unused_name(nodes, name):
-  candidate, n = name, 0
-  while candidate in nodes:
-    n += 1
-    candidate = f'{name}_{n}'
-  return candidate

@@ -22,6 +22,18 @@ from tensorflow.python.ops import resource_variable_ops
 _MARK = '_tfcompat_tf1_semantics'
 
 
+def unique_name(name, taken):
+  """`name`, else the first of `name_1`, `name_2`, ... not in `taken`.
+
+  TF1's rule for a graph's op and variable names.
+  """
+  unique, n = name, 0
+  while unique in taken:
+    n += 1
+    unique = f'{name}_{n}'
+  return unique
+
+
 def mark(graph):
   """Gives `graph`'s tensors identity hashing and equality, as in a tf.Graph."""
   setattr(graph, _MARK, True)
