@@ -118,40 +118,62 @@ def _v2_columns_logits(features, feature_columns, units, sparse_combiner,
   embedding table is not among the returned variables (2.15 did not train it
   in the linear model either).
   """
+  columns = _linear_columns(feature_columns)
+  state = _ColumnState()
+  with tf.compat.v1.variable_scope(scope_name):
+    weights = _column_weights(columns, units, state)
+    bias = tf.compat.v1.get_variable(
+        'bias_weights', shape=[units], dtype=tf.float32,
+        initializer=tf.compat.v1.zeros_initializer(), use_resource=True)
+  with tf.name_scope(scope_name.rsplit('/', 1)[-1]):
+    logits = _weighted_sum(features, columns, weights, bias, state,
+                           sparse_combiner)
+  return logits, bias, state.trainable_variables()
+
+
+def _linear_columns(feature_columns):
+  """The v2 columns, sorted; ValueError for one a linear model cannot read."""
   columns = fc_v2._normalize_feature_columns(feature_columns)  # pylint: disable=protected-access
   for column in columns:
     if not isinstance(column, (fc_v2.DenseColumn, fc_v2.CategoricalColumn)):
       raise ValueError('Items of feature_columns must be either a DenseColumn '
                        'or CategoricalColumn. Given: {}'.format(column))
-  state = _ColumnState()
+  return columns
+
+
+def _column_weights(columns, units, state, trainable=True, **scope_kwargs):
+  """Each column's `weights` [rows, units] (and state) under its own scope.
+
+  `scope_kwargs` go to each column's `variable_scope`.
+  """
   weights = []
-  with tf.compat.v1.variable_scope(scope_name):
-    for column in columns:
-      with tf.compat.v1.variable_scope(
-          fc_v2._sanitize_column_name_for_variable_scope(column.name)):  # pylint: disable=protected-access
-        column.create_state(state)
-        rows = (column.num_buckets
-                if isinstance(column, fc_v2.CategoricalColumn)
-                else column.variable_shape.num_elements())
-        weights.append(state.create_variable(
-            column, 'weights', shape=(rows, units), dtype=tf.float32,
-            initializer=tf.compat.v1.zeros_initializer()))
-    bias = tf.compat.v1.get_variable(
-        'bias_weights', shape=[units], dtype=tf.float32,
-        initializer=tf.compat.v1.zeros_initializer(), use_resource=True)
-  with tf.name_scope(scope_name.rsplit('/', 1)[-1]):
-    cache = fc_v2.FeatureTransformationCache(features)
-    sums = []
-    for column, weight in zip(columns, weights):
-      with tf.name_scope(
-          fc_v2._sanitize_column_name_for_variable_scope(column.name)):  # pylint: disable=protected-access
-        sums.append(fc_v2._create_weighted_sum(  # pylint: disable=protected-access
-            column=column, transformation_cache=cache, state_manager=state,
-            sparse_combiner=sparse_combiner, weight_var=weight))
-    fc_v2._verify_static_batch_size_equality(sums, columns)  # pylint: disable=protected-access
-    logits = tf.nn.bias_add(tf.math.add_n(sums, name='weighted_sum_no_bias'),
-                            bias, name='weighted_sum')
-  return logits, bias, state.trainable_variables()
+  for column in columns:
+    with tf.compat.v1.variable_scope(
+        fc_v2._sanitize_column_name_for_variable_scope(column.name),  # pylint: disable=protected-access
+        **scope_kwargs):
+      column.create_state(state)
+      rows = (column.num_buckets
+              if isinstance(column, fc_v2.CategoricalColumn)
+              else column.variable_shape.num_elements())
+      weights.append(state.create_variable(
+          column, 'weights', shape=(rows, units), dtype=tf.float32,
+          trainable=trainable, initializer=tf.compat.v1.zeros_initializer()))
+  return weights
+
+
+def _weighted_sum(features, columns, weights, bias, state, sparse_combiner):
+  """`sum_i features_i . weights_i + bias`, each column in its name scope."""
+  cache = fc_v2.FeatureTransformationCache(features)
+  sums = []
+  for column, weight in zip(columns, weights):
+    with tf.name_scope(
+        fc_v2._sanitize_column_name_for_variable_scope(column.name)):  # pylint: disable=protected-access
+      sums.append(fc_v2._create_weighted_sum(  # pylint: disable=protected-access
+          column=column, transformation_cache=cache, state_manager=state,
+          sparse_combiner=sparse_combiner, weight_var=weight))
+  fc_v2._verify_static_batch_size_equality(sums, columns)  # pylint: disable=protected-access
+  return tf.nn.bias_add(tf.math.add_n(sums, name='weighted_sum_no_bias'),
+                        bias, name='weighted_sum')
 
 
 def _v1_columns_logits(features, feature_columns, units, sparse_combiner):
@@ -216,11 +238,7 @@ class LinearModel(tf_keras.Model):
                trainable=True, name=None, **kwargs):
     super().__init__(name=name, trainable=trainable, **kwargs)
     check_sparse_combiner(sparse_combiner)
-    self._feature_columns = fc_v2._normalize_feature_columns(feature_columns)  # pylint: disable=protected-access
-    for column in self._feature_columns:
-      if not isinstance(column, (fc_v2.DenseColumn, fc_v2.CategoricalColumn)):
-        raise ValueError('Items of feature_columns must be either a '
-                         f'DenseColumn or CategoricalColumn. Given: {column}')
+    self._feature_columns = _linear_columns(feature_columns)
     self._units = units
     self._sparse_combiner = sparse_combiner
     self._state_manager = fc_v2._StateManagerImpl(self, self.trainable)  # pylint: disable=protected-access
@@ -229,19 +247,8 @@ class LinearModel(tf_keras.Model):
   def build(self, input_shape):
     del input_shape
     with tf.compat.v1.variable_scope(self.name, auxiliary_name_scope=False):
-      for column in self._feature_columns:
-        with tf.compat.v1.variable_scope(
-            fc_v2._sanitize_column_name_for_variable_scope(column.name),  # pylint: disable=protected-access
-            auxiliary_name_scope=False):
-          column.create_state(self._state_manager)
-          rows = (column.num_buckets
-                  if isinstance(column, fc_v2.CategoricalColumn)
-                  else column.variable_shape.num_elements())
-          self._state_manager.create_variable(
-              column, name='weights', dtype=tf.float32,
-              shape=(rows, self._units),
-              initializer=tf_keras.initializers.zeros(),
-              trainable=self.trainable)
+      _column_weights(self._feature_columns, self._units, self._state_manager,
+                      trainable=self.trainable, auxiliary_name_scope=False)
       self.bias = self.add_weight(
           name='bias_weights', dtype=tf.float32, shape=[self._units],
           initializer=tf_keras.initializers.zeros(), trainable=self.trainable,
@@ -251,20 +258,11 @@ class LinearModel(tf_keras.Model):
   def call(self, features):
     """The `[batch_size, units]` float32 predictions for a features dict."""
     _check_features(features)
+    weights = [self._state_manager.get_variable(column, 'weights')
+               for column in self._feature_columns]
     with tf.name_scope(self.name):
-      cache = fc_v2.FeatureTransformationCache(features)
-      sums = []
-      for column in self._feature_columns:
-        with tf.name_scope(
-            fc_v2._sanitize_column_name_for_variable_scope(column.name)):  # pylint: disable=protected-access
-          sums.append(fc_v2._create_weighted_sum(  # pylint: disable=protected-access
-              column=column, transformation_cache=cache,
-              state_manager=self._state_manager,
-              sparse_combiner=self._sparse_combiner,
-              weight_var=self._state_manager.get_variable(column, 'weights')))
-      fc_v2._verify_static_batch_size_equality(sums, self._feature_columns)  # pylint: disable=protected-access
-      return tf.nn.bias_add(tf.math.add_n(sums, name='weighted_sum_no_bias'),
-                            self.bias, name='weighted_sum')
+      return _weighted_sum(features, self._feature_columns, weights, self.bias,
+                           self._state_manager, self._sparse_combiner)
 
 
 def linear_logits_v2(units, feature_columns, sparse_combiner, features):

@@ -30,8 +30,7 @@ from tfcompat_estimator.canned import compiled_rnn
 from tfcompat_estimator.canned import input_checks
 from tfcompat_estimator.canned import optimizers
 from tfcompat_estimator.canned.head import base_head
-from tfcompat_estimator.canned.head import binary_class_head
-from tfcompat_estimator.canned.head import multi_class_head
+from tfcompat_estimator.canned.head import head_utils
 from tfcompat_estimator.canned.head import multi_head
 
 # 2.15's defaults for string optimizers (learning rate and gradient clip norm).
@@ -422,31 +421,31 @@ def _flatten_tensor(tensor, sequence_mask, expected_length, what='tensor'):
     expected_shape = tf.stack([expected_length, 1])
   else:
     expected_shape = tf.concat([[expected_length], shape[2:]], axis=0)
-  message = f'Tensor shape is incompatible with provided mask ({what}).'
-  if tf.executing_eagerly():
-    if not np.array_equal(tf.shape(flat), expected_shape):
-      raise ValueError(f'{message} Shape {tuple(flat.shape)}, expected '
-                       f'{expected_shape.numpy().tolist()}.')
-    return flat
-  check = tf.compat.v1.debugging.assert_equal(tf.shape(flat), expected_shape,
-                                              message=message)
-  with tf.control_dependencies([check]):
+  with tf.control_dependencies(_shapes_equal(
+      tf.shape(flat), expected_shape,
+      f'Tensor shape is incompatible with provided mask ({what}).')):
     return tf.identity(flat)
 
 
 def _masked_steps(tensor, sequence_mask, what):
   """The steps of a dense `[batch, T, ...]` tensor that the mask keeps."""
-  message = (f'Sequential {what} must have shape [batch_size, seq_length, ...] '
-             'matching the sequence mask; shapes are (tensor, mask)')
+  with tf.control_dependencies(_shapes_equal(
+      tf.shape(tensor)[:2], tf.shape(sequence_mask),
+      f'Sequential {what} must have shape [batch_size, seq_length, ...] '
+      'matching the sequence mask; shapes are (tensor, mask)')):
+    return tf.boolean_mask(tensor, tf.cast(sequence_mask, tf.bool))
+
+
+def _shapes_equal(shape, expected, message):
+  """Checks two shape vectors: ValueError now when run eagerly (2.15 too),
+  else the graph assertion, returned as control dependencies."""
   if tf.executing_eagerly():
-    if not np.array_equal(tf.shape(tensor)[:2], tf.shape(sequence_mask)):
-      raise ValueError(f'{message}: {tuple(tensor.shape)}, '
-                       f'{tuple(np.shape(sequence_mask))}.')
-    return tf.boolean_mask(tensor, tf.cast(sequence_mask, tf.bool))
-  steps_match = tf.compat.v1.debugging.assert_equal(
-      tf.shape(tensor)[:2], tf.shape(sequence_mask), message=message)
-  with tf.control_dependencies([steps_match]):
-    return tf.boolean_mask(tensor, tf.cast(sequence_mask, tf.bool))
+    if not np.array_equal(shape, expected):
+      raise ValueError(f'{message}: {np.asarray(shape).tolist()}, expected '
+                       f'{np.asarray(expected).tolist()}.')
+    return []
+  return [tf.compat.v1.debugging.assert_equal(shape, expected,
+                                              message=message)]
 
 
 class RNNEstimator(estimator_lib.Estimator):
@@ -496,14 +495,8 @@ class RNNClassifier(RNNEstimator):
                optimizer='Adagrad',
                loss_reduction=tf.losses.Reduction.SUM_OVER_BATCH_SIZE,
                sequence_mask='sequence_mask', config=None):
-    if n_classes == 2:
-      head = binary_class_head.BinaryClassHead(
-          weight_column=weight_column, label_vocabulary=label_vocabulary,
-          loss_reduction=loss_reduction)
-    else:
-      head = multi_class_head.MultiClassHead(
-          n_classes=n_classes, weight_column=weight_column,
-          label_vocabulary=label_vocabulary, loss_reduction=loss_reduction)
+    head = head_utils.binary_or_multi_class_head(
+        n_classes, weight_column, label_vocabulary, loss_reduction)
     if return_sequences:
       tf.compat.v1.logging.info(
           'Wrapping the head in a SequentialHeadWrapper for per-step '
