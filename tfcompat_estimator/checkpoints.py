@@ -138,23 +138,23 @@ def read_failed(path, error, doing):
 def global_step_of(path):
   """The `global_step` stored in a checkpoint (0 if it has none)."""
   reader = _reader(path)
-  key = keys_by_name(path, reader.get_variable_to_shape_map()).get(
-      'global_step')
-  return int(reader.get_tensor(key)) if key else 0
+  key = object_keys(path, reader.get_variable_to_shape_map()).get(
+      'global_step', 'global_step')
+  return int(reader.get_tensor(key)) if reader.has_tensor(key) else 0
 
 
-def keys_by_name(path, shapes):
-  """The checkpoint key of each variable name the checkpoint at `path` holds.
+def object_keys(path, shapes):
+  """Variable name -> key, for an object-based checkpoint; else empty.
 
   An object-based checkpoint (2.15's Keras estimators by default, Keras
   `save_weights`) keys variables by their place in the object graph, which
   keeps the names they had; they are read by those names, as TF's
-  name-based Saver read them. `shapes`: the checkpoint's key -> shape map.
+  name-based Saver read them. Other checkpoints key them by name.
+  `shapes`: the checkpoint's key -> shape map.
   """
-  keys = {name: name for name in shapes}
-  if _OBJECT_GRAPH_KEY in shapes:
-    keys.update(saver_lib.object_graph_key_mapping(path))
-  return keys
+  if _OBJECT_GRAPH_KEY not in shapes:
+    return {}
+  return saver_lib.object_graph_key_mapping(path)
 
 
 def restore(variables, path, loaded=()):
@@ -171,9 +171,9 @@ def _restore(variables, path, loaded):
   reader = _reader(path)
   shapes = reader.get_variable_to_shape_map()
   dtypes = reader.get_variable_to_dtype_map()
-  in_checkpoint = keys_by_name(path, shapes)
+  renamed = object_keys(path, shapes)
   keys = list(variables)
-  saved = [(in_checkpoint.get(name, name), spec, shape)
+  saved = [(renamed.get(name, name), spec, shape)
            for name, spec, shape in (saved_as(k, variables[k]) for k in keys)]
   missing = [name for name, _, _ in saved if name not in shapes]
   if missing:

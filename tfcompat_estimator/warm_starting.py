@@ -101,7 +101,7 @@ def warm_start(captured, settings):
   path = _source_checkpoint(settings.ckpt_to_initialize_from)
   reader = tf.train.load_checkpoint(path)
   shapes = reader.get_variable_to_shape_map()
-  keys = checkpoints.keys_by_name(path, shapes)
+  renamed = checkpoints.object_keys(path, shapes)
   groups = _by_full_name(captured)
   trainable = {id(v) for v in captured.graph.get_collection(
       tf.compat.v1.GraphKeys.TRAINABLE_VARIABLES)}
@@ -114,10 +114,10 @@ def warm_start(captured, settings):
       selected.append(name)
   for name in selected:
     prev = settings.var_name_to_prev_var_name.get(name, name)
-    if prev not in keys:
+    if renamed.get(prev, prev) not in shapes:
       raise ValueError(f'Warm-start variable {name!r} (as {prev!r}) is not in '
                        f'checkpoint {path!r}.')
-    _assign_parts(groups[name], reader.get_tensor(keys[prev]),
+    _assign_parts(groups[name], reader.get_tensor(renamed.get(prev, prev)),
                   settings.var_name_to_vocab_info.get(name), name, path)
 
 
