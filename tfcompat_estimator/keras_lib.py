@@ -251,6 +251,7 @@ class _KerasModelFn:
   def __init__(self, keras_model, custom_objects, metric_names_map,
                export_outputs):
     self._model = keras_model
+    self._compiled = _CompileArgs(keras_model)
     self._custom_objects = custom_objects
     self._metric_names_map = metric_names_map
     self._export_outputs = export_outputs
@@ -298,7 +299,7 @@ class _KerasModelFn:
     whose variables a distribution strategy's replicas cannot share here;
     only its per-output loss objects are used.
     """
-    compiled = _CompileArgs(self._model)
+    compiled = self._compiled
     container = compile_utils.LossesContainer(
         compiled.loss, compiled.loss_weights, output_names=output_names)
     container.build(outputs)
@@ -319,7 +320,7 @@ class _KerasModelFn:
 
   def _metrics(self, targets, outputs, weights, output_names):
     """`{name: (value, update_op)}` of the compiled metrics."""
-    compiled = _CompileArgs(self._model)
+    compiled = self._compiled
     if not (compiled.metrics or compiled.weighted_metrics):
       return None
     # Metric objects given to compile are copied, as 2.15's clone did: their
@@ -350,11 +351,10 @@ class _KerasModelFn:
     global_step = tf.compat.v1.train.get_or_create_global_step()
     optimizer = self._model.optimizer
     # 2.15's v1 Keras built its optimizer under 'training/' (slot names).
-    if isinstance(optimizer, (list, tuple)):
-      return tf.group(self._wide_deep_updates(clone, loss, optimizer),
-                      *state_updates)
     with tf.name_scope('training'):
-      if self._optimizer_config is None:
+      if isinstance(optimizer, (list, tuple)):
+        update = self._wide_deep_update(clone, loss, optimizer, global_step)
+      elif self._optimizer_config is None:
         # A TF optimizer, as Keras wraps it (TFOptimizer) or bare.
         optimizer = getattr(optimizer, 'optimizer', optimizer)
         update = optimizer.minimize(loss, global_step=global_step,
@@ -365,19 +365,17 @@ class _KerasModelFn:
         update = optimizer.get_updates(loss, clone.trainable_weights)[0]
     return tf.group(update, *state_updates)
 
-  def _wide_deep_updates(self, clone, loss, optimizers):
+  def _wide_deep_update(self, clone, loss, optimizers, global_step):
     """A premade WideDeepModel's two optimizers: linear part, then DNN part."""
     if len(optimizers) != 2 or not hasattr(clone, 'dnn_model'):
       raise ValueError('A list of optimizers is only supported for '
                        'tf.keras.experimental.WideDeepModel (linear, dnn); '
                        f'got {len(optimizers)} for {type(clone).__name__}.')
-    global_step = tf.compat.v1.train.get_or_create_global_step()
     updates = []
-    with tf.name_scope('training'):
-      for optimizer, config, part in zip(optimizers, self._optimizer_config,
-                                         (clone.linear_model, clone.dnn_model)):
-        optimizer = type(optimizer).from_config(config)
-        updates += optimizer.get_updates(loss, part.trainable_weights)
+    for optimizer, config, part in zip(optimizers, self._optimizer_config,
+                                       (clone.linear_model, clone.dnn_model)):
+      optimizer = type(optimizer).from_config(config)
+      updates += optimizer.get_updates(loss, part.trainable_weights)
     with tf.control_dependencies(updates):
       return global_step.assign_add(1)
 

@@ -144,13 +144,10 @@ def summary_of(values):
         parsed_value.tag = f'{key}/{i}'
       summary.value.extend(parsed.value)
       continue
-    if isinstance(value, (tuple, list, dict)):  # a nested metric value
-      logging.warning('Skipping summary for %s, must be a number, a numeric '
-                      'np.ndarray or a serialized Summary; got %r.', key, value)
-      continue
-    array = np.asarray(value)
-    if array.ndim == 0 and (np.issubdtype(array.dtype, np.number) or
-                            array.dtype == bool):
+    # A nested metric value (tuple, list, dict) is no array: skipped below.
+    array = None if isinstance(value, (tuple, list, dict)) else np.asarray(value)
+    if array is not None and array.ndim == 0 and (
+        np.issubdtype(array.dtype, np.number) or array.dtype == bool):
       summary.value.add(tag=key, simple_value=float(array))
     elif isinstance(value, np.ndarray) and array.dtype.kind not in 'OUS':
       summary.value.add(tag=key, node_name=key,

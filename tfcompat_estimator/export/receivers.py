@@ -10,9 +10,9 @@ fails just as it did with the original API.
 import collections
 
 import tensorflow as tf
+from tensorflow.python.saved_model.model_utils import export_utils
 
 from tfcompat_estimator import util
-from tensorflow.python.saved_model.model_utils import export_utils
 
 # Dict keys used when a single tensor is passed instead of a dict.
 _SINGLE_TENSOR_KEYS = {

@@ -114,13 +114,15 @@ class TrainingExecutor:
       return self.run_evaluator()
     if task_type == _TaskType.PS:
       raise _ps_unsupported()
-    listeners = {_TaskType.CHIEF: self._train_spec.saving_listeners,
-                 _TaskType.MASTER: self._listeners_evaluating(
-                     evaluation.ContinuousEvalListener()),
-                 _TaskType.WORKER: None}
-    if task_type not in listeners:
+    if task_type == _TaskType.CHIEF:
+      self._train(self._train_spec.saving_listeners)
+    elif task_type == _TaskType.MASTER:
+      self._train(self._listeners_evaluating(
+          evaluation.ContinuousEvalListener()))
+    elif task_type == _TaskType.WORKER:
+      self._train(None)
+    else:
       self._run_task(task_type)  # the error naming the supported types
-    self._train(listeners[task_type])
     return None
 
   def _run_task(self, task_type):

@@ -544,6 +544,10 @@ def check_label_range(labels, n_classes, message=None, shown_labels=None,
     upper = tf.convert_to_tensor(n_classes - 1, dtype=values.dtype)
     if message:
       too_big_message = negative_message = message
+    elif tf.executing_eagerly():
+      # 2.15's eager wording put the number in: "Labels must be <= 3 - 1".
+      too_big_message = words[0].replace('n_classes - 1', f'{n_classes} - 1')
+      negative_message = words[1]
     else:
       too_big_message = f'{words[0]} (n_classes={n_classes})'
       negative_message = words[1]
@@ -554,10 +558,6 @@ def check_label_range(labels, n_classes, message=None, shown_labels=None,
                            '; labels not in it')
     static = tf.get_static_value(values)
     if static is not None and tf.get_static_value(shown) is not None:
-      if tf.executing_eagerly() and not message:
-        # 2.15's eager wording put the number in: "Labels must be <= 3 - 1".
-        too_big_message = too_big_message.replace(
-            'n_classes - 1 (n_classes=%d)' % n_classes, f'{n_classes} - 1')
       _raise_for_static_labels(static, tf.get_static_value(shown), n_classes,
                                too_big_message, negative_message)
       return labels
