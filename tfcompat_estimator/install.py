@@ -79,7 +79,7 @@ _LAZY_MODULE_MAP.update({
 _LAZY_MODULE_MAP.update({
     f'{_EST}.tpu.{name}': f'tfcompat_estimator.tpu.{name}'
     for name in ('tpu_estimator', 'tpu_config', 'util',
-                 '_tpu_estimator_embedding')
+                 '_tpu_estimator_embedding', 'tpu_context')
 })
 _LAZY_MODULE_MAP.update({
     f'{_EST}.head.{name}': f'{_CANNED}head.{name}'

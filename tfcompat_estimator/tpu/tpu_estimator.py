@@ -34,11 +34,15 @@ from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import training
 from tfcompat_estimator.tpu import inference_export
 from tfcompat_estimator.tpu import tpu_config
+from tfcompat_estimator.tpu import tpu_context
 from tfcompat_estimator.tpu import util as util_lib
 # 2.15's tpu_estimator module held these; programs import them from it.
 from tfcompat_estimator.tpu.hooks import ExamplesPerSecondHook
 from tfcompat_estimator.tpu.hooks import InstallSignalHandlerHook  # pylint: disable=unused-import
 from tfcompat_estimator.tpu.spec import TPUEstimatorSpec  # pylint: disable=unused-import
+from tfcompat_estimator.tpu.stopping_signals import _InputsWithStoppingSignals  # pylint: disable=unused-import
+from tfcompat_estimator.tpu.stopping_signals import _PaddingSignals  # pylint: disable=unused-import
+from tfcompat_estimator.tpu.stopping_signals import _StopSignals  # pylint: disable=unused-import
 
 ModeKeys = model_fn_lib.ModeKeys
 _BATCH_SIZE_KEY = 'batch_size'
@@ -144,8 +148,6 @@ class TPUEstimator(estimator_lib.Estimator):
     if use_tpu:
       _check_tpu_batch_sizes(config, train_batch_size, eval_batch_size,
                              predict_batch_size, embedding_config_spec)
-    elif eval_on_tpu:
-      logging.warning('eval_on_tpu ignored because use_tpu is False.')
     if (not (use_tpu and eval_on_tpu) and embedding_config_spec and
         embedding_config_spec.partition_strategy == 'mod'):
       raise ValueError('Mod sharding of embedding tables not supported on '
@@ -157,15 +159,12 @@ class TPUEstimator(estimator_lib.Estimator):
       raise ValueError('export_saved_model_api_version should be 1 or 2; '
                        f'got {export_saved_model_api_version}.')
     self._user_model_fn = model_fn
-    self._use_tpu = use_tpu
-    self._eval_on_tpu = eval_on_tpu
-    self._batch_sizes = {ModeKeys.TRAIN: train_batch_size,
-                         ModeKeys.EVAL: eval_batch_size,
-                         ModeKeys.PREDICT: predict_batch_size}
+    self._ctx = tpu_context._get_tpu_context(  # pylint: disable=protected-access
+        config, train_batch_size, eval_batch_size, predict_batch_size,
+        use_tpu, eval_on_tpu, embedding_config_spec)
     self._export_to_cpu = export_to_cpu
     self._export_to_tpu = export_to_tpu
     self._export_saved_model_api_version = export_saved_model_api_version
-    self._embedding_config_spec = embedding_config_spec
     loop = util_lib.parse_iterations_per_loop(
         config.tpu_config.iterations_per_loop)
     self._examples_hook_schedule = _examples_hook_schedule(
@@ -182,8 +181,10 @@ class TPUEstimator(estimator_lib.Estimator):
   # The model_fn, as each run calls it ----------------------------------------
   def _tpu_model_fn(self, features, labels, mode, config, params):
     """The model_fn train/evaluate/predict run: with the mode's batch size."""
+    with self._ctx.with_mode(mode) as ctx:
+      batch_size = ctx.batch_size_for_model_fn
     return self._call_user_model_fn(features, labels, mode, config, params,
-                                    self._batch_sizes.get(mode))
+                                    batch_size)
 
   def _call_model_fn(self, features, labels, mode, config):
     """The model_fn for exports and `model_fn`: no batch size, as in 2.15."""
@@ -248,8 +249,9 @@ class TPUEstimator(estimator_lib.Estimator):
   def train(self, input_fn, hooks=None, steps=None, max_steps=None,
             saving_listeners=None):
     input_fn = self._input_fn_for(input_fn, ModeKeys.TRAIN)
-    if self._use_tpu:
-      _check_tpu_train_steps(steps, max_steps)
+    with self._ctx.with_mode(ModeKeys.TRAIN) as ctx:
+      if not ctx.is_running_on_cpu():
+        _check_tpu_train_steps(steps, max_steps)
     self._require_cpu(ModeKeys.TRAIN)
     return super().train(input_fn, hooks=hooks, steps=steps,
                          max_steps=max_steps,
@@ -276,10 +278,12 @@ class TPUEstimator(estimator_lib.Estimator):
     2.15's checks of a TPU run's arguments come first, with its messages:
     they name mistakes the user fixes whatever the hardware.
     """
-    if not self._use_tpu or (mode == ModeKeys.EVAL and not self._eval_on_tpu):
-      return
+    with self._ctx.with_mode(mode) as ctx:
+      if ctx.is_running_on_cpu():
+        return
+      batch_size = ctx.global_batch_size
     _require_params_arg(self._user_model_fn, 'model_fn')
-    if mode != ModeKeys.TRAIN and self._batch_sizes[mode] is None:
+    if mode != ModeKeys.TRAIN and batch_size is None:
       call = 'evaluate' if mode == ModeKeys.EVAL else 'predict'
       raise ValueError(f'{_BATCH_SIZE_ARG[mode]} in TPUEstimator constructor '
                        f'cannot be `None` if .{call} is running on TPU.')
@@ -294,7 +298,8 @@ class TPUEstimator(estimator_lib.Estimator):
     """`input_fn` called with `params['batch_size']` for `mode`."""
     estimator_lib.check_callable('input_fn', input_fn)
     _require_params_arg(input_fn, 'input_fn')
-    batch_size = self._batch_sizes[mode]
+    with self._ctx.with_mode(mode) as ctx:
+      batch_size = ctx.batch_size_for_input_fn
 
     def tpu_input_fn(params, mode, config, input_context=None):
       params = copy.deepcopy(params)
