@@ -99,3 +99,54 @@ def test_one_shard_with_embeddings_is_refused():
   spec = tpu.experimental.EmbeddingConfigSpec(feature_columns=['c'])
   with pytest.raises(ValueError, match='num_shards==1 is unsupported'):
     _ctx(config, embedding_config_spec=spec)
+
+
+def _fake_tpu_system(monkeypatch, num_cores=32, num_hosts=4):
+  """Makes TensorFlow's TPU query report a TPU system of this size."""
+  from tensorflow.python.tpu import tpu_system_metadata  # pylint: disable=g-import-not-at-top
+  system = tpu_system_metadata.TPUSystemMetadata(
+      num_cores=num_cores, num_hosts=num_hosts,
+      num_of_cores_per_host=num_cores // num_hosts, topology=None,
+      devices=[])
+  monkeypatch.setattr(tpu_system_metadata, '_query_tpu_system_metadata',
+                      lambda *args, **kwargs: system)
+
+
+def _train_with(config, **kwargs):
+  def input_fn(params):
+    del params
+    raise AssertionError('not called')
+  tpu.TPUEstimator(model_fn=_model_fn, config=config, use_tpu=True,
+                   **kwargs).train(input_fn, steps=1)
+
+
+@pytest.mark.parametrize('tpu_config_kwargs, batch_size, message', [
+    # 2.15's messages, for a system of 32 cores on 4 hosts.
+    ({'num_shards': 8}, 32, r'num_replicas should be \(32\), got \(8\)'),
+    ({'num_shards': 2, 'num_cores_per_replica': 16}, 32,
+     'num_cores_per_replica: 16, num_cores_per_host: 8'),
+    ({}, 48, 'train batch size 48 must be divisible by number of replicas 32'),
+    ({}, 64, 'CPU and GPU only. Pass use_tpu=False'),  # fits: our refusal
+])
+def test_tpu_run_checks_the_configuration_against_the_tpu(
+    monkeypatch, tpu_config_kwargs, batch_size, message):
+  _fake_tpu_system(monkeypatch)
+  config = tpu.RunConfig(tpu_config=tpu.TPUConfig(**tpu_config_kwargs))
+  with pytest.raises(ValueError, match=message):
+    _train_with(config, train_batch_size=batch_size)
+
+
+def test_tpu_run_without_a_tpu_lists_the_devices_found():
+  with pytest.raises(ValueError, match=r'No TPU cores were found here '
+                     r'\(devices: .*CPU:0\)\. Pass use_tpu=False'):
+    _train_with(tpu.RunConfig(), train_batch_size=8)
+
+
+def test_remote_tpu_master_is_not_contacted(monkeypatch):
+  def fail(*args, **kwargs):
+    raise AssertionError('a remote master was contacted')
+  from tensorflow.python.tpu import tpu_system_metadata  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(tpu_system_metadata, '_query_tpu_system_metadata', fail)
+  with pytest.raises(ValueError, match='CPU and GPU only. Pass use_tpu'):
+    _train_with(tpu.RunConfig(master='grpc://10.1.2.3:8470'),
+                train_batch_size=8)

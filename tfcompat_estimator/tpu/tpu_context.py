@@ -19,8 +19,11 @@ from tensorflow.python.platform import tf_logging as logging
 from tensorflow.python.tpu import tpu_system_metadata
 
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.tpu import tpu_config as tpu_config_lib
 
 ModeKeys = model_fn_lib.ModeKeys
+_BATCH_NAMES = {ModeKeys.TRAIN: 'train', ModeKeys.EVAL: 'eval',
+                ModeKeys.PREDICT: 'predict'}
 
 
 class TPUContext:
@@ -211,6 +214,33 @@ class _InternalTPUContext:
                        'one host (0).')
     return '/device:CPU:0'
 
+  def tpu_system(self):
+    """The TPU cores of this process's machine, checked against the config.
+
+    A TPU run would need them; 2.15 looked them up first and checked the
+    configuration against them, and those checks are kept. A remote master
+    is not contacted (an unreachable one would stall for minutes).
+
+    Returns:
+      TensorFlow's `TPUSystemMetadata` (`num_cores` 0 without a TPU), or
+      None for a remote master.
+
+    Raises:
+      ValueError: The configuration does not fit the TPU system found.
+    """
+    mode = self._assert_mode()
+    master = (self._config.evaluation_master if mode == ModeKeys.EVAL
+              else self._config.master)
+    if master not in ('', 'local'):
+      return None
+    system = tpu_system_metadata._query_tpu_system_metadata(  # pylint: disable=protected-access
+        master, cluster_def=None,
+        query_topology=bool(self._config.tpu_config.num_cores_per_replica))
+    if system.num_cores:
+      _check_against_tpu_system(self._config.tpu_config, mode, master,
+                                self.global_batch_size, system)
+    return system
+
   @property
   def master_job(self):
     """The job a TPU computation would be placed on, or None (local).
@@ -233,6 +263,35 @@ class _InternalTPUContext:
     except ValueError as e:
       raise ValueError(f'{e} Please specify a tpu_job_name as part of your '
                        'TPUConfig.') from e
+
+
+def _check_against_tpu_system(tpu_config, mode, master, batch_size, system):
+  """2.15's checks of a TPU run's configuration, with its messages."""
+  per_replica = tpu_config.num_cores_per_replica
+  replicas = system.num_cores // (per_replica or 1)
+  pipeline = tpu_config.per_host_input_for_training
+  broadcast = pipeline == tpu_config_lib.InputPipelineConfig.BROADCAST
+  per_host_v2 = pipeline == tpu_config_lib.InputPipelineConfig.PER_HOST_V2
+  if tpu_config.num_shards and tpu_config.num_shards != replicas:
+    raise ValueError(
+        'TPUConfig.num_shards is not set correctly. According to TPU system '
+        f'metadata for Tensorflow master ({master}): num_replicas should be '
+        f'({replicas}), got '
+        f'({tpu_config.num_shards}). For non-model-parallelism, num_replicas '
+        'should be the total num of TPU cores in the system. For '
+        'model-parallelism, the total number of TPU cores should be '
+        'num_cores_per_replica * num_replicas. Please set it accordingly or '
+        'leave it as `None`')
+  if per_replica and not per_host_v2 and (
+      per_replica > system.num_of_cores_per_host):
+    raise ValueError(
+        'Except the PER_HOST_V2 mode, the num of cores required by model '
+        'parallelism specified by TPUConfig.num_cores_per_replica should be '
+        'less than or equal to the num_cores_per_host. num_cores_per_replica: '
+        f'{per_replica}, num_cores_per_host: {system.num_of_cores_per_host}')
+  if batch_size is not None and batch_size % replicas and not broadcast:
+    raise ValueError(f'{_BATCH_NAMES[mode]} batch size {batch_size} must be '
+                     f'divisible by number of replicas {replicas}')
 
 
 def _get_tpu_context(config, train_batch_size, eval_batch_size,

@@ -281,18 +281,23 @@ class TPUEstimator(estimator_lib.Estimator):
     with self._ctx.with_mode(mode) as ctx:
       if ctx.is_running_on_cpu():
         return
-      batch_size = ctx.global_batch_size
-    _require_params_arg(self._user_model_fn, 'model_fn')
-    if mode != ModeKeys.TRAIN and batch_size is None:
-      call = 'evaluate' if mode == ModeKeys.EVAL else 'predict'
-      raise ValueError(f'{_BATCH_SIZE_ARG[mode]} in TPUEstimator constructor '
-                       f'cannot be `None` if .{call} is running on TPU.')
+      _require_params_arg(self._user_model_fn, 'model_fn')
+      if mode != ModeKeys.TRAIN and ctx.global_batch_size is None:
+        call = 'evaluate' if mode == ModeKeys.EVAL else 'predict'
+        raise ValueError(f'{_BATCH_SIZE_ARG[mode]} in TPUEstimator '
+                         f'constructor cannot be `None` if .{call} is '
+                         'running on TPU.')
+      system = ctx.tpu_system()  # 2.15's checks against the TPU found
+    found = ''
+    if system is not None and not system.num_cores:
+      devices = ', '.join(d.name for d in system.devices)
+      found = f'No TPU cores were found here (devices: {devices}). '
     raise ValueError(
         f'TPUEstimator(use_tpu=True) would run {mode} on a TPU, and '
         'tfcompat_estimator runs TPUEstimator programs on CPU and GPU only. '
-        'Pass use_tpu=False (e.g. --use_tpu=False): the same model_fn, '
-        'input_fn and batch sizes then run as tensorflow-estimator ran them '
-        'without a TPU.')
+        f'{found}Pass use_tpu=False (e.g. --use_tpu=False): the same '
+        'model_fn, input_fn and batch sizes then run as tensorflow-estimator '
+        'ran them without a TPU.')
 
   def _input_fn_for(self, input_fn, mode):
     """`input_fn` called with `params['batch_size']` for `mode`."""
