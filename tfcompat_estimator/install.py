@@ -79,7 +79,8 @@ _LAZY_MODULE_MAP.update({
 _LAZY_MODULE_MAP.update({
     f'{_EST}.tpu.{name}': f'tfcompat_estimator.tpu.{name}'
     for name in ('tpu_estimator', 'tpu_config', 'util',
-                 '_tpu_estimator_embedding', 'tpu_context')
+                 '_tpu_estimator_embedding', 'tpu_context', 'error_handling',
+                 'iteration_count_estimator')
 })
 _LAZY_MODULE_MAP.update({
     f'{_EST}.head.{name}': f'{_CANNED}head.{name}'

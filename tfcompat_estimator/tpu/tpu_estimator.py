@@ -43,6 +43,8 @@ from tfcompat_estimator.tpu.spec import TPUEstimatorSpec  # pylint: disable=unus
 from tfcompat_estimator.tpu.stopping_signals import _InputsWithStoppingSignals  # pylint: disable=unused-import
 from tfcompat_estimator.tpu.stopping_signals import _PaddingSignals  # pylint: disable=unused-import
 from tfcompat_estimator.tpu.stopping_signals import _StopSignals  # pylint: disable=unused-import
+from tfcompat_estimator.tpu.stop_at_step_hook import _create_or_get_iterations_per_loop  # pylint: disable=unused-import
+from tfcompat_estimator.tpu.stop_at_step_hook import _TPUStopAtStepHook  # pylint: disable=unused-import
 
 ModeKeys = model_fn_lib.ModeKeys
 _BATCH_SIZE_KEY = 'batch_size'
