@@ -20,7 +20,6 @@ would stop the loop after each step. No TPU is used: `use_tpu=True` is an
 error at the first run that would need one.
 """
 
-import collections
 import copy
 import enum
 import math
@@ -37,14 +36,20 @@ from tfcompat_estimator.tpu import tpu_config
 from tfcompat_estimator.tpu import tpu_context
 from tfcompat_estimator.tpu import util as util_lib
 # 2.15's tpu_estimator module held these; programs import them from it.
+# pylint: disable=unused-import,g-bad-import-order
 from tfcompat_estimator.tpu.hooks import ExamplesPerSecondHook
-from tfcompat_estimator.tpu.hooks import InstallSignalHandlerHook  # pylint: disable=unused-import
-from tfcompat_estimator.tpu.spec import TPUEstimatorSpec  # pylint: disable=unused-import
-from tfcompat_estimator.tpu.stopping_signals import _InputsWithStoppingSignals  # pylint: disable=unused-import
-from tfcompat_estimator.tpu.stopping_signals import _PaddingSignals  # pylint: disable=unused-import
-from tfcompat_estimator.tpu.stopping_signals import _StopSignals  # pylint: disable=unused-import
-from tfcompat_estimator.tpu.stop_at_step_hook import _create_or_get_iterations_per_loop  # pylint: disable=unused-import
-from tfcompat_estimator.tpu.stop_at_step_hook import _TPUStopAtStepHook  # pylint: disable=unused-import
+from tfcompat_estimator.tpu.hooks import InstallSignalHandlerHook
+from tfcompat_estimator.tpu.inference_export import BatchConfig
+from tfcompat_estimator.tpu.inference_export import call_computation
+from tfcompat_estimator.tpu.inference_export import inference_on_tpu
+from tfcompat_estimator.tpu.inference_export import model_fn_inference_on_tpu
+from tfcompat_estimator.tpu.spec import TPUEstimatorSpec
+from tfcompat_estimator.tpu.stop_at_step_hook import _create_or_get_iterations_per_loop
+from tfcompat_estimator.tpu.stop_at_step_hook import _TPUStopAtStepHook
+from tfcompat_estimator.tpu.stopping_signals import _InputsWithStoppingSignals
+from tfcompat_estimator.tpu.stopping_signals import _PaddingSignals
+from tfcompat_estimator.tpu.stopping_signals import _StopSignals
+# pylint: enable=unused-import,g-bad-import-order
 
 ModeKeys = model_fn_lib.ModeKeys
 _BATCH_SIZE_KEY = 'batch_size'
@@ -73,21 +78,6 @@ class PeriodicLogger:
 class ExportSavedModelApiVersion(enum.Enum):
   V1 = 1
   V2 = 2
-
-
-class BatchConfig(collections.namedtuple('BatchConfig', [
-    'num_batch_threads', 'max_batch_size', 'batch_timeout_micros',
-    'allowed_batch_sizes', 'max_enqueued_batches'])):
-  """Settings of a batching function around TPU inference (kept as given)."""
-
-  def __new__(cls, num_batch_threads, max_batch_size, batch_timeout_micros,
-              allowed_batch_sizes, max_enqueued_batches=100):
-    return super().__new__(
-        cls, num_batch_threads=num_batch_threads,
-        max_batch_size=max_batch_size,
-        batch_timeout_micros=batch_timeout_micros,
-        allowed_batch_sizes=allowed_batch_sizes,
-        max_enqueued_batches=max_enqueued_batches)
 
 
 def _add_item_to_params(params, key, value):
@@ -245,7 +235,8 @@ class TPUEstimator(estimator_lib.Estimator):
                                         self.params, batch_size=None,
                                         use_tpu=True)
       return inference_export.rewritten_spec(
-          lambda: self._call_model_fn(features, labels, mode, config))
+          lambda inputs: self._call_model_fn(inputs, labels, mode, config),
+          features)
 
   # Runs ------------------------------------------------------------------------
   def train(self, input_fn, hooks=None, steps=None, max_steps=None,
