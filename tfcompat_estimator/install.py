@@ -41,6 +41,7 @@ _MODULE_MAP = {
     _EST + '.gc': 'tfcompat_estimator.gc',
     _EST + '.util': 'tfcompat_estimator.util',
     _EST + '.early_stopping': 'tfcompat_estimator.early_stopping',
+    _EST + '.estimator_export': 'tfcompat_estimator.estimator_export',
     _EST + '.hooks.hooks': 'tfcompat_estimator.evaluation_hooks',
 }
 
