@@ -48,7 +48,8 @@ class EstimatorSpec(collections.namedtuple('EstimatorSpec', _SPEC_FIELDS)):
     if train_op is None and mode == ModeKeys.TRAIN:
       raise ValueError('Missing train_op: a TRAIN mode EstimatorSpec needs one.')
     if train_op is not None:
-      train_op = _as_graph_element(train_op, 'train_op', graph)
+      train_op = _as_graph_element(_op_of_variable(train_op, graph),
+                                   'train_op', graph)
     if loss is None:
       if mode in (ModeKeys.TRAIN, ModeKeys.EVAL):
         raise ValueError(f'Missing loss: a {mode!r} mode EstimatorSpec needs one.')
@@ -170,6 +171,20 @@ def _as_graph_element(value, name, graph):
   if not isinstance(value, tf.Operation) and not tf.is_tensor(value):
     raise TypeError(f'{name} must be Operation or Tensor, given: {value!r}')
   _check_graph(value, name, graph)
+  return value
+
+
+def _op_of_variable(value, graph):
+  """A Variable's op if it is in `graph`, else `value` itself.
+
+  2.15 kept a Variable train_op as its op: for the result of an assign
+  (`tf.compat.v1.assign_add(global_step, 1)`), the assign itself. A
+  variable made outside the graph has no op there and stays as it is.
+  """
+  if isinstance(value, tf.Variable):
+    op = getattr(value, 'op', None)  # eager variables raise AttributeError
+    if isinstance(op, tf.Operation) and op.graph is graph:
+      return op
   return value
 
 
