@@ -57,9 +57,14 @@ class estimator_export:  # pylint: disable=invalid-name
     """
     func = deprecation.deprecated(None, 'Use tf.keras instead.')(func)
     _, target = tf_decorator.unwrap(func)
-    setattr(target, _NAMES, self._names)
-    setattr(target, _NAMES_V1, self._names_v1)
+    self.set_attr(target, _NAMES, self._names)
+    self.set_attr(target, _NAMES_V1, self._names_v1)
     return func
+
+  def set_attr(self, func, api_names_attr, names):
+    """Stores `names` on `func` under `api_names_attr`."""
+    del self  # the same for every export
+    setattr(func, api_names_attr, names)
 
   def export_constant(self, module_name, name):
     """Records that `module_name.name`, a constant, has these API names.

@@ -58,6 +58,7 @@ _LAZY_MODULE_MAP.update({
     _EST + '.keras_lib': 'tfcompat_estimator.keras_lib',
     _EST + '.canned.head': _CANNED + 'head.v1_heads',
     _EST + '.extenders': _CANNED + 'extenders',
+    _EST + '.export.function': 'tfcompat_estimator.export.function',
     _EST + '.head.sequential_head': _CANNED + 'rnn',
 })
 # The families below are large and rarely used; each is bound lazily under
