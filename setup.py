@@ -23,6 +23,9 @@ setuptools.setup(
             'tensorflow-serving-api>=2.16,<2.22',
             # TF1 hub.Module / text_embedding_column idioms (tests/test_tf_hub.py)
             'tensorflow-hub==0.15.0',
+            # Free loopback ports for parameter-server clusters
+            # (tests/cluster_launcher.py).
+            'portpicker',
         ],
         # bench/canned_accuracy.py: small real data sets bundled with it.
         'bench': ['scikit-learn'],

@@ -168,17 +168,17 @@ def test_strategy_cluster_task_without_chief_job(monkeypatch):
   assert run_config_lib.strategy_cluster_task() == ('worker', 1)
 
 
-def test_parameter_server_strategy_is_rejected_by_name():
+def test_v1_parameter_server_strategy_needs_ps_tasks():
   config = run_config_lib.RunConfig()
   config._train_distribute = (  # pylint: disable=protected-access
       tf.compat.v1.distribute.experimental.ParameterServerStrategy())
-  with pytest.raises(ValueError, match='ParameterServerStrategy.*'
-                     'MultiWorkerMirroredStrategy'):
+  with pytest.raises(ValueError, match='ParameterServerStrategyV1 needs a '
+                     'TF_CONFIG cluster with "ps" tasks'):
     distribution.strategy_for('train', config)
   assert distribution.strategy_for('eval', config) is None
 
 
-def test_ps_cluster_without_strategy_is_rejected(monkeypatch, tmp_path):
+def test_worker_of_a_ps_cluster_does_not_train_itself(monkeypatch, tmp_path):
   monkeypatch.setenv('TF_CONFIG', json.dumps({
       'cluster': {'chief': ['a:1'], 'worker': ['b:1'], 'ps': ['c:1']},
       'task': {'type': 'worker', 'index': 0}}))
@@ -189,7 +189,8 @@ def test_ps_cluster_without_strategy_is_rejected(monkeypatch, tmp_path):
     return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=tf.no_op())
 
   estimator = tf.estimator.Estimator(model_fn, str(tmp_path))
-  with pytest.raises(ValueError, match='"ps".*train_distribute'):
+  with pytest.raises(ValueError, match='Only the chief trains in a '
+                     'parameter-server cluster; this task is worker:0'):
     estimator.train(lambda: tf.data.Dataset.from_tensors([1.0]), steps=1)
   assert not os.listdir(tmp_path)
 

@@ -23,6 +23,7 @@ from test_train_and_evaluate import set_tf_config
 from test_train_and_evaluate import train_input_fn
 import tfcompat_estimator as te
 from tfcompat_estimator import train_eval
+from tfcompat_estimator.train_eval import executor as executor_lib
 
 training = None  # 2.15's module path, bound by the fixture below
 
@@ -78,6 +79,9 @@ class FakeServer:
 
   def start(self):
     FakeServer.started.append(self.args)
+
+  def join(self):
+    FakeServer.started.append('joined')
 
 
 @pytest.fixture
@@ -292,10 +296,35 @@ def test_a_cluster_without_master_cannot_serve(tmp_path, monkeypatch):
     training._TrainingExecutor(est, *specs()).run_worker()
 
 
-def test_ps_task_checks_its_config_then_explains(tmp_path, monkeypatch):
+def test_ps_task_serves_until_ended(tmp_path, monkeypatch, fake_server):
   set_tf_config(monkeypatch, 'ps', jobs=('chief', 'worker', 'ps'))
-  with pytest.raises(ValueError, match='parameter server'):
-    training._TrainingExecutor(make_estimator(tmp_path), *specs()).run()
+  est = make_estimator(tmp_path)
+  TrainCalls(est)
+  training._TrainingExecutor(est, *specs()).run()
+  # As in 2.15, the task starts its server and joins it (the fake returns).
+  assert [s if s == 'joined' else s['job_name']
+          for s in fake_server.started] == ['ps', 'joined']
+
+
+def test_worker_of_a_ps_cluster_serves_until_max_steps(tmp_path, monkeypatch,
+                                                       fake_server):
+  set_tf_config(monkeypatch, 'worker', jobs=('chief', 'worker', 'ps'))
+  est = make_estimator(tmp_path)
+  train = TrainCalls(est)
+  polls = []
+
+  def sleep(secs):  # the chief's checkpoints arrive while the worker waits
+    polls.append(secs)
+    with monkeypatch.context() as chief:
+      chief.delenv('TF_CONFIG')
+      make_estimator(tmp_path).train(train_input_fn,
+                                     max_steps=15 * len(polls))
+
+  monkeypatch.setattr(executor_lib.time, 'sleep', sleep)
+  training._TrainingExecutor(est, *specs(max_steps=30)).run()
+  assert train.calls == []  # the chief schedules the steps; the worker serves
+  assert [s['job_name'] for s in fake_server.started] == ['worker']
+  assert polls == [executor_lib._WORKER_POLL_SECS] * 2
 
 
 @pytest.mark.parametrize('task', ['local', 'alloc'])

@@ -14,11 +14,14 @@ dataset elements go to consecutive replicas.
 """
 
 import contextlib
+import functools
 import threading
 
 from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 from tensorflow.python.distribute import cross_device_utils  # pylint: disable=g-direct-tensorflow-import
+
+from tfcompat_estimator import parameter_servers
 
 _v1 = tf.compat.v1
 # The errors a collective raises when another worker of the job is gone.
@@ -44,22 +47,22 @@ def strategy_for(mode, config):
     return None
   strategy = config.train_distribute
   if strategy is None:
-    if config.cluster_spec and 'ps' in config.cluster_spec.jobs:
-      raise ValueError(
-          'TF_CONFIG has "ps" tasks: parameter-server (between-graph) '
-          'training, which TensorFlow 2 no longer runs for Estimators. Drop '
-          'the "ps" job and set RunConfig(train_distribute='
-          'tf.distribute.MultiWorkerMirroredStrategy()) on every task.')
+    if parameter_servers.has_ps_tasks(config):
+      return parameter_servers.strategy_for_cluster(config)
     return None
   if type(strategy).__name__.startswith('TPUStrategy'):
     raise ValueError('TPUStrategy is not supported by tfcompat_estimator; '
                      'use MirroredStrategy or MultiWorkerMirroredStrategy.')
+  if parameter_servers.is_strategy(strategy):
+    return strategy
   if _is_parameter_server(strategy):
-    raise ValueError(
-        f'{type(strategy).__name__} is not supported for Estimator training: '
-        'a captured model_fn graph runs its steps locally, which parameter '
-        'servers cannot host. Use tf.distribute.MultiWorkerMirroredStrategy '
-        '(synchronous, one process per TF_CONFIG worker) instead.')
+    # The v1 class builds graphs for between-graph replicas; the same job
+    # runs on TF2's strategy, connected from the TF_CONFIG cluster.
+    if not parameter_servers.has_ps_tasks(config):
+      raise ValueError(
+          f'{type(strategy).__name__} needs a TF_CONFIG cluster with "ps" '
+          'tasks; this RunConfig has none.')
+    return parameter_servers.strategy_for_cluster(config)
   return strategy
 
 
@@ -68,11 +71,20 @@ def _is_parameter_server(strategy):
 
 
 def local_replicas(strategy):
-  return len(strategy.extended.worker_devices) if strategy else 1
+  """How many copies of the model_fn one capture builds (one per device)."""
+  if not strategy or parameter_servers.is_strategy(strategy):
+    return 1  # parameter servers: one model, run by each worker in turn
+  return len(strategy.extended.worker_devices)
+
+
+def replicates(strategy):
+  """Whether the model_fn runs once per replica (see `replicated_spec`)."""
+  return bool(strategy) and not parameter_servers.is_strategy(strategy)
 
 
 def is_multi_worker(strategy):
-  return bool(strategy) and strategy.extended._in_multi_worker_mode()  # pylint: disable=protected-access
+  """Whether training runs in step with other workers (collectives)."""
+  return replicates(strategy) and strategy.extended._in_multi_worker_mode()  # pylint: disable=protected-access
 
 
 def steps_one_by_one(strategy):
@@ -101,6 +113,10 @@ def input_context(strategy):
   """The `tf.distribute.InputContext` an input_fn may ask for, or None."""
   if strategy is None:
     return None
+  if parameter_servers.is_strategy(strategy):
+    # What the chief reads its element spec with; each worker gets its own.
+    return tf.distribute.InputContext(
+        num_input_pipelines=parameter_servers.num_workers(strategy))
   resolver = getattr(strategy, 'cluster_resolver', None)
   workers, worker_id = 1, 0
   if is_multi_worker(strategy) and resolver is not None:
@@ -132,6 +148,13 @@ def capture_scope(strategy):
   """
   if strategy is None:
     yield
+    return
+  if parameter_servers.is_strategy(strategy):
+    # Only the variables go to the ps tasks; the graph stays the one model
+    # a 2.15 worker built, its optimizer updating them directly.
+    with tf.variable_creator_scope(functools.partial(
+        parameter_servers.create_variable, strategy)):
+      yield
     return
   launcher = cross_device_utils.CollectiveReplicaLauncher
   saved = launcher._prefer_unique_instance_key  # pylint: disable=protected-access

@@ -15,6 +15,7 @@ import tensorflow as tf
 
 from tfcompat_estimator import distribution
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator import parameter_servers
 from tfcompat_estimator.inputs import graph_queue
 from tfcompat_estimator.session_emulation import engine_scope
 from tfcompat_estimator.session_emulation import input_graph as input_graph_lib
@@ -81,6 +82,8 @@ class BatchSource:
     self.mode = mode
     strategy = distribution.strategy_for(mode, config)
     self.iterator = None
+    # Under parameter servers the iterator's batches are read on the workers.
+    self.on_workers = parameter_servers.is_strategy(strategy)
     self.input_graph = None  # an InputGraph, for input_fns returning tensors
     self._replicas = distribution.local_replicas(strategy)
     args = (input_fn, mode, params, config, distribution.input_context(strategy))
@@ -93,8 +96,30 @@ class BatchSource:
       result = self._call_eagerly(*args)
       if not isinstance(result, tf.data.Dataset):
         result = self._call_in_graph(*args)
-    if result is not None:
+    if self.on_workers:
+      self._iterate_on_workers(strategy, result, args)
+    elif result is not None:
       self._iterate(result)
+
+  def _iterate_on_workers(self, strategy, dataset, args):
+    """Each worker calls the input_fn with its own input context."""
+    if not isinstance(dataset, tf.data.Dataset):
+      # (None: it returned tensors, now read through `input_graph`.)
+      self.close()
+      raise ValueError(
+          'Under parameter-server training each worker reads its own input, '
+          'so input_fn must return a tf.data.Dataset; it returned tensors '
+          '(features and labels), which only this process could read.')
+    self.features_spec, self.labels_spec = _split(dataset.element_spec,
+                                                  self.mode)
+    input_fn, mode, params, config, _ = args
+
+    def worker_dataset(input_context):
+      return call_input_fn(input_fn, mode, params, config,
+                           input_context).prefetch(tf.data.AUTOTUNE)
+
+    self.iterator = parameter_servers.per_worker_iterator(strategy,
+                                                          worker_dataset)
 
   def _iterate(self, dataset):
     if self.mode == ModeKeys.PREDICT and _is_pair(dataset.element_spec):
@@ -194,6 +219,9 @@ class BatchSource:
 
   def flat_batch(self, feed_dict=None):
     """The next batch as flat tensors; raises StopIteration at end of input."""
+    if self.on_workers:
+      raise RuntimeError('Under parameter-server training the batches are '
+                         'read on the workers, not here.')
     if self.iterator is not None:
       if feed_dict:
         raise ValueError(

@@ -23,6 +23,7 @@ from tfcompat_estimator import distribution
 from tfcompat_estimator import file_errors
 from tfcompat_estimator import input_pipeline
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator import parameter_servers
 from tfcompat_estimator import summaries
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
 from tfcompat_estimator.session_emulation import hook_schedule
@@ -128,6 +129,9 @@ class TrainLoop:
     self._restored = checkpoints.latest_checkpoint(estimator.model_dir)
     self.captured = estimator._prepare(  # pylint: disable=protected-access
         model_fn_lib.ModeKeys.TRAIN, self._batches, self._restored)
+    if self._batches.on_workers:
+      parameter_servers.check_slots_beside_variables(
+          self.captured.global_variables)
     self._start = int(self.captured.global_step.numpy())
     self._last_step = last_step if steps is None else self._start + steps
     self._session = session_lib.EmulatedSession(self.captured,
@@ -352,8 +356,13 @@ class TrainLoop:
           ('train_loop', report_fn.name), lambda: loops.make_loop(
               self.captured.pruned_for([self.captured.spec.loss], [self.captured.train_op]),
               watch_loss=True, report_fn=report_fn, n_reported=len(elements)))
-    steps_run, loss, stopped, reported, values = self._loop(
-        self._batches.iterator, tf.constant(n), tf.constant(report is not None))
+    if self._batches.on_workers:
+      steps_run, loss, stopped, reported, values = self._run_on_workers(
+          n, report is not None)
+    else:
+      steps_run, loss, stopped, reported, values = self._loop(
+          self._batches.iterator, tf.constant(n),
+          tf.constant(report is not None))
     steps_run = int(steps_run)
     self._iteration += steps_run
     if bool(stopped):
@@ -371,8 +380,44 @@ class TrainLoop:
     return [session_lib.to_numpy(v) for v in loops.with_operations(
         report_fn, len(elements), values)]
 
+  def _run_on_workers(self, n, report):
+    """`self._loop`'s results, its steps run by the parameter-server workers.
+
+    The `n` quiet steps are split into one compiled call per worker, run
+    concurrently; the report step, if any, runs after them, so the values
+    it returns follow every step before it.
+    """
+    strategy = self._strategy
+    workers = parameter_servers.num_workers(strategy)
+    sizes = [n // workers + (1 if i < n % workers else 0)
+             for i in range(min(n, workers))]
+    calls = [parameter_servers.schedule(
+        strategy, self._loop, (self._batches.iterator, tf.constant(size),
+                               tf.constant(False)))
+             for size in sizes]
+    if report:
+      calls.append(parameter_servers.schedule(
+          strategy, self._loop, (self._batches.iterator, tf.constant(0),
+                                 tf.constant(True))))
+    results = [parameter_servers.fetch(call) for call in calls]
+    steps_run = sum(int(r[0]) for r in results)
+    ran = [r for r in results if int(r[0])]
+    loss = ran[-1][1] if ran else tf.constant(0.0)
+    stopped = any(bool(r[2]) for r in results)
+    if stopped:  # the first call that stopped says why (NaN or end of input)
+      loss = next(r[1] for r in results if bool(r[2]))
+    reported, values = (results[-1][3], results[-1][4]) if report else (
+        False, [])
+    return steps_run, tf.constant(loss), stopped, reported, values
+
   def _run_single(self, runner, step):
-    self._run_step(runner, self._reports_at(step, self._iteration))
+    wants = self._reports_at(step, self._iteration)
+    if self._batches.on_workers:
+      # A worker reads the batch: the step is a compiled call of no quiet
+      # steps, ended by this one.
+      self._run_compiled(step, 0, wants, runner, [])
+      return
+    self._run_step(runner, wants)
 
   def _run_step(self, runner, wants, compute=None):
     """One step through the hook protocol, then its loss log and summary.

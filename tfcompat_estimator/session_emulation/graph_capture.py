@@ -82,10 +82,10 @@ class CapturedModel:
         self.global_step_read = tf.identity(self.global_step.read_value(),
                                             name='global_step')
         _v1.add_to_collection(_GLOBAL_STEP_READ_KEY, self.global_step_read)
-        if strategy is None:
-          self.spec = call(*batches[0])
-        else:
+        if distribution.replicates(strategy):
           self.spec = distribution.replicated_spec(strategy, call, batches)
+        else:
+          self.spec = call(*batches[0])
         # Hooks look the global step up after capture and expect a graph
         # element named 'global_step' (the variable itself lives outside).
         global_step_list = _v1.get_collection_ref(_v1.GraphKeys.GLOBAL_STEP)

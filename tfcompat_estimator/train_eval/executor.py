@@ -3,9 +3,11 @@
 `TrainingExecutor.run` picks `run_<task type>`: a local run trains with
 `evaluation.EvaluateOnSave` listening to its checkpoint saves; under a
 `TF_CONFIG` cluster the `chief` and `worker`s train, a `master` trains and
-evaluates, the `evaluator` follows model_dir with its own loop, and a `ps`
-would serve variables. One method per role, as in 2.15, so a program or
-library that subclasses 2.15's `_TrainingExecutor` finds the same seams.
+evaluates, the `evaluator` follows model_dir with its own loop. In a cluster
+with `ps` tasks the chief coordinates training (`parameter_servers.py`): the
+ps tasks hold the variables and the workers run the steps it schedules, both
+only serving. One method per role, as in 2.15, so a program or library that
+subclasses 2.15's `_TrainingExecutor` finds the same seams.
 
 Cluster tasks start TensorFlow's standard server first, as 2.15 did: the
 cluster manager reserved the task's address for it, and other tasks may
@@ -24,6 +26,7 @@ import tensorflow as tf
 from tensorflow.python.training import server_lib
 
 from tfcompat_estimator import estimator as estimator_lib
+from tfcompat_estimator import parameter_servers
 from tfcompat_estimator import run_config as run_config_lib
 from tfcompat_estimator.train_eval import evaluation
 from tfcompat_estimator.train_eval import specs
@@ -33,6 +36,8 @@ _GLOBAL_STEP = tf.compat.v1.GraphKeys.GLOBAL_STEP
 # Non-chief workers start staggered (as in 2.15): 5 s per index, 60 s at most.
 _WORKER_DELAY_SECS_PER_INDEX = 5
 _MAX_WORKER_DELAY_SECS = 60
+# How often a parameter-server worker looks for the chief's last checkpoint.
+_WORKER_POLL_SECS = 2
 # Tasks that may skip the server when they are the cluster's only node.
 _TRAINER_JOBS = (_TaskType.CHIEF, _TaskType.MASTER, _TaskType.WORKER)
 
@@ -112,8 +117,9 @@ class TrainingExecutor:
     """
     if task_type == _TaskType.EVALUATOR:
       return self.run_evaluator()
-    if task_type == _TaskType.PS:
-      raise _ps_unsupported()
+    if parameter_servers.has_ps_tasks(self._estimator.config) and (
+        task_type in (_TaskType.PS, _TaskType.WORKER)):
+      return self._run_task(task_type)  # they serve the chief, as without
     if task_type == _TaskType.CHIEF:
       self._train(self._train_spec.saving_listeners)
     elif task_type == _TaskType.MASTER:
@@ -145,7 +151,15 @@ class TrainingExecutor:
     self._start_distributed_training(self._train_spec.saving_listeners)
 
   def run_worker(self):
-    """Trains after a staggered start; the chief owns the saving listeners."""
+    """Trains after a staggered start; the chief owns the saving listeners.
+
+    In a cluster with ps tasks the chief schedules the training steps on
+    the workers: a worker serves them until the chief's checkpoints reach
+    `max_steps` (2.15's workers stopped there too).
+    """
+    if parameter_servers.has_ps_tasks(self._estimator.config):
+      self._serve_until_trained()
+      return
     self._start_distributed_training()
 
   def run_master(self):
@@ -159,13 +173,12 @@ class TrainingExecutor:
     self._start_continuous_evaluation()
 
   def run_ps(self):
-    """A parameter server: rejected, after the config is checked.
+    """A parameter server: holds variables for the chief until killed.
 
-    2.15 served variables to between-graph replicas here. This package trains
-    through TF2 step functions that such replicas cannot share yet.
+    As in 2.15, the task never returns: the cluster manager ends it.
     """
-    _check_server_config(self._estimator.config)
-    raise _ps_unsupported()
+    server = _start_std_server(self._estimator.config)
+    server.join()
 
   def run_local(self):
     """Trains here, evaluating checkpoints as they are saved.
@@ -201,8 +214,9 @@ class TrainingExecutor:
   def _start_distributed_training(self, saving_listeners=None):
     """Starts this task's server, waits a worker's turn, then trains."""
     config = self._estimator.config
-    # The server comes first: the other tasks wait to reach it.
-    if not _is_google_env():
+    # The server comes first: the other tasks wait to reach it. The chief of
+    # a cluster with ps tasks gets its server from the coordinator instead.
+    if not _is_google_env() and not parameter_servers.has_ps_tasks(config):
       _start_std_server(config)
     delay = _worker_start_delay(config)
     if delay > 0:
@@ -210,6 +224,22 @@ class TrainingExecutor:
                                 delay)
       time.sleep(delay)
     self._train(saving_listeners)
+
+  def _serve_until_trained(self):
+    """Serves the chief's steps until model_dir reaches `max_steps`."""
+    config = self._estimator.config
+    server = _start_std_server(config)
+    max_steps = self._train_spec.max_steps
+    if max_steps is None:
+      server.join()  # trains until the job is ended, as in 2.15
+    while True:
+      path = tf.train.latest_checkpoint(self._estimator.model_dir)
+      if path and tf.train.load_variable(path, _GLOBAL_STEP) >= max_steps:
+        tf.compat.v1.logging.info(
+            'Training reached max_steps=%d (%s); this worker is done.',
+            max_steps, path)
+        return
+      time.sleep(_WORKER_POLL_SECS)
 
   def _train(self, saving_listeners):
     self._estimator.train(
@@ -291,15 +321,6 @@ def _worker_start_delay(config):
   if config.experimental_max_worker_delay_secs is not None:
     max_delay = int(config.experimental_max_worker_delay_secs)
   return min(max_delay, (config.task_id + 1) * _WORKER_DELAY_SECS_PER_INDEX)
-
-
-def _ps_unsupported():
-  return ValueError(
-      'TF_CONFIG makes this task a parameter server ("ps"), which '
-      'train_and_evaluate does not support: TensorFlow 2 has no parameter-'
-      'server training for Estimators. Train on "chief"/"worker" tasks with '
-      'RunConfig(train_distribute=tf.distribute.MultiWorkerMirroredStrategy()) '
-      'and drop the "ps" job from the cluster.')
 
 
 def _is_google_env():

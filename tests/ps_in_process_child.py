@@ -1,0 +1,157 @@
+"""A parameter-server job whose ps and worker servers live in this process.
+
+    python ps_in_process_child.py WORK_DIR
+
+The process starts two ps and two worker servers on loopback ports, then
+trains as the cluster's chief (TF_CONFIG names it so). Connecting to a
+cluster changes the process's TensorFlow context for good, so each run is
+its own process. The last line printed is a JSON object with what the
+case observed (all cases share the cluster: connecting takes seconds).
+"""
+
+import json
+import os
+import sys
+
+import numpy as np
+import portpicker
+import tensorflow as tf
+
+WORK_DIR = sys.argv[1]
+_PORTS = {job: [portpicker.pick_unused_port() for _ in range(n)]
+          for job, n in (('chief', 1), ('worker', 2), ('ps', 2))}
+CLUSTER = {job: [f'localhost:{p}' for p in ports]
+           for job, ports in _PORTS.items()}
+SERVERS = [tf.distribute.Server(tf.train.ClusterSpec(CLUSTER), job_name=job,
+                                task_index=index, protocol='grpc', start=True)
+           for job in ('worker', 'ps') for index in range(len(CLUSTER[job]))]
+os.environ['TF_CONFIG'] = json.dumps({'cluster': CLUSTER,
+                                      'task': {'type': 'chief', 'index': 0}})
+
+import tfcompat_estimator  # pylint: disable=g-import-not-at-top,wrong-import-position
+tfcompat_estimator.install()
+tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+v1 = tf.compat.v1
+
+X = np.random.RandomState(0).rand(256, 4).astype(np.float32)
+Y = X.sum(axis=1, keepdims=True)
+CONTEXTS = []  # (pipelines, id) of each input_fn call
+DEVICES = {}
+
+
+def record_device(next_creator, **kwargs):
+  """Sees each training variable as created, before the graph captures it."""
+  variable = next_creator(**kwargs)
+  DEVICES[kwargs['name']] = variable.device
+  return variable
+
+
+def model_fn(features, labels, mode, params):
+  record = mode == tf.estimator.ModeKeys.TRAIN
+  with tf.variable_creator_scope(record_device if record else
+                                 lambda next_creator, **kw: next_creator(**kw)):
+    w = v1.get_variable('w', [4, 1], partitioner=v1.fixed_size_partitioner(2))
+    b = v1.get_variable('b', [1])
+  predictions = tf.matmul(features['x'], w) + b
+  loss = tf.reduce_mean(tf.square(predictions - labels)) * params['scale']
+  train_op = v1.train.GradientDescentOptimizer(0.05).minimize(
+      loss, global_step=v1.train.get_global_step())
+  return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op,
+                                    predictions=predictions)
+
+
+def input_fn(input_context=None):
+  dataset = tf.data.Dataset.from_tensor_slices(({'x': X}, Y))
+  if input_context is not None:
+    CONTEXTS.append([input_context.num_input_pipelines,
+                     input_context.input_pipeline_id])
+    dataset = dataset.shard(input_context.num_input_pipelines,
+                            input_context.input_pipeline_id)
+  return dataset.repeat().batch(16)
+
+
+class StepRecorder(tf.estimator.SessionRunHook):
+  """Records the global step each step saw (a hook the loop cannot skip)."""
+
+  def __init__(self):
+    self.seen = []
+
+  def before_run(self, run_context):
+    del run_context
+    return tf.estimator.SessionRunArgs(v1.train.get_global_step())
+
+  def after_run(self, run_context, run_values):
+    del run_context
+    self.seen.append(int(run_values.results))
+
+
+def estimator(model_dir, scale=1.0):
+  config = tf.estimator.RunConfig(save_checkpoints_steps=100,
+                                  log_step_count_steps=None)
+  return tf.estimator.Estimator(model_fn, model_dir, config=config,
+                                params={'scale': scale})
+
+
+def train(model_dir):
+  est = estimator(model_dir)
+  hook = StepRecorder()
+  est.train(input_fn, max_steps=60, hooks=[hook])
+  reader = tf.train.load_checkpoint(model_dir)
+  return {
+      'hooked_steps': hook.seen[:3] + hook.seen[-2:],
+      'global_step': int(est.get_variable_value('global_step')),
+      'devices': dict(DEVICES),
+      'contexts': list(CONTEXTS),
+      'checkpoint': sorted(reader.get_variable_to_shape_map().items()),
+      'loss': float(est.evaluate(lambda: tf.data.Dataset.from_tensor_slices(
+          ({'x': X}, Y)).batch(64), name='chief')['loss'])}
+
+
+def nan_loss(model_dir):
+  try:
+    estimator(model_dir, scale=float("nan")).train(input_fn, max_steps=5)
+  except tf.compat.v1.train.NanLossDuringTrainingError:
+    return {'error': 'NanLossDuringTrainingError'}
+  return {}
+
+
+def tensor_input(model_dir):
+  os.makedirs(model_dir)
+  result = {}
+  try:
+    estimator(model_dir).train(
+        lambda: ({'x': tf.constant(X)}, tf.constant(Y)), max_steps=5)
+  except ValueError as e:
+    result['error'] = str(e)
+  result['model_dir'] = sorted(os.listdir(model_dir))
+  return result
+
+
+def ftrl_slots(model_dir):
+  """Ftrl's two slots per variable: their turn puts some off their variable's task."""
+
+  def ftrl_model_fn(features, labels, mode):
+    w = v1.get_variable('w', [4, 1], partitioner=v1.fixed_size_partitioner(2))
+    loss = tf.reduce_mean(tf.square(tf.matmul(features['x'], w) - labels))
+    train_op = v1.train.FtrlOptimizer(0.1).minimize(
+        loss, global_step=v1.train.get_global_step())
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+  try:
+    tf.estimator.Estimator(ftrl_model_fn, model_dir).train(input_fn,
+                                                           max_steps=5)
+  except ValueError as e:
+    written = sorted(os.listdir(model_dir)) if os.path.isdir(model_dir) else []
+    return {'error': str(e), 'model_dir': written}
+  return {}
+
+
+def main():
+  cases = (train, nan_loss, tensor_input, ftrl_slots)
+  print(json.dumps({case.__name__: case(os.path.join(WORK_DIR, case.__name__))
+                    for case in cases}), flush=True)
+
+
+if __name__ == '__main__':
+  main()
+  os._exit(0)  # the in-process servers cannot be stopped

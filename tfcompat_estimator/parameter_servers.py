@@ -1,0 +1,179 @@
+"""Parameter-server training on TensorFlow 2's `ParameterServerStrategy`.
+
+A legacy parameter-server job is a `TF_CONFIG` cluster of `chief`, `worker`
+and `ps` tasks all running the same program. In 2.15 each worker built its
+own graph, with its variables placed on the ps tasks in turn, and trained
+asynchronously. Here the chief is TensorFlow 2's cluster coordinator: it
+captures the model_fn graph once, creates the variables on the ps tasks (one
+by one in turn, as 2.15's `replica_device_setter` placed them, so the parts
+of a TF1 partitioned variable land on different ps tasks), and schedules
+compiled steps on the workers, each reading its own input. The workers and
+ps tasks only serve. (TensorFlow's coordinator reschedules the steps of a
+worker that fails; what a lost worker or ps task does to a job here is not
+measured yet, see README.)
+
+This module is the one place that uses the strategy's private variable
+placement and the coordinator.
+"""
+
+import contextlib
+import functools
+import json
+
+import tensorflow as tf
+from tensorflow.python.distribute import input_lib  # pylint: disable=g-direct-tensorflow-import
+from tensorflow.python.distribute.coordinator import values as coordinator_values  # pylint: disable=g-direct-tensorflow-import
+
+# The errors the coordinator raises when a ps task (or the chief's link to
+# the cluster) is gone; a failed worker is retried by the coordinator itself.
+_LOST_ERRORS = (tf.errors.UnavailableError, tf.errors.AbortedError,
+                tf.errors.CancelledError, tf.errors.DeadlineExceededError,
+                tf.errors.NotFoundError)
+
+
+class ParameterServerError(RuntimeError):
+  """Training lost a parameter server (or the cluster) and stopped."""
+
+
+def is_strategy(strategy):
+  """Whether `strategy` is TensorFlow 2's parameter-server strategy."""
+  return isinstance(
+      strategy, tf.distribute.experimental.ParameterServerStrategy)
+
+
+def has_ps_tasks(config):
+  return bool(config.cluster_spec) and 'ps' in config.cluster_spec.jobs
+
+
+_strategies = {}  # the cluster's TF_CONFIG -> the strategy connected to it
+
+
+def strategy_for_cluster(config):
+  """The coordinator's strategy for a `TF_CONFIG` cluster with ps tasks.
+
+  One per process: connecting makes this process the cluster's chief.
+
+  Raises:
+    ValueError: This task is not the chief, or the cluster has no chief.
+  """
+  cluster = config.cluster_spec.as_dict()
+  if 'chief' not in cluster:
+    raise ValueError(
+        'A TF_CONFIG cluster with "ps" tasks needs a "chief" task: it '
+        'coordinates training on TensorFlow 2 (2.15 also accepted worker 0 '
+        'as the chief). Add a "chief" job to the cluster.')
+  if config.task_type != 'chief':
+    raise ValueError(
+        f'Only the chief trains in a parameter-server cluster; this task is '
+        f'{config.task_type}:{config.task_id}, which serves the chief '
+        '(train_and_evaluate does that for it).')
+  key = json.dumps(cluster, sort_keys=True)
+  if key not in _strategies:
+    resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+        config.cluster_spec, task_type='chief', task_id=0,
+        rpc_layer=config.protocol or 'grpc')
+    _strategies[key] = tf.distribute.experimental.ParameterServerStrategy(
+        resolver)
+  return _strategies[key]
+
+
+def coordinator(strategy):
+  """The strategy's `ClusterCoordinator` (one per strategy)."""
+  return tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)
+
+
+def create_variable(strategy, next_creator, **kwargs):
+  """Creates a variable on the next ps task, in turn."""
+  return strategy.extended._create_variable(next_creator, **kwargs)  # pylint: disable=protected-access
+
+
+def check_slots_beside_variables(variables):
+  """Raises unless each optimizer slot lives on its variable's ps task.
+
+  An update op (e.g. `ResourceApplyFtrl`) needs a variable and its slots on
+  one device. TF1's slot creator asks for that with a colocation the
+  placement here does not see yet, so slots land wherever their turn falls;
+  a misplaced one is refused here, before any step runs, rather than by the
+  workers' graph placement.
+
+  Args:
+    variables: The model's variables by TF1 name; a slot is `<name>/<slot>`.
+
+  Raises:
+    ValueError: A slot and its variable are on different ps tasks.
+  """
+  for name, variable in variables.items():
+    owners = [key for key in variables if name.startswith(key + '/')]
+    if not owners:
+      continue
+    primary = variables[max(owners, key=len)]
+    if primary.device != variable.device:
+      raise ValueError(
+          f'Parameter-server training cannot run this model yet: the '
+          f'optimizer slot {name!r} was placed on {variable.device} and its '
+          f'variable on {primary.device}, and its update needs both on one '
+          'ps task. Slot placement is not done yet for optimizers with '
+          'slots (Ftrl, Adam, Momentum, ...; Adagrad only by chance). Train '
+          'with GradientDescent, or without ps tasks under '
+          'RunConfig(train_distribute=tf.distribute.'
+          'MultiWorkerMirroredStrategy()).')
+
+
+def num_workers(strategy):
+  return strategy._num_workers  # pylint: disable=protected-access
+
+
+def per_worker_iterator(strategy, dataset_fn):
+  """An iterator whose `next` on a worker reads that worker's own dataset.
+
+  TensorFlow's `create_per_worker_dataset` traces one dataset function for
+  all workers, so each would see the same input context. A 2.15 worker
+  built its own input pipeline, so here the function is traced once per
+  worker, with that worker's `InputContext` (its index as a Python int, as
+  input_fns use it in `shard` or to pick files).
+
+  Args:
+    strategy: The parameter-server strategy.
+    dataset_fn: `input_context -> tf.data.Dataset`.
+
+  Returns:
+    The per-worker iterator to pass to scheduled functions.
+  """
+  workers = coordinator(strategy)._cluster.workers  # pylint: disable=protected-access
+  iterators = []
+  for index, worker in enumerate(workers):
+    context = tf.distribute.InputContext(num_input_pipelines=len(workers),
+                                         input_pipeline_id=index)
+    make_dataset = tf.function(
+        functools.partial(dataset_fn, context)).get_concrete_function()
+    iterator = worker.create_resource(lambda fn=make_dataset: iter(fn()))
+    # Scheduled functions are traced against this spec.
+    iterator._type_spec = input_lib.get_iterator_spec_from_dataset(  # pylint: disable=protected-access
+        strategy, make_dataset.structured_outputs)
+    iterators.append(iterator)
+  return coordinator_values.PerWorkerDistributedIterator(tuple(iterators))
+
+
+def schedule(strategy, fn, args):
+  """Schedules `fn(*args)` on a free worker; returns its `RemoteValue`."""
+  return coordinator(strategy).schedule(fn, args=args)
+
+
+def fetch(remote_value):
+  """A scheduled call's result; raises `ParameterServerError` if the cluster is lost."""
+  with translated_errors():
+    return remote_value.fetch()
+
+
+@contextlib.contextmanager
+def translated_errors():
+  """Turns the coordinator's cluster errors into a `ParameterServerError`."""
+  try:
+    yield
+  except _LOST_ERRORS as e:
+    first_line = (e.message or str(e)).splitlines()[0]
+    raise ParameterServerError(
+        'Parameter-server training stopped: a ps task or the link to the '
+        f'cluster failed ({type(e).__name__}: {first_line}). Restart the job '
+        'with every ps task up; it resumes from the latest checkpoint in '
+        'model_dir.') from e
