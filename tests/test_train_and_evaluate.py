@@ -12,6 +12,7 @@ import socket
 import numpy as np
 import pytest
 import tensorflow as tf
+from tensorflow.python.training import server_lib
 
 from tensorflow.python.training import basic_session_run_hooks
 import tfcompat_estimator as te
@@ -474,10 +475,29 @@ def test_only_one_evaluator(tmp_path, monkeypatch):
     run(make_estimator(tmp_path), 5)
 
 
-def test_ps_task_is_rejected_with_the_alternative(tmp_path, monkeypatch):
+def test_ps_task_serves_without_training(tmp_path, monkeypatch):
+  """A ps task starts its server and joins it (here a stand-in that returns)."""
+  served = []
+
+  class Server:
+
+    def __init__(self, cluster_spec, job_name, task_index, **kwargs):
+      del cluster_spec, kwargs
+      served.append((job_name, task_index))
+
+    def start(self):
+      served.append('started')
+
+    def join(self):
+      served.append('joined')
+
+  monkeypatch.setattr(server_lib, 'Server', Server)
   set_tf_config(monkeypatch, 'ps', jobs=('chief', 'worker', 'ps'))
-  with pytest.raises(ValueError, match='parameter server.*MultiWorkerMirroredStrategy'):
-    run(make_estimator(tmp_path), 5)
+  est = make_estimator(tmp_path)
+  train = TrainCalls(est)
+  assert run(est, 5) is None
+  assert served == [('ps', 0), 'started', 'joined']
+  assert train.calls == [] and not os.listdir(tmp_path)
 
 
 class TrainCalls:
