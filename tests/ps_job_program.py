@@ -10,7 +10,8 @@ worker reads its own shard when the input_fn is given an input context
 (ours), else the shard of its task (2.15 gave none). Without
 tfcompat_estimator installed (the 2.15 reference venv) the same program runs
 on tensorflow-estimator 2.15. `evaluate` mode (no TF_CONFIG) evaluates
-MODEL_DIR's latest checkpoint and prints the metrics as JSON.
+MODEL_DIR's latest checkpoint and prints the metrics as JSON; without
+TF_CONFIG, MAX_STEPS=1 writes a starting checkpoint for jobs to share.
 """
 
 import json
@@ -97,7 +98,7 @@ def custom(model_dir, config):
 
 
 def main(model, model_dir, max_steps):
-  config = tf.estimator.RunConfig(save_checkpoints_steps=max_steps // 2,
+  config = tf.estimator.RunConfig(save_checkpoints_steps=max(1, max_steps // 2),
                                   log_step_count_steps=100, tf_random_seed=42)
   estimator = {'wide_deep': wide_deep, 'custom': custom}[model](model_dir,
                                                                  config)

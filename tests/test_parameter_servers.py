@@ -8,7 +8,6 @@ multi-process job, with an evaluator and 2.15 on the same cluster, is in
 
 import json
 import os
-import re
 import subprocess
 import sys
 
@@ -82,12 +81,14 @@ def test_input_fn_returning_tensors_is_refused(cases):
   assert result['model_dir'] == []  # nothing written
 
 
-def test_misplaced_optimizer_slots_are_refused_before_training(cases):
-  # Slot placement beside the variable is not done yet (issue 29): the
-  # misplaced Ftrl slot is named, and no step has run or been saved.
+def test_optimizer_slots_sit_beside_their_variables(cases):
+  # Ftrl's accumulators take no turn: each goes to its variable's ps task
+  # (ResourceApplyFtrl needs them together), so the job trains.
   result = cases[0]['ftrl_slots']
-  assert re.search(r"optimizer slot 'w/part_\d/Ftrl(_1)?' was placed on "
-                   r'/job:ps/.*task:\d.* and its variable on /job:ps/',
-                   result['error'])
-  assert 'MultiWorkerMirroredStrategy' in result['error']
-  assert not any(name.startswith('model.ckpt') for name in result['model_dir'])
+  devices = result['devices']
+  for part in ('w/part_0', 'w/part_1'):
+    assert devices[part + '/Ftrl'] == devices[part]
+    assert devices[part + '/Ftrl_1'] == devices[part]
+  assert devices['w/part_0'] != devices['w/part_1']
+  assert result['global_step'] == 20
+  assert result['checkpoint'] == ['global_step', 'w', 'w/Ftrl', 'w/Ftrl_1']

@@ -6,7 +6,8 @@ own graph, with its variables placed on the ps tasks in turn, and trained
 asynchronously. Here the chief is TensorFlow 2's cluster coordinator: it
 captures the model_fn graph once, creates the variables on the ps tasks (one
 by one in turn, as 2.15's `replica_device_setter` placed them, so the parts
-of a TF1 partitioned variable land on different ps tasks), and schedules
+of a TF1 partitioned variable land on different ps tasks, and optimizer
+slots beside their variables), and schedules
 compiled steps on the workers, each reading its own input. The workers and
 ps tasks only serve. (TensorFlow's coordinator reschedules the steps of a
 worker that fails; what a lost worker or ps task does to a job here is not
@@ -23,6 +24,7 @@ import json
 import tensorflow as tf
 from tensorflow.python.distribute import input_lib  # pylint: disable=g-direct-tensorflow-import
 from tensorflow.python.distribute.coordinator import values as coordinator_values  # pylint: disable=g-direct-tensorflow-import
+from tensorflow.python.eager import context  # pylint: disable=g-direct-tensorflow-import
 
 # The errors the coordinator raises when a ps task (or the chief's link to
 # the cluster) is gone; a failed worker is retried by the coordinator itself.
@@ -83,40 +85,22 @@ def coordinator(strategy):
 
 
 def create_variable(strategy, next_creator, **kwargs):
-  """Creates a variable on the next ps task, in turn."""
-  return strategy.extended._create_variable(next_creator, **kwargs)  # pylint: disable=protected-access
+  """Creates a variable on the next ps task in turn, or where it was asked.
 
-
-def check_slots_beside_variables(variables):
-  """Raises unless each optimizer slot lives on its variable's ps task.
-
-  An update op (e.g. `ResourceApplyFtrl`) needs a variable and its slots on
-  one device. TF1's slot creator asks for that with a colocation the
-  placement here does not see yet, so slots land wherever their turn falls;
-  a misplaced one is refused here, before any step runs, rather than by the
-  workers' graph placement.
-
-  Args:
-    variables: The model's variables by TF1 name; a slot is `<name>/<slot>`.
-
-  Raises:
-    ValueError: A slot and its variable are on different ps tasks.
+  An optimizer creates its slots (and Adam its beta powers) under
+  `colocate_with(variable)`, which TF1's slot creator and Keras optimizers
+  enter eagerly, as a device scope naming the variable's ps task. Such a
+  variable goes there without taking a turn, as under 2.15's
+  `replica_device_setter`, whose device function TF1 skipped inside
+  `colocate_with` and merged with an explicit `/job:ps` device. The update
+  op (e.g. `ResourceApplyFtrl`) needs a variable and its slots on one task.
   """
-  for name, variable in variables.items():
-    owners = [key for key in variables if name.startswith(key + '/')]
-    if not owners:
-      continue
-    primary = variables[max(owners, key=len)]
-    if primary.device != variable.device:
-      raise ValueError(
-          f'Parameter-server training cannot run this model yet: the '
-          f'optimizer slot {name!r} was placed on {variable.device} and its '
-          f'variable on {primary.device}, and its update needs both on one '
-          'ps task. Slot placement is not done yet for optimizers with '
-          'slots (Ftrl, Adam, Momentum, ...; Adagrad only by chance). Train '
-          'with GradientDescent, or without ps tasks under '
-          'RunConfig(train_distribute=tf.distribute.'
-          'MultiWorkerMirroredStrategy()).')
+  requested = context.context().device_name
+  if not requested or tf.DeviceSpec.from_string(requested).job != 'ps':
+    return strategy.extended._create_variable(next_creator, **kwargs)  # pylint: disable=protected-access
+  create = strategy.extended._create_var_creator(next_creator, **kwargs)  # pylint: disable=protected-access
+  with tf.device(requested):
+    return create(**kwargs)
 
 
 def num_workers(strategy):

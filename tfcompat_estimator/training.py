@@ -129,9 +129,6 @@ class TrainLoop:
     self._restored = checkpoints.latest_checkpoint(estimator.model_dir)
     self.captured = estimator._prepare(  # pylint: disable=protected-access
         model_fn_lib.ModeKeys.TRAIN, self._batches, self._restored)
-    if self._batches.on_workers:
-      parameter_servers.check_slots_beside_variables(
-          self.captured.global_variables)
     self._start = int(self.captured.global_step.numpy())
     self._last_step = last_step if steps is None else self._start + steps
     self._session = session_lib.EmulatedSession(self.captured,
