@@ -155,8 +155,29 @@ def ftrl_slots(model_dir):
           'checkpoint': sorted(reader.get_variable_to_shape_map())}
 
 
+def lost_results(model_dir):
+  """Every third result is lost with its worker, as a killed worker loses it."""
+  from tfcompat_estimator import parameter_servers  # pylint: disable=g-import-not-at-top
+  fetch, calls = parameter_servers.fetch, []
+
+  def losing_fetch(remote_value):
+    calls.append(1)
+    value = fetch(remote_value)  # the call itself ran
+    return None if len(calls) % 3 == 0 else value
+
+  parameter_servers.fetch = losing_fetch
+  try:
+    hook = StepRecorder()
+    est = estimator(model_dir)
+    est.train(input_fn, max_steps=12, hooks=[hook])
+  finally:
+    parameter_servers.fetch = fetch
+  return {'hooked_steps': hook.seen,
+          'global_step': int(est.get_variable_value('global_step'))}
+
+
 def main():
-  cases = (train, nan_loss, tensor_input, ftrl_slots)
+  cases = (train, nan_loss, tensor_input, ftrl_slots, lost_results)
   print(json.dumps({case.__name__: case(os.path.join(WORK_DIR, case.__name__))
                     for case in cases}), flush=True)
 

@@ -14,6 +14,8 @@ import sys
 import pytest
 import tensorflow as tf
 
+from tfcompat_estimator import parameter_servers
+
 _CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       'ps_in_process_child.py')
 
@@ -92,3 +94,49 @@ def test_optimizer_slots_sit_beside_their_variables(cases):
   assert devices['w/part_0'] != devices['w/part_1']
   assert result['global_step'] == 20
   assert result['checkpoint'] == ['global_step', 'w', 'w/Ftrl', 'w/Ftrl_1']
+
+
+def test_a_step_lost_with_its_worker_runs_again_for_the_hooks(cases):
+  # Each step here is a hooked one: a lost result is run again (one more
+  # step on the ps tasks), so the hook's steps skip the lost one, and a
+  # lost last step ends one past max_steps (as async 2.15 jobs overshot).
+  result = cases[0]['lost_results']
+  assert result['global_step'] in (12, 13)
+  seen = result['hooked_steps']
+  assert seen == sorted(set(seen)) and seen[0] == 0
+  assert seen[-1] == result['global_step'] - 1
+  assert 6 <= len(seen) < 12
+
+
+class _Finished:
+  """A scheduled call's `RemoteValue` whose fetch fails as TF's did."""
+
+  def __init__(self, error):
+    self._error = error
+
+  def fetch(self):
+    raise self._error
+
+
+def _remote_error(job_task):
+  # The shape of the errors measured when a task of a real cluster died.
+  return tf.errors.UnavailableError(None, None, (
+      'Graph execution error:\n\n2 root error(s) found.\n'
+      '  (0) UNAVAILABLE:  failed to connect to all addresses\n'
+      'Additional GRPC error information from remote target '
+      f'/job:{job_task}/device:CPU:0 while calling RecvTensor'))
+
+
+def test_a_lost_ps_task_is_named_in_the_error():
+  with pytest.raises(parameter_servers.ParameterServerError,
+                     match=r'stopped: ps task /job:ps/replica:0/task:1 failed '
+                     r'\(UnavailableError: UNAVAILABLE: failed to connect to '
+                     r'all addresses\)\. Restart the job'):
+    parameter_servers.fetch(_Finished(_remote_error('ps/replica:0/task:1')))
+
+
+def test_a_result_lost_with_its_worker_is_none():
+  # The coordinator reruns calls of a failed worker, but not a finished
+  # call's result that was still on it.
+  lost = _Finished(_remote_error('worker/replica:0/task:1'))
+  assert parameter_servers.fetch(lost) is None

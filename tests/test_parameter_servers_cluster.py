@@ -1,15 +1,18 @@
 """A parameter-server job as real processes: chief, 2 workers, 2 ps, evaluator.
 
 Every task runs `ps_job_program.py` under its own TF_CONFIG, as a legacy job
-did; the same job also runs on tensorflow-estimator 2.15. Slow tier: each
-job takes 20-60 s.
+did; the same job also runs on tensorflow-estimator 2.15, and with a worker
+or a ps task killed mid-training. Slow tier: each job takes 20-60 s.
 """
 
+import glob
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -120,3 +123,56 @@ def test_2_15_runs_the_same_job_to_comparable_metrics(ours, venv215_python,
   # Asynchronous training: the two runs interleave their workers' steps
   # differently, so the metrics agree only roughly.
   assert here['accuracy'] == pytest.approx(reference['accuracy'], abs=0.05)
+
+
+# Failures: the custom job, long enough that a task can die mid-training.
+_LONG_STEPS = 3000
+
+
+def _checkpoint_steps(model_dir):
+  return sorted(int(path.rsplit('-', 1)[1].split('.')[0])
+                for path in glob.glob(os.path.join(model_dir, 'model.ckpt-*.index')))
+
+
+def _start_long_job(model_dir, log_dir):
+  """A running job that has saved its first checkpoint past step 0."""
+  cluster = cluster_launcher.Cluster(
+      _PROGRAM, workers=2, ps=2, log_dir=str(log_dir),
+      args=['custom', str(model_dir), str(_LONG_STEPS)])
+  cluster.start()
+  deadline = time.time() + 240
+  while not any(_checkpoint_steps(model_dir)):
+    assert cluster.running('chief:0'), cluster.log_tail('chief:0', 30)
+    assert time.time() < deadline, 'no checkpoint past step 0 in 240 s'
+    time.sleep(0.5)
+  return cluster
+
+
+def test_a_killed_worker_is_trained_around(tmp_path):
+  model_dir = tmp_path / 'model'
+  with _start_long_job(model_dir, tmp_path / 'logs') as cluster:
+    cluster.kill('worker:1')
+    for task in ('chief:0', 'evaluator:0', 'worker:0'):
+      assert cluster.wait(task, timeout=240) == 0, cluster.log_tail(task, 30)
+  assert _checkpoint_steps(model_dir)[-1] == _LONG_STEPS
+
+
+def test_a_killed_ps_task_ends_the_job_and_a_restart_resumes(tmp_path):
+  model_dir = tmp_path / 'model'
+  with _start_long_job(model_dir, tmp_path / 'logs') as cluster:
+    cluster.kill('ps:1')
+    assert cluster.wait('chief:0', timeout=120) != 0
+    log = cluster.log('chief:0')
+    assert re.search(r'ParameterServerError: Parameter-server training '
+                     r'stopped: ps task /job:ps/replica:0/task:1 failed', log)
+    saved = _checkpoint_steps(model_dir)
+    assert saved[-1] < _LONG_STEPS
+    # Nothing in model_dir is damaged: the latest checkpoint evaluates.
+    assert _evaluate(sys.executable, 'custom', model_dir)['global_step'] == (
+        saved[-1])
+    cluster.stop_all()
+    cluster.start()  # the same job again, every task up
+    for task in ('chief:0', 'evaluator:0', 'worker:0', 'worker:1'):
+      assert cluster.wait(task, timeout=240) == 0, cluster.log_tail(task, 30)
+    assert 'TASK DONE' in cluster.log('chief:0')
+  assert _checkpoint_steps(model_dir)[-1] == _LONG_STEPS

@@ -20,11 +20,14 @@ placement and the coordinator.
 import contextlib
 import functools
 import json
+import re
 
 import tensorflow as tf
 from tensorflow.python.distribute import input_lib  # pylint: disable=g-direct-tensorflow-import
+from tensorflow.python.distribute.coordinator import cluster_coordinator  # pylint: disable=g-direct-tensorflow-import
 from tensorflow.python.distribute.coordinator import values as coordinator_values  # pylint: disable=g-direct-tensorflow-import
 from tensorflow.python.eager import context  # pylint: disable=g-direct-tensorflow-import
+from tensorflow.python.platform import tf_logging as logging  # pylint: disable=g-direct-tensorflow-import
 
 # The errors the coordinator raises when a ps task (or the chief's link to
 # the cluster) is gone; a failed worker is retried by the coordinator itself.
@@ -139,14 +142,38 @@ def per_worker_iterator(strategy, dataset_fn):
 
 
 def schedule(strategy, fn, args):
-  """Schedules `fn(*args)` on a free worker; returns its `RemoteValue`."""
-  return coordinator(strategy).schedule(fn, args=args)
+  """Schedules `fn(*args)` on a free worker; returns its `RemoteValue`.
+
+  Raises:
+    ParameterServerError: An earlier call failed for want of a ps task.
+  """
+  with translated_errors():
+    return coordinator(strategy).schedule(fn, args=args)
 
 
 def fetch(remote_value):
-  """A scheduled call's result; raises `ParameterServerError` if the cluster is lost."""
-  with translated_errors():
-    return remote_value.fetch()
+  """A scheduled call's result, or None if its worker was lost with it.
+
+  The coordinator reruns a call whose worker fails while running it, but
+  a finished call's result stays on the worker until fetched: a worker
+  lost in between takes it along (measured: a worker killed mid-job
+  surfaced here as `UnavailableError ... RecvTensor`). Its steps' updates
+  are on the ps tasks already; the caller decides what else to redo.
+
+  Raises:
+    ParameterServerError: A ps task or the chief's link to the cluster failed.
+  """
+  try:
+    with translated_errors():
+      return remote_value.fetch()
+  except _WorkerLost as e:
+    logging.warning('A worker was lost with the result of a finished call; '
+                    'training goes on without it: %s', e)
+    return None
+
+
+class _WorkerLost(Exception):
+  """A worker failed; the coordinator goes on with the others."""
 
 
 @contextlib.contextmanager
@@ -155,9 +182,27 @@ def translated_errors():
   try:
     yield
   except _LOST_ERRORS as e:
-    first_line = (e.message or str(e)).splitlines()[0]
+    if cluster_coordinator._is_worker_failure(e):  # pylint: disable=protected-access
+      raise _WorkerLost(str(e).splitlines()[0]) from e
+    ps_tasks = sorted(set(re.findall(r'/job:ps/replica:\d+/task:\d+', str(e))))
+    lost = (f'ps task {", ".join(ps_tasks)}' if ps_tasks else
+            'a ps task or the link to the cluster')
     raise ParameterServerError(
-        'Parameter-server training stopped: a ps task or the link to the '
-        f'cluster failed ({type(e).__name__}: {first_line}). Restart the job '
-        'with every ps task up; it resumes from the latest checkpoint in '
+        f'Parameter-server training stopped: {lost} failed '
+        f'({type(e).__name__}: {_first_cause(e)}). Restart the job with '
+        'every ps task up; it resumes from the latest checkpoint in '
         'model_dir.') from e
+
+
+def _first_cause(error):
+  """The first line of `error` that says what happened.
+
+  TF heads a remote failure with 'Graph execution error:' and 'N root
+  error(s) found.'; the first root error follows as '(0) UNAVAILABLE: ...'.
+  """
+  for line in (error.message or str(error)).splitlines():
+    line = line.strip()
+    if not line or re.match(r'Graph execution error:$|\d+ root error', line):
+      continue
+    return re.sub(r'^\(\d+\) (\w+):\s*', r'\1: ', line)
+  return type(error).__name__

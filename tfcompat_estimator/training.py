@@ -33,6 +33,9 @@ from tfcompat_estimator.session_emulation import step_runner
 from tfcompat_estimator.session_emulation import tf1_graph
 
 _train = tf.compat.v1.train
+# How many times the step hooks wait for runs again on parameter-server
+# workers that are lost with its result (each run waits for a live worker).
+_REPORT_ATTEMPTS = 5
 
 
 def validate_steps(steps, max_steps):
@@ -382,30 +385,47 @@ class TrainLoop:
 
     The `n` quiet steps are split into one compiled call per worker, run
     concurrently; the report step, if any, runs after them, so the values
-    it returns follow every step before it.
+    it returns follow every step before it. A call whose worker was lost
+    with its result counts no steps (the loop reads the global step, so
+    none are run twice on that account); a lost report step runs again,
+    since hooks wait for its values.
     """
     strategy = self._strategy
     workers = parameter_servers.num_workers(strategy)
     sizes = [n // workers + (1 if i < n % workers else 0)
              for i in range(min(n, workers))]
-    calls = [parameter_servers.schedule(
-        strategy, self._loop, (self._batches.iterator, tf.constant(size),
-                               tf.constant(False)))
-             for size in sizes]
+    calls = [self._schedule_loop(size, False) for size in sizes]
+    final = self._schedule_loop(0, True) if report else None
+    results = [r for r in map(parameter_servers.fetch, calls) if r is not None]
     if report:
-      calls.append(parameter_servers.schedule(
-          strategy, self._loop, (self._batches.iterator, tf.constant(0),
-                                 tf.constant(True))))
-    results = [parameter_servers.fetch(call) for call in calls]
+      results.append(self._report_result(final))
     steps_run = sum(int(r[0]) for r in results)
     ran = [r for r in results if int(r[0])]
-    loss = ran[-1][1] if ran else tf.constant(0.0)
+    loss = ran[-1][1] if ran else 0.0
     stopped = any(bool(r[2]) for r in results)
     if stopped:  # the first call that stopped says why (NaN or end of input)
       loss = next(r[1] for r in results if bool(r[2]))
     reported, values = (results[-1][3], results[-1][4]) if report else (
         False, [])
     return steps_run, tf.constant(loss), stopped, reported, values
+
+  def _schedule_loop(self, n, report):
+    return parameter_servers.schedule(
+        self._strategy, self._loop,
+        (self._batches.iterator, tf.constant(n), tf.constant(report)))
+
+  def _report_result(self, call, attempts=_REPORT_ATTEMPTS):
+    """The report step's result, run again while workers are lost with it."""
+    for _ in range(attempts):
+      result = parameter_servers.fetch(call)
+      if result is not None:
+        return result
+      call = self._schedule_loop(0, True)
+    raise parameter_servers.ParameterServerError(
+        f'Parameter-server training stopped: {attempts} workers in a row '
+        'were lost with the result of the step the hooks wait for. Check '
+        'that the worker tasks stay up, then restart the job; it resumes '
+        'from the latest checkpoint in model_dir.')
 
   def _run_single(self, runner, step):
     wants = self._reports_at(step, self._iteration)
