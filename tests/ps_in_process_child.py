@@ -176,8 +176,40 @@ def lost_results(model_dir):
           'global_step': int(est.get_variable_value('global_step'))}
 
 
+def user_strategy(model_dir):
+  """RunConfig(train_distribute=) a TF2 strategy, no TF_CONFIG (the TF2 way).
+
+  Last: the strategy connects this process to the cluster again.
+  """
+  del os.environ['TF_CONFIG']
+  resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+      tf.train.ClusterSpec(CLUSTER), task_type='chief', task_id=0,
+      rpc_layer='grpc')
+  ps_strategy = tf.distribute.experimental.ParameterServerStrategy
+  partitioned = tf.estimator.Estimator(model_fn, model_dir, params={'scale': 1.0},
+                                       config=tf.estimator.RunConfig(
+      train_distribute=ps_strategy(
+          resolver, variable_partitioner=(
+              tf.distribute.experimental.partitioners.FixedShardsPartitioner(
+                  2)))))
+  result = {}
+  try:
+    partitioned.train(input_fn, max_steps=5)
+  except ValueError as e:
+    result['partitioner_error'] = str(e)
+  DEVICES.clear()
+  est = tf.estimator.Estimator(
+      model_fn, model_dir, params={'scale': 1.0},
+      config=tf.estimator.RunConfig(train_distribute=ps_strategy(resolver)))
+  est.train(input_fn, max_steps=30)
+  result.update(global_step=int(est.get_variable_value('global_step')),
+                devices=dict(DEVICES))
+  return result
+
+
 def main():
-  cases = (train, nan_loss, tensor_input, ftrl_slots, lost_results)
+  cases = (train, nan_loss, tensor_input, ftrl_slots, lost_results,
+           user_strategy)
   print(json.dumps({case.__name__: case(os.path.join(WORK_DIR, case.__name__))
                     for case in cases}), flush=True)
 

@@ -98,8 +98,12 @@ def custom(model_dir, config):
 
 
 def main(model, model_dir, max_steps):
+  # PS_STRATEGY=v1: every task names 2.15's strategy, as some jobs did.
+  strategy = (tf.compat.v1.distribute.experimental.ParameterServerStrategy()
+              if os.environ.get('PS_STRATEGY') == 'v1' else None)
   config = tf.estimator.RunConfig(save_checkpoints_steps=max(1, max_steps // 2),
-                                  log_step_count_steps=100, tf_random_seed=42)
+                                  log_step_count_steps=100, tf_random_seed=42,
+                                  train_distribute=strategy)
   estimator = {'wide_deep': wide_deep, 'custom': custom}[model](model_dir,
                                                                  config)
   if max_steps == 0:  # evaluate the latest checkpoint, here, alone

@@ -108,6 +108,17 @@ def test_a_step_lost_with_its_worker_runs_again_for_the_hooks(cases):
   assert 6 <= len(seen) < 12
 
 
+def test_runconfig_takes_a_tf2_strategy_without_tf_config(cases):
+  # 2.15 refused TF2's ParameterServerStrategy in RunConfig.
+  result = cases[0]['user_strategy']
+  assert result['global_step'] == 30
+  assert sorted(set(result['devices'].values())) == [
+      '/job:ps/replica:0/task:0/device:CPU:0',
+      '/job:ps/replica:0/task:1/device:CPU:0']
+  # Its variable_partitioner would make TF1 variables TF2 ShardedVariables.
+  assert 'without variable_partitioner' in result['partitioner_error']
+
+
 class _Finished:
   """A scheduled call's `RemoteValue` whose fetch fails as TF's did."""
 

@@ -25,11 +25,11 @@ _PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 _MAX_STEPS = 600
 
 
-def _run_job(python, model, model_dir, log_dir):
+def _run_job(python, model, model_dir, log_dir, env=None):
   """Runs the job; returns each task's exit code (workers wait to exit)."""
   with cluster_launcher.Cluster(_PROGRAM, python=python, workers=2, ps=2,
                                 args=[model, str(model_dir), str(_MAX_STEPS)],
-                                log_dir=str(log_dir)) as cluster:
+                                log_dir=str(log_dir), env=env) as cluster:
     cluster.start()
     codes = {}
     for task in ('chief:0', 'evaluator:0', 'worker:0', 'worker:1'):
@@ -123,6 +123,17 @@ def test_2_15_runs_the_same_job_to_comparable_metrics(ours, venv215_python,
   # Asynchronous training: the two runs interleave their workers' steps
   # differently, so the metrics agree only roughly.
   assert here['accuracy'] == pytest.approx(reference['accuracy'], abs=0.05)
+
+
+def test_the_v1_strategy_in_runconfig_runs_the_same_job(tmp_path):
+  # RunConfig(train_distribute=tf.compat.v1...ParameterServerStrategy())
+  # in every task: the same job on TF2's strategy.
+  codes = _run_job(sys.executable, 'custom', tmp_path / 'model',
+                   tmp_path / 'logs', env={'PS_STRATEGY': 'v1'})
+  assert codes == {'chief:0': 0, 'evaluator:0': 0, 'worker:0': 0,
+                   'worker:1': 0, 'ps:0': True, 'ps:1': True}
+  assert _evaluate(sys.executable, 'custom',
+                   tmp_path / 'model')['global_step'] == _MAX_STEPS
 
 
 # Failures: the custom job, long enough that a task can die mid-training.

@@ -261,14 +261,13 @@ def test_session_config_is_stored_as_given():
         session_config)
 
 
-def test_parameter_server_strategy_v2_is_rejected():
-    # Measured on 2.15: ValueError pointing to the v1 strategy.
+def test_parameter_server_strategy_v2_is_taken():
+    # 2.15 refused it (ValueError pointing to the v1 strategy); here it
+    # drives parameter-server training (test_parameter_servers.py).
     cls = tf.distribute.experimental.ParameterServerStrategy
-    strategy = cls.__new__(cls)  # The type is all that is checked.
-    with pytest.raises(ValueError, match='compat.v1'):
-        RunConfig(train_distribute=strategy)
-    with pytest.raises(ValueError, match='compat.v1'):
-        RunConfig(eval_distribute=strategy)
+    strategy = cls.__new__(cls)  # Constructing one connects to a cluster.
+    assert RunConfig(train_distribute=strategy).train_distribute is strategy
+    assert RunConfig(eval_distribute=strategy).eval_distribute is strategy
 
 
 def test_default_session_config():

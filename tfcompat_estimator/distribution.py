@@ -22,6 +22,7 @@ import tensorflow as tf
 from tensorflow.python.distribute import cross_device_utils  # pylint: disable=g-direct-tensorflow-import
 
 from tfcompat_estimator import parameter_servers
+from tfcompat_estimator import run_config as run_config_lib
 
 _v1 = tf.compat.v1
 # The errors a collective raises when another worker of the job is gone.
@@ -48,21 +49,25 @@ def strategy_for(mode, config):
   strategy = config.train_distribute
   if strategy is None:
     if parameter_servers.has_ps_tasks(config):
-      return parameter_servers.strategy_for_cluster(config)
+      return parameter_servers.strategy_for_cluster(config, config.task_type,
+                                                    config.task_id)
     return None
   if type(strategy).__name__.startswith('TPUStrategy'):
     raise ValueError('TPUStrategy is not supported by tfcompat_estimator; '
                      'use MirroredStrategy or MultiWorkerMirroredStrategy.')
   if parameter_servers.is_strategy(strategy):
+    parameter_servers.check_strategy(strategy)
     return strategy
   if _is_parameter_server(strategy):
     # The v1 class builds graphs for between-graph replicas; the same job
-    # runs on TF2's strategy, connected from the TF_CONFIG cluster.
+    # runs on TF2's strategy, connected from the TF_CONFIG cluster. The
+    # RunConfig kept local roles (as in 2.15): TF_CONFIG names the task.
     if not parameter_servers.has_ps_tasks(config):
       raise ValueError(
           f'{type(strategy).__name__} needs a TF_CONFIG cluster with "ps" '
           'tasks; this RunConfig has none.')
-    return parameter_servers.strategy_for_cluster(config)
+    return parameter_servers.strategy_for_cluster(
+        config, *run_config_lib.strategy_cluster_task())
   return strategy
 
 

@@ -53,10 +53,16 @@ def has_ps_tasks(config):
 _strategies = {}  # the cluster's TF_CONFIG -> the strategy connected to it
 
 
-def strategy_for_cluster(config):
+def strategy_for_cluster(config, task_type, task_id):
   """The coordinator's strategy for a `TF_CONFIG` cluster with ps tasks.
 
   One per process: connecting makes this process the cluster's chief.
+
+  Args:
+    config: The `RunConfig`, whose `cluster_spec` is the cluster.
+    task_type: The task this process plays (`config.task_type`, unless a
+      strategy in the RunConfig left it the local roles, as in 2.15).
+    task_id: Its index.
 
   Raises:
     ValueError: This task is not the chief, or the cluster has no chief.
@@ -67,11 +73,11 @@ def strategy_for_cluster(config):
         'A TF_CONFIG cluster with "ps" tasks needs a "chief" task: it '
         'coordinates training on TensorFlow 2 (2.15 also accepted worker 0 '
         'as the chief). Add a "chief" job to the cluster.')
-  if config.task_type != 'chief':
+  if task_type != 'chief':
     raise ValueError(
         f'Only the chief trains in a parameter-server cluster; this task is '
-        f'{config.task_type}:{config.task_id}, which serves the chief '
-        '(train_and_evaluate does that for it).')
+        f'{task_type}:{task_id}, which serves the chief (train_and_evaluate '
+        'does that for it).')
   key = json.dumps(cluster, sort_keys=True)
   if key not in _strategies:
     resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
@@ -80,6 +86,28 @@ def strategy_for_cluster(config):
     _strategies[key] = tf.distribute.experimental.ParameterServerStrategy(
         resolver)
   return _strategies[key]
+
+
+def check_strategy(strategy):
+  """Raises if a user's `ParameterServerStrategy` would shard TF1 variables.
+
+  A model_fn's variables are partitioned by their own TF1 partitioners
+  (`get_variable(partitioner=)`, a canned model's
+  `input_layer_partitioner`), which is what saves them as the `part_N`
+  slices 2.15 reads. The strategy's `variable_partitioner` would turn them
+  into TF2 `ShardedVariable`s, which TF1 optimizers cannot update.
+
+  Raises:
+    ValueError: The strategy has a `variable_partitioner`.
+  """
+  if strategy.extended._variable_partitioner is not None:  # pylint: disable=protected-access
+    raise ValueError(
+        'RunConfig(train_distribute=ParameterServerStrategy(..., '
+        'variable_partitioner=...)): an Estimator\'s variables are TF1 '
+        'variables, partitioned by their own partitioner (get_variable('
+        'partitioner=...), or input_layer_partitioner= of a canned '
+        'estimator), and saved as 2.15 saved them. Construct the strategy '
+        'without variable_partitioner and partition in the model_fn.')
 
 
 def coordinator(strategy):

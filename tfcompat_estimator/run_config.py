@@ -373,17 +373,6 @@ def _validate(c):
         raise ValueError(f'steps_per_loop must be >= 1, got {steps}.')
 
 
-def _check_strategies(train_distribute, eval_distribute):
-    """Rejects the TF2 ParameterServerStrategy, which Estimators cannot drive."""
-    ps_v2 = tf.distribute.experimental.ParameterServerStrategy
-    if isinstance(train_distribute, ps_v2) or isinstance(eval_distribute, ps_v2):
-        raise ValueError(
-            'Please use `tf.compat.v1.distribute.experimental.'
-            'ParameterServerStrategy` for parameter server strategy with '
-            'estimator: tf.distribute.experimental.ParameterServerStrategy '
-            'does not work with it.')
-
-
 def _is_tpu_strategy(strategy):
     return type(strategy).__name__.startswith('TPUStrategy')
 
@@ -495,7 +484,6 @@ class RunConfig:
         elif (save_checkpoints_steps is not None and
               save_checkpoints_secs is not None):
             raise ValueError(_SAVE_CKPT_ERR)
-        _check_strategies(train_distribute, eval_distribute)
 
         tf_config = _read_tf_config()
         if tf_config:

@@ -109,17 +109,24 @@ class TrainingExecutor:
     self._run_task(config.task_type)
     return None
 
-  def run_in_strategy_cluster(self, task_type):
+  def run_in_strategy_cluster(self, task_type, task_id):
     """Runs `task_type`'s part in a cluster a distribution strategy owns.
 
     The strategy started this task's server and keeps the workers in step,
-    so there is neither a server to start nor a start to stagger.
+    so there is neither a server to start nor a start to stagger. Under a
+    parameter-server strategy the chief's coordinator connects to the
+    workers and ps tasks, which serve it from servers of their own; the
+    RunConfig kept local roles (as in 2.15), so TF_CONFIG's task names them.
     """
     if task_type == _TaskType.EVALUATOR:
       return self.run_evaluator()
     if parameter_servers.has_ps_tasks(self._estimator.config) and (
         task_type in (_TaskType.PS, _TaskType.WORKER)):
-      return self._run_task(task_type)  # they serve the chief, as without
+      server = _start_std_server(self._estimator.config, (task_type, task_id))
+      if task_type == _TaskType.PS:
+        server.join()
+      self._serve_until_trained(server)
+      return None
     if task_type == _TaskType.CHIEF:
       self._train(self._train_spec.saving_listeners)
     elif task_type == _TaskType.MASTER:
@@ -158,7 +165,7 @@ class TrainingExecutor:
     `max_steps` (2.15's workers stopped there too).
     """
     if parameter_servers.has_ps_tasks(self._estimator.config):
-      self._serve_until_trained()
+      self._serve_until_trained(_start_std_server(self._estimator.config))
       return
     self._start_distributed_training()
 
@@ -225,10 +232,8 @@ class TrainingExecutor:
       time.sleep(delay)
     self._train(saving_listeners)
 
-  def _serve_until_trained(self):
+  def _serve_until_trained(self, server):
     """Serves the chief's steps until model_dir reaches `max_steps`."""
-    config = self._estimator.config
-    server = _start_std_server(config)
     max_steps = self._train_spec.max_steps
     if max_steps is None:
       server.join()  # trains until the job is ended, as in 2.15
@@ -349,26 +354,32 @@ def _check_server_config(config):
       'the TF_CONFIG environment variable.')
 
 
-def _start_std_server(config):
+def _start_std_server(config, task=None):
   """This task's server (None for a one-node cluster), started once.
 
   A process that runs `train_and_evaluate` again in the same role keeps the
   server it started: a second one cannot bind the address (2.15 failed
   there with "Could not start gRPC server").
+
+  Args:
+    config: The RunConfig: its cluster, protocol and GPU options.
+    task: `(task_type, task_id)` of this process in `config.cluster_spec`,
+      if not the RunConfig's own (a strategy left it the local roles).
   """
-  if not _check_server_config(config):
-    return None
+  if task is None:
+    if not _check_server_config(config):
+      return None
+    task = (config.task_type, config.task_id)
   key = (server_lib.Server, config.cluster_spec.as_cluster_def().SerializeToString(),
-         config.task_type, config.task_id, config.protocol)
+         *task, config.protocol)
   if key not in _started_servers:
     tf.compat.v1.logging.info('Start Tensorflow server.')
     session_config = tf.compat.v1.ConfigProto(log_device_placement=False)
     if config.session_config is not None:
       session_config.gpu_options.CopyFrom(config.session_config.gpu_options)
     server = server_lib.Server(
-        config.cluster_spec, job_name=config.task_type,
-        task_index=config.task_id, config=session_config, start=False,
-        protocol=config.protocol)
+        config.cluster_spec, job_name=task[0], task_index=task[1],
+        config=session_config, start=False, protocol=config.protocol)
     server.start()
     _started_servers[key] = server
   return _started_servers[key]
