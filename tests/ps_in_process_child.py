@@ -176,6 +176,37 @@ def lost_results(model_dir):
           'global_step': int(est.get_variable_value('global_step'))}
 
 
+def known_hooks(model_dir):
+  """Hooks of TF's own classes, on the chief, over the workers' steps."""
+  logged = []
+  saved_to = os.path.join(model_dir, 'hook_ckpt')
+  counted_to = os.path.join(model_dir, 'hook_counter')
+  hooks = [
+      v1.train.LoggingTensorHook({'step': 'global_step'}, every_n_iter=10,
+                                 formatter=lambda v: logged.append(
+                                     int(v['step'])) or ''),
+      v1.train.StopAtStepHook(num_steps=25),
+      v1.train.CheckpointSaverHook(saved_to, save_steps=10),
+      v1.train.StepCounterHook(every_n_steps=5, output_dir=counted_to)]
+  est = estimator(model_dir)
+  est.train(input_fn, hooks=hooks)
+  # Given a CheckpointSaverHook, the Estimator adds none of its own (2.15).
+  result = {'logged': logged,
+            'global_step': int(tf.train.load_variable(saved_to, 'global_step')),
+            'hook_checkpoints': sorted(
+                int(name.split('-')[1].split('.')[0])
+                for name in os.listdir(saved_to) if name.endswith('.index')),
+            'counter_events': any(name.startswith('events.')
+                                  for name in os.listdir(counted_to))}
+  try:
+    estimator(model_dir + '_waiter').train(
+        input_fn, max_steps=5,
+        hooks=[v1.train.GlobalStepWaiterHook(wait_until_step=3)])
+  except ValueError as e:
+    result['waiter_error'] = str(e)
+  return result
+
+
 def user_strategy(model_dir):
   """RunConfig(train_distribute=) a TF2 strategy, no TF_CONFIG (the TF2 way).
 
@@ -209,7 +240,7 @@ def user_strategy(model_dir):
 
 def main():
   cases = (train, nan_loss, tensor_input, ftrl_slots, lost_results,
-           user_strategy)
+           known_hooks, user_strategy)
   print(json.dumps({case.__name__: case(os.path.join(WORK_DIR, case.__name__))
                     for case in cases}), flush=True)
 

@@ -17,6 +17,7 @@ TF_CONFIG, MAX_STEPS=1 writes a starting checkpoint for jobs to share.
 import json
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -97,6 +98,14 @@ def custom(model_dir, config):
   return tf.estimator.Estimator(_custom_model_fn, model_dir, config=config)
 
 
+class _SaveStamps(tf.estimator.CheckpointSaverListener):
+  """Prints `SAVED <global step> <time>` at each checkpoint (bench/ reads it)."""
+
+  def after_save(self, session, global_step_value):
+    del session
+    print(f'SAVED {global_step_value} {time.time():.3f}', flush=True)
+
+
 def main(model, model_dir, max_steps):
   # PS_STRATEGY=v1: every task names 2.15's strategy, as some jobs did.
   strategy = (tf.compat.v1.distribute.experimental.ParameterServerStrategy()
@@ -114,7 +123,7 @@ def main(model, model_dir, max_steps):
       estimator,
       tf.estimator.TrainSpec(
           lambda input_context=None: input_fn(True, input_context),
-          max_steps=max_steps),
+          max_steps=max_steps, saving_listeners=[_SaveStamps()]),
       tf.estimator.EvalSpec(lambda: input_fn(False), steps=None,
                             start_delay_secs=0, throttle_secs=1))
   print('TASK DONE', flush=True)

@@ -108,6 +108,22 @@ def test_a_step_lost_with_its_worker_runs_again_for_the_hooks(cases):
   assert 6 <= len(seen) < 12
 
 
+def test_tfs_own_hooks_run_on_the_chief_over_all_steps(cases):
+  result = cases[0]['known_hooks']
+  # One hook instance sees the global steps of both workers (2.15 ran a
+  # copy on each trainer, over its own steps).
+  assert result['logged'] == [0, 10, 20]
+  assert result['global_step'] == 25  # StopAtStepHook(num_steps=25)
+  assert result['hook_checkpoints'] == [0, 10, 20, 25]
+  assert result['counter_events']
+
+
+def test_a_global_step_waiter_is_refused_rather_than_waiting_forever(cases):
+  error = cases[0]['known_hooks']['waiter_error']
+  assert 'GlobalStepWaiterHook(wait_until_step=3)' in error
+  assert 'would wait forever' in error
+
+
 def test_runconfig_takes_a_tf2_strategy_without_tf_config(cases):
   # 2.15 refused TF2's ParameterServerStrategy in RunConfig.
   result = cases[0]['user_strategy']

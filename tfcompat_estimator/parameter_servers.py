@@ -110,6 +110,27 @@ def check_strategy(strategy):
         'without variable_partitioner and partition in the model_fn.')
 
 
+def check_hooks(hooks, global_step):
+  """Raises for a hook that would wait for steps only it can let start.
+
+  Hooks run on the chief, which schedules every step; a 2.15 worker's
+  `GlobalStepWaiterHook` waited for the chief's first steps instead.
+
+  Raises:
+    ValueError: A `GlobalStepWaiterHook` waits for a step not reached yet.
+  """
+  for hook in hooks:
+    wait_until = getattr(hook, '_wait_until_step', 0)
+    if (isinstance(hook, tf.compat.v1.train.GlobalStepWaiterHook) and
+        wait_until > global_step):
+      raise ValueError(
+          f'GlobalStepWaiterHook(wait_until_step={wait_until}) would wait '
+          f'forever at global step {global_step}: in parameter-server '
+          'training the hooks run on the chief, which schedules every step '
+          '(2.15 let a worker wait for the chief\'s first steps with it). '
+          'Remove the hook; workers start together here.')
+
+
 def coordinator(strategy):
   """The strategy's `ClusterCoordinator` (one per strategy)."""
   return tf.distribute.experimental.coordinator.ClusterCoordinator(strategy)

@@ -212,6 +212,8 @@ class TrainLoop:
     config = self._config
     self._writer = summaries.writer_for(self._est.model_dir) if self._is_chief else None
     hooks = self._all_hooks()
+    if self._batches.on_workers:
+      parameter_servers.check_hooks(hooks, self._global_step())
     self._checkpointing = self._checkpointing_for(hooks,
                                                   self._tf1_graph_files(hooks))
     runner = hook_runner_lib.HookRunner(hooks, self._session)
