@@ -198,6 +198,10 @@ def known_hooks(model_dir):
                 for name in os.listdir(saved_to) if name.endswith('.index')),
             'counter_events': any(name.startswith('events.')
                                   for name in os.listdir(counted_to))}
+  try:  # 2.15 refused it in any distributed RunConfig too
+    tf.estimator.experimental.InMemoryEvaluatorHook(est, input_fn)
+  except ValueError as e:
+    result['in_memory_error'] = str(e)
   try:
     estimator(model_dir + '_waiter').train(
         input_fn, max_steps=5,

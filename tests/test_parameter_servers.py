@@ -116,6 +116,7 @@ def test_tfs_own_hooks_run_on_the_chief_over_all_steps(cases):
   assert result['global_step'] == 25  # StopAtStepHook(num_steps=25)
   assert result['hook_checkpoints'] == [0, 10, 20, 25]
   assert result['counter_events']
+  assert 'supports only single machine' in result['in_memory_error']
 
 
 def test_a_global_step_waiter_is_refused_rather_than_waiting_forever(cases):
