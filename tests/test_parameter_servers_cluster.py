@@ -25,19 +25,24 @@ _PROGRAM = os.path.join(os.path.dirname(os.path.abspath(__file__)),
 _MAX_STEPS = 600
 
 
-def _run_job(python, model, model_dir, log_dir, env=None):
-  """Runs the job; returns each task's exit code (workers wait to exit)."""
-  with cluster_launcher.Cluster(_PROGRAM, python=python, workers=2, ps=2,
+def _run_job(python, model, model_dir, log_dir, env=None, chief=1):
+  """Runs the job; returns each task's exit code (workers wait to exit).
+
+  Without a chief, worker 0 leads (2.15's strategy in the RunConfig).
+  """
+  with cluster_launcher.Cluster(_PROGRAM, python=python, chief=chief,
+                                workers=2, ps=2, log_dir=str(log_dir),
                                 args=[model, str(model_dir), str(_MAX_STEPS)],
-                                log_dir=str(log_dir), env=env) as cluster:
+                                env=env) as cluster:
     cluster.start()
+    leader = 'chief:0' if chief else 'worker:0'
     codes = {}
-    for task in ('chief:0', 'evaluator:0', 'worker:0', 'worker:1'):
+    for task in (leader, 'evaluator:0', 'worker:0', 'worker:1'):
       try:
         codes[task] = cluster.wait(task, timeout=240)
       except TimeoutError as e:
         raise AssertionError(f'{task} did not finish: {e}') from e
-    for task in ('chief:0', 'evaluator:0'):
+    for task in (leader, 'evaluator:0'):
       assert 'TASK DONE' in cluster.log(task), cluster.log_tail(task, 30)
     codes.update((t, cluster.running(t)) for t in ('ps:0', 'ps:1'))
   return codes
@@ -132,6 +137,16 @@ def test_the_v1_strategy_in_runconfig_runs_the_same_job(tmp_path):
                    tmp_path / 'logs', env={'PS_STRATEGY': 'v1'})
   assert codes == {'chief:0': 0, 'evaluator:0': 0, 'worker:0': 0,
                    'worker:1': 0, 'ps:0': True, 'ps:1': True}
+  assert _evaluate(sys.executable, 'custom',
+                   tmp_path / 'model')['global_step'] == _MAX_STEPS
+
+
+def test_without_a_chief_worker_0_leads(tmp_path):
+  # 2.15's strategy made worker 0 the chief of a cluster without one.
+  codes = _run_job(sys.executable, 'custom', tmp_path / 'model',
+                   tmp_path / 'logs', env={'PS_STRATEGY': 'v1'}, chief=0)
+  assert codes == {'evaluator:0': 0, 'worker:0': 0, 'worker:1': 0,
+                   'ps:0': True, 'ps:1': True}
   assert _evaluate(sys.executable, 'custom',
                    tmp_path / 'model')['global_step'] == _MAX_STEPS
 

@@ -53,10 +53,24 @@ def has_ps_tasks(config):
 _strategies = {}  # the cluster's TF_CONFIG -> the strategy connected to it
 
 
+def leads(cluster_spec, task_type, task_id):
+  """Whether this task coordinates training: the chief, else worker 0.
+
+  A cluster without a `chief` job comes with 2.15's strategy in the
+  RunConfig (2.15's RunConfig refused it otherwise); there worker 0 led.
+  """
+  if 'chief' in cluster_spec.jobs:
+    return task_type == 'chief'
+  return (task_type, task_id) == ('worker', 0)
+
+
 def strategy_for_cluster(config, task_type, task_id):
   """The coordinator's strategy for a `TF_CONFIG` cluster with ps tasks.
 
-  One per process: connecting makes this process the cluster's chief.
+  One per process: connecting makes this process the cluster's coordinator.
+  Without a `chief` job, worker 0 coordinates from its own process, beside
+  the worker server it started (see `leads`); TensorFlow then adds a
+  `chief` job for the coordinator at a free local port.
 
   Args:
     config: The `RunConfig`, whose `cluster_spec` is the cluster.
@@ -65,27 +79,39 @@ def strategy_for_cluster(config, task_type, task_id):
     task_id: Its index.
 
   Raises:
-    ValueError: This task is not the chief, or the cluster has no chief.
+    ValueError: This task does not lead the cluster.
   """
-  cluster = config.cluster_spec.as_dict()
-  if 'chief' not in cluster:
+  if not leads(config.cluster_spec, task_type, task_id):
+    leader = ('the chief' if 'chief' in config.cluster_spec.jobs else
+              'worker 0, as the cluster has no chief')
     raise ValueError(
-        'A TF_CONFIG cluster with "ps" tasks needs a "chief" task: it '
-        'coordinates training on TensorFlow 2 (2.15 also accepted worker 0 '
-        'as the chief). Add a "chief" job to the cluster.')
-  if task_type != 'chief':
-    raise ValueError(
-        f'Only the chief trains in a parameter-server cluster; this task is '
-        f'{task_type}:{task_id}, which serves the chief (train_and_evaluate '
-        'does that for it).')
-  key = json.dumps(cluster, sort_keys=True)
+        f'Only {leader} trains in a parameter-server cluster; this task is '
+        f'{task_type}:{task_id}, which serves it (train_and_evaluate does '
+        'that for it).')
+  key = json.dumps(config.cluster_spec.as_dict(), sort_keys=True)
   if key not in _strategies:
     resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
-        config.cluster_spec, task_type='chief', task_id=0,
+        config.cluster_spec,
+        task_type='chief' if task_type == 'chief' else None,
+        task_id=0 if task_type == 'chief' else None,
         rpc_layer=config.protocol or 'grpc')
     _strategies[key] = tf.distribute.experimental.ParameterServerStrategy(
         resolver)
   return _strategies[key]
+
+
+def server_config_for_leader(config):
+  """A worker server's `ConfigProto` when its process also coordinates.
+
+  Steps scheduled on it and the coordinator's own calls share the
+  process's inter-op threads; with fewer than one per worker plus one, a
+  step waiting on a ps read starves (measured as a hang of the first step
+  with optimizer slots; TF's in-process test clusters set the same).
+  """
+  server_config = tf.compat.v1.ConfigProto()
+  server_config.inter_op_parallelism_threads = (
+      len(config.cluster_spec.job_tasks('worker')) + 1)
+  return server_config
 
 
 def check_strategy(strategy):

@@ -120,9 +120,15 @@ class TrainingExecutor:
     """
     if task_type == _TaskType.EVALUATOR:
       return self.run_evaluator()
-    if parameter_servers.has_ps_tasks(self._estimator.config) and (
+    config = self._estimator.config
+    if parameter_servers.has_ps_tasks(config) and (
         task_type in (_TaskType.PS, _TaskType.WORKER)):
-      server = _start_std_server(self._estimator.config, (task_type, task_id))
+      if parameter_servers.leads(config.cluster_spec, task_type, task_id):
+        _start_std_server(config, (task_type, task_id),
+                          parameter_servers.server_config_for_leader(config))
+        self._train(self._train_spec.saving_listeners)
+        return None
+      server = _start_std_server(config, (task_type, task_id))
       if task_type == _TaskType.PS:
         server.join()
       self._serve_until_trained(server)
@@ -354,7 +360,7 @@ def _check_server_config(config):
       'the TF_CONFIG environment variable.')
 
 
-def _start_std_server(config, task=None):
+def _start_std_server(config, task=None, server_config=None):
   """This task's server (None for a one-node cluster), started once.
 
   A process that runs `train_and_evaluate` again in the same role keeps the
@@ -365,6 +371,7 @@ def _start_std_server(config, task=None):
     config: The RunConfig: its cluster, protocol and GPU options.
     task: `(task_type, task_id)` of this process in `config.cluster_spec`,
       if not the RunConfig's own (a strategy left it the local roles).
+    server_config: The server's `ConfigProto`, if not the default one.
   """
   if task is None:
     if not _check_server_config(config):
@@ -374,7 +381,8 @@ def _start_std_server(config, task=None):
          *task, config.protocol)
   if key not in _started_servers:
     tf.compat.v1.logging.info('Start Tensorflow server.')
-    session_config = tf.compat.v1.ConfigProto(log_device_placement=False)
+    session_config = server_config or tf.compat.v1.ConfigProto(
+        log_device_placement=False)
     if config.session_config is not None:
       session_config.gpu_options.CopyFrom(config.session_config.gpu_options)
     server = server_lib.Server(
