@@ -212,7 +212,8 @@ def main():
   parser.add_argument('--rounds', type=int, default=2)
   parser.add_argument('--smoke', action='store_true',
                       help='a short job, ours only: checks the benchmark runs')
-  parser.add_argument('--out', default=os.path.join(HERE, 'PARAMETER_SERVERS.md'))
+  parser.add_argument('--out', help='default: bench/PARAMETER_SERVERS.md; '
+                      'a smoke run prints its report unless given one')
   args = parser.parse_args()
   size = SIZES['smoke' if args.smoke else 'full']
   contenders = {OURS: sys.executable}
@@ -220,12 +221,14 @@ def main():
     contenders[REFERENCE] = bench_run.venv215_python()
   runs = _measure_all(contenders, args.rounds, size)
   text = report(runs, contenders, args, size)
-  if args.smoke:
+  out = args.out or (None if args.smoke else
+                     os.path.join(HERE, 'PARAMETER_SERVERS.md'))
+  if out is None:
     print(text)
     return
-  with open(args.out, 'w') as f:
+  with open(out, 'w') as f:
     f.write(text)
-  print(f'wrote {args.out}')
+  print(f'wrote {out}')
 
 
 if __name__ == '__main__':

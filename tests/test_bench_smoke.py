@@ -47,6 +47,18 @@ def test_large_model_benchmark_smoke_writes_report(tmp_path):
   assert 'TF 2.' in text
 
 
+def test_parameter_server_benchmark_smoke_writes_report(tmp_path):
+  # A real job: chief, 2 workers, 2 ps and an evaluator as processes.
+  text = smoke_report(tmp_path, 'parameter_servers.py', 'PS.md',
+                      '--rounds', '1')
+  assert '## custom' in text
+  assert '| PS job: global steps/s, second half |' in text
+  assert '| PS job: CPU s of chief, workers and ps tasks |' in text
+  accuracy = next(line for line in text.splitlines()
+                  if line.startswith('| PS job: accuracy'))
+  assert float(accuracy.split('|')[2].split()[0]) > 0.6  # it learnt
+
+
 def test_report_states_the_bound_of_each_target():
   """The bound column divides the reference's figure by hand_loop's floor."""
   sys.path.insert(0, os.path.join(ROOT, 'bench'))
