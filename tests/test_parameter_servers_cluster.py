@@ -124,6 +124,9 @@ def test_2_15_runs_the_same_job_to_comparable_metrics(ours, venv215_python,
                    tmp_path / 'logs')
   assert codes['chief:0'] == 0 and codes['evaluator:0'] == 0
   reference = _evaluate(venv215_python, model, tmp_path / 'model')
+  # 2.15's PS checkpoint (its own part_N slices) evaluates the same here.
+  assert _evaluate(sys.executable, model, tmp_path / 'model') == (
+      pytest.approx(reference, rel=1e-5))
   here = _evaluate(sys.executable, model, model_dir)
   # Asynchronous training: the two runs interleave their workers' steps
   # differently, so the metrics agree only roughly.

@@ -3,15 +3,15 @@
 A legacy parameter-server job is a `TF_CONFIG` cluster of `chief`, `worker`
 and `ps` tasks all running the same program. In 2.15 each worker built its
 own graph, with its variables placed on the ps tasks in turn, and trained
-asynchronously. Here the chief is TensorFlow 2's cluster coordinator: it
-captures the model_fn graph once, creates the variables on the ps tasks (one
-by one in turn, as 2.15's `replica_device_setter` placed them, so the parts
-of a TF1 partitioned variable land on different ps tasks, and optimizer
-slots beside their variables), and schedules
-compiled steps on the workers, each reading its own input. The workers and
-ps tasks only serve. (TensorFlow's coordinator reschedules the steps of a
-worker that fails; what a lost worker or ps task does to a job here is not
-measured yet, see README.)
+asynchronously. Here the chief (or worker 0 of a cluster without one) is
+TensorFlow 2's cluster coordinator: it captures the model_fn graph once,
+creates the variables on the ps tasks (one by one in turn, as 2.15's
+`replica_device_setter` placed them, so the parts of a TF1 partitioned
+variable land on different ps tasks, and optimizer slots beside their
+variables), and schedules compiled steps on the workers, each reading its
+own input. The workers and ps tasks only serve. A lost worker is trained
+around (the coordinator reruns its steps; `fetch` covers a result lost with
+it); a lost ps task ends training with a `ParameterServerError` naming it.
 
 This module is the one place that uses the strategy's private variable
 placement and the coordinator.
