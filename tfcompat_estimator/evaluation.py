@@ -10,6 +10,7 @@ import tensorflow as tf
 from tfcompat_estimator import input_pipeline
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import summaries
+from tfcompat_estimator.session_emulation import end_of_input
 from tfcompat_estimator.session_emulation import engine_scope
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
 from tfcompat_estimator.session_emulation import loops
@@ -45,7 +46,7 @@ def run_evaluation(estimator, input_fn, steps, hooks, checkpoint_path, name,
       while (steps is None or done < steps) and not runner.stop_requested:
         try:
           step_runner.run_step(session, runner, batches, captured.eval_update_op)
-        except StopIteration:
+        except end_of_input.ENDS_RUN:
           break
         done += 1
         logging.log_every_n(logging.INFO, 'Evaluation [%d/%s]', 100, done, steps)

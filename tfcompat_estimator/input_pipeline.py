@@ -17,6 +17,7 @@ from tfcompat_estimator import distribution
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import parameter_servers
 from tfcompat_estimator.inputs import graph_queue
+from tfcompat_estimator.session_emulation import end_of_input
 from tfcompat_estimator.session_emulation import engine_scope
 from tfcompat_estimator.session_emulation import input_graph as input_graph_lib
 from tfcompat_estimator.session_emulation import session as session_lib
@@ -218,7 +219,7 @@ class BatchSource:
     return self.features_spec, self.labels_spec
 
   def flat_batch(self, feed_dict=None):
-    """The next batch as flat tensors; raises StopIteration at end of input."""
+    """The next batch as flat tensors; raises `EndOfInput` at its end."""
     if self.on_workers:
       raise RuntimeError('Under parameter-server training the batches are '
                          'read on the workers, not here.')
@@ -227,7 +228,10 @@ class BatchSource:
         raise ValueError(
             'A hook passed feed_dict, but the input_fn returned a Dataset, '
             'which has no placeholders to feed.')
-      element = next(self.iterator)
+      try:
+        element = next(self.iterator)
+      except StopIteration:
+        raise end_of_input.EndOfInput from None
       replica_elements = element if self._replicas > 1 else (element,)
       flat = []
       for replica_element in replica_elements:

@@ -2,6 +2,7 @@
 
 from tfcompat_estimator import input_pipeline
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.session_emulation import end_of_input
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
 from tfcompat_estimator.session_emulation import session as session_lib
 from tfcompat_estimator.session_emulation import step_runner
@@ -40,7 +41,7 @@ def run_prediction(estimator, input_fn, predict_keys, hooks, checkpoint_path,
     while not runner.stop_requested:
       try:
         values = step_runner.run_step(session, runner, batches, predictions)
-      except StopIteration:
+      except end_of_input.ENDS_RUN:
         break
       if not yield_single_examples:
         yield values

@@ -25,6 +25,7 @@ from tfcompat_estimator import input_pipeline
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import parameter_servers
 from tfcompat_estimator import summaries
+from tfcompat_estimator.session_emulation import end_of_input
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
 from tfcompat_estimator.session_emulation import hook_schedule
 from tfcompat_estimator.session_emulation import loops
@@ -247,7 +248,7 @@ class TrainLoop:
             self._run_compiled(step, bulk, report, runner, hooks)
           else:
             self._run_single(runner, step)
-        except StopIteration:
+        except end_of_input.ENDS_RUN:
           break
         step = self._global_step()
         stop = runner.stop_requested or self._listener_stop
@@ -370,7 +371,7 @@ class TrainLoop:
     if bool(stopped):
       if steps_run and not np.isfinite(loss.numpy()):
         self._raise_nan(loss.numpy())
-      raise StopIteration
+      raise end_of_input.EndOfInput
     if steps_run:
       self._loss = loss.numpy()
     if report is None:
@@ -378,7 +379,7 @@ class TrainLoop:
     if n:
       self._count_rate(step + n)  # as `_run` would have between two calls
     if not bool(reported):
-      raise StopIteration
+      raise end_of_input.EndOfInput
     return [session_lib.to_numpy(v) for v in loops.with_operations(
         report_fn, len(elements), values)]
 

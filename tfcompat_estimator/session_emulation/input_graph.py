@@ -26,6 +26,7 @@ from tensorflow.python.eager import context as tf_context
 from tensorflow.python.framework import op_def_registry
 
 from tfcompat_estimator import one_shot_iterators
+from tfcompat_estimator.session_emulation import end_of_input
 from tfcompat_estimator.session_emulation import engine_scope
 from tfcompat_estimator.session_emulation import graph_prune
 from tfcompat_estimator.session_emulation import session as session_lib
@@ -140,11 +141,11 @@ class InputGraph:
 
   # Batches ---------------------------------------------------------------
   def next_batch(self, feed_dict):
-    """The outputs' eager values for one step; StopIteration at end of input."""
+    """The outputs' eager values for one step; `EndOfInput` at its end."""
     try:
       return self._call(self._outputs, feed_dict)
     except tf.errors.OutOfRangeError:
-      raise StopIteration from None
+      raise end_of_input.EndOfInput from None
 
   def dataset(self, element_spec):
     """The dataset of the graph's one-shot iterator, as an eager dataset.

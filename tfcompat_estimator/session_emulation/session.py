@@ -9,6 +9,8 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.ops import op_selector
 
+from tfcompat_estimator.session_emulation import end_of_input
+
 
 class EmulatedSession:
   """`run(fetches, feed_dict=None, options=None, run_metadata=None)`."""
@@ -62,7 +64,7 @@ class EmulatedSession:
   def compute_next(self, elements, run_ops, iterator):
     """Like `compute`, drawing the step's batch from `iterator` in the same call.
 
-    Raises StopIteration at end of input.
+    Raises `EndOfInput` at the end of the input.
     """
     self.current_batch = None  # the batch never leaves the compiled step
     with tf.init_scope():
@@ -70,9 +72,9 @@ class EmulatedSession:
         outputs = self.captured.step_for(elements, run_ops)(iterator)
       except tf.errors.OutOfRangeError:
         # From an op of the model itself: a v1 session stopped there too.
-        raise StopIteration from None
+        raise end_of_input.EndOfInput from None
     if outputs is None:
-      raise StopIteration
+      raise end_of_input.EndOfInput
     return [to_numpy(v) for v in outputs]
 
   def close(self):

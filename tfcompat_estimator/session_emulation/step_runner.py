@@ -16,8 +16,8 @@ def run_step(session, hook_runner, batches, fetches, run_ops=(),
 
   `after_step(values)` runs between the step and the hooks' `after_run`,
   where 2.15's built-in hooks (checkpoint saving) ran before the user's.
-  Raises StopIteration at end of input, after the hooks' `before_run` (as a
-  v1 session raised OutOfRangeError from inside `run`).
+  Raises `EndOfInput` at the end of the input, after the hooks'
+  `before_run` (as a v1 session raised OutOfRangeError from inside `run`).
 
   `compute(elements, run_ops)`, if given, computes the step instead of the
   session (a compiled loop ending with this step); its caller knows that no
