@@ -709,3 +709,13 @@ def test_keras_metrics_in_eval_metric_ops_become_tuples_as_in_2_15():
       tf.estimator.EstimatorSpec(
           tf.estimator.ModeKeys.EVAL, loss=loss,
           eval_metric_ops={'u': tf.keras.metrics.Mean(name='unused')})
+
+
+def test_the_config_is_logged_by_its_values(tmp_path, caplog):
+  # 2.15 logged vars(config), not the object's repr.
+  caplog.set_level('INFO', logger='tensorflow')
+  tf.estimator.Estimator(lambda features, labels, mode: None, str(tmp_path))
+  logged = [r.getMessage() for r in caplog.records
+            if r.getMessage().startswith('Using config: ')]
+  assert logged and f"'_model_dir': '{tmp_path}'" in logged[0]
+  assert 'object at 0x' not in logged[0]
