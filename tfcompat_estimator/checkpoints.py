@@ -18,6 +18,7 @@ import time
 import uuid
 
 from google.protobuf import text_format
+from tensorflow.python.checkpoint import checkpoint_management  # pylint: disable=g-direct-tensorflow-import
 from tensorflow.python.platform import tf_logging as logging
 from tensorflow.python.training import checkpoint_state_pb2
 from tensorflow.python.training import saver as saver_lib
@@ -320,7 +321,9 @@ class CheckpointStore:
               if not os.path.isabs(self._dir) and '://' not in self._dir
               else (lambda b: b))
     try:
-      tf.compat.v1.train.update_checkpoint_state(
+      # What the deprecated `tf.compat.v1.train.update_checkpoint_state`
+      # calls, minus the deprecation warning it logs in the user's run.
+      checkpoint_management.update_checkpoint_state_internal(
           self._dir, in_dir(basename), [in_dir(b) for b, _ in kept],
           all_model_checkpoint_timestamps=[t for _, t in kept],
           last_preserved_timestamp=last_preserved)
