@@ -1,5 +1,6 @@
 """Shared test set-up: legacy import paths and the 2.15 golden programs."""
 
+import collections
 import os
 import sys
 
@@ -16,6 +17,27 @@ tfcompat_estimator.install()
 
 def pytest_configure(config):
   config.addinivalue_line('markers', 'slow: long-running tier, run with --slow')
+
+
+# Seconds spent in each test file (setup, call and teardown of its tests,
+# module fixtures included), for the summary at the end of a run: the suite
+# has a time budget in CI, and this says where it goes.
+_FILE_SECONDS = collections.defaultdict(float)
+
+
+def pytest_runtest_logreport(report):
+  _FILE_SECONDS[report.nodeid.split('::', 1)[0]] += report.duration
+
+
+def pytest_terminal_summary(terminalreporter):
+  if not _FILE_SECONDS:
+    return
+  slowest = sorted(_FILE_SECONDS.items(), key=lambda item: -item[1])[:15]
+  terminalreporter.section(
+      f'slowest test files ({sum(_FILE_SECONDS.values()):.0f} s in all '
+      f'{len(_FILE_SECONDS)} files)')
+  for path, seconds in slowest:
+    terminalreporter.write_line(f'{seconds:8.1f} s  {path}')
 
 
 @pytest.fixture
