@@ -17,17 +17,16 @@ import numpy as np
 import portpicker
 import tensorflow as tf
 
+from tfcompat_estimator import parameter_servers
+
 WORK_DIR = sys.argv[1]
 _PORTS = {job: [portpicker.pick_unused_port() for _ in range(n)]
           for job, n in (('chief', 1), ('worker', 2), ('ps', 2))}
 CLUSTER = {job: [f'localhost:{p}' for p in ports]
            for job, ports in _PORTS.items()}
-# Servers sharing one process need inter-op threads for each worker's steps
-# and the chief's calls, or a step waiting on a ps read starves (TF's own
-# in-process clusters do the same, b/172296720): measured as a hang of the
-# first step of any optimizer with slots.
-_SERVER_CONFIG = tf.compat.v1.ConfigProto(
-    inter_op_parallelism_threads=len(CLUSTER['worker']) + 1)
+# The servers share the chief's process, as worker 0's does when it leads.
+_SERVER_CONFIG = parameter_servers.server_config_for_leader(
+    tf.train.ClusterSpec(CLUSTER))
 SERVERS = [tf.distribute.Server(tf.train.ClusterSpec(CLUSTER), job_name=job,
                                 task_index=index, protocol='grpc', start=True,
                                 config=_SERVER_CONFIG)
@@ -157,7 +156,6 @@ def ftrl_slots(model_dir):
 
 def lost_results(model_dir):
   """Every third result is lost with its worker, as a killed worker loses it."""
-  from tfcompat_estimator import parameter_servers  # pylint: disable=g-import-not-at-top
   fetch, calls = parameter_servers.fetch, []
 
   def losing_fetch(remote_value):

@@ -56,7 +56,7 @@ class Estimator:
     self._config = maybe_overwrite_model_dir_and_session_config(config,
                                                                 model_dir)
     self._model_dir = self._config.model_dir
-    logging.info('Using config: %s', str(vars(self._config)))  # as 2.15
+    logging.info('Using config: %s', vars(self._config))  # as 2.15
     if model_fn is None:
       raise ValueError('model_fn must be provided to Estimator.')
     check_callable('model_fn', model_fn)

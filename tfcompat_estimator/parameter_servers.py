@@ -100,7 +100,7 @@ def strategy_for_cluster(config, task_type, task_id):
   return _strategies[key]
 
 
-def server_config_for_leader(config):
+def server_config_for_leader(cluster_spec):
   """A worker server's `ConfigProto` when its process also coordinates.
 
   Steps scheduled on it and the coordinator's own calls share the
@@ -110,7 +110,7 @@ def server_config_for_leader(config):
   """
   server_config = tf.compat.v1.ConfigProto()
   server_config.inter_op_parallelism_threads = (
-      len(config.cluster_spec.job_tasks('worker')) + 1)
+      len(cluster_spec.job_tasks('worker')) + 1)
   return server_config
 
 
@@ -146,9 +146,10 @@ def check_hooks(hooks, global_step):
     ValueError: A `GlobalStepWaiterHook` waits for a step not reached yet.
   """
   for hook in hooks:
-    wait_until = getattr(hook, '_wait_until_step', 0)
-    if (isinstance(hook, tf.compat.v1.train.GlobalStepWaiterHook) and
-        wait_until > global_step):
+    if not isinstance(hook, tf.compat.v1.train.GlobalStepWaiterHook):
+      continue
+    wait_until = hook._wait_until_step  # pylint: disable=protected-access
+    if wait_until > global_step:
       raise ValueError(
           f'GlobalStepWaiterHook(wait_until_step={wait_until}) would wait '
           f'forever at global step {global_step}: in parameter-server '
@@ -204,10 +205,10 @@ def per_worker_iterator(strategy, dataset_fn):
   workers = coordinator(strategy)._cluster.workers  # pylint: disable=protected-access
   iterators = []
   for index, worker in enumerate(workers):
-    context = tf.distribute.InputContext(num_input_pipelines=len(workers),
-                                         input_pipeline_id=index)
+    input_context = tf.distribute.InputContext(
+        num_input_pipelines=len(workers), input_pipeline_id=index)
     make_dataset = tf.function(
-        functools.partial(dataset_fn, context)).get_concrete_function()
+        functools.partial(dataset_fn, input_context)).get_concrete_function()
     iterator = worker.create_resource(lambda fn=make_dataset: iter(fn()))
     # Scheduled functions are traced against this spec.
     iterator._type_spec = input_lib.get_iterator_spec_from_dataset(  # pylint: disable=protected-access

@@ -125,13 +125,15 @@ class TrainingExecutor:
         task_type in (_TaskType.PS, _TaskType.WORKER)):
       if parameter_servers.leads(config.cluster_spec, task_type, task_id):
         _start_std_server(config, (task_type, task_id),
-                          parameter_servers.server_config_for_leader(config))
+                          parameter_servers.server_config_for_leader(
+                              config.cluster_spec))
         self._train(self._train_spec.saving_listeners)
         return None
       server = _start_std_server(config, (task_type, task_id))
       if task_type == _TaskType.PS:
-        server.join()
-      self._serve_until_trained(server)
+        server.join()  # until the job is ended, as in run_ps
+      else:
+        self._serve_until_trained(server)
       return None
     if task_type == _TaskType.CHIEF:
       self._train(self._train_spec.saving_listeners)
@@ -243,6 +245,7 @@ class TrainingExecutor:
     max_steps = self._train_spec.max_steps
     if max_steps is None:
       server.join()  # trains until the job is ended, as in 2.15
+      return
     while True:
       path = tf.train.latest_checkpoint(self._estimator.model_dir)
       if path and tf.train.load_variable(path, _GLOBAL_STEP) >= max_steps:
