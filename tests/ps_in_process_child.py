@@ -17,7 +17,7 @@ import numpy as np
 import portpicker
 import tensorflow as tf
 
-from tfcompat_estimator import parameter_servers
+from tfcompat_estimator.engine import parameter_servers
 
 WORK_DIR = sys.argv[1]
 _PORTS = {job: [portpicker.pick_unused_port() for _ in range(n)]

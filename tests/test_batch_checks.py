@@ -3,9 +3,9 @@
 import pytest
 import tensorflow as tf
 
-from tfcompat_estimator import batch_checks
+from tfcompat_estimator.engine import batch_checks
+from tfcompat_estimator.engine import graph_prune
 from tfcompat_estimator.model_fn import ModeKeys
-from tfcompat_estimator.session_emulation import graph_prune
 
 SPECS = {
     'price': tf.TensorSpec([None, 2], tf.float32),

@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from programs import custom_dnn
-from tfcompat_estimator import checkpoints
+from tfcompat_estimator.io import checkpoints
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 

@@ -17,7 +17,7 @@ import time
 import pytest
 import tensorflow as tf
 
-from tfcompat_estimator import distribution
+from tfcompat_estimator.engine import distribution
 from tfcompat_estimator import run_config as run_config_lib
 
 CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)),

@@ -12,7 +12,7 @@ import pytest
 import tensorflow as tf
 
 from tfcompat_estimator import early_stopping
-from tfcompat_estimator import summaries
+from tfcompat_estimator.io import summaries
 
 
 def _data():

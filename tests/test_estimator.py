@@ -12,7 +12,7 @@ import tensorflow as tf
 from programs import custom_dnn
 
 import tfcompat_estimator as te
-from tfcompat_estimator import summaries
+from tfcompat_estimator.io import summaries
 
 
 @pytest.fixture
@@ -245,12 +245,12 @@ class TestTrainingHere:
     est = make_estimator(golden_model_dir)
     first = est.evaluate(custom_dnn.eval_input_fn)
     first_predictions = list(est.predict(custom_dnn.predict_input_fn))
-    from tfcompat_estimator.session_emulation import graph_capture
+    from tfcompat_estimator.engine import graph_capture
     def fail(*args, **kwargs):
       raise AssertionError('graph captured again')
     monkeypatch.setattr(graph_capture, 'CapturedModel', fail)
     restored = []
-    from tfcompat_estimator import checkpoints
+    from tfcompat_estimator.io import checkpoints
     monkeypatch.setattr(checkpoints, 'restore', lambda *a: restored.append(a))
     assert est.evaluate(custom_dnn.eval_input_fn) == first
     again = list(est.predict(custom_dnn.predict_input_fn))

@@ -14,10 +14,10 @@ from test_early_stopping import model_fn
 from test_early_stopping import run_oracle
 from test_early_stopping import StepCounter
 from test_early_stopping import train_input_fn
-from tfcompat_estimator import checkpoints
 from tfcompat_estimator import early_stopping
+from tfcompat_estimator.engine import graph_capture
 from tfcompat_estimator import evaluation_hooks
-from tfcompat_estimator.session_emulation import graph_capture
+from tfcompat_estimator.io import checkpoints
 
 _exp = tf.estimator.experimental
 _EVAL = tf.estimator.ModeKeys.EVAL

@@ -28,7 +28,7 @@ from tensorflow_serving.apis import predict_pb2
 from tensorflow_serving.apis import regression_pb2
 
 from programs import custom_dnn
-from tfcompat_estimator import exporting
+from tfcompat_estimator.runs import exporting
 
 _v1 = tf.compat.v1
 _fc = tf.compat.v1.feature_column

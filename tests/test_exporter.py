@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 from tfcompat_estimator import exporter as exporter_lib
-from tfcompat_estimator import summaries
+from tfcompat_estimator.io import summaries
 
 X = np.linspace(-1., 1., 8, dtype=np.float32).reshape(-1, 1)
 

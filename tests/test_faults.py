@@ -18,8 +18,8 @@ import pytest
 import tensorflow as tf
 
 from programs import custom_dnn
-from tfcompat_estimator import checkpoints
-from tfcompat_estimator import summaries
+from tfcompat_estimator.io import checkpoints
+from tfcompat_estimator.io import summaries
 
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 SAVE_STEPS = 10

@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.ops import op_selector
 
-from tfcompat_estimator.session_emulation import graph_prune
+from tfcompat_estimator.engine import graph_prune
 
 _v1 = tf.compat.v1
 

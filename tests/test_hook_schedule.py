@@ -13,9 +13,9 @@ import pytest
 import tensorflow as tf
 
 from programs import custom_dnn
-from tfcompat_estimator import training
-from tfcompat_estimator.session_emulation import step_runner
+from tfcompat_estimator.runs import training
 from tfcompat_estimator.session_emulation import hook_schedule
+from tfcompat_estimator.session_emulation import step_runner
 
 _train = tf.compat.v1.train
 

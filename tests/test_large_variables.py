@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from tfcompat_estimator import checkpoints
 from tfcompat_estimator import early_stopping
-from tfcompat_estimator import large_variables
+from tfcompat_estimator.io import checkpoints
+from tfcompat_estimator.io import large_variables
 
 BIG = [512, 600]  # 1.2 MB of float32: above InitialValues' threshold
 _v1 = tf.compat.v1

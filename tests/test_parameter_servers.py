@@ -14,7 +14,7 @@ import sys
 import pytest
 import tensorflow as tf
 
-from tfcompat_estimator import parameter_servers
+from tfcompat_estimator.engine import parameter_servers
 
 _CHILD = os.path.join(os.path.dirname(os.path.abspath(__file__)),
                       'ps_in_process_child.py')

@@ -16,7 +16,7 @@ import pytest
 import tensorflow as tf
 
 from programs import custom_dnn
-from tfcompat_estimator import training
+from tfcompat_estimator.runs import training
 
 _train = tf.compat.v1.train
 

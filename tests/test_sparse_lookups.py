@@ -9,8 +9,8 @@ import pytest
 import tensorflow as tf
 from tensorflow.python.eager import context
 
-from tfcompat_estimator.session_emulation import graph_prune
-from tfcompat_estimator.session_emulation import sparse_lookups
+from tfcompat_estimator.engine import graph_prune
+from tfcompat_estimator.engine import sparse_lookups
 
 _v1 = tf.compat.v1
 IDS = tf.constant([[1, 2, 3], [4, 5, 5]], tf.int64)

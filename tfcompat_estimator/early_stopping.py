@@ -23,10 +23,10 @@ import os
 from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
-from tfcompat_estimator import distribution
+from tfcompat_estimator.engine import distribution
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator import evaluation_hooks
-from tfcompat_estimator import summaries
+from tfcompat_estimator.io import summaries
 
 _train = tf.compat.v1.train
 _EVENT_FILES = 'events.out.tfevents.*'

@@ -14,20 +14,20 @@ import tempfile
 from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
-from tfcompat_estimator import checkpoints
-from tfcompat_estimator import evaluation
-from tfcompat_estimator import exporting
+from tfcompat_estimator.engine import engine_scope
+from tfcompat_estimator.engine import graph_capture
 from tfcompat_estimator.export import export_lib
-from tfcompat_estimator import large_variables
+from tfcompat_estimator.io import checkpoints
+from tfcompat_estimator.io import large_variables
+from tfcompat_estimator.io import safe_paths
 from tfcompat_estimator import model_fn as model_fn_lib
-from tfcompat_estimator import prediction
 from tfcompat_estimator import run_config as run_config_lib
-from tfcompat_estimator import safe_paths
-from tfcompat_estimator import training
-from tfcompat_estimator import warm_starting
-from tfcompat_estimator.session_emulation import engine_scope
-from tfcompat_estimator.session_emulation import graph_capture
+from tfcompat_estimator.runs import evaluation
+from tfcompat_estimator.runs import exporting
+from tfcompat_estimator.runs import prediction
+from tfcompat_estimator.runs import training
 from tfcompat_estimator.session_emulation import session as session_lib
+from tfcompat_estimator import warm_starting
 
 ModeKeys = model_fn_lib.ModeKeys
 # Names 2.15's estimator module also held; programs import them from here.

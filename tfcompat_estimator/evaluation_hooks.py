@@ -6,9 +6,9 @@ import time
 from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
-from tfcompat_estimator import checkpoints
-from tfcompat_estimator import evaluation
+from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.runs import evaluation
 
 _train = tf.compat.v1.train
 

@@ -15,9 +15,9 @@ from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
 from tfcompat_estimator import gc
+from tfcompat_estimator.io import safe_paths
+from tfcompat_estimator.io import summaries
 from tfcompat_estimator import model_fn as model_fn_lib
-from tfcompat_estimator import safe_paths
-from tfcompat_estimator import summaries
 
 _LOSS = 'loss'
 _COMPARE_FN_ARGS = ('best_eval_result', 'current_eval_result')

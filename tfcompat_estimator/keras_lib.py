@@ -33,10 +33,10 @@ from tf_keras.src import metrics as keras_metrics
 from tf_keras.src.engine import compile_utils
 from tf_keras.src.utils import losses_utils
 
+from tfcompat_estimator.engine import engine_scope
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator import export as export_lib
 from tfcompat_estimator import model_fn as model_fn_lib
-from tfcompat_estimator.session_emulation import engine_scope
 
 ModeKeys = model_fn_lib.ModeKeys
 _DEFAULT_SERVING_KEY = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY

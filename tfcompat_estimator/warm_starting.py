@@ -12,7 +12,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from tfcompat_estimator import checkpoints
+from tfcompat_estimator.io import checkpoints
 
 VocabInfo = tf.compat.v1.train.VocabInfo
 

@@ -23,7 +23,7 @@ from tensorflow.python.feature_column import feature_column as fc_v1
 from tensorflow.python.feature_column import feature_column_v2 as fc_v2
 from tensorflow.python.feature_column import sequence_feature_column as fc_seq
 
-from tfcompat_estimator import batch_checks
+from tfcompat_estimator.engine import batch_checks
 from tfcompat_estimator.model_fn import ModeKeys
 
 _NUMERIC = (fc_v2.NumericColumn, fc_seq.SequenceNumericColumn,

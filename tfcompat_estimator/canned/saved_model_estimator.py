@@ -52,10 +52,10 @@ from tensorflow.python.saved_model import loader_impl
 from tensorflow.python.saved_model import path_helpers
 from tensorflow.python.saved_model import signature_constants
 
-from tfcompat_estimator import checkpoints
 from tfcompat_estimator import estimator as estimator_lib
-from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.export import export_lib
+from tfcompat_estimator.io import checkpoints
+from tfcompat_estimator import model_fn as model_fn_lib
 
 ModeKeys = model_fn_lib.ModeKeys
 _v1 = tf.compat.v1

@@ -5,11 +5,11 @@ concrete function, fed with the current batch when they depend on it. Results
 come back as numpy values in the fetches' structure, like `Session.run`.
 """
 
-import numpy as np
 import tensorflow as tf
 from tensorflow.python.ops import op_selector
 
-from tfcompat_estimator.session_emulation import end_of_input
+from tfcompat_estimator.engine import end_of_input
+from tfcompat_estimator.engine import feed_values
 
 
 class EmulatedSession:
@@ -30,12 +30,12 @@ class EmulatedSession:
     del options, run_metadata  # Tracing options have no meaning here.
     if self.input_graph is not None and _owned_by(self.input_graph, fetches):
       plan = FetchPlan(self.input_graph, fetches)
-      feeds = {feed_name(k): v for k, v in (feed_dict or {}).items()}
+      feeds = {feed_values.feed_name(k): v for k, v in (feed_dict or {}).items()}
       return plan.pack(self.input_graph.run_elements(plan.elements, feeds))
     plan = FetchPlan(self.captured, fetches)
     # A hook may feed tensors of the model graph (e.g. a placeholder whose
     # value an assign op writes: pretrained embeddings).
-    fed = [(self.captured.as_graph_element(feed_name(key)), value)
+    fed = [(self.captured.as_graph_element(feed_values.feed_name(key)), value)
            for key, value in (feed_dict or {}).items()]
     return plan.pack(self.compute(plan.elements, fed=fed))
 
@@ -59,7 +59,7 @@ class EmulatedSession:
       values = [tf.convert_to_tensor(value, tensor.dtype)
                 for tensor, value in fed]
       outputs = fn(*(self.current_batch if with_batch else ()), *values)
-    return [to_numpy(v) for v in outputs[:len(elements)]]
+    return [feed_values.to_numpy(v) for v in outputs[:len(elements)]]
 
   def compute_next(self, elements, run_ops, iterator):
     """Like `compute`, drawing the step's batch from `iterator` in the same call.
@@ -75,7 +75,7 @@ class EmulatedSession:
         raise end_of_input.EndOfInput from None
     if outputs is None:
       raise end_of_input.EndOfInput
-    return [to_numpy(v) for v in outputs]
+    return [feed_values.to_numpy(v) for v in outputs]
 
   def close(self):
     pass
@@ -90,27 +90,11 @@ class EmulatedSession:
     return False
 
 
-def feed_name(key):
-  """The tensor name a feed_dict key stands for (a name, tensor or `.ref()`)."""
-  if isinstance(key, str):
-    return key if ':' in key else key + ':0'
-  key = key.deref() if hasattr(key, 'deref') else key
-  return key.name
-
 
 def _owned_by(input_graph, fetches):
   leaves = [leaf for leaf in _flatten(fetches) if leaf is not None]
   return bool(leaves) and all(input_graph.owns(leaf) for leaf in leaves)
 
-
-def to_numpy(value):
-  if value is None:
-    return None
-  if isinstance(value, tf.SparseTensor):
-    return tf.compat.v1.SparseTensorValue(value.indices.numpy(),
-                                          value.values.numpy(),
-                                          value.dense_shape.numpy())
-  return value.numpy() if hasattr(value, 'numpy') else np.asarray(value)
 
 
 class FetchPlan:

@@ -4,7 +4,7 @@ import signal
 
 import tensorflow as tf
 
-from tfcompat_estimator import summaries
+from tfcompat_estimator.io import summaries
 
 
 class ExamplesPerSecondHook(tf.compat.v1.train.StepCounterHook):

@@ -30,7 +30,7 @@ import tensorflow as tf
 
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator import model_fn as model_fn_lib
-from tfcompat_estimator import training
+from tfcompat_estimator.runs import training
 from tfcompat_estimator.tpu import inference_export
 from tfcompat_estimator.tpu import tpu_config
 from tfcompat_estimator.tpu import tpu_context

@@ -17,7 +17,7 @@ import time
 import tensorflow as tf
 from tensorflow.python.training import basic_session_run_hooks
 
-from tfcompat_estimator import checkpoints
+from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.train_eval import specs
 
 _GLOBAL_STEP = tf.compat.v1.GraphKeys.GLOBAL_STEP

@@ -25,8 +25,8 @@ import time
 import tensorflow as tf
 from tensorflow.python.training import server_lib
 
+from tfcompat_estimator.engine import parameter_servers
 from tfcompat_estimator import estimator as estimator_lib
-from tfcompat_estimator import parameter_servers
 from tfcompat_estimator import run_config as run_config_lib
 from tfcompat_estimator.train_eval import evaluation
 from tfcompat_estimator.train_eval import specs

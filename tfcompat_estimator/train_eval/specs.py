@@ -7,8 +7,8 @@ not minutes later inside a training or on another task of a cluster.
 import collections
 
 from tfcompat_estimator import estimator as estimator_lib
+from tfcompat_estimator.io import safe_paths
 from tfcompat_estimator import model_fn as model_fn_lib
-from tfcompat_estimator import safe_paths
 
 # How 2.15's specs began these errors; programs match on them.
 _HOOKS_LEAD = 'All hooks must be `SessionRunHook` instances'

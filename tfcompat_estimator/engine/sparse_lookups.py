@@ -19,7 +19,7 @@ prediction) keep the rewrite, which saves them the gather.
 
 import tensorflow as tf
 
-from tfcompat_estimator.session_emulation import tf1_graph_semantics
+from tfcompat_estimator.engine import tf1_graph_semantics
 
 _SEGMENT_REDUCTIONS = frozenset(
     f'SparseSegment{kind}{suffix}' for kind in ('Sum', 'Mean', 'SqrtN')

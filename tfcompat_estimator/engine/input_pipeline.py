@@ -5,7 +5,7 @@ it is iterated eagerly and its iterator can be handed to compiled multi-step
 loops. Older ones return tensors (often `make_one_shot_iterator(ds).get_next()`,
 an initializable iterator, queues, or placeholders fed by a `FeedFnHook`):
 each run of such tensors must yield the next batch, so the input_fn is re-run
-inside a plain `tf.Graph`, which `session_emulation/input_graph.py` runs as
+inside a plain `tf.Graph`, which `engine/input_graph.py` runs as
 its session did, keeping its state between steps.
 """
 
@@ -13,14 +13,14 @@ its session did, keeping its state between steps.
 import numpy as np
 import tensorflow as tf
 
-from tfcompat_estimator import distribution
-from tfcompat_estimator import model_fn as model_fn_lib
-from tfcompat_estimator import parameter_servers
+from tfcompat_estimator.engine import distribution
+from tfcompat_estimator.engine import end_of_input
+from tfcompat_estimator.engine import engine_scope
+from tfcompat_estimator.engine import feed_values
+from tfcompat_estimator.engine import input_graph as input_graph_lib
+from tfcompat_estimator.engine import parameter_servers
 from tfcompat_estimator.inputs import graph_queue
-from tfcompat_estimator.session_emulation import end_of_input
-from tfcompat_estimator.session_emulation import engine_scope
-from tfcompat_estimator.session_emulation import input_graph as input_graph_lib
-from tfcompat_estimator.session_emulation import session as session_lib
+from tfcompat_estimator import model_fn as model_fn_lib
 
 ModeKeys = model_fn_lib.ModeKeys
 
@@ -239,7 +239,7 @@ class BatchSource:
                             if self._has_labels() else (replica_element, None))
         flat += tf.nest.flatten(_present(features, labels), expand_composites=True)
       return flat
-    feed_dict = {session_lib.feed_name(k): v for k, v in (feed_dict or {}).items()}
+    feed_dict = {feed_values.feed_name(k): v for k, v in (feed_dict or {}).items()}
     for name in self.input_graph.per_step_placeholders:
       if name not in feed_dict:
         raise ValueError(f'input_fn placeholder {name} was not fed; a hook '

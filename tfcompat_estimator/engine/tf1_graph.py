@@ -18,7 +18,7 @@ so one is made per captured graph and kept (`CapturedModel.cached`).
 
 import tensorflow as tf
 
-from tfcompat_estimator import distribution
+from tfcompat_estimator.engine import distribution
 
 _v1 = tf.compat.v1
 

@@ -25,11 +25,11 @@ import tensorflow as tf
 from tensorflow.python.eager import context as tf_context
 from tensorflow.python.framework import op_def_registry
 
-from tfcompat_estimator import one_shot_iterators
-from tfcompat_estimator.session_emulation import end_of_input
-from tfcompat_estimator.session_emulation import engine_scope
-from tfcompat_estimator.session_emulation import graph_prune
-from tfcompat_estimator.session_emulation import session as session_lib
+from tfcompat_estimator.engine import end_of_input
+from tfcompat_estimator.engine import engine_scope
+from tfcompat_estimator.engine import feed_values
+from tfcompat_estimator.engine import graph_prune
+from tfcompat_estimator.engine import one_shot_iterators
 
 _v1 = tf.compat.v1
 # How long `close` waits for queue-runner threads blocked in an op.
@@ -102,7 +102,7 @@ class InputGraph:
 
   def run_elements(self, elements, feed_dict=None):
     """Numpy values of graph `elements` (None for operations)."""
-    return [session_lib.to_numpy(o)
+    return [feed_values.to_numpy(o)
             for o in self._call(elements, feed_dict)]
 
   def _call(self, elements, feed_dict):

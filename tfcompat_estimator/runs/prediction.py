@@ -1,8 +1,8 @@
 """`Estimator.predict`: a generator over prediction batches or examples."""
 
-from tfcompat_estimator import input_pipeline
+from tfcompat_estimator.engine import end_of_input
+from tfcompat_estimator.engine import input_pipeline
 from tfcompat_estimator import model_fn as model_fn_lib
-from tfcompat_estimator.session_emulation import end_of_input
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
 from tfcompat_estimator.session_emulation import session as session_lib
 from tfcompat_estimator.session_emulation import step_runner

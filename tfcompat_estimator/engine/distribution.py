@@ -21,7 +21,7 @@ from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 from tensorflow.python.distribute import cross_device_utils  # pylint: disable=g-direct-tensorflow-import
 
-from tfcompat_estimator import parameter_servers
+from tfcompat_estimator.engine import parameter_servers
 from tfcompat_estimator import run_config as run_config_lib
 
 _v1 = tf.compat.v1

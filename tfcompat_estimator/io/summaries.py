@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 from tensorflow.python.ops import summary_ops_v2  # pylint: disable=g-direct-tensorflow-import
 
-from tfcompat_estimator import file_errors
+from tfcompat_estimator.io import file_errors
 
 # Open writers, least recently used first; a bound keeps file handles in check
 # in processes that use many model_dirs.

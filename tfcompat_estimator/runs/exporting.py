@@ -16,11 +16,11 @@ from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 from tensorflow.python.saved_model.model_utils import export_utils
 
-from tfcompat_estimator import checkpoint_layout
-from tfcompat_estimator import checkpoints
-from tfcompat_estimator import file_errors
+from tfcompat_estimator.io import checkpoint_layout
+from tfcompat_estimator.io import checkpoints
+from tfcompat_estimator.io import file_errors
+from tfcompat_estimator.io import safe_paths
 from tfcompat_estimator import model_fn as model_fn_lib
-from tfcompat_estimator import safe_paths
 
 ModeKeys = model_fn_lib.ModeKeys
 _v1 = tf.compat.v1

@@ -16,7 +16,7 @@ from tensorflow.python.eager import wrap_function
 from tensorflow.python.framework import func_graph as func_graph_lib
 from tensorflow.python.ops import op_selector
 
-from tfcompat_estimator.session_emulation import sparse_lookups
+from tfcompat_estimator.engine import sparse_lookups
 
 _PLACEHOLDERS = ('Placeholder', 'PlaceholderV2')
 

@@ -17,13 +17,13 @@ import functools
 import numpy as np
 import tensorflow as tf
 
-from tfcompat_estimator import batch_checks
-from tfcompat_estimator import checkpoint_layout
-from tfcompat_estimator import distribution
+from tfcompat_estimator.engine import batch_checks
+from tfcompat_estimator.engine import distribution
+from tfcompat_estimator.engine import graph_prune
+from tfcompat_estimator.engine import loops
+from tfcompat_estimator.engine import tf1_graph_semantics
+from tfcompat_estimator.io import checkpoint_layout
 from tfcompat_estimator import model_fn as model_fn_lib
-from tfcompat_estimator.session_emulation import graph_prune
-from tfcompat_estimator.session_emulation import loops
-from tfcompat_estimator.session_emulation import tf1_graph_semantics
 
 _v1 = tf.compat.v1
 _GLOBAL_STEP_READ_KEY = 'global_step_read_op_cache'  # TF's training_util key

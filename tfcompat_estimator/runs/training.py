@@ -18,20 +18,21 @@ from tensorflow.python.platform import tf_logging as logging
 import numpy as np
 import tensorflow as tf
 
-from tfcompat_estimator import checkpoints
-from tfcompat_estimator import distribution
-from tfcompat_estimator import file_errors
-from tfcompat_estimator import input_pipeline
+from tfcompat_estimator.engine import distribution
+from tfcompat_estimator.engine import end_of_input
+from tfcompat_estimator.engine import feed_values
+from tfcompat_estimator.engine import input_pipeline
+from tfcompat_estimator.engine import loops
+from tfcompat_estimator.engine import parameter_servers
+from tfcompat_estimator.engine import tf1_graph
+from tfcompat_estimator.io import checkpoints
+from tfcompat_estimator.io import file_errors
+from tfcompat_estimator.io import summaries
 from tfcompat_estimator import model_fn as model_fn_lib
-from tfcompat_estimator import parameter_servers
-from tfcompat_estimator import summaries
-from tfcompat_estimator.session_emulation import end_of_input
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
 from tfcompat_estimator.session_emulation import hook_schedule
-from tfcompat_estimator.session_emulation import loops
 from tfcompat_estimator.session_emulation import session as session_lib
 from tfcompat_estimator.session_emulation import step_runner
-from tfcompat_estimator.session_emulation import tf1_graph
 
 _train = tf.compat.v1.train
 # How many times the step hooks wait for runs again on parameter-server
@@ -380,7 +381,7 @@ class TrainLoop:
       self._count_rate(step + n)  # as `_run` would have between two calls
     if not bool(reported):
       raise end_of_input.EndOfInput
-    return [session_lib.to_numpy(v) for v in loops.with_operations(
+    return [feed_values.to_numpy(v) for v in loops.with_operations(
         report_fn, len(elements), values)]
 
   def _run_on_workers(self, n, report):

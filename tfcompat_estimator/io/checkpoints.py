@@ -24,8 +24,8 @@ from tensorflow.python.training import checkpoint_state_pb2
 from tensorflow.python.training import saver as saver_lib
 import tensorflow as tf
 
-from tfcompat_estimator import file_errors
-from tfcompat_estimator import large_variables
+from tfcompat_estimator.io import file_errors
+from tfcompat_estimator.io import large_variables
 
 CHECKPOINT_BASENAME = 'model.ckpt'
 STATE_FILE = 'checkpoint'

@@ -7,16 +7,16 @@ no hooks, batches are consumed by a compiled multi-step loop.
 from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
-from tfcompat_estimator import input_pipeline
+from tfcompat_estimator.engine import end_of_input
+from tfcompat_estimator.engine import engine_scope
+from tfcompat_estimator.engine import input_pipeline
+from tfcompat_estimator.engine import loops
+from tfcompat_estimator.engine import tf1_graph
+from tfcompat_estimator.io import summaries
 from tfcompat_estimator import model_fn as model_fn_lib
-from tfcompat_estimator import summaries
-from tfcompat_estimator.session_emulation import end_of_input
-from tfcompat_estimator.session_emulation import engine_scope
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
-from tfcompat_estimator.session_emulation import loops
 from tfcompat_estimator.session_emulation import session as session_lib
 from tfcompat_estimator.session_emulation import step_runner
-from tfcompat_estimator.session_emulation import tf1_graph
 
 _BULK_CHUNK = 1000
 
