@@ -15,7 +15,7 @@ import tensorflow as tf
 from programs import custom_dnn
 from tfcompat_estimator.runs import training
 from tfcompat_estimator.session_emulation import hook_schedule
-from tfcompat_estimator.session_emulation import step_runner
+from tfcompat_estimator.session_emulation import hooked_step
 
 _train = tf.compat.v1.train
 
@@ -47,17 +47,18 @@ class _StepCounter:
   def __init__(self, monkeypatch):
     self.seen = 0
     self.single = 0
-    run_step, run_single = step_runner.run_step, training.TrainLoop._run_single
+    begin = hooked_step.HookedStep.__init__
+    run_single = training.TrainLoop._run_single
 
     def seen(*args, **kwargs):
       self.seen += 1
-      return run_step(*args, **kwargs)
+      return begin(*args, **kwargs)
 
-    def single(loop, runner, step):
+    def single(loop, step):
       self.single += 1
-      return run_single(loop, runner, step)
+      return run_single(loop, step)
 
-    monkeypatch.setattr(step_runner, 'run_step', seen)
+    monkeypatch.setattr(hooked_step.HookedStep, '__init__', seen)
     monkeypatch.setattr(training.TrainLoop, '_run_single', single)
 
 

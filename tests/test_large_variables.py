@@ -226,7 +226,7 @@ def _three_batches():
 
 def _held_sizes(est, mode):
   """Elements each global variable of `est`'s `mode` graph holds now."""
-  [captured] = [c for c in est._captures.values() if c.mode == mode]  # pylint: disable=protected-access
+  [captured] = [c for c in est._graphs if c.mode == mode]  # pylint: disable=protected-access
   return {k: int(tf.size(v.read_value())) for k, v in captured.global_variables.items()}
 
 

@@ -35,9 +35,9 @@ class _SingleSteps:
     self.count = 0
     original = training.TrainLoop._run_single
 
-    def counting(loop, runner, step):
+    def counting(loop, step):
       self.count += 1
-      return original(loop, runner, step)
+      return original(loop, step)
 
     monkeypatch.setattr(training.TrainLoop, '_run_single', counting)
 

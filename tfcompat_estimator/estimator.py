@@ -1,9 +1,9 @@
-"""`Estimator`: the tf.estimator interface over captured model graphs.
+"""`Estimator`: the tf.estimator interface, a facade over the runs.
 
-Each mode's graph is captured once per input signature and kept; its variables
-are reloaded only when the checkpoint to use differs from the one they hold.
-That is why a second `evaluate` or `predict` on an unchanged checkpoint costs
-only the steps themselves.
+The Estimator checks its arguments and hands each call to a run
+(`runs.training`, `runs.evaluation`, `runs.prediction`, `runs.exporting`)
+with a `RunContext`: model_dir, config, params and the model graphs it keeps
+between calls (`runs.model_graphs`).
 """
 
 import copy
@@ -15,18 +15,17 @@ from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
 from tfcompat_estimator.engine import engine_scope
-from tfcompat_estimator.engine import graph_capture
 from tfcompat_estimator.export import export_lib
 from tfcompat_estimator.io import checkpoints
-from tfcompat_estimator.io import large_variables
 from tfcompat_estimator.io import safe_paths
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator import run_config as run_config_lib
 from tfcompat_estimator.runs import evaluation
 from tfcompat_estimator.runs import exporting
+from tfcompat_estimator.runs import model_graphs
 from tfcompat_estimator.runs import prediction
+from tfcompat_estimator.runs import run_context
 from tfcompat_estimator.runs import training
-from tfcompat_estimator.session_emulation import session as session_lib
 from tfcompat_estimator import warm_starting
 
 ModeKeys = model_fn_lib.ModeKeys
@@ -34,9 +33,6 @@ ModeKeys = model_fn_lib.ModeKeys
 VocabInfo = warm_starting.VocabInfo
 WarmStartSettings = warm_starting.WarmStartSettings
 _TaskType = run_config_lib.TaskType
-
-_FRESH = 'fresh'  # variables hold their initial values
-_DIRTY = 'dirty'  # variables were changed and match no checkpoint
 
 
 class Estimator:
@@ -52,6 +48,26 @@ class Estimator:
 
   def __init__(self, model_fn, model_dir=None, config=None, params=None,
                warm_start_from=None):
+    """Creates an Estimator around `model_fn`; builds nothing yet.
+
+    Args:
+      model_fn: `model_fn(features, labels, mode, params, config)` returning
+        an `EstimatorSpec`; it may take any subset of `labels`, `mode`,
+        `params` and `config` by name.
+      model_dir: Where checkpoints, event files and evaluations go. A
+        temporary directory if neither it nor `config.model_dir` is set.
+      config: A `RunConfig`, or None for the default.
+      params: Passed to `model_fn` as `params` (a deep copy per graph).
+      warm_start_from: A checkpoint path or directory, or
+        `WarmStartSettings`: variables start from it when `model_dir` has
+        no checkpoint.
+
+    Raises:
+      ValueError: for no `model_fn`, a `config` that is not a `RunConfig`,
+        two different model_dirs, or `params` given to a `model_fn` that
+        does not take them.
+      TypeError: for a `model_fn` that is not callable.
+    """
     self._assert_members_not_overridden()
     self._config = maybe_overwrite_model_dir_and_session_config(config,
                                                                 model_dir)
@@ -65,8 +81,9 @@ class Estimator:
     # Any object is accepted, as in 2.15 (e.g. an HParams-like object).
     self._params = copy.deepcopy(params or {})
     self._warm_start = warm_starting.settings_from(warm_start_from)
-    self._captures = {}
-    self._state = {}  # id(captured) -> checkpoint identity or _FRESH/_DIRTY
+    self._graphs = model_graphs.ModelGraphs(
+        model_fn, self._params, self._config,
+        warm_start=_warm_starter(self._warm_start))
 
   def _assert_members_not_overridden(self):
     cls = type(self)
@@ -82,10 +99,12 @@ class Estimator:
   # Properties ----------------------------------------------------------------
   @property
   def model_dir(self):
+    """The directory of checkpoints, event files and eval directories."""
     return self._model_dir
 
   @property
   def config(self):
+    """The `RunConfig`, its `model_dir` and `session_config` filled in."""
     return self._config
 
   @property
@@ -95,6 +114,7 @@ class Estimator:
 
   @property
   def params(self):
+    """A copy of the `params` given to the constructor."""
     return copy.deepcopy(self._params)
 
   @property
@@ -117,6 +137,7 @@ class Estimator:
 
   # Checkpoint inspection -------------------------------------------------------
   def latest_checkpoint(self):
+    """The path prefix of the newest checkpoint in `model_dir`, or None."""
     return checkpoints.latest_checkpoint(self._model_dir)
 
   def _require_checkpoint(self):
@@ -128,11 +149,29 @@ class Estimator:
 
   @engine_scope.entry_point
   def get_variable_names(self):
+    """The names of the variables in the latest checkpoint, sorted.
+
+    Raises:
+      ValueError: if `model_dir` has no checkpoint.
+    """
     reader = tf.train.load_checkpoint(self._require_checkpoint())
     return sorted(reader.get_variable_to_shape_map())
 
   @engine_scope.entry_point
   def get_variable_value(self, name):
+    """The value of variable `name` in the latest checkpoint.
+
+    Args:
+      name: A variable name (a tensor name such as 'global_step:0' names its
+        variable), or a list of names.
+
+    Returns:
+      A numpy array, or a list of them for a list of names.
+
+    Raises:
+      ValueError: if `model_dir` has no checkpoint.
+      TypeError: for a name that is not a string.
+    """
     names = name if isinstance(name, (list, tuple)) else [name]
     for each in names:
       if not isinstance(each, str):
@@ -145,13 +184,42 @@ class Estimator:
     return values if names is name else values[0]
 
   def eval_dir(self, name=None):
-    return os.path.join(self._model_dir,
-                        'eval' if not name else 'eval_' + name)
+    """The directory `evaluate(name=name)` writes its event files to."""
+    return evaluation.eval_dir(self._model_dir, name)
+
+  def _run_context(self):
+    return run_context.RunContext(self._model_dir, self._config, self.params,
+                                  self._graphs, self._warm_start)
 
   # Train / evaluate / predict -----------------------------------------------
   @engine_scope.entry_point
   def train(self, input_fn, hooks=None, steps=None, max_steps=None,
             saving_listeners=None):
+    """Trains the model from the latest checkpoint in `model_dir`.
+
+    Args:
+      input_fn: Returns a `tf.data.Dataset` of `(features, labels)`, or the
+        tuple itself (tensors, in TF1-style programs from queues or
+        iterators). It may take `params`, `mode`, `config` and
+        `input_context` by name.
+      hooks: `SessionRunHook`s, called around each step they need to see.
+      steps: Train this many more steps (from the restored global step).
+      max_steps: Train until the global step reaches it; a `model_dir`
+        already there trains nothing. At most one of `steps`, `max_steps`.
+      saving_listeners: `CheckpointSaverListener`s, called around each save.
+
+    Returns:
+      `self`, for chaining.
+
+    Raises:
+      ValueError: for both `steps` and `max_steps`, a non-positive one, or a
+        call from an evaluator or ps task.
+      TypeError: for arguments of the wrong type, named in the message.
+      NanLossDuringTrainingError: when the loss becomes NaN or infinite; the
+        step is not saved.
+      CheckpointError: when the latest checkpoint cannot be read or does not
+        fit the model; `model_dir` is left as it was.
+    """
     if self._config.task_type in (_TaskType.EVALUATOR, _TaskType.PS):
       raise ValueError(
           f'Estimator.train cannot run in a {self._config.task_type!r} task '
@@ -167,8 +235,8 @@ class Estimator:
       if _load_global_step_from_checkpoint_dir(self._model_dir) >= max_steps:
         logging.info('Skipping training since max_steps has already saved.')
         return self
-    self._release_stale_copies()
-    loop = training.TrainLoop(self, input_fn, hooks, max_steps, steps,
+    self._graphs.release_stale()
+    loop = training.TrainLoop(self._run_context(), input_fn, hooks, max_steps, steps,
                               saving_listeners)
     loop.run()
     return self
@@ -176,6 +244,25 @@ class Estimator:
   @engine_scope.entry_point
   def evaluate(self, input_fn, steps=None, hooks=None, checkpoint_path=None,
                name=None):
+    """Evaluates the model on `input_fn`'s data; writes the metrics' events.
+
+    Args:
+      input_fn: As in `train`; evaluation runs until it ends, or `steps`.
+      steps: At most this many batches; None for all of the input.
+      hooks: `SessionRunHook`s for the evaluation's steps.
+      checkpoint_path: The checkpoint (or a directory, for its latest) to
+        evaluate; the latest in `model_dir` if None.
+      name: Evaluates into `eval_<name>` instead of `eval`, to keep several
+        evaluations (e.g. on different data) apart.
+
+    Returns:
+      A dict of the `eval_metric_ops`' values, with `loss` and
+      `global_step`.
+
+    Raises:
+      ValueError: if the input produced no batch, or `steps` is not positive.
+      CheckpointError: when the checkpoint cannot be read or does not fit.
+    """
     check_callable('input_fn', input_fn)
     check_number('steps', steps)
     if name is not None and not isinstance(name, str):
@@ -183,7 +270,8 @@ class Estimator:
     if name:
       safe_paths.check_inside(f'eval_{name}', 'Evaluation directory', 'model_dir')
     hooks = model_fn_lib.checked_hooks(hooks)
-    run = lambda path: evaluation.run_evaluation(self, input_fn, steps, hooks,
+    context = self._run_context()
+    run = lambda path: evaluation.run_evaluation(context, input_fn, steps, hooks,
                                                  path, name)
     if checkpoint_path:
       return run(self._checkpoint_for_inference(checkpoint_path, 'evaluate'))
@@ -195,12 +283,33 @@ class Estimator:
   @engine_scope.entry_point
   def predict(self, input_fn, predict_keys=None, hooks=None,
               checkpoint_path=None, yield_single_examples=True):
+    """Yields the model's predictions for `input_fn`'s features.
+
+    Args:
+      input_fn: Returns a `Dataset` of features (or `(features, labels)`),
+        or features as tensors; prediction runs until it ends.
+      predict_keys: The prediction keys to return; all of them if None or
+        empty.
+      hooks: `SessionRunHook`s for the prediction's steps.
+      checkpoint_path: The checkpoint (or a directory, for its latest) to
+        predict with; the latest in `model_dir` if None, and the initial
+        values if there is none.
+      yield_single_examples: Yield one example at a time (a dict of numpy
+        values, if predictions are a dict); False yields whole batches.
+
+    Yields:
+      Predictions, as numpy values.
+
+    Raises:
+      ValueError: for `predict_keys` matching no prediction, or predictions
+        of unequal batch sizes split into examples.
+    """
     check_callable('input_fn', input_fn)
     hooks = model_fn_lib.checked_hooks(hooks)
     checkpoint_path = self._checkpoint_for_inference(checkpoint_path, 'predict')
     # As in 2.15, an empty predict_keys selects every prediction.
     return engine_scope.generator(prediction.run_prediction(
-        self, input_fn, predict_keys or None, hooks, checkpoint_path,
+        self._run_context(), input_fn, predict_keys or None, hooks, checkpoint_path,
         yield_single_examples))
 
   def _checkpoint_for_inference(self, checkpoint_path, what):
@@ -227,9 +336,34 @@ class Estimator:
   def export_saved_model(self, export_dir_base, serving_input_receiver_fn,
                          assets_extra=None, as_text=False, checkpoint_path=None,
                          experimental_mode=ModeKeys.PREDICT):
+    """Exports the model as a SavedModel for TensorFlow Serving.
+
+    Writes `export_dir_base/<timestamp>` with the serving graph built by
+    `serving_input_receiver_fn` and the checkpoint's variables. The export is
+    written to a temporary directory and renamed, so a failed export leaves
+    no partial directory behind.
+
+    Args:
+      export_dir_base: The directory to create the export in.
+      serving_input_receiver_fn: Returns a `ServingInputReceiver` (or
+        `TensorServingInputReceiver`) holding the serving placeholders.
+      assets_extra: A dict of destination path (under `assets.extra`) ->
+        source file path, copied into the export.
+      as_text: Write the SavedModel proto as text.
+      checkpoint_path: The checkpoint to export; the latest if None.
+      experimental_mode: The mode whose graph is exported (`PREDICT`).
+
+    Returns:
+      The export directory, as bytes (as in 2.15).
+
+    Raises:
+      ValueError: if there is no checkpoint to export.
+      TypeError: for a receiver function that does not return a receiver.
+    """
     receiver_fns = {experimental_mode: _checked_receiver_fn(
         'serving_input_receiver_fn', serving_input_receiver_fn)}
-    return _export(self, export_dir_base, receiver_fns, assets_extra, as_text,
+    return _export(self._run_context(), self._export_meta_graphs,
+                   export_dir_base, receiver_fns, assets_extra, as_text,
                    checkpoint_path, strip_default_attrs=True)
 
   @engine_scope.entry_point
@@ -237,6 +371,21 @@ class Estimator:
                                            input_receiver_fn_map,
                                            assets_extra=None, as_text=False,
                                            checkpoint_path=None):
+    """Exports one SavedModel with a MetaGraph for each mode in the map.
+
+    Args:
+      export_dir_base: As in `export_saved_model`.
+      input_receiver_fn_map: A dict of `ModeKeys` -> receiver function
+        (`SupervisedInputReceiver`s for TRAIN and EVAL).
+      assets_extra, as_text, checkpoint_path: As in `export_saved_model`.
+
+    Returns:
+      The export directory, as bytes.
+
+    Raises:
+      TypeError, ValueError: for a map that is not a non-empty dict of known
+        modes to receiver functions.
+    """
     if not isinstance(input_receiver_fn_map, dict):
       raise TypeError(f'input_receiver_fn_map must be a dict of mode -> '
                       f'input receiver fn, given: {input_receiver_fn_map!r}')
@@ -245,7 +394,8 @@ class Estimator:
     receiver_fns = {
         mode: _checked_receiver_fn(f'input_receiver_fn_map[{mode!r}]', fn)
         for mode, fn in input_receiver_fn_map.items()}
-    return _export(self, export_dir_base, receiver_fns, assets_extra, as_text,
+    return _export(self._run_context(), self._export_meta_graphs,
+                   export_dir_base, receiver_fns, assets_extra, as_text,
                    checkpoint_path, strip_default_attrs=True)
 
   @engine_scope.entry_point
@@ -255,7 +405,8 @@ class Estimator:
     """Deprecated alias of `export_saved_model` (v1 API only)."""
     receiver_fns = {ModeKeys.PREDICT: _checked_receiver_fn(
         'serving_input_receiver_fn', serving_input_receiver_fn)}
-    return _export(self, export_dir_base, receiver_fns, assets_extra, as_text,
+    return _export(self._run_context(), self._export_meta_graphs,
+                   export_dir_base, receiver_fns, assets_extra, as_text,
                    checkpoint_path, strip_default_attrs)
 
   def _export_meta_graphs(self, mode):
@@ -264,105 +415,6 @@ class Estimator:
     One, with the mode's standard tags; TPUEstimator adds a TPU one.
     """
     return [(export_lib.EXPORT_TAG_MAP[mode], self._call_model_fn)]
-
-  # Captured graphs and the checkpoint their variables hold --------------------
-  def _prepare(self, mode, batches, checkpoint_path, variables_from=None):
-    """The captured graph for `mode`, its variables loaded for this call.
-
-    `variables_from` (checkpoint key -> variable, e.g. a running training's
-    `global_variables`) supplies the values instead of a checkpoint, so an
-    in-memory evaluation reuses the cached graph and touches no files.
-    """
-    key = (mode, repr(batches.element_spec))
-    identity = (_checkpoint_identity(checkpoint_path)
-                if checkpoint_path is not None and variables_from is None else None)
-    captured = self._captures.get(key)
-    if captured is not None and checkpoint_path is None and (
-        variables_from is None and self._state[id(captured)] != _FRESH):
-      captured = None  # its variables were changed; start from a fresh init
-    if captured is not None and captured.busy and (
-        variables_from is not None or
-        identity is not None and self._state[id(captured)] != identity):
-      captured = None  # an open predict generator reads these values: keep them
-    if captured is None:
-      initial_values = (checkpoints.InitialValues(checkpoint_path)
-                        if identity is not None else None)
-      captured = graph_capture.CapturedModel(
-          self._model_fn, mode, batches.features_spec, batches.labels_spec,
-          self.params, self._config, initial_values,
-          values_overwritten=identity is not None or variables_from is not None)
-      self._captures[key] = captured
-      self._state[id(captured)] = _FRESH
-    if variables_from is not None:
-      _copy_variables(captured, variables_from)
-      self._mark_unsaved(captured)  # a later checkpoint load must not be skipped
-    elif identity is not None:
-      if self._state[id(captured)] != identity:
-        loaded = (captured.loaded_from(checkpoint_path)
-                  if self._state[id(captured)] == _FRESH else ())
-        layout = captured.checkpoint_layout
-        if layout.restorer is not None:
-          with captured.graph.as_default():
-            layout.restorer.restore(session_lib.EmulatedSession(captured),
-                                    checkpoint_path)
-        else:
-          checkpoints.restore(
-              layout.variables, checkpoint_path,
-              # `loaded` holds keys by name: right only for the default layout.
-              loaded if layout.variables is captured.global_variables else ())
-        self._state[id(captured)] = identity
-    elif mode == ModeKeys.TRAIN or not captured.busy:
-      # No checkpoint: 2.15 began every call so, warm start included.
-      self._initialize(captured)
-    if not captured.busy:  # an open predict generator's locals stay as they are
-      captured.init_locals()
-    return captured
-
-  def _initialize(self, captured):
-    """A call with no checkpoint to read, as 2.15's Scaffold began it.
-
-    The variables hold their initial values already. A Scaffold's own
-    `init_op` (with its `init_feed_dict`) runs first: 2.15 warm-started by
-    replacing initializers, which its init_op then ran, so warm starting
-    comes after it here. The Scaffold's `init_fn` runs last, as in
-    MonitoredSession.
-    """
-    scaffold = captured.spec.scaffold
-    if captured.fed_variables and scaffold.init_op is None:
-      raise ValueError(
-          f'Variables {captured.fed_variables} take their initial values '
-          'from placeholders, which nothing feeds. As in TF1, return '
-          'tf.compat.v1.train.Scaffold(init_op=tf.compat.v1.'
-          'global_variables_initializer(), init_feed_dict={placeholder: '
-          'value}) in the EstimatorSpec.')
-    session = session_lib.EmulatedSession(captured)
-    if scaffold.init_op is not None:
-      with captured.graph.as_default():
-        session.run(scaffold.init_op, feed_dict=scaffold.init_feed_dict)
-    if self._warm_start is not None:
-      warm_starting.warm_start(captured, self._warm_start)
-    if scaffold.init_fn is not None:
-      with captured.graph.as_default():
-        scaffold.init_fn(session)
-
-  def _release_stale_copies(self):
-    """Frees the large variables of the eval and predict graphs not running.
-
-    Called as training starts: its checkpoints will supersede what those
-    graphs hold, so their next call reloads anyway. Meanwhile their memory
-    (a copy of each embedding table per graph) serves training and its saves.
-    """
-    for captured in self._captures.values():
-      if captured.mode != ModeKeys.TRAIN and not captured.busy and (
-          large_variables.release(captured.global_variables)):
-        self._mark_unsaved(captured)
-
-  def _mark_unsaved(self, captured):
-    self._state[id(captured)] = _DIRTY
-
-  def _mark_saved(self, captured, checkpoint_path):
-    if checkpoint_path:
-      self._state[id(captured)] = _checkpoint_identity(checkpoint_path)
 
 
 class EstimatorV2(Estimator):
@@ -374,13 +426,13 @@ class EstimatorV2(Estimator):
                          "'export_savedmodel'. Please use `export_saved_model`.")
 
 
-def _export(estimator, export_dir_base, receiver_fns, assets_extra, as_text,
-            checkpoint_path, strip_default_attrs):
+def _export(context, meta_graphs, export_dir_base, receiver_fns, assets_extra,
+            as_text, checkpoint_path, strip_default_attrs):
   if assets_extra is not None and not isinstance(assets_extra, dict):
     raise TypeError(f'assets_extra must be a dict of destination -> source '
                     f'path, given: {assets_extra!r}')
   return exporting.export_all(
-      estimator, _path_arg('export_dir_base', export_dir_base), receiver_fns,
+      context, meta_graphs, _path_arg('export_dir_base', export_dir_base), receiver_fns,
       assets_extra=assets_extra,
       as_text=as_text, checkpoint_path=checkpoint_path,
       strip_default_attrs=strip_default_attrs)
@@ -486,6 +538,13 @@ def _path_arg(name, value):
   return os.fsdecode(value)
 
 
+def _warm_starter(settings):
+  """None without settings, else a function warm-starting a captured graph."""
+  if settings is None:
+    return None
+  return lambda captured: warm_starting.warm_start(captured, settings)
+
+
 def _checked_receiver_fn(name, receiver_fn):
   """`receiver_fn`, checked to be a function returning an input receiver.
 
@@ -509,45 +568,3 @@ def _checked_receiver_fn(name, receiver_fn):
     return receiver
 
   return checked
-
-
-def _copy_variables(captured, source):
-  """Assigns `captured`'s checkpointed variables from same-keyed `source` ones.
-
-  A custom Scaffold saver or init_fn would decide the values otherwise, so
-  they are refused rather than silently bypassed, as 2.15 did.
-  """
-  scaffold = captured.spec.scaffold
-  for what in ('saver', 'init_fn'):
-    if getattr(scaffold, what) is not None:
-      raise ValueError(f'Evaluating on in-memory variables (InMemoryEvaluatorHook) '
-                       f'does not support a custom Scaffold {what} in the '
-                       f'{captured.mode} EstimatorSpec.')
-  missing = [k for k in captured.global_variables if k not in source]
-  if missing:
-    raise ValueError(f'The {captured.mode} graph has variables the in-memory '
-                     f'source lacks, so they cannot be set: {missing}.')
-  with tf.init_scope():  # callers may be inside a hook's graph context
-    for key, variable in captured.global_variables.items():
-      large_variables.assign(variable, source[key])
-
-
-def _checkpoint_identity(path):
-  """What tells one checkpoint's contents from another's at the same path.
-
-  Local files use os.stat: nanosecond mtime and the inode (our saves replace
-  files by rename). gfile reports whole seconds only, which is kept for
-  remote file systems.
-  """
-  index = path + '.index'
-  if '://' not in index:
-    try:
-      stat = os.stat(index)
-      return (path, stat.st_mtime_ns, stat.st_ino, stat.st_size)
-    except OSError:
-      return (path, None, None, None)
-  try:
-    stat = tf.io.gfile.stat(index)
-    return (path, stat.mtime_nsec, None, stat.length)
-  except tf.errors.NotFoundError:
-    return (path, None, None, None)

@@ -91,7 +91,8 @@ class InMemoryEvaluatorHook(_train.SessionRunHook):
   def _evaluate(self, session):
     with tf.init_scope():  # hooks run inside the training graph's context
       evaluation.run_evaluation(
-          self._estimator, self._input_fn, self._steps, self._hooks, None,
+          self._estimator._run_context(),  # pylint: disable=protected-access
+          self._input_fn, self._steps, self._hooks, None,
           self._name, variables_from=session.captured.global_variables)
     self._timer.update_last_triggered_step(self._iterations)
 

@@ -28,6 +28,11 @@ from tfcompat_estimator import model_fn as model_fn_lib
 _v1 = tf.compat.v1
 _GLOBAL_STEP_READ_KEY = 'global_step_read_op_cache'  # TF's training_util key
 
+# What a captured graph's variables hold (`CapturedModel.holds`), when not
+# the values of a checkpoint (then they hold that checkpoint's identity).
+HOLDS_INITIAL_VALUES = 'initial values'
+HOLDS_CHANGED_VALUES = 'values matching no checkpoint'
+
 
 class CapturedModel:
   """The model graph of one mode, its variables and its `EstimatorSpec`."""
@@ -49,6 +54,7 @@ class CapturedModel:
     self.fed_variables = []  # names of variables initialized by a feed
     self._prune_cache = {}
     self._users = 0  # calls running this graph now (e.g. predict generators)
+    self.holds = HOLDS_INITIAL_VALUES  # kept by `runs.model_graphs`
     self.spec = None
 
     def call(features, labels):

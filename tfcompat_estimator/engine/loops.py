@@ -9,18 +9,19 @@ per-step semantics (NaN errors, end-of-input) exactly at the boundary.
 import tensorflow as tf
 
 
-def make_loop(step_fn, watch_loss, report_fn=None, n_reported=0):
-  """A `tf.function(iterator, n[, report]) -> (steps_run, last_loss, stopped[, ...])`.
+def make_loop(step_fn, watch_loss, final_fn=None, n_final=0):
+  """A `tf.function(iterator, n[, final]) -> (steps_run, last_loss, stopped[, ...])`.
 
   `step_fn` is a pruned function of the flat batch. With `watch_loss`, its
   first output is the scalar loss, returned for the last step run and watched
   for NaN/Inf.
 
-  With `report_fn` (a pruned function of the flat batch whose first
-  `n_reported` outputs are tensors), the loop takes a boolean `report`: when
-  it is true and all n steps ran, one more step runs `report_fn` in the same
-  call, and the loop also returns `(reported, values)` as `next_step` does.
-  The step that logs or writes summaries thus costs no call of its own.
+  With `final_fn` (a pruned function of the flat batch whose first
+  `n_final` outputs are tensors), the loop takes a boolean `final`: when it
+  is true and all n steps ran, one more step runs `final_fn` in the same
+  call, and the loop also returns `(final_ran, values)` as `next_step`
+  returns `(ran, values)`. The step hooks see, or that logs or writes
+  summaries, thus costs no call of its own.
   """
 
   def steps(iterator, n):
@@ -49,17 +50,17 @@ def make_loop(step_fn, watch_loss, report_fn=None, n_reported=0):
     return tf.while_loop(cond, body, (tf.constant(0), tf.constant(0.0),
                                       tf.constant(False)))
 
-  if report_fn is None:
+  if final_fn is None:
     return tf.function(steps, autograph=False)
 
   @tf.function(autograph=False)
-  def loop_then_report(iterator, n, report):
+  def loop_then_final(iterator, n, final):
     steps_run, loss, stopped = steps(iterator, n)
-    ready = tf.logical_and(report, tf.logical_not(stopped))
-    reported, values = next_step(iterator, report_fn, n_reported, when=ready)
-    return steps_run, loss, stopped, reported, values
+    ready = tf.logical_and(final, tf.logical_not(stopped))
+    final_ran, values = next_step(iterator, final_fn, n_final, when=ready)
+    return steps_run, loss, stopped, final_ran, values
 
-  return loop_then_report
+  return loop_then_final
 
 
 def next_step(iterator, fn, n_outputs, when=True):

@@ -4,6 +4,8 @@ Metric (local) variables restart from their initial values on each call. With
 no hooks, batches are consumed by a compiled multi-step loop.
 """
 
+import os
+
 from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
@@ -15,25 +17,39 @@ from tfcompat_estimator.engine import tf1_graph
 from tfcompat_estimator.io import summaries
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
+from tfcompat_estimator.session_emulation import hooked_step
 from tfcompat_estimator.session_emulation import session as session_lib
-from tfcompat_estimator.session_emulation import step_runner
 
 _BULK_CHUNK = 1000
 
 
-def run_evaluation(estimator, input_fn, steps, hooks, checkpoint_path, name,
+def eval_dir(model_dir, name=None):
+  """The directory of an evaluation's event files, as 2.15 named it."""
+  return os.path.join(model_dir, 'eval' if not name else 'eval_' + name)
+
+
+def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
                    variables_from=None):
   """Evaluates and reports metrics; `variables_from` replaces the checkpoint.
 
-  `variables_from` (checkpoint key -> variable) is how InMemoryEvaluatorHook
-  evaluates the training variables as they are, reading no checkpoint.
+  Args:
+    context: The Estimator's `RunContext`.
+    input_fn, steps, hooks, checkpoint_path, name: As in
+      `Estimator.evaluate`; `checkpoint_path` None evaluates the initial
+      values.
+    variables_from: None, or checkpoint key -> variable: how
+      InMemoryEvaluatorHook evaluates the training variables as they are,
+      reading no checkpoint.
+
+  Returns:
+    Metric name -> value, with 'global_step'.
   """
   if steps is not None and steps <= 0:
     raise ValueError(f'Must specify steps > 0, given: {steps}')
   hooks = list(hooks or [])
   batches = input_pipeline.BatchSource(
-      input_fn, model_fn_lib.ModeKeys.EVAL, estimator.params, estimator.config)
-  captured = estimator._prepare(  # pylint: disable=protected-access
+      input_fn, model_fn_lib.ModeKeys.EVAL, context.params, context.config)
+  captured = context.graphs.for_run(
       model_fn_lib.ModeKeys.EVAL, batches, checkpoint_path, variables_from)
   session = session_lib.EmulatedSession(captured, batches.input_graph)
   hooks += list(captured.spec.evaluation_hooks)
@@ -45,7 +61,7 @@ def run_evaluation(estimator, input_fn, steps, hooks, checkpoint_path, name,
     if hooks or batches.iterator is None:
       while (steps is None or done < steps) and not runner.stop_requested:
         try:
-          step_runner.run_step(session, runner, batches, captured.eval_update_op)
+          hooked_step.run(session, runner, batches, captured.eval_update_op)
         except end_of_input.ENDS_RUN:
           break
         done += 1
@@ -68,7 +84,8 @@ def run_evaluation(estimator, input_fn, steps, hooks, checkpoint_path, name,
   results = _metric_values(session, captured.eval_metrics)
   results['global_step'] = captured.global_step.numpy()
   runner.end()
-  _report(estimator, captured, results, name, checkpoint_path)
+  _report(eval_dir(context.model_dir, name), captured, results,
+          checkpoint_path)
   return results
 
 
@@ -80,9 +97,8 @@ def _metric_values(session, eval_metrics):
   return dict(zip(keys, tf.nest.pack_sequence_as(nests, flat)))
 
 
-def _report(estimator, captured, results, name, checkpoint_path):
+def _report(output_dir, captured, results, checkpoint_path):
   step = int(results['global_step'])
-  output_dir = estimator.eval_dir(name)
   summaries.writer_for(output_dir).add_graph_once(
       lambda: tf1_graph.event_graphs(captured))
   write_dict_to_summary(output_dir, results, step, texts={

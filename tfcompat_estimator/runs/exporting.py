@@ -50,17 +50,26 @@ def _unique_export_dir(export_dir_base):
   return os.path.join(export_dir_base, str(stamp))
 
 
-def export_all(estimator, export_dir_base, input_receiver_fn_map,
+def export_all(context, meta_graphs, export_dir_base, input_receiver_fn_map,
                assets_extra=None, as_text=False, checkpoint_path=None,
                strip_default_attrs=True):
-  """Writes one SavedModel with a MetaGraph per mode; returns its path (bytes)."""
+  """Writes one SavedModel with a MetaGraph per mode; returns its path (bytes).
+
+  Args:
+    context: The Estimator's `RunContext`.
+    meta_graphs: mode -> the MetaGraphs exporting it writes, as a list of
+      `(tags, call_model_fn)`; TPUEstimator adds a TPU one.
+    export_dir_base, input_receiver_fn_map, assets_extra, as_text,
+    checkpoint_path, strip_default_attrs: As in
+      `Estimator.experimental_export_all_saved_models`.
+  """
   for mode, receiver_fn in input_receiver_fn_map.items():
     if mode not in _MODE_ORDER:
       raise ValueError(f'Unknown mode {mode!r} in input_receiver_fn_map.')
     if receiver_fn is None:
       raise ValueError(f'input_receiver_fn for mode {mode!r} is None.')
   _check_assets_extra(assets_extra)
-  checkpoint_path = checkpoint_path or _trained_model(estimator)
+  checkpoint_path = checkpoint_path or _trained_model(context)
   export_dir_base = os.fspath(export_dir_base)
   with file_errors.reporting('export directory', export_dir_base):
     tf.io.gfile.makedirs(export_dir_base)
@@ -71,8 +80,8 @@ def export_all(estimator, export_dir_base, input_receiver_fn_map,
     for mode in _MODE_ORDER:
       if mode not in input_receiver_fn_map:
         continue
-      for tags, call_model_fn in estimator._export_meta_graphs(mode):  # pylint: disable=protected-access
-        _add_meta_graph(estimator, builder, temp_dir, mode, tags,
+      for tags, call_model_fn in meta_graphs(mode):
+        _add_meta_graph(context.config, builder, temp_dir, mode, tags,
                         call_model_fn, input_receiver_fn_map[mode],
                         checkpoint_path, not variables_saved,
                         strip_default_attrs)
@@ -94,25 +103,24 @@ def export_all(estimator, export_dir_base, input_receiver_fn_map,
   return tf.compat.as_bytes(export_dir)
 
 
-def _trained_model(estimator):
+def _trained_model(context):
   """The latest checkpoint, else (as in 2.15) the one warm starting reads."""
-  path = estimator.latest_checkpoint()
-  warm_start = estimator._warm_start_settings  # pylint: disable=protected-access
+  path = checkpoints.latest_checkpoint(context.model_dir)
+  warm_start = context.warm_start
   if not path and warm_start is not None:
     path = warm_start.ckpt_to_initialize_from
     if tf.io.gfile.isdir(path):
       path = checkpoints.latest_checkpoint(path)
   if not path:
     raise ValueError(f'Could not find trained model in model_dir: '
-                     f'{estimator.model_dir}.')
+                     f'{context.model_dir}.')
   return path
 
 
-def _add_meta_graph(estimator, builder, export_dir, mode, tags, call_model_fn,
+def _add_meta_graph(config, builder, export_dir, mode, tags, call_model_fn,
                     receiver_fn, checkpoint_path, with_variables,
                     strip_default_attrs):
   with tf.Graph().as_default() as graph:
-    config = estimator.config
     if config.tf_random_seed is not None:
       _v1.set_random_seed(config.tf_random_seed)
     receiver = receiver_fn()
@@ -138,7 +146,7 @@ def _add_meta_graph(estimator, builder, export_dir, mode, tags, call_model_fn,
              _v1.train.Saver(sharded=True))
     assets = _v1.get_collection(_v1.GraphKeys.ASSET_FILEPATHS)
     with _v1.Session(graph=graph, config=_restore_config(
-        estimator._session_config)) as session:  # pylint: disable=protected-access
+        config.session_config)) as session:
       try:
         saver.restore(session, checkpoint_path)
       except (tf.errors.OpError, ValueError) as e:

@@ -4,8 +4,8 @@ from tfcompat_estimator.engine import end_of_input
 from tfcompat_estimator.engine import input_pipeline
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
+from tfcompat_estimator.session_emulation import hooked_step
 from tfcompat_estimator.session_emulation import session as session_lib
-from tfcompat_estimator.session_emulation import step_runner
 
 
 def _select(predictions, predict_keys):
@@ -21,13 +21,20 @@ def _select(predictions, predict_keys):
   return selected
 
 
-def run_prediction(estimator, input_fn, predict_keys, hooks, checkpoint_path,
+def run_prediction(context, input_fn, predict_keys, hooks, checkpoint_path,
                    yield_single_examples):
-  """Yields predictions; hooks end when the input is exhausted."""
+  """Yields predictions; hooks end when the input is exhausted.
+
+  Args:
+    context: The Estimator's `RunContext`.
+    input_fn, predict_keys, hooks, checkpoint_path, yield_single_examples:
+      As in `Estimator.predict`; `checkpoint_path` None predicts with the
+      initial values.
+  """
   hooks = list(hooks or [])
   batches = input_pipeline.BatchSource(
-      input_fn, model_fn_lib.ModeKeys.PREDICT, estimator.params, estimator.config)
-  captured = estimator._prepare(  # pylint: disable=protected-access
+      input_fn, model_fn_lib.ModeKeys.PREDICT, context.params, context.config)
+  captured = context.graphs.for_run(
       model_fn_lib.ModeKeys.PREDICT, batches, checkpoint_path)
   predictions = _select(captured.spec.predictions, predict_keys)
   session = session_lib.EmulatedSession(captured, batches.input_graph)
@@ -40,7 +47,7 @@ def run_prediction(estimator, input_fn, predict_keys, hooks, checkpoint_path,
   with captured.in_use(), batches:
     while not runner.stop_requested:
       try:
-        values = step_runner.run_step(session, runner, batches, predictions)
+        values = hooked_step.run(session, runner, batches, predictions)
       except end_of_input.ENDS_RUN:
         break
       if not yield_single_examples:

@@ -1,0 +1,143 @@
+"""Checkpoints of one `train()` call: native saves, or a user's saver hook's.
+
+2.15 installed a `CheckpointSaverHook` when the RunConfig asked for
+checkpoints. Here the chief saves natively (`Checkpointing`), on the same
+schedule; a user's own `CheckpointSaverHook` saves instead, through the
+saver it finds in the graph's SAVERS collection (`_SaverForHooks`).
+"""
+
+import os
+
+from tensorflow.python.platform import tf_logging as logging
+import numpy as np
+import tensorflow as tf
+
+from tfcompat_estimator.io import checkpoints
+
+_train = tf.compat.v1.train
+_NEVER = float('inf')
+
+
+class CheckpointStores:
+  """One `CheckpointStore` per directory a call saves into."""
+
+  def __init__(self, model_dir, config, layout):
+    self._model_dir = model_dir
+    # A Scaffold saver's own retention wins, as its saves were 2.15's.
+    self._retention = layout.retention or (
+        config.keep_checkpoint_max, config.keep_checkpoint_every_n_hours)
+    self._stores = {}
+
+  def for_dir(self, directory=None):
+    directory = directory or self._model_dir
+    if directory not in self._stores:
+      self._stores[directory] = checkpoints.CheckpointStore(directory,
+                                                            *self._retention)
+    return self._stores[directory]
+
+
+def for_call(hooks, listeners, captured, config, is_chief, stores, meta_graph):
+  """The call's native `Checkpointing`, or None when nothing saves natively.
+
+  A `CheckpointSaverHook` in `hooks` saves instead: it gets the listeners,
+  and finds a saver (writing `meta_graph` as each checkpoint's .meta) in the
+  SAVERS collection.
+
+  Raises:
+    ValueError: for saving listeners with nothing saving checkpoints.
+  """
+  saver_hooks = [h for h in hooks if isinstance(h, _train.CheckpointSaverHook)]
+  if saver_hooks:
+    saver_hooks[0]._listeners.extend(listeners)  # pylint: disable=protected-access
+    graph = captured.graph
+    if not graph.get_collection(tf.compat.v1.GraphKeys.SAVERS):
+      graph.add_to_collection(tf.compat.v1.GraphKeys.SAVERS, _SaverForHooks(
+          captured.checkpoint_layout, stores, meta_graph))
+    return None
+  if is_chief and (config.save_checkpoints_steps or
+                   config.save_checkpoints_secs):
+    return Checkpointing(stores.for_dir(), captured.checkpoint_layout, config,
+                         listeners, meta_graph)
+  if listeners:
+    raise ValueError('There should be a CheckpointSaverHook to use '
+                     'saving_listeners. Enable checkpoints via RunConfig '
+                     '(save_checkpoints_steps or save_checkpoints_secs).')
+  return None
+
+
+class _SaverForHooks:
+  """What a user's `CheckpointSaverHook` finds in the SAVERS collection."""
+
+  saver_def = None
+
+  def __init__(self, layout, stores, meta_graph):
+    self._layout = layout
+    self._stores = stores
+    self._meta_graph = meta_graph
+
+  def save(self, sess, save_path, global_step=None, write_meta_graph=True,
+           **unused_kwargs):
+    del sess
+    step = int(np.asarray(global_step)) if global_step is not None else 0
+    return self._stores.for_dir(os.path.dirname(save_path)).save(
+        self._layout.variables, step,
+        self._meta_graph if write_meta_graph else None, self._layout.constants)
+
+
+class Checkpointing:
+  """Native CheckpointSaverHook: saves at start, on schedule and at the end."""
+
+  def __init__(self, store, layout, config, listeners, meta_graph):
+    self._store = store
+    self._layout = layout
+    self._meta_graph = meta_graph  # written as each checkpoint's .meta
+    self._listeners = list(listeners)
+    self._every_steps = config.save_checkpoints_steps
+    self._timer = _train.SecondOrStepTimer(
+        every_secs=config.save_checkpoints_secs,
+        every_steps=config.save_checkpoints_steps)
+    self.last_path = None
+
+  def begin(self):
+    for listener in self._listeners:
+      listener.begin()
+
+  def save(self, session, step, on_disk=None):
+    """Saves; returns True if a listener asked training to stop.
+
+    `on_disk` is a checkpoint already holding these values (the one just
+    restored): listeners see a save, as in 2.15, but its files and the state
+    file are left untouched, so a train call failing in its first step
+    leaves the model_dir byte for byte as it was.
+    """
+    logging.info('Saving checkpoints for %d into %s.', step,
+                 os.path.join(self._store.directory,
+                              checkpoints.CHECKPOINT_BASENAME))
+    for listener in self._listeners:
+      listener.before_save(session, step)
+    self.last_path = on_disk or self._store.save(
+        self._layout.variables, step, self._meta_graph, self._layout.constants)
+    self._timer.update_last_triggered_step(step)
+    stop = False
+    for listener in self._listeners:
+      if listener.after_save(session, step):
+        logging.info('A CheckpointSaverListener requested that training stop.')
+        stop = True
+    return stop
+
+  def due(self, step):
+    return self._timer.should_trigger_for_step(step)
+
+  def steps_until_due(self, step):
+    """Steps that may run before a save at `step`; unbounded on a timer of
+    seconds, which no step count predicts."""
+    last = self._timer.last_triggered_step()
+    if not self._every_steps or last is None:
+      return _NEVER
+    return last + self._every_steps - step
+
+  def end(self, session, step):
+    if self._timer.last_triggered_step() != step:
+      self.save(session, step)
+    for listener in self._listeners:
+      listener.end(session, step)

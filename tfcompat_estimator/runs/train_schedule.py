@@ -1,0 +1,133 @@
+"""When the train loop needs a step of its own: its duties' schedule.
+
+2.15 ran each of these duties as a hook around every step. Here each one
+answers two questions: how many steps may run before it is due, and whether
+it is due now. The loop runs the fewest any duty allows as quiet steps in one
+compiled call. Duties of two kinds:
+
+- those that want to see a step (loss logging, summaries, hooks whose
+  schedule is known): their step is hooked, run alone or as the last step of
+  the compiled call;
+- those that act between steps (steps/sec, step-scheduled checkpoints, the
+  last step): a compiled call stops where they are due.
+"""
+
+import typing
+
+import tensorflow as tf
+
+from tfcompat_estimator.session_emulation import hook_schedule
+
+_NEVER = float('inf')
+
+
+class Wants(typing.NamedTuple):
+  """What the loop's own duties want of a hooked step."""
+  log: bool  # the loss and global step logged
+  summary: bool  # the model's summaries written
+
+
+class _Every:
+  """A duty due every `every` steps, counted on a step number of its own.
+
+  `offset` maps the global step a step starts at to the number the duty
+  counts: the same step for steps/sec, the step after it for summaries
+  (written at the step the training step produces).
+  """
+
+  def __init__(self, every, offset=0):
+    self.every = every
+    self.offset = offset
+    self.timer = tf.compat.v1.train.SecondOrStepTimer(every_steps=every)
+
+  def due(self, count):
+    return self.timer.should_trigger_for_step(count + self.offset)
+
+  def steps_until_due(self, count):
+    """Steps that may run before the one at `count` is due; 0 if unknown."""
+    last = self.timer.last_triggered_step()
+    if last is None:
+      return 0
+    return max(last + self.every - count - self.offset, 0)
+
+  def done(self, count):
+    """Records the duty done at `count` (already offset); returns the timer's
+    `(elapsed_secs, elapsed_steps)` since the last time."""
+    return self.timer.update_last_triggered_step(count)
+
+
+class TrainSchedule:
+  """The duties of one `train()` call and the steps between them."""
+
+  def __init__(self, config, hooks, last_step, compiled, summaries,
+               checkpointing):
+    """Creates every duty's timer; none has triggered yet.
+
+    Args:
+      config: The `RunConfig`: `log_step_count_steps` (loss log, steps/sec),
+        `save_summary_steps`, `steps_per_loop`.
+      hooks: Every hook of the call.
+      last_step: The global step training stops at, or None.
+      compiled: Whether quiet steps may run in compiled calls (the input is a
+        dataset iterator and the strategy runs steps in bulk).
+      summaries: Whether the model's summaries are written (chief, summary
+        ops, `save_summary_steps`).
+      checkpointing: None, or the call's native `Checkpointing`; a compiled
+        call stops where a save every N steps is due.
+    """
+    self._hooks = hooks
+    self._last_step = last_step
+    self._compiled = compiled
+    self._steps_per_loop = config.steps_per_loop
+    every_log = config.log_step_count_steps
+    # The loss log counts this call's steps, as 2.15's LoggingTensorHook did.
+    self.loss_log = _Every(every_log) if every_log else None
+    self.step_rate = _Every(every_log) if every_log else None
+    self.summaries = (_Every(config.save_summary_steps, offset=1)
+                      if summaries and config.save_summary_steps else None)
+    self._checkpointing = checkpointing
+    self.iteration = 0  # steps run by this call
+
+  def reached_last_step(self, step):
+    return self._last_step is not None and step >= self._last_step
+
+  def wants_at(self, step, iteration=None):
+    """`Wants` of the step starting at global step `step`."""
+    iteration = self.iteration if iteration is None else iteration
+    return Wants(bool(self.loss_log and self.loss_log.due(iteration)),
+                 bool(self.summaries and self.summaries.due(step)))
+
+  def quiet_steps(self, step):
+    """How many steps from `step` may run compiled before a duty needs one."""
+    if not self._compiled or any(self.wants_at(step)):
+      return 0
+    limits = [self._steps_per_loop, hook_schedule.quiet_steps(self._hooks, step)]
+    if self.loss_log:
+      limits.append(self.loss_log.steps_until_due(self.iteration))
+    if self.summaries:
+      limits.append(self.summaries.steps_until_due(step))
+    if self._checkpointing:
+      limits.append(self._checkpointing.steps_until_due(step))
+    if self.step_rate and self.step_rate.timer.last_triggered_step() is not None:
+      limits.append(self.step_rate.steps_until_due(step))
+    if self._last_step is not None:
+      limits.append(self._last_step - step)
+    return max(int(min(limits)), 0)
+
+  def hooked_step_after(self, step, quiet):
+    """`Wants` of a hooked step ending the compiled call of `quiet` steps.
+
+    That is the step at `step + quiet` if a duty (loss log, summaries, a
+    known hook) wants it and no step-scheduled checkpoint comes between.
+    None if the call ends without one.
+    """
+    end = step + quiet
+    if not self._compiled or self.reached_last_step(end) or (
+        not hook_schedule.known(self._hooks)):
+      return None
+    if quiet and self._checkpointing and (
+        self._checkpointing.steps_until_due(end) <= 0):
+      return None
+    wants = self.wants_at(end, self.iteration + quiet)
+    hooks_want = hook_schedule.quiet_steps(self._hooks, step) <= quiet
+    return wants if any(wants) or hooks_want else None
