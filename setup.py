@@ -21,10 +21,10 @@ setuptools.setup(
             'hypothesis',
             'pandas',
             'tensorflow-serving-api>=2.16,<2.22',
-            # TF1 hub.Module / text_embedding_column idioms (tests/test_tf_hub.py)
+            # TF1 hub.Module / text_embedding_column idioms (tests/keras/test_tf_hub.py)
             'tensorflow-hub==0.15.0',
             # Free loopback ports for parameter-server clusters
-            # (tests/cluster_launcher.py).
+            # (tests/helpers/cluster_launcher.py).
             'portpicker',
         ],
         # bench/canned_accuracy.py: small real data sets bundled with it.

@@ -1,6 +1,6 @@
 """Benchmark: a parameter-server job, tfcompat_estimator vs tf-estimator 2.15.
 
-The legacy PS program of the tests (`tests/ps_job_program.py`: a canned wide
+The legacy PS program of the tests (`tests/helpers/ps_job_program.py`: a canned wide
 & deep classifier with a partitioned embedding, or a custom model_fn, driven
 by `train_and_evaluate`) runs as a TF_CONFIG cluster of local processes
 (chief, 2 workers, 2 ps, evaluator) under each stack, and alone in one
@@ -27,13 +27,13 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-TESTS = os.path.join(os.path.dirname(HERE), 'tests')
+HELPERS = os.path.join(os.path.dirname(HERE), 'tests', 'helpers')
 sys.path.insert(0, HERE)
-sys.path.insert(0, TESTS)
+sys.path.insert(0, HELPERS)
 import cluster_launcher  # pylint: disable=g-import-not-at-top,wrong-import-position
 import run as bench_run  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-PROGRAM = os.path.join(TESTS, 'ps_job_program.py')
+PROGRAM = os.path.join(HELPERS, 'ps_job_program.py')
 OURS, REFERENCE = 'tfcompat_estimator', 'tf-estimator-2.15'
 SIZES = {'full': dict(steps=6000, models=('wide_deep', 'custom')),
          'smoke': dict(steps=600, models=('custom',))}
@@ -181,7 +181,7 @@ def report(runs, contenders, args, size):
       f'- machine: {bench_run.machine()}',
       f'- command: `python bench/parameter_servers.py --rounds {args.rounds}'
       f'{" --smoke" if args.smoke else ""}`',
-      f'- program: `tests/ps_job_program.py`, `train_and_evaluate` to '
+      f'- program: `tests/helpers/ps_job_program.py`, `train_and_evaluate` to '
       f'{size["steps"]} steps, a checkpoint every {size["steps"] // 2} '
       'steps, batch 32; the job is a TF_CONFIG cluster of processes on '
       'loopback ports (chief, 2 workers, 2 ps, evaluator); processes '

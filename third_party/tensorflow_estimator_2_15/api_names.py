@@ -6,7 +6,7 @@ Run with the 2.15 interpreter (make_golden.sh --venv-only provides it):
     env -u TF_USE_LEGACY_KERAS $VENV215/bin/python \
         third_party/tensorflow_estimator_2_15/api_names.py
 
-tests/test_api_names.py checks that every name resolves after
+tests/api/test_api_names.py checks that every name resolves after
 `tfcompat_estimator.install()`.
 
 What is recorded

@@ -1,0 +1,89 @@
+"""Keeps the benchmark script working; timings are never asserted."""
+
+import json
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def smoke_report(tmp_path, script, report, *args):
+  """The report `bench/<script> --smoke` writes to `tmp_path/<report>`."""
+  out = tmp_path / report
+  subprocess.run([sys.executable, os.path.join(ROOT, 'bench', script), '--smoke',
+                  *args, '--out', str(out)], check=True, timeout=600,
+                 capture_output=True)
+  return out.read_text()
+
+
+def test_benchmark_smoke_writes_report(tmp_path):
+  """Every workload of the estimator contender, and the report around it."""
+  text = smoke_report(tmp_path, 'run.py', 'RESULTS.md',
+                      '--contenders', 'tfcompat_estimator')
+  for workload in ('dnn_dense', 'wide_deep_sparse', 'linear_ftrl_hashed', 'rnn_lstm',
+                   'custom_model_fn', 'keras_model_to_estimator', 'tpu_estimator_cpu'):
+    assert f'## {workload}' in text
+  assert '| training steps/s, no per-step hooks |' in text
+  assert '| training steps/s, LoggingTensorHook every 100 |' in text
+  assert 'TF 2.' in text
+  runs = json.loads((tmp_path / 'results.json').read_text())
+  assert runs['rnn_lstm']['tfcompat_estimator'][0]['final_step'] == 4 + 40
+
+
+def test_train_and_evaluate_benchmark_smoke_writes_report(tmp_path):
+  text = smoke_report(tmp_path, 'train_and_evaluate.py', 'TRAIN_AND_EVALUATE.md')
+  assert '| train_and_evaluate total wall s |' in text
+  assert '| training steps/s, MirroredStrategy() |' in text
+  assert 'Rounds per run: 2 ' in text  # 40 steps, a checkpoint every 20
+  assert 'TF 2.' in text
+
+
+def test_large_model_benchmark_smoke_writes_report(tmp_path):
+  text = smoke_report(tmp_path, 'large_model.py', 'LARGE_MODEL.md')
+  assert 'hash bucket 32768, dimension 32): a 4 MB table' in text
+  assert '| first evaluate() s |' in text
+  assert '| peak RSS above import tensorflow MB |' in text
+  assert 'TF 2.' in text
+
+
+def test_parameter_server_benchmark_smoke_writes_report(tmp_path):
+  # A real job: chief, 2 workers, 2 ps and an evaluator as processes.
+  text = smoke_report(tmp_path, 'parameter_servers.py', 'PS.md',
+                      '--rounds', '1')
+  assert '## custom' in text
+  assert '| PS job: global steps/s, second half |' in text
+  assert '| PS job: CPU s of chief, workers and ps tasks |' in text
+  accuracy = next(line for line in text.splitlines()
+                  if line.startswith('| PS job: accuracy'))
+  assert float(accuracy.split('|')[2].split()[0]) > 0.6  # it learnt
+
+
+def test_report_states_the_bound_of_each_target():
+  """The bound column divides the reference's figure by hand_loop's floor."""
+  sys.path.insert(0, os.path.join(ROOT, 'bench'))
+  import run  # pylint: disable=g-import-not-at-top
+
+  def one(**figures):
+    return [dict(figures, tf_version='2.x')]
+
+  results = {'dnn_dense': {
+      run.OURS: one(train_steps_per_sec=300.0, repeat_predict_first_result_sec=0.05,
+                    peak_rss_mb=700.0),
+      run.REF: one(train_steps_per_sec=100.0, repeat_predict_first_result_sec=0.3,
+                   peak_rss_mb=500.0),
+      run.LOOP: one(train_steps_per_sec=320.0, input_batches_per_sec=250.0,
+                    predict_input_first_batch_sec=0.04, tensorflow_rss_mb=600.0),
+  }}
+  args = type('Args', (), {'command': 'python bench/run.py', 'rounds': 1, 'scale': 1.0})
+  lines = run.report(results, args, {'dnn_dense': 'test'}).splitlines()
+
+  def row(target):
+    return next(l for l in lines if l.startswith(f'| {target}'))
+
+  assert row('training steps/s, no per-step hooks >= 3.0x tf-estimator-2.15').endswith(
+      '| 3.00x | yes | 2.50x |')
+  assert row('training steps/s, no per-step hooks >= 0.8x hand_loop').endswith(
+      '| 0.94x | yes | - |')
+  assert row('repeated predict() first result s >= 10.0x').endswith('| 6.00x | NO | 7.50x |')
+  assert row('peak RSS MB >= 1.0x').endswith('| 0.71x | NO | 0.83x |')

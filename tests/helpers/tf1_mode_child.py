@@ -1,0 +1,315 @@
+"""Runs a legacy program the way TF1-era code calls the Estimator.
+
+    python tf1_mode_child.py WORLD SCENARIO WORK_DIR [ARGS...]
+
+WORLD is `v1` (`tf.compat.v1.disable_v2_behavior()` before anything else, the
+migration guide's first step), `graph` (TF2 behaviour, every call made inside
+`with tf.Graph().as_default():`) or `v2` (plain TF2, the control). The
+switches are process-wide, so each run is its own process. The last line
+printed is a JSON object with what the scenario observed. Without
+tfcompat_estimator installed (tensorflow-estimator 2.15's venv) it runs the
+same program on 2.15, for the oracle tests.
+"""
+
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+
+try:
+  import tfcompat_estimator
+  tfcompat_estimator.install()
+except ImportError:  # the 2.15 reference venv runs this program too
+  pass
+import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-order
+
+WORLD, SCENARIO, WORK_DIR = sys.argv[1:4]
+ARGS = sys.argv[4:]
+if WORLD == 'v1':
+  tf.compat.v1.disable_v2_behavior()
+tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.ERROR)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+GOLDEN_ROOT = os.path.join(ROOT, 'third_party', 'tensorflow_estimator_2_15')
+sys.path.insert(0, GOLDEN_ROOT)
+from programs import canned_cases  # pylint: disable=g-import-not-at-top,wrong-import-position
+from programs import custom_dnn  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+
+def _json_default(value):
+  """What json.dumps cannot write itself: numpy values and bytes."""
+  if isinstance(value, bytes):
+    return value.decode('utf-8')
+  if isinstance(value, (np.ndarray, np.generic)):
+    return value.tolist()
+  raise TypeError(f'not JSON: {value!r}')
+
+
+def _serve(export_dir, examples):
+  """{signature: {output: value}}, run by TF's v1 loader in a session."""
+  outputs = {}
+  with tf.Graph().as_default() as graph:
+    with tf.compat.v1.Session(graph=graph) as sess:
+      meta_graph = tf.compat.v1.saved_model.load(
+          sess, [tf.saved_model.SERVING], export_dir)
+      for key, sig in meta_graph.signature_def.items():
+        keys = sorted(sig.outputs)
+        values = sess.run([sig.outputs[k].name for k in keys],
+                          feed_dict={v.name: examples
+                                     for v in sig.inputs.values()})
+        outputs[key] = dict(zip(keys, values))
+  return outputs
+
+
+def custom_golden():
+  """2.15's custom_dnn model_dir: evaluate, predict, train on, export."""
+  model_dir = os.path.join(WORK_DIR, 'model_dir')
+  shutil.copytree(os.path.join(GOLDEN_ROOT, 'golden', 'custom_dnn',
+                               'model_dir'), model_dir)
+  est = tf.estimator.Estimator(
+      custom_dnn.model_fn, model_dir=model_dir, params=custom_dnn.PARAMS,
+      config=tf.estimator.RunConfig(**custom_dnn.RUN_CONFIG_KWARGS))
+  result = {'eval_metrics': est.evaluate(custom_dnn.eval_input_fn),
+            'predictions': list(est.predict(custom_dnn.predict_input_fn))}
+  export_dir = est.export_saved_model(os.path.join(WORK_DIR, 'export'),
+                                      custom_dnn.serving_input_receiver_fn)
+  features, _ = custom_dnn.make_data(custom_dnn.N_PREDICT,
+                                     custom_dnn.PREDICT_SEED)
+  result['serving'] = _serve(export_dir,
+                             custom_dnn.make_serialized_examples(features))
+  est.train(custom_dnn.tensor_train_input_fn, max_steps=100)
+  result['global_step'] = est.get_variable_value('global_step:0')
+  result['continued_eval_metrics'] = est.evaluate(custom_dnn.eval_input_fn)
+  return result
+
+
+def canned_golden():
+  """Each named canned case on 2.15's model_dir, as test_canned_golden does."""
+  result = {}
+  for name in ARGS:
+    case = canned_cases.CASES_BY_NAME[name]
+    runs = {}
+    for use in ('eval', 'continued'):
+      runs[use] = os.path.join(WORK_DIR, name, use)
+      shutil.copytree(os.path.join(GOLDEN_ROOT, 'golden', 'canned', name,
+                                   'model_dir'), runs[use])
+    with open(os.path.join(GOLDEN_ROOT, 'golden', 'canned', name,
+                           'expected.json')) as f:
+      steps = json.load(f)['continued']['steps']
+    est = case.make(runs['eval'])
+    observed = {'eval_metrics': est.evaluate(case.eval_input_fn),
+                # str keys, as the golden JSON has them (a multi-head's
+                # are (head, key) tuples)
+                'predictions': [{str(k): v for k, v in p.items()}
+                                for p in est.predict(case.predict_input_fn)]}
+    export_dir = est.export_saved_model(os.path.join(WORK_DIR, name, 'export'),
+                                        case.serving_input_receiver_fn)
+    observed['serving'] = _serve(export_dir, case.serialized_examples())
+    continued = case.make(runs['continued'])
+    continued.train(case.train_input_fn, steps=steps)
+    observed['variable_values'] = {
+        n: continued.get_variable_value(n)
+        for n in continued.get_variable_names()}
+    result[name] = observed
+  return result
+
+
+def _linear_model_fn(features, labels, mode):
+  v1 = tf.compat.v1
+  logits = v1.layers.dense(features['x'], 1,
+                           kernel_initializer=v1.constant_initializer(0.1))
+  if mode == tf.estimator.ModeKeys.PREDICT:
+    return tf.estimator.EstimatorSpec(mode, predictions={'y': logits})
+  loss = v1.losses.mean_squared_error(labels, logits)
+  train_op = v1.train.GradientDescentOptimizer(0.1).minimize(
+      loss, v1.train.get_global_step())
+  return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+_X = np.random.RandomState(0).rand(40, 3).astype(np.float32)
+_Y = _X.sum(1, keepdims=True)
+
+
+class _IteratorInitializerHook(tf.compat.v1.train.SessionRunHook):
+  """TF-Ranking's estimator example: the input_fn sets the function it calls."""
+
+  def __init__(self):
+    self.iterator_initializer_fn = None
+
+  def after_create_session(self, session, coord):
+    del coord
+    self.iterator_initializer_fn(session)
+
+
+def _initializable_input(batch, epochs):
+  v1 = tf.compat.v1
+  hook = _IteratorInitializerHook()
+
+  def input_fn():
+    x = v1.placeholder(tf.float32, _X.shape)
+    y = v1.placeholder(tf.float32, _Y.shape)
+    dataset = tf.data.Dataset.from_tensor_slices(({'x': x}, y))
+    iterator = v1.data.make_initializable_iterator(
+        dataset.repeat(epochs).batch(batch))
+    hook.iterator_initializer_fn = lambda session: session.run(
+        iterator.initializer, feed_dict={x: _X, y: _Y})
+    return iterator.get_next()
+
+  return input_fn, [hook]
+
+
+def _queue_input(batch, epochs, fail_after=None):
+  v1 = tf.compat.v1
+
+  def input_fn():
+    x, y = v1.train.slice_input_producer(
+        [tf.constant(_X), tf.constant(_Y)], num_epochs=epochs, shuffle=False)
+    if fail_after is not None:
+      seen = []
+
+      def count(value):
+        seen.append(1)
+        if len(seen) > fail_after:
+          raise ValueError('the reader failed')
+        return value
+
+      x = v1.py_func(count, [x], tf.float32)
+      x.set_shape([3])
+    xs, ys = v1.train.batch([x, y], batch_size=batch, capacity=16)
+    return {'x': xs}, ys
+
+  return input_fn, []
+
+
+def _dataset_input(batch, epochs):
+  return (lambda: tf.data.Dataset.from_tensor_slices(
+      ({'x': _X}, _Y)).repeat(epochs).batch(batch)), []
+
+
+def _numpy_input(batch, epochs):
+  return tf.compat.v1.estimator.inputs.numpy_input_fn(
+      {'x': _X}, _Y, batch_size=batch, num_epochs=epochs, shuffle=False), []
+
+
+def _numpy_wrapped_input(batch, epochs):
+  """An input_fn that works on numpy_input_fn's tensors (2.15: a queue's)."""
+  inner, _ = _numpy_input(batch, epochs)
+
+  def input_fn():
+    features, labels = inner()
+    return {'x': features['x'] * 1.0}, labels
+
+  return input_fn, []
+
+
+def _summary_tags(model_dir):
+  tags = set()
+  for name in os.listdir(model_dir):
+    if name.startswith('events.'):
+      for event in tf.compat.v1.train.summary_iterator(
+          os.path.join(model_dir, name)):
+        tags.update(v.tag for v in event.summary.value)
+  return sorted(tags)
+
+
+def input_pipelines():
+  """The same data through TF1 input machinery and through a Dataset."""
+  result = {}
+  pipelines = [('initializable', _initializable_input),
+               ('queue', _queue_input), ('dataset', _dataset_input),
+               ('numpy', _numpy_input)]
+  if WORLD != 'v2':  # a TF2 caller's input_fn is called eagerly: no tensors
+    pipelines.append(('numpy_wrapped', _numpy_wrapped_input))
+  for name, make in pipelines:
+    est = tf.estimator.Estimator(_linear_model_fn,
+                                 model_dir=os.path.join(WORK_DIR, name))
+    input_fn, hooks = make(8, None)
+    est.train(input_fn, hooks=hooks, steps=12)
+    input_fn, hooks = make(10, 1)
+    result[name] = {
+        'kernel': est.get_variable_value('dense/kernel'),
+        'eval_loss': est.evaluate(input_fn, hooks=hooks)['loss']}
+    input_fn, hooks = make(8, 2)  # 80 examples: ends after 10 steps
+    est.train(input_fn, hooks=hooks)
+    result[name]['steps_to_end_of_input'] = int(
+        est.get_variable_value('global_step')) - 12
+    input_fn, hooks = make(10, 1)
+    result[name]['predictions'] = [
+        p['y'] for p in est.predict(input_fn, hooks=hooks)]
+    result[name]['queue_summaries'] = [
+        t for t in _summary_tags(est.model_dir) if 'fraction' in t]
+  est = tf.estimator.Estimator(_linear_model_fn,
+                               model_dir=os.path.join(WORK_DIR, 'failing'))
+  try:
+    est.train(_queue_input(8, None, fail_after=20)[0], steps=50)
+    result['queue_runner_error'] = None
+  except Exception as e:  # pylint: disable=broad-except
+    result['queue_runner_error'] = f'{type(e).__name__}: {e}'
+  return result
+
+
+def input_fn_calls():
+  """How often each call runs the input_fn, and in what graph (2.15: once)."""
+  calls = []
+
+  def counted(make):
+    def input_fn():
+      graph = tf.compat.v1.get_default_graph()
+      calls.append(graph.seed)
+      return make()
+    return input_fn
+
+  dataset = lambda: _dataset_input(8, 1)[0]()
+  tensors = lambda: tf.compat.v1.data.make_one_shot_iterator(
+      _dataset_input(8, 1)[0]()).get_next()
+  result = {}
+  for name, make in (('dataset', dataset), ('tensors', tensors)):
+    est = tf.estimator.Estimator(
+        _linear_model_fn, model_dir=os.path.join(WORK_DIR, name),
+        config=tf.estimator.RunConfig(tf_random_seed=5))
+    del calls[:]
+    est.train(counted(make), steps=2)
+    est.evaluate(counted(make), steps=1)
+    list(est.predict(counted(make)))
+    result[name] = list(calls)
+  return result
+
+
+def table_dataset():
+  """A TF1 input_fn whose Dataset looks words up in a graph table."""
+
+  def input_fn():
+    table = tf.lookup.StaticHashTable(tf.lookup.KeyValueTensorInitializer(
+        ['a', 'b', 'c'], [0.5, 1.0, 2.0]), -1.0)
+    words = tf.data.Dataset.from_tensor_slices((['a', 'b', 'c', 'b'] * 5,
+                                                [[1.], [2.], [4.], [2.]] * 5))
+    return words.map(lambda w, y: ({'x': tf.stack([table.lookup(w)] * 3)}, y)
+                    ).batch(4)
+
+  est = tf.estimator.Estimator(_linear_model_fn,
+                               model_dir=os.path.join(WORK_DIR, 'table'))
+  est.train(input_fn)
+  return {'steps': int(est.get_variable_value('global_step')),
+          'kernel': est.get_variable_value('dense/kernel')}
+
+
+def main():
+  scenario = globals()[SCENARIO]
+  if WORLD == 'graph':
+    with tf.Graph().as_default() as graph:
+      ops_before = len(graph.get_operations())
+      result = scenario()
+      result['caller_graph_untouched'] = (
+          tf.compat.v1.get_default_graph() is graph and
+          len(graph.get_operations()) == ops_before)
+      result['executing_eagerly_after'] = tf.executing_eagerly()
+  else:
+    result = scenario()
+    result['executing_eagerly_after'] = tf.executing_eagerly()
+  print(json.dumps(result, default=_json_default))
+
+
+if __name__ == '__main__':
+  main()

@@ -1,0 +1,192 @@
+"""Legacy programs in TF1 mode give 2.15's numbers (golden artifacts).
+
+`tf.compat.v1.disable_v2_behavior()` is process-wide, so each program runs in
+a process of its own (`tf1_mode_child.py`): after the switch (`v1`), or in
+TF2 mode with every call inside `with tf.Graph().as_default():` (`graph`).
+2.15 built its own graphs and ran both; its model_dirs and the numbers it
+computed from them are in third_party/tensorflow_estimator_2_15/golden/.
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests import helpers
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+GOLDEN = os.path.join(os.path.dirname(os.path.dirname(HERE)), 'third_party',
+                      'tensorflow_estimator_2_15', 'golden')
+RTOL, ATOL = 1e-5, 1e-6
+CONTINUED_RTOL = 1e-4  # ten more optimizer steps: float summation order
+# Cases whose training draws dropout masks: 2.15's continued values differ.
+NONDETERMINISTIC_TRAINING = {'dnn_classifier_multiclass',
+                             'v1_dnn_linear_combined_regressor'}
+# One of each family and API generation; the slow tier runs every case.
+FAST_CASES = ['v1_dnn_classifier', 'dnn_classifier_binary',
+              'v1_linear_classifier', 'dnn_linear_combined_classifier',
+              'baseline_regressor', 'rnn_classifier']
+
+
+def run_child(world, scenario, tmp_path, *args):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  proc = subprocess.run(
+      [sys.executable, os.path.join(helpers.DIR, 'tf1_mode_child.py'), world,
+       scenario, str(tmp_path), *args],
+      capture_output=True, text=True, env=env, timeout=900, check=False)
+  assert proc.returncode == 0, proc.stderr[-4000:]
+  result = json.loads(proc.stdout.strip().splitlines()[-1])
+  # Every call handed the caller's world back as it found it.
+  assert result.pop('executing_eagerly_after') is (world == 'v2')
+  if world == 'graph':
+    assert result.pop('caller_graph_untouched')
+  return result
+
+
+def close(actual, expected, what, rtol=RTOL):
+  expected = np.asarray(expected)
+  if expected.dtype.kind in 'USO':
+    assert actual == expected.tolist(), what
+  else:
+    np.testing.assert_allclose(np.asarray(actual, np.float64),
+                               expected.astype(np.float64), rtol=rtol,
+                               atol=ATOL, err_msg=what)
+
+
+def assert_dicts_close(actual, expected, what, rtol=RTOL):
+  assert sorted(actual) == sorted(expected), what
+  for key, value in expected.items():
+    close(actual[key], value, f'{what} {key}', rtol)
+
+
+@pytest.mark.parametrize('world', ['v1', 'graph'])
+def test_custom_model_fn_on_2_15_model_dir(world, tmp_path):
+  with open(os.path.join(GOLDEN, 'custom_dnn', 'expected.json')) as f:
+    golden = json.load(f)
+  got = run_child(world, 'custom_golden', tmp_path)
+  assert_dicts_close(got['eval_metrics'], golden['eval_metrics'], 'eval')
+  assert len(got['predictions']) == len(golden['predictions'])
+  for i, (ours, theirs) in enumerate(zip(got['predictions'],
+                                         golden['predictions'])):
+    assert_dicts_close(ours, theirs, f'prediction {i}')
+  assert sorted(got['serving']) == sorted(golden['serving_outputs'])
+  for key, want in golden['serving_outputs'].items():
+    assert_dicts_close(got['serving'][key], want['outputs'], f'serving {key}')
+  # Trained on from step 60 with a one-shot-iterator input_fn (tensors).
+  continued = golden['continued_training']
+  assert got['global_step'] == continued['global_step']
+  assert_dicts_close(got['continued_eval_metrics'], continued['eval_metrics'],
+                     'continued eval', rtol=CONTINUED_RTOL)
+
+
+def _check_canned(name, got):
+  with open(os.path.join(GOLDEN, 'canned', name, 'expected.json')) as f:
+    golden = json.load(f)
+  assert_dicts_close(got['eval_metrics'], golden['eval_metrics'],
+                     f'{name} eval')
+  assert len(got['predictions']) == len(golden['predictions'])
+  for i, (ours, theirs) in enumerate(zip(got['predictions'],
+                                         golden['predictions'])):
+    assert_dicts_close(ours, theirs, f'{name} prediction {i}')
+  for key, want in golden['serving_outputs'].items():
+    for output, value in want.items():
+      close(got['serving'][key][output], value, f'{name} serving {key}')
+  continued = golden['continued']
+  assert sorted(got['variable_values']) == sorted(continued['variable_values'])
+  assert got['variable_values']['global_step'] == continued['global_step']
+  if name not in NONDETERMINISTIC_TRAINING:
+    assert_dicts_close(got['variable_values'], continued['variable_values'],
+                       f'{name} continued', rtol=CONTINUED_RTOL)
+
+
+def test_canned_estimators_on_2_15_model_dirs_in_tf1_mode(tmp_path):
+  got = run_child('v1', 'canned_golden', tmp_path, *FAST_CASES)
+  for name in FAST_CASES:
+    _check_canned(name, got[name])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('world', ['v1', 'graph'])
+def test_every_canned_case_in_tf1_worlds(world, tmp_path):
+  names = sorted(os.listdir(os.path.join(GOLDEN, 'canned')))
+  names = [n for n in names if os.path.isdir(os.path.join(GOLDEN, 'canned', n))]
+  got = run_child(world, 'canned_golden', tmp_path, *names)
+  for name in names:
+    _check_canned(name, got[name])
+
+
+def _assert_same_training(got, names):
+  first = got[names[0]]
+  for name in names[1:]:
+    for key, value in first.items():
+      np.testing.assert_allclose(got[name][key], value, rtol=1e-6,
+                                 err_msg=f'{name} {key}')
+
+
+@pytest.mark.parametrize('world', ['v1', 'v2'])
+def test_tf1_input_pipelines_feed_the_same_batches_as_a_dataset(world,
+                                                                tmp_path):
+  """Initializable iterators (fed by a hook) and queue runners, as 2.15 ran them.
+
+  The iterator is initialized by a hook's `after_create_session` with a
+  `feed_dict` (TF-Ranking's example); the queues are filled by queue runners
+  and their end of input (num_epochs) ends training and evaluation.
+  """
+  got = run_child(world, 'input_pipelines', tmp_path)
+  queue_summaries = {name: got[name].pop('queue_summaries')
+                     for name in got if name != 'queue_runner_error'}
+  _assert_same_training(got, [name for name in got
+                              if name != 'queue_runner_error'])
+  assert got['dataset']['steps_to_end_of_input'] == 2 * 40 // 8
+  assert len(got['queue']['predictions']) == 40
+  # numpy_input_fn's tensors as returned run from their Dataset; worked on,
+  # they run from its queue, whose fill fraction is then summarized, as in
+  # 2.15 (tf.compat.v1.train.batch's queue summarizes itself too).
+  assert queue_summaries['numpy'] == []
+  assert queue_summaries['queue'] == [
+      'batch/fraction_of_16_full',
+      'input_producer/input_producer/fraction_of_32_full']
+  if world == 'v1':
+    assert queue_summaries['numpy_wrapped'] == [
+        'enqueue_input/queue/enqueue_input/fifo_queuefraction_over_0_of_1000_full']
+  # A queue runner's failure stops the job with the runner's own error.
+  assert 'the reader failed' in got['queue_runner_error']
+
+
+@pytest.mark.parametrize('world', ['v1', 'graph'])
+def test_input_fn_runs_once_per_call_in_a_graph_seeded_by_run_config(
+    world, tmp_path):
+  got = run_child(world, 'input_fn_calls', tmp_path)
+  # train, evaluate, predict: one call each, in a graph whose seed is the
+  # RunConfig's (a TF1 input_fn's shuffles draw from it), as in 2.15.
+  assert got == {'dataset': [5, 5, 5], 'tensors': [5, 5, 5]}
+
+
+def test_a_dataset_reading_a_graph_table_in_tf1_mode(tmp_path):
+  """A one-shot iterator cannot capture the table; an initializable one can."""
+  got = run_child('v1', 'table_dataset', tmp_path)
+  assert got['steps'] == 5  # 20 examples in batches of 4: to end of input
+  assert np.all(np.isfinite(got['kernel']))
+
+
+@pytest.mark.slow
+def test_tf1_input_pipelines_match_2_15(tmp_path, venv215_python):
+  ours = run_child('v1', 'input_pipelines', tmp_path / 'ours')
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3')
+  env.pop('TF_USE_LEGACY_KERAS', None)  # 2.15 has no tf-keras; tf.keras is Keras 2
+  proc = subprocess.run(
+      [venv215_python, os.path.join(helpers.DIR, 'tf1_mode_child.py'), 'v1',
+       'input_pipelines', str(tmp_path / 'theirs')],
+      capture_output=True, text=True, env=env, timeout=900, check=True)
+  theirs = json.loads(proc.stdout.strip().splitlines()[-1])
+  for name in ('dataset', 'initializable', 'queue', 'numpy', 'numpy_wrapped'):
+    theirs[name].pop('queue_summaries')
+    ours[name].pop('queue_summaries')
+    for key, value in theirs[name].items():
+      np.testing.assert_allclose(ours[name][key], value, rtol=1e-6,
+                                 err_msg=f'{name} {key}')
+  assert ours['queue_runner_error'].split(':')[0] == (
+      theirs['queue_runner_error'].split(':')[0])
