@@ -4,6 +4,9 @@
 `tfcompat_estimator.compat.v1` gives `tf.compat.v1.estimator`. Call
 `tfcompat_estimator.install()` once to make `tf.estimator`,
 `tf.compat.v1.estimator` and `import tensorflow_estimator` resolve here.
+
+`dir()` lists only the 2.15 `tf.estimator` names; `install`, `compat`,
+`inputs` and the implementation submodules resolve but are not listed.
 """
 
 import os
@@ -28,5 +31,6 @@ from tfcompat_estimator.install import install
 from tfcompat_estimator import lazy_exports as _lazy
 
 __getattr__ = _lazy.module_getattr(__name__, _lazy.V2)
+__dir__ = _lazy.module_dir(__name__, _lazy.EAGER_V2, _lazy.V2)
 
 __version__ = '0.1.0'

@@ -209,6 +209,53 @@ def test_allowlisted_namespace_names_are_still_missing(golden):
   assert not stale, f'now resolved, delete from NAMESPACE_ALLOWLIST: {stale}'
 
 
+# Levels of each namespace whose dir() must list exactly 2.15's public names
+# ('' is the namespace itself). Not checked yet: `experimental`, one module
+# here for both v1 and v2 (2.15 had two with different names), and `tpu`,
+# whose dir() also shows its implementation submodules.
+DIR_CHECKED_LEVELS = ('', 'export', 'inputs')
+
+
+def _names_below(names, prefix):
+  """The names 2.15 lists directly below `prefix` ('' for the namespace)."""
+  start = f'{prefix}.' if prefix else ''
+  return {name[len(start):].split('.', 1)[0]
+          for name in names if name.startswith(start)}
+
+
+@pytest.mark.parametrize('label', ['tf.estimator', 'tf.compat.v1.estimator',
+                                   'tf.compat.v2.estimator'])
+def test_dir_of_namespaces_lists_exactly_the_2_15_names(golden, label):
+  """dir() (tab completion, pydoc) shows the API, not our internals."""
+  import tfcompat_estimator  # pylint: disable=g-import-not-at-top
+  tfcompat_estimator.install()
+  names = golden['namespaces'][label]
+  namespace = _resolve(tf, label[len('tf.'):])
+  problems = {}
+  for level in DIR_CHECKED_LEVELS:
+    expected = _names_below(names, level)
+    if not expected:  # e.g. `inputs` is v1-only
+      continue
+    module = _resolve(namespace, level) if level else namespace
+    listed = {name for name in dir(module) if not name.startswith('_')}
+    if listed != expected:
+      problems[level or label] = {'not in 2.15': sorted(listed - expected),
+                                  'missing': sorted(expected - listed)}
+  assert not problems, problems
+
+
+def test_names_left_out_of_dir_still_resolve():
+  import tfcompat_estimator  # pylint: disable=g-import-not-at-top
+  assert tfcompat_estimator.install() is tfcompat_estimator
+  assert tf.estimator is tfcompat_estimator
+  assert 'install' not in dir(tf.estimator)
+  # Offered beyond 2.15's tf.estimator, for programs that mixed v1 paths in.
+  assert tf.estimator.inputs is tf.compat.v1.estimator.inputs
+  assert tfcompat_estimator.compat.v1 is tf.compat.v1.estimator
+  assert tf.compat.v1.estimator.tpu.TPUEstimator.__name__ == 'TPUEstimator'
+  assert callable(tf.estimator.export.build_raw_serving_input_receiver_fn)
+
+
 def test_deep_modules_offer_every_name_not_listed_missing(golden):
   report = module_report(golden)
   listed = read_missing_file()

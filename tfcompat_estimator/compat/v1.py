@@ -1,4 +1,7 @@
-"""`tf.compat.v1.estimator`: the v1 names, including `inputs`."""
+"""`tf.compat.v1.estimator`: the v1 names, including `inputs` and `tpu`.
+
+`dir()` lists only the 2.15 `tf.compat.v1.estimator` names.
+"""
 
 # pylint: disable=unused-import
 from tfcompat_estimator import experimental
@@ -14,3 +17,4 @@ from tfcompat_estimator.warm_starting import WarmStartSettings
 from tfcompat_estimator import lazy_exports as _lazy
 
 __getattr__ = _lazy.module_getattr(__name__, _lazy.V1)
+__dir__ = _lazy.module_dir(__name__, _lazy.EAGER_V1, _lazy.V1)

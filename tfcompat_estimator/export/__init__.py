@@ -16,6 +16,7 @@ from tfcompat_estimator.export.receivers import build_parsing_serving_input_rece
 from tfcompat_estimator.export.receivers import build_raw_serving_input_receiver_fn
 from tfcompat_estimator.export.receivers import ServingInputReceiver
 from tfcompat_estimator.export.receivers import TensorServingInputReceiver
+from tfcompat_estimator import lazy_exports as _lazy
 
 __all__ = [
     'ClassificationOutput',
@@ -28,3 +29,6 @@ __all__ = [
     'build_parsing_serving_input_receiver_fn',
     'build_raw_serving_input_receiver_fn',
 ]
+
+# dir() shows the nine names, not the `export_lib`/`receivers` submodules.
+__dir__ = _lazy.module_dir(__name__, __all__)
