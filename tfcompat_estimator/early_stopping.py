@@ -53,6 +53,15 @@ def make_early_stopping_hook(estimator, should_stop_fn, run_every_secs=60,
   strategy every worker calls `should_stop_fn` at the same global steps and
   all stop together if any of them says so, as in 2.15.
 
+  Args:
+    estimator: the `tf.estimator.Estimator` the hook is for.
+    should_stop_fn: a function of no arguments returning a truth value.
+    run_every_secs: seconds between calls of `should_stop_fn`, or None.
+    run_every_steps: global steps between calls of `should_stop_fn`, or None.
+
+  Returns:
+    A `SessionRunHook` for `estimator.train` (or a `TrainSpec`'s hooks).
+
   Raises:
     TypeError: `estimator` is not an Estimator or `should_stop_fn` is not
       callable.
@@ -85,8 +94,29 @@ def stop_if_higher_hook(estimator, metric_name, threshold, eval_dir=None,
 
   Only evaluations at global steps >= `min_steps` count. They are read from
   `eval_dir` (default `estimator.eval_dir()`) as scheduled by `run_every_secs`
-  or `run_every_steps`, see `make_early_stopping_hook`. A metric missing from
-  an evaluation it reads is a KeyError naming the metrics there.
+  or `run_every_steps`, see `make_early_stopping_hook`.
+
+  Args:
+    estimator: the `tf.estimator.Estimator` being trained.
+    metric_name: key of the metric in the evaluation results, e.g. 'loss'.
+    threshold: the number the metric must exceed.
+    eval_dir: directory of the evaluation event files; None means
+      `estimator.eval_dir()`.
+    min_steps: evaluations at global steps below this are ignored.
+    run_every_secs: seconds between checks, or None (see
+      `make_early_stopping_hook`).
+    run_every_steps: global steps between checks, or None.
+
+  Returns:
+    An early-stopping `SessionRunHook`.
+
+  Raises:
+    TypeError: `estimator` is not an Estimator, or `threshold` or
+      `min_steps` is not a number.
+    ValueError: `metric_name` is not a non-empty string, or the check
+      schedule is invalid (see `make_early_stopping_hook`). During training,
+      an evaluation without `metric_name` raises KeyError naming the
+      metrics it has.
   """
   return _threshold_hook(estimator, metric_name, threshold, operator.gt,
                          eval_dir, min_steps, run_every_secs, run_every_steps)
@@ -96,7 +126,20 @@ def stop_if_lower_hook(estimator, metric_name, threshold, eval_dir=None,
                        min_steps=0, run_every_secs=60, run_every_steps=None):
   """Stops training once an evaluation had `metric_name` < `threshold`.
 
-  Arguments and errors as in `stop_if_higher_hook`.
+  Args:
+    estimator: the `tf.estimator.Estimator` being trained.
+    metric_name: key of the metric in the evaluation results, e.g. 'loss'.
+    threshold: the number the metric must fall below.
+    eval_dir: as in `stop_if_higher_hook`.
+    min_steps: as in `stop_if_higher_hook`.
+    run_every_secs: as in `stop_if_higher_hook`.
+    run_every_steps: as in `stop_if_higher_hook`.
+
+  Returns:
+    An early-stopping `SessionRunHook`.
+
+  Raises:
+    TypeError, ValueError: as in `stop_if_higher_hook`.
   """
   return _threshold_hook(estimator, metric_name, threshold, operator.lt,
                          eval_dir, min_steps, run_every_secs, run_every_steps)
@@ -109,7 +152,24 @@ def stop_if_no_increase_hook(estimator, metric_name, max_steps_without_increase,
 
   That is, once an evaluation lies `max_steps_without_increase` or more
   global steps after the one with the highest value so far (evaluations
-  before `min_steps` ignored). Otherwise as `stop_if_higher_hook`.
+  before `min_steps` ignored).
+
+  Args:
+    estimator: the `tf.estimator.Estimator` being trained.
+    metric_name: key of the metric in the evaluation results.
+    max_steps_without_increase: how many global steps the best value may lie
+      behind the latest evaluation.
+    eval_dir: as in `stop_if_higher_hook`.
+    min_steps: as in `stop_if_higher_hook`.
+    run_every_secs: as in `stop_if_higher_hook`.
+    run_every_steps: as in `stop_if_higher_hook`.
+
+  Returns:
+    An early-stopping `SessionRunHook`.
+
+  Raises:
+    TypeError, ValueError: as in `stop_if_higher_hook` (TypeError for a
+      non-number `max_steps_without_increase`).
   """
   return _no_improvement_hook(estimator, metric_name, max_steps_without_increase,
                               operator.gt, eval_dir, min_steps, run_every_secs,
@@ -123,7 +183,24 @@ def stop_if_no_decrease_hook(estimator, metric_name, max_steps_without_decrease,
 
   That is, once an evaluation lies `max_steps_without_decrease` or more
   global steps after the one with the lowest value so far (evaluations
-  before `min_steps` ignored). Otherwise as `stop_if_higher_hook`.
+  before `min_steps` ignored).
+
+  Args:
+    estimator: the `tf.estimator.Estimator` being trained.
+    metric_name: key of the metric in the evaluation results, e.g. 'loss'.
+    max_steps_without_decrease: how many global steps the best value may lie
+      behind the latest evaluation.
+    eval_dir: as in `stop_if_higher_hook`.
+    min_steps: as in `stop_if_higher_hook`.
+    run_every_secs: as in `stop_if_higher_hook`.
+    run_every_steps: as in `stop_if_higher_hook`.
+
+  Returns:
+    An early-stopping `SessionRunHook`.
+
+  Raises:
+    TypeError, ValueError: as in `stop_if_higher_hook` (TypeError for a
+      non-number `max_steps_without_decrease`).
   """
   return _no_improvement_hook(estimator, metric_name, max_steps_without_decrease,
                               operator.lt, eval_dir, min_steps, run_every_secs,
@@ -134,8 +211,16 @@ def read_eval_metrics(eval_dir):
   """`{global_step: {metric: value}}` from the event files in `eval_dir`.
 
   Only scalar (`simple_value`) summaries count; several events at one step
-  merge, later ones winning. Steps are in ascending order. A corrupt event
-  file is read up to the damage, with a warning.
+  merge, later ones winning. A corrupt event file is read up to the damage,
+  with a warning.
+
+  Args:
+    eval_dir: directory holding `events.out.tfevents.*` files (a str or
+      `os.PathLike`).
+
+  Returns:
+    An `OrderedDict` from global step to a dict of metric name to value,
+    steps in ascending order; empty if there are no event files.
   """
   by_step = collections.defaultdict(dict)
   pattern = os.path.join(os.fspath(eval_dir), _EVENT_FILES)

@@ -23,9 +23,18 @@ class GlobalStepWatcher(_train.SessionRunHook):
   _global_step = None
 
   def begin(self):
+    """Finds the graph's global step (`tf.compat.v1.train.get_global_step`)."""
     self._global_step = _train.get_global_step()
 
   def before_run(self, run_context):
+    """Asks for the global step's value before the step runs.
+
+    Args:
+      run_context: the `SessionRunContext` (unused).
+
+    Returns:
+      `SessionRunArgs` fetching the global step.
+    """
     del run_context
     return _train.SessionRunArgs(self._global_step)
 
@@ -48,6 +57,26 @@ class InMemoryEvaluatorHook(_train.SessionRunHook):
 
   def __init__(self, estimator, input_fn, steps=None, hooks=None, name=None,
                every_n_iter=100):
+    """Creates the hook; pass it to the same estimator's `train`.
+
+    Args:
+      estimator: the `Estimator` being trained; its `evaluate` settings
+        (model_fn, params, config) are used.
+      input_fn: the evaluation input function, as for `Estimator.evaluate`.
+      steps: evaluation steps per evaluation; None evaluates until `input_fn`
+        is exhausted.
+      hooks: `SessionRunHook`s for each evaluation.
+      name: name of the evaluation, so that several can run on one model
+        (metrics go to `estimator.eval_dir(name)`).
+      every_n_iter: evaluate after every this many training steps of the
+        `train` call (iterations, not global steps).
+
+    Raises:
+      ValueError: `every_n_iter` is None or not positive, `steps` is not
+        positive, or the `RunConfig` has ps tasks or several workers (only
+        local training is supported).
+      TypeError: an element of `hooks` is not a `SessionRunHook`.
+    """
     if every_n_iter is None or every_n_iter <= 0:
       raise ValueError(f'invalid every_n_iter={every_n_iter}: it must be a '
                        'positive number of training steps.')
@@ -68,10 +97,21 @@ class InMemoryEvaluatorHook(_train.SessionRunHook):
     self._iterations = 0
 
   def begin(self):
+    """Restarts the evaluation schedule for a new `train` call."""
     self._timer.reset()
     self._iterations = 0
 
   def after_create_session(self, session, coord):
+    """Evaluates the initial (or restored) variables.
+
+    Args:
+      session: the training session.
+      coord: unused.
+
+    Raises:
+      ValueError: the training graph has saveables other than variables
+        (the `SAVEABLE_OBJECTS` collection), which cannot be copied over.
+    """
     del coord
     if session.graph.get_collection(tf.compat.v1.GraphKeys.SAVEABLE_OBJECTS):
       raise ValueError('InMemoryEvaluatorHook does not support saveables other '
@@ -80,12 +120,14 @@ class InMemoryEvaluatorHook(_train.SessionRunHook):
     self._evaluate(session)
 
   def after_run(self, run_context, run_values):
+    """Evaluates after every `every_n_iter`-th step of this `train` call."""
     del run_values
     self._iterations += 1
     if self._timer.should_trigger_for_step(self._iterations):
       self._evaluate(run_context.session)
 
   def end(self, session):
+    """Evaluates the final variables (even if the last step was evaluated)."""
     self._evaluate(session)
 
   def _evaluate(self, session):
@@ -106,6 +148,20 @@ def make_stop_at_checkpoint_step_hook(estimator, last_step,
   chief) has reached `last_step`, so it keeps training until the chief's last
   step is saved; after each unsuccessful look at the checkpoint it sleeps
   `wait_after_file_check_secs` to spare the file system.
+
+  Args:
+    estimator: the `Estimator` being trained; its `config.is_chief` and
+      `model_dir` decide which hook is made.
+    last_step: the global step to stop at.
+    wait_after_file_check_secs: seconds a non-chief worker sleeps after
+      each check that finds no checkpoint at `last_step` yet.
+
+  Returns:
+    A `SessionRunHook`.
+
+  Raises:
+    ValueError: on a non-chief worker, `last_step` or the estimator's
+      `model_dir` is None.
   """
   if estimator.config.is_chief:
     return _train.StopAtStepHook(last_step=last_step)

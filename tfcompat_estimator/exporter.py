@@ -125,13 +125,43 @@ class LatestExporter(_SavedModelExporter):
 
   def __init__(self, name, serving_input_receiver_fn, assets_extra=None,
                as_text=False, exports_to_keep=5):
-    """See `BestExporter` for the arguments; this one has no `compare_fn`."""
+    """Creates a LatestExporter for `tf.estimator.EvalSpec`.
+
+    Args:
+      name: directory name of the exports under `<model_dir>/export`; a
+        non-empty relative path that stays inside that directory.
+      serving_input_receiver_fn: no-argument function returning a
+        `ServingInputReceiver` (or `TensorServingInputReceiver`).
+      assets_extra: dict of `assets.extra` destination -> source file.
+      as_text: write `saved_model.pbtxt` instead of `saved_model.pb`.
+      exports_to_keep: how many of the newest exports to keep; None keeps all.
+
+    Raises:
+      ValueError: `name` is empty, not a string or leaves the export
+        directory, `serving_input_receiver_fn` is not callable, or
+        `exports_to_keep` is neither None nor a positive int.
+    """
     super().__init__(name, serving_input_receiver_fn, assets_extra, as_text)
     _check_exports_to_keep(exports_to_keep)
     self._exports_to_keep = exports_to_keep
 
   def export(self, estimator, export_path, checkpoint_path, eval_result,
              is_the_final_export):
+    """Exports `checkpoint_path`, then deletes all but the newest exports.
+
+    Only timestamped export directories in `export_path` are counted and
+    deleted; other entries there are left alone.
+
+    Args:
+      estimator: the `Estimator` that was evaluated.
+      export_path: directory under which the timestamped export is written.
+      checkpoint_path: the checkpoint that was evaluated.
+      eval_result: the evaluation's metrics (unused).
+      is_the_final_export: whether training has ended (unused).
+
+    Returns:
+      The export directory.
+    """
     export_dir = super().export(estimator, export_path, checkpoint_path,
                                 eval_result, is_the_final_export)
     _delete_old_exports(export_path, self._exports_to_keep)
@@ -139,10 +169,28 @@ class LatestExporter(_SavedModelExporter):
 
 
 class FinalExporter(_SavedModelExporter):
-  """Exports once, when `train_and_evaluate` reports the end of training."""
+  """Exports once, when `train_and_evaluate` reports the end of training.
+
+  `FinalExporter(name, serving_input_receiver_fn, assets_extra=None,
+  as_text=False)`: the arguments and errors of `LatestExporter`, without
+  `exports_to_keep`. Nothing is exported when `TrainSpec.max_steps` is None,
+  as training then never reports its end.
+  """
 
   def export(self, estimator, export_path, checkpoint_path, eval_result,
              is_the_final_export):
+    """Exports `checkpoint_path` if `is_the_final_export`.
+
+    Args:
+      estimator: the `Estimator` that was evaluated.
+      export_path: directory under which the timestamped export is written.
+      checkpoint_path: the checkpoint that was evaluated.
+      eval_result: the evaluation's metrics (unused).
+      is_the_final_export: whether training has ended.
+
+    Returns:
+      The export directory, or None before the end of training.
+    """
     if not is_the_final_export:
       return None
     logging.info('Performing the final export in the end of training.')
@@ -208,7 +256,11 @@ class BestExporter(Exporter):
       exports_to_keep: how many of the newest exports to keep; None keeps all.
 
     Raises:
-      ValueError: if an argument is invalid.
+      ValueError: `name` is empty, not a string or leaves the export
+        directory, `serving_input_receiver_fn` is not callable,
+        `compare_fn` is None, not callable or does not take exactly
+        `best_eval_result` and `current_eval_result`, or `exports_to_keep`
+        is neither None nor a positive int.
     """
     _check_compare_fn(compare_fn)
     _check_exports_to_keep(exports_to_keep)
@@ -222,10 +274,30 @@ class BestExporter(Exporter):
 
   @property
   def name(self):
+    """Directory name of this exporter's exports under `<model_dir>/export`."""
     return self._saved_model_exporter.name
 
   def export(self, estimator, export_path, checkpoint_path, eval_result,
              is_the_final_export):
+    """Exports `checkpoint_path` if `eval_result` is the best so far.
+
+    On the first call for a model_dir, the best result is first resumed from
+    the event files matching `event_file_pattern`.
+
+    Args:
+      estimator: the `Estimator` that was evaluated.
+      export_path: directory under which the timestamped export is written.
+      checkpoint_path: the checkpoint that was evaluated.
+      eval_result: the evaluation's metrics, passed to `compare_fn`.
+      is_the_final_export: whether training has ended (unused).
+
+    Returns:
+      The export directory, or None when `eval_result` is not the best.
+
+    Raises:
+      ValueError: the default `compare_fn` met a result without 'loss'
+        (also one read from the event files).
+    """
     resumed = False
     if self._event_file_pattern and self._model_dir != estimator.model_dir:
       self._model_dir = estimator.model_dir

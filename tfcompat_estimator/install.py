@@ -150,7 +150,16 @@ def _bind(path, module):
 def install():
   """Binds `tf.estimator`, `tf.compat.v*.estimator` and `tensorflow_estimator`.
 
-  Idempotent. Returns the package, so `estimator = install()` also works.
+  `tf.estimator` and `tf.compat.v2.estimator` become this package,
+  `tf.compat.v1.estimator` becomes `tfcompat_estimator.compat.v1`, and the
+  2.15 module paths under `tensorflow_estimator` are registered in
+  `sys.modules` (the core ones bound to our modules, the canned, TPU and
+  other heavy ones as lazy aliases), so
+  `import tensorflow_estimator.python.estimator.<path>` finds our modules.
+  Idempotent: calling it again rebinds the same objects.
+
+  Returns:
+    The `tfcompat_estimator` package, so `estimator = install()` also works.
   """
   import importlib  # pylint: disable=g-import-not-at-top
   root = importlib.import_module('tfcompat_estimator')

@@ -45,7 +45,11 @@ _STATE_UPDATE_OPS = frozenset(
 
 
 class FormattedKeyError(KeyError):
-  """A KeyError whose message keeps its newlines (Python quotes KeyErrors)."""
+  """A KeyError whose message keeps its newlines (Python quotes KeyErrors).
+
+  Args:
+    message: the error message, printed as is by `str()`.
+  """
 
   def __init__(self, message):
     super().__init__(message)
@@ -84,7 +88,8 @@ def model_to_estimator(keras_model=None, keras_model_path=None,
 
   Raises:
     ValueError: for no model or two, an uncompiled model, a subclassed model
-      without configs, or an unknown checkpoint_format.
+      without `get_config`/`from_config`, an unknown checkpoint_format, or
+      the 'checkpoint' format (the default) with a subclassed model.
   """
   if not (keras_model or keras_model_path):
     raise ValueError(

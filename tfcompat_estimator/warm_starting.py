@@ -20,7 +20,28 @@ VocabInfo = tf.compat.v1.train.VocabInfo
 class WarmStartSettings(collections.namedtuple('WarmStartSettings', [
     'ckpt_to_initialize_from', 'vars_to_warm_start', 'var_name_to_vocab_info',
     'var_name_to_prev_var_name'])):
-  """Which checkpoint to warm-start from and which variables to take."""
+  """Which checkpoint to warm-start from and which variables to take.
+
+  Fields (and constructor arguments):
+    ckpt_to_initialize_from: a checkpoint file prefix, a directory holding
+      checkpoints (the latest is used) or a SavedModel directory (its
+      variables are used); a str or `os.PathLike`, stored as a str.
+    vars_to_warm_start: a regex string selecting trainable variables by name
+      (default '.*': all of them), a list of regex strings selecting any
+      variables (also non-trainable ones), or None for none. 2.15 also took
+      lists of variables; name them instead.
+    var_name_to_vocab_info: dict of variable name -> `VocabInfo` for
+      embedding-like variables whose rows follow a vocabulary; the rows are
+      remapped from the old vocabulary to the new. These variables are warm
+      started even if `vars_to_warm_start` does not select them.
+    var_name_to_prev_var_name: dict of variable name -> its name in the
+      checkpoint, for renamed variables.
+
+  Raises:
+    ValueError: `ckpt_to_initialize_from` is empty, or
+      `vars_to_warm_start` is not one of the forms above (2.15 found that
+      out only when training started).
+  """
 
   def __new__(cls, ckpt_to_initialize_from, vars_to_warm_start='.*',
               var_name_to_vocab_info=None, var_name_to_prev_var_name=None):
@@ -45,7 +66,18 @@ def _check_vars_to_warm_start(value):
 
 
 def settings_from(warm_start_from):
-  """Normalizes the Estimator argument; a path warm-starts every variable."""
+  """The `WarmStartSettings` for an Estimator's `warm_start_from` argument.
+
+  Args:
+    warm_start_from: None, a `WarmStartSettings`, or a path (str, bytes or
+      `os.PathLike`), which warm-starts every trainable variable.
+
+  Returns:
+    A `WarmStartSettings`, or None.
+
+  Raises:
+    ValueError: `warm_start_from` is of another type, or an empty path.
+  """
   if warm_start_from is None:
     return None
   if isinstance(warm_start_from, WarmStartSettings):
@@ -98,6 +130,22 @@ def _selected(groups, trainable, vars_to_warm_start):
 
 
 def warm_start(captured, settings):
+  """Copies the selected variables' values from the settings' checkpoint.
+
+  Called once, on the first training of a model_dir without checkpoints,
+  after the variables are initialized. A partitioned variable is warm
+  started as the one full variable its checkpoint holds.
+
+  Args:
+    captured: the captured training graph: its `global_variables` (by
+      checkpoint key) and its `graph` (for the trainable collection).
+    settings: the `WarmStartSettings`.
+
+  Raises:
+    ValueError: the checkpoint directory holds no checkpoint, a selected
+      variable is missing from the checkpoint or has another shape there, or
+      `var_name_to_vocab_info` names a variable the model does not have.
+  """
   path = _source_checkpoint(settings.ckpt_to_initialize_from)
   reader = tf.train.load_checkpoint(path)
   shapes = reader.get_variable_to_shape_map()

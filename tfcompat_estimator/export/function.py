@@ -105,19 +105,41 @@ class ModelFunction(tf.__internal__.tracking.AutoTrackable):
         fn, mode, input_signature=input_signature)
 
   def train(self, features, labels):
-    """Runs one TRAIN step; returns `{'predictions': ..., 'train_op': None}`."""
+    """Runs one TRAIN step; returns `{'predictions': ..., 'train_op': None}`.
+
+    Args:
+      features: the model_fn's features (tensors or a dict of them).
+      labels: its labels; ignored if the model_fn takes none.
+    """
     return self.call(ModeKeys.TRAIN, features, labels)
 
   def evaluate(self, features, labels):
-    """Runs the EVAL function; returns `{'predictions': ...}`."""
+    """Runs the EVAL function; returns `{'predictions': ...}`.
+
+    Args:
+      features: the model_fn's features (tensors or a dict of them).
+      labels: its labels; ignored if the model_fn takes none.
+    """
     return self.call(ModeKeys.EVAL, features, labels)
 
   def predict(self, features):
-    """Runs the PREDICT function; returns `{'predictions': ...}`."""
+    """Runs the PREDICT function; returns `{'predictions': ...}`.
+
+    Args:
+      features: the model_fn's features (tensors or a dict of them).
+    """
     return self.call(ModeKeys.PREDICT, features)
 
   def call(self, mode, features, labels=None):
     """Runs `mode`'s function on `features` (and `labels` if it takes them).
+
+    Args:
+      mode: a `ModeKeys` value added with `add_mode`.
+      features: the model_fn's features (tensors or a dict of them).
+      labels: its labels, or None; ignored if the function takes none.
+
+    Returns:
+      The dict of the mode's `EstimatorSpec` tensors (see the module doc).
 
     Raises:
       ValueError: no function was added for `mode`.

@@ -100,6 +100,12 @@ class ServingInputReceiver(
     receiver_tensors_alternatives: None, or a dict of name to extra groups of
       receiver tensors (each wrapped like `receiver_tensors`); each group
       becomes an additional serving signature.
+
+  Raises:
+    ValueError: `features` or `receiver_tensors` is None, a value is not a
+      Tensor, SparseTensor or RaggedTensor, a key has the wrong type (only
+      `features` may have int keys), or `receiver_tensors_alternatives` is
+      not a dict.
   """
 
   def __new__(cls,
@@ -136,6 +142,10 @@ class TensorServingInputReceiver(
   `features` must be a single Tensor/SparseTensor/RaggedTensor and is kept
   as is; the receiver tensors are still wrapped into dicts because every
   SavedModel input needs a name.
+
+  Raises:
+    ValueError: `features` is None or not a single tensor, or the receiver
+      tensors are invalid (as in `ServingInputReceiver`).
   """
 
   def __new__(cls,
@@ -155,7 +165,11 @@ class TensorServingInputReceiver(
 
 
 class UnsupervisedInputReceiver(ServingInputReceiver):
-  """A train/eval receiver without labels (no receiver alternatives)."""
+  """A train/eval receiver without labels (no receiver alternatives).
+
+  Takes `features` and `receiver_tensors`, validated and wrapped as in
+  `ServingInputReceiver` (whose ValueErrors it raises).
+  """
 
   def __new__(cls, features, receiver_tensors):
     return super().__new__(cls, features, receiver_tensors, None)
@@ -168,6 +182,10 @@ class SupervisedInputReceiver(
 
   `features` and `labels` are validated but kept in the form given (tensor or
   dict); only `receiver_tensors` is wrapped into a dict.
+
+  Raises:
+    ValueError: `features`, `labels` or `receiver_tensors` is None, holds a
+      value that is not a tensor, or has keys of the wrong type.
   """
 
   def __new__(cls, features, labels, receiver_tensors):
@@ -186,7 +204,16 @@ def build_parsing_serving_input_receiver_fn(feature_spec,
 
   The receiver feeds a string placeholder named 'input_example_tensor' of
   shape `[default_batch_size]` (under the key 'examples') and parses it with
-  `feature_spec` (dict of name to `FixedLenFeature`, `VarLenFeature`, ...).
+  `feature_spec`.
+
+  Args:
+    feature_spec: dict of feature name to `FixedLenFeature`,
+      `VarLenFeature`, ... (e.g. from `feature_column.make_parse_example_spec`).
+    default_batch_size: static batch size, or None (recommended) for any.
+
+  Returns:
+    A no-argument function returning a `ServingInputReceiver`; call it while
+    building a graph (it creates a v1 placeholder).
   """
 
   def serving_input_receiver_fn():
@@ -228,6 +255,11 @@ def build_raw_serving_input_receiver_fn(features, default_batch_size=None):
     features: dict of name to tensor; only names, dtypes and shapes (past
       the batch dimension) are used.
     default_batch_size: static batch size, or None (recommended) for any.
+
+  Returns:
+    A no-argument function returning a `ServingInputReceiver` whose features
+    and receiver tensors are the same placeholders; call it while building a
+    graph.
   """
 
   def serving_input_receiver_fn():
@@ -246,6 +278,16 @@ def build_raw_supervised_input_receiver_fn(features,
   receiver hands them to the model in the same form. The receiver tensors
   are all placeholders in one dict, a lone feature under 'input' and a lone
   label under 'label', so feature and label keys must not overlap.
+
+  Args:
+    features: a tensor or dict of name to tensor; only structure, dtypes and
+      shapes (past the batch dimension) are used.
+    labels: likewise for the labels.
+    default_batch_size: static batch size, or None (recommended) for any.
+
+  Returns:
+    A no-argument function returning a `SupervisedInputReceiver`; call it
+    while building a graph.
 
   Raises:
     ValueError: feature and label keys overlap.
@@ -284,6 +326,18 @@ def build_supervised_input_receiver_fn_from_input_fn(input_fn, **input_fn_args):
   graph, only to learn the structure, dtypes and shapes of its features and
   labels; the placeholders are created later in whatever graph is current
   when the returned function runs.
+
+  Args:
+    input_fn: a training/evaluation input function returning
+      `(features, labels)` or a Dataset of them.
+    **input_fn_args: keyword arguments for `input_fn`.
+
+  Returns:
+    A receiver function as from `build_raw_supervised_input_receiver_fn`.
+
+  Raises:
+    ValueError: `input_fn` returned a tuple of other than two items, or
+      feature and label keys overlap.
   """
   with tf.Graph().as_default():
     features, labels, _ = util.parse_input_fn_result(

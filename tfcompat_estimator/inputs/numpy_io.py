@@ -26,7 +26,14 @@ from tfcompat_estimator.inputs import graph_queue
 
 
 def check_shuffle(shuffle):
-  """Rejects anything but a real bool, as the queue-based version did."""
+  """Rejects anything but a real bool, as the queue-based version did.
+
+  Args:
+    shuffle: the `shuffle` argument of `numpy_input_fn`/`pandas_input_fn`.
+
+  Raises:
+    ValueError: `shuffle` is not a bool (None, the default, included).
+  """
   if not isinstance(shuffle, bool):
     raise ValueError(
         'shuffle must be provided and explicitly set as boolean; got {!r}. '
@@ -117,12 +124,13 @@ def numpy_input_fn(x,
     `(features, labels)`, or only `features` when `y` is None. `features` is a
     tensor if `x` is an array, else a dict; `labels` likewise follows `y`.
     Called in a TF1 graph, it returns those tensors for one batch instead,
-    read from a queue as in 2.15 (`graph_queue`).
+    read from a queue as in 2.15 (`graph_queue`). Calling it raises
+    ValueError if `x` or `y` is empty or a scalar, their lengths differ, or
+    `x` and `y` share a key, and TypeError if `x` is neither a dict nor a
+    numpy array.
 
   Raises:
-    ValueError: `shuffle` is not a bool. When the `input_fn` is called:
-      ValueError if `x` or `y` is empty, their lengths differ, or `x` and `y`
-      share a key; TypeError if `x` is neither a dict nor an array.
+    ValueError: `shuffle` is not a bool.
   """
   check_shuffle(shuffle)
 

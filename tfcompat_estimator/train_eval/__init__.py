@@ -38,9 +38,10 @@ def train_and_evaluate(estimator, train_spec, eval_spec):
   cluster each task plays its role (see `executor.py`).
 
   Args:
-    estimator: a `tf.estimator.Estimator`.
-    train_spec: a `TrainSpec`.
-    eval_spec: an `EvalSpec`.
+    estimator: a `tf.estimator.Estimator` (or a subclass, e.g. a canned one).
+    train_spec: a `TrainSpec`: the training input, `max_steps` and hooks.
+    eval_spec: an `EvalSpec`: the evaluation input, steps, exporters and
+      throttling.
 
   Returns:
     For a local run, `(metrics of the last evaluation, what each exporter
@@ -48,8 +49,9 @@ def train_and_evaluate(estimator, train_spec, eval_spec):
     `model_dir` had already reached `max_steps`. None for the tasks of a cluster.
 
   Raises:
-    TypeError: for arguments of the wrong types.
-    ValueError: for a task type this run cannot play.
+    TypeError: `estimator`, `train_spec` or `eval_spec` has the wrong type.
+    ValueError: the `RunConfig` names a second evaluator task (index > 0), no
+      task type, or one this run cannot play (e.g. 'local').
   """
   _assert_eval_spec(eval_spec)  # before anything else, as 2.15 failed fast
   run = _TrainingExecutor(estimator=estimator, train_spec=train_spec,

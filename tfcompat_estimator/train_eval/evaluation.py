@@ -118,6 +118,7 @@ class Evaluator:
 
   @property
   def model_dir(self):
+    """The estimator's model directory, where checkpoints are looked for."""
     return self._estimator.model_dir
 
   def evaluate_and_export(self):

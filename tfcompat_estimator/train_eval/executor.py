@@ -78,6 +78,7 @@ class TrainingExecutor:
 
   @property
   def estimator(self):
+    """The `Estimator` this task trains or evaluates."""
     return self._estimator
 
   def run(self):
@@ -402,7 +403,12 @@ _started_servers = {}
 
 
 class StopAtSecsHook(tf.compat.v1.train.SessionRunHook):
-  """Requests a stop once `stop_after_secs` have passed since `begin`."""
+  """Requests a stop once `stop_after_secs` have passed since `begin`.
+
+  Args:
+    stop_after_secs: seconds of training after which the hook asks to stop
+      (checked after each step).
+  """
 
   def __init__(self, stop_after_secs):
     self._stop_after_secs = stop_after_secs

@@ -51,8 +51,20 @@ class TrainSpec(collections.namedtuple(
     'TrainSpec', ['input_fn', 'max_steps', 'hooks', 'saving_listeners'])):
   """What `train_and_evaluate` trains on and for how long.
 
-  `max_steps=None` trains until the input ends or a hook stops training; it is
-  the only stop condition every task of a cluster agrees on.
+  Fields (and constructor arguments):
+    input_fn: the training input function, as for `Estimator.train`.
+    max_steps: global step at which training stops, or None to train until
+      the input ends or a hook stops training. Only a `max_steps` tells the
+      exporters about the final export and the evaluator task when to end.
+    hooks: iterable of `SessionRunHook`s for training (stored as a tuple).
+    saving_listeners: iterable of `CheckpointSaverListener`s, called on the
+      checkpoint saves of a local run or a cluster's chief (stored as a
+      tuple).
+
+  Raises:
+    TypeError: `input_fn` is not callable, `max_steps` is not a number, or a
+      hook or listener has the wrong type.
+    ValueError: `max_steps` is not positive.
   """
 
   __slots__ = ()
@@ -73,8 +85,29 @@ class EvalSpec(collections.namedtuple('EvalSpec', [
     'throttle_secs'])):
   """How `train_and_evaluate` evaluates and exports checkpoints.
 
-  `throttle_secs` is the least time between the starts of two evaluations;
-  `start_delay_secs` only delays a separate evaluator task.
+  Fields (and constructor arguments):
+    input_fn: the evaluation input function, as for `Estimator.evaluate`.
+    steps: evaluation steps per evaluation (default 100), or None to
+      evaluate until `input_fn` is exhausted.
+    name: name of the evaluation (metrics go to `estimator.eval_dir(name)`),
+      or None.
+    hooks: iterable of `SessionRunHook`s for each evaluation (stored as a
+      tuple).
+    exporters: an `Exporter`, an iterable of them with distinct names, or
+      None; each is asked to export after every evaluation (stored as a
+      tuple).
+    start_delay_secs: seconds a separate evaluator task waits before its
+      first evaluation; ignored by local runs.
+    throttle_secs: least number of seconds between the starts of two
+      evaluations. A local run skips checkpoints saved sooner (but evaluates
+      the final one); an evaluator task waits.
+
+  Raises:
+    TypeError: `input_fn` is not callable, a number argument is not a
+      number, `name` is not a string, or a hook or exporter has the wrong
+      type.
+    ValueError: `steps` is not positive, a delay is negative, or exporter
+      names are empty, not strings, repeated or leave `<model_dir>/export`.
   """
 
   __slots__ = ()
@@ -101,6 +134,19 @@ class EvalSpec(collections.namedtuple('EvalSpec', [
 
 
 def checked_hooks(hooks, what='hooks'):
+  """`hooks` as a tuple; TypeError (2.15's spec wording) naming `what`.
+
+  Args:
+    hooks: an iterable of `SessionRunHook`s, or None.
+    what: the argument's name, for the error message.
+
+  Returns:
+    A tuple of the hooks.
+
+  Raises:
+    TypeError: an element is not a `SessionRunHook`, or `hooks` is a single
+      hook rather than a list.
+  """
   return model_fn_lib.checked_hooks(hooks, what, _HOOKS_LEAD)
 
 
