@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from programs import custom_dnn
 from tests import helpers
+from tfcompat_estimator import errors
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.io import summaries
 
@@ -270,8 +271,10 @@ def _run(est, operation):
 def test_damaged_checkpoint_is_a_clear_error_naming_the_file(model_dir, how, operation):
   name = _damage(model_dir, how)
   before = _checkpoint_files(model_dir)
-  with pytest.raises(checkpoints.CheckpointError) as raised:
+  # Programs catch it by its public name, and as the ValueError it is.
+  with pytest.raises(errors.CheckpointError) as raised:
     _run(_estimator(model_dir), operation)
+  assert isinstance(raised.value, ValueError)
   message = str(raised.value)
   assert os.path.join(model_dir, name) in message
   assert 'function_node' not in message and '[Op:' not in message
