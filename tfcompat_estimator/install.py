@@ -18,7 +18,9 @@ _EST = _PREFIX + '.python.estimator'
 
 # Legacy module path -> our module (imported lazily by name).
 _MODULE_MAP = {
-    _PREFIX + '.estimator': 'tfcompat_estimator',
+    # As in 2.15, `tensorflow_estimator.estimator` is the v1 API (with
+    # `inputs` and `tpu`); `tf.estimator` is the v2 one.
+    _PREFIX + '.estimator': 'tfcompat_estimator.compat.v1',
     _PREFIX + '.compat.v1.estimator': 'tfcompat_estimator.compat.v1',
     _EST + '.estimator': 'tfcompat_estimator.estimator',
     _EST + '.estimator_lib': 'tfcompat_estimator.estimator_lib',

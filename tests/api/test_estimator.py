@@ -515,6 +515,13 @@ class TestInstall:
         lambda features, labels, mode: None), 'export_savedmodel')
     assert tf.compat.v2.estimator.RunConfig is te.RunConfig
     assert tensorflow_estimator.estimator.ModeKeys.PREDICT == 'infer'
+    # `from tensorflow_estimator import estimator` gave 2.15's v1 API, the
+    # one with `inputs` and `tpu` that BERT-era programs use.
+    from tensorflow_estimator import estimator as legacy_api  # pylint: disable=g-import-not-at-top
+    assert legacy_api is tf.compat.v1.estimator
+    assert legacy_api.Estimator is tf.compat.v1.estimator.Estimator
+    assert legacy_api.inputs.numpy_input_fn is te.inputs.numpy_input_fn
+    assert legacy_api.tpu.TPUEstimator.__name__ == 'TPUEstimator'
     assert export_lib.ServingInputReceiver is te.export.ServingInputReceiver
     assert tf.compat.v1.estimator.inputs.numpy_input_fn is te.inputs.numpy_input_fn
 
