@@ -145,4 +145,5 @@ EXPERIMENTAL_V1 = {
     'KMeans': _CANNED + 'kmeans:KMeansClustering',
     'dnn_logit_fn_builder': _CANNED + 'dnn:dnn_logit_fn_builder',
     'linear_logit_fn_builder': _CANNED + 'linear:linear_logit_fn_builder',
+    'LinearSDCA': _CANNED + 'linear:LinearSDCA',
 }

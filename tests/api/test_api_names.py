@@ -210,10 +210,8 @@ def test_allowlisted_namespace_names_are_still_missing(golden):
 
 
 # Levels of each namespace whose dir() must list exactly 2.15's public names
-# ('' is the namespace itself). Not checked yet: `experimental`, one module
-# here for both v1 and v2 (2.15 had two with different names), and `tpu`,
-# whose dir() also shows its implementation submodules.
-DIR_CHECKED_LEVELS = ('', 'export', 'inputs')
+# ('' is the namespace itself).
+DIR_CHECKED_LEVELS = ('', 'export', 'inputs', 'experimental', 'tpu')
 
 
 def _names_below(names, prefix):

@@ -4,9 +4,9 @@
 """
 
 # pylint: disable=unused-import
-from tfcompat_estimator import experimental
 from tfcompat_estimator import export
 from tfcompat_estimator import inputs
+from tfcompat_estimator.compat import v1_experimental as experimental
 from tfcompat_estimator.estimator import Estimator
 from tfcompat_estimator.hooks import *  # pylint: disable=wildcard-import
 from tfcompat_estimator.model_fn import EstimatorSpec
