@@ -142,6 +142,10 @@ def main():
   args = parser.parse_args()
   model_dir = args.model_dir or tempfile.mkdtemp(prefix='legacy_pipeline_')
   tf.compat.v1.logging.set_verbosity(tf.compat.v1.logging.INFO)
+  print(f'demo/legacy_pipeline.py: a 2019-style tf.estimator program, run '
+        f'unchanged but for two lines on TensorFlow {tf.__version__}.\n'
+        f'model_dir: {model_dir}\n'
+        '1. Custom model_fn: train, evaluate, predict, export_saved_model.')
 
   train_x, train_y = make_table(20000, seed=0)
   eval_x, eval_y = make_table(4000, seed=1)
@@ -174,6 +178,8 @@ def main():
       tf.estimator.export.build_parsing_serving_input_receiver_fn(feature_spec))
   print('SavedModel exported to:', export_path.decode())
 
+  print('2. Canned wide & deep under train_and_evaluate, with early stopping '
+        'and a BestExporter; then TF Serving\'s Classify on the best export.')
   wide_and_deep(os.path.join(model_dir, 'wide_and_deep'), train_x, train_y,
                 eval_x, eval_y, args.wide_deep_max_steps)
 

@@ -13,6 +13,7 @@ graph is traced once per mode and input signature.
 import collections
 import contextlib
 import functools
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -27,6 +28,8 @@ from tfcompat_estimator import model_fn as model_fn_lib
 
 _v1 = tf.compat.v1
 _GLOBAL_STEP_READ_KEY = 'global_step_read_op_cache'  # TF's training_util key
+_TF2_SUMMARY_SUPPORT_WARNING = (
+    'Cannot activate TF2 compatibility support for TF1 summary ops')
 
 # What a captured graph's variables hold (`CapturedModel.holds`), when not
 # the values of a checkpoint (then they hold that checkpoint's identity).
@@ -112,7 +115,11 @@ class CapturedModel:
     # where the initializers decide the values.
     if config.tf_random_seed is not None and not values_overwritten:
       tf.random.set_seed(config.tf_random_seed)
-    with distribution.capture_scope(strategy):
+    with distribution.capture_scope(strategy), warnings.catch_warnings():
+      # A TF1 summary op built while an eager program traces warns that no
+      # TF2 summary writer is active; under 2.15 (graph mode) none did, and
+      # the summaries are written here as 2.15 wrote them.
+      warnings.filterwarnings('ignore', _TF2_SUMMARY_SUPPORT_WARNING)
       self._wrapped = _v1.wrap_function(build, signature=signature)
     self.graph = self._wrapped.graph
     self._adopt_graph_variables()
