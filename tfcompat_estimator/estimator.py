@@ -189,7 +189,8 @@ class Estimator:
 
   def _run_context(self):
     return run_context.RunContext(self._model_dir, self._config, self.params,
-                                  self._graphs, self._warm_start)
+                                  self._graphs, self._warm_start,
+                                  self.latest_checkpoint)
 
   # Train / evaluate / predict -----------------------------------------------
   @engine_scope.entry_point

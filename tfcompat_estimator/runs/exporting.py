@@ -105,7 +105,7 @@ def export_all(context, meta_graphs, export_dir_base, input_receiver_fn_map,
 
 def _trained_model(context):
   """The latest checkpoint, else (as in 2.15) the one warm starting reads."""
-  path = checkpoints.latest_checkpoint(context.model_dir)
+  path = context.latest_checkpoint()
   warm_start = context.warm_start
   if not path and warm_start is not None:
     path = warm_start.ckpt_to_initialize_from

@@ -18,9 +18,13 @@ class RunContext(typing.NamedTuple):
     graphs: The Estimator's `ModelGraphs`, kept between runs.
     warm_start: Its `WarmStartSettings`, or None. Exporting a model never
       trained exports their checkpoint, as 2.15 did.
+    latest_checkpoint: The Estimator's `latest_checkpoint`, the checkpoint
+      exporting reads by default (SavedModelEstimator's falls back to its
+      SavedModel's variables).
   """
   model_dir: str
   config: typing.Any
   params: typing.Any
   graphs: model_graphs.ModelGraphs
   warm_start: typing.Any = None
+  latest_checkpoint: typing.Callable[[], typing.Optional[str]] = None
