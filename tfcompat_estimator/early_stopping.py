@@ -20,13 +20,13 @@ import numbers
 import operator
 import os
 
-from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
 from tfcompat_estimator.engine import distribution
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator import evaluation_hooks
 from tfcompat_estimator.io import summaries
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 
 _train = tf.compat.v1.train
 _EVENT_FILES = 'events.out.tfevents.*'

@@ -11,7 +11,6 @@ import numbers
 import os
 import tempfile
 
-from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
 from tfcompat_estimator.engine import engine_scope
@@ -19,6 +18,7 @@ from tfcompat_estimator.export import export_lib
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.io import safe_paths
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 from tfcompat_estimator import run_config as run_config_lib
 from tfcompat_estimator.runs import evaluation
 from tfcompat_estimator.runs import exporting

@@ -3,11 +3,11 @@ and `make_stop_at_checkpoint_step_hook` (tf.estimator.experimental)."""
 
 import time
 
-from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 from tfcompat_estimator.runs import evaluation
 
 _train = tf.compat.v1.train

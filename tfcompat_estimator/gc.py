@@ -12,7 +12,8 @@ import math
 import os
 
 import tensorflow as tf
-from tensorflow.python.platform import gfile  # pylint: disable=g-direct-tensorflow-import
+
+from tfcompat_estimator.platform.tf_internals import gfile
 
 Path = collections.namedtuple('Path', 'path export_version')
 

@@ -10,8 +10,9 @@ import functools
 import inspect
 
 import tensorflow as tf
-from tensorflow.python.saved_model.model_utils import export_output as export_output_lib
-from tensorflow.python.saved_model.model_utils.mode_keys import EstimatorModeKeys
+
+from tfcompat_estimator.platform.tf_internals import EstimatorModeKeys
+from tfcompat_estimator.platform.tf_internals import export_output as export_output_lib
 
 
 class ModeKeys(EstimatorModeKeys):

@@ -17,9 +17,10 @@ import inspect
 import json
 import os
 
-from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 from tensorflow.core.protobuf import rewriter_config_pb2
+
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 
 # Tells "not passed" apart from an explicit None for the checkpoint cadence:
 # passing neither means "every 600 s"; an explicit None for both disables it.

@@ -13,6 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from tfcompat_estimator.io import checkpoints
+from tfcompat_estimator.platform import tf_internals
 
 VocabInfo = tf.compat.v1.train.VocabInfo
 
@@ -110,7 +111,7 @@ def _by_full_name(captured):
   groups = collections.OrderedDict()
   for key, variable in captured.global_variables.items():
     name, _, full_shape = checkpoints.saved_as(key, variable)
-    info = getattr(variable, '_save_slice_info', None)
+    info = tf_internals.save_slice_info(variable)
     index = ... if info is None else tuple(
         slice(o, o + n) for o, n in zip(info.var_offset, info.var_shape))
     groups.setdefault(name, (list(full_shape), []))[1].append((index, variable))

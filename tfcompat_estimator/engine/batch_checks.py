@@ -23,6 +23,7 @@ import itertools
 import tensorflow as tf
 
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.platform import tf_internals
 
 # Graph collections of the checks `place` positions.
 _MEET_GATES = 'tfcompat_estimator.batch_checks.meet'  # (assertion, [tensor])
@@ -130,10 +131,10 @@ def place(graph, find_writers):
   if write_gates:
     gate = tf.group(*write_gates, name='input_checks')
     for op in find_writers():
-      op._add_control_inputs([gate])  # pylint: disable=protected-access
+      tf_internals.add_control_inputs(op, [gate])
   for assertion, tensors in graph.get_collection(_MEET_GATES):
     for op in _first_meetings(graph, assertion, tensors):
-      op._add_control_inputs([assertion])  # pylint: disable=protected-access
+      tf_internals.add_control_inputs(op, [assertion])
   graph.clear_collection(_WRITE_GATES)
   graph.clear_collection(_MEET_GATES)
 

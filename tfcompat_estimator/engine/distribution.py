@@ -17,11 +17,11 @@ import contextlib
 import functools
 import threading
 
-from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
-from tensorflow.python.distribute import cross_device_utils  # pylint: disable=g-direct-tensorflow-import
 
 from tfcompat_estimator.engine import parameter_servers
+from tfcompat_estimator.platform import tf_internals
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 from tfcompat_estimator import run_config as run_config_lib
 
 _v1 = tf.compat.v1
@@ -89,7 +89,7 @@ def replicates(strategy):
 
 def is_multi_worker(strategy):
   """Whether training runs in step with other workers (collectives)."""
-  return replicates(strategy) and strategy.extended._in_multi_worker_mode()  # pylint: disable=protected-access
+  return replicates(strategy) and tf_internals.in_multi_worker_mode(strategy)
 
 
 def steps_one_by_one(strategy):
@@ -161,14 +161,9 @@ def capture_scope(strategy):
         parameter_servers.create_variable, strategy)):
       yield
     return
-  launcher = cross_device_utils.CollectiveReplicaLauncher
-  saved = launcher._prefer_unique_instance_key  # pylint: disable=protected-access
-  launcher._prefer_unique_instance_key = False  # pylint: disable=protected-access
-  try:
-    with strategy.scope(), strategy._scale_loss_for_estimator_enabled():  # pylint: disable=protected-access
+  with tf_internals.collective_keys_fixed_at_trace_time():
+    with strategy.scope(), tf_internals.scale_loss_for_estimator(strategy):
       yield
-  finally:
-    launcher._prefer_unique_instance_key = saved  # pylint: disable=protected-access
 
 
 def replicated_spec(strategy, call_model_fn, replica_batches):
@@ -195,10 +190,8 @@ def replicated_spec(strategy, call_model_fn, replica_batches):
     return spec.loss, getattr(spec.train_op, 'op', spec.train_op)
 
   batches = iter(replica_batches)
-  # Through `extended`: the v1 strategy classes (tf.compat.v1.distribute,
-  # what the migration guide uses) lack the public v2 method.
-  args = strategy.extended._experimental_distribute_values_from_function(  # pylint: disable=protected-access
-      lambda _: next(batches))
+  args = tf_internals.distribute_values_from_function(
+      strategy, lambda _: next(batches))
   losses, train_ops = strategy.extended.call_for_each_replica(
       per_replica, args=args)
   first = specs[min(specs)]
@@ -206,7 +199,7 @@ def replicated_spec(strategy, call_model_fn, replica_batches):
                   for l in strategy.experimental_local_results(losses)]
   loss = tf.add_n(local_losses)
   graph = _v1.get_default_graph()
-  if getattr(graph, '_is_loss_scaled_by_optimizer', False):
+  if tf_internals.is_loss_scaled_by_optimizer(graph):
     loss = loss / len(local_losses)
   return first._replace(loss=loss, train_op=strategy.group(train_ops))
 

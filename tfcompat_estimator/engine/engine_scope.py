@@ -22,13 +22,13 @@ import contextlib
 import functools
 import threading
 
-from tensorflow.python.eager import context
-from tensorflow.python.framework import ops
+import tensorflow as tf
+
+from tfcompat_estimator.platform import tf_internals
 
 
 def _in_tf2_world():
-  # pylint: disable=protected-access
-  return context.executing_eagerly() and not ops._default_graph_stack.stack
+  return tf.executing_eagerly() and tf_internals.default_graph_stack_is_empty()
 
 
 _caller = threading.local()
@@ -48,17 +48,12 @@ def scope():
   if _in_tf2_world():  # the common case costs one check
     yield
     return
-  stack = ops._default_graph_stack  # pylint: disable=protected-access
-  saved = stack.stack, stack._global_default_graph  # pylint: disable=protected-access
   saved_caller = caller_builds_graphs()
-  stack.stack = []
-  stack._global_default_graph = None  # pylint: disable=protected-access
   _caller.builds_graphs = True
   try:
-    with context.eager_mode():
+    with tf_internals.no_default_graph(), tf_internals.eager_mode():
       yield
   finally:
-    stack.stack, stack._global_default_graph = saved  # pylint: disable=protected-access
     _caller.builds_graphs = saved_caller
 
 

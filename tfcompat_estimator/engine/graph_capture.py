@@ -25,6 +25,7 @@ from tfcompat_estimator.engine import loops
 from tfcompat_estimator.engine import tf1_graph_semantics
 from tfcompat_estimator.io import checkpoint_layout
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.platform import tf_internals
 
 _v1 = tf.compat.v1
 _GLOBAL_STEP_READ_KEY = 'global_step_read_op_cache'  # TF's training_util key
@@ -170,7 +171,7 @@ class CapturedModel:
     here (and not when a checkpoint or other variables will set every value
     anyway).
     """
-    replaced = [op for op in (getattr(v, '_initializer_op', None)
+    replaced = [op for op in (tf_internals.initializer_op(v)
                               for v in self._variables.values())
                 if isinstance(op, tf.Operation) and op.graph is self.graph]
     if replaced:
@@ -206,7 +207,7 @@ class CapturedModel:
         op for op in users if op.type == 'ReadVariableOp' and
         not any(id(up) in written for up in graph_prune.upstream_ops([op]))]
     for op in writers:
-      op._add_control_inputs(reads)  # pylint: disable=protected-access
+      tf_internals.add_control_inputs(op, reads)
 
   def _build_mode_extras(self):
     """Graph pieces the Estimator itself adds for a mode, as 2.15 did."""

@@ -12,11 +12,9 @@ tables it trains.
 """
 
 import tensorflow as tf
-from tensorflow.python.eager import wrap_function
-from tensorflow.python.framework import func_graph as func_graph_lib
-from tensorflow.python.ops import op_selector
 
 from tfcompat_estimator.engine import sparse_lookups
+from tfcompat_estimator.platform import tf_internals
 
 _PLACEHOLDERS = ('Placeholder', 'PlaceholderV2')
 
@@ -25,7 +23,7 @@ def prune(wrapped, feeds, fetches):
   """Like `wrapped.prune(feeds, fetches)`: a function from feeds to fetches.
 
   `fetches` are Tensors (returned in order) and Operations (run, returned as
-  None). Raises op_selector.UnliftableError if a fetch depends on a
+  None). Raises tf_internals.UnliftableError if a fetch depends on a
   placeholder other than `feeds` and the graph's captures.
   """
   graph = wrapped.graph
@@ -34,7 +32,7 @@ def prune(wrapped, feeds, fetches):
   needed = _needed_ops(fetches, sources)
 
   with graph.as_default():
-    pruned_graph = func_graph_lib.FuncGraph('pruned')
+    pruned_graph = tf_internals.FuncGraph('pruned')
   with pruned_graph.as_default():
     # Feeds first, then captures: the order of a function's inputs.
     input_map = {}
@@ -48,8 +46,7 @@ def prune(wrapped, feeds, fetches):
       # which the imported reads need for their shapes.
       input_map[internal.name] = pruned_graph.capture(
           captured[id(internal)], name=internal.op.name)
-    for function in graph._functions.values():  # pylint: disable=protected-access
-      pruned_graph._add_function(function)  # pylint: disable=protected-access
+    tf_internals.copy_graph_functions(graph, pruned_graph)
     imported = _import(needed, input_map, fetches)
 
   outputs = []
@@ -62,11 +59,7 @@ def prune(wrapped, feeds, fetches):
       outputs.append(element)
   pruned_graph.structured_outputs = outputs
   pruned_graph.variables = graph.variables
-  pruned = wrap_function.WrappedFunction(
-      pruned_graph, variable_holder=wrapped._variable_holder)  # pylint: disable=protected-access
-  pruned._num_positional_args = len(feeds)  # pylint: disable=protected-access
-  pruned._arg_keywords = [feed.op.name for feed in feeds]  # pylint: disable=protected-access
-  return pruned
+  return tf_internals.pruned_function(wrapped, pruned_graph, feeds)
 
 
 def upstream_ops(fetches, sources=frozenset()):
@@ -94,7 +87,7 @@ def _needed_ops(fetches, sources):
   needed = upstream_ops(fetches, sources)
   for op in needed:
     if is_placeholder(op):
-      raise op_selector.UnliftableError(
+      raise tf_internals.UnliftableError(
           f'{[getattr(f, "name", f) for f in fetches]} depend on placeholder '
           f'{op.name}, which is neither fed nor captured.')
   return needed

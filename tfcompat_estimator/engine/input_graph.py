@@ -22,14 +22,13 @@ import threading
 import uuid
 
 import tensorflow as tf
-from tensorflow.python.eager import context as tf_context
-from tensorflow.python.framework import op_def_registry
 
 from tfcompat_estimator.engine import end_of_input
 from tfcompat_estimator.engine import engine_scope
 from tfcompat_estimator.engine import feed_values
 from tfcompat_estimator.engine import graph_prune
 from tfcompat_estimator.engine import one_shot_iterators
+from tfcompat_estimator.platform import tf_internals
 
 _v1 = tf.compat.v1
 # How long `close` waits for queue-runner threads blocked in an op.
@@ -52,9 +51,8 @@ class InputGraph:
       self._summary_op = _v1.summary.merge_all()
     graph_def, detached = one_shot_iterators.detach(graph.as_graph_def())
     _share_resources(graph_def, f'tfcompat_input_{uuid.uuid4().hex}')
-    context = tf_context.context()
     self._own_functions = [f.signature.name for f in graph_def.library.function
-                           if not context.has_function(f.signature.name)]
+                           if not tf_internals.has_function(f.signature.name)]
 
     def build():
       tf.graph_util.import_graph_def(graph_def, name='')
@@ -174,10 +172,9 @@ class InputGraph:
       self._threads = []
       self._pruned = {}
       self._iterators = []  # released; a closed graph runs nothing
-      context = tf_context.context()
       for name in self._own_functions:
-        while context.has_function(name):
-          context.remove_function(name)
+        while tf_internals.has_function(name):
+          tf_internals.remove_function(name)
 
 
 def _initializer(graph):
@@ -199,7 +196,7 @@ def _initializer(graph):
 def _share_resources(graph_def, prefix):
   """Gives each stateful resource op without a shared name one of its own."""
   for node in graph_def.node:  # not in functions: those run per call
-    op_def = op_def_registry.get(node.op)
+    op_def = tf_internals.op_def(node.op)
     if op_def is None or not op_def.is_stateful:
       continue
     if any(a.name == 'shared_name' for a in op_def.attr) and not (

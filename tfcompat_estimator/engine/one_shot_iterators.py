@@ -12,7 +12,8 @@ makes; that iterator goes away with the call that made it.
 import dataclasses
 
 import tensorflow as tf
-from tensorflow.core.framework import types_pb2
+
+from tfcompat_estimator.platform import tf_internals
 
 
 @dataclasses.dataclass(frozen=True)
@@ -44,7 +45,7 @@ def detach(graph_def):
     del node.input[:]
     for key in list(attrs):
       del attrs[key]
-    attrs['dtype'].type = types_pb2.DT_RESOURCE
+    attrs['dtype'].type = tf.resource.as_datatype_enum
     attrs['shape'].shape.unknown_rank = False  # a scalar handle
   return graph_def, detached
 
@@ -64,4 +65,4 @@ def eager_iterators(variants, detached):
 
 def resource(iterator):
   """What a detached iterator's input is fed: the iterator's resource."""
-  return iterator._iterator_resource  # pylint: disable=protected-access
+  return tf_internals.iterator_resource(iterator)

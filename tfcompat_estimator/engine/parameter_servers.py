@@ -13,8 +13,8 @@ own input. The workers and ps tasks only serve. A lost worker is trained
 around (the coordinator reruns its steps; `fetch` covers a result lost with
 it); a lost ps task ends training with a `ParameterServerError` naming it.
 
-This module is the one place that uses the strategy's private variable
-placement and the coordinator.
+This module is the one user of the strategy's private variable placement
+and of the coordinator's workers (through `platform.tf_internals`).
 """
 
 import contextlib
@@ -23,11 +23,9 @@ import json
 import re
 
 import tensorflow as tf
-from tensorflow.python.distribute import input_lib  # pylint: disable=g-direct-tensorflow-import
-from tensorflow.python.distribute.coordinator import cluster_coordinator  # pylint: disable=g-direct-tensorflow-import
-from tensorflow.python.distribute.coordinator import values as coordinator_values  # pylint: disable=g-direct-tensorflow-import
-from tensorflow.python.eager import context  # pylint: disable=g-direct-tensorflow-import
-from tensorflow.python.platform import tf_logging as logging  # pylint: disable=g-direct-tensorflow-import
+
+from tfcompat_estimator.platform import tf_internals
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 
 # The errors the coordinator raises when a ps task (or the chief's link to
 # the cluster) is gone; a failed worker is retried by the coordinator itself.
@@ -126,7 +124,7 @@ def check_strategy(strategy):
   Raises:
     ValueError: The strategy has a `variable_partitioner`.
   """
-  if strategy.extended._variable_partitioner is not None:  # pylint: disable=protected-access
+  if tf_internals.variable_partitioner(strategy) is not None:
     raise ValueError(
         'RunConfig(train_distribute=ParameterServerStrategy(..., '
         'variable_partitioner=...)): an Estimator\'s variables are TF1 '
@@ -148,7 +146,7 @@ def check_hooks(hooks, global_step):
   for hook in hooks:
     if not isinstance(hook, tf.compat.v1.train.GlobalStepWaiterHook):
       continue
-    wait_until = hook._wait_until_step  # pylint: disable=protected-access
+    wait_until = tf_internals.wait_until_step(hook)
     if wait_until > global_step:
       raise ValueError(
           f'GlobalStepWaiterHook(wait_until_step={wait_until}) would wait '
@@ -174,16 +172,16 @@ def create_variable(strategy, next_creator, **kwargs):
   `colocate_with` and merged with an explicit `/job:ps` device. The update
   op (e.g. `ResourceApplyFtrl`) needs a variable and its slots on one task.
   """
-  requested = context.context().device_name
+  requested = tf_internals.current_device_name()
   if not requested or tf.DeviceSpec.from_string(requested).job != 'ps':
-    return strategy.extended._create_variable(next_creator, **kwargs)  # pylint: disable=protected-access
-  create = strategy.extended._create_var_creator(next_creator, **kwargs)  # pylint: disable=protected-access
+    return tf_internals.ps_create_variable(strategy, next_creator, **kwargs)
+  create = tf_internals.ps_variable_creator(strategy, next_creator, **kwargs)
   with tf.device(requested):
     return create(**kwargs)
 
 
 def num_workers(strategy):
-  return strategy._num_workers  # pylint: disable=protected-access
+  return tf_internals.ps_num_workers(strategy)
 
 
 def per_worker_iterator(strategy, dataset_fn):
@@ -202,7 +200,7 @@ def per_worker_iterator(strategy, dataset_fn):
   Returns:
     The per-worker iterator to pass to scheduled functions.
   """
-  workers = coordinator(strategy)._cluster.workers  # pylint: disable=protected-access
+  workers = tf_internals.coordinator_workers(coordinator(strategy))
   iterators = []
   for index, worker in enumerate(workers):
     input_context = tf.distribute.InputContext(
@@ -211,10 +209,10 @@ def per_worker_iterator(strategy, dataset_fn):
         functools.partial(dataset_fn, input_context)).get_concrete_function()
     iterator = worker.create_resource(lambda fn=make_dataset: iter(fn()))
     # Scheduled functions are traced against this spec.
-    iterator._type_spec = input_lib.get_iterator_spec_from_dataset(  # pylint: disable=protected-access
-        strategy, make_dataset.structured_outputs)
+    tf_internals.set_iterator_spec(iterator, strategy,
+                                   make_dataset.structured_outputs)
     iterators.append(iterator)
-  return coordinator_values.PerWorkerDistributedIterator(tuple(iterators))
+  return tf_internals.PerWorkerDistributedIterator(tuple(iterators))
 
 
 def schedule(strategy, fn, args):
@@ -258,7 +256,7 @@ def translated_errors():
   try:
     yield
   except _LOST_ERRORS as e:
-    if cluster_coordinator._is_worker_failure(e):  # pylint: disable=protected-access
+    if tf_internals.is_worker_failure(e):
       raise _WorkerLost(str(e).splitlines()[0]) from e
     ps_tasks = sorted(set(re.findall(r'/job:ps/replica:\d+/task:\d+', str(e))))
     lost = (f'ps task {", ".join(ps_tasks)}' if ps_tasks else

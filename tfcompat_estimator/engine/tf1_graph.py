@@ -19,6 +19,7 @@ so one is made per captured graph and kept (`CapturedModel.cached`).
 import tensorflow as tf
 
 from tfcompat_estimator.engine import distribution
+from tfcompat_estimator.platform import tf_internals
 
 _v1 = tf.compat.v1
 
@@ -107,9 +108,9 @@ def _tf1_variable(key, variable, handles, local):
         tf.zeros(empty, dtype), name=key, shape=part.shape,
         validate_shape=False, trainable=False, collections=collections,
         use_resource=True)
-  info = getattr(part, '_save_slice_info', None)
+  info = tf_internals.save_slice_info(part)
   if info is not None:
-    created._set_save_slice_info(info)  # pylint: disable=protected-access
+    tf_internals.set_save_slice_info(created, info)
   for component in distribution.components(variable):
     handles[id(component.handle)] = (created.handle, created)
   return created

@@ -16,8 +16,9 @@ tensors, tf.function graphs) keeps TensorFlow's rules.
 
 import types
 
-from tensorflow.python.framework import ops
-from tensorflow.python.ops import resource_variable_ops
+import tensorflow as tf
+
+from tfcompat_estimator.platform import tf_internals
 
 _MARK = '_tfcompat_tf1_semantics'
 
@@ -92,17 +93,17 @@ def _answering_graph_queries(cls):
 
     def initializer(self):
       lifted = getattr(self, _MARK)
-      in_graph = getattr(self, '_initializer_op', None)  # e.g. graph-made
-      if isinstance(in_graph, ops.Operation) and in_graph.graph is lifted.graph:
+      in_graph = tf_internals.initializer_op(self)  # e.g. graph-made
+      if isinstance(in_graph, tf.Operation) and in_graph.graph is lifted.graph:
         return in_graph
       if lifted.initializer is None and lifted.initial_value is not None and (
-          ops.get_default_graph() is lifted.graph):
+          tf.compat.v1.get_default_graph() is lifted.graph):
         value = lifted.initial_value
-        with ops.name_scope(lifted.key + '/'):
-          value = ops.convert_to_tensor(value() if callable(value) else value,
-                                        dtype=self.dtype.base_dtype)
-          lifted.initializer = resource_variable_ops.assign_variable_op(
-              self.handle, value, name='Assign')
+        with tf.compat.v1.name_scope(lifted.key + '/'):
+          value = tf.convert_to_tensor(value() if callable(value) else value,
+                                       dtype=self.dtype.base_dtype)
+          lifted.initializer = tf.raw_ops.AssignVariableOp(
+              resource=self.handle, value=value, name='Assign')
       return lifted.initializer
 
     _CLASSES[cls] = type(cls.__name__, (cls,), {
@@ -127,5 +128,5 @@ def _identity_for(is_marked, cls):
   cls.__hash__, cls.__eq__, cls.__ne__ = __hash__, __eq__, __ne__
 
 
-_identity_for(_marked_tensor, ops.SymbolicTensor)
-_identity_for(_marked_variable, resource_variable_ops.BaseResourceVariable)
+_identity_for(_marked_tensor, tf_internals.SymbolicTensor)
+_identity_for(_marked_variable, tf_internals.BaseResourceVariable)

@@ -21,7 +21,8 @@ from typing import NamedTuple, Optional
 
 from absl import logging
 import tensorflow as tf
-from tensorflow.python.checkpoint import graph_view  # pylint: disable=g-direct-tensorflow-import
+
+from tfcompat_estimator.platform import tf_internals
 
 _OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
 
@@ -63,8 +64,7 @@ def layout(saver, global_variables):
     return _checkpoint_layout(saver, global_variables)
   if isinstance(saver, tf.compat.v1.train.Saver):
     return Layout(_saver_variables(saver, global_variables), {},
-                  (saver._max_to_keep,  # pylint: disable=protected-access
-                   saver._keep_checkpoint_every_n_hours))  # pylint: disable=protected-access
+                  tf_internals.saver_retention(saver))
   logging.warning(
       'Scaffold saver %r is neither a tf.compat.v1.train.Saver nor a '
       'tf.train.Checkpoint: it restores, but checkpoints are written under '
@@ -90,14 +90,14 @@ def v1_saver(saver):
   """
   if isinstance(saver, tf.train.Checkpoint):
     return tf.compat.v1.train.Saver(
-        var_list=graph_view.ObjectGraphView(saver).frozen_saveable_objects(),
+        var_list=tf_internals.frozen_saveable_objects(saver),
         sharded=True)
   return saver
 
 
 def _saver_variables(saver, global_variables):
   """Key -> variable of a v1 Saver: its var_list's keys, else the names."""
-  var_list = saver._var_list  # pylint: disable=protected-access
+  var_list = tf_internals.saver_var_list(saver)
   if var_list is None:  # the Saver of every global variable
     return global_variables
   known = _keys_by_variable(global_variables)
@@ -116,7 +116,7 @@ def _checkpoint_layout(checkpoint, global_variables):
   known = _keys_by_variable(global_variables)
   variables, constants = collections.OrderedDict(), {}
   with tf.init_scope():
-    saveables = graph_view.ObjectGraphView(checkpoint).frozen_saveable_objects()
+    saveables = tf_internals.frozen_saveable_objects(checkpoint)
   for saveable in saveables:
     spec = saveable.specs[0]
     if spec.name == _OBJECT_GRAPH_KEY:

@@ -18,14 +18,12 @@ import time
 import uuid
 
 from google.protobuf import text_format
-from tensorflow.python.checkpoint import checkpoint_management  # pylint: disable=g-direct-tensorflow-import
-from tensorflow.python.platform import tf_logging as logging
-from tensorflow.python.training import checkpoint_state_pb2
-from tensorflow.python.training import saver as saver_lib
 import tensorflow as tf
 
 from tfcompat_estimator.io import file_errors
 from tfcompat_estimator.io import large_variables
+from tfcompat_estimator.platform import tf_internals
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 
 CHECKPOINT_BASENAME = 'model.ckpt'
 STATE_FILE = 'checkpoint'
@@ -52,7 +50,7 @@ def _state(model_dir):
   except tf.errors.OpError as e:
     raise OSError(f'Cannot read checkpoint state file {path!r}: '
                   f'{file_errors.describe(e)}') from e
-  state = checkpoint_state_pb2.CheckpointState()
+  state = tf_internals.CheckpointState()
   try:
     text_format.Merge(text, state)
   except text_format.ParseError as e:
@@ -155,7 +153,7 @@ def object_keys(path, shapes):
   """
   if _OBJECT_GRAPH_KEY not in shapes:
     return {}
-  return saver_lib.object_graph_key_mapping(path)
+  return tf_internals.object_graph_key_mapping(path)
 
 
 def restore(variables, path, loaded=()):
@@ -243,7 +241,7 @@ def saved_as(key, variable):
 
   A partition is saved as a slice of its full variable, as TF1's Saver did.
   """
-  info = getattr(variable, '_save_slice_info', None)
+  info = tf_internals.save_slice_info(variable)
   if info is None:
     # None for a variable of no fixed shape (validate_shape=False).
     shape = variable.shape
@@ -323,7 +321,7 @@ class CheckpointStore:
     try:
       # What the deprecated `tf.compat.v1.train.update_checkpoint_state`
       # calls, minus the deprecation warning it logs in the user's run.
-      checkpoint_management.update_checkpoint_state_internal(
+      tf_internals.update_checkpoint_state(
           self._dir, in_dir(basename), [in_dir(b) for b, _ in kept],
           all_model_checkpoint_timestamps=[t for _, t in kept],
           last_preserved_timestamp=last_preserved)

@@ -12,7 +12,8 @@ own would (see `checkpoints.InitialValues`, which loads large ones on create).
 """
 
 import tensorflow as tf
-from tensorflow.python.ops import resource_variable_ops
+
+from tfcompat_estimator.platform import tf_internals
 
 MIN_BYTES = 1 << 20
 
@@ -25,7 +26,7 @@ def is_large(shape, dtype):
 def _releasable(variable):
   # Distributed variables hold one copy per replica and go through the
   # strategy; they are never released.
-  return (isinstance(variable, resource_variable_ops.BaseResourceVariable) and
+  return (isinstance(variable, tf_internals.BaseResourceVariable) and
           variable.shape.is_fully_defined() and variable.shape.rank > 0 and
           is_large(variable.shape, variable.dtype.base_dtype))
 

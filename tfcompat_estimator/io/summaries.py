@@ -12,13 +12,13 @@ import os
 import threading
 import time
 
-from tensorflow.python.platform import tf_logging as logging
 from google.protobuf import message
 import numpy as np
 import tensorflow as tf
-from tensorflow.python.ops import summary_ops_v2  # pylint: disable=g-direct-tensorflow-import
 
 from tfcompat_estimator.io import file_errors
+from tfcompat_estimator.platform import tf_internals
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 
 # Open writers, least recently used first; a bound keeps file handles in check
 # in processes that use many model_dirs.
@@ -101,7 +101,7 @@ class EventWriter:
     with self._reporting_failures(), tf.init_scope(), self._writer.as_default():
       for event in events:
         event.wall_time = time.time()
-        summary_ops_v2.import_event(tf.constant(event.SerializeToString()))
+        tf_internals.import_event(tf.constant(event.SerializeToString()))
     self._graph_written = True
 
   def write_dict(self, values, step, texts=None):

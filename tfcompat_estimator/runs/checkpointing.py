@@ -8,11 +8,12 @@ saver it finds in the graph's SAVERS collection (`_SaverForHooks`).
 
 import os
 
-from tensorflow.python.platform import tf_logging as logging
 import numpy as np
 import tensorflow as tf
 
 from tfcompat_estimator.io import checkpoints
+from tfcompat_estimator.platform import tf_internals
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 
 _train = tf.compat.v1.train
 _NEVER = float('inf')
@@ -48,7 +49,7 @@ def for_call(hooks, listeners, captured, config, is_chief, stores, meta_graph):
   """
   saver_hooks = [h for h in hooks if isinstance(h, _train.CheckpointSaverHook)]
   if saver_hooks:
-    saver_hooks[0]._listeners.extend(listeners)  # pylint: disable=protected-access
+    tf_internals.add_saving_listeners(saver_hooks[0], listeners)
     graph = captured.graph
     if not graph.get_collection(tf.compat.v1.GraphKeys.SAVERS):
       graph.add_to_collection(tf.compat.v1.GraphKeys.SAVERS, _SaverForHooks(

@@ -6,7 +6,6 @@ no hooks, batches are consumed by a compiled multi-step loop.
 
 import os
 
-from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
 from tfcompat_estimator.engine import end_of_input
@@ -16,6 +15,7 @@ from tfcompat_estimator.engine import loops
 from tfcompat_estimator.engine import tf1_graph
 from tfcompat_estimator.io import summaries
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
 from tfcompat_estimator.session_emulation import hooked_step
 from tfcompat_estimator.session_emulation import session as session_lib

@@ -12,15 +12,15 @@ import shutil
 import time
 import uuid
 
-from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
-from tensorflow.python.saved_model.model_utils import export_utils
 
 from tfcompat_estimator.io import checkpoint_layout
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.io import file_errors
 from tfcompat_estimator.io import safe_paths
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.platform import tf_internals
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 
 ModeKeys = model_fn_lib.ModeKeys
 _v1 = tf.compat.v1
@@ -130,10 +130,10 @@ def _add_meta_graph(config, builder, export_dir, mode, tags, call_model_fn,
     metrics = None
     if mode == ModeKeys.EVAL:
       metrics = dict(spec.eval_metric_ops)
-    export_outputs = export_utils.export_outputs_for_mode(
+    export_outputs = tf_internals.export_outputs_for_mode(
         mode, serving_export_outputs=spec.export_outputs,
         predictions=spec.predictions, loss=spec.loss, metrics=metrics)
-    signature_def_map = export_utils.build_all_signature_defs(
+    signature_def_map = tf_internals.build_all_signature_defs(
         receiver.receiver_tensors, export_outputs,
         getattr(receiver, 'receiver_tensors_alternatives', None),
         serving_only=(mode == ModeKeys.PREDICT))

@@ -13,7 +13,6 @@ LoggingTensorHook's every_n_iter logs).
 
 import time
 
-from tensorflow.python.platform import tf_logging as logging
 import numpy as np
 import tensorflow as tf
 
@@ -28,6 +27,7 @@ from tfcompat_estimator.engine import tf1_graph
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.io import file_errors
 from tfcompat_estimator.io import summaries
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 from tfcompat_estimator.runs import checkpointing as checkpointing_lib
 from tfcompat_estimator.runs import train_schedule
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib

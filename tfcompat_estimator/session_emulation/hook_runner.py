@@ -7,6 +7,8 @@ hooks look tensors and the global step up in the default graph.
 
 import tensorflow as tf
 
+from tfcompat_estimator.platform import tf_internals
+
 _train = tf.compat.v1.train
 
 
@@ -38,10 +40,10 @@ class HookRunner:
     LoggingTensorHook.begin insists every tensor it logs belongs to it.
     """
     if isinstance(hook, _train.LoggingTensorHook):
-      hook._tensors = {  # pylint: disable=protected-access
+      tf_internals.set_logging_hook_tensors(hook, {
           tag: (self.session.captured.as_graph_element(value)
                 if isinstance(value, tf.Variable) else value)
-          for tag, value in hook._tensors.items()}  # pylint: disable=protected-access
+          for tag, value in tf_internals.logging_hook_tensors(hook).items()})
 
   def after_create_session(self):
     with self.session.graph.as_default():

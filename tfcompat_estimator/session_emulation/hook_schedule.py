@@ -12,6 +12,8 @@ is unknown and sees every step.
 
 import tensorflow as tf
 
+from tfcompat_estimator.platform import tf_internals
+
 _train = tf.compat.v1.train
 _NEVER = float('inf')
 
@@ -24,24 +26,25 @@ def _overrides_step_calls(hook, base):
 
 
 def _logging_quiet_steps(hook, unused_global_step):
-  timer = hook._timer  # pylint: disable=protected-access
+  timer = tf_internals.hook_timer(hook)
   if not isinstance(timer, _train.SecondOrStepTimer):
     return _NEVER  # logs only at end
-  if timer._every_secs is not None:  # pylint: disable=protected-access
+  if tf_internals.timer_every_secs(timer) is not None:
     return 0  # wall-clock schedules cannot be predicted
   last = timer.last_triggered_step()
   if last is None:
     return 0
-  return max(last + timer._every_steps - hook._iter_count, 0)  # pylint: disable=protected-access
+  return max(last + tf_internals.timer_every_steps(timer) -
+             tf_internals.iter_count(hook), 0)
 
 
 def _logging_skip(hook, steps):
-  hook._iter_count += steps  # pylint: disable=protected-access
+  tf_internals.advance_iter_count(hook, steps)
 
 
 def _stop_at_step_quiet_steps(hook, global_step):
   # after_run acts once the step that started at last_step - 1 has run.
-  return max(hook._last_step - 1 - global_step, 0)  # pylint: disable=protected-access
+  return max(tf_internals.last_step(hook) - 1 - global_step, 0)
 
 
 def _step_counter_quiet_steps(hook, global_step):
@@ -50,11 +53,11 @@ def _step_counter_quiet_steps(hook, global_step):
   The step starting at global step g acts when its timer triggers for
   g + 1; a wall-clock schedule, or one not yet started, acts on every step.
   """
-  timer = hook._timer  # pylint: disable=protected-access
+  timer = tf_internals.hook_timer(hook)
   last = timer.last_triggered_step()
-  if timer._every_secs is not None or last is None:  # pylint: disable=protected-access
+  if tf_internals.timer_every_secs(timer) is not None or last is None:
     return 0
-  return max(last + timer._every_steps - 1 - global_step, 0)  # pylint: disable=protected-access
+  return max(last + tf_internals.timer_every_steps(timer) - 1 - global_step, 0)
 
 
 def _no_quiet_steps(unused_hook, unused_global_step):

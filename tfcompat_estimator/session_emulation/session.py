@@ -6,10 +6,10 @@ come back as numpy values in the fetches' structure, like `Session.run`.
 """
 
 import tensorflow as tf
-from tensorflow.python.ops import op_selector
 
 from tfcompat_estimator.engine import end_of_input
 from tfcompat_estimator.engine import feed_values
+from tfcompat_estimator.platform import tf_internals
 
 
 class EmulatedSession:
@@ -51,7 +51,7 @@ class EmulatedSession:
       try:
         fn = self.captured.function_for(elements, run_ops, with_batch,
                                         [tensor for tensor, _ in fed])
-      except op_selector.UnliftableError as e:
+      except tf_internals.UnliftableError as e:
         raise ValueError(f'{[e.name for e in elements]} depend on the input '
                          'batch, which is only available during a step '
                          '(metric values must read variables only), or on '

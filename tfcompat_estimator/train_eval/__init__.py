@@ -6,8 +6,7 @@ module is also 2.15's `tensorflow_estimator.python.estimator.training`, so it
 keeps the private names programs and libraries import from there.
 """
 
-from tensorflow.python.platform import tf_logging as logging
-
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 from tfcompat_estimator import run_config as run_config_lib
 from tfcompat_estimator.train_eval import evaluation
 from tfcompat_estimator.train_eval import executor

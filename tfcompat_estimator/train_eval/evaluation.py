@@ -15,9 +15,9 @@ import os
 import time
 
 import tensorflow as tf
-from tensorflow.python.training import basic_session_run_hooks
 
 from tfcompat_estimator.io import checkpoints
+from tfcompat_estimator.platform.tf_internals import basic_session_run_hooks
 from tfcompat_estimator.train_eval import specs
 
 _GLOBAL_STEP = tf.compat.v1.GraphKeys.GLOBAL_STEP

@@ -23,10 +23,10 @@ import os
 import time
 
 import tensorflow as tf
-from tensorflow.python.training import server_lib
 
 from tfcompat_estimator.engine import parameter_servers
 from tfcompat_estimator import estimator as estimator_lib
+from tfcompat_estimator.platform.tf_internals import server_lib
 from tfcompat_estimator import run_config as run_config_lib
 from tfcompat_estimator.train_eval import evaluation
 from tfcompat_estimator.train_eval import specs

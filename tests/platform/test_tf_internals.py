@@ -1,0 +1,631 @@
+"""`platform/tf_internals.py`, the package's one seam into TensorFlow internals.
+
+Every entry is called on a small real object and must behave as its call
+sites rely on, so a TensorFlow release that moves or changes one fails here
+first. Strategies fix the devices and the cluster of their process, so the
+`tf.distribute` entries run in child processes (this file run as a script:
+`python test_tf_internals.py mirrored|ps`), as the engine's own tests do.
+
+The source scans keep the seam the only place: no module of the engine
+layers imports `tensorflow.python` or reads a protected member of a
+TensorFlow object, and the seam imports no other module of the package.
+"""
+
+import ast
+import contextlib
+import json
+import os
+import re
+import subprocess
+import sys
+
+from google.protobuf import text_format
+import numpy as np
+import pytest
+import tensorflow as tf
+from tensorflow.python.distribute import cross_device_utils
+from tensorflow.python.eager import context
+
+from tfcompat_estimator.engine import distribution
+from tfcompat_estimator import estimator
+from tfcompat_estimator import gc as gc_lib
+from tfcompat_estimator.platform import tf_internals
+from tfcompat_estimator.runs import training
+
+_PACKAGE = os.path.dirname(os.path.dirname(tf_internals.__file__))
+# The engine layers, below the public API modules: none may reach into
+# TensorFlow but through the seam.
+_ENGINE_LAYERS = ('engine', 'runs', 'session_emulation', 'io')
+# The top-level modules that reach TensorFlow internals through the seam
+# only. The other ones (canned/, tpu/, export/, keras_lib.py, ...) re-export
+# 2.15's TensorFlow objects from where TensorFlow keeps them, deliberately.
+_THROUGH_THE_SEAM = ('estimator.py', 'model_fn.py', 'hooks.py',
+                     'evaluation_hooks.py', 'early_stopping.py', 'gc.py',
+                     'util.py', 'warm_starting.py', 'run_config.py',
+                     'train_eval')
+# Underscore names that are public protocols (namedtuple's), not private.
+_PUBLIC_UNDERSCORE_NAMES = frozenset(
+    ('_fields', '_replace', '_asdict', '_make'))
+_v1 = tf.compat.v1
+
+
+def _sources(*relative_paths):
+  """(path relative to the package, source) of each .py file under the paths."""
+  for relative in relative_paths:
+    path = os.path.join(_PACKAGE, relative)
+    files = [path] if path.endswith('.py') else [
+        os.path.join(root, name) for root, _, names in os.walk(path)
+        for name in names if name.endswith('.py')]
+    for file in sorted(files):
+      with open(file, encoding='utf-8') as f:
+        yield os.path.relpath(file, _PACKAGE), f.read()
+
+
+def _imported_modules(source):
+  for node in ast.walk(ast.parse(source)):
+    if isinstance(node, ast.Import):
+      yield from (alias.name for alias in node.names)
+    elif isinstance(node, ast.ImportFrom):
+      yield node.module or ''
+
+
+def _tf_private_imports(source, packages=('tensorflow.python',
+                                            'tensorflow.core')):
+  return [m for m in _imported_modules(source)
+          if m in packages or m.startswith(tuple(p + '.' for p in packages))]
+
+
+def _private_attribute_lookups(source):
+  """Calls like `getattr(x, '_name')`, which a protected-access check misses."""
+  found = []
+  for node in ast.walk(ast.parse(source)):
+    if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and
+        node.func.id in ('getattr', 'hasattr', 'setattr', 'delattr') and
+        len(node.args) > 1 and isinstance(node.args[1], ast.Constant) and
+        isinstance(node.args[1].value, str) and
+        re.match(r'_[^_]', node.args[1].value) and
+        node.args[1].value not in _PUBLIC_UNDERSCORE_NAMES):
+      found.append(ast.unparse(node))
+  return found
+
+
+def test_engine_layers_reach_tensorflow_internals_only_through_the_seam():
+  offenders = {}
+  for path, source in _sources(*_ENGINE_LAYERS):
+    found = (_tf_private_imports(source) +
+             _private_attribute_lookups(source) +
+             [line.strip() for line in source.splitlines()
+              if 'protected-access' in line])
+    if found:
+      offenders[path] = found
+  assert not offenders, (
+      'Reach TensorFlow internals through platform/tf_internals.py (an '
+      f'entry saying why and where); found: {offenders}')
+
+
+def test_top_level_modules_reach_tensorflow_internals_only_through_the_seam():
+  # Not tensorflow.core: run_config.py builds a `RewriterConfig`, a proto
+  # TensorFlow exports only as a field of `ConfigProto`.
+  offenders = {}
+  for path, source in _sources(*_THROUGH_THE_SEAM):
+    found = (_tf_private_imports(source, ('tensorflow.python',)) +
+             _private_attribute_lookups(source))
+    if found:
+      offenders[path] = found
+  assert not offenders
+
+
+def test_the_seam_is_the_lowest_layer():
+  """It imports TensorFlow and the standard library only."""
+  path = os.path.join(_PACKAGE, 'platform', 'tf_internals.py')
+  with open(path, encoding='utf-8') as f:
+    modules = set(_imported_modules(f.read()))
+  assert {m for m in modules if not m.startswith('tensorflow.')} == {
+      'contextlib'}
+
+
+# --- Logging and files ------------------------------------------------------
+
+
+def test_tf_logging_is_tensorflows_logging_module_where_callers_patch_it():
+  logging = tf_internals.tf_logging
+  assert logging.__name__ == 'tensorflow.python.platform.tf_logging'
+  # The same functions as the public wrapper's, but not the same module: a
+  # patch of one does not reach the other.
+  assert _v1.logging is not logging
+  for name in ('info', 'warning', 'error', 'log_first_n', 'log_every_n',
+               'INFO', 'WARN'):
+    assert getattr(_v1.logging, name) is getattr(logging, name)
+  assert estimator.logging is distribution.logging is training.logging is (
+      logging)
+
+
+def test_gfile_lists_directories_with_2_15s_call(tmp_path):
+  (tmp_path / '123').mkdir()
+  (tmp_path / 'file').write_text('x')
+  assert sorted(tf_internals.gfile.ListDirectory(str(tmp_path))) == [
+      '123', 'file']
+  # TensorFlow's module, where 2.15's tests mock it, as 2.15's gc.py had it.
+  assert gc_lib.gfile is tf_internals.gfile is not _v1.gfile
+
+
+# --- Ops and graph building -------------------------------------------------
+
+
+def test_symbolic_tensor_is_the_class_of_graph_tensors_only():
+  with tf.Graph().as_default():
+    graph_tensor = tf.constant(1.)
+  assert isinstance(graph_tensor, tf_internals.SymbolicTensor)
+  assert not isinstance(tf.constant(1.), tf_internals.SymbolicTensor)
+  assert issubclass(tf_internals.SymbolicTensor, tf.Tensor)
+
+
+def test_unliftable_error_is_what_wrapped_function_prune_raises():
+
+  def add_one_to_a_placeholder():
+    return _v1.placeholder(tf.float32, []) + 1
+
+  wrapped = _v1.wrap_function(add_one_to_a_placeholder, [])
+  with pytest.raises(tf_internals.UnliftableError):
+    wrapped.prune([], wrapped.outputs)
+
+
+def test_add_control_inputs_gates_an_existing_op():
+  with tf.Graph().as_default():
+    first, second = tf.constant(1.), tf.constant(2.)
+    tf_internals.add_control_inputs(second.op, [first.op])
+  assert second.op.control_inputs == [first.op]
+
+
+def test_op_def_looks_up_registered_op_types():
+  op_def = tf_internals.op_def('VarHandleOp')
+  assert op_def.is_stateful
+  assert 'shared_name' in [attr.name for attr in op_def.attr]
+  assert tf_internals.op_def('NoSuchOpType') is None
+
+
+def test_no_default_graph_leaves_a_callers_graphs_for_the_block():
+  global_graph = _v1.get_default_graph()
+  assert tf_internals.default_graph_stack_is_empty()
+  with tf.Graph().as_default() as callers:
+    assert not tf_internals.default_graph_stack_is_empty()
+    assert not tf.executing_eagerly()
+    with tf_internals.no_default_graph(), tf_internals.eager_mode():
+      assert tf_internals.default_graph_stack_is_empty()
+      assert tf.executing_eagerly()
+      assert _v1.get_default_graph() not in (callers, global_graph)
+    assert _v1.get_default_graph() is callers
+    assert not tf.executing_eagerly()
+  assert _v1.get_default_graph() is global_graph
+  with pytest.raises(ValueError), tf_internals.no_default_graph():
+    raise ValueError('restored on errors too')
+  assert _v1.get_default_graph() is global_graph
+
+
+def test_current_device_name_reads_the_eager_device_scope():
+  assert tf_internals.current_device_name() == ''
+  with tf.device('/job:ps/task:1'):
+    device = tf.DeviceSpec.from_string(tf_internals.current_device_name())
+  assert (device.job, device.task) == ('ps', 1)
+
+
+def test_functions_registered_in_the_eager_context_are_found_and_removed():
+  function_def = tf.function(lambda x: x + 1).get_concrete_function(
+      tf.TensorSpec([], tf.float32)).function_def
+  # As importing a GraphDef registers its library's functions.
+  function_def.signature.name = 'tfcompat_seam_test_function'
+  context.context().add_function_def(function_def)
+  assert tf_internals.has_function('tfcompat_seam_test_function')
+  tf_internals.remove_function('tfcompat_seam_test_function')
+  assert not tf_internals.has_function('tfcompat_seam_test_function')
+
+
+# --- Functions and tracing --------------------------------------------------
+
+
+def _wrapped_times_two():
+  return _v1.wrap_function(lambda x: x * 2., [tf.TensorSpec([], tf.float32)])
+
+
+def test_copy_graph_functions_carries_a_graphs_function_library():
+  inner = tf.function(lambda x: x * 2.)
+  outer = tf.function(lambda x: inner(x) + 1.).get_concrete_function(
+      tf.TensorSpec([], tf.float32))
+  names = lambda graph: {f.signature.name
+                         for f in graph.as_graph_def().library.function}
+  target = tf_internals.FuncGraph('target')
+  assert isinstance(target, tf.Graph) and not names(target)
+  tf_internals.copy_graph_functions(outer.graph, target)
+  assert names(outer.graph) and names(target) == names(outer.graph)
+
+
+def test_pruned_function_runs_a_graph_built_by_hand():
+  wrapped = _wrapped_times_two()
+  with wrapped.graph.as_default():
+    graph = tf_internals.FuncGraph('pruned')
+  with graph.as_default():
+    feed = _v1.placeholder(tf.float32, [], name='feed')
+    graph.inputs.append(feed)
+    output = feed * 3.
+    graph.outputs.append(output)
+  graph.structured_outputs = [output]
+  graph.variables = wrapped.graph.variables
+  function = tf_internals.pruned_function(wrapped, graph, [feed])
+  assert float(function(tf.constant(2.))[0]) == 6.
+  assert float(function(feed=tf.constant(3.))[0]) == 9.  # by the op's name
+
+
+# --- Variables --------------------------------------------------------------
+
+
+def test_base_resource_variable_is_the_class_of_resource_variables():
+  assert isinstance(tf.Variable(1.), tf_internals.BaseResourceVariable)
+  assert issubclass(tf_internals.BaseResourceVariable, tf.Variable)
+
+
+def test_initializer_op_is_the_op_a_graph_variable_came_with():
+  with tf.Graph().as_default():
+    variable = _v1.Variable(1., use_resource=True)
+  assert tf_internals.initializer_op(variable) is variable.initializer
+  assert tf_internals.initializer_op(tf.Variable(1.)) is None
+  assert tf_internals.initializer_op(object()) is None
+
+
+def test_save_slice_info_of_partitions():
+  with tf.Graph().as_default():
+    partitioned = _v1.get_variable(
+        'w', [4, 1], partitioner=_v1.fixed_size_partitioner(2))
+    info = tf_internals.save_slice_info(list(partitioned)[1])
+    whole = _v1.Variable(tf.zeros([2, 1]), use_resource=True)
+    assert tf_internals.save_slice_info(whole) is None
+    tf_internals.set_save_slice_info(whole, info)
+    assert tf_internals.save_slice_info(whole) is info
+  assert isinstance(info, tf.Variable.SaveSliceInfo)
+  assert (info.full_name, info.full_shape, info.var_offset, info.var_shape,
+          info.spec) == ('w', [4, 1], [2, 0], [2, 1], '4 1 2,2:0,1')
+
+
+# --- Checkpoints and saveables ----------------------------------------------
+
+
+def test_update_checkpoint_state_writes_the_state_file_quietly(tmp_path,
+                                                                monkeypatch):
+  warned = []
+  monkeypatch.setattr(tf_internals.tf_logging, 'warning',
+                      lambda *args, **kwargs: warned.append(args))
+  tf_internals.update_checkpoint_state(
+      str(tmp_path), str(tmp_path / 'model.ckpt-2'),
+      [str(tmp_path / 'model.ckpt-1'), str(tmp_path / 'model.ckpt-2')],
+      all_model_checkpoint_timestamps=[1., 2.], last_preserved_timestamp=.5)
+  assert not warned  # the public, deprecated function's warning
+  state = tf_internals.CheckpointState()
+  text_format.Merge((tmp_path / 'checkpoint').read_text(), state)
+  assert state.model_checkpoint_path == str(tmp_path / 'model.ckpt-2')
+  assert list(state.all_model_checkpoint_timestamps) == [1., 2.]
+  assert state.last_preserved_timestamp == .5
+  # What TensorFlow's readers read.
+  assert tf.train.get_checkpoint_state(str(tmp_path)) == state
+
+
+def test_object_graph_key_mapping_of_an_object_based_checkpoint(tmp_path):
+  variable = tf.Variable(1., name='named')
+  path = tf.train.Checkpoint(v=variable).write(str(tmp_path / 'ckpt'))
+  assert tf_internals.object_graph_key_mapping(path) == {
+      'named': 'v/.ATTRIBUTES/VARIABLE_VALUE'}
+
+
+def test_frozen_saveable_objects_of_a_checkpoint():
+  variable = tf.Variable(1.)
+  saveables = tf_internals.frozen_saveable_objects(
+      tf.train.Checkpoint(v=variable))
+  assert [(s.specs[0].name, s.op is variable) for s in saveables] == [
+      ('v/.ATTRIBUTES/VARIABLE_VALUE', True),
+      ('_CHECKPOINTABLE_OBJECT_GRAPH', False)]
+
+
+def test_saver_var_list_and_retention():
+  with tf.Graph().as_default():
+    variable = _v1.Variable(1., use_resource=True)
+    saver = _v1.train.Saver({'key': variable}, max_to_keep=3,
+                            keep_checkpoint_every_n_hours=2)
+    assert tf_internals.saver_var_list(saver) == {'key': variable}
+    assert tf_internals.saver_retention(saver) == (3, 2)
+    # The Saver of every variable holds their list once built.
+    assert tf_internals.saver_var_list(_v1.train.Saver()) == [variable]
+    assert tf_internals.saver_var_list(
+        _v1.train.Saver(defer_build=True)) is None
+
+
+# --- Datasets ---------------------------------------------------------------
+
+
+def test_iterator_resource_is_what_a_get_next_reads():
+  iterator = iter(tf.data.Dataset.range(5, 8))
+  handle = tf_internals.iterator_resource(iterator)
+  assert handle.dtype == tf.resource
+  assert int(tf.raw_ops.IteratorGetNext(
+      iterator=handle, output_types=[tf.int64], output_shapes=[[]])[0]) == 5
+  assert int(next(iterator)) == 6
+
+
+# --- Distribute -------------------------------------------------------------
+
+
+def test_collective_keys_fixed_at_trace_time_switches_and_restores():
+  # pylint: disable=protected-access
+  launcher = cross_device_utils.CollectiveReplicaLauncher
+  before = launcher._prefer_unique_instance_key
+  with pytest.raises(ValueError):
+    with tf_internals.collective_keys_fixed_at_trace_time():
+      assert launcher._prefer_unique_instance_key is False
+      raise ValueError('restored on errors too')
+  assert launcher._prefer_unique_instance_key == before
+
+
+def test_is_worker_failure_tells_a_lost_worker_from_a_lost_ps_task():
+  lost = lambda task: tf.errors.UnavailableError(
+      None, None, f'Socket closed /job:{task}/replica:0/task:1')
+  assert tf_internals.is_worker_failure(lost('worker'))
+  assert not tf_internals.is_worker_failure(lost('ps'))
+
+
+def test_server_lib_holds_the_public_server_class():
+  assert tf_internals.server_lib.Server is tf.distribute.Server
+
+
+def _child(role):
+  env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2')
+  env.pop('TF_CONFIG', None)
+  proc = subprocess.run([sys.executable, os.path.abspath(__file__), role],
+                        capture_output=True, text=True, timeout=300, env=env,
+                        check=False)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _mirrored_child():
+  """The mirrored-strategy entries, on two replicas (logical CPUs)."""
+  cpu = tf.config.list_physical_devices('CPU')[0]
+  tf.config.set_logical_device_configuration(
+      cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+  devices = ['/cpu:0', '/cpu:1']
+  strategy = tf.distribute.MirroredStrategy(devices)
+  v1_strategy = _v1.distribute.MirroredStrategy(devices)
+  result = {'multi_worker': [tf_internals.in_multi_worker_mode(s)
+                             for s in (strategy, v1_strategy)]}
+  values = tf_internals.distribute_values_from_function(
+      v1_strategy, lambda context: context.replica_id_in_sync_group + 10)
+  result['values'] = [int(v)
+                      for v in v1_strategy.experimental_local_results(values)]
+  reductions = []
+  with strategy.scope():
+    for scaled in (False, True):
+      with (tf_internals.scale_loss_for_estimator(strategy) if scaled else
+            contextlib.nullcontext()):
+        reduction = strategy.extended.call_for_each_replica(
+            _v1.distribute.get_loss_reduction)
+      reductions.append(reduction.name)
+  result['loss_reductions'] = reductions
+  with tf.Graph().as_default() as graph:
+    result['scaled_before'] = tf_internals.is_loss_scaled_by_optimizer(graph)
+    with strategy.scope(), tf_internals.scale_loss_for_estimator(strategy):
+      variable = _v1.Variable(1., use_resource=True)
+      strategy.extended.call_for_each_replica(
+          lambda: _v1.train.GradientDescentOptimizer(.1).compute_gradients(
+              variable * 2., [variable]))
+    result['scaled_after'] = tf_internals.is_loss_scaled_by_optimizer(graph)
+  # A mirrored variable is no resource variable (nor released, nor hashed
+  # by identity).
+  with strategy.scope():
+    result['mirrored_is_resource'] = isinstance(
+        tf.Variable(1.), tf_internals.BaseResourceVariable)
+  return result
+
+
+@pytest.fixture(scope='module')
+def mirrored():
+  return _child('mirrored')
+
+
+def test_multi_worker_mode_of_local_strategies(mirrored):
+  assert mirrored['multi_worker'] == [False, False]
+
+
+def test_distribute_values_from_function_of_a_v1_strategy(mirrored):
+  assert mirrored['values'] == [10, 11]
+
+
+def test_scale_loss_for_estimator_makes_optimizers_take_the_mean(mirrored):
+  assert mirrored['loss_reductions'] == ['SUM', 'MEAN']
+
+
+def test_is_loss_scaled_by_optimizer_reads_what_v1_optimizers_record(mirrored):
+  assert not mirrored['scaled_before']
+  assert mirrored['scaled_after']
+
+
+def test_mirrored_variables_are_no_base_resource_variables(mirrored):
+  assert not mirrored['mirrored_is_resource']
+
+
+def _ps_child():
+  """The parameter-server entries: two ps tasks, one worker, in-process."""
+  import portpicker  # pylint: disable=g-import-not-at-top
+  cluster = tf.train.ClusterSpec({
+      job: [f'localhost:{portpicker.pick_unused_port()}' for _ in range(n)]
+      for job, n in (('chief', 1), ('worker', 1), ('ps', 2))})
+  # A step waiting on a ps read needs an inter-op thread besides the
+  # coordinator's (see `parameter_servers.server_config_for_leader`).
+  config = _v1.ConfigProto(inter_op_parallelism_threads=2)
+  servers = [tf.distribute.Server(cluster, job_name=job, task_index=index,
+                                  config=config)
+             for job in ('worker', 'ps')
+             for index in range(cluster.num_tasks(job))]
+  strategy = tf.distribute.experimental.ParameterServerStrategy(
+      tf.distribute.cluster_resolver.SimpleClusterResolver(
+          cluster, task_type='chief', task_id=0, rpc_layer='grpc'))
+  coordinator = tf.distribute.experimental.coordinator.ClusterCoordinator(
+      strategy)
+  result = {'partitioner': repr(tf_internals.variable_partitioner(strategy)),
+            'num_workers': tf_internals.ps_num_workers(strategy)}
+
+  def in_turn(next_creator, **kwargs):
+    return tf_internals.ps_create_variable(strategy, next_creator, **kwargs)
+
+  def on_ps_1(next_creator, **kwargs):
+    create = tf_internals.ps_variable_creator(strategy, next_creator, **kwargs)
+    with tf.device('/job:ps/replica:0/task:1'):
+      return create(**kwargs)
+
+  with tf.variable_creator_scope(in_turn):
+    first, second = tf.Variable(1.), tf.Variable(2.)
+  with tf.variable_creator_scope(on_ps_1):
+    placed = tf.Variable(3.)
+  result['devices'] = [tf.DeviceSpec.from_string(v.device).task
+                       for v in (first, second, placed)]
+  workers = tf_internals.coordinator_workers(coordinator)
+  result['workers'] = len(workers)
+  make_dataset = tf.function(
+      lambda: tf.data.Dataset.range(3)).get_concrete_function()
+  iterators = []
+  for worker in workers:
+    iterator = worker.create_resource(lambda: iter(make_dataset()))
+    tf_internals.set_iterator_spec(iterator, strategy,
+                                   make_dataset.structured_outputs)
+    iterators.append(iterator)
+  per_worker = tf_internals.PerWorkerDistributedIterator(tuple(iterators))
+
+  @tf.function
+  def step(iterator):
+    return next(iterator) + tf.cast(placed.read_value(), tf.int64)
+
+  result['steps'] = [int(coordinator.schedule(step, args=(per_worker,)).fetch())
+                     for _ in range(2)]
+  del servers  # served until here
+  return result
+
+
+@pytest.fixture(scope='module')
+def parameter_servers():
+  return _child('ps')
+
+
+def test_parameter_server_strategy_internals(parameter_servers):
+  assert parameter_servers['partitioner'] == 'None'
+  assert parameter_servers['num_workers'] == 1
+  # In turn over the ps tasks; the creator alone leaves the device to the
+  # caller's scope.
+  assert parameter_servers['devices'] == [0, 1, 1]
+
+
+def test_coordinator_workers_run_their_own_iterators(parameter_servers):
+  assert parameter_servers['workers'] == 1
+  assert parameter_servers['steps'] == [3, 4]
+
+
+# --- Summaries and events ---------------------------------------------------
+
+
+def test_import_event_writes_a_whole_event(tmp_path):
+  event = _v1.Event(graph_def=tf.Graph().as_graph_def().SerializeToString(),
+                    wall_time=5.)
+  writer = tf.summary.create_file_writer(str(tmp_path))
+  with writer.as_default():
+    tf_internals.import_event(tf.constant(event.SerializeToString()))
+  writer.close()
+  events = [e for name in os.listdir(tmp_path)
+            for e in _v1.train.summary_iterator(str(tmp_path / name))]
+  assert [(e.WhichOneof('what'), e.wall_time) for e in events][1:] == [
+      ('graph_def', 5.)]
+
+
+# --- SavedModel utilities ---------------------------------------------------
+
+
+def test_export_outputs_and_signature_defs_of_a_mode():
+  keys = tf_internals.EstimatorModeKeys
+  assert (keys.TRAIN, keys.EVAL, keys.PREDICT) == ('train', 'eval', 'infer')
+  with tf.Graph().as_default():
+    features = _v1.placeholder(tf.float32, [None, 1], name='x')
+    outputs = tf_internals.export_outputs_for_mode(
+        keys.PREDICT, predictions={'y': features * 2.})
+    module = tf_internals.export_output
+    assert isinstance(outputs['serving_default'], module.PredictOutput)
+    assert issubclass(module.PredictOutput, module.ExportOutput)
+    signatures = tf_internals.build_all_signature_defs(
+        {'x': features}, outputs, serving_only=True)
+  assert list(signatures) == ['serving_default']
+  serving = signatures['serving_default']
+  assert serving.method_name == 'tensorflow/serving/predict'
+  assert list(serving.outputs) == ['y']
+
+
+# --- Training hooks ---------------------------------------------------------
+
+
+def test_basic_session_run_hooks_is_the_module_2_15s_tests_patch():
+  module = tf_internals.basic_session_run_hooks
+  assert module.SecondOrStepTimer is _v1.train.SecondOrStepTimer
+  assert module.__name__ == 'tensorflow.python.training.basic_session_run_hooks'
+
+
+def test_hook_timers_and_their_schedules():
+  by_steps = tf_internals.hook_timer(
+      _v1.train.LoggingTensorHook(['a'], every_n_iter=3))
+  assert isinstance(by_steps, _v1.train.SecondOrStepTimer)
+  assert tf_internals.timer_every_steps(by_steps) == 3
+  assert tf_internals.timer_every_secs(by_steps) is None
+  by_secs = tf_internals.hook_timer(_v1.train.StepCounterHook(
+      every_n_steps=None, every_n_secs=5))
+  assert tf_internals.timer_every_secs(by_secs) == 5
+  assert tf_internals.timer_every_steps(by_secs) is None
+  at_end = tf_internals.hook_timer(_v1.train.LoggingTensorHook(['a'],
+                                                               at_end=True))
+  assert not isinstance(at_end, _v1.train.SecondOrStepTimer)
+
+
+def test_logging_hook_step_count_and_tensors():
+  hook = _v1.train.LoggingTensorHook({'tag': 'a'}, every_n_iter=2)
+  assert tf_internals.logging_hook_tensors(hook) == {'tag': 'a'}
+  with tf.Graph().as_default():
+    tensor = tf.constant(2.)
+    tf_internals.set_logging_hook_tensors(hook, {'tag': tensor})
+    hook.begin()  # finds its tensors in the default graph
+    assert tf_internals.iter_count(hook) == 0
+    tf_internals.advance_iter_count(hook, 3)
+    assert tf_internals.iter_count(hook) == 3
+    fetched = hook.before_run(None).fetches  # the tensors set
+  assert tf_internals.logging_hook_tensors(hook) == {'tag': tensor}
+  assert fetched == {'tag': tensor}
+
+
+def test_stop_at_step_and_global_step_waiter_steps():
+  assert tf_internals.last_step(_v1.train.StopAtStepHook(last_step=10)) == 10
+  assert tf_internals.wait_until_step(
+      _v1.train.GlobalStepWaiterHook(wait_until_step=7)) == 7
+
+
+def test_add_saving_listeners_makes_the_hook_call_them(tmp_path):
+  calls = []
+
+  class Listener(_v1.train.CheckpointSaverListener):
+
+    def before_save(self, session, global_step_value):
+      calls.append(('before_save', global_step_value))
+
+    def after_save(self, session, global_step_value):
+      calls.append(('after_save', global_step_value))
+
+  with tf.Graph().as_default():
+    _v1.train.get_or_create_global_step()
+    _v1.Variable(np.zeros(2, np.float32), use_resource=True)
+    hook = _v1.train.CheckpointSaverHook(str(tmp_path), save_steps=1)
+    tf_internals.add_saving_listeners(hook, [Listener()])
+    with _v1.train.SingularMonitoredSession(hooks=[hook]):
+      pass  # saves at step 0 when created
+  assert calls[:2] == [('before_save', 0), ('after_save', 0)]
+
+
+if __name__ == '__main__':
+  _CHILDREN = {'mirrored': _mirrored_child, 'ps': _ps_child}
+  print(json.dumps(_CHILDREN[sys.argv[1]]()), flush=True)

@@ -1,0 +1,1 @@
+"""Internal: the one place this package reaches into TensorFlow's private APIs."""

@@ -1,0 +1,517 @@
+"""Every private TensorFlow API the package relies on, in one place.
+
+tensorflow-estimator 2.15 was part of TensorFlow's own code base and used its
+internals freely; re-implementing it on a TensorFlow without it still needs
+some of them. The layers above (`io/`, `engine/`, `session_emulation/`,
+`runs/` and the top-level modules) reach them only through the names below:
+none of them imports `tensorflow.python` or reads a protected member of a
+TensorFlow object itself. A TensorFlow release that moves one of these breaks
+this module and `tests/platform/test_tf_internals.py`, not the call sites.
+
+Each entry says why the public API does not do, and who uses it. Checked on:
+TensorFlow 2.21 (the test calls every entry on real objects); setup.py allows
+2.16-2.21, and no entry has been checked on the older releases of that range.
+
+This is the package's lowest layer: it imports TensorFlow and the standard
+library only, never another tfcompat_estimator module.
+"""
+
+import contextlib
+
+from tensorflow.python.checkpoint import checkpoint_management
+from tensorflow.python.checkpoint import graph_view
+from tensorflow.python.distribute import cross_device_utils
+from tensorflow.python.distribute import input_lib
+from tensorflow.python.distribute.coordinator import cluster_coordinator
+from tensorflow.python.distribute.coordinator import values as coordinator_values
+from tensorflow.python.eager import context
+from tensorflow.python.eager import wrap_function
+from tensorflow.python.framework import func_graph
+from tensorflow.python.framework import op_def_registry
+from tensorflow.python.framework import ops
+from tensorflow.python.ops import op_selector
+from tensorflow.python.ops import resource_variable_ops
+from tensorflow.python.ops import summary_ops_v2
+from tensorflow.python.platform import gfile as _gfile
+from tensorflow.python.platform import tf_logging as _tf_logging
+from tensorflow.python.saved_model.model_utils import export_output as _export_output
+from tensorflow.python.saved_model.model_utils import export_utils
+from tensorflow.python.saved_model.model_utils import mode_keys
+from tensorflow.python.training import basic_session_run_hooks as _basic_session_run_hooks
+from tensorflow.python.training import checkpoint_state_pb2
+from tensorflow.python.training import saver as saver_lib
+from tensorflow.python.training import server_lib as _server_lib
+
+# pylint: disable=protected-access
+
+# --- Logging and files ------------------------------------------------------
+
+# TensorFlow's logging module, which the modules below imported directly
+# before. `tf.compat.v1.logging` is another module object (a wrapper
+# exporting the same functions), so a test or library patching one would not
+# patch the other (tests/api/test_estimator_export.py patches this one).
+# Imported as `logging` by runs/, io/, engine/distribution.py,
+# engine/parameter_servers.py, estimator.py, evaluation_hooks.py,
+# early_stopping.py, run_config.py and train_eval/. Checked on TF 2.21.
+tf_logging = _tf_logging
+
+# TensorFlow's v1 gfile module: gc.py (which has it as `gfile`, as 2.15's
+# gc.py had) lists export directories with its `ListDirectory`, looked up at
+# call time on this module, where tests mock it; `tf.compat.v1.gfile` is
+# another module object. Checked on TF 2.21.
+gfile = _gfile
+
+# --- Ops and graph building -------------------------------------------------
+
+# The class of a graph's tensors (`tf.Tensor` is also the eager tensors'
+# base): engine/tf1_graph_semantics.py gives it TF1's identity hashing for
+# the graphs it marks. Not exported. Checked on TF 2.21.
+SymbolicTensor = ops.SymbolicTensor
+
+# The error `WrappedFunction.prune` raises for a fetch depending on an unfed
+# placeholder; engine/graph_prune.py raises the same one so that callers
+# (session_emulation/session.py) catch one class. Not exported. Checked on
+# TF 2.21.
+UnliftableError = op_selector.UnliftableError
+
+
+def add_control_inputs(op, control_inputs):
+  """Makes the existing `op` run after `control_inputs` (operations).
+
+  The public `tf.control_dependencies` applies to ops created inside it
+  only; engine/batch_checks.py and engine/graph_capture.py gate ops already
+  in a captured graph. Checked on TF 2.21.
+  """
+  op._add_control_inputs(control_inputs)
+
+
+def op_def(op_type):
+  """The registered `OpDef` of an op type, or None if there is none.
+
+  No public API looks an `OpDef` up by name; engine/input_graph.py asks
+  which ops of an input graph are stateful and take a `shared_name`.
+  Checked on TF 2.21.
+  """
+  return op_def_registry.get(op_type)
+
+
+def default_graph_stack_is_empty():
+  """Whether no `Graph.as_default()` block is in effect in this thread.
+
+  `tf.compat.v1.get_default_graph()` cannot tell: without such a block it
+  returns (creating it if need be) the global default graph.
+  engine/engine_scope.py. Checked on TF 2.21.
+  """
+  return not ops._default_graph_stack.stack
+
+
+@contextlib.contextmanager
+def no_default_graph():
+  """Runs the block with an empty default-graph stack and no global graph.
+
+  This thread's stack and global default graph are back on exit. No public
+  API leaves a caller's `as_default()` blocks for a while;
+  engine/engine_scope.py runs public calls made from a TF1 world so.
+  Checked on TF 2.21.
+  """
+  stack = ops._default_graph_stack
+  saved = stack.stack, stack._global_default_graph
+  stack.stack = []
+  stack._global_default_graph = None
+  try:
+    yield
+  finally:
+    stack.stack, stack._global_default_graph = saved
+
+
+# Eager execution for this thread, for the block. The public switch
+# (`tf.compat.v1.enable_eager_execution`) is process-wide and refused once
+# graphs were built. engine/engine_scope.py. Checked on TF 2.21.
+eager_mode = context.eager_mode
+
+
+def current_device_name():
+  """The device the enclosing `tf.device` scopes ask for ('' if none).
+
+  Read eagerly, where no op exists to ask for its device: no public API
+  reads the eager context's device. engine/parameter_servers.py places a
+  variable created under `colocate_with` on its ps task. Checked on TF 2.21.
+  """
+  return context.context().device_name
+
+
+def has_function(name):
+  """Whether the eager context has a function of that name registered.
+
+  Functions an imported GraphDef brings stay registered in the context,
+  which no public API lists or removes; engine/input_graph.py removes the
+  ones an input graph brought when it closes. Checked on TF 2.21.
+  """
+  return context.context().has_function(name)
+
+
+def remove_function(name):
+  """Unregisters a function from the eager context (see `has_function`)."""
+  context.context().remove_function(name)
+
+
+# --- Functions and tracing --------------------------------------------------
+
+# The graph class of a traced function; engine/graph_prune.py builds one by
+# hand to import a pruned GraphDef into (tf.function traces Python code, not
+# GraphDefs). Not exported. Checked on TF 2.21.
+FuncGraph = func_graph.FuncGraph
+
+
+def copy_graph_functions(source, target):
+  """Adds the functions registered in graph `source` to graph `target`.
+
+  A graph's function library holds the function objects its ops call; the
+  public API gives only their `FunctionDef` protos (`as_graph_def().library`).
+  engine/graph_prune.py. Checked on TF 2.21.
+  """
+  for function in source._functions.values():
+    target._add_function(function)
+
+
+def pruned_function(wrapped, graph, feeds):
+  """The function `WrappedFunction.prune` makes of its pruned `graph`.
+
+  It shares `wrapped`'s variables and takes `feeds` (the placeholders of
+  `graph` fed, in order) as positional or keyword arguments named after
+  their ops. `tf.compat.v1.wrap_function` traces Python code; this builds
+  the function of a graph made already, as TensorFlow's prune does.
+  engine/graph_prune.py. Checked on TF 2.21.
+  """
+  function = wrap_function.WrappedFunction(
+      graph, variable_holder=wrapped._variable_holder)
+  function._num_positional_args = len(feeds)
+  function._arg_keywords = [feed.op.name for feed in feeds]
+  return function
+
+
+# --- Variables --------------------------------------------------------------
+
+# The class of resource variables, without the distributed ones that
+# `tf.Variable` also covers: engine/tf1_graph_semantics.py gives the former
+# TF1's hashing, io/large_variables.py releases only them. Not exported.
+# Checked on TF 2.21.
+BaseResourceVariable = resource_variable_ops.BaseResourceVariable
+
+
+def initializer_op(variable):
+  """The initializer op a variable was made with, or None.
+
+  Not `variable.initializer`, which engine/tf1_graph_semantics.py redefines
+  for the variables it lifts out of a captured graph; engine/graph_capture.py
+  and that module want the op a graph-made variable came with. Checked on TF
+  2.21.
+  """
+  return getattr(variable, '_initializer_op', None)
+
+
+def save_slice_info(variable):
+  """A partition's `tf.Variable.SaveSliceInfo` (its slice of the whole).
+
+  None for a variable that is not a partition: TF1 partitioned variables
+  carry one; no public API reads it (or sets it,
+  see `set_save_slice_info`). io/checkpoints.py, warm_starting.py,
+  engine/tf1_graph.py. Checked on TF 2.21.
+  """
+  return getattr(variable, '_save_slice_info', None)
+
+
+def set_save_slice_info(variable, info):
+  """Makes `variable` a partition saved as `info`'s slice of its variable."""
+  variable._set_save_slice_info(info)
+
+
+# --- Checkpoints and saveables ----------------------------------------------
+
+# The proto of a directory's `checkpoint` state file, which io/checkpoints.py
+# parses from the text it read itself (`tf.train.get_checkpoint_state` reads
+# the file with its own error handling). Not exported. Checked on TF 2.21.
+CheckpointState = checkpoint_state_pb2.CheckpointState
+
+# Writes a `checkpoint` state file: what the deprecated
+# `tf.compat.v1.train.update_checkpoint_state` calls, without the deprecation
+# warning it logs in the user's run. io/checkpoints.py. Checked on TF 2.21.
+update_checkpoint_state = (
+    checkpoint_management.update_checkpoint_state_internal)
+
+# Variable name -> key in an object-based checkpoint, which a v1 Saver uses
+# to read one by names. No public equivalent. io/checkpoints.py. Checked on
+# TF 2.21.
+object_graph_key_mapping = saver_lib.object_graph_key_mapping
+
+
+def frozen_saveable_objects(checkpoint):
+  """The saveables a `tf.train.Checkpoint` writes, its object graph's included.
+
+  What `Scaffold.finalize` gave a v1 Saver for a Checkpoint saver; no public
+  API lists them. io/checkpoint_layout.py. Checked on TF 2.21.
+  """
+  return graph_view.ObjectGraphView(checkpoint).frozen_saveable_objects()
+
+
+def saver_var_list(saver):
+  """What a v1 `Saver` saves: its var_list (a list or a dict), or None.
+
+  None stands for every variable, in a Saver not built yet. The Saver has no
+  public getter for it. io/checkpoint_layout.py. Checked on TF 2.21.
+  """
+  return saver._var_list
+
+
+def saver_retention(saver):
+  """A v1 `Saver`'s `(max_to_keep, keep_checkpoint_every_n_hours)`.
+
+  The Saver has no public getters for them. io/checkpoint_layout.py.
+  Checked on TF 2.21.
+  """
+  return saver._max_to_keep, saver._keep_checkpoint_every_n_hours
+
+
+# --- Datasets ---------------------------------------------------------------
+
+
+def iterator_resource(iterator):
+  """The resource handle of an eager dataset iterator.
+
+  A function input fed with it reads that iterator; no public API gives it.
+  engine/one_shot_iterators.py. Checked on TF 2.21.
+  """
+  return iterator._iterator_resource
+
+
+# --- Distribute -------------------------------------------------------------
+
+
+def in_multi_worker_mode(strategy):
+  """Whether a (mirrored) strategy runs in step with other workers.
+
+  The public API has no such query for the v1 and v2 strategy classes
+  alike. engine/distribution.py. Checked on TF 2.21.
+  """
+  return strategy.extended._in_multi_worker_mode()
+
+
+@contextlib.contextmanager
+def collective_keys_fixed_at_trace_time():
+  """Collectives built in the block get instance keys fixed at trace time.
+
+  TensorFlow's default, keys drawn at each call, is a deferred capture that
+  a pruned wrapped graph cannot carry; there is no public switch.
+  engine/distribution.py. Checked on TF 2.21.
+  """
+  launcher = cross_device_utils.CollectiveReplicaLauncher
+  saved = launcher._prefer_unique_instance_key
+  launcher._prefer_unique_instance_key = False
+  try:
+    yield
+  finally:
+    launcher._prefer_unique_instance_key = saved
+
+
+def scale_loss_for_estimator(strategy):
+  """A context where v1 optimizers scale the loss by the replica count.
+
+  What TensorFlow switched on for 2.15's Estimators; not public.
+  engine/distribution.py. Checked on TF 2.21.
+  """
+  return strategy._scale_loss_for_estimator_enabled()
+
+
+def is_loss_scaled_by_optimizer(graph):
+  """Whether a v1 optimizer in `graph` scaled the loss per replica.
+
+  The optimizer records it on the graph only. engine/distribution.py.
+  Checked on TF 2.21.
+  """
+  return getattr(graph, '_is_loss_scaled_by_optimizer', False)
+
+
+def distribute_values_from_function(strategy, value_fn):
+  """`strategy.experimental_distribute_values_from_function`, for v1 too.
+
+  Through `extended`: the v1 strategy classes (tf.compat.v1.distribute, what
+  the migration guide uses) lack the public v2 method.
+  engine/distribution.py. Checked on TF 2.21.
+  """
+  return strategy.extended._experimental_distribute_values_from_function(
+      value_fn)
+
+
+def variable_partitioner(strategy):
+  """A `ParameterServerStrategy`'s `variable_partitioner`, or None.
+
+  Given to the constructor, not readable publicly.
+  engine/parameter_servers.py. Checked on TF 2.21.
+  """
+  return strategy.extended._variable_partitioner
+
+
+def ps_create_variable(strategy, next_creator, **kwargs):
+  """Creates a variable on a `ParameterServerStrategy`'s next ps task in turn.
+
+  The strategy's own placement, which it applies publicly only to variables
+  created in `strategy.scope()`; engine/parameter_servers.py places the
+  variables of a graph captured outside it. Checked on TF 2.21.
+  """
+  return strategy.extended._create_variable(next_creator, **kwargs)
+
+
+def ps_variable_creator(strategy, next_creator, **kwargs):
+  """The strategy's creator of such a variable, leaving placement to the caller.
+
+  engine/parameter_servers.py calls it under the `tf.device` of the ps task a
+  `colocate_with` asked for (see `ps_create_variable`). Checked on TF 2.21.
+  """
+  return strategy.extended._create_var_creator(next_creator, **kwargs)
+
+
+def ps_num_workers(strategy):
+  """How many workers a `ParameterServerStrategy`'s cluster has.
+
+  Not public. engine/parameter_servers.py. Checked on TF 2.21.
+  """
+  return strategy._num_workers
+
+
+def coordinator_workers(coordinator):
+  """A `ClusterCoordinator`'s workers, in task order.
+
+  Public only through `create_per_worker_dataset`, which traces one dataset
+  function for all workers; engine/parameter_servers.py creates each
+  worker's iterator itself. Checked on TF 2.21.
+  """
+  return coordinator._cluster.workers
+
+
+def set_iterator_spec(remote_iterator, strategy, dataset):
+  """Gives a worker's iterator resource the type spec of `dataset`'s iterator.
+
+  Functions scheduled on the coordinator are traced against it;
+  `create_per_worker_dataset` sets it the same way.
+  engine/parameter_servers.py. Checked on TF 2.21.
+  """
+  remote_iterator._type_spec = input_lib.get_iterator_spec_from_dataset(
+      strategy, dataset)
+
+
+# The per-worker iterator `create_per_worker_dataset` returns, made of
+# iterators created one per worker. Not exported. engine/parameter_servers.py.
+# Checked on TF 2.21.
+PerWorkerDistributedIterator = coordinator_values.PerWorkerDistributedIterator
+
+# Whether an error of a scheduled function means a lost worker (which the
+# coordinator retries around) rather than a lost ps task. Not public.
+# engine/parameter_servers.py. Checked on TF 2.21.
+is_worker_failure = cluster_coordinator._is_worker_failure
+
+# TensorFlow's server module: train_eval/executor.py starts
+# `server_lib.Server`, looked up at call time on this module, where tests
+# replace it; `tf.distribute.Server` is the same class under another module.
+# Checked on TF 2.21.
+server_lib = _server_lib
+
+# --- Summaries and events ---------------------------------------------------
+
+# Writes a serialized `Event` (a graph, a meta graph) with the default
+# summary writer; the public `tf.summary` writes `Summary` values only.
+# io/summaries.py. Checked on TF 2.21.
+import_event = summary_ops_v2.import_event
+
+# --- SavedModel utilities ---------------------------------------------------
+
+# TensorFlow's module of export outputs, and its mode keys: 2.15's
+# `tf.estimator.export.*Output` classes were TensorFlow's own, and
+# TensorFlow's signature building (below) checks against them; model_fn.py's
+# `ModeKeys` subclasses `EstimatorModeKeys`. TensorFlow 2.21 does not export
+# them. model_fn.py (which has the module as `export_output_lib`, where
+# canned/head/base_head.py reads it). Checked on TF 2.21.
+export_output = _export_output
+EstimatorModeKeys = mode_keys.EstimatorModeKeys
+
+# A mode's export outputs and the SignatureDefs of a SavedModel, as 2.15's
+# Estimator built them; TensorFlow 2.21 does not export them.
+# runs/exporting.py. Checked on TF 2.21.
+export_outputs_for_mode = export_utils.export_outputs_for_mode
+build_all_signature_defs = export_utils.build_all_signature_defs
+
+# --- Training hooks ---------------------------------------------------------
+
+# TensorFlow's module of the v1 session-run hooks: train_eval/evaluation.py
+# makes its `SecondOrStepTimer` looked up at call time on this module, where
+# tests and libraries patch it (`tf.compat.v1.train` is another module).
+# Checked on TF 2.21.
+basic_session_run_hooks = _basic_session_run_hooks
+
+# The step counters of TF's own hooks (`hook_timer` to `last_step`): from
+# them session_emulation/hook_schedule.py predicts which coming steps a hook
+# ignores (to run those compiled), then advances the hook as if it had seen
+# them. The hooks keep them private. Checked on TF 2.21.
+
+
+def hook_timer(hook):
+  """The timer of a `LoggingTensorHook` or a `StepCounterHook`."""
+  return hook._timer
+
+
+def timer_every_secs(timer):
+  """A `SecondOrStepTimer`'s `every_secs` (None if it counts steps)."""
+  return timer._every_secs
+
+
+def timer_every_steps(timer):
+  """A `SecondOrStepTimer`'s `every_steps` (None if it counts seconds)."""
+  return timer._every_steps
+
+
+def iter_count(hook):
+  """The steps a `LoggingTensorHook` has seen since its `begin`."""
+  return hook._iter_count
+
+
+def advance_iter_count(hook, steps):
+  """Makes a `LoggingTensorHook` count `steps` more seen steps."""
+  hook._iter_count += steps
+
+
+def last_step(hook):
+  """The global step a `StopAtStepHook` stops at (once it knows)."""
+  return hook._last_step
+
+
+def wait_until_step(hook):
+  """The step a `GlobalStepWaiterHook` waits for.
+
+  Not public; engine/parameter_servers.py refuses a hook that would wait
+  forever on the chief. Checked on TF 2.21.
+  """
+  return hook._wait_until_step
+
+
+def logging_hook_tensors(hook):
+  """A `LoggingTensorHook`'s tag -> tensor (or name, or variable) dict.
+
+  session_emulation/hook_runner.py points its variables at their reads in
+  the captured graph before `begin` (see `set_logging_hook_tensors`); the
+  hook keeps the dict private. Checked on TF 2.21.
+  """
+  return hook._tensors
+
+
+def set_logging_hook_tensors(hook, tensors):
+  """Replaces a `LoggingTensorHook`'s tag -> tensor dict."""
+  hook._tensors = tensors
+
+
+def add_saving_listeners(hook, listeners):
+  """Adds `CheckpointSaverListener`s to a `CheckpointSaverHook`.
+
+  Public only as a constructor argument; runs/checkpointing.py gives a
+  user's hook the listeners passed to train(), as 2.15 did. Checked on TF
+  2.21.
+  """
+  hook._listeners.extend(listeners)
