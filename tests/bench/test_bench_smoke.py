@@ -31,6 +31,16 @@ def test_benchmark_smoke_writes_report(tmp_path):
   assert runs['rnn_lstm']['tfcompat_estimator'][0]['final_step'] == 4 + 40
 
 
+def test_cold_start_benchmark_smoke_writes_report(tmp_path):
+  text = smoke_report(tmp_path, 'cold_start.py', 'COLD_START.md',
+                      '--workloads', 'custom_model_fn')
+  for call in ('train', 'evaluate', 'predict', 'export'):
+    assert f'| custom_model_fn | {call} | ' in text
+  runs = json.loads((tmp_path / 'cold_start.json').read_text())
+  assert all(0 < seconds < 60 for per in runs['custom_model_fn'].values()
+             for seconds in per['tfcompat_estimator'])
+
+
 def test_train_and_evaluate_benchmark_smoke_writes_report(tmp_path):
   text = smoke_report(tmp_path, 'train_and_evaluate.py', 'TRAIN_AND_EVALUATE.md')
   assert '| train_and_evaluate total wall s |' in text
