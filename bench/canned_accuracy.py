@@ -51,11 +51,10 @@ def write_data(path):
 
 
 def run_once(python, data_path, seed):
-  env = {k: v for k, v in os.environ.items() if k != 'TF_USE_LEGACY_KERAS'}
-  env['TF_CPP_MIN_LOG_LEVEL'] = '2'
   out = subprocess.run(
       [python, os.path.join(HERE, 'canned_workload.py'), data_path, str(seed)],
-      capture_output=True, text=True, env=env, timeout=3600)
+      capture_output=True, text=True, env=bench_run.contender_env(),
+      timeout=3600)
   if out.returncode != 0:
     raise RuntimeError(f'{python} failed:\n{out.stderr[-3000:]}')
   return json.loads(out.stdout.strip().splitlines()[-1])

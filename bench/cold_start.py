@@ -49,8 +49,7 @@ def _cold_call(contender, workload, call, model_dir):
 
 
 def _demo_seconds(contender, stub_dir):
-  env = {k: v for k, v in os.environ.items() if k != 'TF_USE_LEGACY_KERAS'}
-  env['TF_CPP_MIN_LOG_LEVEL'] = '2'
+  env = bench_run.contender_env()
   if contender == REF:
     env['PYTHONPATH'] = stub_dir
   with tempfile.TemporaryDirectory() as model_dir:

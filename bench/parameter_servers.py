@@ -88,17 +88,12 @@ def _cpu_seconds(pid):
   return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
 
 
-def _environment():
-  env = {k: v for k, v in os.environ.items()
-         if k not in ('TF_CONFIG', 'TF_USE_LEGACY_KERAS')}
-  env['TF_CPP_MIN_LOG_LEVEL'] = '2'
-  return env
-
-
 def _alone(python, model, model_dir, steps):
   """Runs the program in one process; returns its stdout."""
+  # Alone: a TF_CONFIG in the caller's environment would make it a task.
   out = subprocess.run([python, PROGRAM, model, model_dir, str(steps)],
-                       capture_output=True, text=True, env=_environment(),
+                       capture_output=True, text=True,
+                       env=bench_run.contender_env(drop=('TF_CONFIG',)),
                        timeout=JOB_TIMEOUT, check=False)
   if out.returncode != 0:
     raise RuntimeError(f'{python} {model} alone failed:\n{out.stderr[-3000:]}')

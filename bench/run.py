@@ -85,10 +85,19 @@ def commands(contenders, workload, scale):
   return {name: table[name]() for name in contenders}
 
 
-def run_once(argv):
-  env = {k: v for k, v in os.environ.items() if k != 'TF_USE_LEGACY_KERAS'}
+def contender_env(drop=()):
+  """The environment of a contender process: each stack decides its own Keras
+  (TF_USE_LEGACY_KERAS, which importing this package sets, is dropped), and
+  TensorFlow's C++ start-up messages are hidden. `drop` names more to drop."""
+  env = {k: v for k, v in os.environ.items()
+         if k != 'TF_USE_LEGACY_KERAS' and k not in drop}
   env['TF_CPP_MIN_LOG_LEVEL'] = '2'
-  out = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=1800)
+  return env
+
+
+def run_once(argv):
+  out = subprocess.run(argv, capture_output=True, text=True,
+                       env=contender_env(), timeout=1800)
   if out.returncode != 0:
     raise RuntimeError(f'{" ".join(argv)} failed:\n{out.stderr[-3000:]}')
   result = json.loads(out.stdout.strip().splitlines()[-1])

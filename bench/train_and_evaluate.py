@@ -238,8 +238,7 @@ def run_child(python, kind, size):
     RuntimeError: naming the interpreter and the end of its stderr, if the
       measurement failed.
   """
-  env = {k: v for k, v in os.environ.items() if k != 'TF_USE_LEGACY_KERAS'}
-  env['TF_CPP_MIN_LOG_LEVEL'] = '2'
+  env = bench_run.contender_env()
   command = [python, os.path.abspath(__file__), '--child', kind, '--size', size]
   load = os.getloadavg()[0]
   out = subprocess.run(command, capture_output=True, text=True, env=env,
