@@ -32,22 +32,24 @@ class _Every:
 
   `offset` maps the global step a step starts at to the number the duty
   counts: the same step for steps/sec, the step after it for summaries
-  (written at the step the training step produces).
+  (written at the step the training step produces). `first`: the steps that
+  may run before it has ever been done (0: it wants the very first step).
   """
 
-  def __init__(self, every, offset=0):
+  def __init__(self, every, offset=0, first=0):
     self.every = every
     self.offset = offset
+    self._first = first
     self.timer = tf.compat.v1.train.SecondOrStepTimer(every_steps=every)
 
   def due(self, count):
     return self.timer.should_trigger_for_step(count + self.offset)
 
   def steps_until_due(self, count):
-    """Steps that may run before the one at `count` is due; 0 if unknown."""
+    """Steps that may run before the one at `count` is due."""
     last = self.timer.last_triggered_step()
     if last is None:
-      return 0
+      return self._first
     return max(last + self.every - count - self.offset, 0)
 
   def done(self, count):
@@ -82,7 +84,8 @@ class TrainSchedule:
     every_log = config.log_step_count_steps
     # The loss log counts this call's steps, as 2.15's LoggingTensorHook did.
     self.loss_log = _Every(every_log) if every_log else None
-    self.step_rate = _Every(every_log) if every_log else None
+    # Steps/sec is first counted after the first call, which it does not bound.
+    self.step_rate = _Every(every_log, first=_NEVER) if every_log else None
     self.summaries = (_Every(config.save_summary_steps, offset=1)
                       if summaries and config.save_summary_steps else None)
     self._checkpointing = checkpointing
@@ -108,7 +111,7 @@ class TrainSchedule:
       limits.append(self.summaries.steps_until_due(step))
     if self._checkpointing:
       limits.append(self._checkpointing.steps_until_due(step))
-    if self.step_rate and self.step_rate.timer.last_triggered_step() is not None:
+    if self.step_rate:
       limits.append(self.step_rate.steps_until_due(step))
     if self._last_step is not None:
       limits.append(self._last_step - step)

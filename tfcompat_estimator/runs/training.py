@@ -98,12 +98,13 @@ class TrainLoop:
       parameter_servers.check_hooks(self._hooks, self._start)
     self._writer = (summaries.writer_for(context.model_dir)
                     if self._is_chief else None)
-    self._graphs = self._tf1_graphs()
+    self._graph_files = self._tf1_graphs()  # graph.pbtxt and .meta contents
     self._checkpointing = checkpointing_lib.for_call(
         self._hooks, listeners, self.captured, config, self._is_chief,
         checkpointing_lib.CheckpointStores(context.model_dir, config,
                                            self.captured.checkpoint_layout),
-        self._graphs[1].SerializeToString() if self._graphs else None)
+        self._graph_files[1].SerializeToString() if self._graph_files
+        else None)
     self._runner = hook_runner_lib.HookRunner(self._hooks, self._session)
     self._schedule = train_schedule.TrainSchedule(
         config, self._hooks, last_step,
@@ -128,12 +129,12 @@ class TrainLoop:
 
   def _write_tf1_graphs(self):
     """Writes graph.pbtxt and the graph events, if 2.15 wrote them."""
-    if self._graphs is None:
+    if self._graph_files is None:
       return
     model_dir = self._context.model_dir
     with file_errors.reporting('graph.pbtxt in', model_dir):
-      tf.io.write_graph(self._graphs[0], model_dir, 'graph.pbtxt')
-    self._writer.add_graph_once(lambda: self._graphs)
+      tf.io.write_graph(self._graph_files[0], model_dir, 'graph.pbtxt')
+    self._writer.add_graph_once(lambda: self._graph_files)
 
   def run(self):
     """Trains until `last_step`, end of input, or a stop request."""
