@@ -309,8 +309,12 @@ def test_half_written_checkpoint_is_never_picked(model_dir):
 
 
 def _evaluate_while_training(model_dir, keep, steps):
-  child = _Child(_child_command(model_dir, '--max-steps', steps, '--keep', keep))
   est = _estimator(model_dir)
+  # Build the evaluation graph first (on the initial values): otherwise the
+  # child, a fresh process, can train all its steps while the first
+  # evaluation of a long-running test process is still being compiled.
+  est.evaluate(custom_dnn.eval_input_fn, steps=1)
+  child = _Child(_child_command(model_dir, '--max-steps', steps, '--keep', keep))
   results = []
   while child.proc.poll() is None:
     if est.latest_checkpoint() is None:
