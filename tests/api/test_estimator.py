@@ -575,6 +575,43 @@ class TestInstall:
                               if k != 'TF_USE_LEGACY_KERAS'})
     assert out.stdout.split() == ['DNNClassifier', 'DNNClassifierV2']
 
+  def test_first_autograph_conversion_imports_no_aliased_module(self, tmp_path):
+    """Autograph asks every module for `__file__`; aliases answer unimported.
+
+    And install() leaves TensorFlow's startup objects out of the garbage
+    collector's full passes. Both are first-call costs, so a fresh process.
+    """
+    import subprocess  # pylint: disable=g-import-not-at-top
+    import sys  # pylint: disable=g-import-not-at-top
+    program = (
+        'import gc, sys\n'
+        'import tensorflow as tf\n'
+        'import tfcompat_estimator\n'
+        'frozen_before = gc.get_freeze_count()\n'
+        'tfcompat_estimator.install()\n'
+        'alias = sys.modules["tensorflow_estimator.python.estimator.canned.dnn"]\n'
+        'print(alias.__file__)\n'
+        'def absolute(x):\n'
+        '  return x if x > 0 else -x\n'
+        'tf.data.Dataset.range(3).map(absolute)\n'
+        'print(sorted(m for m in sys.modules if m.startswith('
+        '("tfcompat_estimator.canned.", "tfcompat_estimator.keras_lib"))))\n'
+        'print(frozen_before, gc.get_freeze_count())\n'
+        'print(alias.DNNClassifier.__module__, alias.__file__)\n')
+    script = tmp_path / 'first_conversion.py'  # autograph reads its source
+    script.write_text(program)
+    out = subprocess.run([sys.executable, str(script)], capture_output=True,
+                         text=True, check=True)
+    file_before, loaded, frozen, resolved = out.stdout.splitlines()[-4:]
+    from tfcompat_estimator.canned import dnn  # pylint: disable=g-import-not-at-top
+    assert file_before == dnn.__file__
+    # Parent packages are imported to find the file; no module behind them.
+    assert [m for m in eval(loaded) if m.count('.') > 1 and  # pylint: disable=eval-used
+            not m.endswith(('.head', '.linear_optimizer', '.timeseries'))] == []
+    before, after = map(int, frozen.split())
+    assert before == 0 and after > 100_000
+    assert resolved.split() == ['tfcompat_estimator.canned.dnn', dnn.__file__]
+
   def test_v1_layers_available_without_environment_setup(self):
     with tf.Graph().as_default():
       out = tf.compat.v1.layers.dense(tf.zeros([1, 2]), 3)
