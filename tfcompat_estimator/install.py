@@ -180,10 +180,10 @@ def install():
   `sys.modules` (the core ones bound to our modules, the canned, TPU and
   other heavy ones as lazy aliases), so
   `import tensorflow_estimator.python.estimator.<path>` finds our modules.
-  Idempotent: calling it again rebinds the same objects. It also spares
-  the objects alive at that point (mostly TensorFlow's, from its import)
-  the garbage collector's full passes (`gc.freeze()`), which otherwise cost
-  the first call of a process about 0.16 s.
+  Idempotent: calling it again rebinds the same objects. The first call
+  also spares the objects alive at that point (mostly TensorFlow's, from
+  its import) the garbage collector's full passes (`gc.freeze()`), which
+  otherwise cost the first call of a process about 0.16 s.
 
   Returns:
     The `tfcompat_estimator` package, so `estimator = install()` also works.
@@ -206,6 +206,9 @@ def install():
   return root
 
 
+_startup_objects_spared = False  # set by the first call of the function below
+
+
 def _spare_startup_objects_from_gc():
   """Takes the objects alive now out of the collector's full passes.
 
@@ -217,9 +220,13 @@ def _spare_startup_objects_from_gc():
   the same pass). `gc.freeze()` moves them to a generation the collector
   never walks, so that pass, and every later one, only looks at what the
   program made after `install()`. The cost: a reference cycle among those
-  startup objects that becomes garbage later is not freed.
+  startup objects that becomes garbage later is not freed. Only the first
+  call freezes: by a later one the program's own objects are alive too.
   """
-  gc.freeze()
+  global _startup_objects_spared
+  if not _startup_objects_spared:
+    gc.freeze()
+    _startup_objects_spared = True
 
 
 def _check_legacy_keras():

@@ -597,7 +597,10 @@ class TestInstall:
         'print(sorted(m for m in sys.modules if m.startswith('
         '("tfcompat_estimator.canned", "tfcompat_estimator.keras_lib", '
         '"tfcompat_estimator.tpu"))))\n'
-        'print(frozen_before, gc.get_freeze_count())\n'
+        'frozen = gc.get_freeze_count()\n'
+        'made_later = [{} for _ in range(1000)]\n'
+        'tfcompat_estimator.install()  # a second call freezes nothing more\n'
+        'print(frozen_before, frozen, gc.get_freeze_count())\n'
         'print(alias.DNNClassifier.__module__, alias.__file__)\n')
     script = tmp_path / 'first_conversion.py'  # autograph reads its source
     script.write_text(program)
@@ -607,8 +610,8 @@ class TestInstall:
     from tfcompat_estimator.canned import dnn  # pylint: disable=g-import-not-at-top
     assert file_before == dnn.__file__
     assert eval(loaded) == []  # pylint: disable=eval-used
-    before, after = map(int, frozen.split())
-    assert before == 0 and after > 100_000
+    before, after, after_second_call = map(int, frozen.split())
+    assert before == 0 and after > 100_000 and after_second_call == after
     assert resolved.split() == ['tfcompat_estimator.canned.dnn', dnn.__file__]
 
   def test_v1_layers_available_without_environment_setup(self):
