@@ -41,6 +41,16 @@ def test_cold_start_benchmark_smoke_writes_report(tmp_path):
              for seconds in per['tfcompat_estimator'])
 
 
+def test_tf1_mode_benchmark_smoke_writes_report(tmp_path):
+  text = smoke_report(tmp_path, 'tf1_mode.py', 'TF1_MODE.md')
+  rows = [line.split('|') for line in text.splitlines()
+          if line.startswith('| custom_model_fn |')]
+  assert [row[2].strip() for row in rows] == ['train_steps_per_sec',
+                                              'first_train_sec']
+  for row in rows:  # both modes measured something
+    assert all(float(cell.split()[0]) > 0 for cell in row[3:5])
+
+
 def test_train_and_evaluate_benchmark_smoke_writes_report(tmp_path):
   text = smoke_report(tmp_path, 'train_and_evaluate.py', 'TRAIN_AND_EVALUATE.md')
   assert '| train_and_evaluate total wall s |' in text

@@ -1,0 +1,121 @@
+"""TF1-mode programs against TF2-mode ones: the same program, both ways.
+
+A legacy program written the TF1 way starts with
+`tf.compat.v1.disable_v2_behavior()`; the engine then calls its input_fn in
+a graph, as 2.15 did. The issue's target: such programs train no slower
+than the same program in TF2 mode. Each run is its own process (the switch
+is process-wide), the two modes interleaved round by round.
+
+  python bench/tf1_mode.py                                  # 3 rounds
+  python bench/tf1_mode.py --workloads custom_model_fn --rounds 1
+  python bench/tf1_mode.py --smoke         # a tiny run that keeps it working
+
+Writes bench/TF1_MODE.md.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODES = ('v2', 'v1')  # TF2 behaviour; after disable_v2_behavior()
+DEFAULT_WORKLOADS = ('dnn_dense', 'wide_deep_sparse', 'custom_model_fn')
+
+
+def child(workload, mode, scale):
+  """Prints `{"first_train_sec", "train_steps_per_sec"}` for one mode."""
+  sys.path.insert(0, os.path.dirname(HERE))
+  import tfcompat_estimator  # pylint: disable=g-import-not-at-top
+  tfcompat_estimator.install()
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if mode == 'v1':
+    tf.compat.v1.disable_v2_behavior()
+  sys.path.insert(0, HERE)
+  import estimator_contender  # pylint: disable=g-import-not-at-top
+  import workloads  # pylint: disable=g-import-not-at-top
+  work = workloads.WORKLOADS[workload]()
+  work.data('train')
+  est = work.estimator(tempfile.mkdtemp(),
+                       tf.estimator.RunConfig(tf_random_seed=1))
+  start = time.perf_counter()
+  est.train(work.train_input_fn, steps=max(int(200 * scale), 1))
+  first = time.perf_counter() - start
+  rate = estimator_contender.train_rate(est, work, max(int(2000 * scale), 2))
+  print(json.dumps({'first_train_sec': first, 'train_steps_per_sec': rate}))
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+  parser.add_argument('--rounds', type=int, default=3)
+  parser.add_argument('--scale', type=float, default=1.0)
+  parser.add_argument('--workloads', default=','.join(DEFAULT_WORKLOADS))
+  parser.add_argument('--out', default=os.path.join(HERE, 'TF1_MODE.md'))
+  parser.add_argument('--smoke', action='store_true',
+                      help='1 round, 2%% of the steps, custom_model_fn only')
+  args = parser.parse_args()
+  if args.smoke:
+    args.rounds, args.scale, args.workloads = 1, 0.02, 'custom_model_fn'
+  sys.path.insert(0, HERE)
+  import run as bench_run  # pylint: disable=g-import-not-at-top
+  names = args.workloads.split(',')
+  runs = {(name, mode): [] for name in names for mode in MODES}
+  for i in range(args.rounds):
+    for name in names:
+      # Alternate which mode goes first, so neither always follows the other.
+      for mode in MODES if i % 2 == 0 else MODES[::-1]:
+        runs[name, mode].append(bench_run.run_once(
+            [sys.executable, os.path.abspath(__file__), '--child', name, mode,
+             str(args.scale)]))
+    print(f'round {i + 1} done', flush=True)
+  with open(args.out, 'w') as f:
+    f.write(_report(runs, names, args))
+  print(f'wrote {args.out}')
+
+
+def _report(runs, names, args):
+  lines = [
+      '# TF1-mode programs vs TF2-mode programs, tfcompat_estimator',
+      '',
+      f'- date: {datetime.datetime.now().isoformat(timespec="seconds")}',
+      f'- command: `python bench/tf1_mode.py --rounds {args.rounds}`'
+      + (f' --scale {args.scale}' if args.scale != 1.0 else ''),
+      f'- rounds (modes interleaved, one process each): {args.rounds}',
+      '',
+      'v1: the program calls `tf.compat.v1.disable_v2_behavior()` first; v2: '
+      'TF2 behaviour. Training steps/s: the median of the global_step/sec '
+      'values logged during a 2000-step `train()` after a 200-step one '
+      '(as in bench/RESULTS.md); first train: that first 200-step call, '
+      'graph building included. Medians (min-max) over the rounds. Target: '
+      'v1 no slower than v2 (ratio >= 1.0x, within the noise of these '
+      'runs).',
+      '',
+      '| workload | metric | v2 | v1 | v1 vs v2 |',
+      '|---|---|---|---|---|',
+  ]
+  for name in names:
+    for metric, faster_is_larger in (('train_steps_per_sec', True),
+                                     ('first_train_sec', False)):
+      cells = []
+      medians = []
+      for mode in MODES:
+        values = [r[metric] for r in runs[name, mode]]
+        medians.append(statistics.median(values))
+        cells.append(f'{medians[-1]:.4g} ({min(values):.4g}-{max(values):.4g})')
+      v2, v1 = medians
+      ratio = v1 / v2 if faster_is_larger else v2 / v1
+      lines.append(f'| {name} | {metric} | {cells[0]} | {cells[1]} | '
+                   f'{ratio:.2f}x |')
+  lines += ['', 'Ratio > 1 means the TF1-mode program is faster.', '']
+  return '\n'.join(lines)
+
+
+if __name__ == '__main__':
+  if len(sys.argv) > 1 and sys.argv[1] == '--child':
+    child(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+  else:
+    main()
