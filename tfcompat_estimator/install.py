@@ -7,6 +7,7 @@ import deep module paths such as
 to the module of ours that holds the same things.
 """
 
+import functools
 import gc
 import sys
 import types
@@ -136,11 +137,14 @@ class _LazyAlias(types.ModuleType):
     return importlib.import_module(self.__target)
 
 
+@functools.lru_cache(maxsize=None)
 def _source_file(module_name):
   """The file of a module of this package, found without importing it.
 
   Nor its parent packages: `importlib.util.find_spec` would run them, and
-  `tfcompat_estimator.tpu`'s imports the whole TPUEstimator.
+  `tfcompat_estimator.tpu`'s imports the whole TPUEstimator. Cached:
+  autograph asks again for every function it converts, and looking up all
+  the aliases' files costs about 1 ms each time (measured).
   """
   import importlib.machinery  # pylint: disable=g-import-not-at-top
   *packages, leaf = module_name.split('.')[1:]
