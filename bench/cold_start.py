@@ -123,8 +123,7 @@ def report(results, args):
 
 
 def _cell(values):
-  return (f'{statistics.median(values):.3f} '
-          f'({min(values):.3f}-{max(values):.3f})')
+  return bench_run.spread_cell(values, '.3f')
 
 
 def main():

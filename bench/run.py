@@ -128,8 +128,16 @@ def ratio(tables, metric, ours, other, our_metric=None):
   return a / b if METRICS[metric][1] else b / a
 
 
-def _cell(entry):
-  return '-' if entry is None else f'{entry[0]:.4g} ({entry[1]:.4g}-{entry[2]:.4g})'
+def _cell(entry, spec='.4g'):
+  if entry is None:
+    return '-'
+  median, low, high = entry
+  return f'{median:{spec}} ({low:{spec}}-{high:{spec}})'
+
+
+def spread_cell(values, spec='.4g'):
+  """A report cell of the rounds' `values`: median (min-max)."""
+  return _cell((statistics.median(values), min(values), max(values)), spec)
 
 
 def _ratio_cell(value):

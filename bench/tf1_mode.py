@@ -23,6 +23,9 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import run as bench_run  # pylint: disable=g-import-not-at-top,wrong-import-position
+
 MODES = ('v2', 'v1')  # TF2 behaviour; after disable_v2_behavior()
 DEFAULT_WORKLOADS = ('dnn_dense', 'wide_deep_sparse', 'custom_model_fn')
 
@@ -35,7 +38,6 @@ def child(workload, mode, scale):
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   if mode == 'v1':
     tf.compat.v1.disable_v2_behavior()
-  sys.path.insert(0, HERE)
   import estimator_contender  # pylint: disable=g-import-not-at-top
   import workloads  # pylint: disable=g-import-not-at-top
   work = workloads.WORKLOADS[workload]()
@@ -60,8 +62,6 @@ def main():
   args = parser.parse_args()
   if args.smoke:
     args.rounds, args.scale, args.workloads = 1, 0.02, 'custom_model_fn'
-  sys.path.insert(0, HERE)
-  import run as bench_run  # pylint: disable=g-import-not-at-top
   names = args.workloads.split(',')
   runs = {(name, mode): [] for name in names for mode in MODES}
   for i in range(args.rounds):
@@ -82,6 +82,7 @@ def _report(runs, names, args):
       '# TF1-mode programs vs TF2-mode programs, tfcompat_estimator',
       '',
       f'- date: {datetime.datetime.now().isoformat(timespec="seconds")}',
+      f'- machine: {bench_run.machine()}',
       f'- command: `python bench/tf1_mode.py --rounds {args.rounds}`'
       + (f' --scale {args.scale}' if args.scale != 1.0 else ''),
       f'- rounds (modes interleaved, one process each): {args.rounds}',
@@ -100,13 +101,9 @@ def _report(runs, names, args):
   for name in names:
     for metric, faster_is_larger in (('train_steps_per_sec', True),
                                      ('first_train_sec', False)):
-      cells = []
-      medians = []
-      for mode in MODES:
-        values = [r[metric] for r in runs[name, mode]]
-        medians.append(statistics.median(values))
-        cells.append(f'{medians[-1]:.4g} ({min(values):.4g}-{max(values):.4g})')
-      v2, v1 = medians
+      values = [[r[metric] for r in runs[name, mode]] for mode in MODES]
+      cells = [bench_run.spread_cell(v) for v in values]
+      v2, v1 = map(statistics.median, values)
       ratio = v1 / v2 if faster_is_larger else v2 / v1
       lines.append(f'| {name} | {metric} | {cells[0]} | {cells[1]} | '
                    f'{ratio:.2f}x |')
