@@ -17,16 +17,22 @@ class AccuracyBaseline(tf_keras.metrics.Metric):
   """Accuracy of always predicting the majority label: max(p, 1 - p).
 
   Reads the weighted label mean kept by `label_mean` (a `Mean` over 0/1
-  labels), so it needs no state or update of its own.
+  labels), so it needs no state or update of its own. Its methods have no
+  control flow, so autograph is told to leave them alone: Keras converts
+  a metric's `update_state` and `result` when they are not tf_keras' own,
+  which cost a process's first evaluate() 0.02 s (0.009 s and 0.014 s,
+  measured on linear_ftrl_hashed).
   """
 
   def __init__(self, label_mean, name=_keys.ACCURACY_BASELINE):
     super().__init__(name=name)
     self._label_mean = label_mean
 
+  @tf.autograph.experimental.do_not_convert
   def update_state(self, *args, **kwargs):
     del args, kwargs
 
+  @tf.autograph.experimental.do_not_convert
   def result(self):
     total = self._label_mean.total
     count = self._label_mean.count
