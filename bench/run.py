@@ -49,17 +49,18 @@ METRICS = {
         'predict input_fn to first batch s (no model)', False),
 }
 
-# (metric, reference contender, required ratio in our favour, bound metric).
+# The steady-state targets of the performance issue, as (metric, reference
+# contender, required ratio in our favour, bound metric, reference metric).
 # The bound metric is what hand_loop measures for a TF 2.21 program with no
 # engine (or no model) at all; its ratio to the reference is the best any
-# implementation on TF 2.21 could reach on this machine.
+# implementation on TF 2.21 could reach on this machine. The reference
+# metric, when given, is the reference's figure compared with our `metric`
+# (a floor). Cold start and the demo's wall time: cold_start.py.
 TARGETS = (
-    ('train_steps_per_sec', REF, 3.0, 'input_batches_per_sec'),
-    ('train_steps_per_sec', LOOP, 0.8, None),
-    ('train_hooked_steps_per_sec', REF, 2.0, 'input_batches_per_sec'),
-    ('repeat_evaluate_sec', REF, 5.0, None),
-    ('repeat_predict_first_result_sec', REF, 10.0, 'predict_input_first_batch_sec'),
-    ('peak_rss_mb', REF, 1.0, 'tensorflow_rss_mb'),
+    ('train_steps_per_sec', LOOP, 0.9, 'input_batches_per_sec', None),
+    ('repeat_predict_first_result_sec', LOOP, round(1 / 1.2, 2), None,
+     'predict_input_first_batch_sec'),
+    ('run_rss_mb', REF, 1.0, None, None),
 )
 
 
@@ -171,20 +172,27 @@ def report(results, args, descriptions):
   ] + [f'- {name}: TF {version}' for name, version in versions.items()] + [
       '', 'Ratios are "times better than": > 1 means tfcompat_estimator is '
       'faster (or, for time and memory, smaller).', '', '## Targets (medians)', '',
-      'The bound is the ratio a TF 2.21 program doing none of the work of the '
-      'engine would reach: hand_loop\'s input pipeline alone (training), its '
-      'predict input_fn to first batch (predict), its RSS after importing '
-      'TensorFlow alone (memory). A bound below the target means no implementation '
-      'on TF 2.21 can meet it here.', '',
+      'Training: at least 0.9x the hand loop; the bound is the workload\'s '
+      'input alone (drained by the same loop, no model) against the hand '
+      'loop, under 1.0x where the input is the limit. Repeated predict: the '
+      'first result within 1.2x of the time from calling the predict '
+      'input_fn to its first batch (no model). Memory: peak RSS above '
+      'import tensorflow at most 2.15\'s above its own import. Cold start '
+      'and the demo\'s wall time: bench/COLD_START.md.', '',
       '| target | workload | ratio | met | bound on TF 2.21 |',
       '|---|---|---|---|---|']
-  for metric, other, needed, bound_metric in TARGETS:
+  for metric, other, needed, bound_metric, other_metric in TARGETS:
     for workload, per in tables.items():
-      value = ratio(per, metric, OURS, other)
+      if other_metric:
+        value = ratio(per, other_metric, OURS, other, metric)
+        against = 'the no-model floor'
+      else:
+        value = ratio(per, metric, OURS, other)
+        against = other
       if value is not None:
         bound = (ratio(per, metric, LOOP, other, bound_metric) if bound_metric
                  else None)
-        lines.append(f'| {METRICS[metric][0]} >= {needed}x {other} | {workload} | '
+        lines.append(f'| {METRICS[metric][0]} >= {needed}x {against} | {workload} | '
                      f'{value:.2f}x | {"yes" if value >= needed else "NO"} | '
                      f'{_ratio_cell(bound)} |')
   for workload, per in tables.items():

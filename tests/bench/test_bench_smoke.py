@@ -37,8 +37,10 @@ def test_cold_start_benchmark_smoke_writes_report(tmp_path):
   for call in ('train', 'evaluate', 'predict', 'export'):
     assert f'| custom_model_fn | {call} | ' in text
   runs = json.loads((tmp_path / 'cold_start.json').read_text())
+  # Ours and the hand-written bound both ran each call.
   assert all(0 < seconds < 60 for per in runs['custom_model_fn'].values()
-             for seconds in per['tfcompat_estimator'])
+             for contender in ('tfcompat_estimator', 'hand_loop')
+             for seconds in per[contender])
 
 
 def test_tf1_mode_benchmark_smoke_writes_report(tmp_path):
@@ -80,7 +82,12 @@ def test_parameter_server_benchmark_smoke_writes_report(tmp_path):
 
 
 def test_report_states_the_bound_of_each_target():
-  """The bound column divides the reference's figure by hand_loop's floor."""
+  """Each target row: our ratio, its verdict, and the bound where one applies.
+
+  Training is compared with the hand loop, whose input alone bounds it;
+  repeated predict with the no-model floor; memory above the import with
+  2.15's.
+  """
   sys.path.insert(0, os.path.join(ROOT, 'bench'))
   import run  # pylint: disable=g-import-not-at-top
 
@@ -89,9 +96,9 @@ def test_report_states_the_bound_of_each_target():
 
   results = {'dnn_dense': {
       run.OURS: one(train_steps_per_sec=300.0, repeat_predict_first_result_sec=0.05,
-                    peak_rss_mb=700.0),
+                    run_rss_mb=150.0),
       run.REF: one(train_steps_per_sec=100.0, repeat_predict_first_result_sec=0.3,
-                   peak_rss_mb=500.0),
+                   run_rss_mb=120.0),
       run.LOOP: one(train_steps_per_sec=320.0, input_batches_per_sec=250.0,
                     predict_input_first_batch_sec=0.04, tensorflow_rss_mb=600.0),
   }}
@@ -101,9 +108,11 @@ def test_report_states_the_bound_of_each_target():
   def row(target):
     return next(l for l in lines if l.startswith(f'| {target}'))
 
-  assert row('training steps/s, no per-step hooks >= 3.0x tf-estimator-2.15').endswith(
-      '| 3.00x | yes | 2.50x |')
-  assert row('training steps/s, no per-step hooks >= 0.8x hand_loop').endswith(
-      '| 0.94x | yes | - |')
-  assert row('repeated predict() first result s >= 10.0x').endswith('| 6.00x | NO | 7.50x |')
-  assert row('peak RSS MB >= 1.0x').endswith('| 0.71x | NO | 0.83x |')
+  # 300 / 320 steps/s; the input alone gives 250 / 320 of the hand loop.
+  assert row('training steps/s, no per-step hooks >= 0.9x hand_loop').endswith(
+      '| 0.94x | yes | 0.78x |')
+  # 0.04 s floor / 0.05 s.
+  assert row('repeated predict() first result s >= 0.83x the no-model floor'
+            ).endswith('| 0.80x | NO | - |')
+  assert row('peak RSS above import tensorflow MB >= 1.0x').endswith(
+      '| 0.80x | NO | - |')
