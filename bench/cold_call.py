@@ -28,8 +28,7 @@ except ImportError:  # tensorflow-estimator 2.15's venv
 
 import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 import workloads  # pylint: disable=g-import-not-at-top,wrong-import-position
-
-SETUP_STEPS = 200
+from measure import COLD_SETUP_STEPS  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def main(name, call, model_dir):
@@ -41,7 +40,7 @@ def main(name, call, model_dir):
     model_dir = tempfile.mkdtemp()
   est = work.estimator(model_dir, config)
   calls = {
-      'setup': lambda: est.train(work.train_input_fn, steps=SETUP_STEPS),
+      'setup': lambda: est.train(work.train_input_fn, steps=COLD_SETUP_STEPS),
       'train': lambda: est.train(work.train_input_fn, steps=1),
       'evaluate': lambda: est.evaluate(work.eval_input_fn),
       'predict': lambda: next(est.predict(work.predict_input_fn)),

@@ -240,15 +240,23 @@ def export(model, work):
     tf.saved_model.save(model, export_dir, signatures={'serving_default': serve})
 
 
-def hand_loop(work, small, big):
+def hand_model(work):
+  """The workload's model, and its (optimizer, variables) groups.
+
+  The variables are created eagerly on one training batch, outside any
+  tf.function, so a checkpoint can be restored into them.
+  """
   parts, optimizer_factories, _ = MODELS[work.name](work)
   model = SummedParts(parts)
-  loss_fn, accuracy = loss_and_accuracy(work)
-  train_data = _read_ahead_training_input(work)
-  model(next(iter(train_data))[0])  # creates the variables outside tf.function
+  model(next(iter(work.dataset('train')))[0])
   groups = [(optimizer_factories[name](),
              [v for layer in part for v in layer.trainable_variables])
             for name, part in parts.items()]
+  return model, groups
+
+
+def hand_train_loop(model, groups, loss_fn):
+  """The hand loop's compiled call: `run_steps(iterator, steps)` -> loss sum."""
 
   @tf.function
   def run_steps(iterator, steps):
@@ -263,12 +271,21 @@ def hand_loop(work, small, big):
       total += loss
     return total
 
+  return run_steps
+
+
+def hand_loop(work, small, big):
+  model, groups = hand_model(work)
+  loss_fn, accuracy = loss_and_accuracy(work)
+  train_data = read_ahead_training_input(work)
+  run_steps = hand_train_loop(model, groups, loss_fn)
+
   iterator = iter(train_data)
   losses = []
 
   def train(steps):
     total = 0.0
-    for n in _calls(steps):
+    for n in calls(steps):
       total += run_steps(iterator, tf.constant(n))
     losses.append(float(total) / steps)
 
@@ -288,12 +305,12 @@ def hand_loop(work, small, big):
   return results
 
 
-def _calls(steps):
+def calls(steps):
   """The step counts of the K-step calls that together run `steps` steps."""
   return [min(STEPS_PER_CALL, steps - start) for start in range(0, steps, STEPS_PER_CALL)]
 
 
-def _read_ahead_training_input(work):
+def read_ahead_training_input(work):
   """The training input read ahead as the estimator engine reads it.
 
   The hand loop and its input floor use it, so they stay a limit for the engine.
@@ -303,7 +320,7 @@ def _read_ahead_training_input(work):
 
 def input_floors(work, small, big):
   """What the workload's input pipelines alone cost, with no model."""
-  iterator = iter(_read_ahead_training_input(work))
+  iterator = iter(read_ahead_training_input(work))
 
   @tf.function
   def drain(steps):
@@ -311,7 +328,7 @@ def input_floors(work, small, big):
       next(iterator)
 
   def train(steps):
-    for n in _calls(steps):
+    for n in calls(steps):
       drain(tf.constant(n))
 
   def first_batch():
