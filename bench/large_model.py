@@ -18,7 +18,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import sys
 import tempfile
 
@@ -94,7 +93,7 @@ def report(runs, args):
   lines = ['# Benchmark: a large embedding table, tfcompat_estimator vs '
            'tensorflow-estimator 2.15', '',
            f'- date: {datetime.datetime.now().isoformat(timespec="seconds")}',
-           f'- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}',
+           f'- machine: {bench_run.machine()}',
            f'- command: `{command}`',
            f'- program: DNNClassifier([16]) on embedding_column(hash bucket '
            f'{args.buckets}, dimension {DIMENSION}): a {table_mb:.0f} MB table '

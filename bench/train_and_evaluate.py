@@ -19,7 +19,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -322,8 +321,7 @@ def report(results, reference_strategy_error, args, size):
   lines = ['# Benchmark: train_and_evaluate and MirroredStrategy, '
            'tfcompat_estimator vs tensorflow-estimator 2.15', '',
            f'- date: {datetime.datetime.now().isoformat(timespec="seconds")}',
-           f'- machine: {platform.machine()}, {os.cpu_count()} cores, '
-           f'{platform.platform()}',
+           f'- machine: {bench_run.machine()}',
            f'- command: `{command}`',
            '- program: DNNLinearCombinedClassifier (wide: category + bucketized '
            'dense; deep: dense + embedding, hidden [64, 32]), batch '
