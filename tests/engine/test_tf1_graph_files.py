@@ -130,3 +130,32 @@ def test_tensorflow_2_15_restores_our_meta_graph(tmp_path, venv215_python):
   assert values['global_step'] == 15
   np.testing.assert_array_equal(values['dnn/logits/kernel/part_0'],
                                 est.get_variable_value('dnn/logits/kernel'))
+
+
+def test_meta_graph_clears_devices_graph_pbtxt_keeps_them(tmp_path):
+  """A .meta imports on any machine; graph.pbtxt shows the graph as built."""
+
+  def model_fn(features, labels, mode):
+    with tf.device('/cpu:0'):
+      weight = v1.get_variable('w', [1], initializer=v1.zeros_initializer())
+      loss = tf.reduce_mean(tf.square(features * weight - labels),
+                            name='pinned_loss')
+    step = v1.train.get_or_create_global_step()
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss,
+        train_op=v1.train.GradientDescentOptimizer(0.1).minimize(loss, step))
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(lambda: tf.data.Dataset.from_tensors(([[1.]], [[2.]])).repeat(),
+            steps=2)
+  meta = v1.MetaGraphDef()
+  with open(est.latest_checkpoint() + '.meta', 'rb') as f:
+    meta.ParseFromString(f.read())
+  assert [n.name for n in meta.graph_def.node if n.device] == []
+  graph_def = tf.compat.v1.GraphDef()
+  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+  with open(tmp_path / 'graph.pbtxt') as f:
+    text_format.Merge(f.read(), graph_def)
+  devices = {n.name: n.device for n in graph_def.node}
+  assert 'CPU:0' in devices['pinned_loss']
+  assert 'pinned_loss' in {n.name for n in meta.graph_def.node}
