@@ -26,6 +26,7 @@ from tfcompat_estimator.engine import parameter_servers
 from tfcompat_estimator.engine import tf1_graph
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.io import file_errors
+from tfcompat_estimator.io import graph_text
 from tfcompat_estimator.io import summaries
 from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 from tfcompat_estimator.runs import checkpointing as checkpointing_lib
@@ -133,7 +134,7 @@ class TrainLoop:
       return
     model_dir = self._context.model_dir
     with file_errors.reporting('graph.pbtxt in', model_dir):
-      tf.io.write_graph(self._graph_files[0], model_dir, 'graph.pbtxt')
+      graph_text.write(self._graph_files[0], model_dir, 'graph.pbtxt')
     self._writer.add_graph_once(lambda: self._graph_files)
 
   def run(self):
