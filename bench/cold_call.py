@@ -11,11 +11,9 @@ call alone (imports, data and the Estimator's construction excluded: they are
 the same program's, timed by the demo's wall time instead).
 """
 
-import json
 import os
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -28,7 +26,7 @@ except ImportError:  # tensorflow-estimator 2.15's venv
 
 import tensorflow as tf  # pylint: disable=g-import-not-at-top,wrong-import-position
 import workloads  # pylint: disable=g-import-not-at-top,wrong-import-position
-from measure import COLD_SETUP_STEPS  # pylint: disable=g-import-not-at-top,wrong-import-position
+from measure import COLD_SETUP_STEPS, print_cold_call  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 
 def main(name, call, model_dir):
@@ -47,10 +45,7 @@ def main(name, call, model_dir):
       'export': lambda: est.export_saved_model(
           tempfile.mkdtemp(), work.serving_input_receiver_fn()),
   }
-  start = time.perf_counter()
-  calls[call]()
-  print(json.dumps({'sec': time.perf_counter() - start,
-                    'tf_version': tf.__version__}))
+  print_cold_call(calls[call], tf.__version__)
 
 
 if __name__ == '__main__':

@@ -21,11 +21,9 @@ as `cold_call.py` times the Estimator's call from its start (data made in
 memory first in both).
 """
 
-import json
 import os
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -34,7 +32,7 @@ import tensorflow as tf  # pylint: disable=g-import-not-at-top
 import tf_keras  # pylint: disable=g-import-not-at-top
 
 import limit_contenders as hand  # pylint: disable=g-import-not-at-top
-from measure import COLD_SETUP_STEPS  # pylint: disable=g-import-not-at-top
+from measure import COLD_SETUP_STEPS, print_cold_call  # pylint: disable=g-import-not-at-top
 import workloads  # pylint: disable=g-import-not-at-top
 
 
@@ -178,10 +176,7 @@ def main(name, call, model_dir):
       'predict': lambda: _predict(work, model_dir),
       'export': lambda: _export(work, model_dir),
   }
-  start = time.perf_counter()
-  calls[call]()
-  print(json.dumps({'sec': time.perf_counter() - start,
-                    'tf_version': tf.__version__}))
+  print_cold_call(calls[call], tf.__version__)
 
 
 if __name__ == '__main__':

@@ -3,6 +3,7 @@
 Free of TensorFlow imports, so each contender decides what it loads.
 """
 
+import json
 import resource
 import time
 
@@ -15,6 +16,11 @@ def timed(fn):
   start = time.perf_counter()
   fn()
   return time.perf_counter() - start
+
+
+def print_cold_call(fn, tf_version):
+  """Times `fn()` and prints a cold call's JSON line: its seconds, the TF."""
+  print(json.dumps({'sec': timed(fn), 'tf_version': tf_version}))
 
 
 def peak_rss_mb():
