@@ -361,6 +361,25 @@ def test_invalid_arguments(make, error, message):
     make()
 
 
+def test_model_fn_called_directly_in_eager_mode():
+  """A program may call an RNN estimator's model_fn itself, outside train().
+
+  Keras then calls the model eagerly and must see `RNNModel.call`'s
+  `training` argument (hiding it behind a wrapper made Keras pass it twice).
+  The sequential head passes the sequence mask on to the predictions.
+  """
+  sequence, _ = _columns()
+  est = rnn.RNNEstimator(
+      rnn.SequentialHeadWrapper(tf.estimator.RegressionHead(), 'mask'),
+      units=[3], sequence_feature_columns=sequence, return_sequences=True)
+  spec = est.model_fn(features=_features(), labels=None,
+                      mode=tf.estimator.ModeKeys.PREDICT, config=None)
+  assert spec.predictions['predictions'].shape == (3, 3, 1)
+  # The mask of the sequence lengths (3, 1 and 2) reaches the predictions.
+  np.testing.assert_array_equal(spec.predictions['mask'],
+                                [[1, 1, 1], [1, 0, 0], [1, 1, 0]])
+
+
 def test_sequential_head_wrapper_rejects_multi_head():
   heads = [tf.estimator.BinaryClassHead(name='a'),
            tf.estimator.RegressionHead(name='b')]

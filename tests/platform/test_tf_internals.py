@@ -13,6 +13,7 @@ TensorFlow object, and the seam imports no other module of the package.
 
 import ast
 import contextlib
+import inspect
 import json
 import os
 import re
@@ -253,6 +254,23 @@ def test_pruned_function_runs_a_graph_built_by_hand():
   function = tf_internals.pruned_function(wrapped, graph, [feed])
   assert float(function(tf.constant(2.))[0]) == 6.
   assert float(function(feed=tf.constant(3.))[0]) == 9.  # by the op's name
+
+
+def test_leave_unconverted_keeps_the_function_and_its_signature():
+  """Autograph runs it as written; Keras still sees its `training` argument."""
+
+  def call(inputs, training=None):
+    return inputs if training else -inputs
+
+  marked = tf_internals.leave_unconverted(call)
+  assert marked is call
+  assert inspect.getfullargspec(marked).args == ['inputs', 'training']
+  autograph = tf.__internal__.autograph
+  assert autograph.tf_convert(
+      marked, autograph.control_status_ctx()) is call
+  unmarked = lambda x: x
+  assert autograph.tf_convert(
+      unmarked, autograph.control_status_ctx()) is not unmarked
 
 
 # --- Variables --------------------------------------------------------------

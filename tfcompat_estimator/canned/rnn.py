@@ -32,6 +32,7 @@ from tfcompat_estimator.canned import optimizers
 from tfcompat_estimator.canned.head import base_head
 from tfcompat_estimator.canned.head import head_utils
 from tfcompat_estimator.canned.head import multi_head
+from tfcompat_estimator.platform import tf_internals
 
 # 2.15's defaults for string optimizers (learning rate and gradient clip norm).
 _DEFAULT_LEARNING_RATE = 0.05
@@ -174,7 +175,7 @@ class RNNModel(tf_keras.Model):
   # Its branches test Python values only, so autograph's conversion (which
   # Keras asks for, the class not being tf_keras' own) would change nothing
   # and cost each process's first graph of the model 0.04 s (measured).
-  @tf.autograph.experimental.do_not_convert
+  @tf_internals.leave_unconverted
   def call(self, inputs, training=None):
     if not isinstance(inputs, dict):
       raise ValueError('inputs should be a dictionary of `Tensor`s. '

@@ -18,6 +18,7 @@ library only, never another tfcompat_estimator module.
 
 import contextlib
 
+from tensorflow.python.autograph.impl import api as autograph_api
 from tensorflow.python.checkpoint import checkpoint_management
 from tensorflow.python.checkpoint import graph_view
 from tensorflow.python.distribute import cross_device_utils
@@ -188,6 +189,23 @@ def pruned_function(wrapped, graph, feeds):
   function._num_positional_args = len(feeds)
   function._arg_keywords = [feed.op.name for feed in feeds]
   return function
+
+
+def leave_unconverted(function):
+  """Marks `function` to be run as written by autograph, and returns it.
+
+  Keras has autograph convert a layer's `call` and a metric's methods when
+  the class is not tf_keras' own, which costs each process's first graph
+  tens of milliseconds for code with no tensor-dependent branches.
+  `tf.autograph.experimental.do_not_convert` would stop it, but wraps the
+  function in `(*args, **kwargs)`: Keras then no longer sees `call`'s
+  `training` argument and passes it twice (2.15's rnn_test: "got multiple
+  values for argument 'training'"), and autograph is turned off for
+  everything the function calls, a user's layers included. This is the
+  mark autograph puts on its own functions: the function itself, unwrapped.
+  canned/rnn.py, canned/head/binary_class_head.py. Checked on TF 2.21.
+  """
+  return autograph_api.autograph_artifact(function)
 
 
 # --- Variables --------------------------------------------------------------

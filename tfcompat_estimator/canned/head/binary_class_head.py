@@ -7,6 +7,7 @@ from tfcompat_estimator.canned import metric_keys
 from tfcompat_estimator.canned import prediction_keys
 from tfcompat_estimator.canned.head import base_head
 from tfcompat_estimator.canned.head import label_lookup
+from tfcompat_estimator.platform import tf_internals
 
 _v1 = tf.compat.v1
 _keys = metric_keys.MetricKeys
@@ -28,11 +29,11 @@ class AccuracyBaseline(tf_keras.metrics.Metric):
     super().__init__(name=name)
     self._label_mean = label_mean
 
-  @tf.autograph.experimental.do_not_convert
+  @tf_internals.leave_unconverted
   def update_state(self, *args, **kwargs):
     del args, kwargs
 
-  @tf.autograph.experimental.do_not_convert
+  @tf_internals.leave_unconverted
   def result(self):
     total = self._label_mean.total
     count = self._label_mean.count
