@@ -126,7 +126,7 @@ def _all_finite(named, mode):
     owner = [i for i, (_, value) in enumerate(named)
              for _ in range(tf.compat.dimension_value(value.shape[1]))]
     bad = tf.reduce_any(tf.logical_not(tf.math.is_finite(side_by_side)), 0)
-    shown = tf.gather(keys, tf.unique(tf.boolean_mask(owner, bad)).y)
+    shown = tf.gather(keys, tf.unique(tf.gather(owner, tf.where(bad)[:, 0])).y)
     return tf.debugging.Assert(False, [
         'numeric_column features with NaN or Inf values, which '
         f'{mode} steps cannot use:', shown])

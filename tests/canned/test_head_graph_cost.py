@@ -1,0 +1,98 @@
+"""What a head builds into each graph: every piece once, checks kept small.
+
+Every op a head builds is paid twice by each process: building it in Python,
+and compiling the loop that runs it (its first call). These tests pin the
+structure that keeps that cost down, next to tests elsewhere (test_heads.py,
+test_canned_bad_input.py) that the checks still fail with 2.15's words.
+"""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tfcompat_estimator.canned.head import base_head
+
+_EVAL = tf.estimator.ModeKeys.EVAL
+
+
+def _ops(graph):
+  """Every op of `graph` and of the functions it calls (branch bodies)."""
+  graph_def = graph.as_graph_def()
+  nodes = list(graph_def.node)
+  for function in graph_def.library.function:
+    nodes.extend(function.node_def)
+  return nodes
+
+
+def _eval_graph(head, logits_dim, labels_dtype):
+  def build(x, labels):
+    head.create_estimator_spec(
+        features={'x': x}, mode=_EVAL,
+        logits=tf.compat.v1.layers.dense(x, logits_dim), labels=labels)
+
+  return tf.compat.v1.wrap_function(build, [
+      tf.TensorSpec([None, 2], tf.float32),
+      tf.TensorSpec([None, 1], labels_dtype)]).graph
+
+
+@pytest.mark.parametrize('head, logits_dim, labels_dtype, loss_op', [
+    (tf.estimator.MultiClassHead(3), 3, tf.int64,
+     'SparseSoftmaxCrossEntropyWithLogits'),
+    (tf.estimator.BinaryClassHead(), 1, tf.float32, 'Log1p'),
+    (tf.estimator.RegressionHead(), 1, tf.float32, 'SquaredDifference'),
+])
+def test_an_eval_spec_builds_its_loss_and_label_checks_once(
+    head, logits_dim, labels_dtype, loss_op):
+  """The loss and the metrics share one per-example loss and label check."""
+  ops = _ops(_eval_graph(head, logits_dim, labels_dtype))
+  assert sum(op.op == loss_op for op in ops) == 1
+  label_checks = {op.name.split('/cond')[0] for op in ops
+                  if op.op in ('If', 'StatelessIf') and
+                  'check_label_range' in op.name}
+  assert len(label_checks) == (0 if loss_op == 'SquaredDifference' else 1)
+
+
+def test_an_eval_spec_shares_loss_terms_only_while_it_is_built():
+  """`loss()` called on its own afterwards builds its own terms again."""
+  head = tf.estimator.MultiClassHead(3)
+
+  def build(x, labels):
+    logits = tf.compat.v1.layers.dense(x, 3)
+    head.create_estimator_spec(features={'x': x}, mode=_EVAL, logits=logits,
+                               labels=labels)
+    head.loss(labels=labels, logits=logits, features={'x': x})
+
+  graph = tf.compat.v1.wrap_function(build, [
+      tf.TensorSpec([None, 2], tf.float32),
+      tf.TensorSpec([None, 1], tf.int64)]).graph
+  assert sum(op.op == 'SparseSoftmaxCrossEntropyWithLogits'
+             for op in _ops(graph)) == 2
+
+
+def test_the_label_range_check_is_one_branch():
+  """Its failure branch holds plain assertions, not further branches."""
+  def build(labels):
+    base_head.check_label_range(labels, 3)
+
+  graph = tf.compat.v1.wrap_function(
+      build, [tf.TensorSpec([None, 1], tf.int64)]).graph
+  ops = _ops(graph)
+  assert sum(op.op in ('If', 'StatelessIf') for op in ops) == 1
+  assert sum(op.op == 'Assert' for op in ops) == 2
+
+
+def test_the_one_branch_label_check_names_every_bad_label():
+  def check(labels):
+    return base_head.check_label_range(labels, 3)
+
+  checked = tf.compat.v1.wrap_function(
+      check, [tf.TensorSpec([None, 1], tf.int64)])
+  np.testing.assert_array_equal(checked(tf.constant([[0], [2]], tf.int64)),
+                                [[0], [2]])
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r'Labels must be <= n_classes - 1 \(n_classes=3\):'
+                     r'\] \[3 7\]'):
+    checked(tf.constant([[3], [1], [7]], tf.int64))
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r'Labels must be >= 0:\] \[-1\]'):
+    checked(tf.constant([[-1], [1]], tf.int64))
