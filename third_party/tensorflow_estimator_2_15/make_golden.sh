@@ -22,7 +22,8 @@ assert metadata.version("tensorflow-estimator") == "2.15.0"
 PYEOF
 then
   "$PY" -m pip install --upgrade pip
-  "$PY" -m pip install "tensorflow-cpu==2.15.1" "tensorflow-estimator==2.15.0"
+  "$PY" -m pip install -c "$HERE/constraints.txt" \
+    "tensorflow-cpu==2.15.1" "tensorflow-estimator==2.15.0"
 fi
 
 if [ "${1:-}" = "--venv-only" ]; then exit 0; fi
