@@ -24,11 +24,18 @@ def _ops(graph):
   return nodes
 
 
+def _logits(x, dim):
+  # Seeded: an unseeded Keras initializer draws from tf_keras' process-wide
+  # seed generator, which would shift the initial weights of later tests.
+  return tf.compat.v1.layers.dense(
+      x, dim, kernel_initializer=tf.compat.v1.zeros_initializer())
+
+
 def _eval_graph(head, logits_dim, labels_dtype):
   def build(x, labels):
     head.create_estimator_spec(
-        features={'x': x}, mode=_EVAL,
-        logits=tf.compat.v1.layers.dense(x, logits_dim), labels=labels)
+        features={'x': x}, mode=_EVAL, logits=_logits(x, logits_dim),
+        labels=labels)
 
   return tf.compat.v1.wrap_function(build, [
       tf.TensorSpec([None, 2], tf.float32),
@@ -57,7 +64,7 @@ def test_an_eval_spec_shares_loss_terms_only_while_it_is_built():
   head = tf.estimator.MultiClassHead(3)
 
   def build(x, labels):
-    logits = tf.compat.v1.layers.dense(x, 3)
+    logits = _logits(x, 3)
     head.create_estimator_spec(features={'x': x}, mode=_EVAL, logits=logits,
                                labels=labels)
     head.loss(labels=labels, logits=logits, features={'x': x})
