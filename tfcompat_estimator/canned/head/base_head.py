@@ -193,16 +193,17 @@ class SingleHead(Head):
 
   @contextlib.contextmanager
   def _sharing_loss_terms(self):
-    """One set of label checks and per-example losses for a whole EVAL spec.
+    """One set of label checks and per-example losses for a whole spec.
 
-    `loss()` and `update_metrics()` each derive the same terms from the same
-    logits, labels and features; 2.15 built them twice. Each copy is a label
-    range check (a branch holding the failure message's ops), the loss and
-    the logits check: on the benchmark's canned DNN, 127 of the evaluation
-    loop's 821 nodes, paid in building the graph and again in compiling the
-    loop (its first evaluate() 6-12% faster without them). Keyed by the
-    objects' ids, which stay valid because the caller holds the objects for
-    the whole block.
+    In an EVAL spec, `loss()` and `update_metrics()` each derive the same
+    terms from the same logits, labels and features; 2.15 built them twice.
+    Each copy is a label range check (a branch holding the failure
+    message's ops), the loss and the logits check: on the benchmark's canned
+    DNN, 127 of the evaluation loop's 821 nodes, paid in building the graph
+    and again in compiling the loop (with the one-branch label check below,
+    the canned models' first evaluate() got 9-11% faster in paired runs).
+    Keyed by the objects' ids, which stay valid because the caller holds the
+    objects for the whole block.
     """
     self._shared_loss_terms = {}
     try:
@@ -230,20 +231,16 @@ class SingleHead(Head):
         return model_fn_lib.EstimatorSpec(
             mode=ModeKeys.PREDICT, predictions=predictions,
             export_outputs=self._export_outputs(predictions))
-      if mode == ModeKeys.EVAL:
-        with self._sharing_loss_terms():
-          loss = self.loss(labels=labels, logits=logits, features=features,
-                           mode=mode,
-                           regularization_losses=regularization_losses)
-          eval_metrics = self.update_metrics(
-              self.metrics(regularization_losses=regularization_losses),
-              features, logits, labels,
-              regularization_losses=regularization_losses)
-        return model_fn_lib.EstimatorSpec(
-            mode=ModeKeys.EVAL, predictions=predictions, loss=loss,
-            eval_metric_ops=eval_metrics)
-      loss = self.loss(labels=labels, logits=logits, features=features,
-                       mode=mode, regularization_losses=regularization_losses)
+      with self._sharing_loss_terms():
+        loss = self.loss(labels=labels, logits=logits, features=features,
+                         mode=mode, regularization_losses=regularization_losses)
+        if mode == ModeKeys.EVAL:
+          return model_fn_lib.EstimatorSpec(
+              mode=ModeKeys.EVAL, predictions=predictions, loss=loss,
+              eval_metric_ops=self.update_metrics(
+                  self.metrics(regularization_losses=regularization_losses),
+                  features, logits, labels,
+                  regularization_losses=regularization_losses))
       if mode != ModeKeys.TRAIN:
         raise ValueError(f'mode={mode} unrecognized.')
       train_op = create_estimator_spec_train_op(
