@@ -405,10 +405,10 @@ class CapturedModel:
     return self._pruned(elements, run_ops, True)[0]
 
   def step_for(self, elements, run_ops=()):
-    """`step(iterator)`: draws one batch, returns the values of `elements`.
+    """`step(iterator)`: draws a batch, returns the values of `elements`.
 
-    Values come in `elements` order (None for operations); `step` returns
-    None at end of input. Drawing the batch inside the compiled call saves the
+    `step` is a `CompiledStep`. Values come in `elements` order (None for
+    operations); `step` returns None at end of input. Drawing the batch inside the compiled call saves the
     Python-side iterator step and argument binding, most of the cost of a
     hooked step. End of input is a flag rather than an OutOfRangeError: TF
     leaks about 1 KB for each error raised out of an eager function call,
@@ -416,7 +416,7 @@ class CapturedModel:
     """
     key = ('step',) + _fetch_key(elements, run_ops)
     if key not in self._prune_cache:
-      self._prune_cache[key] = _optional_step(
+      self._prune_cache[key] = CompiledStep(
           self.pruned_for(elements, run_ops), len(elements))
     return self._prune_cache[key]
 
@@ -435,20 +435,28 @@ class CapturedModel:
     return self._prune_cache[key]
 
 
-def _optional_step(pruned, n_elements):
-  """Wraps `pruned` as `step(iterator)` for `step_for`."""
+class CompiledStep:
+  """One step as one compiled call that draws its batch (`step_for`)."""
 
-  @tf.function(autograph=False)
-  def draw(iterator):
-    return loops.next_step(iterator, pruned, n_elements)
+  def __init__(self, pruned, n_elements):
+    self._pruned = pruned
+    self._n_elements = n_elements
 
-  def step(iterator):
-    has_batch, values = draw(iterator)
+    def draw(iterator):
+      return loops.next_step(iterator, pruned, n_elements)
+
+    # `(ran, values)`; a parameter-server worker runs this function itself,
+    # the chief then unpacks its result.
+    self.draw = tf.function(draw, autograph=False)
+
+  def __call__(self, iterator):
+    return self.unpack(*self.draw(iterator))
+
+  def unpack(self, has_batch, values):
+    """`draw`'s result as the elements' values, or None at end of input."""
     if not has_batch:
       return None
-    return loops.with_operations(pruned, n_elements, values)
-
-  return step
+    return loops.with_operations(self._pruned, self._n_elements, values)
 
 
 def _writers(variables):

@@ -4,10 +4,10 @@ The behaviours 2.15 installed as hooks (LoggingTensorHook for loss/step,
 StepCounterHook, SummarySaverHook, CheckpointSaverHook, NanTensorHook,
 StopAtStepHook) are done natively here, on a schedule known ahead of time
 (`train_schedule`). Between the steps where one of them needs a value, steps
-run in bulk inside a compiled loop, and the step that needs it (to log the
-loss or write summaries) ends the same compiled call instead of costing a call
-of its own. User hooks see every step through the hook protocol, except the
-steps `hook_schedule` proves a hook ignores (e.g. between a
+run in bulk inside a compiled loop; the step that needs it (to log the loss
+or write summaries) is one compiled call of its own, which draws its batch
+inside the call. User hooks see every step through the hook protocol, except
+the steps `hook_schedule` proves a hook ignores (e.g. between a
 LoggingTensorHook's every_n_iter logs).
 """
 
@@ -77,7 +77,6 @@ class TrainLoop:
     except BaseException:
       self._batches.close()
       raise
-    self._loop = None  # the compiled train loop last used
     self._last_log_time = None
     self._loss = None
     self._listener_stop = False
@@ -196,7 +195,7 @@ class TrainLoop:
   def _global_step(self):
     return int(self.captured.global_step.numpy())
 
-  def _fetches(self, want_summary=True):
+  def _fetches(self, want_summary):
     """The loop's own fetches of a hooked step."""
     fetches = {'loss': self.captured.spec.loss,
                'step': self.captured.global_step_read}
@@ -205,38 +204,31 @@ class TrainLoop:
     return fetches
 
   def _run_compiled(self, step, quiet, wants):
-    """`quiet` steps in one compiled call, ended by a hooked step if `wants`.
+    """`quiet` steps in one compiled call, then a hooked step if `wants`.
 
     The hooks' counters pass the quiet steps first, so they see the hooked
     step through the hook protocol as if it had been run on its own.
     """
     hook_schedule.skip(self._hooks, quiet)
-    if wants is None:
-      self._run_loop(step, quiet, None)
-    else:
-      self._run_hooked(wants, compiled_after=(step, quiet))
+    if quiet:
+      self._run_quiet(quiet)
+    if wants is not None:
+      if quiet:
+        self._count_rate(step + quiet)  # as `_run` would have between calls
+      self._run_hooked(wants)
 
-  def _run_loop(self, step, n, final):
-    """Runs `n` steps, then the hooked step fetching `final = (elements, run_ops)`.
+  def _run_quiet(self, n):
+    """Runs `n` steps no hook sees, in compiled calls.
 
-    Returns that step's numpy values. Without `final`, the last loop built
-    runs with its final step switched off (one graph to trace, not two).
+    Raises:
+      NanLossDuringTrainingError: a step's loss was not finite.
+      EndOfInput: the input ended first (the steps before it count).
     """
-    if final is not None or self._loop is None:
-      elements, run_ops = final or (list(self._fetches().values()),
-                                    [self.captured.train_op])
-      final_fn = self.captured.pruned_for(elements, run_ops)
-      self._loop = self.captured.cached(
-          ('train_loop', final_fn.name), lambda: loops.make_loop(
-              self.captured.pruned_for([self.captured.spec.loss],
-                                       [self.captured.train_op]),
-              watch_loss=True, final_fn=final_fn, n_final=len(elements)))
     if self._batches.on_workers:
-      steps_run, loss, stopped, final_ran, values = self._run_on_workers(
-          n, final is not None)
+      steps_run, loss, stopped = self._quiet_on_workers(n)
     else:
-      steps_run, loss, stopped, final_ran, values = self._loop(
-          self._batches.iterator, tf.constant(n), tf.constant(final is not None))
+      steps_run, loss, stopped = self._quiet_loop()(self._batches.iterator,
+                                                    tf.constant(n))
     steps_run = int(steps_run)
     self._schedule.iteration += steps_run
     if bool(stopped):
@@ -245,56 +237,56 @@ class TrainLoop:
       raise end_of_input.EndOfInput
     if steps_run:
       self._loss = loss.numpy()
-    if final is None:
-      return None
-    if n:
-      self._count_rate(step + n)  # as `_run` would have between two calls
-    if not bool(final_ran):
-      raise end_of_input.EndOfInput
-    return [feed_values.to_numpy(v) for v in loops.with_operations(
-        final_fn, len(elements), values)]
 
-  def _run_on_workers(self, n, final):
-    """`self._loop`'s results, its steps run by the parameter-server workers.
+  def _quiet_loop(self):
+    return self.captured.cached('train_loop', lambda: loops.make_loop(
+        self.captured.pruned_for([self.captured.spec.loss],
+                                 [self.captured.train_op]),
+        watch_loss=True))
 
-    The `n` quiet steps are split into one compiled call per worker, run
-    concurrently; the hooked step, if `final`, runs after them, so the
-    values it returns follow every step before it. A call whose worker was
-    lost with its result counts no steps (the loop reads the global step, so
-    none are run twice on that account); a lost hooked step runs again,
-    since hooks wait for its values.
+  def _quiet_on_workers(self, n):
+    """The quiet loop's results, its steps run by the parameter-server workers.
+
+    The steps are split into one compiled call per worker, run
+    concurrently. A call whose worker was lost with its result counts no
+    steps (the loop reads the global step, so none are run twice on that
+    account).
     """
     strategy = self._strategy
     workers = parameter_servers.num_workers(strategy)
     sizes = [n // workers + (1 if i < n % workers else 0)
              for i in range(min(n, workers))]
-    calls = [self._schedule_loop(size, False) for size in sizes]
-    hooked = self._schedule_loop(0, True) if final else None
+    loop = self._quiet_loop()
+    calls = [parameter_servers.schedule(
+        strategy, loop, (self._batches.iterator, tf.constant(size)))
+             for size in sizes]
     results = [r for r in map(parameter_servers.fetch, calls) if r is not None]
-    if final:
-      results.append(self._hooked_result(hooked))
     steps_run = sum(int(r[0]) for r in results)
     ran = [r for r in results if int(r[0])]
     loss = ran[-1][1] if ran else 0.0
     stopped = any(bool(r[2]) for r in results)
     if stopped:  # the first call that stopped says why (NaN or end of input)
       loss = next(r[1] for r in results if bool(r[2]))
-    final_ran, values = (results[-1][3], results[-1][4]) if final else (
-        False, [])
-    return steps_run, tf.constant(loss), stopped, final_ran, values
+    return steps_run, tf.constant(loss), stopped
 
-  def _schedule_loop(self, n, final):
-    return parameter_servers.schedule(
-        self._strategy, self._loop,
-        (self._batches.iterator, tf.constant(n), tf.constant(final)))
+  def _hooked_on_workers(self, elements, run_ops,
+                         attempts=_HOOKED_STEP_ATTEMPTS):
+    """A hooked step's values, run by a worker, again while workers are lost.
 
-  def _hooked_result(self, call, attempts=_HOOKED_STEP_ATTEMPTS):
-    """The hooked step's result, run again while workers are lost with it."""
+    Hooks wait for its values, so a step lost with its result runs again.
+
+    Raises:
+      EndOfInput: the worker's input had ended.
+    """
+    step = self.captured.step_for(elements, run_ops)
     for _ in range(attempts):
-      result = parameter_servers.fetch(call)
+      result = parameter_servers.fetch(parameter_servers.schedule(
+          self._strategy, step.draw, (self._batches.iterator,)))
       if result is not None:
-        return result
-      call = self._schedule_loop(0, True)
+        values = step.unpack(*result)
+        if values is None:
+          raise end_of_input.EndOfInput
+        return [feed_values.to_numpy(v) for v in values]
     raise parameter_servers.ParameterServerError(
         f'Parameter-server training stopped: {attempts} workers in a row '
         'were lost with the result of the step the hooks wait for. Check '
@@ -302,29 +294,22 @@ class TrainLoop:
         'from the latest checkpoint in model_dir.')
 
   def _run_single(self, step):
-    wants = self._schedule.wants_at(step)
-    if self._batches.on_workers:
-      # A worker reads the batch: the step is a compiled call of no quiet
-      # steps, ended by this one.
-      self._run_hooked(wants, compiled_after=(step, 0))
-    else:
-      self._run_hooked(wants)
+    self._run_hooked(self._schedule.wants_at(step))
 
-  def _run_hooked(self, wants, compiled_after=None):
+  def _run_hooked(self, wants):
     """One step through the hook protocol, then its loss log and summary.
 
     In 2.15's order: the hooks' `before_run`, the step, a due checkpoint,
-    the hooks' `after_run`. `compiled_after = (step, n)` computes it at the
-    end of a compiled call of `n` quiet steps from `step`; None computes it
-    with the session.
+    the hooks' `after_run`. A worker computes the step when the input is
+    on parameter-server workers; the session computes it otherwise.
     """
     hooked = hooked_step.HookedStep(self._session, self._runner,
                                     self._fetches(wants.summary))
     run_ops = [self.captured.train_op]
-    if compiled_after is None:
-      computed = hooked.compute(self._batches, run_ops)
+    if self._batches.on_workers:
+      computed = self._hooked_on_workers(hooked.elements, run_ops)
     else:
-      computed = self._run_loop(*compiled_after, (hooked.elements, run_ops))
+      computed = hooked.compute(self._batches, run_ops)
     results = hooked.results(computed)
     self._save_before_hooks(results.main)
     values = hooked.finish(results)

@@ -1,0 +1,73 @@
+"""How many copies of the training step a train() call compiles.
+
+Each copy of the step in a compiled function is paid on that function's
+first call (instantiation, Grappler, executor creation): the largest part
+of the first train() of a process. The quiet steps' loop and the hooked
+step are separate functions, so a train() that runs no quiet step compiles
+one copy, and a longer one reuses it next to the loop's.
+"""
+
+import numpy as np
+import tensorflow as tf
+from tensorflow.python.eager import context
+
+_APPLY_OP = 'ResourceApplyGradientDescent'
+
+
+def _model_fn(features, labels, mode):
+  logits = tf.compat.v1.layers.dense(
+      features['x'], 1, kernel_initializer=tf.compat.v1.zeros_initializer())
+  loss = tf.compat.v1.losses.mean_squared_error(labels, logits)
+  tf.compat.v1.summary.scalar('logits_mean', tf.reduce_mean(logits))
+  train_op = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(
+      loss, tf.compat.v1.train.get_global_step())
+  return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+def _input_fn():
+  x = np.arange(64, dtype=np.float32).reshape(32, 2) / 64
+  y = x.sum(axis=1, keepdims=True)
+  return tf.data.Dataset.from_tensor_slices(({'x': x}, y)).repeat().batch(4)
+
+
+def _step_copies(known):
+  """Functions called since `known` was listed that apply the update.
+
+  A function the context holds but no other calls is not a copy that runs
+  (the captured model_fn graph is one).
+  """
+  ctx = context.context()
+  defs = {name: ctx.get_function_def(name)
+          for name in set(ctx.list_function_names()) - known}
+  called = {attr.func.name for fdef in defs.values()
+            for node in fdef.node_def for attr in node.attr.values()
+            if attr.HasField('func')}
+  return sorted(name for name, fdef in defs.items() if name in called and any(
+      node.op == _APPLY_OP for node in fdef.node_def))
+
+
+def test_a_one_step_train_compiles_one_copy_of_the_step(tmp_path):
+  known = set(context.context().list_function_names())
+  estimator = tf.estimator.Estimator(_model_fn, str(tmp_path))
+  estimator.train(_input_fn, steps=1)
+  assert len(_step_copies(known)) == 1
+
+  # The next call's first step is hooked again (its loss log and summaries
+  # are due) and reuses that copy; its other steps add the quiet loop's.
+  estimator.train(_input_fn, steps=20)
+  assert len(_step_copies(known)) == 2
+  assert estimator.get_variable_value('global_step') == 21
+
+
+def test_quiet_and_hooked_steps_alternate_without_losing_one(tmp_path):
+  """A hook every 10 steps, the loss log every 7, summaries every 5."""
+  logged = []
+  hook = tf.compat.v1.train.LoggingTensorHook(
+      {'step': 'global_step'}, every_n_iter=10,
+      formatter=lambda values: logged.append(int(values['step'])) or '')
+  config = tf.estimator.RunConfig(log_step_count_steps=7,
+                                  save_summary_steps=5)
+  estimator = tf.estimator.Estimator(_model_fn, str(tmp_path), config=config)
+  estimator.train(_input_fn, steps=30, hooks=[hook])
+  assert logged == [0, 10, 20]
+  assert estimator.get_variable_value('global_step') == 30
