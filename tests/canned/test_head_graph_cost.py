@@ -59,6 +59,38 @@ def test_an_eval_spec_builds_its_loss_and_label_checks_once(
   assert len(label_checks) == (0 if loss_op == 'SquaredDifference' else 1)
 
 
+def _weight_checks(head, logits_dim, labels_dim, labels_dtype, weighted):
+  """The run-time weight shape checks an eval spec's metrics build."""
+  def build(x, labels, weights):
+    features = {'x': x, 'w': weights} if weighted else {'x': x}
+    head.create_estimator_spec(
+        features=features, mode=_EVAL, logits=_logits(x, logits_dim),
+        labels=labels)
+
+  graph = tf.compat.v1.wrap_function(build, [
+      tf.TensorSpec([None, 2], tf.float32),
+      tf.TensorSpec([None, labels_dim], labels_dtype),
+      tf.TensorSpec([None, 1], tf.float32)]).graph
+  return sum(op.op in ('If', 'StatelessIf') and
+             'assert_broadcastable' in op.name for op in _ops(graph))
+
+
+@pytest.mark.parametrize('make_head, logits_dim, labels_dim, labels_dtype', [
+    (tf.estimator.BinaryClassHead, 1, 1, tf.float32),
+    (lambda **kw: tf.estimator.MultiLabelHead(3, **kw), 3, 3, tf.int64),
+])
+def test_unweighted_metrics_check_no_weight_shapes_at_run_time(
+    make_head, logits_dim, labels_dim, labels_dtype):
+  """Without a weight column the metrics get the scalar 1., not a tensor.
+
+  A weight column's weights are still broadcast and checked, as in 2.15.
+  """
+  shapes = (logits_dim, labels_dim, labels_dtype)
+  assert _weight_checks(make_head(), *shapes, weighted=False) == 0
+  assert _weight_checks(make_head(weight_column='w'), *shapes,
+                        weighted=True) > 0
+
+
 def test_an_eval_spec_shares_loss_terms_only_while_it_is_built():
   """`loss()` called on its own afterwards builds its own terms again."""
   head = tf.estimator.MultiClassHead(3)

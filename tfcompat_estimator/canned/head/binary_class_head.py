@@ -163,8 +163,7 @@ class BinaryClassHead(base_head.SingleHead):
     base_head.update_metric_with_broadcast_weights(
         eval_metrics[key(_keys.LABEL_MEAN)], labels, weights)
     eval_metrics[key(_keys.ACCURACY_BASELINE)].update_state()
-    auc_weights = None if weights is None else (
-        tf.__internal__.ops.broadcast_weights(weights, logistic))
+    auc_weights = base_head.broadcast_weights(weights, logistic)
     for name in (_keys.AUC, _keys.AUC_PR):
       eval_metrics[key(name)].update_state(
           y_true=labels, y_pred=logistic, sample_weight=auc_weights)
