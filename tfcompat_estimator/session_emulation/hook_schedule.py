@@ -88,9 +88,8 @@ def _rules(hook):
 def known(hooks):
   """Whether `quiet_steps` knows every hook.
 
-  A known hook's `before_run` reads no session state, so for the step after
-  its quiet steps it may be called before those steps have run: that step
-  can then end their compiled loop.
+  Then the step after the quiet steps may be hooked: the train loop runs
+  the quiet steps in one compiled call and that step right after.
   """
   return all(_rules(hook) is not None for hook in hooks)
 
