@@ -188,6 +188,21 @@ def _dataset_input(batch, epochs):
       ({'x': _X}, _Y)).repeat(epochs).batch(batch)), []
 
 
+def _one_shot_input(batch, epochs):
+  """The dataset's one-shot iterator's tensors (tensorflow/models' samples)."""
+  return (lambda: tf.compat.v1.data.make_one_shot_iterator(
+      _dataset_input(batch, epochs)[0]()).get_next()), []
+
+
+def _one_shot_worked_input(batch, epochs):
+  """An input_fn that works on a one-shot iterator's tensors."""
+  def input_fn():
+    features, labels = _one_shot_input(batch, epochs)[0]()
+    return {'x': features['x'] * 1.0}, labels
+
+  return input_fn, []
+
+
 def _numpy_input(batch, epochs):
   return tf.compat.v1.estimator.inputs.numpy_input_fn(
       {'x': _X}, _Y, batch_size=batch, num_epochs=epochs, shuffle=False), []
@@ -219,6 +234,8 @@ def input_pipelines():
   result = {}
   pipelines = [('initializable', _initializable_input),
                ('queue', _queue_input), ('dataset', _dataset_input),
+               ('one_shot', _one_shot_input),
+               ('one_shot_worked', _one_shot_worked_input),
                ('numpy', _numpy_input)]
   if WORLD != 'v2':  # a TF2 caller's input_fn is called eagerly: no tensors
     pipelines.append(('numpy_wrapped', _numpy_wrapped_input))

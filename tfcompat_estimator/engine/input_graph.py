@@ -75,6 +75,10 @@ class InputGraph:
     self._prune_lock = threading.Lock()
     self._coord = None
     self._threads = []
+    # What a step of the graph does besides drawing its outputs.
+    self._runs_more = bool(
+        init_op is not None or self._summary_op is not None or
+        graph.get_collection(_v1.GraphKeys.QUEUE_RUNNERS))
     if init_op is not None:
       self.run(init_op)
 
@@ -144,6 +148,33 @@ class InputGraph:
       return self._call(self._outputs, feed_dict)
     except tf.errors.OutOfRangeError:
       raise end_of_input.EndOfInput from None
+
+  def iterator_dataset(self):
+    """The outputs as an eager dataset of flat tuples, or None.
+
+    That is when the outputs are exactly values of one one-shot iterator's
+    `get_next()` (the classic `make_one_shot_iterator(ds).get_next()`
+    input_fn) and a step of the graph does nothing else (no placeholders,
+    variables, queue runners or summaries): each step then only draws the
+    dataset's next element, so the dataset itself is the input and compiled
+    loops can consume it. Run step by step from Python instead, tensorflow/
+    models' custom_estimator sample trained at 0.28x 2.15's rate.
+    """
+    ops = {t.op for t in self._outputs}
+    if self._runs_more or len(ops) != 1:
+      return None
+    (get_next,) = ops
+    if get_next.type != 'IteratorGetNext':
+      return None
+    iterator_name = get_next.inputs[0].name
+    for variant, detached in zip(self._variants, self._detached):
+      if detached.input_name == iterator_name and all(
+          spec.dtype != tf.variant for spec in detached.specs):
+        indices = [t.value_index for t in self._outputs]
+        return tf.data.experimental.from_variant(
+            variant, detached.specs).map(
+                lambda *flat: tuple(flat[i] for i in indices))
+    return None
 
   def dataset(self, element_spec):
     """The dataset of the graph's one-shot iterator, as an eager dataset.

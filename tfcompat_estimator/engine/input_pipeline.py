@@ -188,6 +188,13 @@ class BatchSource:
         _present(features, labels), expand_composites=True))
     if dataset_spec is not None:
       return self.input_graph.dataset(dataset_spec)
+    if initializer is None and (labels is not None or
+                                not isinstance(features, (tuple, list))):
+      batches = self.input_graph.iterator_dataset()
+      if batches is not None:
+        element = features if labels is None else (features, labels)
+        return batches.map(lambda *flat: tf.nest.pack_sequence_as(
+            element, flat, expand_composites=True))
     if initializer is not None:
       self.input_graph.run(initializer)
     self.features_spec = tf.nest.map_structure(_spec_of, features)
