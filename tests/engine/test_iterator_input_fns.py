@@ -46,11 +46,29 @@ def _features_only():
       tf.data.Dataset.from_tensor_slices({'x': _X}).batch(4)).get_next()
 
 
+def _sparse_dataset():
+  ids = tf.sparse.from_dense(np.array([[1, 0, 3], [0, 0, 2]] * 10, np.int64))
+  return tf.data.Dataset.from_tensor_slices(({'ids': ids, 'x': _X}, _Y)).batch(4)
+
+
+def _sparse():
+  return _v1.data.make_one_shot_iterator(_sparse_dataset()).get_next()
+
+
+def _sparse_reshaped():
+  features, labels = _sparse()
+  ids = features['ids']
+  wider = tf.SparseTensor(ids.indices, ids.values, [4, 10])
+  return {'ids': wider, 'x': features['x']}, labels
+
+
 @pytest.mark.parametrize('input_fn, reads_dataset', [
     (_one_shot, True),
     (_features_only, True),
+    (_sparse, True),
     (_placeholder_fed, False),
     (_worked_on, False),
+    (_sparse_reshaped, False),
 ])
 def test_only_a_bare_iterator_input_is_read_as_its_dataset(input_fn,
                                                            reads_dataset):
@@ -60,6 +78,20 @@ def test_only_a_bare_iterator_input_is_read_as_its_dataset(input_fn,
     assert (batches.iterator is not None) == reads_dataset
     features, _ = batches.element_spec
     assert features['x'] == tf.TensorSpec([None, 2], tf.float32)
+  finally:
+    batches.close()
+
+
+@pytest.mark.parametrize('input_fn', [_sparse, _sparse_reshaped])
+def test_sparse_batches_keep_their_values_and_dense_shape(input_fn):
+  batches = input_pipeline.BatchSource(input_fn, _TRAIN, {},
+                                       tf.estimator.RunConfig())
+  try:
+    ids = tf.nest.pack_sequence_as(batches.element_spec, batches.flat_batch(),
+                                   expand_composites=True)[0]['ids']
+    np.testing.assert_array_equal(ids.values, [1, 3, 2, 1, 3, 2])
+    np.testing.assert_array_equal(
+        ids.dense_shape, [4, 10] if input_fn is _sparse_reshaped else [4, 3])
   finally:
     batches.close()
 

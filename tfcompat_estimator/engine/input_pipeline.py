@@ -190,11 +190,10 @@ class BatchSource:
       return self.input_graph.dataset(dataset_spec)
     if initializer is None and (labels is not None or
                                 not isinstance(features, (tuple, list))):
-      batches = self.input_graph.iterator_dataset()
+      batches = self.input_graph.iterator_dataset(
+          features if labels is None else (features, labels))
       if batches is not None:
-        element = features if labels is None else (features, labels)
-        return batches.map(lambda *flat: tf.nest.pack_sequence_as(
-            element, flat, expand_composites=True))
+        return batches
     if initializer is not None:
       self.input_graph.run(initializer)
     self.features_spec = tf.nest.map_structure(_spec_of, features)
