@@ -3,8 +3,10 @@
 A legacy program written the TF1 way starts with
 `tf.compat.v1.disable_v2_behavior()`; the engine then calls its input_fn in
 a graph, as 2.15 did. The issue's target: such programs train no slower
-than the same program in TF2 mode. Each run is its own process (the switch
-is process-wide), the two modes interleaved round by round.
+than the same program in TF2 mode. A third run is the TF1 program as the
+tutorials of its time wrote it, its input_fn returning
+`make_one_shot_iterator(dataset).get_next()`. Each run is its own process
+(the switch is process-wide), the modes interleaved round by round.
 
   python bench/tf1_mode.py                                  # 3 rounds
   python bench/tf1_mode.py --workloads custom_model_fn --rounds 1
@@ -26,7 +28,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 import run as bench_run  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-MODES = ('v2', 'v1')  # TF2 behaviour; after disable_v2_behavior()
+# TF2 behaviour; after disable_v2_behavior(); that and an iterator's tensors.
+MODES = ('v2', 'v1', 'v1_iterator')
 DEFAULT_WORKLOADS = ('dnn_dense', 'wide_deep_sparse', 'custom_model_fn')
 
 
@@ -36,12 +39,16 @@ def child(workload, mode, scale):
   import tfcompat_estimator  # pylint: disable=g-import-not-at-top
   tfcompat_estimator.install()
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
-  if mode == 'v1':
+  if mode in ('v1', 'v1_iterator'):
     tf.compat.v1.disable_v2_behavior()
   import estimator_contender  # pylint: disable=g-import-not-at-top
   import workloads  # pylint: disable=g-import-not-at-top
   work = workloads.WORKLOADS[workload]()
   work.data('train')
+  if mode == 'v1_iterator':
+    dataset_fn = work.train_input_fn
+    work.train_input_fn = lambda: tf.compat.v1.data.make_one_shot_iterator(
+        dataset_fn()).get_next()
   est = work.estimator(tempfile.mkdtemp(),
                        tf.estimator.RunConfig(tf_random_seed=1))
   start = time.perf_counter()
@@ -88,25 +95,28 @@ def _report(runs, names, args):
       f'- rounds (modes interleaved, one process each): {args.rounds}',
       '',
       'v1: the program calls `tf.compat.v1.disable_v2_behavior()` first; v2: '
-      'TF2 behaviour. Training steps/s: the median of the global_step/sec '
+      'TF2 behaviour; v1 iterator: v1, its input_fn returning '
+      '`make_one_shot_iterator(dataset).get_next()`. Training steps/s: the median of the global_step/sec '
       'values logged during a 2000-step `train()` after a 200-step one '
       '(as in bench/RESULTS.md); first train: that first 200-step call, '
       'graph building included. Medians (min-max) over the rounds. Target: '
       'v1 no slower than v2 (ratio >= 1.0x, within the noise of these '
       'runs).',
       '',
-      '| workload | metric | v2 | v1 | v1 vs v2 |',
-      '|---|---|---|---|---|',
+      '| workload | metric | v2 | v1 | v1 iterator | v1 vs v2 | '
+      'v1 iterator vs v2 |',
+      '|---|---|---|---|---|---|---|',
   ]
   for name in names:
     for metric, faster_is_larger in (('train_steps_per_sec', True),
                                      ('first_train_sec', False)):
       values = [[r[metric] for r in runs[name, mode]] for mode in MODES]
       cells = [bench_run.spread_cell(v) for v in values]
-      v2, v1 = map(statistics.median, values)
-      ratio = v1 / v2 if faster_is_larger else v2 / v1
-      lines.append(f'| {name} | {metric} | {cells[0]} | {cells[1]} | '
-                   f'{ratio:.2f}x |')
+      v2, *tf1 = map(statistics.median, values)
+      ratios = [f'{(v / v2 if faster_is_larger else v2 / v):.2f}x'
+                for v in tf1]
+      lines.append(f'| {name} | {metric} | {" | ".join(cells)} | '
+                   f'{" | ".join(ratios)} |')
   lines += ['', 'Ratio > 1 means the TF1-mode program is faster.', '']
   return '\n'.join(lines)
 
