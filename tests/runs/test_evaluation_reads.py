@@ -5,6 +5,8 @@ values are read once after the last; with hooks, each step is its own call.
 Both must report the same numbers, in the metrics' own nests.
 """
 
+import logging
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -72,3 +74,17 @@ def test_a_metric_value_computed_from_the_batch_is_a_clear_error(tmp_path):
   est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
   with pytest.raises(ValueError, match='depend on the input batch'):
     est.evaluate(_input_fn(8, 4))
+
+
+def test_the_evaluation_log_prints_float32_values_as_2_15_did(tmp_path,
+                                                              caplog):
+  """`str` of each value: a float32 metric is not printed as its double."""
+  est = tf.estimator.Estimator(_model_fn, model_dir=str(tmp_path))
+  with caplog.at_level(logging.INFO, logger='tensorflow'):
+    results = est.evaluate(_input_fn(9, 9))
+  lines = [r.getMessage() for r in caplog.records
+           if r.getMessage().startswith('Saving dict for global step')]
+  label_mean = results['label_mean']
+  assert label_mean.dtype == np.float32
+  assert f'label_mean = {label_mean!s},' in lines[-1]
+  assert str(label_mean) != f'{label_mean}'  # 0.33333334 and its double
