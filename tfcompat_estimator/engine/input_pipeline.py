@@ -167,27 +167,29 @@ class BatchSource:
             'Input graph does not use tf.data.Dataset or contain a '
             'QueueRunner. That means predict yields forever. This is probably '
             'a mistake.')
-      dataset_spec = initializer = None
+      dataset = initializer = None
       if isinstance(result, tf.data.Dataset):
-        try:
-          iterator = tf.compat.v1.data.make_one_shot_iterator(result)
-          dataset_spec = result.element_spec
-        except ValueError:
-          # It captures a table or variable of the graph, which a one-shot
-          # iterator cannot; 2.15 used an initializable iterator throughout.
+        if input_graph_lib.stands_alone(result):
+          dataset = result  # read eagerly, as an eager dataset
+        else:
+          # It reads a table or variable of the graph, which must be run in
+          # the graph; 2.15 used an initializable iterator throughout.
           iterator = tf.compat.v1.data.make_initializable_iterator(result)
           initializer = iterator.initializer
-        result = iterator.get_next()
+          result = iterator.get_next()
       elif self._replicas > 1:
         raise ValueError(
             f'train_distribute has {self._replicas} local replicas, so '
             'input_fn must return a tf.data.Dataset (each replica draws its '
             f'own batch); it returned {type(result).__name__}.')
-      features, labels = map(_as_tensors, _split(result, mode))
+      if dataset is None:
+        features, labels = map(_as_tensors, _split(result, mode))
+    if dataset is not None:
+      # The graph stays, for hooks that run its other tensors.
+      self.input_graph = input_graph_lib.InputGraph(graph, [])
+      return self.input_graph.dataset(dataset)
     self.input_graph = input_graph_lib.InputGraph(graph, tf.nest.flatten(
         _present(features, labels), expand_composites=True))
-    if dataset_spec is not None:
-      return self.input_graph.dataset(dataset_spec)
     if initializer is None and (labels is not None or
                                 not isinstance(features, (tuple, list))):
       batches = self.input_graph.iterator_dataset(
