@@ -303,12 +303,12 @@ def _copied_dataset(graph, graph_def, iterator):
                   if f.signature.name == factory)
   (output,) = function.ret.values()
   name = output.split(':')[0]
-  copy = next(node for node in function.node_def if node.name == name)
+  copy = next((node for node in function.node_def if node.name == name), None)
   try:
     op = graph.get_operation_by_name(name)
   except KeyError:
     return None
-  if op.type != copy.op or op.node_def.attr != copy.attr:
+  if copy is None or op.type != copy.op or op.node_def.attr != copy.attr:
     return None
   variant = op.outputs[0]
   return variant if _stands_alone(variant) else None
