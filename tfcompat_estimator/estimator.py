@@ -453,6 +453,7 @@ def maybe_overwrite_model_dir_and_session_config(config, model_dir):
   """
   if config is None:
     config = run_config_lib.RunConfig()
+    logging.info('Using default config.')  # as 2.15
   elif not isinstance(config, run_config_lib.RunConfig):
     raise ValueError(f'config must be an instance of `RunConfig`, but '
                      f'provided {config}.')

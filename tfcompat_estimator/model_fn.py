@@ -13,6 +13,7 @@ import tensorflow as tf
 
 from tfcompat_estimator.platform.tf_internals import EstimatorModeKeys
 from tfcompat_estimator.platform.tf_internals import export_output as export_output_lib
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 
 
 class ModeKeys(EstimatorModeKeys):
@@ -345,7 +346,9 @@ def invoke_model_fn(model_fn, features, labels, mode, params, config):
 
 def call_model_fn(model_fn, features, labels, mode, params, config):
   """Calls `model_fn` as `invoke_model_fn`; checks it gave an EstimatorSpec."""
+  logging.info('Calling model_fn.')  # 2.15's lines, which logs are read by
   spec = invoke_model_fn(model_fn, features, labels, mode, params, config)
+  logging.info('Done calling model_fn.')
   if not isinstance(spec, EstimatorSpec):
     raise ValueError(f'model_fn should return an EstimatorSpec, given: {spec!r}')
   if spec.mode is None and mode is not None:

@@ -111,14 +111,19 @@ class Checkpointing:
     file are left untouched, so a train call failing in its first step
     leaves the model_dir byte for byte as it was.
     """
+    # 2.15's CheckpointSaverHook logged these lines, listeners or not.
+    logging.info('Calling checkpoint listeners before saving checkpoint %d...',
+                 step)
+    for listener in self._listeners:
+      listener.before_save(session, step)
     logging.info('Saving checkpoints for %d into %s.', step,
                  os.path.join(self._store.directory,
                               checkpoints.CHECKPOINT_BASENAME))
-    for listener in self._listeners:
-      listener.before_save(session, step)
     self.last_path = on_disk or self._store.save(
         self._layout.variables, step, self._meta_graph, self._layout.constants)
     self._timer.update_last_triggered_step(step)
+    logging.info('Calling checkpoint listeners after saving checkpoint %d...',
+                 step)
     stop = False
     for listener in self._listeners:
       if listener.after_save(session, step):

@@ -5,6 +5,7 @@ no hooks, batches are consumed by a compiled multi-step loop.
 """
 
 import os
+import time
 
 import tensorflow as tf
 
@@ -54,6 +55,10 @@ def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
   session = session_lib.EmulatedSession(captured, batches.input_graph)
   hooks += list(captured.spec.evaluation_hooks)
   runner = hook_runner_lib.HookRunner(hooks, session)
+  # 2.15's lines (tf.compat.v1.training.evaluation), which logs are read by.
+  logging.info('Starting evaluation at ' +
+               time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime()))
+  start = time.time()
   runner.begin()
   runner.after_create_session()
   with batches:
@@ -84,6 +89,9 @@ def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
   results = _metric_values(session, captured.eval_metrics)
   results['global_step'] = captured.global_step.numpy()
   runner.end()
+  logging.info('Inference Time : {:0.5f}s'.format(time.time() - start))
+  logging.info('Finished evaluation at ' +
+               time.strftime('%Y-%m-%d-%H:%M:%S', time.localtime()))
   _report(eval_dir(context.model_dir, name), captured, results,
           checkpoint_path)
   return results
@@ -103,6 +111,9 @@ def _report(output_dir, captured, results, checkpoint_path):
       lambda: tf1_graph.event_graphs(captured))
   write_dict_to_summary(output_dir, results, step, texts={
       'checkpoint_path': checkpoint_path} if checkpoint_path else None)
+  if checkpoint_path:
+    logging.info("Saving 'checkpoint_path' summary for global step %d: %s",
+                 step, checkpoint_path)
 
 
 def write_dict_to_summary(output_dir, dictionary, current_global_step,

@@ -15,6 +15,7 @@ from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.engine import graph_capture
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.io import large_variables
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 from tfcompat_estimator.session_emulation import session as session_lib
 
 _INITIAL = graph_capture.HOLDS_INITIAL_VALUES
@@ -81,6 +82,8 @@ class ModelGraphs:
       _copy_variables(captured, variables_from)
       self.mark_changed(captured)  # a later checkpoint load must not be skipped
     elif identity is not None:
+      # As 2.15's Saver logged it, also when the graph holds these values.
+      logging.info('Restoring parameters from %s', checkpoint_path)
       if captured.holds != identity:
         _restore(captured, checkpoint_path)
         captured.holds = identity

@@ -1,0 +1,99 @@
+"""The INFO lines 2.15 logged around each call, which logs are read by.
+
+Job logs of legacy pipelines are searched for 2.15's lines: which checkpoint
+an evaluation read, when it finished, whether checkpoint listeners ran.
+The engine logs them with 2.15's wording (facts from its sources:
+estimator.py, training/evaluation.py, CheckpointSaverHook, Saver.restore)
+wherever it does the same thing; lines about sessions it does not create
+("Graph was finalized.", "Running local_init_op.") are left out.
+"""
+
+import logging
+import os
+import re
+
+import numpy as np
+import tensorflow as tf
+
+_v1 = tf.compat.v1
+_X = np.arange(24, dtype=np.float32).reshape(12, 2)
+_Y = _X.sum(axis=1, keepdims=True)
+
+
+def _model_fn(features, labels, mode):
+  w = _v1.get_variable('w', [2, 1])
+  predictions = tf.matmul(features['x'], w)
+  if mode == tf.estimator.ModeKeys.PREDICT:
+    return tf.estimator.EstimatorSpec(mode, predictions={'y': predictions})
+  loss = _v1.losses.mean_squared_error(labels, predictions)
+  return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=(
+      _v1.train.GradientDescentOptimizer(1e-3).minimize(
+          loss, _v1.train.get_global_step())))
+
+
+def _input_fn():
+  return tf.data.Dataset.from_tensor_slices(({'x': _X}, _Y)).batch(4)
+
+
+def _messages(caplog):
+  messages = [r.getMessage() for r in caplog.records]
+  caplog.clear()
+  return messages
+
+
+def _in_order(messages, expected):
+  """Asserts each expected pattern matches a later message than the one before."""
+  position = 0
+  for pattern in expected:
+    for i in range(position, len(messages)):
+      if re.fullmatch(pattern, messages[i], re.DOTALL):
+        position = i + 1
+        break
+    else:
+      raise AssertionError(f'no line {pattern!r} after line {position} of '
+                           f'{messages}')
+
+
+class _Listener(_v1.train.CheckpointSaverListener):
+  pass
+
+
+def test_train_evaluate_and_predict_log_2_15s_lines(tmp_path, caplog):
+  model_dir = str(tmp_path)
+  ckpt = re.escape(os.path.join(model_dir, 'model.ckpt'))
+  with caplog.at_level(logging.INFO, logger='tensorflow'):
+    estimator = tf.estimator.Estimator(_model_fn, model_dir)
+    _in_order(_messages(caplog), [r'Using default config\.', r'Using config: .*'])
+
+    estimator.train(_input_fn, saving_listeners=[_Listener()])
+    _in_order(_messages(caplog), [
+        r'Calling model_fn\.', r'Done calling model_fn\.',
+        r'Calling checkpoint listeners before saving checkpoint 0\.\.\.',
+        rf'Saving checkpoints for 0 into {ckpt}\.',
+        r'Calling checkpoint listeners after saving checkpoint 0\.\.\.',
+        r'Calling checkpoint listeners before saving checkpoint 3\.\.\.',
+        rf'Saving checkpoints for 3 into {ckpt}\.',
+        r'Calling checkpoint listeners after saving checkpoint 3\.\.\.',
+        r'Loss for final step: .*'])
+
+    estimator.evaluate(_input_fn)
+    _in_order(_messages(caplog), [
+        r'Calling model_fn\.', r'Done calling model_fn\.',
+        rf'Restoring parameters from {ckpt}-3',
+        r'Starting evaluation at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d',
+        r'Inference Time : \d+\.\d{5}s',
+        r'Finished evaluation at \d{4}-\d\d-\d\d-\d\d:\d\d:\d\d',
+        r'Saving dict for global step 3: global_step = 3, loss = .*',
+        rf"Saving 'checkpoint_path' summary for global step 3: {ckpt}-3"])
+
+    # The graph is kept: no model_fn call, but the checkpoint read is named.
+    estimator.evaluate(_input_fn)
+    messages = _messages(caplog)
+    assert 'Calling model_fn.' not in messages
+    _in_order(messages, [rf'Restoring parameters from {ckpt}-3',
+                         r'Starting evaluation at .*'])
+
+    next(estimator.predict(_input_fn))
+    _in_order(_messages(caplog), [
+        r'Calling model_fn\.', r'Done calling model_fn\.',
+        rf'Restoring parameters from {ckpt}-3'])
