@@ -8,6 +8,8 @@ the graph itself is imported into a function only if something runs it
 draws from the same graph, as 2.15 drew them.
 """
 
+import os
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -49,6 +51,25 @@ def _table_lookup():
   words = tf.data.Dataset.from_tensor_slices(['a', 'b', 'b', 'z'] * 6)
   return words.map(lambda w: ({'x': tf.stack([table.lookup(w)] * 2)},
                               [1.0])).batch(5)
+
+
+def _files(tmp_dir):
+  """A TF1-era file pipeline: listed (shuffled) files, interleaved lines, CSV."""
+  for part in range(3):
+    with open(os.path.join(tmp_dir, f'part-{part}.csv'), 'w') as f:
+      for row in range(8):
+        f.write(f'{part * 8 + row},{row * 0.5}\n')
+
+  def input_fn():
+    files = tf.data.Dataset.list_files(os.path.join(tmp_dir, 'part-*.csv'))
+    lines = files.interleave(tf.data.TextLineDataset, cycle_length=2)
+
+    def parse(line):
+      x, y = tf.io.decode_csv(line, [[0.0], [0.0]])
+      return {'x': tf.stack([x, x])}, tf.reshape(y, [1])
+    return lines.map(parse).batch(5)
+
+  return input_fn
 
 
 def _one_shot(make):
@@ -128,6 +149,16 @@ def test_batches_are_those_a_v1_session_draws(make, reads_dataset):
     _assert_same(theirs, ours)
 
 
+def test_file_pipelines_read_what_a_v1_session_reads(tmp_path):
+  make = _files(str(tmp_path))
+  expected = _session_batches(make, seed=3)
+  read_as_dataset, drawn = _engine_batches(make, seed=3)
+  assert read_as_dataset
+  assert len(drawn) == len(expected) == 5
+  for theirs, ours in zip(expected, drawn):
+    _assert_same(theirs, ours)
+
+
 def test_only_self_contained_datasets_stand_alone():
   with tf.Graph().as_default():
     assert input_graph.stands_alone(_shuffled_noisy())
@@ -139,6 +170,20 @@ def test_only_self_contained_datasets_stand_alone():
     fed = _v1.placeholder(tf.float32, [None, 2])
     assert not input_graph.stands_alone(
         tf.data.Dataset.from_tensor_slices(fed))
+    # Over control edges too, where only checks (list_files' Assert) may be
+    # stateful: an assignment would run on a variable of its own.
+    assert input_graph.stands_alone(tf.data.Dataset.list_files('/no/*.csv'))
+    counter = tf.Variable(0)
+    with tf.control_dependencies([counter.assign_add(1)]):
+      counted = tf.identity(_X)
+    assert not input_graph.stands_alone(
+        tf.data.Dataset.from_tensor_slices(counted))
+
+
+def test_a_file_pattern_matching_nothing_fails_naming_it(tmp_path):
+  pattern = os.path.join(str(tmp_path), 'missing-*.csv')
+  with pytest.raises(tf.errors.InvalidArgumentError, match='missing-'):
+    _engine_batches(lambda: tf.data.Dataset.list_files(pattern), seed=1)
 
 
 @pytest.mark.parametrize('make, runs_graph', [
