@@ -179,7 +179,8 @@ def install():
   """Binds `tf.estimator`, `tf.compat.v*.estimator` and `tensorflow_estimator`.
 
   `tf.estimator` and `tf.compat.v2.estimator` become this package,
-  `tf.compat.v1.estimator` becomes `tfcompat_estimator.compat.v1`, and the
+  `tf.compat.v1.estimator` becomes `tfcompat_estimator.compat.v1` (also
+  as `tf.compat.v1.compat.v1.estimator` and the other nested paths), and the
   2.15 module paths under `tensorflow_estimator` are registered in
   `sys.modules` (the core ones bound to our modules, the canned, TPU and
   other heavy ones as lazy aliases), so
@@ -204,8 +205,11 @@ def install():
   # module object, which would drop an `estimator` attribute set before.
   _check_legacy_keras()
   tf.estimator = root
-  tf.compat.v2.estimator = root
-  tf.compat.v1.estimator = v1
+  for compat in (tf.compat, tf.compat.v1.compat, tf.compat.v2.compat):
+    # The nested ones too: code converted by tf_upgrade_v2 writes
+    # `tf.compat.v1.estimator` and may `import tensorflow.compat.v1 as tf`.
+    compat.v2.estimator = root
+    compat.v1.estimator = v1
   _spare_startup_objects_from_gc()
   return root
 

@@ -514,6 +514,13 @@ class TestInstall:
     assert hasattr(tf.compat.v1.estimator.Estimator(
         lambda features, labels, mode: None), 'export_savedmodel')
     assert tf.compat.v2.estimator.RunConfig is te.RunConfig
+    # tf_upgrade_v2's `tf.compat.v1.estimator` under `import
+    # tensorflow.compat.v1 as tf`, and the other nested paths 2.15 had.
+    import tensorflow.compat.v1 as tf_v1  # pylint: disable=g-import-not-at-top
+    assert tf_v1.compat.v1.estimator is tf.compat.v1.estimator
+    assert tf_v1.compat.v2.estimator is tf.estimator
+    assert tf.compat.v2.compat.v1.estimator.ModeKeys.PREDICT == 'infer'
+    assert tf.compat.v2.compat.v2.estimator.DNNClassifier is te.DNNClassifier
     assert tensorflow_estimator.estimator.ModeKeys.PREDICT == 'infer'
     # `from tensorflow_estimator import estimator` gave 2.15's v1 API, the
     # one with `inputs` and `tpu` that BERT-era programs use.
