@@ -5,6 +5,8 @@ The engine signals end of input with its own exception (`EndOfInput`). A
 iterator) also ends the run quietly: 2.15's MonitoredSession suppressed it.
 """
 
+import logging
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -62,3 +64,26 @@ def test_a_hooks_stop_iteration_ends_predict_quietly(tmp_path):
   predictions = est.predict(lambda: _input_fn().map(lambda f, l: f),
                             hooks=[_StrayStopIteration()])
   assert len(list(predictions)) == 4
+
+
+def test_the_final_loss_logged_is_the_last_steps_at_end_of_input(tmp_path,
+                                                                 caplog):
+  """The steps after the last loss log run in a compiled loop; 2.15 logged
+  the loss of the step the input ended after, not the last one logged."""
+
+  def model_fn(features, labels, mode):
+    del features
+    step = tf.compat.v1.train.get_or_create_global_step()
+    return tf.estimator.EstimatorSpec(
+        mode, loss=tf.reduce_mean(labels),
+        train_op=tf.compat.v1.assign_add(step, 1))
+
+  labels = np.arange(10, dtype=np.float32).reshape(10, 1)  # batch i: 2i + .5
+  input_fn = lambda: tf.data.Dataset.from_tensor_slices(
+      ({'x': labels}, labels)).batch(2)
+  estimator = tf.estimator.Estimator(model_fn, str(tmp_path))
+  with caplog.at_level(logging.INFO, logger='tensorflow'):
+    estimator.train(input_fn)
+  final = [r.getMessage() for r in caplog.records
+           if r.getMessage().startswith('Loss for final step')]
+  assert final == ['Loss for final step: 8.5.']

@@ -231,12 +231,13 @@ class TrainLoop:
                                                     tf.constant(n))
     steps_run = int(steps_run)
     self._schedule.iteration += steps_run
-    if bool(stopped):
-      if steps_run and not np.isfinite(loss.numpy()):
-        self._raise_nan(loss.numpy())
-      raise end_of_input.EndOfInput
     if steps_run:
+      if not np.isfinite(loss.numpy()):
+        self._raise_nan(loss.numpy())
+      # Also when the input ended: 'Loss for final step' is the last step's.
       self._loss = loss.numpy()
+    if bool(stopped):
+      raise end_of_input.EndOfInput
 
   def _quiet_loop(self):
     return self.captured.cached('train_loop', lambda: loops.make_loop(
@@ -265,8 +266,9 @@ class TrainLoop:
     ran = [r for r in results if int(r[0])]
     loss = ran[-1][1] if ran else 0.0
     stopped = any(bool(r[2]) for r in results)
-    if stopped:  # the first call that stopped says why (NaN or end of input)
-      loss = next(r[1] for r in results if bool(r[2]))
+    # A call stops at a NaN loss as at the end of its input: a NaN wins.
+    loss = next((r[1] for r in results
+                 if bool(r[2]) and not np.isfinite(r[1])), loss)
     return steps_run, tf.constant(loss), stopped
 
   def _hooked_on_workers(self, elements, run_ops,
