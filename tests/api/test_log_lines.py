@@ -42,7 +42,7 @@ def _messages(caplog):
 
 
 def _in_order(messages, expected):
-  """Asserts each expected pattern matches a later message than the one before."""
+  """Asserts each pattern matches a message after the previous one's."""
   position = 0
   for pattern in expected:
     for i in range(position, len(messages)):
@@ -63,7 +63,8 @@ def test_train_evaluate_and_predict_log_2_15s_lines(tmp_path, caplog):
   ckpt = re.escape(os.path.join(model_dir, 'model.ckpt'))
   with caplog.at_level(logging.INFO, logger='tensorflow'):
     estimator = tf.estimator.Estimator(_model_fn, model_dir)
-    _in_order(_messages(caplog), [r'Using default config\.', r'Using config: .*'])
+    _in_order(_messages(caplog),
+              [r'Using default config\.', r'Using config: .*'])
 
     estimator.train(_input_fn, saving_listeners=[_Listener()])
     _in_order(_messages(caplog), [

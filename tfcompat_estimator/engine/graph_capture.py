@@ -408,9 +408,9 @@ class CapturedModel:
     """`step(iterator)`: draws a batch, returns the values of `elements`.
 
     `step` is a `CompiledStep`. Values come in `elements` order (None for
-    operations); `step` returns None at end of input. Drawing the batch inside the compiled call saves the
-    Python-side iterator step and argument binding, most of the cost of a
-    hooked step. End of input is a flag rather than an OutOfRangeError: TF
+    operations); `step` returns None at end of input. Drawing the batch
+    inside the compiled call saves the Python-side iterator step and
+    argument binding, most of the cost of a hooked step. End of input is a flag rather than an OutOfRangeError: TF
     leaks about 1 KB for each error raised out of an eager function call,
     which would be once per predict() or evaluate() call.
     """
