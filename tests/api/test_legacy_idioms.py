@@ -505,3 +505,59 @@ def test_2_15_helpers_libraries_import():
     weights({'c': 1}, ['a', 'b'])
   with pytest.raises(ValueError, match='list of 1 elements'):
     weights([1], ['a', 'b'])
+
+
+def _sequence_input_fn():
+  x = np.random.RandomState(0).randint(0, 8, (64, 5)).astype(np.int64)
+  return lambda: tf.data.Dataset.from_tensors(
+      ({'x': x}, (x[:, 0] % 3).astype(np.int32))).repeat()
+
+
+@pytest.mark.parametrize('rnn', ['dynamic_rnn', 'static_rnn'])
+def test_v1_rnn_functions_train(tmp_path, rnn):
+  """v1 `dynamic_rnn`/`static_rnn` give their variables a caching device.
+
+  Found on TensorFlow's TF1 character-RNN text classification example: the
+  device function they set made every variable creation fail.
+  """
+
+  def model_fn(features, labels, mode):
+    steps = v1.one_hot(features['x'], 8)
+    if rnn == 'dynamic_rnn':
+      _, state = v1.nn.dynamic_rnn(v1.nn.rnn_cell.GRUCell(4), steps,
+                                   dtype=tf.float32)
+    else:
+      _, state = v1.nn.static_rnn(v1.nn.rnn_cell.GRUCell(4),
+                                  v1.unstack(steps, axis=1), dtype=tf.float32)
+    logits = v1.layers.dense(state, 3)
+    loss = v1.losses.sparse_softmax_cross_entropy(labels, logits)
+    train_op = v1.train.AdamOptimizer(0.05).minimize(
+        loss, v1.train.get_global_step())
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  before = est.evaluate(_sequence_input_fn(), steps=1)['loss']
+  est.train(_sequence_input_fn(), steps=30)
+  assert est.evaluate(_sequence_input_fn(), steps=1)['loss'] < before - 0.1
+  assert {'rnn/gru_cell/gates/kernel', 'rnn/gru_cell/candidate/bias'} <= set(
+      est.get_variable_names())
+
+
+def test_a_variable_with_a_caching_device_trains_and_predicts(tmp_path):
+  """A device string caches no stale copy: steps and predictions read the variable."""
+
+  def model_fn(features, labels, mode):
+    with v1.variable_scope('linear', caching_device='/cpu:0'):
+      w = v1.get_variable('w', [3, 1], initializer=v1.zeros_initializer())
+    return _regression_spec(mode, {'x': tf.matmul(features['x'], w)}, labels)
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  est.train(_input_fn(), steps=20)
+  w = est.get_variable_value('linear/w')
+  assert np.abs(w).min() > 0
+  x, _ = _xy()
+  predicted = [p['y'] for p in est.predict(
+      lambda: tf.data.Dataset.from_tensor_slices({'x': x}).batch(8))]
+  expected = (np.matmul(np.matmul(x, w), est.get_variable_value('dense/kernel'))
+              + est.get_variable_value('dense/bias'))
+  np.testing.assert_allclose(predicted, expected, rtol=1e-5)

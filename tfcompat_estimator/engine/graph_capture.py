@@ -253,6 +253,12 @@ class CapturedModel:
       kwargs['initial_value'] = functools.partial(
           self._initial_value, initializer, declared, loaded_as)
     self._make_name_unique(kwargs)
+    # A caching device placed a TF1 graph's cached read of the variable
+    # (v1 `dynamic_rnn`/`static_rnn` set `lambda op: op.device`). Created
+    # eagerly, a variable refuses a device function, and with a device
+    # string it caches its initial value and answers every later `value()`
+    # with that stale copy. The engine reads variables where they live.
+    kwargs.pop('caching_device', None)
     with tf.init_scope():
       variable = next_creator(**kwargs)
     key = self._unique_key(variable.name.rsplit(':', 1)[0])
