@@ -159,8 +159,13 @@ class BatchSource:
     with graph.as_default():
       graph.seed = config.tf_random_seed
       result = call_input_fn(input_fn, mode, params, config, input_context)
-      # numpy_input_fn's queued batch, as returned: read its Dataset instead.
-      result = graph_queue.dataset_behind(graph, result) or result
+      # numpy_input_fn's queued batch, as returned: read its rows eagerly.
+      eager_batches = graph_queue.batches_behind(graph, result)
+    if eager_batches is not None:
+      # The graph stays, for hooks that run its other tensors.
+      self.input_graph = input_graph_lib.InputGraph(graph, [])
+      return eager_batches()
+    with graph.as_default():
       if mode == ModeKeys.PREDICT and not _ends(result, graph):
         # tf.compat.v1.logging, as 2.15 logged it (its tests patch that).
         tf.compat.v1.logging.warning(

@@ -6,13 +6,12 @@ a FIFO queue (a shuffling queue with `shuffle=True`) that a queue runner kept
 filled, and summarized how full the queue was. Code written for that graph
 runs `start_queue_runners`, expects `OutOfRangeError` after the last batch and
 reads the fill-fraction summary in TensorBoard, so the graph form keeps all
-three. The rows come from the same `tf.data` pipeline as the eager form
-(`numpy_io.make_dataset`), so both give the same batches: a queue runner
-enqueues its chunks and closes the queue at the end of the data, and
-`dequeue_up_to` then hands out the rest before raising `OutOfRangeError`.
+three. The rows are those of the eager form, in the same order: a queue
+runner enqueues chunks of them and closes the queue at the end of the data,
+and `dequeue_up_to` then hands out the rest before raising `OutOfRangeError`.
 
 The Estimator skips the queue when an input_fn returns these tensors as they
-are (`dataset_behind`): it reads the Dataset behind them instead, which its
+are (`batches_behind`): it reads the eager form's Dataset instead, which its
 compiled loops run several steps per call, while queued tensors cost a
 function call per batch and per enqueue. Measured on a DNNClassifier in TF1
 mode, 2,000 steps of 32 rows took 0.7 s from the Dataset, 1.9 s through the
@@ -39,11 +38,11 @@ _QUEUED = 'tfcompat_queued_batches'
 
 
 class _Queued:
-  """A dequeued batch's flat tensors, their Dataset, the queue's graph parts."""
+  """A dequeued batch's flat tensors, their Dataset's maker, the queue's graph parts."""
 
-  def __init__(self, tensors, dataset, runner, summary):
+  def __init__(self, tensors, eager_batches, runner, summary):
     self.tensors = tensors
-    self.dataset = dataset
+    self.eager_batches = eager_batches
     self.runner = runner
     self.summary = summary
 
@@ -54,8 +53,16 @@ def wanted():
           not _v1.get_default_graph().building_function)
 
 
-def dataset_behind(graph, result):
-  """The Dataset of the batches `result` dequeues, if it is one untouched.
+def shuffle_seed():
+  """A shuffle seed drawn from the graph's seed, as its own ops draw theirs.
+
+  None when the graph has no seed (a RunConfig without `tf_random_seed`).
+  """
+  return _v1.get_seed(None)[1]
+
+
+def batches_behind(graph, result):
+  """What makes the eager Dataset of the batches `result` dequeues, if untouched.
 
   The queue is then taken out of service: its runner and its summary leave
   the graph's collections, so nothing starts the one or writes the other.
@@ -65,8 +72,9 @@ def dataset_behind(graph, result):
     result: what it returned.
 
   Returns:
-    The `tf.data.Dataset` (of `graph`) giving the same batches as `result`,
-    or None if `result` is anything else (e.g. the tensors transformed).
+    A function of no arguments that, called eagerly, returns a
+    `tf.data.Dataset` giving the same batches as `result`, or None if
+    `result` is anything else (e.g. the tensors transformed).
   """
   flat = tf.nest.flatten(result)
   for queued in graph.get_collection(_QUEUED):
@@ -75,18 +83,19 @@ def dataset_behind(graph, result):
       graph.get_collection_ref(_v1.GraphKeys.QUEUE_RUNNERS).remove(
           queued.runner)
       graph.get_collection_ref(_v1.GraphKeys.SUMMARIES).remove(queued.summary)
-      return queued.dataset
+      return queued.eager_batches
   return None
 
 
-def dequeue_batch(chunks, batches, batch_size, num_epochs, shuffle,
+def dequeue_batch(chunks, eager_batches, batch_size, num_epochs, shuffle,
                   queue_capacity, num_threads):
   """One batch of rows, dequeued from a queue that the graph fills.
 
   Args:
     chunks: `tf.data.Dataset` of the rows in reading order, in chunks of
       `batch_size` (2.15's feeders enqueued that many rows at a time).
-    batches: the `tf.data.Dataset` giving the same batches, for the Estimator.
+    eager_batches: a function of no arguments that, called eagerly, returns
+      the `tf.data.Dataset` giving the same batches, for the Estimator.
     batch_size, num_epochs, shuffle, queue_capacity, num_threads: as in
       `numpy_input_fn`; `chunks` already repeats for `num_epochs`.
 
@@ -122,6 +131,6 @@ def dequeue_batch(chunks, batches, batch_size, num_epochs, shuffle,
            else queue.dequeue_up_to(batch_size))
   if not isinstance(batch, (list, tuple)):
     batch = [batch]
-  _v1.add_to_collection(_QUEUED, _Queued(list(batch), batches, runner,
+  _v1.add_to_collection(_QUEUED, _Queued(list(batch), eager_batches, runner,
                                          summary))
   return tf.nest.pack_sequence_as(chunks.element_spec, list(batch))

@@ -15,9 +15,12 @@ builds a `tf.data.Dataset` instead, reproducing the batches the queue produced:
 * `shuffle=True` draws rows at random from a buffer of `queue_capacity`.
 
 Called in a TF1 graph, the `input_fn` returns the tensors of a queue filled
-from that Dataset instead (`graph_queue`), as code written for 2.15's graph
-expects.
+with the same rows instead (`graph_queue`), as code written for 2.15's graph
+expects. The rows stay in numpy there: a generator hands them to the queue,
+and an Estimator reading the batches builds their Dataset eagerly.
 """
+
+import itertools
 
 import numpy as np
 import tensorflow as tf
@@ -51,24 +54,35 @@ def make_batches(structure, batch_size, num_epochs, shuffle, queue_capacity,
     A `tf.data.Dataset` of batches when called eagerly or in a tf.function;
     in a TF1 graph, the tensors of one batch (`graph_queue`).
   """
-  batches = make_dataset(structure, batch_size, num_epochs, shuffle,
-                         queue_capacity, num_threads)
   if not graph_queue.wanted():
-    return batches
-  chunks = make_dataset(structure, batch_size, num_epochs, False,
+    return make_dataset(structure, batch_size, num_epochs, shuffle,
                         queue_capacity, num_threads)
-  return graph_queue.dequeue_batch(chunks, batches, batch_size, num_epochs,
-                                   shuffle, queue_capacity, num_threads)
+  # Not `make_dataset` in the graph: its arrays would become constants,
+  # copied again into the queue's iterator, the serialized graph and the
+  # rebuilt Dataset. Measured on 55,000 MNIST-sized rows (172 MB) in TF1
+  # mode: 14 s and 4.4 GB peak RSS before the first step, against 0.06 s
+  # on 2.15, which fed the queue through placeholders.
+  seed = graph_queue.shuffle_seed() if shuffle else None
+
+  def eager_batches():
+    return make_dataset(structure, batch_size, num_epochs, shuffle,
+                        queue_capacity, num_threads, seed=seed)
+
+  passes = None if num_epochs is None else num_epochs * max(num_threads, 1)
+  return graph_queue.dequeue_batch(
+      _chunks(structure, batch_size, passes), eager_batches, batch_size,
+      num_epochs, shuffle, queue_capacity, num_threads)
 
 
 def make_dataset(structure, batch_size, num_epochs, shuffle, queue_capacity,
-                 num_threads):
+                 num_threads, seed=None):
   """Slices `structure` into rows and batches them the way the queues did.
 
   Args:
     structure: nest of equally long numpy arrays, e.g. `(features, labels)`.
     batch_size, num_epochs, shuffle, queue_capacity, num_threads: as in
       `numpy_input_fn`.
+    seed: the shuffle's seed.
 
   Returns:
     A `tf.data.Dataset` of batches with the same nesting as `structure`.
@@ -79,10 +93,34 @@ def make_dataset(structure, batch_size, num_epochs, shuffle, queue_capacity,
   else:
     dataset = dataset.repeat(num_epochs * max(num_threads, 1))
   if shuffle:
-    dataset = dataset.shuffle(queue_capacity)
+    dataset = dataset.shuffle(queue_capacity, seed=seed)
   # An endless stream never has a short batch; dropping the (non-existent)
   # remainder just gives the batch dimension a static size.
   return dataset.batch(batch_size, drop_remainder=num_epochs is None)
+
+
+def _chunks(structure, batch_size, passes):
+  """The rows of `structure` in order, `passes` times (None: forever).
+
+  A graph Dataset whose rows a Python generator yields, `batch_size` at a
+  time (2.15's feeders enqueued that many), so the graph holds no copy of
+  the arrays.
+  """
+  flat = tf.nest.flatten(structure)
+  rows = len(flat[0])
+
+  def generate():
+    for _ in itertools.repeat(None) if passes is None else range(passes):
+      for start in range(0, rows, batch_size):
+        yield tuple(array[start:start + batch_size] for array in flat)
+
+  signature = tuple(
+      tf.TensorSpec((None,) + array.shape[1:],
+                    tf.string if array.dtype.kind in 'OSU' else array.dtype)
+      for array in flat)
+  return tf.data.Dataset.from_generator(
+      generate, output_signature=signature).map(
+          lambda *chunk: tf.nest.pack_sequence_as(structure, list(chunk)))
 
 
 def _as_column(value, where):
