@@ -18,6 +18,7 @@ from tfcompat_estimator.engine import end_of_input
 from tfcompat_estimator.engine import engine_scope
 from tfcompat_estimator.engine import feed_values
 from tfcompat_estimator.engine import input_graph as input_graph_lib
+from tfcompat_estimator.engine import iterator_release
 from tfcompat_estimator.engine import parameter_servers
 from tfcompat_estimator.inputs import graph_queue
 from tfcompat_estimator import model_fn as model_fn_lib
@@ -225,7 +226,13 @@ class BatchSource:
     if self.input_graph is not None:
       self.input_graph, input_graph = None, self.input_graph
       input_graph.close()
-    self.iterator = None  # stops its read-ahead thread and frees its buffer
+    # Stops its read-ahead thread and frees its buffer; off this thread,
+    # since TF may take seconds to destroy it (`iterator_release`). A
+    # parameter-server iterator lives on the workers and goes at once.
+    self.iterator, iterator = None, self.iterator
+    if iterator is not None and not self.on_workers:
+      iterator_release.release(iterator)
+    del iterator
 
   @property
   def element_spec(self):

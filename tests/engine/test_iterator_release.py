@@ -1,0 +1,58 @@
+"""A finished call's iterator is dropped off the caller's thread.
+
+TF 2.21 can take up to a minute to destroy a tf.data iterator (its
+autotuning thread sleeping out a missed stop; `engine/iterator_release.py`),
+which held train() that long after its last step. The race itself cannot be
+provoked on demand, so these tests stand in a slow destructor for it.
+"""
+
+import threading
+import time
+import weakref
+
+import numpy as np
+import tensorflow as tf
+
+from tfcompat_estimator.engine import input_pipeline
+from tfcompat_estimator.engine import iterator_release
+
+
+class _SlowToDestroy:
+  """Takes `seconds` to be destroyed, as a TF iterator may."""
+
+  def __init__(self, seconds, destroyed):
+    self._seconds = seconds
+    self._destroyed = destroyed
+
+  def __del__(self):
+    time.sleep(self._seconds)
+    self._destroyed.set()
+
+
+def test_release_returns_before_a_slow_destructor_ends():
+  destroyed = threading.Event()
+  start = time.perf_counter()
+  iterator_release.release(_SlowToDestroy(1.0, destroyed))
+  assert time.perf_counter() - start < 0.5
+  assert not destroyed.is_set()
+  assert destroyed.wait(timeout=10)  # ... and it does end, on the other thread
+
+
+def test_closing_a_batch_source_releases_its_iterator(monkeypatch):
+  released = []
+  release = iterator_release.release
+  monkeypatch.setattr(iterator_release, 'release',
+                      lambda it: (released.append(weakref.ref(it)), release(it)))
+  batches = input_pipeline.BatchSource(
+      lambda: tf.data.Dataset.from_tensor_slices(
+          ({'x': np.arange(8.)}, np.arange(8.))).batch(2),
+      tf.estimator.ModeKeys.TRAIN, {}, tf.estimator.RunConfig())
+  next(batches.iterator)
+  dropped = weakref.ref(batches.iterator)
+  batches.close()
+  assert batches.iterator is None
+  assert released == [dropped]
+  deadline = time.monotonic() + 10
+  while dropped() is not None and time.monotonic() < deadline:
+    time.sleep(0.01)
+  assert dropped() is None
