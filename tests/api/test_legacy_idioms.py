@@ -6,6 +6,7 @@ key fetches by tensors), written the way those programs write it.
 """
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -561,3 +562,24 @@ def test_a_variable_with_a_caching_device_trains_and_predicts(tmp_path):
   expected = (np.matmul(np.matmul(x, w), est.get_variable_value('dense/kernel'))
               + est.get_variable_value('dense/bias'))
   np.testing.assert_allclose(predicted, expected, rtol=1e-5)
+
+
+def test_a_model_fn_warning_is_shown_once_per_process(tmp_path):
+  """Python shows a warning once per place; 2.15's model_fn calls kept that.
+
+  A `catch_warnings()` around each capture reset that record, so a
+  model_fn's `tf.layers` deprecation warning came again with every
+  train(), evaluate() and predict().
+  """
+
+  def model_fn(features, labels, mode):
+    warnings.warn('a model_fn warning', UserWarning)
+    return _regression_spec(mode, features, labels)
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  with warnings.catch_warnings(record=True) as shown:
+    warnings.simplefilter('default')
+    est.train(_input_fn(), steps=1)
+    est.evaluate(_input_fn(), steps=1)
+    list(est.predict(lambda: tf.data.Dataset.from_tensors({'x': _xy()[0]})))
+  assert [str(w.message) for w in shown].count('a model_fn warning') == 1

@@ -29,8 +29,15 @@ from tfcompat_estimator.platform import tf_internals
 
 _v1 = tf.compat.v1
 _GLOBAL_STEP_READ_KEY = 'global_step_read_op_cache'  # TF's training_util key
-_TF2_SUMMARY_SUPPORT_WARNING = (
-    'Cannot activate TF2 compatibility support for TF1 summary ops')
+# A TF1 summary op built while an eager program traces a model_fn warns
+# that no TF2 summary writer is active; under 2.15 (graph mode) none did, and
+# the summaries are written as 2.15 wrote them. The filter is set once: a
+# `warnings.catch_warnings()` around each capture would reset Python's
+# record of warnings already shown, so a model_fn's deprecation warnings
+# would be printed again on every call.
+warnings.filterwarnings(
+    'ignore', 'Cannot activate TF2 compatibility support for TF1 summary ops',
+    module='tensorflow.python.summary.summary', append=True)
 
 # What a captured graph's variables hold (`CapturedModel.holds`), when not
 # the values of a checkpoint (then they hold that checkpoint's identity).
@@ -116,11 +123,7 @@ class CapturedModel:
     # where the initializers decide the values.
     if config.tf_random_seed is not None and not values_overwritten:
       tf.random.set_seed(config.tf_random_seed)
-    with distribution.capture_scope(strategy), warnings.catch_warnings():
-      # A TF1 summary op built while an eager program traces warns that no
-      # TF2 summary writer is active; under 2.15 (graph mode) none did, and
-      # the summaries are written here as 2.15 wrote them.
-      warnings.filterwarnings('ignore', _TF2_SUMMARY_SUPPORT_WARNING)
+    with distribution.capture_scope(strategy):
       self._wrapped = _v1.wrap_function(build, signature=signature)
     self.graph = self._wrapped.graph
     self._adopt_graph_variables()
