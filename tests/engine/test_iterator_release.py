@@ -29,20 +29,32 @@ class _SlowToDestroy:
     self._destroyed.set()
 
 
-def test_release_returns_before_a_slow_destructor_ends():
+def test_an_old_iterator_is_dropped_without_waiting_for_it():
   destroyed = threading.Event()
   start = time.perf_counter()
-  iterator_release.release(_SlowToDestroy(1.0, destroyed))
+  iterator_release.release(_SlowToDestroy(1.0, destroyed),
+                           created=time.monotonic() - 5)
   assert time.perf_counter() - start < 0.5
   assert not destroyed.is_set()
   assert destroyed.wait(timeout=10)  # ... and it does end, on the other thread
 
 
+def test_a_young_iterator_is_dropped_at_once():
+  # Its wait can last no longer than it lived; handing every predict()'s
+  # iterator to the thread would keep several iterators' threads alive.
+  destroyed = threading.Event()
+  iterator_release.release(_SlowToDestroy(0, destroyed),
+                           created=time.monotonic())
+  assert destroyed.is_set()
+
+
 def test_closing_a_batch_source_releases_its_iterator(monkeypatch):
   released = []
   release = iterator_release.release
-  monkeypatch.setattr(iterator_release, 'release',
-                      lambda it: (released.append(weakref.ref(it)), release(it)))
+  monkeypatch.setattr(
+      iterator_release, 'release',
+      lambda it, created: (released.append(weakref.ref(it)),
+                           release(it, created)))
   batches = input_pipeline.BatchSource(
       lambda: tf.data.Dataset.from_tensor_slices(
           ({'x': np.arange(8.)}, np.arange(8.))).batch(2),

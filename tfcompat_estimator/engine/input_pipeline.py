@@ -9,6 +9,7 @@ inside a plain `tf.Graph`, which `engine/input_graph.py` runs as
 its session did, keeping its state between steps.
 """
 
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -137,6 +138,7 @@ class BatchSource:
       # first-result latency of predict() and every evaluate().
       dataset = dataset.prefetch(tf.data.AUTOTUNE)
     self.iterator = iter(dataset)
+    self._iterator_created = time.monotonic()
 
   @staticmethod
   def _call_eagerly(input_fn, mode, params, config, input_context):
@@ -231,7 +233,7 @@ class BatchSource:
     # parameter-server iterator lives on the workers and goes at once.
     self.iterator, iterator = None, self.iterator
     if iterator is not None and not self.on_workers:
-      iterator_release.release(iterator)
+      iterator_release.release(iterator, self._iterator_created)
     del iterator
 
   @property

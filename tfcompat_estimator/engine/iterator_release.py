@@ -3,26 +3,42 @@
 Destroying an iterator stops the autotuning thread tf.data runs beside it
 and waits for that thread to end. In TF 2.21 the thread can miss the stop:
 woken by the cancellation before the cancellation is recorded, it goes back
-to sleep for the rest of its optimization period, which doubles while the
-iterator lives (up to a minute). Dropped by the call that used it, the
-iterator then held the call for that long after its last step, the process
-idle: train() returned up to 35 s late on TensorFlow's TF1 MNIST layers
-tutorial, in 7 of 10 runs of a 26 s train() (measured on 2 cores).
-Switching autotuning off removed the wait but cost 5-10% of the training
-rate, so the iterator is instead handed to a daemon thread, which drops it
-and waits out the sleep without holding the GIL.
+to sleep for the rest of its optimization period, which starts at 10 ms and
+doubles at each wake-up (up to a minute), so the wait can last about as
+long as the iterator has lived. Dropped by the call that used it, the
+iterator then held train() up to 35 s after its last step, the process
+idle, on TensorFlow's TF1 MNIST layers tutorial (7 of 10 runs of a 26 s
+train(), measured on 2 cores). Switching autotuning off removed the wait
+but cost 5-10% of the training rate.
+
+So an iterator that lived long enough for the wait to matter is handed to a
+daemon thread, which drops it and waits out the sleep without the GIL. A
+young one (a predict() or a short evaluate()) is dropped at once: its wait
+is as short as its life, and handing each one off would keep the threads
+and buffers of several iterators alive at a time.
 """
 
 import queue
 import threading
+import time
+
+# Iterators that lived longer than this are dropped in the background.
+_BACKGROUND_AFTER_SECS = 0.1
 
 _dropped = queue.SimpleQueue()
 _thread_lock = threading.Lock()
 _thread = None
 
 
-def release(iterator):
-  """Drops `iterator` on a background thread; the caller must hold no other reference."""
+def release(iterator, created):
+  """Drops `iterator`, made at `time.monotonic()` `created`, the caller holding no other reference.
+
+  Args:
+    iterator: The iterator of a finished call.
+    created: When it was made, by `time.monotonic()`.
+  """
+  if time.monotonic() - created < _BACKGROUND_AFTER_SECS:
+    return  # the caller's reference was the last: it goes now
   global _thread
   with _thread_lock:
     if _thread is None:
