@@ -419,9 +419,10 @@ class CapturedModel:
     `step` is a `CompiledStep`. Values come in `elements` order (None for
     operations); `step` returns None at end of input. Drawing the batch
     inside the compiled call saves the Python-side iterator step and
-    argument binding, most of the cost of a hooked step. End of input is a flag rather than an OutOfRangeError: TF
-    leaks about 1 KB for each error raised out of an eager function call,
-    which would be once per predict() or evaluate() call.
+    argument binding, most of the cost of a hooked step. End of input is a
+    flag rather than an OutOfRangeError: TF leaks about 1 KB for each error
+    raised out of an eager function call, which would be once per predict()
+    or evaluate() call.
     """
     key = ('step',) + _fetch_key(elements, run_ops)
     if key not in self._prune_cache:

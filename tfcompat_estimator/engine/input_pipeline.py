@@ -164,38 +164,35 @@ class BatchSource:
       result = call_input_fn(input_fn, mode, params, config, input_context)
       # numpy_input_fn's queued batch, as returned: read its rows eagerly.
       eager_batches = graph_queue.batches_behind(graph, result)
+      if eager_batches is None:
+        if mode == ModeKeys.PREDICT and not _ends(result, graph):
+          # tf.compat.v1.logging, as 2.15 logged it (its tests patch that).
+          tf.compat.v1.logging.warning(
+              'Input graph does not use tf.data.Dataset or contain a '
+              'QueueRunner. That means predict yields forever. This is '
+              'probably a mistake.')
+        if (isinstance(result, tf.data.Dataset) and
+            input_graph_lib.stands_alone(result)):
+          # Read eagerly, as an eager dataset.
+          eager_batches = lambda: self.input_graph.dataset(result)
     if eager_batches is not None:
       # The graph stays, for hooks that run its other tensors.
       self.input_graph = input_graph_lib.InputGraph(graph, [])
       return eager_batches()
     with graph.as_default():
-      if mode == ModeKeys.PREDICT and not _ends(result, graph):
-        # tf.compat.v1.logging, as 2.15 logged it (its tests patch that).
-        tf.compat.v1.logging.warning(
-            'Input graph does not use tf.data.Dataset or contain a '
-            'QueueRunner. That means predict yields forever. This is probably '
-            'a mistake.')
-      dataset = initializer = None
+      initializer = None
       if isinstance(result, tf.data.Dataset):
-        if input_graph_lib.stands_alone(result):
-          dataset = result  # read eagerly, as an eager dataset
-        else:
-          # It reads a table or variable of the graph, which must be run in
-          # the graph; 2.15 used an initializable iterator throughout.
-          iterator = tf.compat.v1.data.make_initializable_iterator(result)
-          initializer = iterator.initializer
-          result = iterator.get_next()
+        # It reads a table or variable of the graph, which must be run in
+        # the graph; 2.15 used an initializable iterator throughout.
+        iterator = tf.compat.v1.data.make_initializable_iterator(result)
+        initializer = iterator.initializer
+        result = iterator.get_next()
       elif self._replicas > 1:
         raise ValueError(
             f'train_distribute has {self._replicas} local replicas, so '
             'input_fn must return a tf.data.Dataset (each replica draws its '
             f'own batch); it returned {type(result).__name__}.')
-      if dataset is None:
-        features, labels = map(_as_tensors, _split(result, mode))
-    if dataset is not None:
-      # The graph stays, for hooks that run its other tensors.
-      self.input_graph = input_graph_lib.InputGraph(graph, [])
-      return self.input_graph.dataset(dataset)
+      features, labels = map(_as_tensors, _split(result, mode))
     self.input_graph = input_graph_lib.InputGraph(graph, tf.nest.flatten(
         _present(features, labels), expand_composites=True))
     if initializer is None and (labels is not None or

@@ -31,7 +31,7 @@ _thread = None
 
 
 def release(iterator, created):
-  """Drops `iterator`, made at `time.monotonic()` `created`, the caller holding no other reference.
+  """Drops `iterator`; the caller must hold no other reference to it.
 
   Args:
     iterator: The iterator of a finished call.

@@ -68,10 +68,15 @@ def make_batches(structure, batch_size, num_epochs, shuffle, queue_capacity,
     return make_dataset(structure, batch_size, num_epochs, shuffle,
                         queue_capacity, num_threads, seed=seed)
 
-  passes = None if num_epochs is None else num_epochs * max(num_threads, 1)
   return graph_queue.dequeue_batch(
-      _chunks(structure, batch_size, passes), eager_batches, batch_size,
-      num_epochs, shuffle, queue_capacity, num_threads)
+      _chunks(structure, batch_size, _passes(num_epochs, num_threads)),
+      eager_batches, batch_size, num_epochs, shuffle, queue_capacity,
+      num_threads)
+
+
+def _passes(num_epochs, num_threads):
+  """How often the rows are read: each reader thread read them all."""
+  return None if num_epochs is None else num_epochs * max(num_threads, 1)
 
 
 def make_dataset(structure, batch_size, num_epochs, shuffle, queue_capacity,
@@ -87,11 +92,8 @@ def make_dataset(structure, batch_size, num_epochs, shuffle, queue_capacity,
   Returns:
     A `tf.data.Dataset` of batches with the same nesting as `structure`.
   """
-  dataset = tf.data.Dataset.from_tensor_slices(structure)
-  if num_epochs is None:
-    dataset = dataset.repeat()
-  else:
-    dataset = dataset.repeat(num_epochs * max(num_threads, 1))
+  dataset = tf.data.Dataset.from_tensor_slices(structure).repeat(
+      _passes(num_epochs, num_threads))
   if shuffle:
     dataset = dataset.shuffle(queue_capacity, seed=seed)
   # An endless stream never has a short batch; dropping the (non-existent)
