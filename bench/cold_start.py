@@ -71,13 +71,19 @@ def _demo_seconds(contender, stub_dir):
 
 def measure(workloads, contenders, rounds, with_demo):
   """{workload or 'demo': {call: {contender: [seconds per round]}}}."""
+  with tempfile.TemporaryDirectory(prefix='cold_start_') as scratch:
+    return _measure_in(scratch, workloads, contenders, rounds, with_demo)
+
+
+def _measure_in(scratch, workloads, contenders, rounds, with_demo):
+  """measure(), with every model_dir and the stub package under `scratch`."""
   results = {w: {c: {k: [] for k in contenders} for c in CALLS}
              for w in workloads}
-  model_dirs = {(w, k): tempfile.mkdtemp(prefix=f'cold_{w}_')
+  model_dirs = {(w, k): tempfile.mkdtemp(prefix=f'{w}_{k}_', dir=scratch)
                 for w in workloads for k in contenders}
   for (workload, contender), model_dir in model_dirs.items():
     _cold_call(contender, workload, 'setup', model_dir)
-  stub_dir = tempfile.mkdtemp(prefix='tfcompat_noop_')
+  stub_dir = os.path.join(scratch, 'noop_package')
   os.makedirs(os.path.join(stub_dir, 'tfcompat_estimator'))
   with open(os.path.join(stub_dir, 'tfcompat_estimator', '__init__.py'), 'w') as f:
     f.write(_NO_OP_PACKAGE)

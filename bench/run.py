@@ -17,13 +17,16 @@ bench/results.json (every raw measurement).
 """
 
 import argparse
+import atexit
 import datetime
 import json
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -90,12 +93,28 @@ def commands(contenders, workload, scale):
 
 def contender_env(drop=()):
   """The environment of a contender process: each stack decides its own Keras
-  (TF_USE_LEGACY_KERAS, which importing this package sets, is dropped), and
-  TensorFlow's C++ start-up messages are hidden. `drop` names more to drop."""
+  (TF_USE_LEGACY_KERAS, which importing this package sets, is dropped),
+  TensorFlow's C++ start-up messages are hidden, and its temporary folder is
+  this run's (`_contender_tmpdir`). `drop` names more to drop."""
   env = {k: v for k, v in os.environ.items()
          if k != 'TF_USE_LEGACY_KERAS' and k not in drop}
   env['TF_CPP_MIN_LOG_LEVEL'] = '2'
+  env['TMPDIR'] = _contender_tmpdir()
   return env
+
+
+_CONTENDER_TMPDIR = []
+
+
+def _contender_tmpdir():
+  """One temporary folder for every contender process of this run, removed
+  when the run exits. The measured programs make their model_dirs and
+  export folders with mkdtemp and leave them, as the legacy programs they
+  stand for do; before, every benchmark run left them in /tmp."""
+  if not _CONTENDER_TMPDIR:
+    _CONTENDER_TMPDIR.append(tempfile.mkdtemp(prefix='tfcompat_bench_'))
+    atexit.register(shutil.rmtree, _CONTENDER_TMPDIR[0], True)
+  return _CONTENDER_TMPDIR[0]
 
 
 def run_once(argv):

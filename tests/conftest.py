@@ -2,11 +2,23 @@
 
 import collections
 import os
+import shutil
 import sys
+import tempfile
 
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Everything a run puts in the temporary folder goes under one folder of its
+# own: Estimators built without a model_dir (as 2.15 does, a fresh mkdtemp
+# each), TF's autograph sources, pytest's tmp_path, and the child processes
+# (through TMPDIR). One fast-tier run left about 1,000 folders and 800 files
+# in /tmp (2.2 GB after a day of runs). A run that passes removes it; a
+# failing run keeps it for inspection and says where it is.
+SESSION_TMP = tempfile.mkdtemp(prefix='tfcompat-tests-')
+os.environ['TMPDIR'] = SESSION_TMP
+tempfile.tempdir = SESSION_TMP
 GOLDEN_ROOT = os.path.join(ROOT, 'third_party', 'tensorflow_estimator_2_15')
 sys.path.insert(0, GOLDEN_ROOT)  # makes `programs.custom_dnn` importable
 
@@ -29,7 +41,15 @@ def pytest_runtest_logreport(report):
   _FILE_SECONDS[report.nodeid.split('::', 1)[0]] += report.duration
 
 
-def pytest_terminal_summary(terminalreporter):
+def pytest_sessionfinish(session, exitstatus):
+  del session  # unused
+  if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+    shutil.rmtree(SESSION_TMP, ignore_errors=True)
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus):
+  if os.path.exists(SESSION_TMP):
+    terminalreporter.write_line(f'temporary files of this run: {SESSION_TMP}')
   if not _FILE_SECONDS:
     return
   slowest = sorted(_FILE_SECONDS.items(), key=lambda item: -item[1])[:15]
