@@ -87,3 +87,22 @@ def test_the_final_loss_logged_is_the_last_steps_at_end_of_input(tmp_path,
   final = [r.getMessage() for r in caplog.records
            if r.getMessage().startswith('Loss for final step')]
   assert final == ['Loss for final step: 8.5.']
+
+
+def test_the_final_loss_keeps_the_model_fns_dtype(tmp_path, caplog):
+  """A float64 loss is logged as float64, as 2.15's session returned it (the
+  compiled loop used to carry it as float32: '0.33333334')."""
+
+  def model_fn(features, labels, mode):
+    del features, labels
+    step = tf.compat.v1.train.get_or_create_global_step()
+    third = tf.constant(1 / 3, tf.float64)
+    return tf.estimator.EstimatorSpec(
+        mode, loss=third, train_op=tf.compat.v1.assign_add(step, 1))
+
+  estimator = tf.estimator.Estimator(model_fn, str(tmp_path))
+  with caplog.at_level(logging.INFO, logger='tensorflow'):
+    estimator.train(_input_fn, steps=3)  # steps 2-3 in the compiled loop
+  final = [r.getMessage() for r in caplog.records
+           if r.getMessage().startswith('Loss for final step')]
+  assert final == [f'Loss for final step: {1 / 3}.']
