@@ -12,9 +12,8 @@ compiled call. Duties of two kinds:
   last step): a compiled call stops where they are due.
 """
 
+import time
 import typing
-
-import tensorflow as tf
 
 from tfcompat_estimator.session_emulation import hook_schedule
 
@@ -34,28 +33,39 @@ class _Every:
   counts: the same step for steps/sec, the step after it for summaries
   (written at the step the training step produces). `first`: the steps that
   may run before it has ever been done (0: it wants the very first step).
+  Its timing is `SecondOrStepTimer`'s by steps, plus `exclude`.
   """
 
   def __init__(self, every, offset=0, first=0):
     self.every = every
     self.offset = offset
     self._first = first
-    self.timer = tf.compat.v1.train.SecondOrStepTimer(every_steps=every)
+    self._last_count = None
+    self._last_time = None
 
   def due(self, count):
-    return self.timer.should_trigger_for_step(count + self.offset)
+    return (self._last_count is None or
+            count + self.offset >= self._last_count + self.every)
 
   def steps_until_due(self, count):
     """Steps that may run before the one at `count` is due."""
-    last = self.timer.last_triggered_step()
-    if last is None:
+    if self._last_count is None:
       return self._first
-    return max(last + self.every - count - self.offset, 0)
+    return max(self._last_count + self.every - count - self.offset, 0)
 
   def done(self, count):
-    """Records the duty done at `count` (already offset); returns the timer's
-    `(elapsed_secs, elapsed_steps)` since the last time."""
-    return self.timer.update_last_triggered_step(count)
+    """Records the duty done at `count` (already offset); returns
+    `(elapsed_secs, elapsed_steps)` since the last time, Nones the first."""
+    now = time.time()
+    elapsed = (None, None) if self._last_count is None else (
+        now - self._last_time, count - self._last_count)
+    self._last_count, self._last_time = count, now
+    return elapsed
+
+  def exclude(self, seconds):
+    """Leaves `seconds` out of the interval being timed."""
+    if self._last_time is not None:
+      self._last_time += seconds
 
 
 class TrainSchedule:
