@@ -34,6 +34,7 @@ from tf_keras.src.engine import compile_utils
 from tf_keras.src.utils import losses_utils
 
 from tfcompat_estimator.engine import engine_scope
+from tfcompat_estimator.engine import tf1_graph_semantics
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator import export as export_lib
 from tfcompat_estimator import model_fn as model_fn_lib
@@ -231,8 +232,10 @@ def _variable_name(weight):
 def _tf2_keras_scope():
   """Lets Keras build TF2 layers in the model graph (see the module doc).
 
-  Keras takes a graph named `wrapped_function...` for TF1 code; the name is
-  changed while the clone is built and called.
+  Keras takes a graph named `wrapped_function...` for TF1 code, and one
+  where `executing_eagerly_outside_functions()` is False (a model graph:
+  engine/tf1_graph_semantics.py); both change while the clone is built and
+  called.
   """
   graph = tf.compat.v1.get_default_graph()
   name = getattr(graph, 'name', None)
@@ -241,7 +244,8 @@ def _tf2_keras_scope():
     return
   graph.name = 'keras_model_to_estimator'
   try:
-    yield
+    with tf1_graph_semantics.tf2_keras(graph):
+      yield
   finally:
     graph.name = name
 

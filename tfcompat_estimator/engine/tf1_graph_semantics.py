@@ -12,8 +12,20 @@ This module is the one seam that restores those semantics, and only for what
 the capture marks: tensors of a marked graph and the variables lifted out of
 it. Every other tensor and variable in the process (the user's own eager
 tensors, tf.function graphs) keeps TensorFlow's rules.
+
+The same goes for the question Keras asks to choose between its TF1 and TF2
+ways, `tf.compat.v1.executing_eagerly_outside_functions()`: in 2.15's model
+graph it was False. In ours, TF says True (the process is eager around the
+function graph) while tf_keras takes a `wrapped_function` graph for TF1 code
+and picks its TF1 layer classes; a model with an input shape
+(`Sequential([Dense(..., input_shape=...)])`, `tf.keras.Input`) then fed
+TF2 symbolic inputs to TF1 layers, which recursed until the stack overflowed
+(tensorflow/models' official mnist). The public function answers False in
+a marked graph and the graphs nested in it, as in 2.15; TF's internals keep
+the true answer.
 """
 
+import contextlib
 import types
 
 import tensorflow as tf
@@ -21,6 +33,7 @@ import tensorflow as tf
 from tfcompat_estimator.platform import tf_internals
 
 _MARK = '_tfcompat_tf1_semantics'
+_TF2_KERAS = '_tfcompat_tf2_keras'
 
 
 def unique_name(name, taken):
@@ -38,6 +51,30 @@ def unique_name(name, taken):
 def mark(graph):
   """Gives `graph`'s tensors identity hashing and equality, as in a tf.Graph."""
   setattr(graph, _MARK, True)
+
+
+@contextlib.contextmanager
+def tf2_keras(graph):
+  """Within: the marked `graph` answers executing_eagerly_outside_functions()
+  as TF does (True), for code that builds TF2 Keras in it."""
+  setattr(graph, _TF2_KERAS, True)
+  try:
+    yield
+  finally:
+    delattr(graph, _TF2_KERAS)
+
+
+def _executing_eagerly_outside_functions():
+  """`tf.compat.v1.executing_eagerly_outside_functions`, False in a model graph."""
+  if not tf.executing_eagerly():
+    graph = tf.compat.v1.get_default_graph()
+    while graph is not None:
+      if getattr(graph, _MARK, False):
+        if getattr(graph, _TF2_KERAS, False):
+          break
+        return False
+      graph = getattr(graph, 'outer_graph', None)
+  return tf_internals.executing_eagerly_outside_functions()
 
 
 def _marked_tensor(tensor):
@@ -130,3 +167,5 @@ def _identity_for(is_marked, cls):
 
 _identity_for(_marked_tensor, tf_internals.SymbolicTensor)
 _identity_for(_marked_variable, tf_internals.BaseResourceVariable)
+tf_internals.replace_public_executing_eagerly_outside_functions(
+    _executing_eagerly_outside_functions)

@@ -17,6 +17,7 @@ library only, never another tfcompat_estimator module.
 """
 
 import contextlib
+import sys
 
 from tensorflow.python.autograph.impl import api as autograph_api
 from tensorflow.python.checkpoint import checkpoint_management
@@ -123,6 +124,28 @@ def no_default_graph():
     yield
   finally:
     stack.stack, stack._global_default_graph = saved
+
+
+# TensorFlow's own answer to `tf.compat.v1.executing_eagerly_outside_functions`,
+# which engine/tf1_graph_semantics.py replaces in the public API for model
+# graphs. TF's internals call this one. Checked on TF 2.21.
+executing_eagerly_outside_functions = ops.executing_eagerly_outside_functions
+
+
+def replace_public_executing_eagerly_outside_functions(function):
+  """Makes every loaded `tensorflow` API module export `function` instead.
+
+  TF's function is exported by several API modules (`tf.compat.v1`, and
+  `tf.compat.v2.compat.v1`, which tf_keras calls); `tensorflow.python`
+  modules, through which TF's internals call it, keep it.
+  engine/tf1_graph_semantics.py. Checked on TF 2.21.
+  """
+  name = 'executing_eagerly_outside_functions'
+  for module_name, module in list(sys.modules.items()):
+    if (module is not None and module_name.startswith(
+        ('tensorflow.compat.', 'tensorflow._api.')) and
+        getattr(module, name, None) is executing_eagerly_outside_functions):
+      setattr(module, name, function)
 
 
 # Eager execution for this thread, for the block. The public switch

@@ -42,7 +42,7 @@ def _lifting_from_function_graph():
   """Whether ops built now land in a function graph traced from eager code."""
   return (not tf.executing_eagerly() and
           getattr(ops.get_default_graph(), 'building_function', False) and
-          _v1.executing_eagerly_outside_functions())
+          ops.executing_eagerly_outside_functions())
 
 
 class _TableShardSaveable(saveable_object.SaveableObject):

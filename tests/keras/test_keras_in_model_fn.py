@@ -1,0 +1,176 @@
+"""Keras models built inside a model_fn, in TF2 and TF1 worlds, as on 2.15.
+
+A model with an input shape (`Sequential([Layer(..., input_shape=...)])`,
+`tf.keras.Input` with `tf.keras.Model`) recursed until the stack overflowed
+(tensorflow/models' official mnist): see engine/tf1_graph_semantics.py. The
+numbers below were measured on tensorflow-estimator 2.15 (TF 2.15.1) with
+the same program, in both worlds: a functional model with batch
+normalization, its moving averages updated through `get_updates_for` or not
+at all (the UPDATE_OPS collection is empty for Keras layers, on 2.15 too).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+_v1 = tf.compat.v1
+_X = np.linspace(-1, 1, 24, dtype=np.float32).reshape(8, 3)
+_Y = (_X.sum(1, keepdims=True) > 0).astype(np.float32)
+# Measured on 2.15 (TF1 and TF2 worlds alike), 6 steps of batch 4.
+_MEASURED = {
+    'get_updates_for': {'moving_mean': 0.15258, 'loss': 0.14666,
+                        'logits': [-8.20915, -6.23338, -4.25761, -2.28185]},
+    'collection': {'moving_mean': 0.0, 'loss': 0.3144,
+                   'logits': [-1.9928, -1.42242, -0.85203, -0.28165]},
+}
+
+
+def _batch_norm_model_fn(updates_idiom):
+  """A functional Keras model with batch normalization, made in the model_fn."""
+
+  def model_fn(features, labels, mode):
+    inputs = tf.keras.Input((3,))
+    hidden = tf.keras.layers.Dense(
+        4, kernel_initializer=tf.keras.initializers.Constant(0.3))(inputs)
+    hidden = tf.keras.layers.BatchNormalization(momentum=0.5)(hidden)
+    model = tf.keras.Model(
+        inputs, tf.keras.layers.Dense(1, kernel_initializer='ones')(hidden))
+    logits = model(features['x'], training=mode == tf.estimator.ModeKeys.TRAIN)
+    if mode == tf.estimator.ModeKeys.PREDICT:
+      return tf.estimator.EstimatorSpec(mode, predictions={'logits': logits})
+    loss = _v1.losses.sigmoid_cross_entropy(labels, logits)
+    if updates_idiom == 'get_updates_for':
+      updates = model.get_updates_for(features['x'])
+    else:
+      updates = _v1.get_collection(_v1.GraphKeys.UPDATE_OPS)
+    with tf.control_dependencies(updates):
+      train_op = _v1.train.GradientDescentOptimizer(0.1).minimize(
+          loss, global_step=_v1.train.get_or_create_global_step())
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+  return model_fn
+
+
+def _input_fn():
+  return tf.data.Dataset.from_tensor_slices(({'x': _X}, _Y)).batch(4).repeat()
+
+
+def _train_evaluate_predict(model_dir, updates_idiom):
+  est = tf.estimator.Estimator(_batch_norm_model_fn(updates_idiom), model_dir)
+  est.train(_input_fn, steps=6)
+  metrics = est.evaluate(lambda: _input_fn().take(2))
+  predictions = est.predict(
+      lambda: tf.data.Dataset.from_tensor_slices({'x': _X}).batch(4))
+  return {
+      'moving_mean': est.get_variable_value(
+          'batch_normalization/moving_mean').tolist(),
+      'loss': float(metrics['loss']),
+      'logits': [float(p['logits'][0]) for p in predictions][:4],
+  }
+
+
+def _assert_as_measured(got, updates_idiom):
+  expected = _MEASURED[updates_idiom]
+  np.testing.assert_allclose(got['moving_mean'], [expected['moving_mean']] * 4,
+                             atol=1e-5)
+  np.testing.assert_allclose(got['loss'], expected['loss'], atol=1e-5)
+  np.testing.assert_allclose(got['logits'], expected['logits'], atol=1e-4)
+
+
+@pytest.mark.parametrize('updates_idiom', sorted(_MEASURED))
+def test_a_functional_model_trains_as_on_2_15(tmp_path, updates_idiom):
+  _assert_as_measured(_train_evaluate_predict(str(tmp_path), updates_idiom),
+                      updates_idiom)
+
+
+def test_functional_model_in_tf1_world_as_on_2_15(tmp_path):
+  """`disable_v2_behavior()` is process-wide: a process of its own."""
+  proc = subprocess.run(
+      [sys.executable, os.path.abspath(__file__), str(tmp_path)],
+      capture_output=True, text=True, timeout=600, check=False,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+  assert proc.returncode == 0, proc.stderr[-4000:]
+  got = json.loads(proc.stdout.strip().splitlines()[-1])
+  for updates_idiom in _MEASURED:
+    _assert_as_measured(got[updates_idiom], updates_idiom)
+  assert got['sequential_steps'] == 2
+
+
+def _sequential_model_fn(features, labels, mode):
+  """official/mnist's idiom: the first layer names the input shape."""
+  model = tf.keras.Sequential([
+      tf.keras.layers.Reshape([2, 2, 1], input_shape=(4,)),
+      tf.keras.layers.Flatten(), tf.keras.layers.Dense(2)])
+  logits = model(features, training=mode == tf.estimator.ModeKeys.TRAIN)
+  if mode == tf.estimator.ModeKeys.PREDICT:
+    return tf.estimator.EstimatorSpec(
+        mode, predictions={'classes': tf.argmax(logits, axis=1)})
+  loss = _v1.losses.sparse_softmax_cross_entropy(labels=labels, logits=logits)
+  return tf.estimator.EstimatorSpec(
+      mode, loss=loss, train_op=_v1.train.AdamOptimizer(1e-3).minimize(
+          loss, _v1.train.get_or_create_global_step()))
+
+
+_SEQUENTIAL_X = np.arange(32, dtype=np.float32).reshape(8, 4) / 32
+
+
+def _sequential_input_fn():
+  return tf.data.Dataset.from_tensor_slices(
+      (_SEQUENTIAL_X, np.arange(8) % 2)).batch(4)
+
+
+def test_a_sequential_model_with_an_input_shape_trains_and_exports(tmp_path):
+  est = tf.estimator.Estimator(_sequential_model_fn, str(tmp_path / 'model'))
+  est.train(_sequential_input_fn, steps=2)
+  assert est.get_variable_value('global_step') == 2
+  assert est.evaluate(_sequential_input_fn)['global_step'] == 2
+  predictions = list(est.predict(lambda: _sequential_input_fn().map(
+      lambda x, y: x)))
+  assert len(predictions) == 8
+
+  def receiver():
+    x = _v1.placeholder(tf.float32, [None, 4])
+    return tf.estimator.export.TensorServingInputReceiver(x, x)
+
+  export_dir = est.export_saved_model(str(tmp_path / 'export'), receiver)
+  served = tf.saved_model.load(export_dir.decode()).signatures[
+      'serving_default'](tf.constant(_SEQUENTIAL_X))
+  assert served['classes'].numpy().tolist() == [
+      p['classes'] for p in predictions]
+
+
+def test_a_model_graph_answers_executing_eagerly_outside_functions_as_tf1(
+    tmp_path):
+  answers = []
+
+  def model_fn(features, labels, mode):
+    answers.append(_v1.executing_eagerly_outside_functions())
+    return _sequential_model_fn(features, labels, mode)
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(_sequential_input_fn, steps=1)
+  # False in the model graph, as in 2.15's; the process is still eager.
+  assert answers == [False]
+  assert _v1.executing_eagerly_outside_functions()
+
+
+def _tf1_child(model_dir):
+  import tfcompat_estimator  # pylint: disable=g-import-not-at-top
+  tfcompat_estimator.install()
+  _v1.disable_v2_behavior()
+  results = {idiom: _train_evaluate_predict(os.path.join(model_dir, idiom),
+                                            idiom) for idiom in _MEASURED}
+  est = tf.estimator.Estimator(_sequential_model_fn,
+                               os.path.join(model_dir, 'sequential'))
+  est.train(_sequential_input_fn, steps=2)
+  results['sequential_steps'] = int(est.get_variable_value('global_step'))
+  print(json.dumps(results))
+
+
+if __name__ == '__main__':
+  _tf1_child(sys.argv[1])
