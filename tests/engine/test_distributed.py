@@ -80,6 +80,18 @@ def test_mirrored_strategy_trains_like_one_device(tmp_path, model):
   assert mirrored['loss'] < 2 * single['loss'] + 0.02
 
 
+def test_tf1_program_with_a_strategy_on_a_missing_gpu_trains_on_the_cpu(
+    tmp_path):
+  """As on 2.15 (soft placement; the strategy's collectives made in a
+  graph get the ordering tokens the eager engine needs)."""
+  results = _result(_start(['tf1_gpu', tmp_path, 200], log=subprocess.DEVNULL))
+  if results['gpus']:
+    pytest.skip('the host has a GPU')
+  for name in ('mirrored', 'one_device'):
+    assert results[name]['global_step'] == 200
+    assert results[name]['accuracy'] > 0.9
+
+
 def test_two_worker_job_with_evaluator(tmp_path):
   model_dir = tmp_path / 'job'
   cluster = _cluster(with_evaluator=True)

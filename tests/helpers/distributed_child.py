@@ -6,6 +6,10 @@ scenario runs in its own interpreter and prints one JSON line of results:
   distributed_child.py local <model_dir> <model> <replicas> <steps>
     <model> trained without a strategy, then with MirroredStrategy over
     <replicas> logical CPUs.
+  distributed_child.py tf1_gpu <model_dir> <steps>
+    A TF1 program (`disable_v2_behavior()`) training the custom model under
+    MirroredStrategy(['/gpu:0']) and OneDeviceStrategy('/gpu:0') on a host
+    without a GPU, as tensorflow/models' official r1 programs do by default.
   distributed_child.py cluster <model_dir> <max_steps>
     One task of the TF_CONFIG job in the environment: train_and_evaluate of a
     canned DNNClassifier under MultiWorkerMirroredStrategy.
@@ -107,6 +111,20 @@ def run_local(model_dir, model, replicas, steps):
   print(json.dumps(results), flush=True)
 
 
+def run_tf1_gpu(model_dir, steps):
+  """2.15's sessions placed softly: a missing GPU meant the CPU."""
+  tf.compat.v1.disable_v2_behavior()
+  results = {'gpus': len(tf.config.list_physical_devices('GPU'))}
+  for name, strategy in (
+      ('mirrored', tf.compat.v1.distribute.MirroredStrategy(['/gpu:0'])),
+      ('one_device', tf.compat.v1.distribute.OneDeviceStrategy('/gpu:0'))):
+    config = tf.estimator.RunConfig(train_distribute=strategy, tf_random_seed=7)
+    estimator = make_estimator('custom', os.path.join(model_dir, name), config)
+    estimator.train(train_input_fn, steps=int(steps))
+    results[name] = _results(estimator)
+  print(json.dumps(results), flush=True)
+
+
 def run_cluster(model_dir, max_steps):
   task = json.loads(os.environ['TF_CONFIG'])['task']
   strategy = tf.distribute.MultiWorkerMirroredStrategy()
@@ -128,4 +146,5 @@ def run_cluster(model_dir, max_steps):
 
 if __name__ == '__main__':
   tf.get_logger().setLevel('INFO')
-  {'local': run_local, 'cluster': run_cluster}[sys.argv[1]](*sys.argv[2:])
+  {'local': run_local, 'tf1_gpu': run_tf1_gpu,
+   'cluster': run_cluster}[sys.argv[1]](*sys.argv[2:])

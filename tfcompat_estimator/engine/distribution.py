@@ -68,6 +68,7 @@ def strategy_for(mode, config):
           'tasks; this RunConfig has none.')
     return parameter_servers.strategy_for_cluster(
         config, *run_config_lib.strategy_cluster_task())
+  tf_internals.add_collective_ordering_tokens(strategy)
   return strategy
 
 

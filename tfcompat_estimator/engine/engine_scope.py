@@ -15,7 +15,14 @@ The caller's other v1 switches (v1 `TensorShape`, hashable tensors, ref
 variables by default) are process-wide and stay as they are: the user's
 `model_fn` and `input_fn` were written for them, and the parts of the engine
 that depend on them ask TensorFlow (e.g. `executing_eagerly_outside_functions`)
-rather than the switches.
+rather than the switches. One is turned on for good at the first call from
+a TF1 world: soft device placement, which eager execution has on by default
+and a process started in graph mode has off. 2.15's sessions placed softly
+(its default session config), so a model asking for a GPU it does not find
+ran on the CPU; without it, `MirroredStrategy(['/gpu:0'])` on a CPU-only
+host failed ("Could not satisfy device specification", tensorflow/models'
+official r1 programs, whose --num_gpus defaults to 1). It is process-wide:
+switching it per call would leave it differently from how it was found.
 """
 
 import contextlib
@@ -52,9 +59,19 @@ def scope():
   _caller.builds_graphs = True
   try:
     with tf_internals.no_default_graph(), tf_internals.eager_mode():
+      _place_softly()
       yield
   finally:
     _caller.builds_graphs = saved_caller
+
+
+_soft_placement = []
+
+
+def _place_softly():
+  if not _soft_placement:
+    tf.config.set_soft_device_placement(True)
+    _soft_placement.append(True)
 
 
 def entry_point(method):

@@ -328,6 +328,26 @@ def iterator_resource(iterator):
 # --- Distribute -------------------------------------------------------------
 
 
+def add_collective_ordering_tokens(strategy):
+  """Gives the collectives of a strategy made in a TF1 graph their tokens.
+
+  A `CollectiveReplicaLauncher` orders its all-reduces with a variable it
+  creates only when made with eager execution outside functions; one made
+  after `disable_v2_behavior()` has none, and its first all-reduce in a
+  function failed ("'NoneType' object has no attribute 'handle'"):
+  `MirroredStrategy(['/gpu:0'])` in a TF1 program. engine/distribution.py.
+  Checked on TF 2.21.
+  """
+  extended = strategy.extended
+  for ops_object in {id(o): o for o in (
+      getattr(extended, '_collective_ops', None),
+      getattr(extended, '_cross_device_ops', None)) if o is not None}.values():
+    for launcher in getattr(ops_object, '_launchers', ()):
+      if getattr(launcher, '_ordering_token', False) is None:
+        with ops.init_scope(), ops.device(launcher._device):
+          launcher._ordering_token = resource_variable_ops.ResourceVariable(0.)
+
+
 def in_multi_worker_mode(strategy):
   """Whether a (mirrored) strategy runs in step with other workers.
 
