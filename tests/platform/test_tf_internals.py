@@ -122,7 +122,7 @@ def test_the_seam_is_the_lowest_layer():
   with open(path, encoding='utf-8') as f:
     modules = set(_imported_modules(f.read()))
   assert {m for m in modules if not m.startswith('tensorflow.')} == {
-      'contextlib'}
+      'contextlib', 'sys'}
 
 
 # --- Logging and files ------------------------------------------------------
@@ -151,6 +151,39 @@ def test_gfile_lists_directories_with_2_15s_call(tmp_path):
 
 
 # --- Ops and graph building -------------------------------------------------
+
+
+def test_executing_eagerly_outside_functions_is_tfs_own_answer():
+  assert tf_internals.executing_eagerly_outside_functions()
+  with tf.Graph().as_default():
+    assert not tf_internals.executing_eagerly_outside_functions()
+  # The engine replaced the public one (engine/tf1_graph_semantics.py).
+  assert (_v1.executing_eagerly_outside_functions is not
+          tf_internals.executing_eagerly_outside_functions)
+
+
+def test_replace_public_function_reaches_every_api_module_but_tfs_own():
+  original = tf_internals.executing_eagerly_outside_functions
+  replaced = _v1.executing_eagerly_outside_functions
+  holders = lambda function: {
+      name for name, module in list(sys.modules.items())
+      if name.startswith('tensorflow') and
+      getattr(module, 'executing_eagerly_outside_functions', None) is function}
+  before = holders(replaced)
+  assert {'tensorflow.compat.v1',
+          'tensorflow._api.v2.compat.v2.compat.v1'} <= before
+  def executing_eagerly_outside_functions():
+    return 'replaced'
+
+  marker = executing_eagerly_outside_functions
+  tf_internals.replace_public_function(replaced, marker)
+  try:
+    assert holders(marker) == before
+    assert _v1.executing_eagerly_outside_functions() == 'replaced'
+    assert holders(original) == {'tensorflow.python.framework.ops'}
+  finally:
+    tf_internals.replace_public_function(marker, replaced)
+  assert holders(replaced) == before
 
 
 def test_symbolic_tensor_is_the_class_of_graph_tensors_only():
@@ -369,6 +402,16 @@ def test_iterator_resource_is_what_a_get_next_reads():
 # --- Distribute -------------------------------------------------------------
 
 
+def test_a_strategy_made_in_a_graph_gets_collective_ordering_tokens():
+  with tf.Graph().as_default():  # its device is soft-placed on a CPU host
+    strategy = _v1.distribute.MirroredStrategy(['/gpu:0'])
+  # pylint: disable=protected-access
+  launchers = strategy.extended._collective_ops._launchers
+  assert launchers and all(l._ordering_token is None for l in launchers)
+  tf_internals.add_collective_ordering_tokens(strategy)
+  assert all(isinstance(l._ordering_token, tf.Variable) for l in launchers)
+
+
 def test_collective_keys_fixed_at_trace_time_switches_and_restores():
   # pylint: disable=protected-access
   launcher = cross_device_utils.CollectiveReplicaLauncher
@@ -542,6 +585,19 @@ def test_coordinator_workers_run_their_own_iterators(parameter_servers):
 
 
 # --- Summaries and events ---------------------------------------------------
+
+
+def test_has_default_summary_writer_within_a_writers_block(tmp_path):
+  assert not tf_internals.has_default_summary_writer()
+  with tf.summary.create_file_writer(str(tmp_path)).as_default():
+    assert tf_internals.has_default_summary_writer()
+
+
+def test_tensorboard_summaries_are_tfs_exports_of_them():
+  assert [f.__name__ for f in tf_internals.tensorboard_summaries] == [
+      'audio', 'histogram', 'image', 'scalar', 'text']
+  assert all(f.__module__ == 'tensorflow.python.summary.tb_summary'
+             for f in tf_internals.tensorboard_summaries)
 
 
 def test_import_event_writes_a_whole_event(tmp_path):

@@ -23,6 +23,9 @@ from tfcompat_estimator.engine import distribution
 from tfcompat_estimator.engine import graph_prune
 from tfcompat_estimator.engine import loops
 from tfcompat_estimator.engine import tf1_graph_semantics
+# Without TensorBoard, TF2 summary calls in a model_fn write nothing, as on
+# 2.15 (importing it puts that in place).
+from tfcompat_estimator.engine import v2_summaries  # pylint: disable=unused-import
 from tfcompat_estimator.io import checkpoint_layout
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.platform import tf_internals

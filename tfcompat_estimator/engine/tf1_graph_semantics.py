@@ -64,16 +64,21 @@ def tf2_keras(graph):
     delattr(graph, _TF2_KERAS)
 
 
-def _executing_eagerly_outside_functions():
+def model_graph():
+  """The marked graph ops built now land in (or in a graph nested in), or None."""
+  if tf.executing_eagerly():
+    return None
+  graph = tf.compat.v1.get_default_graph()
+  while graph is not None and not getattr(graph, _MARK, False):
+    graph = getattr(graph, 'outer_graph', None)
+  return graph
+
+
+def executing_eagerly_outside_functions():
   """`tf.compat.v1.executing_eagerly_outside_functions`, False in a model graph."""
-  if not tf.executing_eagerly():
-    graph = tf.compat.v1.get_default_graph()
-    while graph is not None:
-      if getattr(graph, _MARK, False):
-        if getattr(graph, _TF2_KERAS, False):
-          break
-        return False
-      graph = getattr(graph, 'outer_graph', None)
+  graph = model_graph()
+  if graph is not None and not getattr(graph, _TF2_KERAS, False):
+    return False
   return tf_internals.executing_eagerly_outside_functions()
 
 
@@ -167,5 +172,6 @@ def _identity_for(is_marked, cls):
 
 _identity_for(_marked_tensor, tf_internals.SymbolicTensor)
 _identity_for(_marked_variable, tf_internals.BaseResourceVariable)
-tf_internals.replace_public_executing_eagerly_outside_functions(
-    _executing_eagerly_outside_functions)
+tf_internals.replace_public_function(
+    tf_internals.executing_eagerly_outside_functions,
+    executing_eagerly_outside_functions)

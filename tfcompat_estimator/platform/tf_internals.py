@@ -34,6 +34,7 @@ from tensorflow.python.framework import ops
 from tensorflow.python.ops import op_selector
 from tensorflow.python.ops import resource_variable_ops
 from tensorflow.python.ops import summary_ops_v2
+from tensorflow.python.summary import tb_summary
 from tensorflow.python.platform import gfile as _gfile
 from tensorflow.python.platform import tf_logging as _tf_logging
 from tensorflow.python.saved_model.model_utils import export_output as _export_output
@@ -132,20 +133,33 @@ def no_default_graph():
 executing_eagerly_outside_functions = ops.executing_eagerly_outside_functions
 
 
-def replace_public_executing_eagerly_outside_functions(function):
-  """Makes every loaded `tensorflow` API module export `function` instead.
+def replace_public_function(original, replacement):
+  """Makes every loaded `tensorflow` API module export `replacement` for
+  `original`.
 
-  TF's function is exported by several API modules (`tf.compat.v1`, and
+  A function is exported by several API modules (`tf.compat.v1`, and
   `tf.compat.v2.compat.v1`, which tf_keras calls); `tensorflow.python`
   modules, through which TF's internals call it, keep it.
-  engine/tf1_graph_semantics.py. Checked on TF 2.21.
+  engine/tf1_graph_semantics.py, engine/v2_summaries.py. Checked on TF 2.21.
   """
-  name = 'executing_eagerly_outside_functions'
+  name = original.__name__
   for module_name, module in list(sys.modules.items()):
-    if (module is not None and module_name.startswith(
-        ('tensorflow.compat.', 'tensorflow._api.')) and
-        getattr(module, name, None) is executing_eagerly_outside_functions):
-      setattr(module, name, function)
+    if (module is not None and (module_name == 'tensorflow' or
+                                module_name.startswith(('tensorflow.compat.',
+                                                        'tensorflow._api.')))
+        and getattr(module, name, None) is original):
+      setattr(module, name, replacement)
+
+
+# Whether a TF2 summary writer is the default in this thread (no public
+# API tells). engine/v2_summaries.py. Checked on TF 2.21.
+has_default_summary_writer = summary_ops_v2.has_default_writer
+
+# TF2's summary functions that TensorBoard implements; without TensorBoard
+# (not a dependency of TF since 2.16) they raise TBNotInstalledError.
+# engine/v2_summaries.py. Checked on TF 2.21.
+tensorboard_summaries = (tb_summary.audio, tb_summary.histogram,
+                         tb_summary.image, tb_summary.scalar, tb_summary.text)
 
 
 # Eager execution for this thread, for the block. The public switch
