@@ -423,8 +423,9 @@ class EstimatorV2(Estimator):
 
   @property
   def export_savedmodel(self):
-    raise AttributeError(f"'{type(self).__name__}' object has no attribute "
-                         "'export_savedmodel'. Please use `export_saved_model`.")
+    raise AttributeError(  # 2.15's message
+        '`Estimator.export_savedmodel` has been deprecated. Please use '
+        '`export_saved_model` instead.')
 
 
 def _export(context, meta_graphs, export_dir_base, receiver_fns, assets_extra,

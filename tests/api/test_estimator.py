@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 import time
 
@@ -511,6 +512,10 @@ class TestInstall:
     assert legacy_lib.VocabInfo is te.VocabInfo
     v2 = tf.estimator.Estimator(lambda features, labels, mode: None)
     assert not hasattr(v2, 'export_savedmodel')  # v1 only
+    with pytest.raises(AttributeError, match=re.escape(  # 2.15's message
+        '`Estimator.export_savedmodel` has been deprecated. Please use '
+        '`export_saved_model` instead.')):
+      v2.export_savedmodel  # pylint: disable=pointless-statement
     assert hasattr(tf.compat.v1.estimator.Estimator(
         lambda features, labels, mode: None), 'export_savedmodel')
     assert tf.compat.v2.estimator.RunConfig is te.RunConfig
