@@ -2,7 +2,8 @@
 
 A model with an input shape (`Sequential([Layer(..., input_shape=...)])`,
 `tf.keras.Input` with `tf.keras.Model`) recursed until the stack overflowed
-(tensorflow/models' official mnist): see engine/tf1_graph_semantics.py. The
+(tensorflow/models' official mnist; the model_fn of TF2's estimator guide
+and multi-worker Estimator tutorial): see engine/tf1_graph_semantics.py. The
 numbers below were measured on tensorflow-estimator 2.15 (TF 2.15.1) with
 the same program, in both worlds: a functional model with batch
 normalization, its moving averages updated through `get_updates_for` or not
@@ -142,6 +143,54 @@ def test_a_sequential_model_with_an_input_shape_trains_and_exports(tmp_path):
       'serving_default'](tf.constant(_SEQUENTIAL_X))
   assert served['classes'].numpy().tolist() == [
       p['classes'] for p in predictions]
+
+
+def _guide_model_fn(optimizer):
+  """TF2's estimator guide: regularization losses and updates taken from the
+  model, a v1 or a Keras (legacy, iterations = global step) optimizer."""
+
+  def model_fn(features, labels, mode):
+    model = tf.keras.Sequential([
+        tf.keras.layers.Dense(8, activation='relu', input_shape=(4,),
+                              kernel_initializer='ones',
+                              kernel_regularizer=tf.keras.regularizers.l2(0.01)),
+        tf.keras.layers.BatchNormalization(),
+        tf.keras.layers.Dense(
+            2, kernel_initializer=tf.keras.initializers.Constant(0.1))])
+    logits = model(features['x'], training=mode == tf.estimator.ModeKeys.TRAIN)
+    losses = model.get_losses_for(None) + model.get_losses_for(features['x'])
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)(
+        labels, logits) + tf.math.add_n(losses)
+    if mode == tf.estimator.ModeKeys.EVAL:
+      return tf.estimator.EstimatorSpec(mode, loss=loss)
+    updates = model.get_updates_for(None) + model.get_updates_for(features['x'])
+    step = _v1.train.get_or_create_global_step()
+    if optimizer == 'v1':
+      minimize = _v1.train.GradientDescentOptimizer(0.1).minimize(
+          loss, var_list=model.trainable_variables, global_step=step)
+    else:
+      keras_optimizer = tf.keras.optimizers.legacy.SGD(0.1)
+      keras_optimizer.iterations = step
+      minimize = keras_optimizer.get_updates(loss, model.trainable_variables)
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=tf.group(minimize, updates))
+
+  return model_fn
+
+
+@pytest.mark.parametrize('optimizer', ['v1', 'keras'])
+def test_the_tf2_guides_model_fn_trains_as_on_2_15(tmp_path, optimizer):
+  x = np.linspace(-1, 1, 256, dtype=np.float32).reshape(64, 4)
+  input_fn = lambda: tf.data.Dataset.from_tensor_slices(
+      ({'x': x}, (x.sum(1) > 0).astype(np.int64))).batch(16).repeat()
+  est = tf.estimator.Estimator(_guide_model_fn(optimizer), str(tmp_path))
+  est.train(input_fn, steps=8)
+  # Measured on 2.15, both optimizers.
+  assert est.evaluate(lambda: input_fn().take(4))['loss'] == pytest.approx(
+      1.00321, abs=1e-5)
+  np.testing.assert_allclose(
+      est.get_variable_value('batch_normalization/moving_mean'),
+      [0.0778] * 8, atol=1e-4)
 
 
 def test_a_model_graph_answers_executing_eagerly_outside_functions_as_tf1(
