@@ -10,15 +10,6 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
-# Everything a run puts in the temporary folder goes under one folder of its
-# own: Estimators built without a model_dir (as 2.15 does, a fresh mkdtemp
-# each), TF's autograph sources, pytest's tmp_path, and the child processes
-# (through TMPDIR). One fast-tier run left about 1,000 folders and 800 files
-# in /tmp (2.2 GB after a day of runs). A run that passes removes it; a
-# failing run keeps it for inspection and says where it is.
-SESSION_TMP = tempfile.mkdtemp(prefix='tfcompat-tests-')
-os.environ['TMPDIR'] = SESSION_TMP
-tempfile.tempdir = SESSION_TMP
 GOLDEN_ROOT = os.path.join(ROOT, 'third_party', 'tensorflow_estimator_2_15')
 sys.path.insert(0, GOLDEN_ROOT)  # makes `programs.custom_dnn` importable
 
@@ -27,8 +18,22 @@ import tfcompat_estimator  # pylint: disable=wrong-import-position
 tfcompat_estimator.install()
 
 
+# Everything a pytest run puts in the temporary folder goes under one folder
+# of its own: Estimators built without a model_dir (as 2.15 does, a fresh
+# mkdtemp each), TF's autograph sources, pytest's tmp_path, and the child
+# processes (through TMPDIR; those importing this module keep to it). One
+# fast-tier run left about 1,000 folders and 800 files in /tmp (2.2 GB after
+# a day of runs). A run that passes removes it; a failing run keeps it for
+# inspection and says where it is.
+_session_tmp = None
+
+
 def pytest_configure(config):
+  global _session_tmp
   config.addinivalue_line('markers', 'slow: long-running tier, run with --slow')
+  _session_tmp = tempfile.mkdtemp(prefix='tfcompat-tests-')
+  os.environ['TMPDIR'] = _session_tmp
+  tempfile.tempdir = _session_tmp
 
 
 # Seconds spent in each test file (setup, call and teardown of its tests,
@@ -44,12 +49,12 @@ def pytest_runtest_logreport(report):
 def pytest_sessionfinish(session, exitstatus):
   del session  # unused
   if exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
-    shutil.rmtree(SESSION_TMP, ignore_errors=True)
+    shutil.rmtree(_session_tmp, ignore_errors=True)
 
 
 def pytest_terminal_summary(terminalreporter, exitstatus):
-  if os.path.exists(SESSION_TMP):
-    terminalreporter.write_line(f'temporary files of this run: {SESSION_TMP}')
+  if os.path.exists(_session_tmp):
+    terminalreporter.write_line(f'temporary files of this run: {_session_tmp}')
   if not _FILE_SECONDS:
     return
   slowest = sorted(_FILE_SECONDS.items(), key=lambda item: -item[1])[:15]
