@@ -127,3 +127,48 @@ def test_text_embedding_column_in_a_v2_dnn_classifier(module_path, tmp_path):
   np.testing.assert_array_equal(est.get_variable_value('module/embeddings'),
                                 TABLE)
   assert len(list(est.predict(_input_fn(False)))) == len(SENTENCES)
+
+
+class _Projection(tf.Module):
+  """A TF2 SavedModel: a fixed projection of 4 features to 3."""
+
+  def __init__(self):
+    super().__init__()
+    self.w = tf.Variable(tf.reshape(tf.range(12, dtype=tf.float32), [4, 3]) / 10.)
+
+  @tf.function(input_signature=[tf.TensorSpec([None, 4], tf.float32)])
+  def __call__(self, x):
+    return tf.matmul(x, self.w)
+
+
+def test_a_frozen_keras_layer_keeps_its_weights_as_on_2_15(tmp_path):
+  """hub.KerasLayer(trainable=False) over a TF2 SavedModel in a model_fn.
+
+  The loader's variables joined only GLOBAL_VARIABLES in 2.15's graph, so a
+  v1 optimizer's default var_list left them alone. Measured on 2.15 (TF1
+  and TF2 worlds): the projection unchanged, the dense kernel
+  [1.0134, 1.0166, 1.0198] and evaluation loss 0.11252 after 4 steps.
+  """
+  saved = str(tmp_path / 'projection')
+  tf.saved_model.save(_Projection(), saved)
+
+  def model_fn(features, labels, mode):
+    embedded = hub.KerasLayer(saved, trainable=False)(features['x'])
+    logits = tf.keras.layers.Dense(1, kernel_initializer='ones')(embedded)
+    loss = v1.losses.sigmoid_cross_entropy(labels, logits)
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=v1.train.GradientDescentOptimizer(
+            0.1).minimize(loss, v1.train.get_or_create_global_step()))
+
+  x = np.linspace(-1, 1, 32, dtype=np.float32).reshape(8, 4)
+  input_fn = lambda: tf.data.Dataset.from_tensor_slices(
+      ({'x': x}, (x.sum(1, keepdims=True) > 0).astype(np.float32))).batch(
+          4).repeat()
+  est = tf.estimator.Estimator(model_fn, str(tmp_path / 'model'))
+  est.train(input_fn, steps=4)
+  np.testing.assert_allclose(est.get_variable_value('Variable'),
+                             _Projection().w.numpy(), atol=1e-7)
+  np.testing.assert_allclose(est.get_variable_value('dense/kernel').ravel(),
+                             [1.0134, 1.0166, 1.0198], atol=1e-4)
+  assert est.evaluate(lambda: input_fn().take(2))['loss'] == pytest.approx(
+      0.11252, abs=1e-5)

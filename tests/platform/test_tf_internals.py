@@ -314,6 +314,16 @@ def test_base_resource_variable_is_the_class_of_resource_variables():
   assert issubclass(tf_internals.BaseResourceVariable, tf.Variable)
 
 
+def test_uninitialized_variable_is_what_the_saved_model_loader_restores(
+    tmp_path):
+  module = tf.Module()
+  module.w = tf.Variable(1.)
+  tf.saved_model.save(module, str(tmp_path))
+  restored = tf.saved_model.load(str(tmp_path)).w
+  assert isinstance(restored, tf_internals.UninitializedVariable)
+  assert not isinstance(tf.Variable(1.), tf_internals.UninitializedVariable)
+
+
 def test_initializer_op_is_the_op_a_graph_variable_came_with():
   with tf.Graph().as_default():
     variable = _v1.Variable(1., use_resource=True)

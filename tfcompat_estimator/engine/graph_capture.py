@@ -267,6 +267,13 @@ class CapturedModel:
     kwargs.pop('caching_device', None)
     with tf.init_scope():
       variable = next_creator(**kwargs)
+    if isinstance(variable, tf_internals.UninitializedVariable):
+      # Restored by a SavedModel loader (hub.KerasLayer): a TF1 graph put
+      # it in GLOBAL_VARIABLES only, so a v1 optimizer's default var_list
+      # left it alone (wrap_function's holder added it as trainable, and
+      # training changed a `hub.KerasLayer(trainable=False)`'s weights).
+      trainable = graph.get_collection_ref(_v1.GraphKeys.TRAINABLE_VARIABLES)
+      trainable[:] = [v for v in trainable if v is not variable]
     key = self._unique_key(variable.name.rsplit(':', 1)[0])
     tf1_graph_semantics.lift(variable, graph, key, initial_value=initializer)
     self._variables[key] = variable

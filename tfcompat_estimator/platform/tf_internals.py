@@ -253,6 +253,12 @@ def leave_unconverted(function):
 # Checked on TF 2.21.
 BaseResourceVariable = resource_variable_ops.BaseResourceVariable
 
+# The variables `tf.saved_model.load` restores (TF-Hub's `hub.KerasLayer`,
+# `hub.load`). In a TF1 graph they join GLOBAL_VARIABLES only, never
+# TRAINABLE_VARIABLES: engine/graph_capture.py keeps that rule. Not
+# exported. Checked on TF 2.21.
+UninitializedVariable = resource_variable_ops.UninitializedVariable
+
 
 def initializer_op(variable):
   """The initializer op a variable was made with, or None.
