@@ -1,11 +1,11 @@
-"""TF1 TF-Hub modules (tensorflow-hub 0.15) in Estimators, as the hub docs used them.
+"""TF-Hub (tensorflow-hub 0.15) in Estimators, as the hub docs used it.
 
-A `hub.Module` imports the module's MetaGraph, variables included, into the
+TF1 modules: a `hub.Module` imports the module's MetaGraph, variables included, into the
 model graph and initializes them from the module's checkpoint with
 `init_from_checkpoint`; `hub.text_embedding_column` does the same inside a
 canned estimator's input layer, and `hub.LatestModuleExporter` exports the
-trained module from a checkpoint. The module here is made by the test: no
-hub download.
+trained module from a checkpoint. TF2 SavedModels: `hub.KerasLayer` in a
+model_fn. The modules here are made by the tests: no hub download.
 """
 
 import os
@@ -141,24 +141,49 @@ class _Projection(tf.Module):
     return tf.matmul(x, self.w)
 
 
-def test_a_frozen_keras_layer_keeps_its_weights_as_on_2_15(tmp_path):
-  """hub.KerasLayer(trainable=False) over a TF2 SavedModel in a model_fn.
+def _save_projection(path):
+  """The projection as a TF2 SavedModel listing its variables, as TF-Hub's
+  reusable SavedModels do (hub.KerasLayer reports them as its weights)."""
+  projection = _Projection()
+  saved = tf.__internal__.tracking.AutoTrackable()
+  saved.w = projection.w
+  saved.variables = saved.trainable_variables = [projection.w]
+  saved.__call__ = projection.__call__
+  tf.saved_model.save(saved, path)
 
-  The loader's variables joined only GLOBAL_VARIABLES in 2.15's graph, so a
-  v1 optimizer's default var_list left them alone. Measured on 2.15 (TF1
-  and TF2 worlds): the projection unchanged, the dense kernel
-  [1.0134, 1.0166, 1.0198] and evaluation loss 0.11252 after 4 steps.
+
+# Measured on 2.15 (TF1 and TF2 worlds), 4 steps: the projection's first
+# four weights, the dense kernel and the evaluation loss.
+_HUB_LAYER_ON_2_15 = {
+    'frozen': ([0.0, 0.1, 0.2, 0.3], [1.0134, 1.0166, 1.0198], 0.11252),
+    'fine_tuned': ([0.0087, 0.1087, 0.2087, 0.3081],
+                   [1.0134, 1.0165, 1.0196], 0.11069),
+}
+
+
+@pytest.mark.parametrize('how', sorted(_HUB_LAYER_ON_2_15))
+def test_a_keras_layer_trains_as_on_2_15(tmp_path, how):
+  """hub.KerasLayer over a TF2 SavedModel in a model_fn.
+
+  The loader's variables joined only GLOBAL_VARIABLES in 2.15's graph, so
+  a v1 optimizer's default var_list left them alone (here it trained a
+  `trainable=False` layer); a var_list naming the layer's weights trains
+  them.
   """
   saved = str(tmp_path / 'projection')
-  tf.saved_model.save(_Projection(), saved)
+  _save_projection(saved)
 
   def model_fn(features, labels, mode):
-    embedded = hub.KerasLayer(saved, trainable=False)(features['x'])
-    logits = tf.keras.layers.Dense(1, kernel_initializer='ones')(embedded)
+    layer = hub.KerasLayer(saved, trainable=how == 'fine_tuned')
+    dense = tf.keras.layers.Dense(1, kernel_initializer='ones')
+    logits = dense(layer(features['x']))
     loss = v1.losses.sigmoid_cross_entropy(labels, logits)
+    var_list = (layer.trainable_weights + dense.trainable_weights
+                if how == 'fine_tuned' else None)
     return tf.estimator.EstimatorSpec(
         mode, loss=loss, train_op=v1.train.GradientDescentOptimizer(
-            0.1).minimize(loss, v1.train.get_or_create_global_step()))
+            0.1).minimize(loss, v1.train.get_or_create_global_step(),
+                          var_list=var_list))
 
   x = np.linspace(-1, 1, 32, dtype=np.float32).reshape(8, 4)
   input_fn = lambda: tf.data.Dataset.from_tensor_slices(
@@ -166,9 +191,10 @@ def test_a_frozen_keras_layer_keeps_its_weights_as_on_2_15(tmp_path):
           4).repeat()
   est = tf.estimator.Estimator(model_fn, str(tmp_path / 'model'))
   est.train(input_fn, steps=4)
-  np.testing.assert_allclose(est.get_variable_value('Variable'),
-                             _Projection().w.numpy(), atol=1e-7)
+  projection, kernel, loss = _HUB_LAYER_ON_2_15[how]
+  np.testing.assert_allclose(est.get_variable_value('Variable').ravel()[:4],
+                             projection, atol=1e-4)
   np.testing.assert_allclose(est.get_variable_value('dense/kernel').ravel(),
-                             [1.0134, 1.0166, 1.0198], atol=1e-4)
+                             kernel, atol=1e-4)
   assert est.evaluate(lambda: input_fn().take(2))['loss'] == pytest.approx(
-      0.11252, abs=1e-5)
+      loss, abs=1e-5)
