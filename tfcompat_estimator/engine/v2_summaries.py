@@ -11,6 +11,7 @@ stands: it names what to install.
 """
 
 import functools
+import importlib.util
 
 import tensorflow as tf
 
@@ -19,11 +20,9 @@ from tfcompat_estimator.platform import tf_internals
 
 
 def _tensorboard_installed():
-  try:
-    import tensorboard.summary.v2  # pylint: disable=g-import-not-at-top,unused-import
-  except ImportError:
-    return False
-  return True
+  # Looked up, not imported: importing TensorBoard would add to the start-up
+  # of every process; TF imports it on the first summary call.
+  return importlib.util.find_spec('tensorboard') is not None
 
 
 def _writing_nothing_in_a_model_graph(summary):

@@ -101,6 +101,12 @@ class TrainSchedule:
     self._checkpointing = checkpointing
     self.iteration = 0  # steps run by this call
 
+  def exclude_from_timing(self, seconds):
+    """Leaves `seconds` out of the intervals steps/sec and the loss log time."""
+    for duty in (self.step_rate, self.loss_log):
+      if duty:
+        duty.exclude(seconds)
+
   def reached_last_step(self, step):
     return self._last_step is not None and step >= self._last_step
 

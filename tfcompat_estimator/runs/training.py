@@ -77,7 +77,6 @@ class TrainLoop:
     except BaseException:
       self._batches.close()
       raise
-    self._last_log_time = None
     self._loss = None
     self._listener_stop = False
 
@@ -259,11 +258,7 @@ class TrainLoop:
     if not self._batches.on_workers:
       start = time.time()
       loop(self._batches.iterator, tf.constant(0))
-      compile_secs = time.time() - start
-      if self._schedule.step_rate:
-        self._schedule.step_rate.exclude(compile_secs)
-      if self._last_log_time is not None:
-        self._last_log_time += compile_secs
+      self._schedule.exclude_from_timing(time.time() - start)
     return loop
 
   def _quiet_on_workers(self, n):
@@ -341,11 +336,8 @@ class TrainLoop:
     if not np.isfinite(self._loss):
       self._raise_nan(self._loss)
     if wants.log:
-      self._schedule.loss_log.done(self._schedule.iteration - 1)
-      now = time.time()
-      suffix = ('' if self._last_log_time is None
-                else f' ({now - self._last_log_time:.3f} sec)')
-      self._last_log_time = now
+      seconds, _ = self._schedule.loss_log.done(self._schedule.iteration - 1)
+      suffix = '' if seconds is None else f' ({seconds:.3f} sec)'
       logging.info('loss = %s, step = %s%s', self._loss, values['step'], suffix)
     if wants.summary:
       post_step = int(values['step']) + 1
