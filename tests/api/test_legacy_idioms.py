@@ -583,3 +583,26 @@ def test_a_model_fn_warning_is_shown_once_per_process(tmp_path):
     est.evaluate(_input_fn(), steps=1)
     list(est.predict(lambda: tf.data.Dataset.from_tensors({'x': _xy()[0]})))
   assert [str(w.message) for w in shown].count('a model_fn warning') == 1
+
+
+def test_a_variable_as_a_control_dependency_and_a_metric(tmp_path):
+  """`v1.metrics.mean(variable)` puts the variable in control_dependencies.
+
+  TF1 took a variable there as its op; a model graph's variable (which
+  lives outside the graph) failed with "Can not convert a SimpleNamespace".
+  """
+
+  def model_fn(features, labels, mode):
+    spec = _regression_spec(mode, features, labels)
+    (kernel,) = [v for v in v1.global_variables() if 'kernel' in v.name]
+    with tf.control_dependencies([kernel]):
+      loss = tf.identity(spec.loss)
+    return spec._replace(loss=loss, eval_metric_ops={
+        'kernel_mean': v1.metrics.mean(kernel)})
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  est.train(_input_fn(), steps=2)
+  metrics = est.evaluate(_input_fn(), steps=1)
+  np.testing.assert_allclose(
+      metrics['kernel_mean'], est.get_variable_value('dense/kernel').mean(),
+      rtol=1e-6)

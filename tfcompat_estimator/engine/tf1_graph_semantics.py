@@ -127,8 +127,12 @@ def _answering_graph_queries(cls):
 
     def op(self):
       lifted = getattr(self, _MARK)
-      return types.SimpleNamespace(name=lifted.key, graph=lifted.graph,
-                                   type='VarHandleOp')
+      # `tf.control_dependencies([variable])` (TF1 code; `v1.metrics.mean`
+      # of a variable) depends on `variable.op`: in TF1 the variable's own
+      # op, here the graph's input of its handle.
+      return types.SimpleNamespace(
+          name=lifted.key, graph=lifted.graph, type='VarHandleOp',
+          _as_graph_element=lambda: lifted.graph.capture(self.handle).op)
 
     def graph(self):
       return getattr(self, _MARK).graph
