@@ -211,6 +211,16 @@ def test_add_control_inputs_gates_an_existing_op():
   assert second.op.control_inputs == [first.op]
 
 
+def test_set_op_attr_changes_an_existing_ops_node_def():
+  with tf.Graph().as_default() as graph:
+    table = tf.raw_ops.MutableHashTableV2(
+        key_dtype=tf.int64, value_dtype=tf.float32, use_node_name_sharing=True)
+    tf_internals.set_op_attr(table.op, 'shared_name', _v1.AttrValue(s=b'mine'))
+  assert table.op.get_attr('shared_name') == b'mine'
+  (node,) = [n for n in graph.as_graph_def().node if n.name == table.op.name]
+  assert node.attr['shared_name'].s == b'mine'
+
+
 def test_op_def_looks_up_registered_op_types():
   op_def = tf_internals.op_def('VarHandleOp')
   assert op_def.is_stateful

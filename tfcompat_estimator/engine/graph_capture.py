@@ -21,6 +21,7 @@ import tensorflow as tf
 from tfcompat_estimator.engine import batch_checks
 from tfcompat_estimator.engine import distribution
 from tfcompat_estimator.engine import graph_prune
+from tfcompat_estimator.engine import graph_saveables
 from tfcompat_estimator.engine import loops
 from tfcompat_estimator.engine import tf1_graph_semantics
 # Without TensorBoard, TF2 summary calls in a model_fn write nothing, as on
@@ -129,13 +130,22 @@ class CapturedModel:
     with distribution.capture_scope(strategy):
       self._wrapped = _v1.wrap_function(build, signature=signature)
     self.graph = self._wrapped.graph
+    graph_saveables.make_tables_private(self.graph)
+    # TF1's Saver saved the SAVEABLE_OBJECTS too: tables, and variables put
+    # there (checkpointed below with the global ones).
+    saveables = self.graph.get_collection(_v1.GraphKeys.SAVEABLE_OBJECTS)
+    tables = [s for s in saveables if not isinstance(s, tf.Variable)]
+    self.saveables = (graph_saveables.GraphSaveables(self._wrapped, tables)
+                      if tables else None)
     self._adopt_graph_variables()
     n_feeds = len(tf.nest.flatten(signature, expand_composites=True))
     self.feeds = list(self._wrapped.inputs[:n_feeds])
-    # Checkpoints hold GLOBAL_VARIABLES, as 2.15's Saver did. The rest (v1
-    # metric locals, Keras metric weights, which join no collection) restart
-    # from their initial values on every evaluation.
-    saved = {id(v) for v in self.graph.get_collection(_v1.GraphKeys.GLOBAL_VARIABLES)}
+    # Checkpoints hold GLOBAL_VARIABLES (and variables among the saveables),
+    # as 2.15's Saver did. The rest (v1 metric locals, Keras metric weights,
+    # which join no collection) restart from their initial values on every
+    # evaluation.
+    saved = {id(v) for v in self.graph.get_collection(
+        _v1.GraphKeys.GLOBAL_VARIABLES) + saveables}
     self.global_variables = collections.OrderedDict(
         (k, v) for k, v in self._variables.items() if id(v) in saved)
     self.local_variables = collections.OrderedDict(
@@ -380,7 +390,7 @@ class CapturedModel:
   def checkpoint_layout(self):
     """What checkpoints hold, as the spec's Scaffold saver decides."""
     return checkpoint_layout.layout(self.spec.scaffold.saver,
-                                    self.global_variables)
+                                    self.global_variables, self.saveables)
 
   def cached(self, key, make):
     """Memoizes `make()` for this graph (compiled loops and the like)."""

@@ -38,19 +38,32 @@ class Layout(NamedTuple):
       or None for RunConfig's.
     restorer: an object whose `restore(session, path)` restores instead, or
       None.
+    saveables: the graph's other saveables (its tables), saved beside the
+      variables and restored after them as 2.15's default Saver did: an
+      object with `names`, `dtypes`, `tensors()` (key -> current tensor) and
+      `restore(values)` (`engine.graph_saveables.GraphSaveables`), or None.
   """
   variables: collections.OrderedDict
   constants: dict
   retention: Optional[tuple] = None
   restorer: object = None
+  saveables: object = None
+
+  def tensors_to_save(self):
+    """Key -> tensor a checkpoint holds besides `variables`, as of now."""
+    if self.saveables is None:
+      return self.constants
+    return {**self.constants, **self.saveables.tensors()}
 
 
-def layout(saver, global_variables):
+def layout(saver, global_variables, saveables=None):
   """The `Layout` that `saver` (a Scaffold's; None for the default) gives.
 
   Args:
     saver: None, a `tf.compat.v1.train.Saver` or a `tf.train.Checkpoint`.
     global_variables: the model's checkpoint key -> variable (by name).
+    saveables: the graph's other saveables (see `Layout`) or None; a Saver of
+      everything (the default, or one given no var_list) holds them.
 
   Returns:
     A `Layout`.
@@ -59,12 +72,13 @@ def layout(saver, global_variables):
     ValueError: the saver saves something other than the model's variables.
   """
   if saver is None:
-    return Layout(global_variables, {})
+    return Layout(global_variables, {}, saveables=saveables)
   if isinstance(saver, tf.train.Checkpoint):
     return _checkpoint_layout(saver, global_variables)
   if isinstance(saver, tf.compat.v1.train.Saver):
-    return Layout(_saver_variables(saver, global_variables), {},
-                  tf_internals.saver_retention(saver))
+    variables = _saver_variables(saver, global_variables)
+    return Layout(variables, {}, tf_internals.saver_retention(saver),
+                  saveables=saveables if variables is global_variables else None)
   logging.warning(
       'Scaffold saver %r is neither a tf.compat.v1.train.Saver nor a '
       'tf.train.Checkpoint: it restores, but checkpoints are written under '

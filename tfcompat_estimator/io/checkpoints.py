@@ -174,11 +174,7 @@ def _restore(variables, path, loaded):
   keys = list(variables)
   saved = [(renamed.get(name, name), spec, shape)
            for name, spec, shape in (saved_as(k, variables[k]) for k in keys)]
-  missing = [name for name, _, _ in saved if name not in shapes]
-  if missing:
-    raise CheckpointError(
-        f'Checkpoint {path!r} lacks variables the model needs: {missing[:10]}'
-        f'{" ..." if len(missing) > 10 else ""}. Was it written by another model?')
+  _check_holds(path, shapes, [name for name, _, _ in saved], 'variables')
   for key, (name, _, full_shape) in zip(keys, saved):
     variable = variables[key]
     if (not tf.TensorShape(full_shape).is_compatible_with(shapes[name]) or
@@ -200,6 +196,31 @@ def _restore(variables, path, loaded):
     raise read_failed(path, e, 'read') from e
   for (key, _), value in zip(unread, values):
     large_variables.assign(variables[key], value)
+
+
+def read_whole(path, names, dtypes):
+  """The tensors saved under `names` (whole, of `dtypes`) in checkpoint `path`.
+
+  Raises:
+    CheckpointError: the checkpoint lacks one of them, or cannot be read.
+  """
+  with tf.init_scope():  # callers may be inside a hook's graph context
+    _check_holds(path, _reader(path).get_variable_to_shape_map(), names,
+                 'tables')
+    try:
+      return tf.raw_ops.RestoreV2(prefix=path, tensor_names=list(names),
+                                  shape_and_slices=[''] * len(names),
+                                  dtypes=list(dtypes))
+    except tf.errors.OpError as e:
+      raise read_failed(path, e, 'read') from e
+
+
+def _check_holds(path, shapes, names, what):
+  missing = [name for name in names if name not in shapes]
+  if missing:
+    raise CheckpointError(
+        f'Checkpoint {path!r} lacks {what} the model needs: {missing[:10]}'
+        f'{" ..." if len(missing) > 10 else ""}. Was it written by another model?')
 
 
 class InitialValues:
@@ -276,17 +297,18 @@ class CheckpointStore:
   def directory(self):
     return self._dir
 
-  def save(self, variables, step, meta_graph=None, constants=None):
+  def save(self, variables, step, meta_graph=None, tensors=None):
     """Writes `variables` as checkpoint `step` and returns its path.
 
     `meta_graph` (a serialized MetaGraphDef) is written beside it as
-    `model.ckpt-<step>.meta`, as 2.15's Saver did. `constants` (key ->
-    tensor) are saved too (see `checkpoint_layout`).
+    `model.ckpt-<step>.meta`, as 2.15's Saver did. `tensors` (key -> tensor:
+    an object graph, tables' contents) are saved too (see
+    `checkpoint_layout.Layout.tensors_to_save`).
     """
     with tf.init_scope():  # callers may be inside a hook's graph context
-      return self._save(variables, step, meta_graph, constants or {})
+      return self._save(variables, step, meta_graph, tensors or {})
 
-  def _save(self, variables, step, meta_graph, constants):
+  def _save(self, variables, step, meta_graph, tensors):
     basename = f'{CHECKPOINT_BASENAME}-{int(step)}'
     final = os.path.join(self._dir, basename)
     temp = os.path.join(self._dir, f'.{basename}{_TEMP_MARK}{uuid.uuid4().hex}')
@@ -295,10 +317,10 @@ class CheckpointStore:
     try:
       tf.raw_ops.SaveV2(
           prefix=temp,
-          tensor_names=[name for name, _, _ in saved] + list(constants),
-          shape_and_slices=[spec for _, spec, _ in saved] + [''] * len(constants),
+          tensor_names=[name for name, _, _ in saved] + list(tensors),
+          shape_and_slices=[spec for _, spec, _ in saved] + [''] * len(tensors),
           tensors=[variables[k].read_value() for k in keys] +
-          list(constants.values()))
+          list(tensors.values()))
       if meta_graph is not None:
         with tf.io.gfile.GFile(temp + '.meta', 'wb') as f:
           f.write(meta_graph)

@@ -88,6 +88,15 @@ def add_control_inputs(op, control_inputs):
   op._add_control_inputs(control_inputs)
 
 
+def set_op_attr(op, name, attr_value):
+  """Sets attribute `name` of the existing `op` to `attr_value` (an AttrValue).
+
+  Ops are immutable in the public API; engine/graph_saveables.py renames a
+  captured graph's tables after it is built. Checked on TF 2.21.
+  """
+  op._set_attr(name, attr_value)
+
+
 def op_def(op_type):
   """The registered `OpDef` of an op type, or None if there is none.
 

@@ -82,7 +82,8 @@ class _SaverForHooks:
     step = int(np.asarray(global_step)) if global_step is not None else 0
     return self._stores.for_dir(os.path.dirname(save_path)).save(
         self._layout.variables, step,
-        self._meta_graph if write_meta_graph else None, self._layout.constants)
+        self._meta_graph if write_meta_graph else None,
+        self._layout.tensors_to_save())
 
 
 class Checkpointing:
@@ -120,7 +121,8 @@ class Checkpointing:
                  os.path.join(self._store.directory,
                               checkpoints.CHECKPOINT_BASENAME))
     self.last_path = on_disk or self._store.save(
-        self._layout.variables, step, self._meta_graph, self._layout.constants)
+        self._layout.variables, step, self._meta_graph,
+        self._layout.tensors_to_save())
     self._timer.update_last_triggered_step(step)
     logging.info('Calling checkpoint listeners after saving checkpoint %d...',
                  step)
