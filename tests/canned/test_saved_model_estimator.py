@@ -141,6 +141,40 @@ def test_export_before_any_training_reads_the_saved_model(tmp_path):
   assert next(served.predict(_features_input_fn)) == {'output': 503}
 
 
+def _table_model_fn(features, labels, mode):
+  """A table training fills with `x -> label` (2.15's test_saveable_resources)."""
+  table = tf.lookup.experimental.MutableHashTable(tf.int32, tf.int32, -1)
+  train_op = None
+  if mode == ModeKeys.TRAIN:
+    train_op = tf.group(
+        table.insert(features['x'][:, 0], labels[:, 0]),
+        tf.compat.v1.assign_add(tf.compat.v1.train.get_global_step(), 1))
+  return tf.estimator.EstimatorSpec(
+      mode, loss=tf.constant(0), train_op=train_op,
+      predictions=table.lookup(features['x']))
+
+
+def test_the_saved_models_tables_are_restored_trained_and_re_exported(
+    tmp_path):
+  """The export's table maps 1 -> 4 and -2 -> -3 (see `_input_fn`)."""
+
+  def features(x):
+    return lambda: tf.data.Dataset.from_tensors({'x': tf.constant([[x]])})
+
+  sme = _wrap(_export(tmp_path, _table_model_fn), tmp_path)
+  assert next(sme.predict(features(1)))['output'] == [4]
+  assert next(sme.predict(features(5)))['output'] == [-1]
+  sme.train(lambda: tf.data.Dataset.from_tensors(
+      ({'x': tf.constant([[5]])}, tf.constant([[6]]))).repeat(), steps=1)
+  assert next(sme.predict(features(5)))['output'] == [6]
+  assert next(sme.predict(features(1)))['output'] == [4]  # kept from the export
+  again = _wrap(sme.export_saved_model(str(tmp_path / 'again'),
+                                       _serving_receiver_fn()),
+                tmp_path, 'again_dir')
+  assert [next(again.predict(features(x)))['output'][0]
+          for x in (1, -2, 5, 7)] == [4, -3, 6, -1]
+
+
 def test_a_renaming_saver_keeps_its_keys(tmp_path):
   def model_fn(features, labels, mode):
     w = tf.compat.v1.get_variable('w', [1, 1],

@@ -24,12 +24,14 @@ and so on. The SavedModel's global step becomes the Estimator's own, which
 tensors are given the files in the SavedModel's `assets/` as constants, not
 fed (2.15's `local_init_feed_dict`), so a re-export copies those files.
 
-Known differences from 2.15: lookup tables and other non-variable state that
-2.15's Saver kept in checkpoints (`MutableHashTable` contents) are neither
-restored from the SavedModel nor saved, as the Estimator saves no such state
-(docs/conformance.md). The input_fn runs in a graph of its own, not in the
-model's: that it creates no global step (2.15's check) is checked on its
-own variables.
+The tables the SavedModel's saver saved (`MutableHashTable` contents) are
+found in its save graph (`LookupTableExportV2` outputs) and get saveables
+under the same keys, so the engine checkpoints and restores them as a
+model_fn's own (engine/graph_saveables.py).
+
+Known difference from 2.15: the input_fn runs in a graph of its own, not in
+the model's: that it creates no global step (2.15's check) is checked on
+its own variables.
 """
 
 import collections
@@ -44,6 +46,7 @@ from tensorflow.python.framework import op_def_registry
 from tensorflow.python.framework import importer
 from tensorflow.python.framework import ops
 from tensorflow.python.framework import tensor_util
+from tensorflow.python.ops import gen_lookup_ops
 from tensorflow.python.ops import resource_variable_ops
 from tensorflow.python.ops import variables as variables_lib
 from tensorflow.python.platform import tf_logging as logging
@@ -51,6 +54,7 @@ from tensorflow.python.saved_model import constants
 from tensorflow.python.saved_model import loader_impl
 from tensorflow.python.saved_model import path_helpers
 from tensorflow.python.saved_model import signature_constants
+from tensorflow.python.training.saving import saveable_object
 
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator.export import export_lib
@@ -167,12 +171,13 @@ class SavedModelEstimator(estimator_lib.EstimatorV2):
   def _restore_from_saver(self, scaffold, session):
     """Scaffold `init_fn` of a training that finds no checkpoint in model_dir.
 
-    Its variables start from the SavedModel's `variables/`, as 2.15's
-    `Saver(saver_def).restore` started them.
+    Its variables and tables start from the SavedModel's `variables/`, as
+    2.15's `Saver(saver_def).restore` started them.
     """
-    del session
     checkpoints.restore(scaffold.restore_keys,
                         _get_saved_model_ckpt(self._saved_model_path))
+    if scaffold.restore_tables is not None:
+      session.run(scaffold.restore_tables)
 
   # Train / evaluate / predict: the input_fn must not make a global step -----
   def train(self, input_fn, hooks=None, steps=None, max_steps=None,
@@ -214,13 +219,15 @@ class SavedModelEstimator(estimator_lib.EstimatorV2):
       raise RuntimeError('Multiple ops found in the train_op collection.')
     train_op = train_ops[0] if train_ops else None
 
-    init_fn = None
+    init_fn = restore_tables = None
     if not super().latest_checkpoint():
       init_fn = self._restore_from_saver
+      restore_tables = _restore_op(
+          imported.tables, _get_saved_model_ckpt(self._saved_model_path))
     # As 2.15 mirrored the export: the SavedModel's main op initializes
     # each session's local state.
     scaffold = _SavedModelScaffold(
-        imported.restore_keys, local_init_op=imported.main_op,
+        imported.restore_keys, restore_tables, local_init_op=imported.main_op,
         saver=imported.saver, init_fn=init_fn)
     return model_fn_lib.EstimatorSpec(
         mode=mode, loss=loss, train_op=train_op, predictions=predictions,
@@ -230,9 +237,22 @@ class SavedModelEstimator(estimator_lib.EstimatorV2):
 class _SavedModelScaffold(_v1.train.Scaffold):
   """A Scaffold that knows what the SavedModel's checkpoint holds."""
 
-  def __init__(self, restore_keys, **kwargs):
+  def __init__(self, restore_keys, restore_tables, **kwargs):
     super().__init__(**kwargs)
     self.restore_keys = restore_keys  # SavedModel checkpoint key -> variable
+    self.restore_tables = restore_tables  # an op loading its tables, or None
+
+
+def _restore_op(saveables, path):
+  """An op restoring `saveables` from checkpoint `path`; None without any."""
+  restores = []
+  for saveable in saveables:
+    tensors = tf.raw_ops.RestoreV2(
+        prefix=path, tensor_names=[spec.name for spec in saveable.specs],
+        shape_and_slices=[''] * len(saveable.specs),
+        dtypes=[spec.dtype for spec in saveable.specs])
+    restores.append(saveable.restore(tensors, None))
+  return tf.group(restores) if restores else None
 
 
 def _without_global_step(input_fn):
@@ -477,6 +497,7 @@ class _Imported:
     self.train_ops = []
     self.saver = None
     self.restore_keys = collections.OrderedDict()  # SavedModel key -> variable
+    self.tables = []  # a _TableSaveable per table the SavedModel saved
 
 
 class _GraphImporter:
@@ -502,6 +523,7 @@ class _GraphImporter:
     variable_defs = self._variable_defs()
     global_step_node = self._global_step_node(variable_defs)
     keys = _saver_keys(self._graph_def, self._nodes)
+    tables = _saver_tables(self._graph_def, self._nodes)
     variables, handles = self._make_variables(variable_defs, global_step_node)
     converted = {name for name, target in handles.items()
                  if self._nodes[name].op in _REF_VARIABLE_OPS and
@@ -530,6 +552,7 @@ class _GraphImporter:
     wanted = [name for name in element_names if name not in values]
     wanted += main_ops + train_ops
     wanted += [name for names in carried.values() for name in names]
+    wanted += [table + ':0' for table in tables]
     wanted = list(dict.fromkeys(wanted))
     # Names already used in the graph are made unique by the import; every
     # element is found through the import's return values, not by name.
@@ -546,6 +569,12 @@ class _GraphImporter:
         self._graph.add_to_collection(key, imported.elements[name])
     for tensor in assets.values():
       self._graph.add_to_collection(_v1.GraphKeys.ASSET_FILEPATHS, tensor)
+    # Checkpointed as 2.15's Saver(saver_def) kept them, under its keys.
+    for table, (table_keys, dtypes) in tables.items():
+      imported.tables.append(_TableSaveable(imported.elements[table + ':0'],
+                                            table_keys, dtypes))
+      self._graph.add_to_collection(_v1.GraphKeys.SAVEABLE_OBJECTS,
+                                    imported.tables[-1])
 
     self._restore_keys(imported, variables, variable_defs, keys,
                        global_step_node)
@@ -889,9 +918,8 @@ class _GraphImporter:
     return carried
 
 
-def _saver_keys(graph_def, nodes):
-  """Variable node name -> the key its SavedModel's saver wrote it under."""
-  keys = {}
+def _saved_sources(graph_def, nodes):
+  """(key, input name) of each tensor the SavedModel's saver writes."""
   for node in graph_def.node:
     if node.op != 'SaveV2' or len(node.input) < 3:
       continue
@@ -900,10 +928,50 @@ def _saver_keys(graph_def, nodes):
       continue
     names = tensor_util.MakeNdarray(names_node.attr['value'].tensor)
     for name, source in zip(np.ravel(names), node.input[3:]):
-      variable = _source_variable(nodes, source)
-      if variable is not None:
-        keys.setdefault(variable, tf.compat.as_str(name))
+      yield tf.compat.as_str(name), source
+
+
+def _saver_keys(graph_def, nodes):
+  """Variable node name -> the key its SavedModel's saver wrote it under."""
+  keys = {}
+  for name, source in _saved_sources(graph_def, nodes):
+    variable = _source_variable(nodes, source)
+    if variable is not None:
+      keys.setdefault(variable, name)
   return keys
+
+
+def _saver_tables(graph_def, nodes):
+  """Table node name -> ([keys key, values key], [key dtype, value dtype]).
+
+  A table's saveable saved its export: the keys (output 0) and the values
+  (output 1) of a `LookupTableExportV2` of the table.
+  """
+  tables = {}
+  for name, source in _saved_sources(graph_def, nodes):
+    export = nodes.get(_node_name(source))
+    if export is None or export.op != 'LookupTableExportV2':
+      continue
+    keys, dtypes = tables.setdefault(_node_name(export.input[0]), (
+        [None, None], [tf.as_dtype(export.attr['Tkeys'].type),
+                       tf.as_dtype(export.attr['Tvalues'].type)]))
+    keys[_output_index(source)] = name
+  return {table: entry for table, entry in tables.items()
+          if None not in entry[0]}
+
+
+class _TableSaveable(saveable_object.SaveableObject):
+  """A SavedModel's table, checkpointed under its saver's two keys."""
+
+  def __init__(self, handle, keys, dtypes):
+    exported = gen_lookup_ops.lookup_table_export_v2(handle, *dtypes)
+    specs = [saveable_object.SaveSpec(tensor, '', key)
+             for tensor, key in zip(exported, keys)]
+    super().__init__(handle, specs, keys[0])
+
+  def restore(self, restored_tensors, restored_shapes):
+    del restored_shapes
+    return gen_lookup_ops.lookup_table_import_v2(self.op, *restored_tensors)
 
 
 def _source_variable(nodes, name):
