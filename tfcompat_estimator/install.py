@@ -95,6 +95,25 @@ _LAZY_MODULE_MAP.update({
                  'head_utils')
 })
 
+# TensorFlow 2.15 still shipped TF 1.x's `tensorflow.python.estimator.<module>`
+# paths, each a copy of the names of the tensorflow_estimator module (TF 1.x
+# programs import from there: cloudml-samples' census estimator takes
+# `ModeKeys` from `tensorflow.python.estimator.model_fn`). They are bound
+# lazily to the modules of the same tensorflow_estimator paths.
+_TF_PATH = 'tensorflow.python.estimator'
+_TF_PATH_MODULES = (
+    'estimator', 'estimator_lib', 'exporter', 'gc', 'model_fn', 'run_config',
+    'training', 'util', 'export.export', 'export.export_lib',
+    'export.export_output', 'inputs.inputs', 'inputs.numpy_io',
+    'inputs.pandas_io', 'inputs.queues.feeding_functions', 'canned.baseline',
+    'canned.dnn', 'canned.dnn_linear_combined', 'canned.head', 'canned.linear',
+    'canned.metric_keys', 'canned.optimizers', 'canned.parsing_utils',
+    'canned.prediction_keys')
+_LAZY_MODULE_MAP.update({
+    f'{_TF_PATH}.{name}': {**_MODULE_MAP, **_LAZY_MODULE_MAP}[f'{_EST}.{name}']
+    for name in _TF_PATH_MODULES})
+_LAZY_MODULE_MAP[_TF_PATH + '.keras'] = 'tfcompat_estimator.keras_lib'
+
 
 class _LazyAlias(types.ModuleType):
   """A module that imports its target on first attribute access.

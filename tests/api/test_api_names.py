@@ -254,6 +254,34 @@ def test_names_left_out_of_dir_still_resolve():
   assert callable(tf.estimator.export.build_raw_serving_input_receiver_fn)
 
 
+# The `tensorflow.python.estimator` modules TensorFlow 2.15 shipped, each
+# offering the names of the tensorflow_estimator module of the same path
+# (`keras` stands for `keras_lib`).
+TF_PYTHON_ESTIMATOR_MODULES = (
+    'estimator', 'estimator_lib', 'exporter', 'gc', 'model_fn', 'run_config',
+    'training', 'util', 'export.export', 'export.export_lib',
+    'export.export_output', 'inputs.inputs', 'inputs.numpy_io',
+    'inputs.pandas_io', 'inputs.queues.feeding_functions', 'canned.baseline',
+    'canned.dnn', 'canned.dnn_linear_combined', 'canned.head', 'canned.linear',
+    'canned.metric_keys', 'canned.optimizers', 'canned.parsing_utils',
+    'canned.prediction_keys')
+
+
+def test_tf_1_x_module_paths_under_tensorflow_python_resolve():
+  """TF 1.x programs import `tensorflow.python.estimator.model_fn.ModeKeys`."""
+  import tfcompat_estimator  # pylint: disable=g-import-not-at-top
+  tfcompat_estimator.install()
+  from tensorflow.python.estimator.model_fn import ModeKeys  # pylint: disable=g-import-not-at-top
+  assert ModeKeys is tf.estimator.ModeKeys
+  for name in TF_PYTHON_ESTIMATOR_MODULES + ('keras',):
+    ours = importlib.import_module(f'tensorflow.python.estimator.{name}')
+    theirs = importlib.import_module('tensorflow_estimator.python.estimator.' +
+                                     ('keras_lib' if name == 'keras' else name))
+    assert dir(ours) == dir(theirs), name
+  from tensorflow.python.estimator.canned import dnn  # pylint: disable=g-import-not-at-top
+  assert dnn.DNNClassifier is tf.compat.v1.estimator.DNNClassifier
+
+
 def test_deep_modules_offer_every_name_not_listed_missing(golden):
   report = module_report(golden)
   listed = read_missing_file()
