@@ -107,10 +107,19 @@ class CapturedModel:
           self.spec = distribution.replicated_spec(strategy, call, batches)
         else:
           self.spec = call(*batches[0])
+        # What fetches of the variable itself give. Under TF1's switches
+        # 2.15's global step was a reference variable: fetched in a run of
+        # the train op it gave the value after the step (a hook's log of
+        # `get_global_step()` says "step = 1" for the first step), while
+        # its read (StopAtStepHook's) gave the value before (see `_pruned`).
+        self.global_step_value = self.global_step_read
+        if not _v1.resource_variables_enabled():
+          self.global_step_value = tf.identity(self.global_step_read,
+                                               name='global_step_value')
         # Hooks look the global step up after capture and expect a graph
         # element named 'global_step' (the variable itself lives outside).
         global_step_list = _v1.get_collection_ref(_v1.GraphKeys.GLOBAL_STEP)
-        global_step_list[:] = [self.global_step_read]
+        global_step_list[:] = [self.global_step_value]
         # Run as a target op: a Tensor train_op (e.g. an assign's value) whose
         # output nobody uses would be pruned away inside compiled loops.
         self.train_op = getattr(self.spec.train_op, 'op', self.spec.train_op)
@@ -401,7 +410,7 @@ class CapturedModel:
   def as_graph_element(self, fetch):
     """Resolves a fetch (tensor, op, name or variable) to a graph element."""
     if fetch is self.global_step:
-      return self.global_step_read
+      return self.global_step_value
     if isinstance(fetch, tf.Variable):
       return self._read_in_graph(fetch)
     try:
@@ -416,6 +425,13 @@ class CapturedModel:
     if key not in self._prune_cache:
       with self.graph.as_default():
         self._prune_cache[key] = tf.identity(variable.read_value())
+    return self._prune_cache[key]
+
+  def _global_step_after_train(self):
+    key = 'global step after train op'
+    if key not in self._prune_cache:
+      with self.graph.as_default(), tf.control_dependencies([self.train_op]):
+        self._prune_cache[key] = tf.identity(self.global_step.read_value())
     return self._prune_cache[key]
 
   def function_for(self, elements, run_ops=(), with_batch=True, fed=()):
@@ -455,6 +471,11 @@ class CapturedModel:
                                            tuple(t.name for t in fed))
     if key not in self._prune_cache:
       feeds = (self.feeds if with_batch else []) + list(fed)
+      if (self.global_step_value is not self.global_step_read and
+          self.train_op in run_ops):
+        # A reference variable's value, fetched in a run of the train op.
+        elements = [self._global_step_after_train() if element is
+                    self.global_step_value else element for element in elements]
       pruned = graph_prune.prune(self._wrapped, feeds,
                                  list(elements) + list(run_ops))
       # Calling a pruned ConcreteFunction eagerly formats every input tensor

@@ -197,7 +197,9 @@ class TrainLoop:
   def _fetches(self, want_summary):
     """The loop's own fetches of a hooked step."""
     fetches = {'loss': self.captured.spec.loss,
-               'step': self.captured.global_step_read}
+               'step': self.captured.global_step_read,
+               # 2.15 logged the global step variable's fetched value.
+               'logged_step': self.captured.global_step_value}
     if want_summary and self._schedule.summaries:
       fetches['summary'] = self.captured.summary_op
     return fetches
@@ -338,7 +340,8 @@ class TrainLoop:
     if wants.log:
       seconds, _ = self._schedule.loss_log.done(self._schedule.iteration - 1)
       suffix = '' if seconds is None else f' ({seconds:.3f} sec)'
-      logging.info('loss = %s, step = %s%s', self._loss, values['step'], suffix)
+      logging.info('loss = %s, step = %s%s', self._loss, values['logged_step'],
+                   suffix)
     if wants.summary:
       post_step = int(values['step']) + 1
       self._schedule.summaries.done(post_step)

@@ -1,0 +1,108 @@
+"""What a fetch of the global step gives in a training step, in both worlds.
+
+Under TF1's switches (`disable_v2_behavior`) 2.15's global step was a
+reference variable: fetched in the same run as the train op, the variable
+gave the value after the step, so a hook fetching `get_global_step()` saw
+1, 2, 3, 4 over four steps and the loss log said "step = 1" first, while
+the global step's read (what StopAtStepHook fetches) gave the value before.
+With TF2 behaviour (a resource variable) both gave the value before the
+step: 0, 1, 2, 3 and "step = 0". Measured on tensorflow-estimator 2.15 with
+this program (cloudml-samples, training-data-analyst and tensorflow/models
+programs log these lines).
+"""
+
+import json
+import logging
+import os
+import re
+import subprocess
+import sys
+
+import tensorflow as tf
+
+_v1 = tf.compat.v1
+
+
+def _model_fn(features, labels, mode):
+  w = _v1.get_variable('w', [1], initializer=_v1.zeros_initializer())
+  loss = tf.reduce_mean(tf.square(features['x'] * w - labels))
+  return tf.estimator.EstimatorSpec(
+      mode, loss=loss, train_op=_v1.train.GradientDescentOptimizer(0.1).minimize(
+          loss, global_step=_v1.train.get_or_create_global_step()))
+
+
+def _input_fn():
+  return tf.data.Dataset.from_tensors(
+      ({'x': tf.constant([[1.0]])}, tf.constant([[2.0]]))).repeat()
+
+
+class _FetchGlobalStep(_v1.train.SessionRunHook):
+
+  def begin(self):
+    self.variable = _v1.train.get_global_step()
+    self.seen = []
+
+  def before_run(self, run_context):
+    return _v1.train.SessionRunArgs(self.variable)
+
+  def after_run(self, run_context, run_values):
+    self.seen.append(int(run_values.results))
+
+
+class _Lines(logging.Handler):
+
+  def __init__(self):
+    super().__init__()
+    self.lines = []
+
+  def emit(self, record):
+    self.lines.append(record.getMessage())
+
+
+def _observe(model_dir):
+  fetching = _FetchGlobalStep()
+  lines = _Lines()
+  logger = logging.getLogger('tensorflow')
+  logger.addHandler(lines)
+  old_level = _v1.logging.get_verbosity()
+  _v1.logging.set_verbosity(_v1.logging.INFO)
+  try:
+    est = tf.estimator.Estimator(
+        _model_fn, model_dir,
+        config=tf.estimator.RunConfig(log_step_count_steps=3))
+    est.train(_input_fn, max_steps=7,
+              hooks=[fetching, _v1.train.StopAtStepHook(last_step=5)])
+  finally:
+    logger.removeHandler(lines)
+    _v1.logging.set_verbosity(old_level)
+  return {
+      'fetched': fetching.seen,
+      'logged': [int(m.group(1)) for m in
+                 (re.match(r'loss = .*, step = (\d+)', l) for l in lines.lines)
+                 if m],
+      'last_step': int(est.get_variable_value('global_step')),
+  }
+
+
+def test_with_tf2_behaviour_fetches_give_the_value_before_the_step(tmp_path):
+  assert _observe(str(tmp_path)) == {
+      'fetched': [0, 1, 2, 3, 4], 'logged': [0, 3], 'last_step': 5}
+
+
+def test_in_a_tf1_world_the_variable_gives_the_value_after_the_step(tmp_path):
+  """`disable_v2_behavior()` is process-wide: a process of its own."""
+  proc = subprocess.run(
+      [sys.executable, os.path.abspath(__file__), str(tmp_path)],
+      capture_output=True, text=True, timeout=600, check=False,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+  assert proc.returncode == 0, proc.stderr[-4000:]
+  # StopAtStepHook (which fetches the read) still stops at step 5.
+  assert json.loads(proc.stdout.strip().splitlines()[-1]) == {
+      'fetched': [1, 2, 3, 4, 5], 'logged': [1, 4], 'last_step': 5}
+
+
+if __name__ == '__main__':
+  import tfcompat_estimator  # pylint: disable=g-import-not-at-top
+  tfcompat_estimator.install()
+  _v1.disable_v2_behavior()
+  print(json.dumps(_observe(sys.argv[1])))
