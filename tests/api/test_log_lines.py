@@ -98,3 +98,32 @@ def test_train_evaluate_and_predict_log_2_15s_lines(tmp_path, caplog):
     _in_order(_messages(caplog), [
         r'Calling model_fn\.', r'Done calling model_fn\.',
         rf'Restoring parameters from {ckpt}-3'])
+
+
+def _progress(messages):
+  return [m for m in messages if m.startswith('Evaluation [')]
+
+
+def test_evaluation_progress_lines_as_2_15s(tmp_path, caplog):
+  """Every N/10 steps (each step under 20) and at N; none without steps.
+
+  2.15's `_StopAfterNEvalsHook` logged them; measured on 2.15 with 50, 300
+  and 7 steps, with and without an evaluation hook.
+  """
+  estimator = tf.estimator.Estimator(_model_fn, str(tmp_path))
+  estimator.train(_input_fn, steps=1)
+
+  def endless():
+    return _input_fn().repeat()
+
+  with caplog.at_level(logging.INFO, logger='tensorflow'):
+    estimator.evaluate(endless, steps=50)
+    assert _progress(_messages(caplog)) == [
+        f'Evaluation [{k}/50]' for k in range(5, 51, 5)]
+    estimator.evaluate(endless, steps=7, hooks=[_v1.train.SessionRunHook()])
+    assert _progress(_messages(caplog)) == [
+        f'Evaluation [{k}/7]' for k in range(1, 8)]
+    estimator.evaluate(_input_fn, steps=25)  # the input ends after 3
+    assert _progress(_messages(caplog)) == ['Evaluation [2/25]']
+    estimator.evaluate(_input_fn)
+    assert _progress(_messages(caplog)) == []

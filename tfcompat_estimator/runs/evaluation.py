@@ -70,14 +70,17 @@ def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
         except end_of_input.ENDS_RUN:
           break
         done += 1
-        logging.log_every_n(logging.INFO, 'Evaluation [%d/%s]', 100, done, steps)
+        _log_progress(done, steps)
     else:
       loop = captured.cached('eval_loop', lambda: loops.make_loop(
           captured.pruned_for([], [captured.eval_update_op]), watch_loss=False))
       while steps is None or done < steps:
-        chunk = _BULK_CHUNK if steps is None else min(_BULK_CHUNK, steps - done)
+        chunk = _BULK_CHUNK if steps is None else min(
+            _BULK_CHUNK, steps - done, _progress_every(steps) - done %
+            _progress_every(steps))
         ran, _, stopped = loop(batches.iterator, tf.constant(chunk))
         done += int(ran)
+        _log_progress(done, steps)
         if bool(stopped):
           break
   session.current_batch = None
@@ -95,6 +98,18 @@ def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
   _report(eval_dir(context.model_dir, name), captured, results,
           checkpoint_path)
   return results
+
+
+def _progress_every(steps):
+  """How often 2.15 logged an evaluation of `steps` (its _StopAfterNEvalsHook)."""
+  return 1 if steps < 20 else steps // 10
+
+
+def _log_progress(done, steps):
+  """2.15's 'Evaluation [k/N]' lines: every N/10 steps and at N, if N is given."""
+  if steps is not None and done and (done % _progress_every(steps) == 0 or
+                                     done == steps):
+    logging.info('Evaluation [%d/%d]', done, steps)
 
 
 def _metric_values(session, eval_metrics):
