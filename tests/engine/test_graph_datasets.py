@@ -83,6 +83,16 @@ def _swapped():
   return features, labels
 
 
+def _looked_up_outside():
+  """cloudml-samples' census idiom: labels looked up after the iterator."""
+  words = tf.data.Dataset.from_tensor_slices(
+      ({'x': _X}, ['a', 'b', 'b', 'z'] * 6)).shuffle(10).batch(5)
+  features, labels = _v1.data.make_one_shot_iterator(words).get_next()
+  table = _v1.lookup.StaticHashTable(_v1.lookup.KeyValueTensorInitializer(
+      ['a', 'b'], np.array([0, 1], np.int64)), -1)
+  return {'x': features['x'] * 2.0}, table.lookup(labels)
+
+
 def _session_batches(make, seed):
   """What 2.15 drew: the graph's dataset through an initializable iterator."""
   with tf.Graph().as_default() as graph:
@@ -135,11 +145,13 @@ def _assert_same(session_batch, engine_batch):
 
 @pytest.mark.parametrize('make, reads_dataset', [
     (_shuffled_noisy, True), (_generated, True), (_sparse, True),
-    (_table_lookup, False),  # run step by step in its graph, with its table
+    (_table_lookup, True),  # made by its graph's ops: the table filled
     (_one_shot(_shuffled_noisy), True), (_one_shot(_sparse), True),
     (_swapped, True),
+    (_looked_up_outside, True),  # the ops after the iterator, mapped
 ], ids=['shuffled_noisy', 'generated', 'sparse', 'table_lookup',
-        'one_shot_shuffled_noisy', 'one_shot_sparse', 'swapped'])
+        'one_shot_shuffled_noisy', 'one_shot_sparse', 'swapped',
+        'looked_up_outside'])
 def test_batches_are_those_a_v1_session_draws(make, reads_dataset):
   expected = _session_batches(make, seed=7)
   read_as_dataset, drawn = _engine_batches(make, seed=7)

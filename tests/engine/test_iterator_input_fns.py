@@ -4,8 +4,9 @@ The classic TF1 input_fn (tensorflow/models' get_started samples, most
 tutorials of its time) returns an iterator's tensors rather than the
 dataset. When a step of its graph does nothing but draw the next element,
 the engine reads the dataset behind the iterator directly, so training runs
-in compiled loops as for an input_fn returning the Dataset; any other graph
-is still run step by step. Equivalence with a Dataset and with 2.15 on
+in compiled loops as for an input_fn returning the Dataset; ops computed on
+its values (pure, or table lookups) are mapped over that dataset. A graph
+with placeholders, variables or queues is still run step by step. Equivalence with a Dataset and with 2.15 on
 whole training runs: tests/session_emulation/test_tf1_mode.py.
 """
 
@@ -66,11 +67,11 @@ def _sparse_reshaped():
     (_one_shot, True),
     (_features_only, True),
     (_sparse, True),
-    (_placeholder_fed, False),
-    (_worked_on, False),
+    (_placeholder_fed, False),  # a hook may feed it: run in the graph
+    (_worked_on, True),  # the ops after the iterator, mapped over its dataset
     (_sparse_reshaped, False),
 ])
-def test_only_a_bare_iterator_input_is_read_as_its_dataset(input_fn,
+def test_an_iterator_input_is_read_as_its_dataset_if_nothing_feeds_it(input_fn,
                                                            reads_dataset):
   batches = input_pipeline.BatchSource(input_fn, _TRAIN, {},
                                        tf.estimator.RunConfig())

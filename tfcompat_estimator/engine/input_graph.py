@@ -63,9 +63,10 @@ class InputGraph:
     self._prune_lock = threading.Lock()
     self._coord = None
     self._threads = []
-    # What a step of the graph does besides drawing its outputs.
+    # What a step of the graph does besides drawing its outputs (its
+    # initializer runs once, here).
     self._runs_more = bool(
-        init_op is not None or self._summary_op is not None or
+        self._summary_op is not None or
         graph.get_collection(_v1.GraphKeys.QUEUE_RUNNERS))
     if init_op is not None:
       self.run(init_op)
@@ -181,7 +182,7 @@ class InputGraph:
     leaves = tf.nest.flatten(element)  # a SparseTensor is one leaf
     sources = [_iterator_component(leaf) for leaf in leaves]
     if None in sources or len({op for op, _ in sources}) != 1:
-      return None
+      return self._mapped_iterator_dataset(element, leaves)
     get_next = sources[0][0]
     graph_def = self.graph.as_graph_def()
     variant = _copied_dataset(self.graph, graph_def, get_next.inputs[0].op)
@@ -204,6 +205,43 @@ class InputGraph:
 
     return _from_graph(graph_def, variant, tuple(specs)).map(pick)
 
+  def _mapped_iterator_dataset(self, element, leaves):
+    """`element` as one-shot iterator values mapped by the graph's ops, or None.
+
+    Legacy input_fns compute on the iterator's values outside the dataset:
+    cloudml-samples' census looks its labels up in a vocabulary table. Such
+    ops, from one iterator's `get_next()` to `element`, pure but for reads
+    of tables the graph's initializer filled, become a function mapped over
+    the iterator's dataset, so compiled loops consume it. Run step by step
+    in the graph instead, that census trained at 0.6x 2.15's rate.
+    """
+    if any(isinstance(leaf, tf.SparseTensor) for leaf in leaves):
+      return None
+    get_nexts = [op for op in graph_prune.upstream_ops(leaves)
+                 if op.type == 'IteratorGetNext']
+    if len(get_nexts) != 1:
+      return None
+    (get_next,) = get_nexts
+    tail = graph_prune.upstream_ops(leaves, {id(get_next)})
+    if not all(_maps_values(op) for op in tail):
+      return None
+    graph_def = self.graph.as_graph_def()
+    variant = _copied_dataset(self.graph, graph_def, get_next.inputs[0].op)
+    if variant is None:
+      return None
+    self._build()  # the tables, under the names the initializer filled
+    inner = self._wrapped.graph.as_graph_element
+    step = graph_prune.prune(self._wrapped,
+                             [inner(t.name) for t in get_next.outputs],
+                             [inner(leaf.name) for leaf in leaves])
+
+    @tf.autograph.experimental.do_not_convert
+    def apply(*flat):
+      return tf.nest.pack_sequence_as(element, step(*flat))
+
+    specs = tuple(tf.TensorSpec(t.shape, t.dtype) for t in get_next.outputs)
+    return _from_graph(graph_def, variant, specs).map(apply)
+
   def dataset(self, dataset):
     """`dataset`, built in the graph and `stands_alone`, as an eager dataset.
 
@@ -213,6 +251,19 @@ class InputGraph:
     return _from_graph(self.graph.as_graph_def(),
                        tf.data.experimental.to_variant(dataset),
                        dataset.element_spec)
+
+  def table_dataset(self, dataset):
+    """`dataset`, built in the graph and `reads_only_tables`, as an eager one.
+
+    Made by the graph's own ops, so it reads the tables its initializer
+    filled (a dataset rebuilt from its ops alone would make empty ones).
+    """
+    self._build()
+    variant = self._wrapped.graph.as_graph_element(
+        tf.data.experimental.to_variant(dataset).name)
+    return tf.data.experimental.from_variant(
+        graph_prune.prune(self._wrapped, [], [variant])()[0],
+        dataset.element_spec)
 
   # Queue runners -----------------------------------------------------------
   def start_queue_runners(self, coord):
@@ -238,9 +289,20 @@ class InputGraph:
           tf_internals.remove_function(name)
 
 
+# Stateful ops that only read a table (and its creation, which finds it by
+# its shared name): the initializer filled it once.
+_TABLE_READS = frozenset([
+    'HashTable', 'HashTableV2', 'LookupTableFind', 'LookupTableFindV2',
+    'LookupTableSize', 'LookupTableSizeV2'])
 # Stateful only to run in order; running them again changes nothing
 # (`Dataset.list_files` asserts that its pattern matched files).
 _CHECKS = ('Assert', 'Print', 'PrintV2')
+
+
+def reads_only_tables(dataset):
+  """Whether graph `dataset` reads nothing of its graph but tables (and ops
+  of its own): a vocabulary lookup in its `map`, say (`table_dataset`)."""
+  return _stands_alone(tf.data.experimental.to_variant(dataset), _TABLE_READS)
 
 
 def stands_alone(dataset):
@@ -255,7 +317,7 @@ def stands_alone(dataset):
   return _stands_alone(tf.data.experimental.to_variant(dataset))
 
 
-def _stands_alone(variant):
+def _stands_alone(variant, also_reads=frozenset()):
   for op in graph_prune.upstream_ops([variant]):
     if graph_prune.is_placeholder(op):
       return False
@@ -264,9 +326,19 @@ def _stands_alone(variant):
       return False
     if op_def.is_stateful and not (
         op.outputs and op.outputs[0].dtype == tf.variant or
-        op.type == 'DummyIterationCounter' or op.type in _CHECKS):
+        op.type == 'DummyIterationCounter' or op.type in _CHECKS or
+        op.type in also_reads):
       return False
   return True
+
+
+def _maps_values(op):
+  """Whether `op` computes from its inputs alone, or reads a table."""
+  if graph_prune.is_placeholder(op) or op.type == 'PlaceholderWithDefault':
+    return False  # a hook may feed it
+  op_def = tf_internals.op_def(op.type)
+  return op_def is not None and (not op_def.is_stateful or
+                                 op.type in _TABLE_READS)
 
 
 def _from_graph(graph_def, variant, element_spec):

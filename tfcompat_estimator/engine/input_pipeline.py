@@ -171,10 +171,12 @@ class BatchSource:
               'Input graph does not use tf.data.Dataset or contain a '
               'QueueRunner. That means predict yields forever. This is '
               'probably a mistake.')
-        if (isinstance(result, tf.data.Dataset) and
-            input_graph_lib.stands_alone(result)):
+        if isinstance(result, tf.data.Dataset):
           # Read eagerly, as an eager dataset.
-          eager_batches = lambda: self.input_graph.dataset(result)
+          if input_graph_lib.stands_alone(result):
+            eager_batches = lambda: self.input_graph.dataset(result)
+          elif input_graph_lib.reads_only_tables(result):
+            eager_batches = lambda: self.input_graph.table_dataset(result)
     if eager_batches is not None:
       # The graph stays, for hooks that run its other tensors.
       self.input_graph = input_graph_lib.InputGraph(graph, [])
