@@ -68,3 +68,34 @@ def test_closing_a_batch_source_releases_its_iterator(monkeypatch):
   while dropped() is not None and time.monotonic() < deadline:
     time.sleep(0.01)
   assert dropped() is None
+
+
+def test_closing_an_input_graph_releases_its_one_shot_iterators(monkeypatch):
+  """A graph run step by step (a placeholder_with_default stops the mapping)."""
+  released = []
+  release = iterator_release.release
+  monkeypatch.setattr(
+      iterator_release, 'release',
+      lambda it, created: (released.append(weakref.ref(it)),
+                           release(it, created)))
+
+  def input_fn():
+    dataset = tf.data.Dataset.from_tensor_slices(
+        ({'x': np.arange(8.)}, np.arange(8.))).batch(2)
+    features, labels = tf.compat.v1.data.make_one_shot_iterator(
+        dataset).get_next()
+    scale = tf.compat.v1.placeholder_with_default(
+        tf.constant(1.0, tf.float64), [])
+    return {'x': features['x'] * scale}, labels
+
+  with tf.Graph().as_default():  # a TF1 caller: input_fn runs in a graph
+    batches = input_pipeline.BatchSource(
+        input_fn, tf.estimator.ModeKeys.TRAIN, {}, tf.estimator.RunConfig())
+  assert batches.iterator is None  # drawn step by step in the graph
+  np.testing.assert_array_equal(batches.flat_batch()[0], [0., 1.])
+  batches.close()
+  assert len(released) == 1
+  deadline = time.monotonic() + 10
+  while released[0]() is not None and time.monotonic() < deadline:
+    time.sleep(0.01)
+  assert released[0]() is None

@@ -22,6 +22,7 @@ own `QueueRunner` threads, with this object as their session, under a
 """
 
 import threading
+import time
 import uuid
 
 import tensorflow as tf
@@ -30,6 +31,7 @@ from tfcompat_estimator.engine import end_of_input
 from tfcompat_estimator.engine import engine_scope
 from tfcompat_estimator.engine import feed_values
 from tfcompat_estimator.engine import graph_prune
+from tfcompat_estimator.engine import iterator_release
 from tfcompat_estimator.engine import one_shot_iterators
 from tfcompat_estimator.platform import tf_internals
 
@@ -55,6 +57,7 @@ class InputGraph:
     self._wrapped = None  # the graph as a function, made when first run
     self._own_functions = []
     self._iterators = None  # made on first run: `dataset` needs none
+    self._iterators_created = None
     self._outputs = list(outputs)
     self.per_step_placeholders = sorted(
         op.outputs[0].name for op in graph_prune.upstream_ops(self._outputs)
@@ -135,6 +138,7 @@ class InputGraph:
         if self._iterators is None:
           self._iterators = one_shot_iterators.eager_iterators(
               self._variants, self._detached)
+          self._iterators_created = time.monotonic()
       values = [tf.convert_to_tensor(feed_dict[name],
                                      self.graph.as_graph_element(name).dtype)
                 for name in feeds]
@@ -283,7 +287,11 @@ class InputGraph:
     finally:
       self._threads = []
       self._pruned = {}
-      self._iterators = []  # released; a closed graph runs nothing
+      # Released without waiting out tf.data's autotuning thread (see
+      # iterator_release); a closed graph runs nothing.
+      iterators, self._iterators = self._iterators or [], []
+      while iterators:
+        iterator_release.release(iterators.pop(), self._iterators_created)
       for name in self._own_functions:
         while tf_internals.has_function(name):
           tf_internals.remove_function(name)
