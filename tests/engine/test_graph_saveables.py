@@ -12,13 +12,13 @@ worlds alike: after 3 steps evaluation sees 3 entries and key 3 missing
 import inspect
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
 
+from tests.helpers import own_process
 from tests.helpers import reference_runner
 from tfcompat_estimator.io import checkpoints
 
@@ -211,12 +211,7 @@ def test_training_continues_across_stacks_with_the_table(
 
 def test_in_a_tf1_world_as_on_2_15(tmp_path):
   """`disable_v2_behavior()` is process-wide: a process of its own."""
-  proc = subprocess.run(
-      [sys.executable, os.path.abspath(__file__), str(tmp_path)],
-      capture_output=True, text=True, timeout=600, check=False,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
-  assert proc.returncode == 0, proc.stderr[-4000:]
-  _assert_as_on_2_15(json.loads(proc.stdout.strip().splitlines()[-1]))
+  _assert_as_on_2_15(own_process.run_json(__file__, tmp_path))
 
 
 if __name__ == '__main__':

@@ -11,6 +11,7 @@ import time
 import weakref
 
 import numpy as np
+import pytest
 import tensorflow as tf
 
 from tfcompat_estimator.engine import input_pipeline
@@ -48,13 +49,26 @@ def test_a_young_iterator_is_dropped_at_once():
   assert destroyed.is_set()
 
 
-def test_closing_a_batch_source_releases_its_iterator(monkeypatch):
-  released = []
+@pytest.fixture
+def released(monkeypatch):
+  """Weak references to the iterators handed to `iterator_release`."""
+  handed = []
   release = iterator_release.release
   monkeypatch.setattr(
       iterator_release, 'release',
-      lambda it, created: (released.append(weakref.ref(it)),
+      lambda it, created: (handed.append(weakref.ref(it)),
                            release(it, created)))
+  return handed
+
+
+def _assert_dropped_soon(reference):
+  deadline = time.monotonic() + 10
+  while reference() is not None and time.monotonic() < deadline:
+    time.sleep(0.01)
+  assert reference() is None
+
+
+def test_closing_a_batch_source_releases_its_iterator(released):
   batches = input_pipeline.BatchSource(
       lambda: tf.data.Dataset.from_tensor_slices(
           ({'x': np.arange(8.)}, np.arange(8.))).batch(2),
@@ -64,20 +78,11 @@ def test_closing_a_batch_source_releases_its_iterator(monkeypatch):
   batches.close()
   assert batches.iterator is None
   assert released == [dropped]
-  deadline = time.monotonic() + 10
-  while dropped() is not None and time.monotonic() < deadline:
-    time.sleep(0.01)
-  assert dropped() is None
+  _assert_dropped_soon(dropped)
 
 
-def test_closing_an_input_graph_releases_its_one_shot_iterators(monkeypatch):
+def test_closing_an_input_graph_releases_its_one_shot_iterators(released):
   """A graph run step by step (a placeholder_with_default stops the mapping)."""
-  released = []
-  release = iterator_release.release
-  monkeypatch.setattr(
-      iterator_release, 'release',
-      lambda it, created: (released.append(weakref.ref(it)),
-                           release(it, created)))
 
   def input_fn():
     dataset = tf.data.Dataset.from_tensor_slices(
@@ -95,7 +100,4 @@ def test_closing_an_input_graph_releases_its_one_shot_iterators(monkeypatch):
   np.testing.assert_array_equal(batches.flat_batch()[0], [0., 1.])
   batches.close()
   assert len(released) == 1
-  deadline = time.monotonic() + 10
-  while released[0]() is not None and time.monotonic() < deadline:
-    time.sleep(0.01)
-  assert released[0]() is None
+  _assert_dropped_soon(released[0])

@@ -12,12 +12,13 @@ at all (the UPDATE_OPS collection is empty for Keras layers, on 2.15 too).
 
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 import tensorflow as tf
+
+from tests.helpers import own_process
 
 _v1 = tf.compat.v1
 _X = np.linspace(-1, 1, 24, dtype=np.float32).reshape(8, 3)
@@ -91,12 +92,7 @@ def test_a_functional_model_trains_as_on_2_15(tmp_path, updates_idiom):
 
 def test_functional_model_in_tf1_world_as_on_2_15(tmp_path):
   """`disable_v2_behavior()` is process-wide: a process of its own."""
-  proc = subprocess.run(
-      [sys.executable, os.path.abspath(__file__), str(tmp_path)],
-      capture_output=True, text=True, timeout=600, check=False,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
-  assert proc.returncode == 0, proc.stderr[-4000:]
-  got = json.loads(proc.stdout.strip().splitlines()[-1])
+  got = own_process.run_json(__file__, tmp_path)
   for updates_idiom in _MEASURED:
     _assert_as_measured(got[updates_idiom], updates_idiom)
   assert got['sequential_steps'] == 2

@@ -13,12 +13,12 @@ programs log these lines).
 
 import json
 import logging
-import os
 import re
-import subprocess
 import sys
 
 import tensorflow as tf
+
+from tests.helpers import own_process
 
 _v1 = tf.compat.v1
 
@@ -91,13 +91,8 @@ def test_with_tf2_behaviour_fetches_give_the_value_before_the_step(tmp_path):
 
 def test_in_a_tf1_world_the_variable_gives_the_value_after_the_step(tmp_path):
   """`disable_v2_behavior()` is process-wide: a process of its own."""
-  proc = subprocess.run(
-      [sys.executable, os.path.abspath(__file__), str(tmp_path)],
-      capture_output=True, text=True, timeout=600, check=False,
-      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
-  assert proc.returncode == 0, proc.stderr[-4000:]
   # StopAtStepHook (which fetches the read) still stops at step 5.
-  assert json.loads(proc.stdout.strip().splitlines()[-1]) == {
+  assert own_process.run_json(__file__, tmp_path) == {
       'fetched': [1, 2, 3, 4, 5], 'logged': [1, 4], 'last_step': 5}
 
 
