@@ -75,9 +75,10 @@ def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
       loop = captured.cached('eval_loop', lambda: loops.make_loop(
           captured.pruned_for([], [captured.eval_update_op]), watch_loss=False))
       while steps is None or done < steps:
+        # Chunks end where 2.15 logged its progress.
         chunk = _BULK_CHUNK if steps is None else min(
-            _BULK_CHUNK, steps - done, _progress_every(steps) - done %
-            _progress_every(steps))
+            _BULK_CHUNK, steps - done,
+            _progress_every(steps) - done % _progress_every(steps))
         ran, _, stopped = loop(batches.iterator, tf.constant(chunk))
         done += int(ran)
         _log_progress(done, steps)
