@@ -50,7 +50,7 @@ def test_tf1_mode_benchmark_smoke_writes_report(tmp_path):
   assert [row[2].strip() for row in rows] == ['train_steps_per_sec',
                                               'first_train_sec']
   for row in rows:  # every mode measured something
-    assert all(float(cell.split()[0]) > 0 for cell in row[3:6])
+    assert all(float(cell.split()[0]) > 0 for cell in row[3:7])
 
 
 def test_train_and_evaluate_benchmark_smoke_writes_report(tmp_path):
