@@ -69,7 +69,7 @@ def _sparse_reshaped():
     (_sparse, True),
     (_placeholder_fed, False),  # a hook may feed it: run in the graph
     (_worked_on, True),  # the ops after the iterator, mapped over its dataset
-    (_sparse_reshaped, False),
+    (_sparse_reshaped, True),  # a SparseTensor rebuilt after it: mapped too
 ])
 def test_an_iterator_input_is_read_as_its_dataset_if_nothing_feeds_it(input_fn,
                                                            reads_dataset):

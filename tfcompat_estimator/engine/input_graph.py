@@ -219,14 +219,13 @@ class InputGraph:
     the iterator's dataset, so compiled loops consume it. Run step by step
     in the graph instead, that census trained at 0.6x 2.15's rate.
     """
-    if any(isinstance(leaf, tf.SparseTensor) for leaf in leaves):
-      return None
-    get_nexts = [op for op in graph_prune.upstream_ops(leaves)
+    components = tf.nest.flatten(leaves, expand_composites=True)
+    get_nexts = [op for op in graph_prune.upstream_ops(components)
                  if op.type == 'IteratorGetNext']
     if len(get_nexts) != 1:
       return None
     (get_next,) = get_nexts
-    tail = graph_prune.upstream_ops(leaves, {id(get_next)})
+    tail = graph_prune.upstream_ops(components, {id(get_next)})
     if not all(_maps_values(op) for op in tail):
       return None
     graph_def = self.graph.as_graph_def()
@@ -237,11 +236,12 @@ class InputGraph:
     inner = self._wrapped.graph.as_graph_element
     step = graph_prune.prune(self._wrapped,
                              [inner(t.name) for t in get_next.outputs],
-                             [inner(leaf.name) for leaf in leaves])
+                             [inner(t.name) for t in components])
 
     @tf.autograph.experimental.do_not_convert
     def apply(*flat):
-      return tf.nest.pack_sequence_as(element, step(*flat))
+      return tf.nest.pack_sequence_as(element, step(*flat),
+                                      expand_composites=True)
 
     specs = tuple(tf.TensorSpec(t.shape, t.dtype) for t in get_next.outputs)
     return _from_graph(graph_def, variant, specs).map(apply)
