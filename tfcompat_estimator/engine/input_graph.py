@@ -232,11 +232,19 @@ class InputGraph:
     variant = _copied_dataset(self.graph, graph_def, get_next.inputs[0].op)
     if variant is None:
       return None
-    self._build()  # the tables, under the names the initializer filled
-    inner = self._wrapped.graph.as_graph_element
-    step = graph_prune.prune(self._wrapped,
-                             [inner(t.name) for t in get_next.outputs],
-                             [inner(t.name) for t in components])
+    if any(op.type in _TABLE_READS or get_next in op.control_inputs
+           for op in tail):
+      self._build()  # the tables, under the names the initializer filled
+      inner = self._wrapped.graph.as_graph_element
+      step = graph_prune.prune(self._wrapped,
+                               [inner(t.name) for t in get_next.outputs],
+                               [inner(t.name) for t in components])
+    else:
+      # Its own nodes, imported where the map traces them: importing the
+      # whole graph into a function (`_build`) would cost the first call
+      # 0.1-0.15 s more (dnn_dense, custom_model_fn in bench/TF1_MODE.md).
+      step = _importer(graph_def, {op.name for op in tail}, get_next,
+                       [t.name for t in components])
 
     @tf.autograph.experimental.do_not_convert
     def apply(*flat):
@@ -338,6 +346,32 @@ def _stands_alone(variant, also_reads=frozenset()):
         op.type in also_reads):
       return False
   return True
+
+
+def _importer(graph_def, names, get_next, fetches):
+  """A function importing `graph_def`'s nodes `names`, fed `get_next`'s values.
+
+  It returns the tensors named `fetches`; called while a function is traced.
+  """
+  tail = _v1.GraphDef()
+  tail.versions.CopyFrom(graph_def.versions)
+  tail.library.CopyFrom(graph_def.library)
+  tail.node.extend(node for node in graph_def.node if node.name in names)
+  for node in tail.node:
+    node.attr.pop('_class', None)  # colocation with the dataset's ops
+  read = {name if ':' in name else name + ':0'
+          for node in tail.node for name in node.input}
+  fed = {t.name: i for i, t in enumerate(get_next.outputs)}
+  computed = [name for name in fetches if name not in fed]
+
+  def step(*flat):
+    values = iter(tf.graph_util.import_graph_def(
+        tail, name='tail', return_elements=computed,
+        input_map={name: flat[i] for name, i in fed.items() if name in read}))
+    return [flat[fed[name]] if name in fed else next(values)
+            for name in fetches]
+
+  return step
 
 
 def _maps_values(op):
