@@ -174,10 +174,10 @@ class SavedModelEstimator(estimator_lib.EstimatorV2):
     Its variables and tables start from the SavedModel's `variables/`, as
     2.15's `Saver(saver_def).restore` started them.
     """
-    checkpoints.restore(scaffold.restore_keys,
-                        _get_saved_model_ckpt(self._saved_model_path))
-    if scaffold.restore_tables is not None:
-      session.run(scaffold.restore_tables)
+    path = _get_saved_model_ckpt(self._saved_model_path)
+    checkpoints.restore(scaffold.restore_keys, path)
+    if session.captured.saveables is not None:  # its tables (_TableSaveable)
+      session.captured.saveables.restore(path)
 
   # Train / evaluate / predict: the input_fn must not make a global step -----
   def train(self, input_fn, hooks=None, steps=None, max_steps=None,
@@ -219,15 +219,13 @@ class SavedModelEstimator(estimator_lib.EstimatorV2):
       raise RuntimeError('Multiple ops found in the train_op collection.')
     train_op = train_ops[0] if train_ops else None
 
-    init_fn = restore_tables = None
+    init_fn = None
     if not super().latest_checkpoint():
       init_fn = self._restore_from_saver
-      restore_tables = _restore_op(
-          imported.tables, _get_saved_model_ckpt(self._saved_model_path))
     # As 2.15 mirrored the export: the SavedModel's main op initializes
     # each session's local state.
     scaffold = _SavedModelScaffold(
-        imported.restore_keys, restore_tables, local_init_op=imported.main_op,
+        imported.restore_keys, local_init_op=imported.main_op,
         saver=imported.saver, init_fn=init_fn)
     return model_fn_lib.EstimatorSpec(
         mode=mode, loss=loss, train_op=train_op, predictions=predictions,
@@ -237,22 +235,9 @@ class SavedModelEstimator(estimator_lib.EstimatorV2):
 class _SavedModelScaffold(_v1.train.Scaffold):
   """A Scaffold that knows what the SavedModel's checkpoint holds."""
 
-  def __init__(self, restore_keys, restore_tables, **kwargs):
+  def __init__(self, restore_keys, **kwargs):
     super().__init__(**kwargs)
     self.restore_keys = restore_keys  # SavedModel checkpoint key -> variable
-    self.restore_tables = restore_tables  # an op loading its tables, or None
-
-
-def _restore_op(saveables, path):
-  """An op restoring `saveables` from checkpoint `path`; None without any."""
-  restores = []
-  for saveable in saveables:
-    tensors = tf.raw_ops.RestoreV2(
-        prefix=path, tensor_names=[spec.name for spec in saveable.specs],
-        shape_and_slices=[''] * len(saveable.specs),
-        dtypes=[spec.dtype for spec in saveable.specs])
-    restores.append(saveable.restore(tensors, None))
-  return tf.group(restores) if restores else None
 
 
 def _without_global_step(input_fn):
@@ -497,7 +482,6 @@ class _Imported:
     self.train_ops = []
     self.saver = None
     self.restore_keys = collections.OrderedDict()  # SavedModel key -> variable
-    self.tables = []  # a _TableSaveable per table the SavedModel saved
 
 
 class _GraphImporter:
@@ -571,10 +555,9 @@ class _GraphImporter:
       self._graph.add_to_collection(_v1.GraphKeys.ASSET_FILEPATHS, tensor)
     # Checkpointed as 2.15's Saver(saver_def) kept them, under its keys.
     for table, (table_keys, dtypes) in tables.items():
-      imported.tables.append(_TableSaveable(imported.elements[table + ':0'],
-                                            table_keys, dtypes))
-      self._graph.add_to_collection(_v1.GraphKeys.SAVEABLE_OBJECTS,
-                                    imported.tables[-1])
+      self._graph.add_to_collection(
+          _v1.GraphKeys.SAVEABLE_OBJECTS,
+          _TableSaveable(imported.elements[table + ':0'], table_keys, dtypes))
 
     self._restore_keys(imported, variables, variable_defs, keys,
                        global_step_node)

@@ -8,8 +8,8 @@ default Saver saved them beside the variables (a table as `<name>-keys` and
 prediction, a resumed training and an export saw the trained contents.
 
 Here the graph's own ops do both: `tensors()` fetches each spec's tensor
-(the table's export) when a checkpoint is written, and `restore` feeds a
-checkpoint's tensors to each saveable's `restore`, built in the graph once.
+(the table's export) when a checkpoint is written, and `restore(path)` feeds
+a checkpoint's tensors to each saveable's `restore`, built in the graph once.
 
 A table must also keep its contents from one call of the graph to the next.
 TF1 kept one resource per Session; here every pruned function has kernels of
@@ -26,6 +26,7 @@ import itertools
 import tensorflow as tf
 
 from tfcompat_estimator.engine import graph_prune
+from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.platform import tf_internals
 
 _v1 = tf.compat.v1
@@ -73,8 +74,8 @@ class GraphSaveables:
           'checkpointed beside the variables here.')
     with wrapped.graph.as_default():  # a spec's tensor may be made on demand
       self._tensors = [spec.tensor for spec in self._specs]
-    self.names = [spec.name for spec in self._specs]
-    self.dtypes = [t.dtype for t in self._tensors]
+    self._names = [spec.name for spec in self._specs]
+    self._dtypes = [t.dtype for t in self._tensors]
     self._save = self._restore = None
 
   def _check_known(self):
@@ -90,11 +91,13 @@ class GraphSaveables:
     if self._save is None:
       self._save = graph_prune.prune(self._wrapped, [], self._tensors)
     with tf.init_scope():
-      return dict(zip(self.names, self._save()))
+      return dict(zip(self._names, self._save()))
 
-  def restore(self, values):
-    """Restores every saveable from `values`, in the order of `names`."""
+  def restore(self, path):
+    """Restores every saveable from checkpoint `path` (a CheckpointError
+    names the keys it lacks)."""
     self._check_known()
+    values = checkpoints.read_whole(path, self._names, self._dtypes)
     if self._restore is None:
       self._restore = self._build_restore()
     with tf.init_scope():
@@ -104,7 +107,7 @@ class GraphSaveables:
     graph = self._wrapped.graph
     with graph.as_default():
       feeds = [_v1.placeholder(dtype, None, name=f'{name}_restored')
-               for name, dtype in zip(self.names, self.dtypes)]
+               for name, dtype in zip(self._names, self._dtypes)]
       ops = []
       start = 0
       for saveable in self._saveables:

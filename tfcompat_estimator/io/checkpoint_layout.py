@@ -40,8 +40,8 @@ class Layout(NamedTuple):
       None.
     saveables: the graph's other saveables (its tables), saved beside the
       variables and restored after them as 2.15's default Saver did: an
-      object with `names`, `dtypes`, `tensors()` (key -> current tensor) and
-      `restore(values)` (`engine.graph_saveables.GraphSaveables`), or None.
+      object with `tensors()` (key -> current tensor) and `restore(path)`
+      (`engine.graph_saveables.GraphSaveables`), or None.
   """
   variables: collections.OrderedDict
   constants: dict

@@ -169,8 +169,7 @@ def _restore(captured, checkpoint_path):
         # `loaded` holds keys by name: right only for the default layout.
         loaded if layout.variables is captured.global_variables else ())
     if layout.saveables is not None:
-      layout.saveables.restore(checkpoints.read_whole(
-          checkpoint_path, layout.saveables.names, layout.saveables.dtypes))
+      layout.saveables.restore(checkpoint_path)
 
 
 def _copy_variables(captured, source):
