@@ -334,18 +334,31 @@ def stands_alone(dataset):
 
 
 def _stands_alone(variant, also_reads=frozenset()):
-  for op in graph_prune.upstream_ops([variant]):
-    if graph_prune.is_placeholder(op):
-      return False
-    op_def = tf_internals.op_def(op.type)
-    if op_def is None:  # a function called as an op
-      return False
-    if op_def.is_stateful and not (
-        op.outputs and op.outputs[0].dtype == tf.variant or
-        op.type == 'DummyIterationCounter' or op.type in _CHECKS or
-        op.type in also_reads):
-      return False
-  return True
+  return all(_runs_alone(op, lambda op: (
+      op.outputs and op.outputs[0].dtype == tf.variant or
+      op.type == 'DummyIterationCounter' or op.type in _CHECKS or
+      op.type in also_reads)) for op in graph_prune.upstream_ops([variant]))
+
+
+def _runs_alone(op, stateful_allowed):
+  """Whether `op` reads no placeholder and is stateless or `stateful_allowed`.
+
+  A function called as an op (no registered op type) is not known to be.
+  """
+  if graph_prune.is_placeholder(op):
+    return False
+  op_def = tf_internals.op_def(op.type)
+  return op_def is not None and (not op_def.is_stateful or
+                                 bool(stateful_allowed(op)))
+
+
+def _subgraph(graph_def, names):
+  """A new GraphDef of `graph_def`'s nodes `names`, with its functions."""
+  subgraph = _v1.GraphDef()
+  subgraph.versions.CopyFrom(graph_def.versions)
+  subgraph.library.CopyFrom(graph_def.library)
+  subgraph.node.extend(node for node in graph_def.node if node.name in names)
+  return subgraph
 
 
 def _importer(graph_def, names, get_next, fetches):
@@ -353,10 +366,7 @@ def _importer(graph_def, names, get_next, fetches):
 
   It returns the tensors named `fetches`; called while a function is traced.
   """
-  tail = _v1.GraphDef()
-  tail.versions.CopyFrom(graph_def.versions)
-  tail.library.CopyFrom(graph_def.library)
-  tail.node.extend(node for node in graph_def.node if node.name in names)
+  tail = _subgraph(graph_def, names)
   for node in tail.node:
     node.attr.pop('_class', None)  # colocation with the dataset's ops
   read = {name if ':' in name else name + ':0'
@@ -376,11 +386,8 @@ def _importer(graph_def, names, get_next, fetches):
 
 def _maps_values(op):
   """Whether `op` computes from its inputs alone, or reads a table."""
-  if graph_prune.is_placeholder(op) or op.type == 'PlaceholderWithDefault':
-    return False  # a hook may feed it
-  op_def = tf_internals.op_def(op.type)
-  return op_def is not None and (not op_def.is_stateful or
-                                 op.type in _TABLE_READS)
+  return op.type != 'PlaceholderWithDefault' and (  # a hook may feed it
+      _runs_alone(op, lambda op: op.type in _TABLE_READS))
 
 
 def _from_graph(graph_def, variant, element_spec):
@@ -392,10 +399,8 @@ def _from_graph(graph_def, variant, element_spec):
   s against 0.08 s on a canned DNN's input, paid by every first call of a
   process.
   """
-  needed = {op.name for op in graph_prune.upstream_ops([variant])}
-  nodes = [node for node in graph_def.node if node.name in needed]
-  del graph_def.node[:]
-  graph_def.node.extend(nodes)
+  graph_def = _subgraph(
+      graph_def, {op.name for op in graph_prune.upstream_ops([variant])})
   for node in graph_def.node:
     node.device = ''  # runs where the kernel runs, as a serialized dataset
   # The kernel returns what the graph's `_Retval` node reads.
