@@ -127,3 +127,28 @@ def test_evaluation_progress_lines_as_2_15s(tmp_path, caplog):
     assert _progress(_messages(caplog)) == ['Evaluation [2/25]']
     estimator.evaluate(_input_fn)
     assert _progress(_messages(caplog)) == []
+
+
+def test_export_logs_one_saved_model_line_as_2_15(tmp_path, caplog):
+  """One 'SavedModel written to' line, naming the temporary directory.
+
+  2.15's builder logged it before the directory was renamed to its
+  version and nothing after (measured: '.../export/temp-<version>/
+  saved_model.pb', once per export).
+  """
+  estimator = tf.estimator.Estimator(_model_fn, str(tmp_path))
+  estimator.train(_input_fn, steps=1)
+  base = os.path.join(str(tmp_path), 'export')
+  receiver = tf.estimator.export.build_parsing_serving_input_receiver_fn(
+      {'x': tf.io.FixedLenFeature([2], tf.float32)})
+  with caplog.at_level(logging.INFO, logger='tensorflow'):
+    export_dir = estimator.export_saved_model(base, receiver).decode()
+  written = [m for m in _messages(caplog)
+             if m.startswith('SavedModel written to: ')]
+  assert len(written) == 1, written
+  path = written[0][len('SavedModel written to: '):]
+  assert os.path.dirname(os.path.dirname(path)) == base
+  assert os.path.basename(os.path.dirname(path)).startswith('temp-')
+  assert os.path.basename(path) == 'saved_model.pb'
+  assert os.path.isfile(os.path.join(export_dir, 'saved_model.pb'))
+  assert not os.path.exists(os.path.dirname(path))

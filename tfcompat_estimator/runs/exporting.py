@@ -20,7 +20,6 @@ from tfcompat_estimator.io import file_errors
 from tfcompat_estimator.io import safe_paths
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.platform import tf_internals
-from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 
 ModeKeys = model_fn_lib.ModeKeys
 _v1 = tf.compat.v1
@@ -99,7 +98,8 @@ def export_all(context, meta_graphs, export_dir_base, input_receiver_fn_map,
     if tf.io.gfile.exists(temp_dir):
       shutil.rmtree(temp_dir, ignore_errors=True)
     raise
-  logging.info('SavedModel written to: %s', export_dir)
+  # The builder logged 'SavedModel written to: <temp dir>/saved_model.pb',
+  # 2.15's only line about it; the final directory is the return value.
   return tf.compat.as_bytes(export_dir)
 
 
