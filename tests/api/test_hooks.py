@@ -487,6 +487,67 @@ def test_nan_loss_raises_and_keeps_last_checkpoint_restorable(tmp_path,
   assert np.isfinite(metrics['loss'])
 
 
+class _Named(_train.SessionRunHook):
+  """Logs `HOOK <name>` in after_run, on the tensorflow logger."""
+
+  def __init__(self, name):
+    self.name = name
+
+  def after_run(self, run_context, run_values):
+    _v1.logging.info('HOOK %s', self.name)
+
+
+def _order(caplog):
+  lines = []
+  for record in caplog.records:
+    message = record.getMessage()
+    if message.startswith('HOOK '):
+      lines.append(message[len('HOOK '):])
+    elif message.startswith('loss = '):
+      lines.append('loss')
+    elif message.startswith('global_step/sec: '):
+      lines.append('rate')
+  return lines
+
+
+def test_built_in_duties_stand_among_hooks_as_2_15s(tmp_path, caplog):
+  """2.15's after_run order: training_chief_hooks, StepCounterHook, the
+  caller's hooks, NanTensorHook and the loss log, the spec's training_hooks.
+
+  Measured on 2.15 (3 steps, log_step_count_steps=2): chief, user, loss,
+  spec; chief, user, spec; chief, rate, user, loss, spec.
+  """
+  model_fn = _with_hooks(
+      training_hooks=lambda spec, mode: [_Named('spec')],
+      training_chief_hooks=lambda spec, mode: [_Named('chief')])
+  est = _estimator(tmp_path, model_fn=model_fn, log_step_count_steps=2)
+  with caplog.at_level(logging.INFO, logger='tensorflow'):
+    est.train(custom_dnn.train_input_fn, steps=3, hooks=[_Named('user')])
+  assert _order(caplog) == ['chief', 'user', 'loss', 'spec',
+                            'chief', 'user', 'spec',
+                            'chief', 'rate', 'user', 'loss', 'spec']
+
+
+def test_nan_loss_ends_the_step_before_the_specs_hooks(tmp_path, caplog):
+  """2.15's NanTensorHook raised after the caller's hooks' after_run, so the
+  model_fn's training_hooks never saw the NaN step (measured: chief, user)."""
+  model_fn = _with_hooks(
+      training_hooks=lambda spec, mode: [_Named('spec')],
+      training_chief_hooks=lambda spec, mode: [_Named('chief')])
+
+  def nan_from_start(features, labels, mode, params):
+    spec = model_fn(features, labels, mode, params)
+    if mode != tf.estimator.ModeKeys.TRAIN:
+      return spec
+    return spec._replace(loss=spec.loss * np.float32('nan'))
+
+  est = _estimator(tmp_path, model_fn=nan_from_start)
+  with caplog.at_level(logging.INFO, logger='tensorflow'):
+    with pytest.raises(_train.NanLossDuringTrainingError):
+      est.train(custom_dnn.train_input_fn, steps=3, hooks=[_Named('user')])
+  assert _order(caplog) == ['chief', 'user']
+
+
 def test_final_ops_hook_in_evaluate_and_train(tmp_path):
   hooks = {}
 

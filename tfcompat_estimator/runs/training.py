@@ -91,8 +91,12 @@ class TrainLoop:
                                                  self._batches.input_graph)
     spec = self.captured.spec
     # 2.15's order: chief-only hooks, then the caller's, then the model_fn's.
+    # Its built-in hooks stood among them: StepCounterHook after the chief
+    # hooks; NanTensorHook and the loss LoggingTensorHook after the caller's.
     chief_hooks = list(spec.training_chief_hooks) if self._is_chief else []
     self._hooks = chief_hooks + user_hooks + list(spec.training_hooks)
+    self._rate_position = len(chief_hooks)
+    self._loss_position = len(chief_hooks) + len(user_hooks)
     if self._batches.on_workers:
       parameter_servers.check_hooks(self._hooks, self._start)
     self._writer = (summaries.writer_for(context.model_dir)
@@ -331,17 +335,23 @@ class TrainLoop:
     else:
       computed = hooked.compute(self._batches, run_ops)
     results = hooked.results(computed)
-    self._save_before_hooks(results.main)
-    values = hooked.finish(results)
-    self._schedule.iteration += 1
-    self._loss = values['loss']
-    if not np.isfinite(self._loss):
-      self._raise_nan(self._loss)
-    if wants.log:
-      seconds, _ = self._schedule.loss_log.done(self._schedule.iteration - 1)
-      suffix = '' if seconds is None else f' ({seconds:.3f} sec)'
-      logging.info('loss = %s, step = %s%s', self._loss, values['logged_step'],
-                   suffix)
+    values = results.main
+    self._save_before_hooks(values)
+
+    def loss_duties():
+      self._schedule.iteration += 1
+      self._loss = values['loss']
+      if not np.isfinite(self._loss):
+        self._raise_nan(self._loss)
+      if wants.log:
+        seconds, _ = self._schedule.loss_log.done(self._schedule.iteration - 1)
+        suffix = '' if seconds is None else f' ({seconds:.3f} sec)'
+        logging.info('loss = %s, step = %s%s', self._loss,
+                     values['logged_step'], suffix)
+
+    hooked.finish(results, [
+        (self._rate_position, lambda: self._count_rate(self._global_step())),
+        (self._loss_position, loss_duties)])
     if wants.summary:
       post_step = int(values['step']) + 1
       self._schedule.summaries.done(post_step)

@@ -57,12 +57,28 @@ class HookRunner:
       requests = [hook.before_run(context) for hook in self.hooks]
     return context, requests
 
-  def after_run(self, context, requests, results_per_hook):
-    with self.session.graph.as_default():
-      for hook, request, results in zip(self.hooks, requests, results_per_hook):
+  def after_run(self, context, requests, results_per_hook, duties=()):
+    """Gives each hook its results, in order.
+
+    Args:
+      context, requests: From `before_run`.
+      results_per_hook: Each hook's values of its requested fetches.
+      duties: `(position, fn)` pairs: `fn()` runs before the hook at that
+        index of `hooks` (or after the last), where 2.15's built-in hook for
+        that duty stood among the others. One that raises ends the step, as
+        2.15's NanTensorHook did: later hooks do not see it.
+    """
+    duties = sorted(duties, key=lambda duty: duty[0])
+    for index, (hook, request, results) in enumerate(
+        zip(self.hooks, requests, results_per_hook)):
+      while duties and duties[0][0] <= index:
+        duties.pop(0)[1]()  # eagerly, outside the graph
+      with self.session.graph.as_default():
         hook.after_run(context, _train.SessionRunValues(
             results=results, options=getattr(request, 'options', None),
             run_metadata=tf.compat.v1.RunMetadata()))
+    for _, duty in duties:
+      duty()
     if context.stop_requested:
       self._stop_requested = True
 

@@ -70,9 +70,13 @@ class HookedStep:
     """`StepResults` of the elements' values `computed` for this step."""
     return StepResults(**self._plan.pack(computed))
 
-  def finish(self, results):
-    """Gives the hooks their results (`after_run`); returns the caller's."""
-    self._hook_runner.after_run(self._context, self._requests, results.hooks)
+  def finish(self, results, duties=()):
+    """Gives the hooks their results (`after_run`); returns the caller's.
+
+    `duties`: the caller's own work among the hooks' (`HookRunner.after_run`).
+    """
+    self._hook_runner.after_run(self._context, self._requests, results.hooks,
+                                duties)
     return results.main
 
 
