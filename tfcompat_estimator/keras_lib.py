@@ -334,7 +334,9 @@ class _KerasModelFn:
       return None
     # Metric objects given to compile are copied, as 2.15's clone did: their
     # variables belong to the program's graph or eager context.
-    container = compile_utils.MetricsContainer(
+    container_class = (compile_utils.MetricsContainer
+                       if tf.__internal__.tf2.enabled() else _V1NamedMetrics)
+    container = container_class(
         keras_metrics.clone_metrics(compiled.metrics),
         keras_metrics.clone_metrics(compiled.weighted_metrics),
         output_names=output_names, from_serialized=compiled.from_serialized)
@@ -403,6 +405,44 @@ class _KerasModelFn:
     for key, output_class in self._export_outputs.items():
       signatures[key] = output_class(predictions[key])
     return signatures
+
+
+class _V1NamedMetrics(compile_utils.MetricsContainer):
+  """Compiled metrics under 2.15's TF1 Keras names (TF2 behaviour off).
+
+  There 2.15 compiled the model with Keras' v1 training loop, whose names
+  the Estimator's metrics kept (measured on 2.15): 'accuracy' and 'acc'
+  became 'acc', 'crossentropy' and 'ce' 'ce', another string the name of
+  what it stands for ('mae': 'mean_absolute_error'); a weighted metric
+  was always 'weighted_<name>', and with several outputs each name began
+  with its output's ('<output>_acc'). Programs read `evaluate()`'s
+  results under those keys.
+  """
+
+  def _get_metric_object(self, metric, y_t, y_p):
+    metric_object = super()._get_metric_object(metric, y_t, y_p)
+    # A string naming a Metric class ('AUC') already has that class's name.
+    if isinstance(metric, str) and getattr(metric_object, 'name', None) == metric:
+      metric_object._name = _v1_metric_name(metric)  # pylint: disable=protected-access
+    return metric_object
+
+  def _set_metric_names(self):
+    several = len(self._output_names) > 1
+    for output_name, plain, weighted in zip(
+        self._output_names, self._metrics, self._weighted_metrics):
+      for prefix, metrics in (('', plain), ('weighted_', weighted)):
+        for metric in metrics:
+          if metric is not None:
+            metric._name = (f'{output_name}_' if several else '') + prefix + metric._name  # pylint: disable=protected-access
+
+
+def _v1_metric_name(name):
+  """The name Keras' v1 training loop gave a metric passed as a string."""
+  if name in ('accuracy', 'acc'):
+    return 'acc'
+  if name in ('crossentropy', 'ce'):
+    return 'ce'
+  return getattr(keras_metrics.get(name), '__name__', name)
 
 
 class _CompileArgs:
