@@ -38,6 +38,7 @@ from tfcompat_estimator.engine import tf1_graph_semantics
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator import export as export_lib
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.platform import tf_internals
 
 ModeKeys = model_fn_lib.ModeKeys
 _DEFAULT_SERVING_KEY = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
@@ -102,7 +103,9 @@ def model_to_estimator(keras_model=None, keras_model_path=None,
     _assert_valid_model(keras_model, custom_objects)
   config = estimator_lib.maybe_overwrite_model_dir_and_session_config(
       config, model_dir)
-  if not keras_model:
+  if keras_model:
+    logging.info('Using the Keras model provided.')  # as 2.15
+  else:
     logging.info('Loading models from %s', keras_model_path)
     keras_model = tf_keras.models.load_model(keras_model_path,
                                              custom_objects=custom_objects)
@@ -219,7 +222,9 @@ def _save_first_checkpoint(keras_model, model_dir):
       tf.raw_ops.SaveV2(prefix=path, tensor_names=list(values),
                         shape_and_slices=[''] * len(values),
                         tensors=[tf.constant(v) for v in values.values()])
-    tf.compat.v1.train.update_checkpoint_state(keras_dir, path)
+    # The state file 2.15's Saver wrote, without the deprecation warning and
+    # the 'Manually adding it' line the public function logs.
+    tf_internals.update_checkpoint_state(keras_dir, path, [path])
   return estimator_lib.WarmStartSettings(
       path, vars_to_warm_start=[re.escape(name) + '$' for name in names])
 

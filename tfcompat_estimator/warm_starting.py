@@ -14,6 +14,7 @@ import tensorflow as tf
 
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.platform import tf_internals
+from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 
 VocabInfo = tf.compat.v1.train.VocabInfo
 
@@ -147,6 +148,13 @@ def warm_start(captured, settings):
       variable is missing from the checkpoint or has another shape there, or
       `var_name_to_vocab_info` names a variable the model does not have.
   """
+  # 2.15's lines (its Estimator's, then TF's warm_start's), logged where
+  # the warm start is done: 2.15 logged them in every train() call.
+  logging.info('Warm-starting with WarmStartSettings: %s', settings)
+  logging.info('Warm-starting from: %s', settings.ckpt_to_initialize_from)
+  if settings.vars_to_warm_start is None or isinstance(
+      settings.vars_to_warm_start, str):
+    logging.info('Warm-starting variables only in TRAINABLE_VARIABLES.')
   path = _source_checkpoint(settings.ckpt_to_initialize_from)
   reader = tf.train.load_checkpoint(path)
   shapes = reader.get_variable_to_shape_map()
@@ -168,6 +176,7 @@ def warm_start(captured, settings):
                        f'checkpoint {path!r}.')
     _assign_parts(groups[name], reader.get_tensor(renamed.get(prev, prev)),
                   settings.var_name_to_vocab_info.get(name), name, path)
+  logging.info('Warm-started %d variables.', len(selected))
 
 
 def _assign_parts(group, value, vocab_info, name, path):

@@ -152,3 +152,30 @@ def test_export_logs_one_saved_model_line_as_2_15(tmp_path, caplog):
   assert os.path.basename(path) == 'saved_model.pb'
   assert os.path.isfile(os.path.join(export_dir, 'saved_model.pb'))
   assert not os.path.exists(os.path.dirname(path))
+
+
+def test_warm_start_logs_2_15s_lines_once(tmp_path, caplog):
+  """Measured on 2.15: the settings, the source, TRAINABLE_VARIABLES for a
+  regex (not for a list), and the count, in the first train() only."""
+  source = str(tmp_path / 'source')
+  tf.estimator.Estimator(_model_fn, source).train(_input_fn, steps=1)
+  for settings, lines in (
+      (source, [
+          "Warm-starting with WarmStartSettings: WarmStartSettings("
+          f"ckpt_to_initialize_from={source!r}, vars_to_warm_start='.*', "
+          'var_name_to_vocab_info={}, var_name_to_prev_var_name={})',
+          f'Warm-starting from: {source}',
+          'Warm-starting variables only in TRAINABLE_VARIABLES.',
+          'Warm-started 1 variables.']),
+      (tf.estimator.WarmStartSettings(source, vars_to_warm_start=['w']), [
+          "Warm-starting with WarmStartSettings: WarmStartSettings("
+          f"ckpt_to_initialize_from={source!r}, vars_to_warm_start=['w'], "
+          'var_name_to_vocab_info={}, var_name_to_prev_var_name={})',
+          f'Warm-starting from: {source}',
+          'Warm-started 1 variables.'])):
+    estimator = tf.estimator.Estimator(
+        _model_fn, str(tmp_path / str(len(lines))), warm_start_from=settings)
+    with caplog.at_level(logging.INFO, logger='tensorflow'):
+      estimator.train(_input_fn, steps=1)
+      estimator.train(_input_fn, steps=1)
+    assert [m for m in _messages(caplog) if 'Warm' in m] == lines

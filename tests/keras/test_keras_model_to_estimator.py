@@ -4,6 +4,7 @@ Values marked "2.15" were measured on tensorflow-estimator 2.15.0 with the
 same model (tests/keras/test_keras_model_to_estimator.py keeps only the facts).
 """
 
+import logging
 import os
 import sys
 
@@ -77,6 +78,20 @@ def test_starts_from_the_keras_weights_and_names_variables_as_2_15(tmp_path):
   moving_mean = est.get_variable_value('batch_normalization/moving_mean')
   assert not np.allclose(moving_mean, model.layers[2].moving_mean.numpy())
   assert os.path.exists(str(tmp_path / 'keras' / 'keras_model.ckpt.index'))
+
+
+def test_logs_2_15s_lines_and_no_checkpoint_state_noise(tmp_path, caplog):
+  """2.15 logged 'Using the Keras model provided.' and wrote the keras/
+  checkpoint state silently (no deprecation warning, no 'Manually adding')."""
+  with caplog.at_level(logging.INFO, logger='tensorflow'):
+    est = to_estimator(functional_model(), tmp_path)
+    est.train(input_fn, steps=1)
+  messages = [r.getMessage() for r in caplog.records]
+  assert messages.count('Using the Keras model provided.') == 1
+  assert not [m for m in messages
+              if 'Manually adding' in m or 'update_checkpoint_state' in m]
+  assert [m for m in messages if m.startswith('Warm-started ')] == [
+      'Warm-started 8 variables.']  # two Dense layers' 4, batch norm's 4
 
 
 def test_training_lowers_the_loss_and_exports_a_servable_model(tmp_path):
