@@ -291,7 +291,10 @@ class _KerasModelFn:
       if mode != ModeKeys.PREDICT:
         targets = _model_targets(self._model, labels, output_names)
         weights = standardize_sample_weights(sample_weights, output_names)
-        loss = self._loss(clone, targets, outputs, weights, output_names)
+        # 2.15's Keras computed it under this scope, so the Estimator's loss
+        # summary was tagged 'loss_1' (measured), which dashboards name.
+        with tf.name_scope('loss'):
+          loss = self._loss(clone, targets, outputs, weights, output_names)
         metrics = self._metrics(targets, outputs, weights, output_names)
       if mode == ModeKeys.TRAIN:
         train_op = self._train_op(clone, loss, state_updates)

@@ -606,3 +606,48 @@ def test_a_variable_as_a_control_dependency_and_a_metric(tmp_path):
   np.testing.assert_allclose(
       metrics['kernel_mean'], est.get_variable_value('dense/kernel').mean(),
       rtol=1e-6)
+
+
+def test_a_variable_tensor_name_names_its_handle_in_a_tf2_world(tmp_path):
+  """2.15's resource variable 'dense/kernel' was the graph's op of that
+  name: `get_tensor_by_name('dense/kernel:0')` gave its handle (measured);
+  the TF1 world's value semantics: tests/session_emulation/
+  test_variables_by_name.py."""
+  seen = []
+
+  def model_fn(features, labels, mode):
+    spec = _regression_spec(mode, features, labels)
+    seen.append(v1.get_default_graph().get_tensor_by_name('dense/kernel:0'))
+    return spec
+
+  tf.estimator.Estimator(model_fn, str(tmp_path)).train(_input_fn(), steps=1)
+  assert seen[0].dtype == tf.resource
+  assert seen[0].op.name == 'dense/kernel'
+
+
+def test_a_summary_named_like_a_variable_gets_2_15s_unique_tag(tmp_path):
+  """`optimize_loss`'s idiom: the variable 'OptimizeLoss/learning_rate'
+  took the name, so 2.15 tagged the summary 'OptimizeLoss/learning_rate_1'
+  (measured on 2.15 in both worlds)."""
+
+  def model_fn(features, labels, mode):
+    logits = v1.layers.dense(features['x'], 1)
+    loss = v1.losses.mean_squared_error(labels, logits)
+    with v1.variable_scope('OptimizeLoss'):
+      rate = v1.get_variable('learning_rate', [], trainable=False,
+                             initializer=v1.constant_initializer(0.1))
+      v1.summary.scalar('learning_rate', rate)
+      train_op = v1.train.GradientDescentOptimizer(rate).minimize(
+          loss, v1.train.get_global_step())
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path),
+                               config=tf.estimator.RunConfig(
+                                   save_summary_steps=1))
+  est.train(_input_fn(), steps=2)
+  tags = set()
+  for path in tf.io.gfile.glob(os.path.join(str(tmp_path), 'events.*')):
+    for event in v1.train.summary_iterator(path):
+      tags.update(value.tag for value in event.summary.value)
+  assert {'OptimizeLoss/learning_rate_1', 'loss'} <= tags
+  assert 'OptimizeLoss/learning_rate' not in tags

@@ -94,6 +94,19 @@ def test_logs_2_15s_lines_and_no_checkpoint_state_noise(tmp_path, caplog):
       'Warm-started 8 variables.']  # two Dense layers' 4, batch norm's 4
 
 
+def test_train_loss_summary_is_tagged_loss_1_as_on_2_15(tmp_path):
+  """2.15's Keras computed the loss under the scope 'loss', so the
+  Estimator's loss summary was tagged 'loss_1' (measured, both worlds)."""
+  est = to_estimator(functional_model(), tmp_path,
+                     config=tf.estimator.RunConfig(save_summary_steps=1))
+  est.train(input_fn, steps=2)
+  tags = set()
+  for path in tf.io.gfile.glob(os.path.join(str(tmp_path), 'events.*')):
+    for event in tf.compat.v1.train.summary_iterator(path):
+      tags.update(value.tag for value in event.summary.value)
+  assert 'loss_1' in tags and 'loss' not in tags
+
+
 def test_training_lowers_the_loss_and_exports_a_servable_model(tmp_path):
   model = functional_model(batch_norm=False)
   est = to_estimator(model, tmp_path)

@@ -64,6 +64,7 @@ class CapturedModel:
     self.labels_spec = labels_spec
     self._variables = collections.OrderedDict()  # checkpoint key -> variable
     self._variable_names = set()  # the names variables were created with
+    self._reserve_names = False  # set once the engine's own ops are named
     self._initial_values = initial_values
     self._loaded = {}  # key -> initializer, of variables created from a checkpoint
     self.fed_variables = []  # names of variables initialized by a feed
@@ -103,6 +104,7 @@ class CapturedModel:
         self.global_step_read = tf.identity(self.global_step.read_value(),
                                             name='global_step')
         _v1.add_to_collection(_GLOBAL_STEP_READ_KEY, self.global_step_read)
+        self._reserve_names = True
         if distribution.replicates(strategy):
           self.spec = distribution.replicated_spec(strategy, call, batches)
         else:
@@ -294,6 +296,8 @@ class CapturedModel:
       trainable = graph.get_collection_ref(_v1.GraphKeys.TRAINABLE_VARIABLES)
       trainable[:] = [v for v in trainable if v is not variable]
     key = self._unique_key(variable.name.rsplit(':', 1)[0])
+    if self._reserve_names:
+      _name_in_graph(graph, variable, key)
     tf1_graph_semantics.lift(variable, graph, key, initial_value=initializer)
     self._variables[key] = variable
     if loaded_as == [key]:
@@ -508,6 +512,31 @@ class CompiledStep:
     if not has_batch:
       return None
     return loops.with_operations(self._pruned, self._n_elements, values)
+
+
+def _name_in_graph(graph, variable, key):
+  """Gives `graph` an op named `key` standing for `variable`, as in 2.15.
+
+  A variable was an op of 2.15's graph under that name, so a later op or
+  summary of that name was made unique: `summary.scalar('learning_rate',
+  lr)` beside the variable 'OptimizeLoss/learning_rate' (`optimize_loss`'s
+  idiom) was tagged 'OptimizeLoss/learning_rate_1' (measured on 2.15).
+  And 'w:0' named it: under TF1's switches a reference variable, whose
+  fetch or `get_tensor_by_name` gave its value (here a read, run only if
+  fetched); otherwise a resource handle. The variable lives outside the
+  graph here. Not for variables made in a nested graph (a loop body), nor
+  under a name the graph already holds (TF1 renamed such a variable).
+  """
+  if tf1_graph_semantics.model_graph() is not graph:
+    return
+  with graph.name_scope(None), tf.control_dependencies(None):
+    if graph.unique_name(key, mark_as_used=False) != key:
+      return
+    if _v1.resource_variables_enabled():
+      tf.identity(variable.handle, name=key)
+    else:
+      tf.raw_ops.ReadVariableOp(resource=variable.handle,
+                                dtype=variable.dtype, name=key)
 
 
 def _writers(variables):
