@@ -529,14 +529,18 @@ def _name_in_graph(graph, variable, key):
   """
   if tf1_graph_semantics.model_graph() is not graph:
     return
+  try:  # a mirrored variable's first copy; a sharded one has no handle
+    handle = distribution.components(variable)[0].handle
+  except (AttributeError, ValueError):
+    return
   with graph.name_scope(None), tf.control_dependencies(None):
     if graph.unique_name(key, mark_as_used=False) != key:
       return
     if _v1.resource_variables_enabled():
-      tf.identity(variable.handle, name=key)
+      tf.identity(handle, name=key)
     else:
-      tf.raw_ops.ReadVariableOp(resource=variable.handle,
-                                dtype=variable.dtype, name=key)
+      tf.raw_ops.ReadVariableOp(resource=handle, dtype=variable.dtype,
+                                name=key)
 
 
 def _writers(variables):
