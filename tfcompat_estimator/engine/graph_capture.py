@@ -64,7 +64,7 @@ class CapturedModel:
     self.labels_spec = labels_spec
     self._variables = collections.OrderedDict()  # checkpoint key -> variable
     self._variable_names = set()  # the names variables were created with
-    self._reserve_names = False  # set once the engine's own ops are named
+    self._name_variables = False  # in the graph, once the engine named its ops
     self._initial_values = initial_values
     self._loaded = {}  # key -> initializer, of variables created from a checkpoint
     self.fed_variables = []  # names of variables initialized by a feed
@@ -104,7 +104,7 @@ class CapturedModel:
         self.global_step_read = tf.identity(self.global_step.read_value(),
                                             name='global_step')
         _v1.add_to_collection(_GLOBAL_STEP_READ_KEY, self.global_step_read)
-        self._reserve_names = True
+        self._name_variables = True
         if distribution.replicates(strategy):
           self.spec = distribution.replicated_spec(strategy, call, batches)
         else:
@@ -296,7 +296,7 @@ class CapturedModel:
       trainable = graph.get_collection_ref(_v1.GraphKeys.TRAINABLE_VARIABLES)
       trainable[:] = [v for v in trainable if v is not variable]
     key = self._unique_key(variable.name.rsplit(':', 1)[0])
-    if self._reserve_names:
+    if self._name_variables:
       _name_in_graph(graph, variable, key)
     tf1_graph_semantics.lift(variable, graph, key, initial_value=initializer)
     self._variables[key] = variable
