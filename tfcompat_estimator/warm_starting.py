@@ -148,8 +148,8 @@ def warm_start(captured, settings):
       variable is missing from the checkpoint or has another shape there, or
       `var_name_to_vocab_info` names a variable the model does not have.
   """
-  # 2.15's lines (its Estimator's, then TF's warm_start's), logged where
-  # the warm start is done: 2.15 logged them in every train() call.
+  # 2.15's lines (its Estimator's, then TF's warm_start's). Like 2.15's
+  # (measured), they come once, in the first train() of a new model_dir.
   logging.info('Warm-starting with WarmStartSettings: %s', settings)
   logging.info('Warm-starting from: %s', settings.ckpt_to_initialize_from)
   if settings.vars_to_warm_start is None or isinstance(
