@@ -312,6 +312,58 @@ def table_dataset():
           'kernel': est.get_variable_value('dense/kernel')}
 
 
+def _loop_program(loop):
+  """What a compiled training loop runs: each op with its attributes.
+
+  Names are left out (TF1 mode names a branch `cond_true`, TF2 mode
+  `while_cond_true`), as are private attributes and the functions an op
+  calls (their ops are counted where they are defined).
+  """
+  ops = []
+  for concrete in loop._list_all_concrete_functions_for_serialization():  # pylint: disable=protected-access
+    graph_def = concrete.graph.as_graph_def()
+    nodes = list(graph_def.node)
+    for function in graph_def.library.function:
+      nodes.extend(function.node_def)
+    for node in nodes:
+      attrs = sorted(
+          f'{key}={node.attr[key]}'.replace('\n', ' ')
+          for key in node.attr
+          if not key.startswith('_') and not node.attr[key].HasField('func'))
+      ops.append(f'{node.op}({len(node.input)}) {" ".join(attrs)}')
+  return sorted(ops)
+
+
+def train_loop_programs():
+  """The compiled training loop of a custom and a canned model, as run here."""
+  from tfcompat_estimator.engine import loops  # pylint: disable=g-import-not-at-top
+  made = []
+  make_loop = loops.make_loop
+  loops.make_loop = lambda *args, **kwargs: (
+      made.append(make_loop(*args, **kwargs)) or made[-1])
+  column = tf.feature_column.numeric_column('x', shape=[4])
+  models = {
+      'custom_dnn': lambda model_dir: tf.estimator.Estimator(
+          custom_dnn.model_fn, model_dir=model_dir, params=custom_dnn.PARAMS,
+          config=tf.estimator.RunConfig(tf_random_seed=1)),
+      'v1_dnn_classifier': lambda model_dir: (
+          tf.compat.v1.estimator.DNNClassifier(
+              [8], [column], model_dir=model_dir,
+              config=tf.estimator.RunConfig(tf_random_seed=1))),
+  }
+  inputs = {'dataset': custom_dnn.train_input_fn}
+  if WORLD != 'v2':  # a TF2 caller's input_fn is called eagerly: no tensors
+    inputs['one_shot'] = custom_dnn.tensor_train_input_fn
+  result = {}
+  for model, make in models.items():
+    for name, input_fn in inputs.items():
+      del made[:]
+      make(os.path.join(WORK_DIR, model, name)).train(input_fn, steps=3)
+      result[f'{model} {name}'] = [_loop_program(loop) for loop in made]
+  loops.make_loop = make_loop
+  return result
+
+
 def main():
   scenario = globals()[SCENARIO]
   if WORLD == 'graph':
