@@ -42,10 +42,6 @@ class Estimator:
   subclass without the deprecated `export_savedmodel`.
   """
 
-  # Subclasses (canned estimators) may override only these members.
-  _OVERRIDABLE = frozenset(['__init__', '_call_model_fn', 'model_fn',
-                            'export_saved_model', 'export_savedmodel'])
-
   def __init__(self, model_fn, model_dir=None, config=None, params=None,
                warm_start_from=None):
     """Creates an Estimator around `model_fn`; builds nothing yet.
@@ -68,7 +64,10 @@ class Estimator:
         does not take them.
       TypeError: for a `model_fn` that is not callable.
     """
-    self._assert_members_not_overridden()
+    # Called through the class, as 2.15 did: a subclass that overrides
+    # members opts out by defining this method, and AdaNet opts out for every
+    # subclass by replacing it on Estimator.
+    self.__class__._assert_members_are_not_overridden(self)  # pylint: disable=protected-access
     self._config = maybe_overwrite_model_dir_and_session_config(config,
                                                                 model_dir)
     self._model_dir = self._config.model_dir
@@ -80,21 +79,16 @@ class Estimator:
     self._model_fn = model_fn
     # Any object is accepted, as in 2.15 (e.g. an HParams-like object).
     self._params = copy.deepcopy(params or {})
-    self._warm_start = warm_starting.settings_from(warm_start_from)
+    # A plain attribute, as in 2.15: AdaNet's Estimator assigns it before
+    # calling this constructor.
+    self._warm_start_settings = warm_starting.settings_from(warm_start_from)
     self._graphs = model_graphs.ModelGraphs(
         model_fn, self._params, self._config,
-        warm_start=_warm_starter(self._warm_start))
+        warm_start=_warm_starter(self._warm_start_settings))
 
-  def _assert_members_not_overridden(self):
-    cls = type(self)
-    if cls is Estimator or cls.__module__.startswith('tfcompat_estimator.'):
-      return
-    for name in dir(Estimator):
-      if name.startswith('__') or name in self._OVERRIDABLE:
-        continue
-      if getattr(cls, name, None) is not getattr(Estimator, name, None):
-        raise ValueError(f'Subclasses of Estimator cannot override members of '
-                         f'Estimator. {cls} does override {name}')
+  def _assert_members_are_not_overridden(self):
+    """Raises ValueError if a subclass overrides a member of Estimator."""
+    _assert_members_are_not_overridden(Estimator, self)
 
   # Properties ----------------------------------------------------------------
   @property
@@ -125,11 +119,6 @@ class Estimator:
       return self._call_model_fn(features, labels, mode, config)
 
     return public_model_fn
-
-  @property
-  def _warm_start_settings(self):
-    """2.15's name for the `WarmStartSettings` (code and tests read it)."""
-    return self._warm_start
 
   def _call_model_fn(self, features, labels, mode, config):
     return model_fn_lib.call_model_fn(self._model_fn, features, labels, mode,
@@ -189,7 +178,7 @@ class Estimator:
 
   def _run_context(self):
     return run_context.RunContext(self._model_dir, self._config, self.params,
-                                  self._graphs, self._warm_start,
+                                  self._graphs, self._warm_start_settings,
                                   self.latest_checkpoint)
 
   # Train / evaluate / predict -----------------------------------------------
@@ -421,6 +410,10 @@ class Estimator:
 class EstimatorV2(Estimator):
   """`tf.estimator.Estimator`: the v1 class without `export_savedmodel`."""
 
+  def _assert_members_are_not_overridden(self):
+    """Raises ValueError if a subclass overrides a member of EstimatorV2."""
+    _assert_members_are_not_overridden(EstimatorV2, self)
+
   @property
   def export_savedmodel(self):
     raise AttributeError(  # 2.15's message
@@ -539,6 +532,33 @@ def _path_arg(name, value):
     raise TypeError(f'{name} must be a path (str, bytes or os.PathLike), '
                     f'given: {value!r}')
   return os.fsdecode(value)
+
+
+# Members a subclass may define anyway (2.15's list).
+_OVERRIDABLE = frozenset([
+    'model_fn', '_create_and_assert_global_step', '_export_all_saved_models',
+    '_tf_api_names', '_tf_api_names_v1', '_estimator_api_names',
+    '_estimator_api_names_v1', '_estimator_api_constants',
+    '_estimator_api_constants_v1', 'latest_checkpoint'])
+
+
+def _assert_members_are_not_overridden(cls, estimator):
+  """Raises ValueError if `estimator`'s class redefines a member of `cls`.
+
+  As in 2.15, only the members the class itself defines are compared; the
+  estimators of this package (canned, Keras, TPU) are exempt.
+  """
+  subclass = type(estimator)
+  if (subclass.__name__ == 'TPUEstimator' or
+      subclass.__module__.startswith('tfcompat_estimator.')):
+    return
+  overridden = sorted(
+      name for name in vars(subclass)
+      if not name.startswith('__') and name not in _OVERRIDABLE and
+      hasattr(cls, name) and getattr(cls, name) != getattr(subclass, name))
+  if overridden:
+    raise ValueError('Subclasses of Estimator cannot override members of '
+                     f'Estimator. {subclass} does override {overridden}')
 
 
 def _warm_starter(settings):

@@ -436,8 +436,51 @@ class TestApiContract:
     class Bad(tf.estimator.Estimator):
       def train(self, *args, **kwargs):
         pass
-    with pytest.raises(ValueError, match='train'):
+    # 2.15's message, the names as a list.
+    with pytest.raises(ValueError, match=re.escape("does override ['train']")):
       Bad(custom_dnn.model_fn)
+
+  def test_subclass_opts_out_of_the_override_check_as_in_2_15(
+      self, monkeypatch, tmp_path):
+    class OwnCheck(tf.compat.v1.estimator.Estimator):
+      """Defines the check itself, as 2.15's comment told subclasses to."""
+
+      def _assert_members_are_not_overridden(self):
+        pass
+
+      def evaluate(self, *args, **kwargs):
+        return 'evaluated'
+
+    class Allowed(tf.estimator.Estimator):
+      def latest_checkpoint(self):  # on 2.15's list of allowed overrides
+        return None
+
+    assert OwnCheck(custom_dnn.model_fn).evaluate(None) == 'evaluated'
+    Allowed(custom_dnn.model_fn)
+
+    class Overrides(tf.estimator.Estimator):
+      def train(self, *args, **kwargs):
+        return 'trained'
+
+    # AdaNet opts out for every subclass by replacing the check on the class.
+    monkeypatch.setattr(tf.estimator.Estimator,
+                        '_assert_members_are_not_overridden',
+                        staticmethod(lambda _: None))
+    assert Overrides(custom_dnn.model_fn, str(tmp_path)).train(None) == 'trained'
+
+  def test_warm_start_settings_is_an_attribute(self, tmp_path):
+    class SetsItFirst(tf.estimator.Estimator):
+      """AdaNet's Estimator assigns it before calling the constructor."""
+
+      def __init__(self, **kwargs):
+        self._warm_start_settings = kwargs.get('warm_start_from')
+        super().__init__(custom_dnn.model_fn, params=custom_dnn.PARAMS,
+                         **kwargs)
+
+    assert SetsItFirst()._warm_start_settings is None
+    settings = SetsItFirst(warm_start_from=str(tmp_path))._warm_start_settings
+    assert isinstance(settings, tf.estimator.WarmStartSettings)
+    assert settings.ckpt_to_initialize_from == str(tmp_path)
 
   @pytest.mark.parametrize('kwargs,message', [
       (dict(steps=0), 'steps > 0'),

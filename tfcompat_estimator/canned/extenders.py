@@ -40,4 +40,4 @@ def add_metrics(estimator, metric_fn):
   return estimator_lib.Estimator(
       model_fn=model_fn, model_dir=estimator.model_dir,
       config=estimator.config,
-      warm_start_from=estimator._warm_start)  # pylint: disable=protected-access
+      warm_start_from=estimator._warm_start_settings)  # pylint: disable=protected-access
