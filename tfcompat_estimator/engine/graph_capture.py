@@ -118,14 +118,15 @@ class CapturedModel:
         if not _v1.resource_variables_enabled():
           self.global_step_value = tf.identity(self.global_step_read,
                                                name='global_step_value')
-        # Hooks look the global step up after capture and expect a graph
-        # element named 'global_step' (the variable itself lives outside).
+        # Hooks get the variable, as in 2.15 (AdaNet's assign to it);
+        # fetched, it gives `global_step_value` (`as_graph_element`).
         global_step_list = _v1.get_collection_ref(_v1.GraphKeys.GLOBAL_STEP)
-        global_step_list[:] = [self.global_step_value]
+        global_step_list[:] = [self.global_step]
         # Run as a target op: a Tensor train_op (e.g. an assign's value) whose
         # output nobody uses would be pruned away inside compiled loops.
         self.train_op = getattr(self.spec.train_op, 'op', self.spec.train_op)
-        self._gate_global_step_writes()
+        self.steps_advance_global_step_by_one = _adds_one(
+            self.gate_global_step_writes(), self.train_op)
         self._build_mode_extras()
         batch_checks.place(_v1.get_default_graph(), lambda: _writers(
             self._variables.values()) + _summaries())
@@ -216,7 +217,7 @@ class CapturedModel:
     if inits:
       graph_prune.prune(self._wrapped, [], inits)()
 
-  def _gate_global_step_writes(self):
+  def gate_global_step_writes(self):
     """Makes every op that writes the global step wait for its reads.
 
     The writer may be deep inside the train op (an optimizer's
@@ -225,6 +226,11 @@ class CapturedModel:
     own reads (a TPU host_call's step, a summary's) are gated too, unless
     they come after a write: a step then always sees the value it started
     with, which is what TF1's executor happened to give 2.15's programs.
+    Run at capture, and again once hooks have built their ops (a TF2
+    summary's `step=get_global_step()` reads it).
+
+    Returns:
+      The ops that write the global step.
     """
     read_op = self.global_step_read.op
     users = [op for op in _handle_users([self.global_step]) if op is not read_op]
@@ -235,6 +241,7 @@ class CapturedModel:
         not any(id(up) in written for up in graph_prune.upstream_ops([op]))]
     for op in writers:
       tf_internals.add_control_inputs(op, reads)
+    return writers
 
   def _build_mode_extras(self):
     """Graph pieces the Estimator itself adds for a mode, as 2.15 did."""
@@ -561,6 +568,25 @@ def _handle_users(variables):
           if any(id(t) in handles for t in op.inputs)]
 
 
+def _adds_one(writers, train_op):
+  """False if the train op's writes of the global step do not add exactly one.
+
+  A train op that adds more (the global step counting examples) or two
+  optimizers that each add one (a GAN's) move it by more than a step; 2.15
+  stopped training by the global step, not by steps run. Writes it cannot
+  see into (an op calling a function) are taken to add one, as optimizers
+  do.
+  """
+  in_step = {id(op) for op in graph_prune.upstream_ops([train_op])}
+  direct = [op for op in writers
+            if op.type in _WRITES and id(op) in in_step]
+  if not direct:
+    return True
+  if len(direct) > 1 or direct[0].type != 'AssignAddVariableOp':
+    return False
+  return tf.get_static_value(direct[0].inputs[1]) == 1
+
+
 def _summaries():
   """The v1 summary ops of the current graph (a histogram fails on NaN)."""
   return [t.op for t in _v1.get_collection(_v1.GraphKeys.SUMMARIES)]
@@ -568,6 +594,8 @@ def _summaries():
 
 _READS = frozenset(['ReadVariableOp', 'ResourceGather', 'ResourceGatherNd',
                     'VariableShape', 'VarIsInitializedOp'])
+_WRITES = frozenset(['AssignAddVariableOp', 'AssignSubVariableOp',
+                     'AssignVariableOp'])
 
 
 def _fed_from_graph(initial_value, graph):

@@ -107,8 +107,17 @@ class TrainSchedule:
       if duty:
         duty.exclude(seconds)
 
-  def reached_last_step(self, step):
-    return self._last_step is not None and step >= self._last_step
+  def reached_last_step(self, step, pre_step=None):
+    """Whether training stops at global step `step`.
+
+    As 2.15's StopAtStepHook decided after a step: the global step has
+    reached the last step, and so had the step's own read of it plus one
+    (`pre_step`, None where each step adds one). A hook that moved the global
+    step past the last step during a step leaves one more step to run.
+    """
+    if self._last_step is None or step < self._last_step:
+      return False
+    return pre_step is None or pre_step + 1 >= self._last_step
 
   def wants_at(self, step, iteration=None):
     """`Wants` of the step starting at global step `step`."""

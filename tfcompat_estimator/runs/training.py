@@ -111,8 +111,11 @@ class TrainLoop:
     self._runner = hook_runner_lib.HookRunner(self._hooks, self._session)
     self._schedule = train_schedule.TrainSchedule(
         config, self._hooks, last_step,
+        # Compiled calls run a count of steps: that is the global step's
+        # distance to the last step only where each step adds one to it.
         compiled=(self._batches.iterator is not None and
-                  not distribution.steps_one_by_one(self._strategy)),
+                  not distribution.steps_one_by_one(self._strategy) and
+                  self.captured.steps_advance_global_step_by_one),
         summaries=self._is_chief and self.captured.summary_op is not None,
         checkpointing=self._checkpointing)
 
@@ -158,11 +161,13 @@ class TrainLoop:
       runner.begin()
       runner.after_create_session()
       step = self._global_step()
+      self._pre_step = None
       stop = False
       if checkpointing:
         # As in 2.15, a stop request from the initial save is not honoured.
         checkpointing.save(self._session, step, on_disk=self._restored_at(step))
-      while not stop and not self._schedule.reached_last_step(step):
+      while not stop and not self._schedule.reached_last_step(
+          step, self._pre_step):
         quiet = self._schedule.quiet_steps(step)
         wants = self._schedule.hooked_step_after(step, quiet)
         try:
@@ -236,6 +241,8 @@ class TrainLoop:
                                                     tf.constant(n))
     steps_run = int(steps_run)
     self._schedule.iteration += steps_run
+    if steps_run:
+      self._pre_step = None  # each step added one: the count is the distance
     if steps_run:
       if not np.isfinite(loss.numpy()):
         self._raise_nan(loss.numpy())
@@ -336,6 +343,7 @@ class TrainLoop:
       computed = hooked.compute(self._batches, run_ops)
     results = hooked.results(computed)
     values = results.main
+    self._pre_step = int(values['step'])
     self._save_before_hooks(values)
 
     def loss_duties():

@@ -1,0 +1,139 @@
+"""Training stops by the global step, also where it moves by more than a step.
+
+2.15 stopped `train(steps=N)` and `train(max_steps=N)` with a
+StopAtStepHook: after a step, when the step's own read of the global step
+plus one, and then the global step itself, had reached the last step. Where
+each step adds one that is "after N steps"; where the train op adds more
+(the global step counting examples), two optimizers each add one (a GAN's),
+or a hook assigns the global step (AdaNet's `_GlobalStepSetterHook`), fewer
+or more steps run. The numbers below were measured on tensorflow-estimator
+2.15 with these programs, in TF2 and TF1 worlds alike.
+"""
+
+import json
+import sys
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from tests.helpers import own_process
+
+_v1 = tf.compat.v1
+
+
+def _model_fn_adding(increment):
+  """A model_fn whose train op adds `increment` to the global step.
+
+  'two optimizers': each of two optimizers' `minimize` adds one.
+  """
+
+  def model_fn(features, labels, mode):
+    w = _v1.get_variable('w', [4, 1])
+    loss = tf.reduce_mean(tf.square(tf.matmul(features, w) - labels))
+    global_step = _v1.train.get_global_step()
+    if increment == 'two optimizers':
+      first = _v1.train.GradientDescentOptimizer(0.1).minimize(loss,
+                                                               global_step)
+      with tf.control_dependencies([first]):
+        train_op = _v1.train.GradientDescentOptimizer(0.01).minimize(
+            loss, global_step)
+    else:
+      step = _v1.train.GradientDescentOptimizer(0.1).minimize(loss)
+      with tf.control_dependencies([step]):
+        train_op = _v1.assign_add(global_step, increment)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+  return model_fn
+
+
+def _input_fn():
+  x = np.random.RandomState(0).rand(64, 4).astype(np.float32)
+  return tf.data.Dataset.from_tensor_slices((x, x[:, :1])).repeat().batch(8)
+
+
+class _CountSteps(_v1.train.SessionRunHook):
+
+  def __init__(self):
+    self.steps = 0
+
+  def after_run(self, run_context, run_values):
+    self.steps += 1
+
+
+def _train(model_dir, increment, hooked, **stop):
+  """(final global step, steps a hook saw or None) of one train() call."""
+  hooks = [_CountSteps()] if hooked else []
+  est = tf.estimator.Estimator(_model_fn_adding(increment), model_dir)
+  est.train(_input_fn, hooks=hooks, **stop)
+  return (int(est.get_variable_value('global_step')),
+          hooks[0].steps if hooked else None)
+
+
+# (increment, stop argument) -> (2.15's final global step, steps run)
+_MEASURED_ON_2_15 = [
+    (3, {'steps': 3}, 6, 2),
+    (3, {'max_steps': 10}, 12, 4),
+    (3, {'steps': 7}, 9, 3),
+    ('two optimizers', {'steps': 3}, 4, 2),
+    ('two optimizers', {'max_steps': 10}, 12, 6),
+    ('two optimizers', {'steps': 7}, 8, 4),
+]
+
+
+@pytest.mark.parametrize('increment,stop,last_step,steps', _MEASURED_ON_2_15)
+@pytest.mark.parametrize('hooked', [False, True], ids=['no_hook', 'hook'])
+def test_a_train_op_adding_more_than_one_stops_as_in_2_15(
+    tmp_path, increment, stop, last_step, steps, hooked):
+  # Without a hook of the caller's, steps would otherwise run in compiled
+  # calls of a count of steps: 24 instead of 12 for max_steps=10.
+  assert _train(str(tmp_path), increment, hooked, **stop) == (
+      last_step, steps if hooked else None)
+
+
+class _MoveGlobalStep(_v1.train.SessionRunHook):
+  """Moves the global step on by 100 after the second step, as AdaNet does."""
+
+  def begin(self):
+    self.global_step = _v1.train.get_global_step()
+    self.move = self.global_step.assign(self.global_step + 100)
+    self.steps = 0
+    self.moved_to = None
+
+  def after_run(self, run_context, run_values):
+    self.steps += 1
+    if self.steps == 2:
+      self.moved_to = int(run_context.session.run(self.move))
+
+
+def _train_moved(model_dir):
+  hook = _MoveGlobalStep()
+  est = tf.estimator.Estimator(_model_fn_adding(1), model_dir)
+  est.train(_input_fn, hooks=[hook], steps=3)
+  return {'variable': isinstance(hook.global_step, tf.Variable),
+          'moved_to': hook.moved_to, 'steps': hook.steps,
+          'last_step': int(est.get_variable_value('global_step'))}
+
+
+# 2.15: the third step runs (its read, 102, plus one passes the last step).
+_MOVED_ON_2_15 = {'variable': True, 'moved_to': 102, 'steps': 3,
+                  'last_step': 103}
+
+
+def test_a_hook_gets_the_global_step_variable_and_may_move_it(tmp_path):
+  assert _train_moved(str(tmp_path)) == _MOVED_ON_2_15
+
+
+def test_in_a_tf1_world_too(tmp_path):
+  """`disable_v2_behavior()` is process-wide: a process of its own."""
+  assert own_process.run_json(__file__, tmp_path) == {
+      'moved': _MOVED_ON_2_15, 'adding_3': [12, 4]}
+
+
+if __name__ == '__main__':
+  import tfcompat_estimator  # pylint: disable=g-import-not-at-top
+  tfcompat_estimator.install()
+  _v1.disable_v2_behavior()
+  print(json.dumps({
+      'moved': _train_moved(sys.argv[1] + '/moved'),
+      'adding_3': _train(sys.argv[1] + '/adding', 3, True, max_steps=10)}))
