@@ -613,6 +613,16 @@ def test_has_default_summary_writer_within_a_writers_block(tmp_path):
     assert tf_internals.has_default_summary_writer()
 
 
+def test_summary_writers_made_lists_the_writers_of_its_block(tmp_path):
+  made = []
+  before = tf.summary.create_file_writer(str(tmp_path / 'before'))
+  with tf_internals.summary_writers_made(made):
+    inside = tf.summary.create_file_writer(str(tmp_path / 'inside'))
+  after = tf.summary.create_file_writer(str(tmp_path / 'after'))
+  assert made == [inside]
+  assert before is not inside and after is not inside
+
+
 def test_tensorboard_summaries_are_tfs_exports_of_them():
   assert [f.__name__ for f in tf_internals.tensorboard_summaries] == [
       'audio', 'histogram', 'image', 'scalar', 'text']

@@ -171,6 +171,30 @@ tensorboard_summaries = (tb_summary.audio, tb_summary.histogram,
                          tb_summary.image, tb_summary.scalar, tb_summary.text)
 
 
+@contextlib.contextmanager
+def summary_writers_made(made):
+  """Appends to `made` each TF2 summary writer created in the block.
+
+  A writer created while a captured (function) graph is the default is an
+  eager resource, destroyed with its Python object; 2.15's lived in the
+  session. session_emulation/hook_runner.py keeps the writers hooks create
+  in `begin()` for the call. No public API tells when a writer is created.
+  Checked on TF 2.21.
+  """
+  writer_class = summary_ops_v2._ResourceSummaryWriter
+  original = writer_class.__init__
+
+  def init(writer, *args, **kwargs):
+    original(writer, *args, **kwargs)
+    made.append(writer)
+
+  writer_class.__init__ = init
+  try:
+    yield
+  finally:
+    writer_class.__init__ = original
+
+
 # Eager execution for this thread, for the block. The public switch
 # (`tf.compat.v1.enable_eager_execution`) is process-wide and refused once
 # graphs were built. engine/engine_scope.py. Checked on TF 2.21.

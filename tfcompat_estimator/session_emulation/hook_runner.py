@@ -19,6 +19,7 @@ class HookRunner:
     self.session = session
     self._coord = _train.Coordinator()
     self._stop_requested = False
+    self._writers = []  # TF2 summary writers hooks made in begin()
 
   @property
   def stop_requested(self):
@@ -27,11 +28,21 @@ class HookRunner:
   def begin(self):
     # The graph outlives a call, where 2.15 built a new one per call: a
     # variable a hook's begin() made last call is reused, not an error.
-    with self.session.graph.as_default(), tf.compat.v1.variable_scope(
+    graph = self.session.graph
+    version = graph.version
+    with graph.as_default(), tf.compat.v1.variable_scope(
         tf.compat.v1.get_variable_scope(), reuse=tf.compat.v1.AUTO_REUSE):
       for hook in self.hooks:
         self._localize_variables(hook)
-        hook.begin()
+        # A TF2 summary writer made here lives while its Python object does
+        # (the captured graph lifts it out, an eager resource); a hook that
+        # keeps only its ops (AdaNet's summary hook) lost it at once, and
+        # its summaries failed with NotFoundError. As 2.15's session did,
+        # the call keeps it and closes it at its end.
+        with tf_internals.summary_writers_made(self._writers):
+          hook.begin()
+      if graph.version != version:  # hooks built ops, may read the step
+        self.session.captured.gate_global_step_writes()
 
   def _localize_variables(self, hook):
     """Points a LoggingTensorHook's variables at their reads in the graph.
@@ -86,3 +97,7 @@ class HookRunner:
     with self.session.graph.as_default():
       for hook in self.hooks:
         hook.end(self.session)
+    with tf.init_scope():
+      for writer in self._writers:
+        writer.flush()  # its events are on disk when the call returns
+    del self._writers[:]
