@@ -388,6 +388,43 @@ def test_unnamed_and_repeated_variable_names_as_tf1(tmp_path):
       'outer/v_1']
 
 
+def test_a_variable_initialized_from_a_tensor_of_the_model_graph(tmp_path):
+  """`tf.Variable(tf.random_normal(...))`: TF1 tutorials, TFP's variables.
+
+  The initial value is computed by ops of the model graph, which TF cannot
+  lift out to a TF2 variable ("could not be lifted out of a tf.function").
+  2.15 ran them in its init_op.
+  """
+
+  def model_fn(features, labels, mode):
+    shifted = tf.Variable(tf.constant([[1.], [2.], [3.]]) + 1., name='shifted')
+    drawn = v1.get_variable('drawn', initializer=tf.random.normal([3, 1]))
+    predictions = tf.matmul(features['x'], shifted + drawn)
+    if mode == tf.estimator.ModeKeys.PREDICT:
+      return tf.estimator.EstimatorSpec(mode, predictions={'y': predictions})
+    return tf.estimator.EstimatorSpec(
+        mode, loss=tf.reduce_mean(tf.square(predictions - labels)),
+        train_op=v1.assign_add(v1.train.get_or_create_global_step(), 1))
+
+  def values(seed):
+    est = tf.estimator.Estimator(
+        model_fn, model_dir=str(tmp_path / str(seed) / 'model'),
+        config=tf.estimator.RunConfig(tf_random_seed=seed))
+    first = next(est.predict(_input_fn()))['y']  # no checkpoint: initialized
+    est.train(_input_fn(), steps=1)
+    return first, est.get_variable_value('shifted'), est.get_variable_value(
+        'drawn')
+
+  first, shifted, drawn = values(seed=1)
+  np.testing.assert_array_equal(shifted, [[2.], [3.], [4.]])
+  assert np.all(drawn != 0) and len(np.unique(drawn)) == 3
+  x = _xy()[0][0]
+  np.testing.assert_allclose(first, x @ (shifted + drawn), rtol=1e-5)
+  again = values(seed=1)
+  np.testing.assert_array_equal(again[2], drawn)  # the graph's seed decides
+  assert not np.array_equal(values(seed=2)[2], drawn)
+
+
 def test_iterator_element_with_nested_features(tmp_path):
   """input_fn returning `iterator.get_next()` of ((a, b), labels)."""
   seen = []

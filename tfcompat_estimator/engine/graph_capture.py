@@ -68,6 +68,7 @@ class CapturedModel:
     self._initial_values = initial_values
     self._loaded = {}  # key -> initializer, of variables created from a checkpoint
     self.fed_variables = []  # names of variables initialized by a feed
+    self._initialized_in_graph = []  # variables whose initial value it computes
     self._prune_cache = {}
     self._users = 0  # calls running this graph now (e.g. predict generators)
     self.holds = HOLDS_INITIAL_VALUES  # kept by `runs.model_graphs`
@@ -125,8 +126,9 @@ class CapturedModel:
         # Run as a target op: a Tensor train_op (e.g. an assign's value) whose
         # output nobody uses would be pruned away inside compiled loops.
         self.train_op = getattr(self.spec.train_op, 'op', self.spec.train_op)
-        self.steps_advance_global_step_by_one = _adds_one(
-            self.gate_global_step_writes(), self.train_op)
+        writers = self.gate_global_step_writes()
+        self.steps_advance_global_step_by_one = (
+            self.train_op is None or _adds_one(writers, self.train_op))
         self._build_mode_extras()
         batch_checks.place(_v1.get_default_graph(), lambda: _writers(
             self._variables.values()) + _summaries())
@@ -202,6 +204,8 @@ class CapturedModel:
     replaced = [op for op in (tf_internals.initializer_op(v)
                               for v in self._variables.values())
                 if isinstance(op, tf.Operation) and op.graph is self.graph]
+    with self.graph.as_default():
+      replaced += [v.initializer for v in self._initialized_in_graph]
     if replaced:
       graph_prune.prune(self._wrapped, [], replaced)()
 
@@ -269,23 +273,29 @@ class CapturedModel:
   def _record_variable(self, next_creator, **kwargs):
     graph = tf.compat.v1.get_default_graph()
     initializer = kwargs.get('initial_value')
-    if _fed_from_graph(initializer, graph):
-      # A TF1 variable whose initial value is fed (a pretrained embedding
-      # through a placeholder and Scaffold(init_op, init_feed_dict)): it
-      # starts as zeros; its `.initializer` assigns the fed value.
+    computed = _computed_in(graph, initializer)
+    if computed:
+      # A TF1 variable whose initial value is a tensor of the model graph
+      # (`tf.Variable(tf.random_normal(...))`, TFP's TransformedVariable) or
+      # is fed (a pretrained embedding through a placeholder and
+      # Scaffold(init_op, init_feed_dict)). Created outside the graph, it
+      # cannot compute that value: it starts as zeros, and its
+      # `.initializer`, an op of the graph, assigns the value (run at
+      # capture, or by the Scaffold's init_op with its feed).
       if not initializer.shape.is_fully_defined():
         raise ValueError(
             f'Variable {kwargs.get("name")!r} takes its initial value from '
-            f'placeholders, of shape {initializer.shape}; give it a fully '
-            'defined shape.')
+            f'{"placeholders" if computed == "fed" else "ops of the graph"}'
+            f', of shape {initializer.shape}; give it a fully defined shape.')
       kwargs['initial_value'] = functools.partial(
           tf.zeros, initializer.shape, initializer.dtype)
-      self.fed_variables.append(kwargs.get('name'))
+      if computed == 'fed':
+        self.fed_variables.append(kwargs.get('name'))
     loaded_as = []
     declared = _declared_shape_and_dtype(kwargs)
     if self._initial_values is not None and declared is not None:
       kwargs['initial_value'] = functools.partial(
-          self._initial_value, initializer, declared, loaded_as)
+          self._initial_value, kwargs['initial_value'], declared, loaded_as)
     self._make_name_unique(kwargs)
     # A caching device placed a TF1 graph's cached read of the variable
     # (v1 `dynamic_rnn`/`static_rnn` set `lambda op: op.device`). Created
@@ -307,6 +317,8 @@ class CapturedModel:
       _name_in_graph(graph, variable, key)
     tf1_graph_semantics.lift(variable, graph, key, initial_value=initializer)
     self._variables[key] = variable
+    if computed == 'in graph':
+      self._initialized_in_graph.append(variable)
     if loaded_as == [key]:
       self._loaded[key] = initializer
     elif loaded_as:  # read under a key that turned out not to be its own
@@ -598,12 +610,16 @@ _WRITES = frozenset(['AssignAddVariableOp', 'AssignSubVariableOp',
                      'AssignVariableOp'])
 
 
-def _fed_from_graph(initial_value, graph):
-  """Whether `initial_value` is a tensor of `graph` computed from placeholders."""
-  return (tf.is_tensor(initial_value) and
-          getattr(initial_value, 'graph', None) is graph and
-          any(graph_prune.is_placeholder(op)
-              for op in graph_prune.upstream_ops([initial_value])))
+def _computed_in(graph, initial_value):
+  """'fed' for a tensor of `graph` computed from placeholders, 'in graph' for
+  another tensor of it, else None."""
+  if not (tf.is_tensor(initial_value) and
+          getattr(initial_value, 'graph', None) is graph):
+    return None
+  if any(graph_prune.is_placeholder(op)
+         for op in graph_prune.upstream_ops([initial_value])):
+    return 'fed'
+  return 'in graph'
 
 
 def _declared_shape_and_dtype(kwargs):
