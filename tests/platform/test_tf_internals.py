@@ -613,6 +613,13 @@ def test_has_default_summary_writer_within_a_writers_block(tmp_path):
     assert tf_internals.has_default_summary_writer()
 
 
+def test_per_graph_function_is_a_tf_function_without_the_retracing_count():
+  function = tf_internals.per_graph_function(lambda x: x + 1, autograph=False)
+  assert function(tf.constant(1)).numpy() == 2
+  assert function._omit_frequent_tracing_warning  # pylint: disable=protected-access
+  assert not tf.function(lambda x: x)._omit_frequent_tracing_warning  # pylint: disable=protected-access
+
+
 def test_summary_writers_made_lists_the_writers_of_its_block(tmp_path):
   made = []
   before = tf.summary.create_file_writer(str(tmp_path / 'before'))

@@ -521,7 +521,7 @@ class CompiledStep:
 
     # `(ran, values)`; a parameter-server worker runs this function itself,
     # the chief then unpacks its result.
-    self.draw = tf.function(draw, autograph=False)
+    self.draw = tf_internals.per_graph_function(draw, autograph=False)
 
   def __call__(self, iterator):
     return self.unpack(*self.draw(iterator))

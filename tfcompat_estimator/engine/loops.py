@@ -8,6 +8,8 @@ per-step semantics (NaN errors, end-of-input) exactly at the boundary.
 
 import tensorflow as tf
 
+from tfcompat_estimator.platform import tf_internals
+
 
 def make_loop(step_fn, watch_loss):
   """A `tf.function(iterator, n) -> (steps_run, last_loss, stopped)`.
@@ -58,7 +60,7 @@ def make_loop(step_fn, watch_loss):
     return tf.while_loop(cond, body, (tf.constant(0), tf.zeros([], loss_dtype),
                                       tf.constant(False)))
 
-  return tf.function(steps, autograph=False)
+  return tf_internals.per_graph_function(steps, autograph=False)
 
 
 def next_step(iterator, fn, n_outputs):

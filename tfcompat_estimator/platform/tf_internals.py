@@ -27,6 +27,7 @@ from tensorflow.python.distribute import input_lib
 from tensorflow.python.distribute.coordinator import cluster_coordinator
 from tensorflow.python.distribute.coordinator import values as coordinator_values
 from tensorflow.python.eager import context
+from tensorflow.python.eager import def_function
 from tensorflow.python.eager import wrap_function
 from tensorflow.python.framework import func_graph
 from tensorflow.python.framework import op_def_registry
@@ -140,6 +141,23 @@ def no_default_graph():
 # which engine/tf1_graph_semantics.py replaces in the public API for model
 # graphs. TF's internals call this one. Checked on TF 2.21.
 executing_eagerly_outside_functions = ops.executing_eagerly_outside_functions
+
+
+def per_graph_function(python_function, **kwargs):
+  """`tf.function(python_function, **kwargs)`, made once per model graph.
+
+  TF warns about "frequent retracing" by the Python code a tf.function
+  wraps, counted over every tf.function made of it; the engine makes its
+  loops and steps anew for each Estimator's graph, so a process with
+  several Estimators (TF Lattice's tutorial trains five) logged the
+  warning, naming the engine's inner functions, where 2.15 logged none.
+  The flag is TF's own for functions it makes per object (restored
+  SavedModel functions). engine/loops.py, engine/graph_capture.py.
+  Checked on TF 2.21.
+  """
+  function = def_function.function(python_function, **kwargs)
+  function._omit_frequent_tracing_warning = True
+  return function
 
 
 def replace_public_function(original, replacement):
