@@ -156,6 +156,38 @@ class TestTrainingHere:
     assert {('accuracy', 20), ('auc', 20), ('loss', 20)} <= tags
     assert tf.io.gfile.glob(os.path.join(est.eval_dir('other'), 'events.*'))
 
+  def test_array_metrics_are_tensor_summaries_as_in_2_15(self, tmp_path):
+    """An LDA model's topics (strings) and a vector metric, in the file.
+
+    2.15 wrote any numpy array as a tensor summary (TFP's LDA example
+    reports its topics so); an array no tensor holds is skipped.
+    """
+    topics = [b'index=0 alpha=0.70 w1 w2', b'index=1 alpha=0.70 w3 w4']
+
+    def model_fn(features, labels, mode):
+      spec = custom_dnn.model_fn(features, labels, mode, custom_dnn.PARAMS)
+      if mode != tf.estimator.ModeKeys.EVAL:
+        return spec
+      metrics = dict(spec.eval_metric_ops, topics=(
+          tf.constant(topics), tf.no_op()), vector=(
+              tf.constant([1.5, 2.5]), tf.no_op()))
+      return spec._replace(eval_metric_ops=metrics)
+
+    est = tf.estimator.Estimator(model_fn, str(tmp_path))
+    est.train(custom_dnn.train_input_fn, steps=2)
+    results = est.evaluate(custom_dnn.eval_input_fn, steps=1)
+    assert list(results['topics']) == topics
+    written = {}
+    for path in tf.io.gfile.glob(os.path.join(est.eval_dir(), 'events.*')):
+      for event in tf.compat.v1.train.summary_iterator(path):
+        for value in event.summary.value:
+          if value.HasField('tensor'):
+            written[value.tag] = tf.make_ndarray(value.tensor).tolist()
+    assert written['topics'] == topics
+    assert written['vector'] == [1.5, 2.5]
+    unusual = summaries.summary_of({'objects': np.array([object()])})
+    assert not unusual.value
+
   def test_one_events_file_per_directory_per_process(self, tmp_path):
     """Repeated calls append to one file (2.15's writer cache), unless it went."""
     est = make_estimator(str(tmp_path))

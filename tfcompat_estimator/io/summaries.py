@@ -125,9 +125,10 @@ def summary_of(values):
 
   Numbers become scalars. Bytes are taken for a serialized `Summary` (a
   metric whose value is a summary op's output) and add its values tagged
-  `<key>/<i>`. Arrays of more than a number become tensor summaries (2.15:
-  invisible in TensorBoard's scalars, but in the file). None is skipped;
-  anything else is skipped with a warning, as in 2.15.
+  `<key>/<i>`. Arrays of more than a number, strings among them (an LDA
+  model's topics), become tensor summaries (2.15: invisible in
+  TensorBoard's scalars, but in the file). None is skipped; anything else
+  (an array of objects no tensor holds) is skipped with a warning.
   """
   summary = tf.compat.v1.Summary()
   for key, value in values.items():
@@ -149,14 +150,27 @@ def summary_of(values):
     if array is not None and array.ndim == 0 and (
         np.issubdtype(array.dtype, np.number) or array.dtype == bool):
       summary.value.add(tag=key, simple_value=float(array))
-    elif isinstance(value, np.ndarray) and array.dtype.kind not in 'OUS':
-      summary.value.add(tag=key, node_name=key,
-                        tensor=tf.make_tensor_proto(array))
+    elif isinstance(value, np.ndarray) and _add_tensor(summary, key, array):
+      logging.info(  # 2.15's words
+          'Summary for np.ndarray is not visible in Tensorboard by default. '
+          'Consider using a Tensorboard plugin for visualization (see '
+          'https://github.com/tensorflow/tensorboard-plugin-example/blob/'
+          'master/README.md for more information).')
     else:
       logging.warning(
           'Skipping summary for %s, must be a number, a numeric np.ndarray '
           'or a serialized Summary; got %r.', key, value)
   return summary
+
+
+def _add_tensor(summary, tag, array):
+  """Adds `array` to `summary` as a tensor; False if no tensor holds it."""
+  try:
+    tensor = tf.make_tensor_proto(array)
+  except (TypeError, ValueError):
+    return False
+  summary.value.add(tag=tag, node_name=tag, tensor=tensor)
+  return True
 
 
 def _close_dropped(writer):
