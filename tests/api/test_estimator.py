@@ -188,6 +188,49 @@ class TestTrainingHere:
     unusual = summaries.summary_of({'objects': np.array([object()])})
     assert not unusual.value
 
+  def test_session_logs_in_the_train_events_as_2_15(self, tmp_path):
+    """START after each call's first step, CHECKPOINT at each save.
+
+    TensorBoard drops what a run wrote at and past a START's step (a job
+    restarted from an older checkpoint); the START comes before that
+    step's summary, which it would drop otherwise. Measured on 2.15 with
+    this program: the same sequence.
+    """
+
+    def model_fn(features, labels, mode):
+      w = tf.compat.v1.get_variable('w', [3, 1])
+      loss = tf.reduce_mean(tf.square(tf.matmul(features['x'], w) - labels))
+      return tf.estimator.EstimatorSpec(
+          mode, loss=loss,
+          train_op=tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(
+              loss, tf.compat.v1.train.get_global_step()))
+
+    x = np.random.RandomState(0).rand(32, 3).astype(np.float32)
+    input_fn = lambda: tf.data.Dataset.from_tensor_slices(
+        ({'x': x}, x[:, :1])).repeat().batch(8)
+    est = tf.estimator.Estimator(model_fn, str(tmp_path), config=(
+        tf.estimator.RunConfig(save_checkpoints_steps=5, save_summary_steps=3,
+                               log_step_count_steps=4)))
+    est.train(input_fn, steps=7)
+    est.train(input_fn, steps=4)
+    sequence, prefixes = [], set()
+    for path in tf.io.gfile.glob(str(tmp_path / 'events.*')):
+      for event in tf.compat.v1.train.summary_iterator(path):
+        if event.HasField('session_log'):
+          log = event.session_log
+          sequence.append(f'{tf.compat.v1.SessionLog.SessionStatus.Name(log.status)}'
+                          f'@{event.step}')
+          if log.checkpoint_path:
+            prefixes.add(log.checkpoint_path)
+        elif event.HasField('summary'):
+          tags = ','.join(sorted(v.tag for v in event.summary.value))
+          sequence.append(f'{tags}@{event.step}')
+    assert ' '.join(sequence) == (
+        'CHECKPOINT@0 START@1 loss@1 loss@4 CHECKPOINT@5 global_step/sec@5 '
+        'loss@7 CHECKPOINT@7 CHECKPOINT@7 START@8 loss@8 loss@11 '
+        'CHECKPOINT@11')
+    assert prefixes == {str(tmp_path / 'model.ckpt')}
+
   def test_one_events_file_per_directory_per_process(self, tmp_path):
     """Repeated calls append to one file (2.15's writer cache), unless it went."""
     est = make_estimator(str(tmp_path))

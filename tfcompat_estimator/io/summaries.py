@@ -98,11 +98,26 @@ class EventWriter:
     graph_def, meta_graph_def = make_graphs()
     events = [tf.compat.v1.Event(graph_def=graph_def.SerializeToString()),
               tf.compat.v1.Event(meta_graph_def=meta_graph_def.SerializeToString())]
+    self._write_events(events)
+    self._graph_written = True
+
+  def add_session_log(self, status, step, checkpoint_path=None):
+    """Writes a `SessionLog` event, as 2.15's hooks did.
+
+    `START` (SummarySaverHook, after a call's first step) makes TensorBoard
+    drop what an earlier run wrote at and past `step` (a run restarted from
+    an older checkpoint); `CHECKPOINT` (CheckpointSaverHook, each save)
+    names the checkpoint prefix.
+    """
+    log = tf.compat.v1.SessionLog(status=status,
+                                  checkpoint_path=checkpoint_path or '')
+    self._write_events([tf.compat.v1.Event(step=int(step), session_log=log)])
+
+  def _write_events(self, events):
     with self._reporting_failures(), tf.init_scope(), self._writer.as_default():
       for event in events:
         event.wall_time = time.time()
         tf_internals.import_event(tf.constant(event.SerializeToString()))
-    self._graph_written = True
 
   def write_dict(self, values, step, texts=None):
     """Writes `values` by `summary_of`'s rules, `texts` as string tensors."""

@@ -37,12 +37,14 @@ class CheckpointStores:
     return self._stores[directory]
 
 
-def for_call(hooks, listeners, captured, config, is_chief, stores, meta_graph):
+def for_call(hooks, listeners, captured, config, is_chief, stores, meta_graph,
+             writer=None):
   """The call's native `Checkpointing`, or None when nothing saves natively.
 
   A `CheckpointSaverHook` in `hooks` saves instead: it gets the listeners,
   and finds a saver (writing `meta_graph` as each checkpoint's .meta) in the
-  SAVERS collection.
+  SAVERS collection. `writer` (the model_dir's `EventWriter`) gets a
+  CHECKPOINT session log per native save.
 
   Raises:
     ValueError: for saving listeners with nothing saving checkpoints.
@@ -58,7 +60,7 @@ def for_call(hooks, listeners, captured, config, is_chief, stores, meta_graph):
   if is_chief and (config.save_checkpoints_steps or
                    config.save_checkpoints_secs):
     return Checkpointing(stores.for_dir(), captured.checkpoint_layout, config,
-                         listeners, meta_graph)
+                         listeners, meta_graph, writer)
   if listeners:
     raise ValueError('There should be a CheckpointSaverHook to use '
                      'saving_listeners. Enable checkpoints via RunConfig '
@@ -89,8 +91,10 @@ class _SaverForHooks:
 class Checkpointing:
   """Native CheckpointSaverHook: saves at start, on schedule and at the end."""
 
-  def __init__(self, store, layout, config, listeners, meta_graph):
+  def __init__(self, store, layout, config, listeners, meta_graph,
+               writer=None):
     self._store = store
+    self._writer = writer
     self._layout = layout
     self._meta_graph = meta_graph  # written as each checkpoint's .meta
     self._listeners = list(listeners)
@@ -117,12 +121,15 @@ class Checkpointing:
                  step)
     for listener in self._listeners:
       listener.before_save(session, step)
-    logging.info('Saving checkpoints for %d into %s.', step,
-                 os.path.join(self._store.directory,
-                              checkpoints.CHECKPOINT_BASENAME))
+    prefix = os.path.join(self._store.directory,
+                          checkpoints.CHECKPOINT_BASENAME)
+    logging.info('Saving checkpoints for %d into %s.', step, prefix)
     self.last_path = on_disk or self._store.save(
         self._layout.variables, step, self._meta_graph,
         self._layout.tensors_to_save())
+    if self._writer:
+      self._writer.add_session_log(tf.compat.v1.SessionLog.CHECKPOINT, step,
+                                   checkpoint_path=prefix)
     self._timer.update_last_triggered_step(step)
     logging.info('Calling checkpoint listeners after saving checkpoint %d...',
                  step)

@@ -107,7 +107,7 @@ class TrainLoop:
         checkpointing_lib.CheckpointStores(context.model_dir, config,
                                            self.captured.checkpoint_layout),
         self._graph_files[1].SerializeToString() if self._graph_files
-        else None)
+        else None, self._writer)
     self._runner = hook_runner_lib.HookRunner(self._hooks, self._session)
     self._schedule = train_schedule.TrainSchedule(
         config, self._hooks, last_step,
@@ -162,6 +162,7 @@ class TrainLoop:
       runner.after_create_session()
       step = self._global_step()
       self._pre_step = None
+      self._session_started = False
       stop = False
       if checkpointing:
         # As in 2.15, a stop request from the initial save is not honoured.
@@ -178,6 +179,8 @@ class TrainLoop:
         except end_of_input.ENDS_RUN:
           break
         step = self._global_step()
+        if not self._session_started:  # the first call ran quiet steps only
+          self._log_session_start(self._start + 1)
         stop = runner.stop_requested or self._listener_stop
         self._count_rate(step)
         if checkpointing and checkpointing.due(step):
@@ -195,6 +198,17 @@ class TrainLoop:
       if self._writer:
         self._writer.flush()
     return self._loss
+
+  def _log_session_start(self, step):
+    """The START session log by which TensorBoard drops what a run that
+    went further before restarting from an older checkpoint had written.
+
+    As 2.15's SummarySaverHook: at the global step after the call's first
+    step, before that step's summary (which it would drop otherwise).
+    """
+    self._session_started = True
+    if self._writer and self._schedule.summaries:
+      self._writer.add_session_log(tf.compat.v1.SessionLog.START, step)
 
   def _restored_at(self, step):
     """The checkpoint training started from, if nothing has moved `step` since."""
@@ -367,6 +381,8 @@ class TrainLoop:
 
     hooked.finish(results, [(self._rate_position, rate_duty),
                             (self._loss_position, loss_duties)])
+    if not self._session_started:
+      self._log_session_start(self._global_step())
     if wants.summary:
       post_step = int(values['step']) + 1
       self._schedule.summaries.done(post_step)
