@@ -196,8 +196,8 @@ def summary_writers_made(made):
   A writer created while a captured (function) graph is the default is an
   eager resource, destroyed with its Python object; 2.15's lived in the
   session. session_emulation/hook_runner.py keeps the writers hooks create
-  in `begin()` for the call. No public API tells when a writer is created.
-  Checked on TF 2.21.
+  in `begin()` for the call, tpu/spec.py those a TPU host_call creates. No
+  public API tells when a writer is created. Checked on TF 2.21.
   """
   writer_class = summary_ops_v2._ResourceSummaryWriter
   original = writer_class.__init__

@@ -9,12 +9,10 @@ e.g. `init_from_checkpoint`'s, were built outside the TPU computation), and
 `EstimatorSpec` the CPU/GPU loops run, as 2.15 did with `use_tpu=False`.
 """
 
-import contextlib
-
 import tensorflow as tf
-from tensorflow.python.ops import summary_ops_v2
 
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.platform import tf_internals
 
 
 def validate_host_calls(host_calls):
@@ -100,7 +98,7 @@ class TPUEstimatorSpec(model_fn_lib._TPUEstimatorSpec):  # pylint: disable=prote
     hooks = ()
     if self.host_call is not None:
       writers = []
-      with _keeping_summary_writers(writers):
+      with tf_internals.summary_writers_made(writers):
         ops = call_host_fn('host_call', self.host_call)
       hooks = (_HostCallHook(ops, writers),)
     return model_fn_lib.EstimatorSpec(
@@ -120,31 +118,6 @@ def _host_calls(eval_metrics, host_call):
   if host_call is not None:
     calls['host_call'] = host_call
   return calls
-
-
-@contextlib.contextmanager
-def _keeping_summary_writers(writers):
-  """Appends to `writers` each summary writer created in the block.
-
-  A host_call creates its writer in the model graph. In 2.15's tf.Graph that
-  made graph ops, which lived as long as the graph. The model graph here is
-  a function graph, where `create_file_writer` makes the writer eagerly and
-  deletes it with its Python object, as soon as the host_call returns; the
-  steps' summary ops would then write to a deleted resource. Holding the
-  objects keeps the writers for the run.
-  """
-  cls = summary_ops_v2._ResourceSummaryWriter  # pylint: disable=protected-access
-  original = cls.__init__
-
-  def init(self, *args, **kwargs):
-    original(self, *args, **kwargs)
-    writers.append(self)
-
-  cls.__init__ = init
-  try:
-    yield
-  finally:
-    cls.__init__ = original
 
 
 class _HostCallHook(tf.compat.v1.train.SessionRunHook):
