@@ -124,6 +124,21 @@ class Estimator:
     return model_fn_lib.call_model_fn(self._model_fn, features, labels, mode,
                                       self.params, config)
 
+  # 2.15's helpers for building a model graph, which libraries that build
+  # their own graphs call (AdaNet's bookkeeping phase evaluates its
+  # candidates in a tf.Graph and Session of its own). The engine makes its
+  # global step itself and calls neither.
+  def _create_global_step(self, graph):
+    """Creates the global step variable in `graph`, and returns it."""
+    return tf.compat.v1.train.create_global_step(graph)
+
+  def _create_and_assert_global_step(self, graph):
+    """`_create_global_step`, checked to be the graph's integer global step."""
+    step = self._create_global_step(graph)
+    assert step is tf.compat.v1.train.get_global_step()
+    assert step.dtype.is_integer
+    return step
+
   # Checkpoint inspection -------------------------------------------------------
   def latest_checkpoint(self):
     """The path prefix of the newest checkpoint in `model_dir`, or None."""

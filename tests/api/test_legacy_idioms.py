@@ -425,6 +425,49 @@ def test_a_variable_initialized_from_a_tensor_of_the_model_graph(tmp_path):
   assert not np.array_equal(values(seed=2)[2], drawn)
 
 
+def test_a_hook_saves_and_restores_with_its_own_saver(tmp_path):
+  """A save-the-best-model hook: `Saver().save(run_context.session, ...)`.
+
+  TF's v1 Saver refused the emulated session ("'sess' must be a Session");
+  AdaNet overwrites its checkpoints this way too. 2.15's files, measured.
+  """
+  best = str(tmp_path / 'best' / 'model.ckpt')
+
+  class SaveAtEnd(v1.train.SessionRunHook):
+
+    def begin(self):
+      self.saver = v1.train.Saver(max_to_keep=2)
+
+    def end(self, session):
+      self.path = self.saver.save(session, best,
+                                  global_step=v1.train.get_global_step())
+      self.saver.restore(session, self.path)
+
+  def model_fn(features, labels, mode):
+    return _regression_spec(mode, features, labels)
+
+  hook = SaveAtEnd()
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path / 'model'))
+  est.train(_input_fn(), steps=3, hooks=[hook])
+  assert hook.path == best + '-3'
+  assert sorted(os.listdir(tmp_path / 'best')) == [
+      'checkpoint', 'model.ckpt-3.data-00000-of-00001', 'model.ckpt-3.index',
+      'model.ckpt-3.meta']
+  saved = tf.train.load_checkpoint(hook.path)
+  for name in est.get_variable_names():
+    np.testing.assert_array_equal(saved.get_tensor(name),
+                                  est.get_variable_value(name))
+
+
+def test_2_15s_global_step_helpers_build_in_a_graph_of_ones_own():
+  """AdaNet builds its candidates' evaluation graph with these."""
+  est = tf.estimator.Estimator(lambda features, labels, mode: None)
+  with tf.Graph().as_default() as graph:
+    step = est._create_and_assert_global_step(graph)  # pylint: disable=protected-access
+    assert step.graph is graph and step.op.name == 'global_step'
+    assert step is v1.train.get_global_step()
+
+
 def test_iterator_element_with_nested_features(tmp_path):
   """input_fn returning `iterator.get_next()` of ((a, b), labels)."""
   seen = []

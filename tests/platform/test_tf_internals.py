@@ -674,6 +674,10 @@ def test_export_outputs_and_signature_defs_of_a_mode():
 # --- Training hooks ---------------------------------------------------------
 
 
+def test_session_interface_is_what_v1_sessions_are():
+  assert issubclass(tf.compat.v1.Session, tf_internals.SessionInterface)
+
+
 def test_basic_session_run_hooks_is_the_module_2_15s_tests_patch():
   module = tf_internals.basic_session_run_hooks
   assert module.SecondOrStepTimer is _v1.train.SecondOrStepTimer

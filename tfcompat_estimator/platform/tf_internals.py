@@ -21,6 +21,7 @@ import sys
 
 from tensorflow.python.autograph.impl import api as autograph_api
 from tensorflow.python.checkpoint import checkpoint_management
+from tensorflow.python.client import session as _session
 from tensorflow.python.checkpoint import graph_view
 from tensorflow.python.distribute import cross_device_utils
 from tensorflow.python.distribute import input_lib
@@ -572,6 +573,12 @@ export_outputs_for_mode = export_utils.export_outputs_for_mode
 build_all_signature_defs = export_utils.build_all_signature_defs
 
 # --- Training hooks ---------------------------------------------------------
+
+# The base class TF's v1 `Saver.save` and `restore` require of their session
+# ("'sess' must be a Session"); hooks pass them `run_context.session`, a
+# save-the-best-model hook's own Saver, AdaNet's checkpoint overwrite.
+# session_emulation/session.py. Checked on TF 2.21.
+SessionInterface = _session.SessionInterface
 
 # TensorFlow's module of the v1 session-run hooks: train_eval/evaluation.py
 # makes its `SecondOrStepTimer` looked up at call time on this module, where

@@ -12,8 +12,12 @@ from tfcompat_estimator.engine import feed_values
 from tfcompat_estimator.platform import tf_internals
 
 
-class EmulatedSession:
-  """`run(fetches, feed_dict=None, options=None, run_metadata=None)`."""
+class EmulatedSession(tf_internals.SessionInterface):
+  """`run(fetches, feed_dict=None, options=None, run_metadata=None)`.
+
+  A `SessionInterface`, as TF's v1 `Saver` requires of the session a hook
+  hands it.
+  """
 
   def __init__(self, captured, input_graph=None):
     self.captured = captured
