@@ -80,8 +80,8 @@ def test_train_evaluate_and_predict_log_2_15s_lines(tmp_path, caplog):
     estimator.evaluate(_input_fn)
     _in_order(_messages(caplog), [
         r'Calling model_fn\.', r'Done calling model_fn\.',
-        rf'Restoring parameters from {ckpt}-3',
         r'Starting evaluation at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d',
+        rf'Restoring parameters from {ckpt}-3',
         r'Inference Time : \d+\.\d{5}s',
         r'Finished evaluation at \d{4}-\d\d-\d\d-\d\d:\d\d:\d\d',
         r'Saving dict for global step 3: global_step = 3, loss = .*',
@@ -91,8 +91,8 @@ def test_train_evaluate_and_predict_log_2_15s_lines(tmp_path, caplog):
     estimator.evaluate(_input_fn)
     messages = _messages(caplog)
     assert 'Calling model_fn.' not in messages
-    _in_order(messages, [rf'Restoring parameters from {ckpt}-3',
-                         r'Starting evaluation at .*'])
+    _in_order(messages, [r'Starting evaluation at .*',
+                         rf'Restoring parameters from {ckpt}-3'])
 
     next(estimator.predict(_input_fn))
     _in_order(_messages(caplog), [

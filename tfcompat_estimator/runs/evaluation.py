@@ -50,15 +50,22 @@ def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
   hooks = list(hooks or [])
   batches = input_pipeline.BatchSource(
       input_fn, model_fn_lib.ModeKeys.EVAL, context.params, context.config)
+  started = []
+
+  def starting():
+    # 2.15's lines (tf.compat.v1.training.evaluation), which logs are read
+    # by; its inference time included restoring the checkpoint.
+    logging.info('Starting evaluation at ' +
+                 time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime()))
+    started.append(time.time())
+
   captured = context.graphs.for_run(
-      model_fn_lib.ModeKeys.EVAL, batches, checkpoint_path, variables_from)
+      model_fn_lib.ModeKeys.EVAL, batches, checkpoint_path, variables_from,
+      before_loading=starting)
   session = session_lib.EmulatedSession(captured, batches.input_graph)
   hooks += list(captured.spec.evaluation_hooks)
   runner = hook_runner_lib.HookRunner(hooks, session)
-  # 2.15's lines (tf.compat.v1.training.evaluation), which logs are read by.
-  logging.info('Starting evaluation at ' +
-               time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime()))
-  start = time.time()
+  start = started[0]
   runner.begin()
   runner.after_create_session()
   with batches:

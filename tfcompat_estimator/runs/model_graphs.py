@@ -45,7 +45,8 @@ class ModelGraphs:
   def __iter__(self):
     return iter(self._captured.values())
 
-  def for_run(self, mode, batches, checkpoint_path, variables_from=None):
+  def for_run(self, mode, batches, checkpoint_path, variables_from=None,
+              before_loading=None):
     """The captured graph for `mode`, its variables loaded for this call.
 
     Args:
@@ -58,6 +59,10 @@ class ModelGraphs:
         training's variables): they supply the values instead of a
         checkpoint, so an in-memory evaluation reuses the graph and touches
         no files.
+      before_loading: None, or a function called once the graph is there
+        and before its values are loaded (evaluate() logs "Starting
+        evaluation" there, between the model_fn's lines and "Restoring
+        parameters", as 2.15 did).
 
     Returns:
       The `CapturedModel`, its local variables initialized.
@@ -78,6 +83,8 @@ class ModelGraphs:
       captured = self._capture(mode, batches, checkpoint_path, identity,
                                variables_from)
       self._captured[key] = captured
+    if before_loading is not None:
+      before_loading()
     if variables_from is not None:
       _copy_variables(captured, variables_from)
       self.mark_changed(captured)  # a later checkpoint load must not be skipped
