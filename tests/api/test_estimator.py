@@ -231,6 +231,20 @@ class TestTrainingHere:
         'CHECKPOINT@11')
     assert prefixes == {str(tmp_path / 'model.ckpt')}
 
+  def test_eval_events_metrics_then_checkpoint_path_as_2_15(self, tmp_path):
+    """2.15 wrote an evaluation's metrics, then its checkpoint path as an
+    event of its own at the same step."""
+    est = make_estimator(str(tmp_path))
+    est.train(custom_dnn.train_input_fn, max_steps=5)
+    est.evaluate(custom_dnn.eval_input_fn, steps=1)
+    [path] = tf.io.gfile.glob(os.path.join(est.eval_dir(), 'events.*'))
+    events = [(sorted(v.tag for v in e.summary.value), e.step)
+              for e in tf.compat.v1.train.summary_iterator(path)
+              if e.HasField('summary')]
+    assert events[-1] == (['checkpoint_path'], 5)
+    assert events[-2][1] == 5 and 'loss' in events[-2][0]
+    assert 'checkpoint_path' not in events[-2][0]
+
   def test_one_events_file_per_directory_per_process(self, tmp_path):
     """Repeated calls append to one file (2.15's writer cache), unless it went."""
     est = make_estimator(str(tmp_path))

@@ -120,11 +120,14 @@ class EventWriter:
         event.wall_time = time.time()
         tf_internals.import_event(tf.constant(event.SerializeToString()))
 
-  def write_dict(self, values, step, texts=None):
-    """Writes `values` by `summary_of`'s rules, `texts` as string tensors."""
-    summary = summary_of(values)
-    for tag, text in (texts or {}).items():
-      summary.value.add(tag=tag, tensor=tf.make_tensor_proto(text, tf.string))
+  def write_dict(self, values, step):
+    """Writes `values` by `summary_of`'s rules, as one event."""
+    self.write_serialized(summary_of(values).SerializeToString(), step)
+
+  def write_text(self, tag, text, step):
+    """Writes `text` as a string tensor summary, as an event of its own."""
+    summary = tf.compat.v1.Summary()
+    summary.value.add(tag=tag, tensor=tf.make_tensor_proto(text, tf.string))
     self.write_serialized(summary.SerializeToString(), step)
 
   def flush(self):

@@ -132,15 +132,18 @@ def _report(output_dir, captured, results, checkpoint_path):
   step = int(results['global_step'])
   summaries.writer_for(output_dir).add_graph_once(
       lambda: tf1_graph.event_graphs(captured))
-  write_dict_to_summary(output_dir, results, step, texts={
-      'checkpoint_path': checkpoint_path} if checkpoint_path else None)
+  write_dict_to_summary(output_dir, results, step)
   if checkpoint_path:
+    # 2.15's next event, at the same step.
     logging.info("Saving 'checkpoint_path' summary for global step %d: %s",
                  step, checkpoint_path)
+    with engine_scope.scope():
+      writer = summaries.writer_for(output_dir)
+      writer.write_text('checkpoint_path', checkpoint_path, step)
+      writer.flush()
 
 
-def write_dict_to_summary(output_dir, dictionary, current_global_step,
-                          texts=None):
+def write_dict_to_summary(output_dir, dictionary, current_global_step):
   """Logs `dictionary` and writes it to `output_dir`'s events, as 2.15 did.
 
   Args:
@@ -148,7 +151,6 @@ def write_dict_to_summary(output_dir, dictionary, current_global_step,
     dictionary: name -> value, written by `summaries.summary_of`'s rules;
       'global_step' is left out.
     current_global_step: the step of the event.
-    texts: name -> string, written as string tensors.
   """
   # str(), as 2.15's '%s': a float32 metric prints as 0.96666664; format()
   # (an f-string's {v}) would print its double, 0.9666666388511658.
@@ -157,5 +159,5 @@ def write_dict_to_summary(output_dir, dictionary, current_global_step,
   with engine_scope.scope():  # callers may be inside a tf.Graph
     writer = summaries.writer_for(output_dir)
     writer.write_dict({k: v for k, v in dictionary.items()
-                       if k != 'global_step'}, current_global_step, texts)
+                       if k != 'global_step'}, current_global_step)
     writer.flush()
