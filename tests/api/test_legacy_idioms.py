@@ -468,6 +468,44 @@ def test_2_15s_global_step_helpers_build_in_a_graph_of_ones_own():
     assert step is v1.train.get_global_step()
 
 
+def test_one_seeded_initializer_for_several_variables_as_in_a_graph(tmp_path):
+  """AdaNet's tutorials give every layer `glorot_uniform_initializer(seed=42)`.
+
+  In 2.15's graph each variable's draw was an op of its own, starting the
+  seeded stream afresh: same-shaped variables start equal, and a smaller
+  one holds the first values of a larger one's stream. Drawn eagerly, the
+  stream went on from variable to variable. Values measured on 2.15
+  (RunConfig(tf_random_seed=42)).
+  """
+
+  def model_fn(features, labels, mode):
+    del labels
+    glorot = v1.glorot_uniform_initializer(seed=42)
+    a = v1.get_variable('a', [4, 3], initializer=glorot)
+    b = v1.get_variable('b', [3, 1], initializer=glorot)
+    c = v1.get_variable('c', [4, 3], initializer=v1.random_normal_initializer(seed=7))
+    d = v1.get_variable('d', [4, 3], initializer=v1.random_normal_initializer(seed=7))
+    he = tf.keras.initializers.he_normal(seed=42)
+    hidden = tf.keras.layers.Dense(4, kernel_initializer=he, name='d1')(features)
+    out = tf.keras.layers.Dense(4, kernel_initializer=he, name='d2')(hidden)
+    loss = sum(tf.reduce_sum(t) for t in (a, b, c, d, out))
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss,
+        train_op=v1.assign_add(v1.train.get_or_create_global_step(), 1))
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path), config=(
+      tf.estimator.RunConfig(tf_random_seed=42)))
+  est.train(lambda: tf.data.Dataset.from_tensors(
+      np.zeros([1, 4], np.float32)).repeat(), steps=1)
+  value = est.get_variable_value
+  np.testing.assert_allclose(value('a')[0], [-0.155, -0.4285, -0.0376],
+                             atol=1e-4)
+  np.testing.assert_allclose(value('b')[:, 0], [-0.205, -0.5669, -0.0498],
+                             atol=1e-4)
+  np.testing.assert_array_equal(value('c'), value('d'))
+  np.testing.assert_array_equal(value('d1/kernel'), value('d2/kernel'))
+
+
 def test_iterator_element_with_nested_features(tmp_path):
   """input_fn returning `iterator.get_next()` of ((a, b), labels)."""
   seen = []

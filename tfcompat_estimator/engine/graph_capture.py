@@ -273,6 +273,14 @@ class CapturedModel:
   def _record_variable(self, next_creator, **kwargs):
     graph = tf.compat.v1.get_default_graph()
     initializer = kwargs.get('initial_value')
+    if _seeded(initializer) and not tf.distribute.has_strategy():
+      # An initializer with a fixed seed, drawn eagerly, continues one
+      # random stream from variable to variable (TF caches the seeded
+      # kernel): the second layer of AdaNet's tutorial, which gives every
+      # layer `glorot_uniform_initializer(seed=42)`, started elsewhere than
+      # on 2.15, whose graph made each draw an op of its own, starting the
+      # stream afresh. As an op of this graph it does so here too.
+      initializer = kwargs['initial_value'] = initializer()
     computed = _computed_in(graph, initializer)
     if computed:
       # A TF1 variable whose initial value is a tensor of the model graph
@@ -608,6 +616,13 @@ _READS = frozenset(['ReadVariableOp', 'ResourceGather', 'ResourceGatherNd',
                     'VariableShape', 'VarIsInitializedOp'])
 _WRITES = frozenset(['AssignAddVariableOp', 'AssignSubVariableOp',
                      'AssignVariableOp'])
+
+
+def _seeded(initial_value):
+  """Whether `initial_value` is an initializer bound to a shape (as
+  `get_variable` and Keras' `add_weight` bind it) with a fixed seed."""
+  return (isinstance(initial_value, functools.partial) and
+          getattr(initial_value.func, 'seed', None) is not None)
 
 
 def _computed_in(graph, initial_value):
