@@ -124,6 +124,63 @@ def test_a_hook_gets_the_global_step_variable_and_may_move_it(tmp_path):
   assert _train_moved(str(tmp_path)) == _MOVED_ON_2_15
 
 
+class _TrainInFetch(_v1.train.SessionRunHook):
+  """AdaNet's worker hook: the training op is its fetch (train_op a no-op)."""
+
+  def __init__(self, op):
+    self._op = op
+
+  def before_run(self, run_context):
+    return _v1.train.SessionRunArgs(self._op)
+
+
+class _StepFromCounter(_v1.train.SessionRunHook):
+  """AdaNet's chief hook: the global step follows the model's step counter."""
+
+  def __init__(self, counter):
+    self._counter = counter
+
+  def begin(self):
+    global_step = _v1.train.get_global_step()
+    self._assign = global_step.assign(tf.cast(self._counter, tf.int64))
+
+  def after_run(self, run_context, run_values):
+    run_context.session.run(self._assign)
+
+
+def _counted_model_fn(features, labels, mode):
+  del labels
+  w = _v1.get_variable('w', [], initializer=_v1.zeros_initializer())
+  counter = _v1.get_variable('counter', [], tf.int32, trainable=False,
+                             initializer=_v1.zeros_initializer())
+  loss = tf.reduce_mean(tf.square(w - features))
+  train = _v1.train.GradientDescentOptimizer(0.1).minimize(loss, var_list=[w])
+  with tf.control_dependencies([train]):
+    count = counter.assign_add(1)
+  _v1.train.get_or_create_global_step()
+  return tf.estimator.EstimatorSpec(
+      mode, loss=loss, train_op=tf.no_op(),
+      training_hooks=[_TrainInFetch(count)],
+      training_chief_hooks=[_StepFromCounter(counter.read_value())])
+
+
+def test_checkpoints_are_due_before_a_chief_hook_moves_the_step(tmp_path):
+  """2.15 saved before its training_chief_hooks' after_run: a checkpoint
+  falls due at the step the previous step's hooks left, and holds one step
+  more (AdaNet's setter hook; 2.15's numbers, measured)."""
+  est = tf.estimator.Estimator(
+      _counted_model_fn, str(tmp_path), config=tf.estimator.RunConfig(
+          save_checkpoints_steps=3, keep_checkpoint_max=20,
+          save_summary_steps=1000))
+  est.train(lambda: tf.data.Dataset.from_tensors(np.float32(1.)).repeat(),
+            max_steps=7)
+  saved = {}
+  for path in tf.train.get_checkpoint_state(str(tmp_path)).all_model_checkpoint_paths:
+    step = tf.train.load_variable(path, 'global_step')
+    saved[int(step)] = int(tf.train.load_variable(path, 'counter'))
+  assert saved == {0: 0, 3: 4, 6: 7, 7: 7}
+
+
 def test_in_a_tf1_world_too(tmp_path):
   """`disable_v2_behavior()` is process-wide: a process of its own."""
   assert own_process.run_json(__file__, tmp_path) == {
