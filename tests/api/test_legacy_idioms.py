@@ -506,6 +506,30 @@ def test_one_seeded_initializer_for_several_variables_as_in_a_graph(tmp_path):
   np.testing.assert_array_equal(value('d1/kernel'), value('d2/kernel'))
 
 
+def test_a_local_init_op_over_a_canned_model_fn_with_input_checks(tmp_path):
+  """AdaNet's AutoEnsembleEstimator: a canned model_fn inside a model_fn,
+  a v1 metric, and a Scaffold whose local_init_op groups
+  `default_local_init_op()`. The canned DNN's finite-input check gated the
+  metric's initializer too, so the local_init_op needed a batch."""
+  columns = [tf.feature_column.numeric_column('x', shape=[3])]
+
+  def model_fn(features, labels, mode, config):
+    canned = tf.estimator.DNNEstimator(
+        head=tf.estimator.RegressionHead(), feature_columns=columns,
+        hidden_units=[4], config=config)
+    spec = canned.model_fn(features, labels, mode, config)
+    _, update = v1.metrics.mean(labels)
+    scaffold = v1.train.Scaffold(local_init_op=tf.group(
+        v1.train.Scaffold.default_local_init_op()))
+    return tf.estimator.EstimatorSpec(
+        mode, loss=spec.loss, train_op=tf.group(spec.train_op, update),
+        scaffold=scaffold)
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(_input_fn(4), steps=3)
+  assert est.get_variable_value('global_step') == 3  # as on 2.15
+
+
 def test_iterator_element_with_nested_features(tmp_path):
   """input_fn returning `iterator.get_next()` of ((a, b), labels)."""
   seen = []

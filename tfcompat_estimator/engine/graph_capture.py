@@ -573,9 +573,15 @@ def _name_in_graph(graph, variable, key):
 def _writers(variables):
   """The ops of the current graph that may write one of `variables`.
 
-  That is every op reading a variable's handle other than to read its value.
+  That is every op reading a variable's handle other than to read its
+  value, but for the variables' own initializers: a step's input checks
+  gate its writes, and a Scaffold's `local_init_op` (AdaNet's groups
+  `default_local_init_op()`), run without a batch, assigns initial values.
   """
-  return [op for op in _handle_users(variables) if op.type not in _READS]
+  initializers = {id(tf1_graph_semantics.initializer_built(v))
+                  for v in variables}
+  return [op for op in _handle_users(variables)
+          if op.type not in _READS and id(op) not in initializers]
 
 
 def _handle_users(variables):

@@ -108,6 +108,12 @@ def lift(variable, graph, key, initial_value=None):
   variable.__class__ = _answering_graph_queries(type(variable))
 
 
+def initializer_built(variable):
+  """The op a lifted variable's `.initializer` built in its graph, or None."""
+  lifted = getattr(variable, _MARK, None)
+  return lifted.initializer if lifted is not None else None
+
+
 class _Lifted:
   """What a lifted variable answers graph queries from."""
 
