@@ -184,9 +184,9 @@ class TrainLoop:
           self._log_session_start(self._start + 1)
         stop = runner.stop_requested or self._listener_stop
         self._count_rate(step)
-        # A hooked step was saved after, if due, before its hooks ran (as
-        # 2.15's CheckpointSaverHook came first); a hook may have moved the
-        # global step since, and 2.15 saved that at the next step only.
+        # After a hooked step a due checkpoint was saved before its hooks
+        # ran (2.15's CheckpointSaverHook came first); a hook may have moved
+        # the global step since, which 2.15 saved at the next step only.
         if checkpointing and not self._hooked_last and checkpointing.due(step):
           stop = checkpointing.save(self._session, step) or stop
       self._session.current_batch = None
@@ -262,7 +262,6 @@ class TrainLoop:
     self._schedule.iteration += steps_run
     if steps_run:
       self._pre_step = None  # each step added one: the count is the distance
-    if steps_run:
       if not np.isfinite(loss.numpy()):
         self._raise_nan(loss.numpy())
       # Also when the input ended: 'Loss for final step' is the last step's.
