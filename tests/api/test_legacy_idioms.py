@@ -530,6 +530,35 @@ def test_a_local_init_op_over_a_canned_model_fn_with_input_checks(tmp_path):
   assert est.get_variable_value('global_step') == 3  # as on 2.15
 
 
+def test_a_seeded_shuffle_in_the_first_input_fn_call_as_in_2_15(tmp_path):
+  """`Dataset.shuffle(seed=42)` under RunConfig(tf_random_seed=42).
+
+  2.15 called every input_fn in a graph seeded by the RunConfig: the same
+  order in every call and process. Called eagerly before any model had set
+  the global seed, the first call here shuffled otherwise (AdaNet's
+  AutoEnsembleEstimator then trained on other batches). Order measured on
+  2.15.
+  """
+
+  def model_fn(features, labels, mode):
+    del labels
+    seen = v1.get_variable('seen', [10], tf.int64, trainable=False,
+                           initializer=v1.zeros_initializer())
+    return tf.estimator.EstimatorSpec(
+        mode, loss=tf.constant(0.), train_op=tf.group(
+            seen.assign(features),
+            v1.assign_add(v1.train.get_or_create_global_step(), 1)))
+
+  for call in range(2):
+    est = tf.estimator.Estimator(
+        model_fn, str(tmp_path / str(call)),
+        config=tf.estimator.RunConfig(tf_random_seed=42))
+    est.train(lambda: tf.data.Dataset.range(10).shuffle(10, seed=42).batch(
+        10).map(lambda x: (x, x)), steps=1)
+    assert list(est.get_variable_value('seen')) == [5, 3, 7, 1, 4, 0, 2, 8,
+                                                    6, 9], call
+
+
 def test_iterator_element_with_nested_features(tmp_path):
   """input_fn returning `iterator.get_next()` of ((a, b), labels)."""
   seen = []

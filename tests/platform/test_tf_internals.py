@@ -613,6 +613,16 @@ def test_has_default_summary_writer_within_a_writers_block(tmp_path):
     assert tf_internals.has_default_summary_writer()
 
 
+def test_graph_seed_seeds_eager_ops_made_in_the_block_only():
+  with tf.Graph().as_default() as graph:
+    graph.seed = 42
+    in_graph = tf.compat.v1.get_seed(7)
+  outside = tf.compat.v1.get_seed(7)
+  with tf_internals.graph_seed(42):
+    assert tf.compat.v1.get_seed(7) == in_graph
+  assert tf.compat.v1.get_seed(7) == outside  # the global seed is back
+
+
 def test_per_graph_function_is_a_tf_function_without_the_retracing_count():
   function = tf_internals.per_graph_function(lambda x: x + 1, autograph=False)
   assert function(tf.constant(1)).numpy() == 2

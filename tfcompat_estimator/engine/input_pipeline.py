@@ -23,6 +23,7 @@ from tfcompat_estimator.engine import iterator_release
 from tfcompat_estimator.engine import parameter_servers
 from tfcompat_estimator.inputs import graph_queue
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.platform import tf_internals
 
 ModeKeys = model_fn_lib.ModeKeys
 
@@ -143,7 +144,8 @@ class BatchSource:
   @staticmethod
   def _call_eagerly(input_fn, mode, params, config, input_context):
     try:
-      return call_input_fn(input_fn, mode, params, config, input_context)
+      with tf_internals.graph_seed(config.tf_random_seed):
+        return call_input_fn(input_fn, mode, params, config, input_context)
     except RuntimeError as e:
       # Placeholders and queues cannot run eagerly; the graph path handles them.
       if 'eager' in str(e).lower():

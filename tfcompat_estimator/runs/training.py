@@ -11,6 +11,7 @@ the steps `hook_schedule` proves a hook ignores (e.g. between a
 LoggingTensorHook's every_n_iter logs).
 """
 
+import os
 import time
 
 import numpy as np
@@ -215,8 +216,16 @@ class TrainLoop:
       self._writer.add_session_log(tf.compat.v1.SessionLog.START, step)
 
   def _restored_at(self, step):
-    """The checkpoint training started from, if nothing has moved `step` since."""
-    return self._restored if step == self._start else None
+    """The checkpoint training started from, if it is the one a save at
+    `step` would write (`model.ckpt-<step>`, nothing having moved the step
+    since). A checkpoint of another name (AdaNet restores its
+    `increment.ckpt-N`) is no save of this step: 2.15 wrote that one anew."""
+    saved_as = os.path.join(self._context.model_dir,
+                            f'{checkpoints.CHECKPOINT_BASENAME}-{step}')
+    if step == self._start and self._restored and (
+        os.path.realpath(self._restored) == os.path.realpath(saved_as)):
+      return self._restored
+    return None
 
   def _global_step(self):
     return int(self.captured.global_step.numpy())
