@@ -245,6 +245,42 @@ class TestTrainingHere:
     assert events[-2][1] == 5 and 'loss' in events[-2][0]
     assert 'checkpoint_path' not in events[-2][0]
 
+  def test_initial_save_after_restoring_another_checkpoint_name(
+      self, tmp_path):
+    """AdaNet restores its `increment.ckpt-N`; 2.15's initial save then
+    wrote model.ckpt-<step> from the restored values (measured)."""
+
+    def model_fn(features, labels, mode):
+      del labels
+      w = tf.compat.v1.get_variable(
+          'w', [], initializer=tf.compat.v1.zeros_initializer())
+      loss = tf.square(w - 3.0) + 0.0 * tf.reduce_sum(features)
+      return tf.estimator.EstimatorSpec(
+          mode, loss=loss,
+          train_op=tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(
+              loss, global_step=tf.compat.v1.train.get_global_step()))
+
+    model_dir = str(tmp_path)
+    input_fn = lambda: tf.data.Dataset.from_tensors(
+        np.zeros([1], np.float32)).repeat()
+    est = tf.estimator.Estimator(model_fn, model_dir, config=(
+        tf.estimator.RunConfig(save_checkpoints_steps=100)))
+    est.train(input_fn, max_steps=2)
+    with tf.Graph().as_default():
+      step = tf.compat.v1.train.get_or_create_global_step()
+      w = tf.compat.v1.get_variable(
+          'w', [], initializer=tf.compat.v1.zeros_initializer())
+      with tf.compat.v1.Session() as session:
+        session.run([step.assign(2), w.assign(100.0)])
+        tf.compat.v1.train.Saver().save(
+            session, os.path.join(model_dir, 'increment.ckpt'), global_step=1)
+    est.train(input_fn, max_steps=4)
+    assert tf.train.load_variable(
+        os.path.join(model_dir, 'model.ckpt-2'), 'w') == 100.0
+    state = tf.train.get_checkpoint_state(model_dir)
+    assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == [
+        'increment.ckpt-1', 'model.ckpt-2', 'model.ckpt-4']
+
   def test_one_events_file_per_directory_per_process(self, tmp_path):
     """Repeated calls append to one file (2.15's writer cache), unless it went."""
     est = make_estimator(str(tmp_path))
