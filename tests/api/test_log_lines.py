@@ -195,3 +195,26 @@ def test_several_estimators_in_a_process_log_no_retracing_warning(
       estimator.train(_input_fn, steps=3)
       estimator.evaluate(_input_fn)
   assert not [m for m in _messages(caplog) if 'retracing' in m]
+
+
+def test_saving_dict_leaves_out_bytes_as_2_15(tmp_path, caplog):
+  """A metric whose value is a serialized summary (AdaNet's architecture)
+  is written to the events but not printed in 'Saving dict' (2.15's
+  `_dict_to_str` skipped bytes)."""
+
+  def model_fn(features, labels, mode):
+    spec = _model_fn(features, labels, mode)
+    if mode != tf.estimator.ModeKeys.EVAL:
+      return spec
+    text = _v1.summary.text('architecture', tf.constant('| dnn |'))
+    return spec._replace(eval_metric_ops={'architecture': (text, tf.no_op())})
+
+  estimator = tf.estimator.Estimator(model_fn, str(tmp_path))
+  estimator.train(_input_fn, steps=1)
+  with caplog.at_level(logging.INFO, logger='tensorflow'):
+    results = estimator.evaluate(_input_fn)
+  assert isinstance(results['architecture'], bytes)
+  [line] = [m for m in _messages(caplog) if m.startswith('Saving dict')]
+  assert line == (
+      'Saving dict for global step 1: global_step = 1, loss = '
+      f'{results["loss"]!s}')

@@ -153,9 +153,11 @@ def write_dict_to_summary(output_dir, dictionary, current_global_step):
     current_global_step: the step of the event.
   """
   # str(), as 2.15's '%s': a float32 metric prints as 0.96666664; format()
-  # (an f-string's {v}) would print its double, 0.9666666388511658.
+  # (an f-string's {v}) would print its double, 0.9666666388511658. As in
+  # 2.15, bytes (a serialized summary: AdaNet's architecture) are left out.
   logging.info('Saving dict for global step %d: %s', current_global_step,
-               ', '.join(f'{k} = {v!s}' for k, v in sorted(dictionary.items())))
+               ', '.join(f'{k} = {v!s}' for k, v in sorted(dictionary.items())
+                         if not isinstance(v, bytes)))
   with engine_scope.scope():  # callers may be inside a tf.Graph
     writer = summaries.writer_for(output_dir)
     writer.write_dict({k: v for k, v in dictionary.items()
