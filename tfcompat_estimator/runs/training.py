@@ -162,9 +162,10 @@ class TrainLoop:
       runner.begin()
       runner.after_create_session()
       step = self._global_step()
+      # The last step's read of the global step if it was a hooked step;
+      # None after quiet steps (each added one) and before any step.
       self._pre_step = None
       self._session_started = False
-      self._hooked_last = False
       stop = False
       if checkpointing:
         # As in 2.15, a stop request from the initial save is not honoured.
@@ -185,10 +186,12 @@ class TrainLoop:
           self._log_session_start(self._start + 1)
         stop = runner.stop_requested or self._listener_stop
         self._count_rate(step)
-        # After a hooked step a due checkpoint was saved before its hooks
-        # ran (2.15's CheckpointSaverHook came first); a hook may have moved
-        # the global step since, which 2.15 saved at the next step only.
-        if checkpointing and not self._hooked_last and checkpointing.due(step):
+        # After a hooked step (its pre-step value known) a due checkpoint was
+        # saved before its hooks ran (2.15's CheckpointSaverHook came first);
+        # a hook may have moved the global step since, which 2.15 saved at
+        # the next step only.
+        if (checkpointing and self._pre_step is None and
+            checkpointing.due(step)):
           stop = checkpointing.save(self._session, step) or stop
       self._session.current_batch = None
       final_step = self._global_step()
@@ -261,7 +264,6 @@ class TrainLoop:
       NanLossDuringTrainingError: a step's loss was not finite.
       EndOfInput: the input ended first (the steps before it count).
     """
-    self._hooked_last = False
     if self._batches.on_workers:
       steps_run, loss, stopped = self._quiet_on_workers(n)
     else:
@@ -361,7 +363,6 @@ class TrainLoop:
     the hooks' `after_run`. A worker computes the step when the input is
     on parameter-server workers; the session computes it otherwise.
     """
-    self._hooked_last = True
     hooked = hooked_step.HookedStep(self._session, self._runner,
                                     self._fetches(wants.summary))
     run_ops = [self.captured.train_op]
