@@ -559,6 +559,29 @@ def test_a_seeded_shuffle_in_the_first_input_fn_call_as_in_2_15(tmp_path):
                                                     6, 9], call
 
 
+@pytest.mark.parametrize('op_seed,graph_seed,order', [
+    (42, None, [9, 12, 1, 15, 13, 3, 2, 8, 7, 14, 6, 11, 4, 0, 5, 10, 3, 10]),
+    (7, 3, [6, 2, 11, 9, 14, 5, 10, 15, 7, 3, 13, 12, 4, 0, 1, 8, 7, 6])])
+def test_a_one_shot_iterator_over_a_shuffle_in_the_model_fn(
+    tmp_path, op_seed, graph_seed, order):
+  """A model_fn reading a shuffled dataset of its own (AdaNet's subestimators).
+
+  In a TF2 world it failed ("Cannot capture a stateful node
+  (DummySeedGenerator)"). Orders measured on 2.15, past the first epoch.
+  """
+
+  def model_fn(features, mode):
+    numbers = tf.data.Dataset.range(16).shuffle(16, seed=op_seed).repeat()
+    drawn = v1.data.make_one_shot_iterator(numbers.batch(3)).get_next()
+    return tf.estimator.EstimatorSpec(
+        mode, predictions={'n': drawn + 0 * tf.cast(features, tf.int64)})
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path), config=(
+      tf.estimator.RunConfig(tf_random_seed=graph_seed)))
+  drawn = [p['n'] for p in est.predict(
+      lambda: tf.data.Dataset.range(18).batch(3))]
+  assert drawn == order
+
 def test_iterator_element_with_nested_features(tmp_path):
   """input_fn returning `iterator.get_next()` of ((a, b), labels)."""
   seen = []

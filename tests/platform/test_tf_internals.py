@@ -419,6 +419,22 @@ def test_iterator_resource_is_what_a_get_next_reads():
   assert int(next(iterator)) == 6
 
 
+def test_also_capture_by_value_lets_one_shot_iterators_copy_seed_generators():
+  allowed = []
+  tf_internals.also_capture_by_value(('DummySeedGenerator',),
+                                     lambda: bool(allowed))
+
+  @tf.function
+  def draw():
+    dataset = tf.data.Dataset.range(4).shuffle(4, seed=1)
+    return _v1.data.make_one_shot_iterator(dataset).get_next()
+
+  with pytest.raises(ValueError, match='DummySeedGenerator'):
+    draw.get_concrete_function()
+  allowed.append(True)
+  assert 0 <= int(draw()) < 4
+
+
 # --- Distribute -------------------------------------------------------------
 
 

@@ -23,6 +23,14 @@ TF2 symbolic inputs to TF1 layers, which recursed until the stack overflowed
 (tensorflow/models' official mnist). The public function answers False in
 a marked graph and the graphs nested in it, as in 2.15; TF's internals keep
 the true answer.
+
+A model_fn may build its own dataset and take a one-shot iterator of it
+(AdaNet's AutoEnsembleSubestimator calls its train_input_fn there). In a
+function graph TF2's `Dataset.shuffle` takes a seed-generator op, which
+`make_one_shot_iterator` refused to copy ("Cannot capture a stateful node
+(DummySeedGenerator)"); 2.15's tf.Graph built the shuffle without one. In a
+marked graph the iterator copies it: the generator only stands for the
+dataset's own seeds, so the order is 2.15's.
 """
 
 import contextlib
@@ -185,3 +193,5 @@ _identity_for(_marked_variable, tf_internals.BaseResourceVariable)
 tf_internals.replace_public_function(
     tf_internals.executing_eagerly_outside_functions,
     executing_eagerly_outside_functions)
+tf_internals.also_capture_by_value(('DummySeedGenerator',),
+                                   lambda: model_graph() is not None)

@@ -23,6 +23,7 @@ import sys
 from tensorflow.python.autograph.impl import api as autograph_api
 from tensorflow.python.checkpoint import checkpoint_management
 from tensorflow.python.client import session as _session
+from tensorflow.python.data.util import traverse as _dataset_traverse
 from tensorflow.python.checkpoint import graph_view
 from tensorflow.python.distribute import cross_device_utils
 from tensorflow.python.distribute import input_lib
@@ -418,6 +419,28 @@ def iterator_resource(iterator):
   engine/one_shot_iterators.py. Checked on TF 2.21.
   """
   return iterator._iterator_resource
+
+
+def also_capture_by_value(op_types, when):
+  """Lets one-shot iterators copy ops of `op_types` into their datasets.
+
+  `make_one_shot_iterator` in a graph copies the dataset's ops into a
+  factory function and refuses stateful ones TF does not list. Inside a
+  function graph, TF2's `Dataset.shuffle` (and `Dataset.random`) take a
+  `DummySeedGenerator` op, which is not listed; in 2.15's tf.Graph they had
+  none. The ops are added only while `when()` is true. No public API
+  changes the list. engine/tf1_graph_semantics.py. Checked on TF 2.21.
+  """
+  tf_ops = _dataset_traverse.obtain_capture_by_value_ops
+
+  def capture_by_value_ops(dataset):
+    ops_list = tf_ops(dataset)
+    if when():
+      ops_list += _dataset_traverse._traverse(
+          dataset, lambda op: op.type in op_types)
+    return ops_list
+
+  _dataset_traverse.obtain_capture_by_value_ops = capture_by_value_ops
 
 
 # --- Distribute -------------------------------------------------------------
