@@ -6,6 +6,7 @@ only, not whatever earlier tests allocated in the pytest process.
   soak_child.py inference MODEL_DIR ROUNDS_PREDICT ROUNDS_EVALUATE
   soak_child.py legacy_input MODEL_DIR EVALUATES
   soak_child.py train MODEL_DIR STEPS SAMPLE_EVERY
+  soak_child.py hooked_train MODEL_DIR CALLS
 
 The last stdout line is a JSON object:
   inference: {"predict": [sample], "evaluate": [sample]}, one sample per
@@ -14,7 +15,9 @@ The last stdout line is a JSON object:
   legacy_input: {"evaluate": [sample]}, one per evaluate() of an input_fn
     that returns one-shot-iterator tensors;
   train: {"samples": [sample], "seconds": float}, one sample per checkpoint
-    save of a long training run.
+    save of a long training run;
+  hooked_train: {"train": [sample]}, one per train() call of 2 steps with a
+    hook that builds a read of the global step in begin();
 A sample is {"rss_kb", "os_threads", "py_threads", "fds"} and its "round",
 "call" or "step".
 """
@@ -220,9 +223,29 @@ def train(model_dir, steps, sample_every):
   return {'samples': sampler.samples, 'seconds': time.perf_counter() - start}
 
 
+class _StepReader(tf.estimator.SessionRunHook):
+  """Builds ops in begin(), as many hooks do: a new read every call."""
+
+  def begin(self):
+    self._doubled = tf.identity(tf.compat.v1.train.get_global_step()) * 2
+
+  def before_run(self, run_context):
+    return tf.estimator.SessionRunArgs(self._doubled)
+
+
+def hooked_train(model_dir, calls):
+  """train() call after call, each with a hook that builds ops in begin()."""
+  est = tf.estimator.Estimator(_linear_model_fn, model_dir=model_dir)
+  samples = []
+  for call in range(calls):
+    est.train(_linear_input_fn, steps=2, hooks=[_StepReader()])
+    samples.append(dict(resources(), call=call))
+  return {'train': samples}
+
+
 def main(mode, model_dir, *counts):
   modes = {'inference': inference, 'legacy_input': legacy_input,
-           'train': train}
+           'train': train, 'hooked_train': hooked_train}
   if mode not in modes:
     raise ValueError(f'Unknown mode {mode!r}; expected one of {sorted(modes)}.')
   print(json.dumps(modes[mode](model_dir, *map(int, counts))))

@@ -211,6 +211,14 @@ def test_add_control_inputs_gates_an_existing_op():
   assert second.op.control_inputs == [first.op]
 
 
+def test_set_control_inputs_takes_gates_back():
+  with tf.Graph().as_default():
+    first, second, third = tf.constant(1.), tf.constant(2.), tf.constant(3.)
+    tf_internals.add_control_inputs(third.op, [first.op, second.op])
+    tf_internals.set_control_inputs(third.op, [second.op])
+  assert third.op.control_inputs == [second.op]
+
+
 def test_set_op_attr_changes_an_existing_ops_node_def():
   with tf.Graph().as_default() as graph:
     table = tf.raw_ops.MutableHashTableV2(

@@ -70,6 +70,7 @@ class CapturedModel:
     self.fed_variables = []  # names of variables initialized by a feed
     self._initialized_in_graph = []  # variables whose initial value it computes
     self._prune_cache = {}
+    self._released = set()  # names of ops built for calls that ended
     self._users = 0  # calls running this graph now (e.g. predict generators)
     self.holds = HOLDS_INITIAL_VALUES  # kept by `runs.model_graphs`
     self.spec = None
@@ -237,7 +238,8 @@ class CapturedModel:
       The ops that write the global step.
     """
     read_op = self.global_step_read.op
-    users = [op for op in _handle_users([self.global_step]) if op is not read_op]
+    users = [op for op in _handle_users([self.global_step])
+             if op is not read_op and op.name not in self._released]
     writers = [op for op in users if op.type not in _READS]
     written = {id(op) for op in writers}
     reads = [read_op] + [
@@ -245,7 +247,38 @@ class CapturedModel:
         not any(id(up) in written for up in graph_prune.upstream_ops([op]))]
     for op in writers:
       tf_internals.add_control_inputs(op, reads)
+    self._step_writers = writers
     return writers
+
+  def release_ops_built_after(self, count):
+    """Forgets the graph's ops after its first `count`, built by one call.
+
+    2.15 built a new graph per call; here the graph outlives it, so a hook
+    building ops in `begin()` adds new ones each call. What was compiled to
+    fetch them (a pruned function per fetch set) and the global step's
+    gates on their reads served that call only: kept, they grew memory by
+    2.7-4.7 MB, TF's threads by about two and the train op by a control
+    input per call (one such hook, two small models, 40-150 train()
+    calls; tests/reliability/test_soak.py). The ops themselves stay (a
+    graph cannot drop ops); nothing runs them again. The engine's own
+    memoized reads (`as_graph_element` of a variable) are kept.
+    """
+    ops = self.graph.get_operations()[count:]
+    memoized = {value.op.name for value in self._prune_cache.values()
+                if isinstance(value, tf.Tensor)}
+    released = {op.name for op in ops} - memoized
+    if not released:
+      return
+    self._released |= released
+    for key in [key for key in self._prune_cache
+                if _names_in_key(key) & released]:
+      del self._prune_cache[key]
+    for op in self._step_writers:
+      gates = op.control_inputs
+      if op.name not in released and any(gate.name in released
+                                         for gate in gates):
+        tf_internals.set_control_inputs(
+            op, [gate for gate in gates if gate.name not in released])
 
   def _build_mode_extras(self):
     """Graph pieces the Estimator itself adds for a mode, as 2.15 did."""
@@ -670,4 +703,13 @@ def _declared_shape_and_dtype(kwargs):
 
 def _fetch_key(elements, run_ops):
   return (tuple(e.name for e in elements), tuple(op.name for op in run_ops))
+
+
+def _names_in_key(key):
+  """The op names a `_prune_cache` key mentions (fetched, run or fed)."""
+  names = set()
+  for part in key if isinstance(key, tuple) else ():
+    if isinstance(part, tuple):
+      names.update(name.split(':')[0] for name in part)
+  return names
 

@@ -92,6 +92,16 @@ def add_control_inputs(op, control_inputs):
   op._add_control_inputs(control_inputs)
 
 
+def set_control_inputs(op, control_inputs):
+  """Makes the existing `op` run after exactly `control_inputs`.
+
+  Takes back gates `add_control_inputs` added (engine/graph_capture.py).
+  Checked on TF 2.21.
+  """
+  op._remove_all_control_inputs()
+  op._add_control_inputs(control_inputs)
+
+
 def set_op_attr(op, name, attr_value):
   """Sets attribute `name` of the existing `op` to `attr_value` (an AttrValue).
 

@@ -30,6 +30,7 @@ class HookRunner:
     # variable a hook's begin() made last call is reused, not an error.
     graph = self.session.graph
     version = graph.version
+    self._ops_before = len(graph.get_operations())
     with graph.as_default(), tf.compat.v1.variable_scope(
         tf.compat.v1.get_variable_scope(), reuse=tf.compat.v1.AUTO_REUSE):
       for hook in self.hooks:
@@ -101,3 +102,4 @@ class HookRunner:
       for writer in self._writers:
         writer.flush()  # its events are on disk when the call returns
     del self._writers[:]
+    self.session.captured.release_ops_built_after(self._ops_before)
