@@ -582,6 +582,49 @@ def test_a_one_shot_iterator_over_a_shuffle_in_the_model_fn(
       lambda: tf.data.Dataset.range(18).batch(3))]
   assert drawn == order
 
+def test_v1_layers_regularize_the_weights_they_create(tmp_path):
+  """`v1.layers.dense(..., kernel_regularizer=...)` (TF-GAN's networks).
+
+  It failed with UnboundLocalError in tf_keras. A reused layer adds no
+  second regularization loss, as in 2.15; names and loss measured there.
+  """
+  collected = []
+
+  def model_fn(features, labels, mode):
+    reg = tf.keras.regularizers.l2(0.5)
+    init = v1.constant_initializer(0.1)
+    a = v1.layers.dense(features['x'], 2, kernel_initializer=init,
+                        kernel_regularizer=reg, bias_regularizer=reg,
+                        name='shared')
+    with v1.variable_scope(v1.get_variable_scope(), reuse=True):
+      b = v1.layers.dense(features['x'] * 2, 2, kernel_initializer=init,
+                          kernel_regularizer=reg, bias_regularizer=reg,
+                          name='shared')
+    layer = v1.layers.Dense(2, kernel_initializer=init,
+                            kernel_regularizer=reg, name='obj')
+    out = layer(a) + layer(b)
+    collected.append(sorted(
+        r.name for r in v1.get_collection(v1.GraphKeys.REGULARIZATION_LOSSES)))
+    loss = (tf.reduce_mean(tf.square(out - labels)) +
+            v1.losses.get_regularization_loss())
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=v1.train.GradientDescentOptimizer(
+            0.1).minimize(loss, v1.train.get_global_step()))
+
+  def input_fn():
+    return tf.data.Dataset.from_tensor_slices(({'x': np.ones(
+        (8, 3), np.float32)}, np.ones((8, 2), np.float32))).repeat().batch(4)
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(input_fn, steps=3)
+  loss = est.evaluate(input_fn, steps=1)['loss']
+  assert collected[0] == ['obj/kernel/Regularizer/mul:0',
+                          'shared/bias/Regularizer/mul:0',
+                          'shared/kernel/Regularizer/mul:0']
+  np.testing.assert_allclose(loss, 0.127283, rtol=1e-5)
+  np.testing.assert_allclose(est.get_variable_value('shared/kernel')[0],
+                             [0.14082995] * 2, rtol=1e-6)
+
 def test_iterator_element_with_nested_features(tmp_path):
   """input_fn returning `iterator.get_next()` of ((a, b), labels)."""
   seen = []

@@ -364,6 +364,23 @@ def test_save_slice_info_of_partitions():
           info.spec) == ('w', [4, 1], [2, 0], [2, 1], '4 1 2,2:0,1')
 
 
+def test_regularize_new_legacy_layer_weights_skips_reused_weights():
+  class Layer(_v1.layers.Layer):
+    pass
+
+  calls = []
+  tf_internals.regularize_new_legacy_layer_weights(Layer, lambda: True)
+  with tf.Graph().as_default():
+    layer = Layer(name='layer')
+    regularizer = lambda w: calls.append(w) or tf.reduce_sum(w)
+    first = layer.add_weight('w', [2], regularizer=regularizer)
+    with _v1.variable_scope('', reuse=True):
+      again = Layer(name='layer', _reuse=True)
+      second = again.add_weight('w', [2], regularizer=regularizer)
+    assert second is first
+    assert len(layer.losses) == 1 and not again.losses
+
+
 # --- Checkpoints and saveables ----------------------------------------------
 
 

@@ -31,6 +31,11 @@ function graph TF2's `Dataset.shuffle` takes a seed-generator op, which
 (DummySeedGenerator)"); 2.15's tf.Graph built the shuffle without one. In a
 marked graph the iterator copies it: the generator only stands for the
 dataset's own seeds, so the order is 2.15's.
+
+`tf.compat.v1.layers` with a regularizer (`dense(...,
+kernel_regularizer=...)`, TF-GAN's networks) judge whether they reused a
+weight from the graph's variables only when the outside is not eager; with
+the False above they failed. In a marked graph they judge as in a tf.Graph.
 """
 
 import contextlib
@@ -195,3 +200,5 @@ tf_internals.replace_public_function(
     executing_eagerly_outside_functions)
 tf_internals.also_capture_by_value(('DummySeedGenerator',),
                                    lambda: model_graph() is not None)
+tf_internals.regularize_new_legacy_layer_weights(
+    tf.compat.v1.layers.Layer, lambda: model_graph() is not None)

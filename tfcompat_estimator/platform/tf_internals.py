@@ -373,6 +373,41 @@ def set_save_slice_info(variable, info):
   variable._set_save_slice_info(info)
 
 
+def regularize_new_legacy_layer_weights(layer_class, when):
+  """A legacy layer's regularizer applies to weights it created, as in TF1.
+
+  `layer_class` is `tf.compat.v1.layers.Layer` (tf_keras' legacy layers).
+  Its `add_weight` regularizes a weight only if it did not reuse it, judged
+  from the graph's global variables; in a function graph over an eager
+  context it skips that check while `tf.compat.v1.
+  executing_eagerly_outside_functions()` is True. A model graph answers
+  False there (2.15's tf.Graph did), and `tf.compat.v1.layers.dense(...,
+  kernel_regularizer=...)` failed with UnboundLocalError. While `when()`,
+  `add_weight` runs without the regularizer, which is then added as tf_keras
+  adds it in a tf.Graph: to a weight none of whose parts was among the
+  graph's global variables before. engine/tf1_graph_semantics.py. Checked
+  on TF 2.21 with tf_keras 2.21.
+  """
+  original = layer_class.add_weight
+
+  def add_weight(layer, name, shape, dtype=None, initializer=None,
+                 regularizer=None, *args, **kwargs):
+    if regularizer is None or layer._keras_style or not when():
+      return original(layer, name, shape, dtype, initializer, regularizer,
+                      *args, **kwargs)
+    existing = set(ops.get_default_graph().get_collection(
+        ops.GraphKeys.GLOBAL_VARIABLES))
+    weight = original(layer, name, shape, dtype, initializer, None, *args,
+                      **kwargs)
+    parts = (list(weight) if isinstance(weight, list) or
+             hasattr(weight, '_variable_list') else [weight])
+    if not any(part in existing for part in parts):
+      layer._handle_weight_regularization(name, weight, regularizer)
+    return weight
+
+  layer_class.add_weight = add_weight
+
+
 # --- Checkpoints and saveables ----------------------------------------------
 
 # The proto of a directory's `checkpoint` state file, which io/checkpoints.py
