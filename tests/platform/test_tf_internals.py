@@ -219,6 +219,23 @@ def test_set_control_inputs_takes_gates_back():
   assert third.op.control_inputs == [second.op]
 
 
+def test_map_gradient_sources_sees_the_public_and_the_optimizers_calls():
+  swapped = []
+  tf_internals.map_gradient_sources(
+      lambda xs: [swapped[0]] if swapped else xs)
+  with tf.Graph().as_default():
+    a, b = tf.constant(3.), tf.constant(5.)
+    product = a * b
+    unswapped = _v1.gradients(product, [a])[0]
+    swapped.append(b)
+    public = _v1.gradients(product, [a])[0]
+    (optimizers, _), = _v1.train.GradientDescentOptimizer(1.).compute_gradients(
+        product, [_v1.get_variable('v', [])])
+    swapped.clear()
+    with _v1.Session() as session:
+      assert session.run([unswapped, public, optimizers]) == [5., 3., 3.]
+
+
 def test_set_op_attr_changes_an_existing_ops_node_def():
   with tf.Graph().as_default() as graph:
     table = tf.raw_ops.MutableHashTableV2(

@@ -36,6 +36,9 @@ dataset's own seeds, so the order is 2.15's.
 kernel_regularizer=...)`, TF-GAN's networks) judge whether they reused a
 weight from the graph's variables only when the outside is not eager; with
 the False above they failed. In a marked graph they judge as in a tf.Graph.
+And `tf.gradients` w.r.t. a lifted variable from a graph nested in a model
+graph (a while-loop body) differentiates w.r.t. the model graph's capture of
+its handle, which TF's own conversion missed (all gradients None).
 """
 
 import contextlib
@@ -93,6 +96,29 @@ def executing_eagerly_outside_functions():
   if graph is not None and not getattr(graph, _TF2_KERAS, False):
     return False
   return tf_internals.executing_eagerly_outside_functions()
+
+
+def _model_graph_handles(xs):
+  """Gradient sources as a graph nested in a model graph must see them.
+
+  A lifted variable is read in the model graph through its handle's
+  capture there; differentiating w.r.t. it from a nested graph (DP
+  optimizers' per-microbatch `compute_gradients` in a `tf.while_loop`
+  body, TF Privacy) must name that capture, as it named the graph's own
+  variable in 2.15's tf.Graph.
+  """
+  graph = model_graph()
+  if graph is None or graph is tf.compat.v1.get_default_graph():
+    return xs
+  internal = {id(outer): inner for outer, inner in graph.captures}
+
+  def source(x):
+    handle = x.handle if _marked_variable(x) else x
+    return internal.get(id(handle), x)
+
+  if isinstance(xs, (list, tuple)):
+    return [source(x) for x in xs]
+  return source(xs)
 
 
 def _marked_tensor(tensor):
@@ -202,3 +228,4 @@ tf_internals.also_capture_by_value(('DummySeedGenerator',),
                                    lambda: model_graph() is not None)
 tf_internals.regularize_new_legacy_layer_weights(
     tf.compat.v1.layers.Layer, lambda: model_graph() is not None)
+tf_internals.map_gradient_sources(_model_graph_handles)

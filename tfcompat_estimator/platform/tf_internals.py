@@ -35,6 +35,7 @@ from tensorflow.python.eager import wrap_function
 from tensorflow.python.framework import func_graph
 from tensorflow.python.framework import op_def_registry
 from tensorflow.python.framework import ops
+from tensorflow.python.ops import gradients_util
 from tensorflow.python.ops import op_selector
 from tensorflow.python.ops import resource_variable_ops
 from tensorflow.python.ops import summary_ops_v2
@@ -100,6 +101,24 @@ def set_control_inputs(op, control_inputs):
   """
   op._remove_all_control_inputs()
   op._add_control_inputs(control_inputs)
+
+
+def map_gradient_sources(map_xs):
+  """Makes every `tf.gradients` call differentiate w.r.t. `map_xs(xs)`.
+
+  `tf.compat.v1.gradients`, `tf.gradients` and the v1 optimizers'
+  `compute_gradients` all pass their `xs` through TF's one helper, which
+  converts them in the current graph. In a function graph nested in a
+  model graph (a `tf.while_loop` body) that captures an eager variable
+  handle anew, which no path from `ys` reaches: every gradient was None.
+  engine/tf1_graph_semantics.py. Checked on TF 2.21.
+  """
+  helper = gradients_util._GradientsHelper
+
+  def gradients_helper(ys, xs, *args, **kwargs):
+    return helper(ys, map_xs(xs), *args, **kwargs)
+
+  gradients_util._GradientsHelper = gradients_helper
 
 
 def set_op_attr(op, name, attr_value):
