@@ -661,6 +661,45 @@ def test_per_example_gradients_in_a_while_loop_body(tmp_path):
                              [1.0015759468078613, 1.9984047412872314],
                              rtol=1e-6)
 
+def test_a_hook_running_train_ops_draws_batches_as_a_session_did(tmp_path):
+  """TF-GAN's sequential train hooks run train ops from `before_run`.
+
+  Those ops read the input; 2.15's session drew the next batch for each
+  such run. Refused here before ("depend on the input batch"). Values
+  measured on 2.15: the hook's and the step's runs alternate batches.
+  """
+
+  class RunOps(v1.train.SessionRunHook):
+
+    def __init__(self, ops):
+      self.ops = ops
+
+    def before_run(self, run_context):
+      run_context.session.run(self.ops)
+
+  def model_fn(features, labels, mode):
+    variables = [v1.get_variable(name, [1], initializer=v1.zeros_initializer())
+                 for name in ('w', 'v')]
+    train_ops = [v1.train.GradientDescentOptimizer(0.1).minimize(
+        tf.reduce_mean(tf.square(features['x'] * var - labels)),
+        var_list=[var]) for var in variables]
+    return tf.estimator.EstimatorSpec(
+        mode, loss=tf.constant(0.),
+        train_op=v1.assign_add(v1.train.get_global_step(), 1),
+        training_hooks=[RunOps(train_ops)])
+
+  def input_fn():
+    x = np.arange(1, 9, dtype=np.float32).reshape(8, 1)
+    return tf.data.Dataset.from_tensor_slices(
+        ({'x': x}, 2 * x)).repeat().batch(2)
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(input_fn, steps=4)
+  assert est.get_variable_value('global_step') == 4
+  for name in ('w', 'v'):
+    np.testing.assert_allclose(est.get_variable_value(name),
+                               [-11.005000114440918], rtol=1e-6)
+
 def test_iterator_element_with_nested_features(tmp_path):
   """input_fn returning `iterator.get_next()` of ((a, b), labels)."""
   seen = []

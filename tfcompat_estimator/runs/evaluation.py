@@ -62,7 +62,7 @@ def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
   captured = context.graphs.for_run(
       model_fn_lib.ModeKeys.EVAL, batches, checkpoint_path, variables_from,
       before_loading=starting)
-  session = session_lib.EmulatedSession(captured, batches.input_graph)
+  session = session_lib.EmulatedSession(captured, batches)
   hooks += list(captured.spec.evaluation_hooks)
   runner = hook_runner_lib.HookRunner(hooks, session)
   start = started[0]

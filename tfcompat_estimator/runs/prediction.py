@@ -37,7 +37,7 @@ def run_prediction(context, input_fn, predict_keys, hooks, checkpoint_path,
   captured = context.graphs.for_run(
       model_fn_lib.ModeKeys.PREDICT, batches, checkpoint_path)
   predictions = _select(captured.spec.predictions, predict_keys)
-  session = session_lib.EmulatedSession(captured, batches.input_graph)
+  session = session_lib.EmulatedSession(captured, batches)
   runner = hook_runner_lib.HookRunner(
       hooks + list(captured.spec.prediction_hooks), session)
   runner.begin()

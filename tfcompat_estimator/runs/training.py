@@ -88,8 +88,7 @@ class TrainLoop:
         model_fn_lib.ModeKeys.TRAIN, self._batches, self._restored)
     self._start = int(self.captured.global_step.numpy())
     last_step = last_step if steps is None else self._start + steps
-    self._session = session_lib.EmulatedSession(self.captured,
-                                                 self._batches.input_graph)
+    self._session = session_lib.EmulatedSession(self.captured, self._batches)
     spec = self.captured.spec
     # 2.15's order: chief-only hooks, then the caller's, then the model_fn's.
     # Its built-in hooks stood among them: StepCounterHook after the chief

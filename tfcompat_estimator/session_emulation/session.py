@@ -19,11 +19,13 @@ class EmulatedSession(tf_internals.SessionInterface):
   hands it.
   """
 
-  def __init__(self, captured, input_graph=None):
+  def __init__(self, captured, batches=None):
     self.captured = captured
+    # The call's input (an `input_pipeline.BatchSource`), if it has one.
+    self._batches = batches
     # The input_fn's graph (an `input_graph.InputGraph`) when it returned
     # tensors: hooks run its ops too (e.g. an iterator's initializer).
-    self.input_graph = input_graph
+    self.input_graph = batches.input_graph if batches is not None else None
     self.current_batch = None  # flat batch tensors of the step in progress
 
   @property
@@ -41,29 +43,43 @@ class EmulatedSession(tf_internals.SessionInterface):
     # value an assign op writes: pretrained embeddings).
     fed = [(self.captured.as_graph_element(feed_values.feed_name(key)), value)
            for key, value in (feed_dict or {}).items()]
-    return plan.pack(self.compute(plan.elements, fed=fed))
+    return plan.pack(self.compute(plan.elements, fed=fed, draws=True))
 
-  def compute(self, elements, run_ops=(), fed=()):
+  def compute(self, elements, run_ops=(), fed=(), draws=False):
     """Numpy values of graph `elements` (None for operations).
 
     `fed`: (tensor of the graph, value) pairs, as a feed_dict gives them.
+    `draws`: outside a step, elements that read the input draw its next
+    batch (a hook's `session.run`), as in a v1 session; otherwise they are
+    an error (the engine's own reads, e.g. metric values).
     """
     if not elements and not run_ops:
       return []
     with tf.init_scope():
-      with_batch = self.current_batch is not None
+      batch = self.current_batch
+      fed_tensors = [tensor for tensor, _ in fed]
       try:
-        fn = self.captured.function_for(elements, run_ops, with_batch,
-                                        [tensor for tensor, _ in fed])
+        fn = self.captured.function_for(elements, run_ops, batch is not None,
+                                        fed_tensors)
       except tf_internals.UnliftableError as e:
-        raise ValueError(f'{[e.name for e in elements]} depend on the input '
-                         'batch, which is only available during a step '
-                         '(metric values must read variables only), or on '
-                         'a placeholder the feed_dict does not feed.') from e
+        if batch is not None or not (draws and self._draws_batches()):
+          raise ValueError(
+              f'{[e.name for e in elements]} depend on the input batch, '
+              'which is only available during a step (metric values must '
+              'read variables only), or on a placeholder the feed_dict '
+              'does not feed.') from e
+        # Outside a step, as a v1 session did: this run draws the next
+        # batch of the input (TF-GAN's RunTrainOpsHook runs its train ops
+        # from before_run). At the end of the input it raises EndOfInput.
+        batch = self._batches.flat_batch()
+        fn = self.captured.function_for(elements, run_ops, True, fed_tensors)
       values = [tf.convert_to_tensor(value, tensor.dtype)
                 for tensor, value in fed]
-      outputs = fn(*(self.current_batch if with_batch else ()), *values)
+      outputs = fn(*(batch if batch is not None else ()), *values)
     return [feed_values.to_numpy(v) for v in outputs[:len(elements)]]
+
+  def _draws_batches(self):
+    return self._batches is not None and not self._batches.on_workers
 
   def compute_next(self, elements, run_ops, iterator):
     """Like `compute`, drawing the step's batch from `iterator` in the same call.
