@@ -700,6 +700,39 @@ def test_a_hook_running_train_ops_draws_batches_as_a_session_did(tmp_path):
     np.testing.assert_allclose(est.get_variable_value(name),
                                [-11.005000114440918], rtol=1e-6)
 
+@pytest.mark.parametrize('source', ['one-shot iterator', 'constants'])
+def test_lists_of_tensors_from_an_input_fn_reach_the_model_fn(tmp_path,
+                                                              source):
+  """TF-GAN's StarGAN input_fn returns a list of image batches per domain.
+
+  2.15 gave the model_fn those lists. Behind a one-shot iterator, where the
+  engine reads the iterator's dataset, tf.data packed them into one tensor;
+  constants (read step by step) kept them.
+  """
+  seen = []
+
+  def input_fn():
+    images = [np.full((2, 4), i, np.float32) for i in range(3)]
+    labels = [np.eye(3, dtype=np.float32)[[i, i]] for i in range(3)]
+    if source == 'constants':
+      return [tf.constant(x) for x in images], [tf.constant(y) for y in labels]
+    batch = v1.data.make_one_shot_iterator(tf.data.Dataset.from_tensors(
+        (tuple(images), tuple(labels))).repeat()).get_next()
+    return list(batch[0]), list(batch[1])
+
+  def model_fn(features, labels, mode):
+    seen.append((type(features), type(labels),
+                 [f.shape.as_list() for f in features]))
+    w = v1.get_variable('w', [4, 3])
+    loss = tf.reduce_mean(tf.square(
+        tf.concat(features, 0) @ w - tf.concat(labels, 0)))
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=v1.train.GradientDescentOptimizer(
+            0.1).minimize(loss, v1.train.get_global_step()))
+
+  tf.estimator.Estimator(model_fn, str(tmp_path)).train(input_fn, steps=2)
+  assert seen == [(list, list, [[2, 4]] * 3)]
+
 def test_iterator_element_with_nested_features(tmp_path):
   """input_fn returning `iterator.get_next()` of ((a, b), labels)."""
   seen = []

@@ -89,6 +89,7 @@ class BatchSource:
     # Under parameter servers the iterator's batches are read on the workers.
     self.on_workers = parameter_servers.is_strategy(strategy)
     self.input_graph = None  # an InputGraph, for input_fns returning tensors
+    self._listed = None  # (features, labels) with lists tf.data cannot keep
     self._replicas = distribution.local_replicas(strategy)
     args = (input_fn, mode, params, config, distribution.input_context(strategy))
     # A TF1 caller's input_fn is written for a graph and, as in 2.15, called
@@ -130,6 +131,11 @@ class BatchSource:
       dataset = dataset.map(lambda *element: element[0])
     self.features_spec, self.labels_spec = _split(dataset.element_spec,
                                                   self.mode)
+    if self._listed is not None:  # the input_fn's lists, as specs
+      self.features_spec, self.labels_spec = (
+          None if spec is None else
+          tf.nest.pack_sequence_as(value, tf.nest.flatten(spec))
+          for value, spec in zip(self._listed, self.element_spec))
     dataset = distribution.group_for_replicas(dataset, self._replicas)
     if self.mode == ModeKeys.TRAIN:
       # Reading ahead lets tf.data's threads prepare the next batches while
@@ -201,9 +207,13 @@ class BatchSource:
         _present(features, labels), expand_composites=True))
     if initializer is None and (labels is not None or
                                 not isinstance(features, (tuple, list))):
-      batches = self.input_graph.iterator_dataset(
-          features if labels is None else (features, labels))
+      # tf.data would pack a Python list of tensors into one tensor; the
+      # model_fn gets the lists (TF-GAN's StarGAN input_fn returns a list
+      # of images per domain), as in 2.15 (`_iterate`).
+      batches = self.input_graph.iterator_dataset(_lists_as_tuples(
+          features if labels is None else (features, labels)))
       if batches is not None:
+        self._listed = (features, labels)
         return batches
     if initializer is not None:
       self.input_graph.run(initializer)
@@ -289,6 +299,15 @@ def _ends(result, graph):
          for t in tf.nest.flatten(result)):
     return True
   return bool(graph.get_collection(tf.compat.v1.GraphKeys.QUEUE_RUNNERS))
+
+
+def _lists_as_tuples(value):
+  """`value` with its lists made tuples, which tf.data keeps as structure."""
+  if isinstance(value, (list, tuple)) and not hasattr(value, '_fields'):
+    return tuple(_lists_as_tuples(item) for item in value)
+  if isinstance(value, dict):
+    return type(value)((k, _lists_as_tuples(v)) for k, v in value.items())
+  return value
 
 
 def _present(features, labels):
