@@ -291,14 +291,52 @@ def test_v2_head_builds_the_spec_from_a_tpu_spec():
     def _create_tpu_estimator_spec(self, features, mode, logits, **kwargs):
       return _eval_tpu_spec(logits)
 
-  class PlainHead(tf.estimator.RegressionHead):
-
-    def create_estimator_spec(self, *args, **kwargs):
-      return tf.estimator.Head.create_estimator_spec(self, *args, **kwargs)
+  class PlainHead(tf.estimator.Head):  # implements neither method
+    name = 'plain'
+    logits_dimension = 1
+    loss_reduction = tf.losses.Reduction.SUM_OVER_BATCH_SIZE
+    loss = predictions = metrics = update_metrics = None
 
   _assert_spec_comes_from_the_tpu_spec(
       TPUHead(), PlainHead(),
       r'create_estimator_spec\(\)` or _create_tpu_estimator_spec\(\)')
+
+
+@pytest.mark.parametrize('base,kwargs,labels', [
+    (tf.estimator.MultiClassHead, {'n_classes': 3}, [[0], [2]]),
+    (tf.estimator.BinaryClassHead, {}, [[0], [1]]),
+    (tf.estimator.RegressionHead, {}, [[0.], [1.]]),
+    (tf.estimator.MultiLabelHead, {'n_classes': 3}, [[1, 0, 1], [0, 1, 0]])])
+def test_a_canned_heads_tpu_spec_override_builds_every_spec(base, kwargs,
+                                                             labels):
+  """TF Privacy's DP heads override `_create_tpu_estimator_spec` only.
+
+  2.15's v2 heads built every spec through it; here it was bypassed.
+  """
+  modes = []
+
+  class Marked(base):
+
+    def _create_tpu_estimator_spec(self, features, mode, logits, **kwargs):
+      modes.append(mode)
+      spec = super()._create_tpu_estimator_spec(features, mode, logits,
+                                                **kwargs)
+      return spec._replace(predictions=dict(spec.predictions, marked=logits))
+
+  head = Marked(**kwargs)
+  with tf.Graph().as_default():
+    for mode in ('train', 'eval', 'infer'):
+      w = tf.compat.v1.get_variable(f'w_{mode}', [1])
+      spec = head.create_estimator_spec(
+          features={}, mode=mode,
+          logits=tf.zeros((2, head.logits_dimension)) * w,
+          labels=tf.constant(labels),
+          optimizer=tf.keras.optimizers.legacy.SGD(0.1),
+          trainable_variables=[w])
+      assert isinstance(spec, tf.estimator.EstimatorSpec)
+      assert 'marked' in spec.predictions
+      assert bool(spec.eval_metric_ops) == (mode == 'eval')
+  assert modes == ['train', 'eval', 'infer']
 
 
 def test_sequential_flatten_keeps_the_unpadded_steps_eagerly():

@@ -225,22 +225,39 @@ class SingleHead(Head):
                             optimizer=None, trainable_variables=None,
                             train_op_fn=None, update_ops=None,
                             regularization_losses=None):
+    """The spec of `_create_tpu_estimator_spec`, converted, as in 2.15.
+
+    Subclasses override that method (TF Privacy's DP heads reduce their
+    per-example loss there). The metrics, built by the conversion, share
+    the loss terms (`_sharing_loss_terms`).
+    """
+    with self._sharing_loss_terms():
+      return spec_from_tpu_spec(
+          self, 'Head', features=features, mode=mode, logits=logits,
+          labels=labels, optimizer=optimizer,
+          trainable_variables=trainable_variables, train_op_fn=train_op_fn,
+          update_ops=update_ops, regularization_losses=regularization_losses)
+
+  def _create_tpu_estimator_spec(self, features, mode, logits, labels=None,
+                                 optimizer=None, trainable_variables=None,
+                                 train_op_fn=None, update_ops=None,
+                                 regularization_losses=None):
+    tpu_spec = model_fn_lib._TPUEstimatorSpec  # pylint: disable=protected-access
     with _v1.name_scope(self.name, 'head'):
       predictions = self.predictions(logits)
       if mode == ModeKeys.PREDICT:
-        return model_fn_lib.EstimatorSpec(
-            mode=ModeKeys.PREDICT, predictions=predictions,
-            export_outputs=self._export_outputs(predictions))
-      with self._sharing_loss_terms():
-        loss = self.loss(labels=labels, logits=logits, features=features,
-                         mode=mode, regularization_losses=regularization_losses)
-        if mode == ModeKeys.EVAL:
-          return model_fn_lib.EstimatorSpec(
-              mode=ModeKeys.EVAL, predictions=predictions, loss=loss,
-              eval_metric_ops=self.update_metrics(
-                  self.metrics(regularization_losses=regularization_losses),
-                  features, logits, labels,
-                  regularization_losses=regularization_losses))
+        return tpu_spec(mode=ModeKeys.PREDICT, predictions=predictions,
+                        export_outputs=self._export_outputs(predictions))
+      loss = self.loss(labels=labels, logits=logits, features=features,
+                       mode=mode, regularization_losses=regularization_losses)
+      if mode == ModeKeys.EVAL:
+        return tpu_spec(
+            mode=ModeKeys.EVAL, predictions=predictions, loss=loss,
+            eval_metrics=create_eval_metrics_tuple(self.update_metrics, {
+                'eval_metrics': self.metrics(
+                    regularization_losses=regularization_losses),
+                'features': features, 'logits': logits, 'labels': labels,
+                'regularization_losses': regularization_losses}))
       if mode != ModeKeys.TRAIN:
         raise ValueError(f'mode={mode} unrecognized.')
       train_op = create_estimator_spec_train_op(
@@ -250,9 +267,8 @@ class SingleHead(Head):
           loss_reduction=self.loss_reduction)
     create_estimator_spec_summary(loss, regularization_losses,
                                   self._summary_key)
-    return model_fn_lib.EstimatorSpec(
-        mode=ModeKeys.TRAIN, predictions=predictions, loss=loss,
-        train_op=train_op)
+    return tpu_spec(mode=ModeKeys.TRAIN, predictions=predictions, loss=loss,
+                    train_op=train_op)
 
   def _export_outputs(self, predictions):
     raise NotImplementedError
