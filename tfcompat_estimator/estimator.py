@@ -18,6 +18,7 @@ from tfcompat_estimator.export import export_lib
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.io import safe_paths
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.platform import tf_internals
 from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 from tfcompat_estimator import run_config as run_config_lib
 from tfcompat_estimator.runs import evaluation
@@ -515,6 +516,11 @@ def create_per_replica_ready_for_local_init_op(scaffold):
 
 # 2.15's name, which its tests and early-stopping code call.
 _write_dict_to_summary = evaluation.write_dict_to_summary
+
+# 2.15's usage gauge, which libraries set (TF Privacy's DP canned
+# estimators: `.get_cell('Classifier').set('DNN')`).
+_canned_estimator_api_gauge = tf_internals.StringGauge(
+    '/tensorflow/api/estimator', 'estimator api usage', 'method')
 
 
 def _load_global_step_from_checkpoint_dir(checkpoint_dir):

@@ -417,3 +417,35 @@ def test_keras_linear_model_as_2_15():
     linear.LinearModel(['age'])
   with pytest.raises(ValueError, match='DenseColumn or CategoricalColumn'):
     linear.LinearModel([tf.feature_column.sequence_numeric_column('s')])
+
+
+def test_2_15s_linear_model_fns_by_their_names(tmp_path):
+  """TF Privacy's DP LinearClassifier calls 2.15's private v1 model_fn.
+
+  It also sets 2.15's usage gauge. Neither name existed here.
+  """
+  from tensorflow_estimator.python.estimator import estimator as estimator_215  # pylint: disable=g-import-not-at-top
+  from tensorflow_estimator.python.estimator.canned import head as head_215  # pylint: disable=g-import-not-at-top
+  from tensorflow_estimator.python.estimator.canned import linear as linear_215  # pylint: disable=g-import-not-at-top
+  # pylint: disable=protected-access
+  estimator_215._canned_estimator_api_gauge.get_cell('Classifier').set(
+      'Linear')
+  columns = [tf.feature_column.numeric_column('x', shape=[2])]
+  head = head_215._binary_logistic_or_multi_class_head(
+      3, None, None, tf.compat.v1.losses.Reduction.SUM)
+
+  def model_fn(features, labels, mode, config):
+    return linear_215._linear_model_fn(
+        features, labels, mode, head, columns,
+        tf.compat.v1.train.GradientDescentOptimizer(0.1), None, config)
+
+  def input_fn():
+    x = np.random.RandomState(0).rand(16, 2).astype(np.float32)
+    return tf.data.Dataset.from_tensor_slices(
+        ({'x': x}, (x[:, :1] * 3).astype(np.int64))).batch(8)
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(input_fn, steps=2)
+  assert est.get_variable_value('linear/linear_model/x/weights').shape == (
+      2, 3)
+  assert linear_215._linear_model_fn_v2 is linear._linear_model_fn_v2

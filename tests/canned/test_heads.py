@@ -205,6 +205,72 @@ def test_v1_head_factories_validate_as_2_15():
   assert head_lib._regression_head(label_dimension=3).logits_dimension == 3
 
 
+def test_v1_heads_as_tf_privacy_subclasses_them(tmp_path):
+  """TF Privacy's v1 DP heads: 2.15's private classes, names and methods.
+
+  They subclass the v1 head classes with `loss_reduction=NONE` (which only
+  the factories refuse), override `_create_tpu_estimator_spec` with 2.15's
+  code (per-example loss for the optimizer, a scalar for the spec) and call
+  `_eval_metric_ops` with 2.15's arguments. Before, the module lacked the
+  names and `create_estimator_spec` bypassed the override.
+  """
+  head_lib = _head_lib()
+  # pylint: disable=protected-access
+  assert (head_lib._DEFAULT_SERVING_KEY, head_lib._CLASSIFY_SERVING_KEY,
+          head_lib._PREDICT_SERVING_KEY) == ('serving_default',
+                                             'classification', 'predict')
+  assert head_lib._summary_key('h', 'loss') == 'loss/h'
+  with pytest.raises(ValueError, match='Invalid loss_reduction: none'):
+    head_lib._multi_class_head_with_softmax_cross_entropy_loss(
+        3, loss_reduction=tf.compat.v1.losses.Reduction.NONE)
+  built = []
+
+  class PerExample(head_lib._MultiClassHeadWithSoftmaxCrossEntropyLoss):
+
+    def _create_tpu_estimator_spec(self, features, mode, logits, labels=None,
+                                   optimizer=None, train_op_fn=None,
+                                   regularization_losses=None):
+      built.append(mode)
+      loss, unreduced, weights, label_ids = self.create_loss(
+          features=features, mode=mode, logits=logits, labels=labels)
+      predictions = {'class_ids': tf.argmax(logits, -1)[:, None]}
+      from tensorflow_estimator.python.estimator import model_fn  # pylint: disable=g-import-not-at-top
+      if mode == tf.estimator.ModeKeys.EVAL:
+        return model_fn._TPUEstimatorSpec(
+            mode, predictions=predictions, loss=tf.reduce_mean(loss),
+            eval_metrics=head_lib._create_eval_metrics_tuple(
+                self._eval_metric_ops, {
+                    'labels': label_ids,
+                    'class_ids': predictions['class_ids'],
+                    'weights': weights, 'unreduced_loss': unreduced,
+                    'regularization_loss': None}))
+      train_op = head_lib._append_update_ops(optimizer.minimize(
+          unreduced, global_step=tf.compat.v1.train.get_global_step()))
+      return model_fn._TPUEstimatorSpec(mode, predictions=predictions,
+                                        loss=tf.reduce_mean(loss),
+                                        train_op=train_op)
+
+  head = PerExample(n_classes=3,
+                    loss_reduction=tf.compat.v1.losses.Reduction.NONE)
+
+  def model_fn(features, labels, mode):
+    return head.create_estimator_spec(
+        features=features, mode=mode, labels=labels,
+        logits=tf.compat.v1.layers.dense(features['x'], 3),
+        optimizer=tf.compat.v1.train.GradientDescentOptimizer(0.1))
+
+  def input_fn():
+    x = np.random.RandomState(0).rand(16, 2).astype(np.float32)
+    return tf.data.Dataset.from_tensor_slices(
+        ({'x': x}, (x[:, :1] * 3).astype(np.int64))).batch(4)
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(input_fn, steps=2)
+  metrics = est.evaluate(input_fn, steps=1)
+  assert built == ['train', 'eval']
+  assert {'accuracy', 'average_loss', 'loss'} <= set(metrics)
+
+
 def test_v1_head_in_a_model_fn_trains(tmp_path):
   """The DNNEstimator-era idiom: a model_fn hands its logits to a `_Head`."""
   head = _head_lib()._regression_head()  # pylint: disable=protected-access

@@ -560,9 +560,14 @@ def _validate_linear_sdca_optimizer_for_linear_regressor(
 # --- model_fns ----------------------------------------------------------------
 
 
-def _v2_model_fn(features, labels, mode, head, feature_columns, optimizer,
-                 sparse_combiner):
-  """The v2 `model_fn`: a tf-keras legacy optimizer steps the global step."""
+def _linear_model_fn_v2(features, labels, mode, head, feature_columns,
+                        optimizer, config, sparse_combiner='sum'):
+  """The v2 `model_fn`: a tf-keras legacy optimizer steps the global step.
+
+  2.15's name and arguments (`config` unused), which libraries call (TF
+  Privacy's DP linear estimators).
+  """
+  del config
   _check_features(features)
   input_checks.checked(features, labels, feature_columns)
   if isinstance(optimizer, LinearSDCA):
@@ -585,9 +590,13 @@ def _v2_model_fn(features, labels, mode, head, feature_columns, optimizer,
       trainable_variables=variables, logits=logits)
 
 
-def _v1_model_fn(features, labels, mode, head, feature_columns, optimizer,
-                 sparse_combiner, partitioner, config):
-  """The v1 `model_fn`: partitioned variables, a v1 optimizer's minimize."""
+def _linear_model_fn(features, labels, mode, head, feature_columns, optimizer,
+                     partitioner, config, sparse_combiner='sum'):
+  """The v1 `model_fn`: partitioned variables, a v1 optimizer's minimize.
+
+  2.15's name and arguments, which libraries call (TF Privacy's v1 DP
+  `LinearClassifier`).
+  """
   _check_features(features)
   input_checks.checked(features, labels, feature_columns)
   if isinstance(optimizer, LinearSDCA):
@@ -629,10 +638,12 @@ class _LinearBase:
 
     def model_fn(features, labels, mode, config):
       if self._V1:
-        return _v1_model_fn(features, labels, mode, head, feature_columns,
-                            optimizer, sparse_combiner, partitioner, config)
-      return _v2_model_fn(features, labels, mode, head, feature_columns,
-                          optimizer, sparse_combiner)
+        return _linear_model_fn(features, labels, mode, head, feature_columns,
+                                optimizer, partitioner, config,
+                                sparse_combiner)
+      return _linear_model_fn_v2(features, labels, mode, head,
+                                 feature_columns, optimizer, config,
+                                 sparse_combiner)
 
     super().__init__(model_fn=model_fn, model_dir=model_dir, config=config,
                      warm_start_from=warm_start_from)

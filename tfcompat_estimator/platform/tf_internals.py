@@ -31,6 +31,7 @@ from tensorflow.python.distribute.coordinator import cluster_coordinator
 from tensorflow.python.distribute.coordinator import values as coordinator_values
 from tensorflow.python.eager import context
 from tensorflow.python.eager import def_function
+from tensorflow.python.eager import monitoring
 from tensorflow.python.eager import wrap_function
 from tensorflow.python.framework import func_graph
 from tensorflow.python.framework import op_def_registry
@@ -664,6 +665,11 @@ server_lib = _server_lib
 # summary writer; the public `tf.summary` writes `Summary` values only.
 # io/summaries.py. Checked on TF 2.21.
 import_event = summary_ops_v2.import_event
+
+# TensorFlow's in-process usage gauges. 2.15's estimator module had one that
+# libraries set (TF Privacy's DP canned estimators); no public API makes
+# one. estimator.py. Checked on TF 2.21.
+StringGauge = monitoring.StringGauge
 
 # --- SavedModel utilities ---------------------------------------------------
 

@@ -80,7 +80,8 @@ class _V1Head(_Head):
                         'Labels must >= 0')
 
   def __init__(self, loss_reduction, **kwargs):
-    _validate_v1_loss_reduction(loss_reduction)
+    # Not validated here: as in 2.15, the factories below refuse NONE, the
+    # classes take it (TF Privacy's v1 DP heads reduce per example).
     # The v2 constructor checks v2 reductions; hand it one, then keep ours.
     super().__init__(loss_reduction=tf.losses.Reduction.SUM, **kwargs)
     self._loss_reduction = loss_reduction
@@ -108,14 +109,28 @@ class _V1Head(_Head):
                             optimizer=None, train_op_fn=None,
                             regularization_losses=None,
                             trainable_variables=None, update_ops=None):
-    """The `EstimatorSpec`; `optimizer` is a `tf.compat.v1.train` optimizer."""
+    """The spec of `_create_tpu_estimator_spec`, converted, as in 2.15.
+
+    Subclasses override that method (TF Privacy's v1 DP heads). `optimizer`
+    is a `tf.compat.v1.train` optimizer; `update_ops` join the train op.
+    """
     del trainable_variables  # v1 optimizers minimize the trainable collection.
+    spec = base_head.spec_from_tpu_spec(
+        self, '_Head', features, mode, logits, labels, optimizer, train_op_fn,
+        regularization_losses)
+    if update_ops and spec.train_op is not None:
+      spec = spec._replace(train_op=tf.group(spec.train_op, *update_ops))
+    return spec
+
+  def _create_tpu_estimator_spec(self, features, mode, logits, labels=None,
+                                 optimizer=None, train_op_fn=None,
+                                 regularization_losses=None):
+    tpu_spec = model_fn_lib._TPUEstimatorSpec  # pylint: disable=protected-access
     with _v1.name_scope(self.name, 'head'):
       predictions = self.predictions(logits)
       if mode == ModeKeys.PREDICT:
-        return model_fn_lib.EstimatorSpec(
-            mode=ModeKeys.PREDICT, predictions=predictions,
-            export_outputs=self._export_outputs(predictions))
+        return tpu_spec(mode=ModeKeys.PREDICT, predictions=predictions,
+                        export_outputs=self._export_outputs(predictions))
       loss_spec = self.create_loss(features, mode, logits, labels)
       regularization_loss = (tf.math.add_n(regularization_losses)
                              if regularization_losses else None)
@@ -123,15 +138,14 @@ class _V1Head(_Head):
       if regularization_loss is not None:
         loss = tf.math.add_n([loss, regularization_loss])
       if mode == ModeKeys.EVAL:
-        with _v1.name_scope(None, 'metrics'):
-          metric_ops = self._eval_metric_ops(predictions, loss_spec, labels)
-          if regularization_loss is not None:
-            metric_ops[self._summary_key(_keys.LOSS_REGULARIZATION)] = (
-                _v1.metrics.mean(regularization_loss,
-                                 name=_keys.LOSS_REGULARIZATION))
-        return model_fn_lib.EstimatorSpec(
+        return tpu_spec(
             mode=ModeKeys.EVAL, predictions=predictions, loss=loss,
-            eval_metric_ops=metric_ops)
+            eval_metrics=base_head.create_eval_metrics_tuple(
+                self._eval_metric_ops, dict(
+                    self._metric_inputs(predictions, loss_spec, labels),
+                    weights=loss_spec.weights,
+                    unreduced_loss=loss_spec.unreduced_loss,
+                    regularization_loss=regularization_loss)))
       if mode != ModeKeys.TRAIN:
         raise ValueError(f'mode={mode} unrecognized.')
       if optimizer is not None:
@@ -143,10 +157,7 @@ class _V1Head(_Head):
         train_op = train_op_fn(loss)
       else:
         raise ValueError('train_op_fn and optimizer cannot both be None.')
-      extra_updates = (list(update_ops or ()) +
-                       _v1.get_collection(_v1.GraphKeys.UPDATE_OPS))
-      if extra_updates:
-        train_op = tf.group(train_op, *extra_updates)
+      train_op = _append_update_ops(train_op)
       mean_loss = None
       if self._loss_reduction == _v1.losses.Reduction.SUM:
         mean_loss = loss_spec.training_loss / tf.reduce_sum(
@@ -158,9 +169,15 @@ class _V1Head(_Head):
       if regularization_loss is not None:
         _v1.summary.scalar(self._summary_key(_keys.LOSS_REGULARIZATION),
                            regularization_loss)
-    return model_fn_lib.EstimatorSpec(
-        mode=ModeKeys.TRAIN, predictions=predictions, loss=loss,
-        train_op=train_op)
+    return tpu_spec(mode=ModeKeys.TRAIN, predictions=predictions, loss=loss,
+                    train_op=train_op)
+
+  def _regularization_metric(self, metric_ops, regularization_loss):
+    if regularization_loss is not None:
+      metric_ops[self._summary_key(_keys.LOSS_REGULARIZATION)] = (
+          _v1.metrics.mean(regularization_loss,
+                           name=_keys.LOSS_REGULARIZATION))
+    return metric_ops
 
 
 def _broadcast(weights, values):
@@ -184,18 +201,31 @@ class BinaryClassHeadV1(_V1Head, binary_class_head.BinaryClassHead):
                      thresholds=thresholds, label_vocabulary=label_vocabulary,
                      loss_fn=loss_fn, name=name)
 
-  def _eval_metric_ops(self, predictions, loss_spec, labels):
+  def _metric_inputs(self, predictions, loss_spec, labels):
+    """`_eval_metric_ops`' arguments but weights and losses (2.15's)."""
     del labels
+    return dict(labels=loss_spec.processed_labels,
+                logits=predictions[_pred.LOGITS],
+                logistic=predictions[_pred.LOGISTIC],
+                class_ids=predictions[_pred.CLASS_IDS])
+
+  def _eval_metric_ops(self, labels, logits, logistic, class_ids, weights,
+                       unreduced_loss, regularization_loss):
+    """2.15's metrics, and its signature (TF Privacy's DP heads call it)."""
+    del logits
+    with _v1.name_scope(None, 'metrics'):
+      return self._regularization_metric(self._binary_metric_ops(
+          labels, logistic, class_ids, weights, unreduced_loss),
+                                         regularization_loss)
+
+  def _binary_metric_ops(self, labels, logistic, class_ids, weights,
+                         unreduced_loss):
     key = self._summary_key
-    labels = loss_spec.processed_labels
-    weights = loss_spec.weights
-    class_ids = predictions[_pred.CLASS_IDS]
-    logistic = predictions[_pred.LOGISTIC]
     label_mean = _weighted_mean(labels, weights, _keys.LABEL_MEAN)
     mean_value, mean_update = label_mean
     ops = {
         key(_keys.LOSS_MEAN): _v1.metrics.mean(
-            loss_spec.unreduced_loss, weights=weights, name=_keys.LOSS_MEAN),
+            unreduced_loss, weights=weights, name=_keys.LOSS_MEAN),
         key(_keys.ACCURACY): _v1.metrics.accuracy(
             labels, class_ids, weights=weights, name=_keys.ACCURACY),
         key(_keys.PRECISION): _v1.metrics.precision(
@@ -242,17 +272,23 @@ class MultiClassHeadV1(_V1Head, multi_class_head.MultiClassHead):
                      label_vocabulary=label_vocabulary, loss_fn=loss_fn,
                      name=name)
 
-  def _eval_metric_ops(self, predictions, loss_spec, labels):
+  def _metric_inputs(self, predictions, loss_spec, labels):
+    """`_eval_metric_ops`' arguments but weights and losses (2.15's)."""
     del labels
+    return dict(labels=loss_spec.processed_labels,
+                class_ids=predictions[_pred.CLASS_IDS])
+
+  def _eval_metric_ops(self, labels, class_ids, weights, unreduced_loss,
+                       regularization_loss):
+    """2.15's metrics, and its signature (TF Privacy's DP heads call it)."""
     key = self._summary_key
-    return {
-        key(_keys.LOSS_MEAN): _v1.metrics.mean(
-            loss_spec.unreduced_loss, weights=loss_spec.weights,
-            name=_keys.LOSS_MEAN),
-        key(_keys.ACCURACY): _v1.metrics.accuracy(
-            loss_spec.processed_labels, predictions[_pred.CLASS_IDS],
-            weights=loss_spec.weights, name=_keys.ACCURACY),
-    }
+    with _v1.name_scope(None, 'metrics'):
+      return self._regularization_metric({
+          key(_keys.LOSS_MEAN): _v1.metrics.mean(
+              unreduced_loss, weights=weights, name=_keys.LOSS_MEAN),
+          key(_keys.ACCURACY): _v1.metrics.accuracy(
+              labels, class_ids, weights=weights, name=_keys.ACCURACY),
+      }, regularization_loss)
 
 
 class RegressionHeadV1(_V1Head, regression_head.RegressionHead):
@@ -265,23 +301,31 @@ class RegressionHeadV1(_V1Head, regression_head.RegressionHead):
                      weight_column=weight_column, loss_fn=loss_fn,
                      inverse_link_fn=inverse_link_fn, name=name)
 
-  def _eval_metric_ops(self, predictions, loss_spec, labels):
+  def _metric_inputs(self, predictions, loss_spec, labels):
+    """`_eval_metric_ops`' arguments but weights and losses (2.15's)."""
+    del loss_spec
+    # As in 2.15: the labels as given, not reshaped.
+    return dict(predicted_value=predictions[_pred.PREDICTIONS], labels=labels)
+
+  def _eval_metric_ops(self, predicted_value, labels, weights, unreduced_loss,
+                       regularization_loss):
+    """2.15's metrics, and its signature."""
     key = self._summary_key
-    weights = loss_spec.weights
-    return {
-        key(_keys.LOSS_MEAN): _v1.metrics.mean(loss_spec.unreduced_loss,
-                                               weights=weights),
-        key(_keys.PREDICTION_MEAN): _weighted_mean(
-            predictions[_pred.PREDICTIONS], weights, _keys.PREDICTION_MEAN),
-        # As in 2.15: the labels as given, not reshaped.
-        key(_keys.LABEL_MEAN): _v1.metrics.mean(tf.cast(labels, tf.float32),
-                                                weights=weights),
-    }
+    with _v1.name_scope(None, 'metrics'):
+      return self._regularization_metric({
+          key(_keys.LOSS_MEAN): _v1.metrics.mean(unreduced_loss,
+                                                 weights=weights),
+          key(_keys.PREDICTION_MEAN): _weighted_mean(
+              predicted_value, weights, _keys.PREDICTION_MEAN),
+          key(_keys.LABEL_MEAN): _v1.metrics.mean(
+              tf.cast(labels, tf.float32), weights=weights),
+      }, regularization_loss)
 
 
 def binary_logistic_or_multi_class_head(n_classes, weight_column,
                                         label_vocabulary, loss_reduction):
   """The head a v1 canned classifier builds for `n_classes`."""
+  _validate_v1_loss_reduction(loss_reduction)
   if n_classes == 2:
     return BinaryClassHeadV1(weight_column=weight_column,
                              label_vocabulary=label_vocabulary,
@@ -295,6 +339,7 @@ def regression_head_v1(weight_column=None, label_dimension=1,
                        loss_reduction=_v1.losses.Reduction.SUM, loss_fn=None,
                        inverse_link_fn=None, name=None):
   """The head a v1 canned regressor builds."""
+  _validate_v1_loss_reduction(loss_reduction)
   return RegressionHeadV1(weight_column=weight_column,
                           label_dimension=label_dimension,
                           loss_reduction=loss_reduction, loss_fn=loss_fn,
@@ -308,6 +353,7 @@ def _binary_logistic_head_with_sigmoid_cross_entropy_loss(
     weight_column=None, thresholds=None, label_vocabulary=None,
     loss_reduction=_v1.losses.Reduction.SUM, loss_fn=None, name=None):
   """A v1 binary classification `_Head` (sigmoid cross-entropy)."""
+  _validate_v1_loss_reduction(loss_reduction)
   return BinaryClassHeadV1(weight_column=weight_column, thresholds=thresholds,
                            label_vocabulary=label_vocabulary,
                            loss_reduction=loss_reduction, loss_fn=loss_fn,
@@ -320,6 +366,7 @@ def _multi_class_head_with_softmax_cross_entropy_loss(
   """A v1 multi-class `_Head` (softmax cross-entropy) for `n_classes` > 2."""
   if n_classes is None:
     raise ValueError('n_classes cannot be None')
+  _validate_v1_loss_reduction(loss_reduction)
   return MultiClassHeadV1(n_classes, weight_column=weight_column,
                           label_vocabulary=label_vocabulary,
                           loss_reduction=loss_reduction, loss_fn=loss_fn,
@@ -328,3 +375,29 @@ def _multi_class_head_with_softmax_cross_entropy_loss(
 
 _regression_head = regression_head_v1
 _binary_logistic_or_multi_class_head = binary_logistic_or_multi_class_head
+
+# More of 2.15's private names, which libraries subclass or call (TF
+# Privacy's v1 DP heads import all of them).
+_BinaryLogisticHeadWithSigmoidCrossEntropyLoss = BinaryClassHeadV1
+_MultiClassHeadWithSoftmaxCrossEntropyLoss = MultiClassHeadV1
+_DEFAULT_SERVING_KEY = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
+_CLASSIFY_SERVING_KEY = 'classification'
+_REGRESS_SERVING_KEY = 'regression'
+_PREDICT_SERVING_KEY = 'predict'
+_all_class_ids = base_head.all_class_ids
+_all_classes = base_head.all_classes
+_check_logits_final_dim = base_head.check_logits_final_dim
+_classification_output = base_head.classification_output
+_create_eval_metrics_tuple = base_head.create_eval_metrics_tuple
+_validate_loss_fn_args = base_head.validate_loss_fn_args
+
+
+def _summary_key(head_name, val):
+  """A summary's key under a named head: 'loss/head' (2.15's order)."""
+  return f'{val}/{head_name}' if head_name else val
+
+
+def _append_update_ops(train_op):
+  """`train_op`, grouped with the UPDATE_OPS collection if it has any."""
+  update_ops = _v1.get_collection(_v1.GraphKeys.UPDATE_OPS)
+  return tf.group(train_op, *update_ops) if update_ops else train_op
