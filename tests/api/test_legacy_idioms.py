@@ -733,6 +733,30 @@ def test_lists_of_tensors_from_an_input_fn_reach_the_model_fn(tmp_path,
   tf.estimator.Estimator(model_fn, str(tmp_path)).train(input_fn, steps=2)
   assert seen == [(list, list, [[2, 4]] * 3)]
 
+def test_predict_features_that_are_a_pair_themselves(tmp_path):
+  """A predict Dataset of ((images, domain labels), unused): TF-GAN's StarGAN.
+
+  2.15 took the features as the element's first item, a tuple of two; here
+  that tuple was split again into features and labels (the images alone).
+  """
+  seen = []
+
+  def model_fn(features, labels, mode):
+    seen.append((type(features), len(features), labels))
+    images, domains = features
+    w = v1.get_variable('w', [])
+    return tf.estimator.EstimatorSpec(mode, predictions={
+        'p': tf.reduce_sum(images, [1, 2]) * w + tf.reduce_sum(domains, 1)})
+
+  def input_fn():
+    return tf.data.Dataset.from_tensor_slices((
+        (np.ones((3, 2, 2), np.float32), np.eye(3, dtype=np.float32)),
+        tf.zeros(3))).batch(3)
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  assert len(list(est.predict(input_fn))) == 3
+  assert seen == [(tuple, 2, None)]
+
 def test_iterator_element_with_nested_features(tmp_path):
   """input_fn returning `iterator.get_next()` of ((a, b), labels)."""
   seen = []

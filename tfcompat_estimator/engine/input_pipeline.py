@@ -128,9 +128,14 @@ class BatchSource:
 
   def _iterate(self, dataset):
     if self.mode == ModeKeys.PREDICT and _is_pair(dataset.element_spec):
+      # The features are the pair's first item, whatever it holds: a
+      # tuple of two there (TF-GAN's StarGAN predicts on (images,
+      # domain labels)) is not split again.
       dataset = dataset.map(lambda *element: element[0])
-    self.features_spec, self.labels_spec = _split(dataset.element_spec,
-                                                  self.mode)
+      self.features_spec, self.labels_spec = dataset.element_spec, None
+    else:
+      self.features_spec, self.labels_spec = _split(dataset.element_spec,
+                                                    self.mode)
     if self._listed is not None:  # the input_fn's lists, as specs
       self.features_spec, self.labels_spec = (
           None if spec is None else
