@@ -69,12 +69,12 @@ def _summary(samples, warmup, what, per, window=_WINDOW, **extra):
   return report
 
 
-def _assert_flat(report, max_growth_mb):
+def _assert_flat(report, max_growth_mb, thread_slack=_THREAD_SLACK):
   """Bounds memory growth (all of it, and the late half's) and handles."""
   assert report['growth_mb'] < max_growth_mb, report
   assert report['last_half_growth_mb'] < max_growth_mb / 2, report
   base, peak = report['os_threads']
-  assert peak <= base + _THREAD_SLACK, report
+  assert peak <= base + thread_slack, report
   assert report['py_threads'][1] == report['py_threads'][0], report
   base, peak = report['fds']
   assert peak <= base + _FD_SLACK, report
@@ -113,11 +113,13 @@ def test_repeated_train_with_a_hook_building_ops_stays_flat(tmp_path):
   Each call adds that hook's ops to the model graph, which outlives the
   call; what was compiled to fetch them used to stay too: here 4.7 MB and
   two OS threads a call (183 MB, 54 -> 130 threads over 40 calls after 20
-  warm-up calls). Measured now: about 5 KB a call, the ops themselves.
+  warm-up calls). Measured now: 2-5 KB a call, the ops themselves.
   """
   report = _run_child(tmp_path, 'hooked_train', 60, timeout=300)
+  # Training's tf.data read-ahead starts pool threads as it goes (peaks of
+  # +2 to +4 measured after warm-up); a leak of one a call would add 40.
   _assert_flat(_summary(report['train'], 20, 'train, hook building ops',
-                        'call'), max_growth_mb=16)
+                        'call'), max_growth_mb=16, thread_slack=8)
 
 
 @pytest.mark.slow
