@@ -232,11 +232,9 @@ class SingleHead(Head):
     the loss terms (`_sharing_loss_terms`).
     """
     with self._sharing_loss_terms():
-      return spec_from_tpu_spec(
-          self, 'Head', features=features, mode=mode, logits=logits,
-          labels=labels, optimizer=optimizer,
-          trainable_variables=trainable_variables, train_op_fn=train_op_fn,
-          update_ops=update_ops, regularization_losses=regularization_losses)
+      return super().create_estimator_spec(
+          features, mode, logits, labels, optimizer, trainable_variables,
+          train_op_fn, update_ops, regularization_losses)
 
   def _create_tpu_estimator_spec(self, features, mode, logits, labels=None,
                                  optimizer=None, trainable_variables=None,

@@ -115,9 +115,9 @@ class _V1Head(_Head):
     is a `tf.compat.v1.train` optimizer; `update_ops` join the train op.
     """
     del trainable_variables  # v1 optimizers minimize the trainable collection.
-    spec = base_head.spec_from_tpu_spec(
-        self, '_Head', features, mode, logits, labels, optimizer, train_op_fn,
-        regularization_losses)
+    spec = super().create_estimator_spec(features, mode, logits, labels,
+                                         optimizer, train_op_fn,
+                                         regularization_losses)
     if update_ops and spec.train_op is not None:
       spec = spec._replace(train_op=tf.group(spec.train_op, *update_ops))
     return spec
