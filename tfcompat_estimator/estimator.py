@@ -193,6 +193,10 @@ class Estimator:
     return evaluation.eval_dir(self._model_dir, name)
 
   def _run_context(self):
+    # 2.15 called whatever `_model_fn` held as each call built its graph, and
+    # libraries replace it after construction (Neural Structured Learning's
+    # add_adversarial_regularization and add_graph_regularization).
+    self._graphs.use_model_fn(self._model_fn)
     return run_context.RunContext(self._model_dir, self._config, self.params,
                                   self._graphs, self._warm_start_settings,
                                   self.latest_checkpoint)

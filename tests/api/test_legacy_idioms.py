@@ -1020,3 +1020,41 @@ def test_a_summary_named_like_a_variable_gets_2_15s_unique_tag(tmp_path):
       tags.update(value.tag for value in event.summary.value)
   assert {'OptimizeLoss/learning_rate_1', 'loss'} <= tags
   assert 'OptimizeLoss/learning_rate' not in tags
+
+
+def test_a_model_fn_replaced_after_construction_is_the_one_that_runs(tmp_path):
+  """Neural Structured Learning wraps an Estimator by assigning `_model_fn`.
+
+  2.15 called whatever the attribute held when a call built its graph, also
+  after earlier calls; measured there: the replacement's train_op ran (the
+  weights stayed at their values) and its predictions were served.
+  """
+  x, y = _xy()
+  est = tf.estimator.LinearRegressor(
+      [tf.feature_column.numeric_column('x', shape=[3])],
+      model_dir=str(tmp_path), optimizer='SGD')
+  est.train(_input_fn(), steps=2)
+  trained = est.get_variable_value('linear/linear_model/x/weights')
+  base = est._model_fn
+  modes = []
+
+  def regularized(features, labels, mode, config):
+    spec = base(features, labels, mode=mode, config=config)
+    modes.append(mode)
+    if mode == tf.estimator.ModeKeys.PREDICT:
+      return spec._replace(predictions={'doubled': 2. * spec.predictions[
+          'predictions']})
+    step = v1.train.get_global_step()
+    return spec._replace(train_op=v1.assign_add(step, 1))
+
+  est._model_fn = regularized
+  est.train(_input_fn(), steps=3)
+  assert modes == ['train']
+  assert est.get_variable_value('global_step') == 5
+  np.testing.assert_array_equal(
+      est.get_variable_value('linear/linear_model/x/weights'), trained)
+  first = next(est.predict(lambda: tf.data.Dataset.from_tensor_slices(
+      {'x': x}).batch(4)))
+  assert sorted(first) == ['doubled']
+  assert modes == ['train', 'infer']
+

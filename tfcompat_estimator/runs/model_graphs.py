@@ -45,6 +45,12 @@ class ModelGraphs:
   def __iter__(self):
     return iter(self._captured.values())
 
+  def use_model_fn(self, model_fn):
+    """Captures later graphs from `model_fn`; drops those of another one."""
+    if model_fn is not self._model_fn:
+      self._model_fn = model_fn
+      self._captured = {}
+
   def for_run(self, mode, batches, checkpoint_path, variables_from=None,
               before_loading=None):
     """The captured graph for `mode`, its variables loaded for this call.
