@@ -205,6 +205,36 @@ def test_v1_head_factories_validate_as_2_15():
   assert head_lib._regression_head(label_dimension=3).logits_dimension == 3
 
 
+def test_v1_heads_are_not_v2_heads_as_in_2_15():
+  """TF Constrained Optimization's `HeadV1` refuses a `tf.estimator.Head`.
+
+  Measured on 2.15: its v1 heads (and subclasses of them) are `_Head`s and
+  not `tf.estimator.Head`s, and the v2 heads are the other way round.
+  """
+  head_lib = _head_lib()
+  # pylint: disable=protected-access
+  v1_made = [
+      head_lib._binary_logistic_head_with_sigmoid_cross_entropy_loss(),
+      head_lib._multi_class_head_with_softmax_cross_entropy_loss(3),
+      head_lib._regression_head(),
+  ]
+
+  class PrivateHead(head_lib._BinaryLogisticHeadWithSigmoidCrossEntropyLoss):
+    pass
+
+  for head in v1_made + [PrivateHead()]:
+    assert isinstance(head, head_lib._Head)
+    assert not isinstance(head, tf.estimator.Head), type(head)
+    assert not isinstance(head, tf.estimator.BinaryClassHead), type(head)
+    assert not issubclass(type(head), tf.estimator.Head), type(head)
+  assert isinstance(PrivateHead(),
+                    head_lib._BinaryLogisticHeadWithSigmoidCrossEntropyLoss)
+  for head in (tf.estimator.BinaryClassHead(), tf.estimator.RegressionHead(),
+               tf.estimator.MultiClassHead(3)):
+    assert isinstance(head, tf.estimator.Head)
+    assert not isinstance(head, head_lib._Head)
+
+
 def test_v1_heads_as_tf_privacy_subclasses_them(tmp_path):
   """TF Privacy's v1 DP heads: 2.15's private classes, names and methods.
 

@@ -481,9 +481,12 @@ class LinearSDCA:
 
 
 def _sdca_loss_type(head):
-  if isinstance(head, binary_class_head.BinaryClassHead):
+  # The v1 heads reuse the v2 classes but are not instances of them.
+  if isinstance(head, (binary_class_head.BinaryClassHead,
+                       v1_heads.BinaryClassHeadV1)):
     return 'logistic_loss'
-  if isinstance(head, regression_head.RegressionHead):
+  if isinstance(head, (regression_head.RegressionHead,
+                       v1_heads.RegressionHeadV1)):
     assert head.logits_dimension == 1
     return 'squared_loss'
   raise ValueError(f'Unsupported head type: {head}')

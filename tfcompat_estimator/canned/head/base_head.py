@@ -35,7 +35,24 @@ export_output = model_fn_lib.export_output_lib
 LABEL_RANGE_WORDS = ('Labels must be <= n_classes - 1', 'Labels must be >= 0')
 
 
-class Head(abc.ABC):
+class _HeadType(abc.ABCMeta):
+  """The v2 heads' metaclass: the v1 heads that reuse them are not v2 heads.
+
+  The v1 head classes (`v1_heads`) inherit the v2 classes' implementation,
+  but in 2.15 they were a separate hierarchy, and libraries branch on the
+  difference: TensorFlow Constrained Optimization's `HeadV1` refuses a
+  `tf.estimator.Head` as its base head. So a class marked `_IS_V1_HEAD`
+  passes as an instance or subclass of the v1 classes only.
+  """
+
+  def __subclasscheck__(cls, subclass):
+    if (getattr(subclass, '_IS_V1_HEAD', False) and
+        not getattr(cls, '_IS_V1_HEAD', False)):
+      return False
+    return super().__subclasscheck__(subclass)
+
+
+class Head(metaclass=_HeadType):
   """Turns logits into predictions, a loss, eval metrics and a train op.
 
   A model_fn builds the network up to its logits (`logits_dimension` wide)

@@ -50,6 +50,8 @@ class _Head:
   heads' properties in the `_V1Head` mixins below.
   """
 
+  _IS_V1_HEAD = True  # not a `tf.estimator.Head`, as in 2.15 (base_head)
+
   def create_loss(self, features, mode, logits, labels):
     raise NotImplementedError('Calling an abstract method.')
 
