@@ -1058,3 +1058,42 @@ def test_a_model_fn_replaced_after_construction_is_the_one_that_runs(tmp_path):
   assert sorted(first) == ['doubled']
   assert modes == ['train', 'infer']
 
+
+def test_optimizers_under_auto_reuse_share_slots_as_in_a_graph(tmp_path):
+  """Neural Structured Learning's wrappers call the model_fn twice under
+  `variable_scope(reuse=AUTO_REUSE)`, then minimize with an optimizer of
+  their own. Names and values after one step measured on 2.15: the second
+  call's Adagrad reuses the first's slots (re-entering the layer's scope
+  frees their names); the wrapper's own gets `Adagrad_1`.
+  """
+  x = np.array([[1., 2.], [3., -1.]], np.float32)
+  y = np.array([[1.], [0.]], np.float32)
+
+  def base(features, labels):
+    out = v1.layers.dense(features['x'], 1, name='d',
+                          kernel_initializer=v1.constant_initializer(0.5))
+    loss = v1.losses.mean_squared_error(labels, out)
+    v1.train.AdagradOptimizer(0.1).minimize(loss, v1.train.get_global_step())
+    return loss
+
+  def model_fn(features, labels, mode):
+    with v1.variable_scope(v1.get_variable_scope(), reuse=v1.AUTO_REUSE,
+                           auxiliary_name_scope=False):
+      total = base(features, labels) + 0.5 * base(
+          {'x': features['x'] + 0.1}, labels)
+      train_op = v1.train.AdagradOptimizer(0.1).minimize(
+          total, v1.train.get_global_step())
+    return tf.estimator.EstimatorSpec(mode, loss=total, train_op=train_op)
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  est.train(lambda: tf.data.Dataset.from_tensor_slices(
+      ({'x': x}, y)).batch(2), steps=1)
+  assert est.get_variable_names() == [
+      'd/bias', 'd/bias/Adagrad', 'd/bias/Adagrad_1', 'd/kernel',
+      'd/kernel/Adagrad', 'd/kernel/Adagrad_1', 'global_step']
+  np.testing.assert_allclose(est.get_variable_value('d/kernel/Adagrad_1'),
+                             [[30.736223], [0.118225]], rtol=1e-6)
+  np.testing.assert_allclose(est.get_variable_value('d/kernel/Adagrad'),
+                             [[0.1], [0.1]])
+  np.testing.assert_allclose(est.get_variable_value('d/kernel'),
+                             [[0.400163], [0.460737]], rtol=1e-5)

@@ -477,6 +477,36 @@ def test_also_capture_by_value_lets_one_shot_iterators_copy_seed_generators():
   assert 0 <= int(draw()) < 4
 
 
+def test_create_v1_slots_in_reuses_slots_by_name_as_a_graph_did():
+  lifted = []
+  tf_internals.create_v1_slots_in(lambda: lifted[0] if lifted else None)
+
+  def two_optimizers_share_slots():
+    slots = []
+    for _ in range(2):
+      with _v1.variable_scope('net', reuse=_v1.AUTO_REUSE):
+        kernel = _v1.get_variable('kernel', [2],
+                                  initializer=tf.ones_initializer())
+      optimizer = _v1.train.AdagradOptimizer(0.1)
+      optimizer.minimize(lambda: tf.reduce_sum(kernel * kernel),
+                         var_list=[kernel])
+      slots.append(optimizer.get_slot(kernel, 'accumulator'))
+    return slots[0] is slots[1]
+
+  shared = []
+
+  def build():
+    lifted.append(_v1.get_default_graph())
+    shared.append(two_optimizers_share_slots())
+
+  _v1.wrap_function(build, [])  # slots made in the graph lifted from
+  assert shared == [True]
+  lifted.clear()
+  # Eagerly (no graph lifted from) TF's own behaviour stays: a slot each.
+  with _v1.variable_scope('eager'):
+    assert not two_optimizers_share_slots()
+
+
 # --- Distribute -------------------------------------------------------------
 
 

@@ -84,7 +84,21 @@ def model_graph():
   """The marked graph ops built now land in (or in a graph nested in), or None."""
   if tf.executing_eagerly():
     return None
+  return _marked_graph_around(tf.compat.v1.get_default_graph())
+
+
+def lifted_graph():
+  """The graph (in a model graph) an `init_scope` lifted the code from, or None.
+
+  Under `init_scope` code runs eagerly while that graph stays the default.
+  """
+  if not tf.executing_eagerly():
+    return None
   graph = tf.compat.v1.get_default_graph()
+  return graph if _marked_graph_around(graph) is not None else None
+
+
+def _marked_graph_around(graph):
   while graph is not None and not getattr(graph, _MARK, False):
     graph = getattr(graph, 'outer_graph', None)
   return graph
@@ -229,3 +243,4 @@ tf_internals.also_capture_by_value(('DummySeedGenerator',),
 tf_internals.regularize_new_legacy_layer_weights(
     tf.compat.v1.layers.Layer, lambda: model_graph() is not None)
 tf_internals.map_gradient_sources(_model_graph_handles)
+tf_internals.create_v1_slots_in(lifted_graph)
