@@ -1097,3 +1097,33 @@ def test_optimizers_under_auto_reuse_share_slots_as_in_a_graph(tmp_path):
                              [[0.1], [0.1]])
   np.testing.assert_allclose(est.get_variable_value('d/kernel'),
                              [[0.400163], [0.460737]], rtol=1e-5)
+
+
+def test_init_scope_in_a_model_fn_is_not_eager_as_in_2_15(tmp_path):
+  """The Object Detection API tells TF1 graph building from TF2 code by
+  `with tf.init_scope(): tf.executing_eagerly()`: its fine-tuning restore
+  (`get_global_variables_safely`) raised, and its target-assignment
+  summaries were skipped, when told True. In 2.15's tf.Graph: False.
+  """
+  seen = {}
+
+  def model_fn(features, labels, mode):
+    w = v1.get_variable('w', [3, 1], initializer=v1.zeros_initializer())
+    with tf.init_scope():
+      seen['v2'] = tf.executing_eagerly()
+      seen['v1'] = v1.executing_eagerly()
+      seen['global'] = sorted(v.op.name for v in v1.global_variables())
+    return _regression_spec(mode, {'x': tf.matmul(features['x'], w)}, labels)
+
+  tf.estimator.Estimator(model_fn, model_dir=str(tmp_path)).train(
+      _input_fn(), steps=1)
+  assert seen == {'v2': False, 'v1': False, 'global': ['global_step', 'w']}
+  # Elsewhere TF's answer stands: eagerly, and lifted from a tf.function.
+  assert tf.executing_eagerly() and v1.executing_eagerly()
+
+  @tf.function
+  def lifted():
+    with tf.init_scope():
+      return tf.constant(tf.executing_eagerly())
+
+  assert bool(lifted())

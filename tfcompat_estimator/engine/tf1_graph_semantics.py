@@ -42,6 +42,7 @@ its handle, which TF's own conversion missed (all gradients None).
 """
 
 import contextlib
+import inspect
 import types
 
 import tensorflow as tf
@@ -82,7 +83,7 @@ def tf2_keras(graph):
 
 def model_graph():
   """The marked graph ops built now land in (or in a graph nested in), or None."""
-  if tf.executing_eagerly():
+  if tf_internals.executing_eagerly():
     return None
   return _marked_graph_around(tf.compat.v1.get_default_graph())
 
@@ -92,7 +93,7 @@ def lifted_graph():
 
   Under `init_scope` code runs eagerly while that graph stays the default.
   """
-  if not tf.executing_eagerly():
+  if not tf_internals.executing_eagerly():
     return None
   graph = tf.compat.v1.get_default_graph()
   return graph if _marked_graph_around(graph) is not None else None
@@ -110,6 +111,34 @@ def executing_eagerly_outside_functions():
   if graph is not None and not getattr(graph, _TF2_KERAS, False):
     return False
   return tf_internals.executing_eagerly_outside_functions()
+
+
+def _told_it_runs_eagerly(tf_answer):
+  """`tf.executing_eagerly`'s replacement around TF's `tf_answer`.
+
+  Legacy code asks whether its program runs eagerly with `with
+  tf.init_scope(): tf.executing_eagerly()` (the Object Detection API: its
+  fine-tuning restore refuses to run eagerly, its target-assignment
+  summaries skip themselves). In 2.15's tf.Graph the answer was False; a
+  model graph's `init_scope` lifts the code to the eager context. So code
+  lifted from a model graph is told False, but for the engine, TensorFlow
+  and Keras, which work eagerly there (making variables, slots, weights).
+  """
+
+  def executing_eagerly():
+    if not tf_answer():
+      return False
+    if tf_internals.default_graph_stack_is_empty() or lifted_graph() is None:
+      return True  # the first test spares eager programs the second's cost
+    caller = inspect.currentframe().f_back.f_globals.get('__name__', '')
+    return caller.partition('.')[0] in _TOLD_THE_TRUTH
+
+  executing_eagerly.__doc__ = tf_answer.__doc__
+  return executing_eagerly
+
+
+_TOLD_THE_TRUTH = frozenset(('tfcompat_estimator', 'tensorflow', 'tf_keras',
+                             'keras'))
 
 
 def _model_graph_handles(xs):
@@ -244,3 +273,7 @@ tf_internals.regularize_new_legacy_layer_weights(
     tf.compat.v1.layers.Layer, lambda: model_graph() is not None)
 tf_internals.map_gradient_sources(_model_graph_handles)
 tf_internals.create_v1_slots_in(lifted_graph)
+for _tf_answer in (tf_internals.executing_eagerly,
+                   tf_internals.executing_eagerly_v1):
+  tf_internals.replace_public_function(
+      _tf_answer, _told_it_runs_eagerly(_tf_answer), name='executing_eagerly')

@@ -176,6 +176,13 @@ def no_default_graph():
 # graphs. TF's internals call this one. Checked on TF 2.21.
 executing_eagerly_outside_functions = ops.executing_eagerly_outside_functions
 
+# TensorFlow's own `tf.executing_eagerly` and `tf.compat.v1.executing_eagerly`,
+# which engine/tf1_graph_semantics.py replaces in the public API for code a
+# model graph's `init_scope` lifts. TF's internals call these. Checked on
+# TF 2.21.
+executing_eagerly = context.executing_eagerly
+executing_eagerly_v1 = context.executing_eagerly_v1
+
 
 def per_graph_function(python_function, **kwargs):
   """`tf.function(python_function, **kwargs)`, made once per model graph.
@@ -194,16 +201,18 @@ def per_graph_function(python_function, **kwargs):
   return function
 
 
-def replace_public_function(original, replacement):
+def replace_public_function(original, replacement, name=None):
   """Makes every loaded `tensorflow` API module export `replacement` for
   `original`.
 
   A function is exported by several API modules (`tf.compat.v1`, and
   `tf.compat.v2.compat.v1`, which tf_keras calls); `tensorflow.python`
-  modules, through which TF's internals call it, keep it.
+  modules, through which TF's internals call it, keep it. `name` is the
+  exported name, where it is not the function's own (`tf.compat.v1.
+  executing_eagerly` is `executing_eagerly_v1`).
   engine/tf1_graph_semantics.py, engine/v2_summaries.py. Checked on TF 2.21.
   """
-  name = original.__name__
+  name = name or original.__name__
   for module_name, module in list(sys.modules.items()):
     if (module is not None and (module_name == 'tensorflow' or
                                 module_name.startswith(('tensorflow.compat.',
