@@ -289,6 +289,8 @@ class CapturedModel:
       if not any(s.op.name == 'loss' for s in
                  _v1.get_collection(_v1.GraphKeys.SUMMARIES)):
         _v1.summary.scalar('loss', self.spec.loss)
+      # Hooks and a checkpoint's .meta find it there, as in 2.15.
+      _v1.add_to_collection(_v1.GraphKeys.LOSSES, self.spec.loss)
       self.summary_op = _v1.summary.merge_all()
     elif self.mode == model_fn_lib.ModeKeys.EVAL:
       metrics = dict(self.spec.eval_metric_ops)  # (value, update_op) pairs

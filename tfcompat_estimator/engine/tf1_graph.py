@@ -58,6 +58,7 @@ def meta_graph_def(captured):
     input_map = {_renamed(name, renames): handle
                  for name, handle in input_map.items()}
     tf.graph_util.import_graph_def(source, input_map=input_map, name='')
+    _copy_collections(captured.graph, graph, renames, handles)
     train_op = getattr(captured, 'train_op', None)
     if train_op is not None:
       _v1.add_to_collection(_v1.GraphKeys.TRAIN_OP,
@@ -67,6 +68,37 @@ def meta_graph_def(captured):
     return graph_def, _v1.train.export_meta_graph(
         graph=graph, graph_def=_without_devices(graph_def),
         saver_def=saver.saver_def)
+
+
+# Filled by `meta_graph_def` itself, from the captured variables and train op.
+_MADE_ANEW = frozenset((
+    _v1.GraphKeys.GLOBAL_VARIABLES, _v1.GraphKeys.TRAINABLE_VARIABLES,
+    _v1.GraphKeys.LOCAL_VARIABLES, _v1.GraphKeys.GLOBAL_STEP,
+    _v1.GraphKeys.TRAIN_OP))
+
+
+def _copy_collections(source, graph, renames, handles):
+  """Adds to `graph`'s collections what `source`'s hold of its ops.
+
+  2.15's `.meta` files kept the model graph's collections (losses,
+  update_ops, summaries, model_variables, table_initializer, ...), and
+  programs that `import_meta_graph` a checkpoint read them (the Object
+  Detection API's exporters). Lifted variables become their TF1 stand-ins;
+  ops and tensors (and `get_variable`'s lazily made regularization losses)
+  are found by name in the imported copy. Other kinds of members (Python
+  objects, the engine's own bookkeeping) are left out.
+  """
+  for key in source.get_all_collection_keys():
+    if not isinstance(key, str) or key in _MADE_ANEW:
+      continue
+    for item in source.get_collection(key):
+      if id(getattr(item, 'handle', None)) in handles:
+        copy = handles[id(item.handle)][1]
+      elif getattr(item, 'graph', None) is source:
+        copy = graph.as_graph_element(_renamed(item.name, renames))
+      else:
+        continue
+      graph.add_to_collection(key, copy)
 
 
 def _without_devices(graph_def):
