@@ -339,6 +339,46 @@ def test_dnn_logit_fn_builder_builds_in_the_callers_scope(tmp_path):
       'logits/bias', 'logits/kernel']
 
 
+def test_a_canned_dnn_built_twice_in_one_graph_names_as_2_15(tmp_path):
+  """Neural Structured Learning's wrappers call a canned model_fn twice.
+
+  Names measured on 2.15: the second network's layers take the name
+  scopes 2.15's Keras model opened where it was made (`hiddenlayer_0_1`,
+  `logits_1`, `input_from_feature_columns_1`), inside `dnn_1`.
+  """
+  columns = [tf.feature_column.numeric_column('x', shape=[2]),
+             tf.feature_column.embedding_column(
+                 tf.feature_column.categorical_column_with_identity('c', 5),
+                 2)]
+  canned = tf.estimator.DNNClassifier([3], columns, batch_norm=True,
+                                      model_dir=str(tmp_path / 'canned'))
+
+  def model_fn(features, labels, mode, config):
+    with tf.compat.v1.variable_scope(
+        tf.compat.v1.get_variable_scope(), reuse=tf.compat.v1.AUTO_REUSE,
+        auxiliary_name_scope=False):
+      first = canned.model_fn(features, labels, mode, config)
+      second = canned.model_fn(dict(features, x=features['x'] + 0.1),
+                               labels, mode, config)
+    return first._replace(loss=first.loss + second.loss)
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path / 'twice'))
+  est.train(lambda: tf.data.Dataset.from_tensor_slices((
+      {'x': np.array([[0.5, -1.], [1., 2.]], np.float32),
+       'c': np.array([[1], [3]])}, np.array([[1], [0]]))).batch(2), steps=1)
+  second = [n for n in est.get_variable_names()
+            if n.startswith('dnn_1/') and 'Adagrad' not in n]
+  assert second == [
+      'dnn_1/hiddenlayer_0_1/batchnorm_0/beta',
+      'dnn_1/hiddenlayer_0_1/batchnorm_0/gamma',
+      'dnn_1/hiddenlayer_0_1/batchnorm_0/moving_mean',
+      'dnn_1/hiddenlayer_0_1/batchnorm_0/moving_variance',
+      'dnn_1/hiddenlayer_0_1/bias', 'dnn_1/hiddenlayer_0_1/kernel',
+      'dnn_1/input_from_feature_columns_1/input_layer/c_embedding/'
+      'embedding_weights',
+      'dnn_1/logits_1/bias', 'dnn_1/logits_1/kernel']
+
+
 def test_logit_builders_require_int_units():
   with pytest.raises(ValueError) as info:
     dnn.dnn_logit_fn_builder(1.0, [2], [], tf.nn.relu, None, None, False)

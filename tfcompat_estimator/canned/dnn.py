@@ -144,14 +144,20 @@ def dnn_logits_v2(units, hidden_units, feature_columns, activation_fn, dropout,
     layers.append(layer)
     return layer(inputs, **kwargs)
 
+  # 2.15 named the layers after name scopes opened where its Keras model
+  # was made, so the second DNN of one graph (a canned model_fn called
+  # twice, as Neural Structured Learning's wrappers do) has `dnn_1/
+  # hiddenlayer_0_1`, `dnn_1/logits_1`, ...: checkpoint keys and tags.
+  names = [_name_scope_here(n) for n in (
+      ['input_from_feature_columns'] +
+      ['hiddenlayer_%d' % i for i in range(len(hidden_units))] + ['logits'])]
   with tf.compat.v1.variable_scope('dnn'):
     # As in 2.15, the input layer is named by Keras name scopes alone, in
     # the root variable scope: TF1 state a column makes with variable
     # scopes (hub.text_embedding_column's hub.Module) is `module/...`.
     with tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(None),
                                      auxiliary_name_scope=False), (
-                                         tf.name_scope(
-                                             'input_from_feature_columns')):
+                                         tf.name_scope(names[0])):
       input_layer = tf_keras.layers.DenseFeatures(feature_columns,
                                                   name='input_layer')
       # Keras builds a layer under tf.init_scope, that is eagerly, when the
@@ -160,7 +166,7 @@ def dnn_logits_v2(units, hidden_units, feature_columns, activation_fn, dropout,
       input_layer._keras_style = False  # pylint: disable=protected-access
       net = apply(input_layer, features, training=training)
     for index, width in enumerate(hidden_units):
-      name = 'hiddenlayer_%d' % index
+      name = names[1 + index]
       net = apply(tf_keras.layers.Dense(width, activation=activation_fn,
                                         kernel_initializer=_glorot(),
                                         name=name), net)
@@ -172,13 +178,19 @@ def dnn_logits_v2(units, hidden_units, feature_columns, activation_fn, dropout,
             name='%s/batchnorm_%d' % (name, index)), net, training=training)
       _layer_summaries(net, name)
     logits = apply(tf_keras.layers.Dense(units, kernel_initializer=_glorot(),
-                                         name='logits'), net)
-    _layer_summaries(logits, 'logits')
+                                         name=names[-1]), net)
+    _layer_summaries(logits, names[-1])
 
   trainable_variables = [v for layer in layers
                          for v in layer.trainable_weights]
   update_ops = [op for layer in layers for op in layer.updates]
   return logits, trainable_variables, update_ops
+
+
+def _name_scope_here(name):
+  """`name` made unique among the graph's name scopes here, as TF1's were."""
+  with tf.name_scope(name) as scope:
+    return scope.rstrip('/')
 
 
 # --- v1: TF1 layers, partitioned variables ----------------------------------
