@@ -119,6 +119,27 @@ def test_classifier_v1_partitions_like_2_15(tmp_path):
                              rtol=1e-5)
 
 
+@pytest.mark.parametrize('v1, prefix', [
+    (False, 'linear/linear_model/linear/linear_model/linear/linear_model'),
+    (True, 'linear/linear_model/linear_model/linear_model')])
+def test_logits_tensor_has_2_15s_name(tmp_path, v1, prefix):
+  """A TF1 client may fetch an export's logits by tensor name (TF
+  Transform's census example's export; names measured on 2.15)."""
+  module = tf.compat.v1.estimator if v1 else tf.estimator
+  columns = [fc.numeric_column('x')]
+  est = module.LinearClassifier(columns, model_dir=str(tmp_path / 'model'))
+  est.train(input_fn(Y), steps=1)
+  export = est.export_saved_model(
+      str(tmp_path / 'export'),
+      tf.estimator.export.build_parsing_serving_input_receiver_fn(
+          fc.make_parse_example_spec(columns)))
+  with tf.Graph().as_default(), tf.compat.v1.Session() as session:
+    meta = tf.compat.v1.saved_model.load(session, ['serve'], export)
+    logits = meta.signature_def['predict'].outputs['logits'].name
+    assert logits == prefix + '/weighted_sum:0'
+    session.graph.get_tensor_by_name(logits)
+
+
 def test_v1_columns_and_two_partitions(tmp_path):
   """Real v1 columns; a 2-way partitioner adds part_1 slots, as in 2.15."""
   columns = [fc_old._numeric_column('x'),  # pylint: disable=protected-access

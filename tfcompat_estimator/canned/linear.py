@@ -140,7 +140,12 @@ def _v2_columns_model(features, feature_columns, units, sparse_combiner,
     bias = tf.compat.v1.get_variable(
         'bias_weights', shape=[units], dtype=tf.float32,
         initializer=tf.compat.v1.zeros_initializer(), use_resource=True)
-  with tf.name_scope(scope_name.rsplit('/', 1)[-1]):
+  # 2.15's Keras LinearModel put its ops under its scope three times over
+  # (`linear/linear_model/linear/linear_model/linear/linear_model/
+  # weighted_sum` in a v2 estimator): the exported logits' tensor name.
+  outer = tf.compat.v1.get_default_graph().get_name_scope()
+  with tf.name_scope('/'.join(([outer] if outer else []) + [scope_name] * 3)
+                     + '/'):
     logits = _weighted_sum(features, columns, weights, bias, state,
                            sparse_combiner)
   return logits, bias, state
