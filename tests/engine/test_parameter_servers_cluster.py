@@ -25,7 +25,8 @@ _PROGRAM = os.path.join(helpers.DIR, 'ps_job_program.py')
 _MAX_STEPS = 600
 
 
-def _run_job(python, model, model_dir, log_dir, env=None, chief=1):
+def _run_job(python, model, model_dir, log_dir, env=None, chief=1,
+             evaluator_in_cluster=False):
   """Runs the job; returns each task's exit code (workers wait to exit).
 
   Without a chief, worker 0 leads (2.15's strategy in the RunConfig).
@@ -33,7 +34,9 @@ def _run_job(python, model, model_dir, log_dir, env=None, chief=1):
   with cluster_launcher.Cluster(_PROGRAM, python=python, chief=chief,
                                 workers=2, ps=2, log_dir=str(log_dir),
                                 args=[model, str(model_dir), str(_MAX_STEPS)],
-                                env=env) as cluster:
+                                env=env,
+                                evaluator_in_cluster=evaluator_in_cluster
+                                ) as cluster:
     cluster.start()
     leader = 'chief:0' if chief else 'worker:0'
     codes = {}
@@ -150,6 +153,18 @@ def test_without_a_chief_worker_0_leads(tmp_path):
                    tmp_path / 'logs', env={'PS_STRATEGY': 'v1'}, chief=0)
   assert codes == {'evaluator:0': 0, 'worker:0': 0, 'worker:1': 0,
                    'ps:0': True, 'ps:1': True}
+  assert _evaluate(sys.executable, 'custom',
+                   tmp_path / 'model')['global_step'] == _MAX_STEPS
+
+
+def test_an_evaluator_listed_in_the_cluster_as_kubeflow_writes_it(tmp_path):
+  # Kubeflow's TFJob lists every task in TF_CONFIG's cluster; 2.15 ran the
+  # job so (measured, a chief, worker, ps and evaluator); here the chief
+  # waited forever for an evaluator server to connect to.
+  codes = _run_job(sys.executable, 'custom', tmp_path / 'model',
+                   tmp_path / 'logs', evaluator_in_cluster=True)
+  assert codes == {'chief:0': 0, 'evaluator:0': 0, 'worker:0': 0,
+                   'worker:1': 0, 'ps:0': True, 'ps:1': True}
   assert _evaluate(sys.executable, 'custom',
                    tmp_path / 'model')['global_step'] == _MAX_STEPS
 

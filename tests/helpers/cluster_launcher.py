@@ -57,6 +57,8 @@ class Cluster(object):
     workers: number of worker tasks.
     ps: number of ps tasks.
     evaluator: whether to add one evaluator task (outside the cluster).
+    evaluator_in_cluster: list the evaluator in the cluster too, as
+      Kubeflow's TFJob writes TF_CONFIG.
     env: extra environment variables for every task (they win over the
       inherited environment and the launcher's defaults).
     args: command-line arguments passed to the program in every task.
@@ -68,7 +70,7 @@ class Cluster(object):
 
   def __init__(self, program, python=sys.executable, chief=1, workers=2, ps=2,
                evaluator=True, env=None, args=(), cwd=None, log_dir=None,
-               host='localhost'):
+               host='localhost', evaluator_in_cluster=False):
     if chief not in (0, 1):
       raise ValueError(f'A TF_CONFIG cluster has at most one chief, got {chief}.')
     if chief + workers < 1:
@@ -89,6 +91,9 @@ class Cluster(object):
                   for i in range(len(addresses))]
     if evaluator:
       self.tasks.append('evaluator:0')
+      if evaluator_in_cluster:
+        self.cluster_spec['evaluator'] = [
+            f'{host}:{portpicker.pick_unused_port()}']
     self._procs = {}
     self._logs = {}
 

@@ -86,10 +86,15 @@ def strategy_for_cluster(config, task_type, task_id):
         f'Only {leader} trains in a parameter-server cluster; this task is '
         f'{task_type}:{task_id}, which serves it (train_and_evaluate does '
         'that for it).')
-  key = json.dumps(config.cluster_spec.as_dict(), sort_keys=True)
+  # An evaluator listed in the cluster (Kubeflow's TFJob lists every
+  # task) serves nothing here; connecting to it would wait forever.
+  cluster = tf.train.ClusterSpec({
+      job: tasks for job, tasks in config.cluster_spec.as_dict().items()
+      if job != 'evaluator'})
+  key = json.dumps(cluster.as_dict(), sort_keys=True)
   if key not in _strategies:
     resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
-        config.cluster_spec,
+        cluster,
         task_type='chief' if task_type == 'chief' else None,
         task_id=0 if task_type == 'chief' else None,
         rpc_layer=config.protocol or 'grpc')
