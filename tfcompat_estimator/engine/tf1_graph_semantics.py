@@ -39,6 +39,14 @@ the False above they failed. In a marked graph they judge as in a tf.Graph.
 And `tf.gradients` w.r.t. a lifted variable from a graph nested in a model
 graph (a while-loop body) differentiates w.r.t. the model graph's capture of
 its handle, which TF's own conversion missed (all gradients None).
+
+Code a model graph's `init_scope` lifts runs eagerly, where 2.15's tf.Graph
+stayed a graph. Two consequences are undone for legacy code: `with
+tf.init_scope(): tf.executing_eagerly()`, the TF1-era "is this program
+eager?", answers False to it (the Object Detection API's fine-tuning
+restore refused to run); and a v1 optimizer's slots, made under
+`init_scope`, are made in the graph, so optimizers under `AUTO_REUSE` share
+them by name (Neural Structured Learning's wrappers).
 """
 
 import contextlib

@@ -438,6 +438,31 @@ def regularize_new_legacy_layer_weights(layer_class, when):
   layer_class.add_weight = add_weight
 
 
+def create_v1_slots_in(graph_of):
+  """A v1 optimizer's slot variables are made in the graph that needs them.
+
+  `tf.compat.v1.train.Optimizer.apply_gradients` makes its slots under
+  `init_scope`, which lifts a function graph's code to the eager context,
+  and there `get_variable` neither keeps nor reuses variables by name. So a
+  second optimizer minimizing under `variable_scope(reuse=AUTO_REUSE)`
+  (Neural Structured Learning's estimator wrappers) got slots
+  `<var>/Adagrad_1` where 2.15's tf.Graph shared `<var>/Adagrad`. While
+  `graph_of()` returns a graph (the one an `init_scope` lifted from), each
+  slot's `get_variable` runs in it, as in a tf.Graph. No public API reaches
+  slot creation. engine/tf1_graph_semantics.py. Checked on TF 2.21.
+  """
+  original = slot_creator._create_slot_var
+
+  def create_slot_var(*args, **kwargs):
+    graph = graph_of()
+    if graph is None:
+      return original(*args, **kwargs)
+    with graph.as_default():
+      return original(*args, **kwargs)
+
+  slot_creator._create_slot_var = create_slot_var
+
+
 # --- Checkpoints and saveables ----------------------------------------------
 
 # The proto of a directory's `checkpoint` state file, which io/checkpoints.py
@@ -485,31 +510,6 @@ def saver_retention(saver):
 
 
 # --- Datasets ---------------------------------------------------------------
-
-
-def create_v1_slots_in(graph_of):
-  """A v1 optimizer's slot variables are made in the graph that needs them.
-
-  `tf.compat.v1.train.Optimizer.apply_gradients` makes its slots under
-  `init_scope`, which lifts a function graph's code to the eager context,
-  and there `get_variable` neither keeps nor reuses variables by name. So a
-  second optimizer minimizing under `variable_scope(reuse=AUTO_REUSE)`
-  (Neural Structured Learning's estimator wrappers) got slots
-  `<var>/Adagrad_1` where 2.15's tf.Graph shared `<var>/Adagrad`. While
-  `graph_of()` returns a graph (the one an `init_scope` lifted from), each
-  slot's `get_variable` runs in it, as in a tf.Graph. No public API reaches
-  slot creation. engine/tf1_graph_semantics.py. Checked on TF 2.21.
-  """
-  original = slot_creator._create_slot_var
-
-  def create_slot_var(*args, **kwargs):
-    graph = graph_of()
-    if graph is None:
-      return original(*args, **kwargs)
-    with graph.as_default():
-      return original(*args, **kwargs)
-
-  slot_creator._create_slot_var = create_slot_var
 
 
 def iterator_resource(iterator):
