@@ -136,8 +136,11 @@ def _told_it_runs_eagerly(tf_answer):
   def executing_eagerly():
     if not tf_answer():
       return False
-    if tf_internals.default_graph_stack_is_empty() or lifted_graph() is None:
-      return True  # the first test spares eager programs the second's cost
+    # Eager here, so `lifted_graph()`'s question is the graph's alone; the
+    # first test spares eager programs the second's cost.
+    if (tf_internals.default_graph_stack_is_empty() or _marked_graph_around(
+        tf.compat.v1.get_default_graph()) is None):
+      return True
     caller = inspect.currentframe().f_back.f_globals.get('__name__', '')
     return caller.partition('.')[0] in _TOLD_THE_TRUTH
 
