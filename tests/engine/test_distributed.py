@@ -126,6 +126,25 @@ def test_two_worker_job_with_evaluator(tmp_path):
   assert scores.numpy()[0, 1] > 0.9  # 1*1 + -2*-1 + 1.5*1 > 0: class 1
 
 
+def test_two_worker_job_of_a_strategy_made_after_disable_eager_execution(
+    tmp_path):
+  # TensorFlow's multi-worker Estimator tutorial; the strategy then starts no
+  # server, and every step failed: "/job:chief/replica:0/task:0/device:CPU:0
+  # unknown device". 2.15 trained.
+  model_dir = tmp_path / 'job'
+  cluster = _cluster(with_evaluator=False)
+  procs = {task: _start(['tf1_cluster', model_dir, 60], _task(cluster, task),
+                        log=open(tmp_path / f'{task}.log', 'w'))
+           for task in ('chief', 'worker')}
+  chief = _result(procs['chief'])
+  _finish(procs['worker'])
+
+  assert chief['global_step'] == 60
+  assert chief['accuracy'] > 0.9
+  assert os.path.basename(tf.train.latest_checkpoint(str(model_dir))) == (
+      'model.ckpt-60')
+
+
 def test_killed_worker_fails_the_job_with_a_clear_error(tmp_path):
   model_dir = tmp_path / 'job'
   cluster = _cluster(with_evaluator=False)

@@ -13,6 +13,10 @@ scenario runs in its own interpreter and prints one JSON line of results:
   distributed_child.py cluster <model_dir> <max_steps>
     One task of the TF_CONFIG job in the environment: train_and_evaluate of a
     canned DNNClassifier under MultiWorkerMirroredStrategy.
+  distributed_child.py tf1_cluster <model_dir> <max_steps>
+    The same job as TensorFlow's multi-worker Estimator tutorial writes it:
+    `disable_eager_execution()`, then the strategy, then train_and_evaluate
+    of the custom model; the chief evaluates the result.
 """
 
 import json
@@ -144,7 +148,19 @@ def run_cluster(model_dir, max_steps):
     print(json.dumps(_results(estimator)), flush=True)
 
 
+def run_tf1_cluster(model_dir, max_steps):
+  tf.compat.v1.disable_eager_execution()
+  strategy = tf.distribute.MultiWorkerMirroredStrategy()
+  config = tf.estimator.RunConfig(train_distribute=strategy, tf_random_seed=7)
+  estimator = make_estimator('custom', model_dir, config)
+  tf.estimator.train_and_evaluate(
+      estimator, tf.estimator.TrainSpec(train_input_fn, max_steps=int(max_steps)),
+      tf.estimator.EvalSpec(eval_input_fn))
+  if config.is_chief:
+    print(json.dumps(_results(estimator)), flush=True)
+
+
 if __name__ == '__main__':
   tf.get_logger().setLevel('INFO')
   {'local': run_local, 'tf1_gpu': run_tf1_gpu,
-   'cluster': run_cluster}[sys.argv[1]](*sys.argv[2:])
+   'cluster': run_cluster, 'tf1_cluster': run_tf1_cluster}[sys.argv[1]](*sys.argv[2:])

@@ -15,6 +15,7 @@ import ast
 import contextlib
 import inspect
 import json
+import logging
 import os
 import re
 import subprocess
@@ -617,6 +618,45 @@ def test_mirrored_variables_are_no_base_resource_variables(mirrored):
   assert not mirrored['mirrored_is_resource']
 
 
+def _collective_server_child():
+  """A one-worker MultiWorkerMirroredStrategy made with eager execution off."""
+  import portpicker  # pylint: disable=g-import-not-at-top
+  _v1.disable_eager_execution()
+  resolver = tf.distribute.cluster_resolver.SimpleClusterResolver(
+      tf.train.ClusterSpec(
+          {'worker': [f'localhost:{portpicker.pick_unused_port()}']}),
+      task_type='worker', task_id=0, rpc_layer='grpc')
+  strategy = tf.distribute.MultiWorkerMirroredStrategy(resolver)
+  device = '/job:worker/replica:0/task:0/device:CPU:0'
+  with tf_internals.eager_mode():
+    result = {'before': device in [d.name
+                                   for d in tf.config.list_logical_devices()]}
+    warnings = []
+    absl_logger = logging.getLogger('absl')
+    absl_logger.addFilter(lambda record: warnings.append(record.getMessage()))
+    tf_internals.start_collective_server(strategy)
+    result['after'] = device in [d.name
+                                 for d in tf.config.list_logical_devices()]
+    with tf.device(device):
+      variable = tf.Variable(1.)
+    # Each training run asks again; TF would re-enable (and warn) each time.
+    tf_internals.start_collective_server(strategy)
+    result['sum'] = float(variable + 2.)
+    result['restarts'] = sum('Enabling collective ops' in w for w in warnings)
+  return result
+
+
+@pytest.fixture(scope='module')
+def collective_server():
+  return _child('collective_server')
+
+
+def test_start_collective_server_connects_a_graph_made_strategy(
+    collective_server):
+  assert collective_server == {'before': False, 'after': True, 'sum': 3.0,
+                               'restarts': 1}
+
+
 def _ps_child():
   """The parameter-server entries: two ps tasks, one worker, in-process."""
   import portpicker  # pylint: disable=g-import-not-at-top
@@ -840,5 +880,6 @@ def test_add_saving_listeners_makes_the_hook_call_them(tmp_path):
 
 
 if __name__ == '__main__':
-  _CHILDREN = {'mirrored': _mirrored_child, 'ps': _ps_child}
+  _CHILDREN = {'mirrored': _mirrored_child, 'ps': _ps_child,
+               'collective_server': _collective_server_child}
   print(json.dumps(_CHILDREN[sys.argv[1]]()), flush=True)

@@ -20,6 +20,7 @@ import contextlib
 import random
 import sys
 
+from tensorflow.core.protobuf import tensorflow_server_pb2
 from tensorflow.python.autograph.impl import api as autograph_api
 from tensorflow.python.checkpoint import checkpoint_management
 from tensorflow.python.client import session as _session
@@ -564,6 +565,36 @@ def add_collective_ordering_tokens(strategy):
       if getattr(launcher, '_ordering_token', False) is None:
         with ops.init_scope(), ops.device(launcher._device):
           launcher._ordering_token = resource_variable_ops.ResourceVariable(0.)
+
+
+def start_collective_server(strategy):
+  """Starts this worker's server for a multi-worker strategy made in a graph.
+
+  `MultiWorkerMirroredStrategy` starts the worker's server (and with it the
+  cluster's devices) only when made with eager execution on; TensorFlow's
+  multi-worker Estimator tutorial makes it after `disable_eager_execution()`,
+  where 2.15's session runner started the server. Without one, the engine's
+  eager steps fail: "/job:worker/replica:0/task:0/device:CPU:0 unknown
+  device". Done as the strategy's own eager path does (same ServerDef, from
+  its session config); collectives cannot be configured once the context
+  exists, and need not be: the ServerDef carries the group leader.
+  engine/distribution.py. Checked on TF 2.21.
+  """
+  extended = strategy.extended
+  if (getattr(extended, '_std_server_started', False)
+      or getattr(extended, '_local_or_standalone_client_mode', False)):
+    return
+  resolver = strategy.cluster_resolver
+  eager = context.context()
+  server_def = tensorflow_server_pb2.ServerDef(
+      cluster=resolver.cluster_spec().as_cluster_def(),
+      default_session_config=extended._update_config_proto(eager.config),
+      job_name=resolver.task_type, task_index=resolver.task_id,
+      protocol=resolver.rpc_layer or 'grpc',
+      port=getattr(resolver, 'port', 0))
+  eager.enable_collective_ops(server_def)
+  eager.ensure_initialized()
+  extended._std_server_started = True
 
 
 def in_multi_worker_mode(strategy):
