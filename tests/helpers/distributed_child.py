@@ -154,7 +154,8 @@ def run_tf1_cluster(model_dir, max_steps):
   config = tf.estimator.RunConfig(train_distribute=strategy, tf_random_seed=7)
   estimator = make_estimator('custom', model_dir, config)
   tf.estimator.train_and_evaluate(
-      estimator, tf.estimator.TrainSpec(train_input_fn, max_steps=int(max_steps)),
+      estimator,
+      tf.estimator.TrainSpec(train_input_fn, max_steps=int(max_steps)),
       tf.estimator.EvalSpec(eval_input_fn))
   if config.is_chief:
     print(json.dumps(_results(estimator)), flush=True)
@@ -162,5 +163,5 @@ def run_tf1_cluster(model_dir, max_steps):
 
 if __name__ == '__main__':
   tf.get_logger().setLevel('INFO')
-  {'local': run_local, 'tf1_gpu': run_tf1_gpu,
-   'cluster': run_cluster, 'tf1_cluster': run_tf1_cluster}[sys.argv[1]](*sys.argv[2:])
+  {'local': run_local, 'tf1_gpu': run_tf1_gpu, 'cluster': run_cluster,
+   'tf1_cluster': run_tf1_cluster}[sys.argv[1]](*sys.argv[2:])
