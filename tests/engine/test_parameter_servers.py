@@ -73,6 +73,11 @@ def test_checkpoint_has_tf1_names_and_loads_alone(trained):
   assert int(reader.get_tensor('global_step')) == 60
 
 
+def test_each_worker_server_learns_that_training_is_over(cases):
+  assert cases[0]['training_over'] == {'before': [False, False],
+                                       'after': [True, True]}
+
+
 def test_nan_loss_stops_training(cases):
   assert cases[0]['nan_loss'] == {'error': 'NanLossDuringTrainingError'}
 

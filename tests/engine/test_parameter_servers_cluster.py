@@ -169,6 +169,25 @@ def test_an_evaluator_listed_in_the_cluster_as_kubeflow_writes_it(tmp_path):
                    tmp_path / 'model')['global_step'] == _MAX_STEPS
 
 
+def test_training_until_the_input_ends_lets_every_task_exit(tmp_path):
+  # No max_steps: each worker's input ends after one epoch of its shard.
+  # 2.15's workers returned then; here they served until ended.
+  model_dir = tmp_path / 'model'
+  with cluster_launcher.Cluster(_PROGRAM, workers=2, ps=2, evaluator=False,
+                                log_dir=str(tmp_path / 'logs'),
+                                args=['custom', str(model_dir), '100'],
+                                env={'PS_EPOCHS': '1'}) as cluster:
+    cluster.start()
+    for task in ('chief:0', 'worker:0', 'worker:1'):
+      assert cluster.wait(task, timeout=240) == 0, cluster.log_tail(task, 30)
+    assert 'TASK DONE' in cluster.log('chief:0')
+    assert cluster.running('ps:0') and cluster.running('ps:1')
+  # Each of the two workers read its half of the 4096 rows once, in
+  # batches of 32.
+  assert _evaluate(sys.executable, 'custom',
+                   model_dir)['global_step'] == 4096 // 32
+
+
 # Failures: the custom job, long enough that a task can die mid-training.
 _LONG_STEPS = 3000
 

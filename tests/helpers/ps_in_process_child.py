@@ -240,9 +240,19 @@ def user_strategy(model_dir):
   return result
 
 
+def training_over(unused_model_dir):
+  """The leader's announcement, as each worker's server sees it."""
+  workers = SERVERS[:len(CLUSTER['worker'])]
+  seen = lambda: [parameter_servers.training_over(server, index)
+                  for index, server in enumerate(workers)]
+  before = seen()
+  parameter_servers.announce_training_over(tf.train.ClusterSpec(CLUSTER))
+  return {'before': before, 'after': seen()}
+
+
 def main():
   cases = (train, nan_loss, tensor_input, ftrl_slots, lost_results,
-           known_hooks, user_strategy)
+           known_hooks, user_strategy, training_over)  # the last: it is over
   print(json.dumps({case.__name__: case(os.path.join(WORK_DIR, case.__name__))
                     for case in cases}), flush=True)
 

@@ -12,6 +12,7 @@ tfcompat_estimator installed (the 2.15 reference venv) the same program runs
 on tensorflow-estimator 2.15. `evaluate` mode (no TF_CONFIG) evaluates
 MODEL_DIR's latest checkpoint and prints the metrics as JSON; without
 TF_CONFIG, MAX_STEPS=1 writes a starting checkpoint for jobs to share.
+With PS_EPOCHS set, training runs until the input ends (no max_steps).
 """
 
 import json
@@ -55,7 +56,10 @@ def input_fn(training, input_context=None):
     if task.get('type') in ('chief', 'worker'):
       shards, shard = 3, (0 if task['type'] == 'chief' else
                           1 + task['index'])
-  return dataset.shard(shards, shard).shuffle(512, seed=shard).repeat().batch(32)
+  # PS_EPOCHS=n: each worker's input ends after n epochs of its shard.
+  epochs = int(os.environ.get('PS_EPOCHS', 0)) or None
+  return dataset.shard(shards, shard).shuffle(512, seed=shard).repeat(
+      epochs).batch(32)
 
 
 def _columns():
@@ -123,7 +127,8 @@ def main(model, model_dir, max_steps):
       estimator,
       tf.estimator.TrainSpec(
           lambda input_context=None: input_fn(True, input_context),
-          max_steps=max_steps, saving_listeners=[_SaveStamps()]),
+          max_steps=None if os.environ.get('PS_EPOCHS') else max_steps,
+          saving_listeners=[_SaveStamps()]),
       tf.estimator.EvalSpec(lambda: input_fn(False), steps=None,
                             start_delay_secs=0, throttle_secs=1))
   print('TASK DONE', flush=True)

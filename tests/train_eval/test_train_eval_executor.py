@@ -23,6 +23,7 @@ from .test_train_and_evaluate import set_tf_config
 from .test_train_and_evaluate import train_input_fn
 import tfcompat_estimator as te
 from tfcompat_estimator import train_eval
+from tfcompat_estimator.engine import parameter_servers
 from tfcompat_estimator.train_eval import executor as executor_lib
 
 training = None  # 2.15's module path, bound by the fixture below
@@ -306,8 +307,51 @@ def test_ps_task_serves_until_ended(tmp_path, monkeypatch, fake_server):
           for s in fake_server.started] == ['ps', 'joined']
 
 
-def test_worker_of_a_ps_cluster_serves_until_max_steps(tmp_path, monkeypatch,
-                                                       fake_server):
+@pytest.fixture
+def announcements(monkeypatch):
+  """The end of training as announced to, and asked by, the workers."""
+  record = {'announced': [], 'asked': [], 'over_at_ask': None}
+
+  def announce(cluster_spec):
+    record['announced'].append(sorted(cluster_spec.jobs))
+
+  def training_over(server, task_id):
+    record['asked'].append((server.args['job_name'], task_id))
+    return len(record['asked']) == record['over_at_ask']
+
+  monkeypatch.setattr(parameter_servers, 'announce_training_over', announce)
+  monkeypatch.setattr(parameter_servers, 'training_over', training_over)
+  return record
+
+
+def test_chief_of_a_ps_cluster_announces_the_end_of_training(
+    tmp_path, monkeypatch, announcements):
+  set_tf_config(monkeypatch, 'chief', jobs=('chief', 'worker', 'ps'))
+  est = make_estimator(tmp_path)
+  train = TrainCalls(est)
+  training._TrainingExecutor(est, *specs()).run()
+  assert len(train.calls) == 1
+  assert announcements['announced'] == [['chief', 'ps', 'worker']]
+
+
+def test_worker_of_a_ps_cluster_serves_until_training_is_over(
+    tmp_path, monkeypatch, fake_server, announcements):
+  # Without max_steps (training until the input ends) the worker waited
+  # forever; 2.15's returned when its own input ended.
+  set_tf_config(monkeypatch, 'worker', jobs=('chief', 'worker', 'ps'))
+  announcements['over_at_ask'] = 3
+  polls = []
+  monkeypatch.setattr(executor_lib.time, 'sleep', polls.append)
+  est = make_estimator(tmp_path)
+  train = TrainCalls(est)
+  training._TrainingExecutor(est, *specs(max_steps=None)).run()
+  assert train.calls == []
+  assert announcements['asked'] == [('worker', 0)] * 3
+  assert polls == [executor_lib._WORKER_POLL_SECS] * 2
+
+
+def test_worker_of_a_ps_cluster_serves_until_max_steps(
+    tmp_path, monkeypatch, fake_server, announcements):
   set_tf_config(monkeypatch, 'worker', jobs=('chief', 'worker', 'ps'))
   est = make_estimator(tmp_path)
   train = TrainCalls(est)

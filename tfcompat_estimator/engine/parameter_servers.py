@@ -9,9 +9,11 @@ creates the variables on the ps tasks (one by one in turn, as 2.15's
 `replica_device_setter` placed them, so the parts of a TF1 partitioned
 variable land on different ps tasks, and optimizer slots beside their
 variables), and schedules compiled steps on the workers, each reading its
-own input. The workers and ps tasks only serve. A lost worker is trained
-around (the coordinator reruns its steps; `fetch` covers a result lost with
-it); a lost ps task ends training with a `ParameterServerError` naming it.
+own input. The workers and ps tasks only serve; the leader tells each
+worker's server when training is over, so the workers can exit. A lost
+worker is trained around (the coordinator reruns its steps; `fetch` covers
+a result lost with it); a lost ps task ends training with a
+`ParameterServerError` naming it.
 
 This module is the one user of the strategy's private variable placement
 and of the coordinator's workers (through `platform.tf_internals`).
@@ -24,6 +26,7 @@ import re
 
 import tensorflow as tf
 
+from tfcompat_estimator.engine import engine_scope
 from tfcompat_estimator.platform import tf_internals
 from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 
@@ -249,6 +252,53 @@ def fetch(remote_value):
     logging.warning('A worker was lost with the result of a finished call; '
                     'training goes on without it: %s', e)
     return None
+
+
+# A flag each worker's server holds once the leader's training is over.
+# Workers poll their own server for it: they only serve, so nothing else
+# tells them that the chief's input ended (2.15's workers trained until
+# their own input ended) or that the chief's model_dir, which may not be
+# theirs, reached max_steps.
+_TRAINING_OVER = 'tfcompat_estimator_training_over'
+
+
+def announce_training_over(cluster_spec):
+  """Sets the training-over flag on every worker's server.
+
+  Called by the task that led training, once its `train()` returned. A
+  worker that is gone is skipped: the job is over either way.
+  """
+  with engine_scope.scope():
+    for index in range(len(cluster_spec.job_tasks('worker'))):
+      try:
+        with tf.device(f'/job:worker/replica:0/task:{index}/device:CPU:0'):
+          tf.raw_ops.AssignVariableOp(
+              resource=_training_over_flag(), value=tf.constant(True))
+      except tf.errors.OpError as e:  # e.g. a lost worker's unknown device
+        logging.warning('Worker %d did not take the end of training (%s).',
+                        index, _first_cause(e))
+
+
+def training_over(server, task_id):
+  """Whether the leader announced the end of training to this worker.
+
+  Args:
+    server: This worker's `tf.distribute.Server`.
+    task_id: Its index in the cluster's `worker` job.
+  """
+  graph = tf.Graph()
+  with graph.as_default(), tf.device(f'/job:worker/task:{task_id}'):
+    announced = tf.raw_ops.VarIsInitializedOp(resource=_training_over_flag())
+  # Filtered to this task, the session does not wait for the other tasks.
+  config = tf.compat.v1.ConfigProto(
+      device_filters=[f'/job:worker/task:{task_id}'])
+  with tf.compat.v1.Session(server.target, graph=graph, config=config) as sess:
+    return bool(sess.run(announced))
+
+
+def _training_over_flag():
+  return tf.raw_ops.VarHandleOp(dtype=tf.bool, shape=[],
+                                shared_name=_TRAINING_OVER)
 
 
 class _WorkerLost(Exception):

@@ -36,7 +36,7 @@ _GLOBAL_STEP = tf.compat.v1.GraphKeys.GLOBAL_STEP
 # Non-chief workers start staggered (as in 2.15): 5 s per index, 60 s at most.
 _WORKER_DELAY_SECS_PER_INDEX = 5
 _MAX_WORKER_DELAY_SECS = 60
-# How often a parameter-server worker looks for the chief's last checkpoint.
+# How often a parameter-server worker looks for the end of training.
 _WORKER_POLL_SECS = 2
 # Tasks that may skip the server when they are the cluster's only node.
 _TRAINER_JOBS = (_TaskType.CHIEF, _TaskType.MASTER, _TaskType.WORKER)
@@ -128,13 +128,13 @@ class TrainingExecutor:
         _start_std_server(config, (task_type, task_id),
                           parameter_servers.server_config_for_leader(
                               config.cluster_spec))
-        self._train(self._train_spec.saving_listeners)
+        self._lead_training(self._train_spec.saving_listeners)
         return None
       server = _start_std_server(config, (task_type, task_id))
       if task_type == _TaskType.PS:
         server.join()  # until the job is ended, as in run_ps
       else:
-        self._serve_until_trained(server)
+        self._serve_until_trained(server, task_id)
       return None
     if task_type == _TaskType.CHIEF:
       self._train(self._train_spec.saving_listeners)
@@ -170,11 +170,11 @@ class TrainingExecutor:
     """Trains after a staggered start; the chief owns the saving listeners.
 
     In a cluster with ps tasks the chief schedules the training steps on
-    the workers: a worker serves them until the chief's checkpoints reach
-    `max_steps` (2.15's workers stopped there too).
+    the workers: a worker serves them until the chief's training is over.
     """
-    if parameter_servers.has_ps_tasks(self._estimator.config):
-      self._serve_until_trained(_start_std_server(self._estimator.config))
+    config = self._estimator.config
+    if parameter_servers.has_ps_tasks(config):
+      self._serve_until_trained(_start_std_server(config), config.task_id)
       return
     self._start_distributed_training()
 
@@ -239,16 +239,31 @@ class TrainingExecutor:
       tf.compat.v1.logging.info('Waiting %d secs before starting training.',
                                 delay)
       time.sleep(delay)
-    self._train(saving_listeners)
+    if parameter_servers.has_ps_tasks(config):
+      self._lead_training(saving_listeners)
+    else:
+      self._train(saving_listeners)
 
-  def _serve_until_trained(self, server):
-    """Serves the chief's steps until model_dir reaches `max_steps`."""
+  def _lead_training(self, saving_listeners):
+    """Trains as the coordinator of a ps cluster, then lets the workers go."""
+    self._train(saving_listeners)
+    parameter_servers.announce_training_over(
+        self._estimator.config.cluster_spec)
+
+  def _serve_until_trained(self, server, task_id):
+    """Serves the chief's steps until its training is over.
+
+    The leader announces that to each worker's server. A worker (re)started
+    after the announcement learns it from model_dir's checkpoint at
+    `max_steps`, when the job has one.
+    """
     max_steps = self._train_spec.max_steps
-    if max_steps is None:
-      server.join()  # trains until the job is ended, as in 2.15
-      return
     while True:
-      path = tf.train.latest_checkpoint(self._estimator.model_dir)
+      if parameter_servers.training_over(server, task_id):
+        tf.compat.v1.logging.info('Training is over; this worker is done.')
+        return
+      path = max_steps and tf.train.latest_checkpoint(
+          self._estimator.model_dir)
       if path and tf.train.load_variable(path, _GLOBAL_STEP) >= max_steps:
         tf.compat.v1.logging.info(
             'Training reached max_steps=%d (%s); this worker is done.',
