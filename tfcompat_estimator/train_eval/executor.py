@@ -259,15 +259,15 @@ class TrainingExecutor:
     """
     max_steps = self._train_spec.max_steps
     while True:
-      if parameter_servers.training_over(server, task_id):
-        tf.compat.v1.logging.info('Training is over; this worker is done.')
-        return
       path = max_steps and tf.train.latest_checkpoint(
           self._estimator.model_dir)
       if path and tf.train.load_variable(path, _GLOBAL_STEP) >= max_steps:
         tf.compat.v1.logging.info(
             'Training reached max_steps=%d (%s); this worker is done.',
             max_steps, path)
+        return
+      if parameter_servers.training_over(server, task_id):
+        tf.compat.v1.logging.info('Training is over; this worker is done.')
         return
       time.sleep(_WORKER_POLL_SECS)
 
