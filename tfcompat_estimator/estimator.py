@@ -399,11 +399,14 @@ class Estimator:
     if not isinstance(input_receiver_fn_map, dict):
       raise TypeError(f'input_receiver_fn_map must be a dict of mode -> '
                       f'input receiver fn, given: {input_receiver_fn_map!r}')
-    if not input_receiver_fn_map:
-      raise ValueError('input_receiver_fn_map is empty: no mode to export.')
+    # A mode mapped to None is not exported, as in 2.15 (TFMA's
+    # export_eval_savedmodel maps PREDICT to its optional serving fn).
     receiver_fns = {
         mode: _checked_receiver_fn(f'input_receiver_fn_map[{mode!r}]', fn)
-        for mode, fn in input_receiver_fn_map.items()}
+        for mode, fn in input_receiver_fn_map.items() if fn is not None}
+    if not receiver_fns:
+      raise ValueError('input_receiver_fn_map is empty: no mode to export'
+                       f' (given {input_receiver_fn_map!r}).')
     return _export(self._run_context(), self._export_meta_graphs,
                    export_dir_base, receiver_fns, assets_extra, as_text,
                    checkpoint_path, strip_default_attrs=True)

@@ -259,6 +259,10 @@ CASES = [
          'estimator(TRAINED).experimental_export_all_saved_models(new_dir(), '
          '{})',
          'ValueError', 'input_receiver_fn_map is empty'),
+    Case('export_all_map_of_nones',
+         'estimator(TRAINED).experimental_export_all_saved_models(new_dir(), '
+         '{PREDICT: None})',
+         'ValueError', r"input_receiver_fn_map is empty: .*'infer': None"),
     Case('export_all_receiver_fn_returns_a_function',
          'estimator(TRAINED).experimental_export_all_saved_models(new_dir(), '
          '{PREDICT: lambda: receiver_fn})',

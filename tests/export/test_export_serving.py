@@ -803,3 +803,32 @@ def test_experimental_export_all_saved_models(golden_est, tmp_path, examples):
   _assert_equal_outputs({k: v.numpy() for k, v in out.items()},
                         EXPECTED['serving_outputs']['predict']['outputs'],
                         'export_all serve')
+
+
+def _eval_spec_with_a_train_op(features, labels, mode):
+  weight = _v1.get_variable('w', [], initializer=_v1.ones_initializer())
+  predictions = features['x'] * weight
+  # TFMA's example trainers return their train_op in every mode.
+  train_op = _v1.assign_add(_v1.train.get_or_create_global_step(), 1)
+  return tf.estimator.EstimatorSpec(
+      mode, predictions={'p': predictions}, train_op=train_op,
+      loss=tf.reduce_mean(tf.square(predictions - labels)),
+      eval_metric_ops={'mean': _v1.metrics.mean(predictions)})
+
+
+def test_export_all_skips_modes_without_a_receiver_fn(tmp_path):
+  # TFMA's export_eval_savedmodel maps PREDICT to its optional serving
+  # receiver fn, None by default; 2.15 exported the other modes.
+  est = tf.estimator.Estimator(_eval_spec_with_a_train_op, str(tmp_path / 'm'))
+  est.train(lambda: ({'x': tf.ones([2, 1])}, tf.ones([2, 1])), steps=1)
+  receiver_fn = tf.estimator.experimental.build_raw_supervised_input_receiver_fn(
+      {'x': tf.zeros([2, 1])}, tf.zeros([2, 1]))
+  path = est.experimental_export_all_saved_models(
+      str(tmp_path / 'base'), {tf.estimator.ModeKeys.EVAL: receiver_fn,
+                               tf.estimator.ModeKeys.PREDICT: None})
+  meta_graphs = _parse_saved_model(os.fsdecode(path)).meta_graphs
+  assert [list(mg.meta_info_def.tags) for mg in meta_graphs] == [['eval']]
+  # As 2.15's builder did in every mode: the spec's train op is recorded.
+  train_ops = meta_graphs[0].collection_def['saved_model_train_op']
+  assert [name.split('/')[-1] for name in train_ops.node_list.value] == [
+      'AssignAddVariableOp']

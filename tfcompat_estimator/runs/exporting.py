@@ -137,8 +137,9 @@ def _add_meta_graph(config, builder, export_dir, mode, tags, call_model_fn,
         receiver.receiver_tensors, export_outputs,
         getattr(receiver, 'receiver_tensors_alternatives', None),
         serving_only=(mode == ModeKeys.PREDICT))
-    if mode == ModeKeys.TRAIN:
-      # Where 2.15's builder recorded the train op for loaders to find it.
+    if spec.train_op is not None:
+      # Where 2.15's builder recorded the train op for loaders to find it,
+      # in any mode whose spec has one (TFMA's example EVAL specs do).
       _v1.add_to_collection(_TRAIN_OP_KEY, spec.train_op)
     main_op = spec.scaffold.local_init_op or tf.group(
         _v1.local_variables_initializer(), _v1.tables_initializer())
