@@ -129,6 +129,7 @@ class _LazyAlias(types.ModuleType):
   def __init__(self, name, target):
     super().__init__(name, f'Alias of {target}, created by install().')
     self.__target = target
+    self.__spec__ = _alias_spec(name)
 
   def __getattr__(self, attr):
     if attr == '__file__' and self.__target not in sys.modules:
@@ -174,11 +175,24 @@ def _source_file(module_name):
   return importlib.machinery.PathFinder.find_spec(leaf, search_path).origin
 
 
+def _alias_spec(name, is_package=False):
+  """A spec for a module made here, so that it is found as installed.
+
+  Libraries test for tf.estimator with `importlib.util.find_spec(
+  'tensorflow_estimator')`, which raises ValueError for a module in
+  sys.modules whose `__spec__` is None (measured: TF Model Analysis's
+  EvalSavedModel path).
+  """
+  import importlib.machinery  # pylint: disable=g-import-not-at-top
+  return importlib.machinery.ModuleSpec(name, None, is_package=is_package)
+
+
 def _package(name):
   module = sys.modules.get(name)
   if module is None:
     module = types.ModuleType(name, 'Alias created by tfcompat_estimator.install().')
     module.__path__ = []
+    module.__spec__ = _alias_spec(name, is_package=True)
     sys.modules[name] = module
   return module
 

@@ -715,6 +715,17 @@ class TestInstall:
     with pytest.raises(AttributeError, match='NoSuchEstimator'):
       tf.estimator.NoSuchEstimator  # pylint: disable=pointless-statement
 
+  def test_paths_are_found_as_installed_modules(self):
+    # Libraries ask `find_spec` whether tf.estimator is installed; for a
+    # module in sys.modules without a spec it raised ValueError.
+    import importlib.util  # pylint: disable=g-import-not-at-top
+    for name in ('tensorflow_estimator', 'tensorflow_estimator.python',
+                 'tensorflow_estimator.python.estimator.canned.dnn',
+                 'tensorflow_estimator.python.estimator.estimator'):
+      assert importlib.util.find_spec(name) is not None, name
+    assert importlib.util.find_spec(
+        'tensorflow_estimator').submodule_search_locations == []
+
   def test_patching_a_lazy_path_patches_the_package(self):
     """Programs patch e.g. `canned.rnn._make_rnn_layer` by its 2.15 path."""
     from unittest import mock  # pylint: disable=g-import-not-at-top
