@@ -145,7 +145,8 @@ def test_a_check_before_writes_fails_the_step_before_any_variable_changes():
   total = tf.Variable(0.0)
 
   def build(x):
-    batch_checks.before_writes(tf.debugging.check_numerics(x, 'x is bad').op)
+    batch_checks.before_writes(
+        lambda: tf.debugging.check_numerics(x, 'x is bad').op)
     prediction = tf.reduce_sum(x)
     return prediction, total.assign_add(prediction)
 
@@ -157,3 +158,14 @@ def test_a_check_before_writes_fails_the_step_before_any_variable_changes():
   assert float(total) == 0.0
   _run(wrapped, wrapped.outputs[1:], tf.constant([1.0, 2.0]))
   assert float(total) == 3.0
+
+
+def test_outside_an_estimators_capture_checks_are_neither_built_nor_kept():
+  # An exported EVAL graph kept the registration as a collection of its own
+  # (2.15's exports have none) and an op nothing ran.
+  with tf.Graph().as_default() as graph:
+    x = tf.compat.v1.placeholder(tf.float32, [None])
+    batch_checks.before_writes(
+        lambda: tf.debugging.check_numerics(x, 'x is bad').op)
+  assert not graph.get_all_collection_keys()
+  assert 'CheckNumerics' not in {op.type for op in graph.get_operations()}

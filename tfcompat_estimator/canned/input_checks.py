@@ -16,6 +16,7 @@ wait for them.
 """
 
 import collections
+import functools
 import math
 
 import tensorflow as tf
@@ -113,7 +114,7 @@ def finite_dense_inputs(features, feature_columns, mode):
       by_dtype[value.dtype].append((key, tf.reshape(
           value, [-1, math.prod(column.shape)])))
   for named in by_dtype.values():
-    batch_checks.before_writes(_all_finite(named, mode))
+    batch_checks.before_writes(functools.partial(_all_finite, named, mode))
 
 
 def _all_finite(named, mode):

@@ -110,14 +110,17 @@ def same_batch_size(features, labels, keys):
   tf.compat.v1.add_to_collection(_MEET_GATES, (assertion, [v for _, v in named]))
 
 
-def before_writes(check):
-  """Registers `check` (an op) to run before the step writes anything.
+def before_writes(make_check):
+  """Registers the op `make_check()` builds to run before the step writes.
 
   For checks that only those writes could fail before (e.g. a finite check
   on an input: NaN flows through the model without an error, and only a
-  histogram summary of it would raise).
+  histogram summary of it would raise). Built in an Estimator's capture
+  only: elsewhere (an exported graph) nothing places it, and its collection
+  would be saved with the graph.
   """
-  tf.compat.v1.add_to_collection(_WRITE_GATES, check)
+  if _checked():
+    tf.compat.v1.add_to_collection(_WRITE_GATES, make_check())
 
 
 def place(graph, find_writers):
