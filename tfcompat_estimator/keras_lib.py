@@ -362,6 +362,7 @@ class _KerasModelFn:
           if metric is not None:
             update = metric.update_state(y_true, y_pred,
                                          sample_weight=metric_weight)
+            model_fn_lib.add_metric_variables(metric.variables)
             pairs[metric.name] = (metric.result(), update)
     return _renamed_metrics(pairs, self._metric_names_map)
 

@@ -240,13 +240,23 @@ def _keras_metric_pair(key, metric, graph):
                      'in the model_fn, so it has an update op.')
   for update in metric.updates:
     _check_graph(update, f'eval_metric_ops[{key!r}] update', graph)
+  add_metric_variables(metric.variables)
+  return (metric.result(), tf.group(*metric.updates))
+
+
+def add_metric_variables(variables):
+  """Lists a metric's variables in LOCAL_VARIABLES and METRIC_VARIABLES.
+
+  Where 2.15 listed a Keras metric's: code that resets metrics finds them,
+  and so does the main op of an exported EVAL graph, which initializes the
+  local variables (TF Model Analysis runs a loaded graph's metric updates).
+  """
   for collection in (tf.compat.v1.GraphKeys.LOCAL_VARIABLES,
                      tf.compat.v1.GraphKeys.METRIC_VARIABLES):
     known = {id(v) for v in tf.compat.v1.get_collection(collection)}
-    for variable in metric.variables:
+    for variable in variables:
       if id(variable) not in known:
         tf.compat.v1.add_to_collection(collection, variable)
-  return (metric.result(), tf.group(*metric.updates))
 
 
 def _validate_export_outputs(export_outputs, predictions):

@@ -136,6 +136,29 @@ def test_export_before_training_uses_the_keras_weights(tmp_path):
   np.testing.assert_allclose(served['probs'].numpy(), expected, rtol=1e-5)
 
 
+def test_an_exported_eval_graph_lists_its_keras_metric_variables(tmp_path):
+  # As 2.15 did; the loader's main op then initializes them. TF Model
+  # Analysis runs the metric updates of a loaded EVAL graph, which failed:
+  # "Resource localhost/total/... does not exist".
+  est = to_estimator(functional_model(batch_norm=False), tmp_path / 'm')
+  receiver_fn = tf.estimator.experimental.build_raw_supervised_input_receiver_fn(
+      {'x': tf.constant(X[:1])}, tf.constant(Y[:1]))
+  path = est.experimental_export_all_saved_models(
+      str(tmp_path / 'export'), {tf.estimator.ModeKeys.EVAL: receiver_fn})
+  with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+    meta_graph = tf.compat.v1.saved_model.load(sess, ['eval'], os.fsdecode(path))
+    v1_keys = tf.compat.v1.GraphKeys
+    names = lambda key: sorted(v.op.name for v in tf.compat.v1.get_collection(key))
+    assert names(v1_keys.LOCAL_VARIABLES) == ['count', 'total']
+    assert names(v1_keys.METRIC_VARIABLES) == ['count', 'total']
+    signature = meta_graph.signature_def['eval']
+    feeds = {signature.inputs[k].name: v
+             for k, v in (('x', X[:4]), ('label', Y[:4]))}
+    sess.run(signature.outputs['metrics/accuracy/update_op'].name, feeds)
+    accuracy = sess.run(signature.outputs['metrics/accuracy/value'].name)
+  assert 0.0 <= accuracy <= 1.0
+
+
 def test_multiple_inputs_outputs_sample_weights_and_metric_names(tmp_path):
   a = tf_keras.Input(shape=(4,), name='a')
   b = tf_keras.Input(shape=(4,), name='b')
