@@ -68,7 +68,7 @@ def strategy_for(mode, config):
           'tasks; this RunConfig has none.')
     return parameter_servers.strategy_for_cluster(
         config, *run_config_lib.strategy_cluster_task())
-  if tf_internals.in_multi_worker_mode(strategy):
+  if is_multi_worker(strategy):
     tf_internals.start_collective_server(strategy)
   tf_internals.add_collective_ordering_tokens(strategy)
   return strategy
