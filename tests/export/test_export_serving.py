@@ -584,6 +584,34 @@ def test_missing_checkpoint_raises(tmp_path):
   assert not base.exists()
 
 
+def test_changed_model_is_refused_before_exporting_wrong_variables(golden_est, tmp_path):
+  # A v1 Saver assigns a resource variable whatever shape the checkpoint
+  # holds; 2.15 exported such a model, which then served wrong answers.
+  est = tf.estimator.Estimator(
+      custom_dnn.model_fn, model_dir=golden_est.model_dir,
+      config=tf.estimator.RunConfig(**custom_dnn.RUN_CONFIG_KWARGS),
+      params=dict(custom_dnn.PARAMS, emb_dim=custom_dnn.PARAMS['emb_dim'] + 1))
+  base = tmp_path / 'base'
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match=r"^Restoring from checkpoint failed.*mismatch.*'custom_dnn/"):
+    est.export_saved_model(str(base), custom_dnn.serving_input_receiver_fn)
+  assert not base.exists() or os.listdir(base) == []
+
+
+def test_variable_made_only_for_serving_is_2_15s_value_error(golden_est, tmp_path):
+  def model_fn(features, labels, mode, params):
+    if mode == tf.estimator.ModeKeys.PREDICT:
+      tf.compat.v1.get_variable('only_in_predict', [1])
+    return custom_dnn.model_fn(features, labels, mode, params)
+
+  est = _make_estimator(golden_est.model_dir, model_fn=model_fn)
+  # 2.15's message opening, which its own test matches; the lacking
+  # variables are named instead of its full traceback.
+  with pytest.raises(ValueError, match=r"^Could not load all requested variables"
+                     r"[\w\W]*mode `infer`.*lacks \['only_in_predict'\]\.$"):
+    est.export_saved_model(str(tmp_path / 'base'), custom_dnn.serving_input_receiver_fn)
+
+
 def test_none_receiver_fn_raises(golden_est, tmp_path):
   base = tmp_path / 'base'
   with pytest.raises(ValueError):

@@ -1,6 +1,7 @@
 """Checkpoint files: atomic saves, retention, 2.15 readability (faults: test_faults.py)."""
 
 import os
+import pickle
 import subprocess
 
 import numpy as np
@@ -45,6 +46,24 @@ def test_restore_names_missing_and_mismatched_variables(tmp_path):
     checkpoints.restore({'b': tf.Variable(1.0)}, path)
   with pytest.raises(checkpoints.CheckpointError, match="'a'.*float32\\[3\\]"):
     checkpoints.restore({'a': tf.Variable([1.0, 2.0, 3.0])}, path)
+
+
+def test_missing_and_mismatched_variables_raise_the_op_errors_of_2_15(tmp_path):
+  # 2.15's Saver raised these classes with this opening; programs catch them.
+  path = checkpoints.CheckpointStore(str(tmp_path)).save(_variables(), 1)
+  with pytest.raises(tf.errors.NotFoundError,
+                     match='^Restoring from checkpoint failed.*missing from '
+                     "the checkpoint: .*lacks variables the model needs: \\['b'\\]"):
+    checkpoints.restore({'b': tf.Variable(1.0)}, path)
+  with pytest.raises(tf.errors.InvalidArgumentError) as raised:
+    checkpoints.restore({'a': tf.Variable([1.0, 2.0, 3.0])}, path)
+  error = raised.value
+  assert error.error_code == tf.errors.INVALID_ARGUMENT
+  assert error.message == str(error)
+  assert 'a mismatch between the current graph and the graph' in error.message
+  assert isinstance(error, (checkpoints.CheckpointError, ValueError))
+  copy = pickle.loads(pickle.dumps(error))
+  assert (type(copy), copy.message) == (type(error), error.message)
 
 
 def test_corrupt_checkpoint_error_names_file(tmp_path):

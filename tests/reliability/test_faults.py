@@ -282,6 +282,22 @@ def test_damaged_checkpoint_is_a_clear_error_naming_the_file(model_dir, how, ope
   assert _checkpoint_files(model_dir) == before
 
 
+@pytest.mark.parametrize('operation', ['train', 'evaluate'])
+def test_a_changed_model_fn_gets_the_op_error_2_15_raised(model_dir, operation):
+  # Retraining scripts catch 2.15's InvalidArgumentError ("Restoring from
+  # checkpoint failed ...") to start afresh when the model changed.
+  before = _checkpoint_files(model_dir)
+  params = dict(custom_dnn.PARAMS, hidden=custom_dnn.PARAMS['hidden'] + 1)
+  est = tf.estimator.Estimator(
+      custom_dnn.model_fn, model_dir=model_dir, params=params,
+      config=tf.estimator.RunConfig(**custom_dnn.RUN_CONFIG_KWARGS))
+  with pytest.raises(tf.errors.InvalidArgumentError,
+                     match='^Restoring from checkpoint failed.*a mismatch between') as raised:
+    _run(est, operation)
+  assert 'model.ckpt-40' in str(raised.value)
+  assert _checkpoint_files(model_dir) == before
+
+
 def _checkpoint_files(model_dir):
   return {name: os.path.getmtime(os.path.join(model_dir, name))
           for name in os.listdir(model_dir)

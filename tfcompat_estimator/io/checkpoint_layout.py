@@ -22,9 +22,8 @@ from typing import NamedTuple, Optional
 from absl import logging
 import tensorflow as tf
 
+from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.platform import tf_internals
-
-_OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
 
 
 class Layout(NamedTuple):
@@ -133,7 +132,7 @@ def _checkpoint_layout(checkpoint, global_variables):
     saveables = tf_internals.frozen_saveable_objects(checkpoint)
   for saveable in saveables:
     spec = saveable.specs[0]
-    if spec.name == _OBJECT_GRAPH_KEY:
+    if spec.name == checkpoints.OBJECT_GRAPH_KEY:
       constants[spec.name] = spec.tensor
     elif id(saveable.op) in known and len(saveable.specs) == 1:
       variables[spec.name] = saveable.op

@@ -29,7 +29,7 @@ CHECKPOINT_BASENAME = 'model.ckpt'
 STATE_FILE = 'checkpoint'
 _DATA_SUFFIX = '.data-00000-of-00001'
 _TEMP_MARK = '.tmp-'
-_OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'
+OBJECT_GRAPH_KEY = '_CHECKPOINTABLE_OBJECT_GRAPH'  # a TF2 checkpoint's own entry
 
 
 class CheckpointError(ValueError):
@@ -38,6 +38,36 @@ class CheckpointError(ValueError):
 
 class CheckpointVanishedError(CheckpointError):
   """A checkpoint's files were removed (e.g. by retention) while being read."""
+
+
+class _RestoreOpError(CheckpointError):
+  """A CheckpointError that is also the `tf.errors.OpError` 2.15 raised.
+
+  2.15's Saver re-raised a failed restore as the restore op's own error class
+  (`NotFoundError`, `InvalidArgumentError`) with a message starting
+  "Restoring from checkpoint failed", and programs catch those classes (a
+  retraining script that starts afresh when the model changed). Subclasses
+  mix in that class; the message names the variable and the file as well.
+  """
+
+  def __init__(self, message):
+    # ValueError's __init__ comes first in the MRO and would leave the
+    # OpError's fields unset.
+    tf.errors.OpError.__init__(self, None, None, message, self._ERROR_CODE)
+    self.args = (message,)
+
+  def __reduce__(self):
+    return type(self), (self.message,)
+
+
+class CheckpointMismatchError(_RestoreOpError, tf.errors.InvalidArgumentError):
+  """A checkpoint's variable has another shape or dtype than the model's."""
+  _ERROR_CODE = tf.errors.INVALID_ARGUMENT
+
+
+class CheckpointMissingError(_RestoreOpError, tf.errors.NotFoundError):
+  """A checkpoint lacks variables (or tables) the model needs."""
+  _ERROR_CODE = tf.errors.NOT_FOUND
 
 
 def _state(model_dir):
@@ -151,7 +181,7 @@ def object_keys(path, shapes):
   name-based Saver read them. Other checkpoints key them by name.
   `shapes`: the checkpoint's key -> shape map.
   """
-  if _OBJECT_GRAPH_KEY not in shapes:
+  if OBJECT_GRAPH_KEY not in shapes:
     return {}
   return tf_internals.object_graph_key_mapping(path)
 
@@ -167,23 +197,8 @@ def restore(variables, path, loaded=()):
 
 
 def _restore(variables, path, loaded):
-  reader = _reader(path)
-  shapes = reader.get_variable_to_shape_map()
-  dtypes = reader.get_variable_to_dtype_map()
-  renamed = object_keys(path, shapes)
+  saved = _check_fits(path, variables, missing_ok=False)
   keys = list(variables)
-  saved = [(renamed.get(name, name), spec, shape)
-           for name, spec, shape in (saved_as(k, variables[k]) for k in keys)]
-  _check_holds(path, shapes, [name for name, _, _ in saved], 'variables')
-  for key, (name, _, full_shape) in zip(keys, saved):
-    variable = variables[key]
-    if (not tf.TensorShape(full_shape).is_compatible_with(shapes[name]) or
-        variable.dtype.base_dtype != dtypes[name]):
-      raise CheckpointError(
-          f'Variable {name!r} is {variable.dtype.name}'
-          f'{list(full_shape) if full_shape is not None else "[?]"} '
-          f'in the model but {dtypes[name].name}{shapes[name]} in checkpoint '
-          f'{path!r}.')
   unread = [(key, spec) for key, spec in zip(keys, saved) if key not in loaded]
   if not unread:
     return
@@ -196,6 +211,44 @@ def _restore(variables, path, loaded):
     raise read_failed(path, e, 'read') from e
   for (key, _), value in zip(unread, values):
     large_variables.assign(variables[key], value)
+
+
+def check_fits(path, variables):
+  """Raises CheckpointMismatchError if a variable has another shape or dtype.
+
+  `variables`: key -> variable, as `restore` takes them; those the
+  checkpoint at `path` lacks are left to the caller. A TF1 `Saver` assigns
+  a resource variable whatever shape the checkpoint holds, so a graph
+  restored by one (an export) is checked first: 2.15 exported such a model
+  and it served wrong answers or failed only when called.
+  """
+  _check_fits(path, variables, missing_ok=True)
+
+
+def _check_fits(path, variables, missing_ok):
+  """(checkpoint key, slice spec, full shape) of each variable, checked."""
+  reader = _reader(path)
+  shapes = reader.get_variable_to_shape_map()
+  dtypes = reader.get_variable_to_dtype_map()
+  renamed = object_keys(path, shapes)
+  saved = [(renamed.get(name, name), spec, shape)
+           for name, spec, shape in (saved_as(k, v) for k, v in variables.items())]
+  if not missing_ok:
+    _check_holds(path, shapes, [name for name, _, _ in saved], 'variables')
+  for variable, (name, _, full_shape) in zip(variables.values(), saved):
+    if name not in shapes:
+      continue
+    if (not tf.TensorShape(full_shape).is_compatible_with(shapes[name]) or
+        variable.dtype.base_dtype != dtypes[name]):
+      raise CheckpointMismatchError(
+          'Restoring from checkpoint failed. This is most likely due to a '
+          'mismatch between the current graph and the graph from the '
+          f'checkpoint: variable {name!r} is {variable.dtype.name}'
+          f'{list(full_shape) if full_shape is not None else "[?]"} '
+          f'in the model but {dtypes[name].name}{shapes[name]} in checkpoint '
+          f'{path!r}. Did the model_fn change since it was written? Train '
+          'in a new model_dir (warm-starting from this one if needed).')
+  return saved
 
 
 def read_whole(path, names, dtypes):
@@ -218,8 +271,10 @@ def read_whole(path, names, dtypes):
 def _check_holds(path, shapes, names, what):
   missing = [name for name in names if name not in shapes]
   if missing:
-    raise CheckpointError(
-        f'Checkpoint {path!r} lacks {what} the model needs: {missing[:10]}'
+    raise CheckpointMissingError(
+        'Restoring from checkpoint failed. This is most likely due to a '
+        'Variable name or other graph key that is missing from the '
+        f'checkpoint: {path!r} lacks {what} the model needs: {missing[:10]}'
         f'{" ..." if len(missing) > 10 else ""}. Was it written by another model?')
 
 

@@ -8,6 +8,7 @@ The short-lived v1 session below only restores the checkpoint for writing.
 """
 
 import os
+import re
 import shutil
 import time
 import uuid
@@ -25,6 +26,8 @@ ModeKeys = model_fn_lib.ModeKeys
 _v1 = tf.compat.v1
 _TRAIN_OP_KEY = 'saved_model_train_op'
 _MODE_ORDER = (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT)
+# How a TF1 Saver's restore names a key the checkpoint lacks.
+_MISSING_KEY = re.compile(r'Key (\S+) not found in checkpoint')
 
 
 def _check_assets_extra(assets_extra):
@@ -143,15 +146,18 @@ def _add_meta_graph(config, builder, export_dir, mode, tags, call_model_fn,
       _v1.add_to_collection(_TRAIN_OP_KEY, spec.train_op)
     main_op = spec.scaffold.local_init_op or tf.group(
         _v1.local_variables_initializer(), _v1.tables_initializer())
-    saver = (checkpoint_layout.v1_saver(spec.scaffold.saver) or
-             _v1.train.Saver(sharded=True))
+    saver = checkpoint_layout.v1_saver(spec.scaffold.saver)
+    if saver is None:
+      checkpoints.check_fits(checkpoint_path, {
+          v.op.name: v for v in _v1.global_variables()})
+      saver = _v1.train.Saver(sharded=True)
     assets = _v1.get_collection(_v1.GraphKeys.ASSET_FILEPATHS)
     with _v1.Session(graph=graph, config=_restore_config(
         config.session_config)) as session:
       try:
         saver.restore(session, checkpoint_path)
       except (tf.errors.OpError, ValueError) as e:
-        raise checkpoints.read_failed(checkpoint_path, e, 'export from') from e
+        raise _restore_failed(checkpoint_path, mode, e) from e
       kwargs = dict(signature_def_map=signature_def_map, assets_collection=assets,
                     main_op=main_op, saver=saver,
                     strip_default_attrs=strip_default_attrs)
@@ -160,6 +166,26 @@ def _add_meta_graph(config, builder, export_dir, mode, tags, call_model_fn,
           builder.add_meta_graph_and_variables(session, tags, **kwargs)
       else:
         builder.add_meta_graph(tags, **kwargs)
+
+
+def _restore_failed(checkpoint_path, mode, error):
+  """The error for `mode`'s graph failing to restore from `checkpoint_path`.
+
+  A readable checkpoint without some of the graph's variables is the
+  ValueError 2.15 raised (a model_fn making variables only in this mode), as
+  the NotFoundError it also is; anything else is a damaged or vanished one.
+  """
+  if (isinstance(error, tf.errors.NotFoundError) and
+      checkpoints.exists(checkpoint_path)):
+    missing = sorted(set(_MISSING_KEY.findall(error.message)) -
+                     {checkpoints.OBJECT_GRAPH_KEY})
+    return checkpoints.CheckpointMissingError(
+        'Could not load all requested variables from checkpoint. Please make '
+        'sure your model_fn does not expect variables that were not saved in '
+        f'the checkpoint.\n\nEncountered error with mode `{mode}` while '
+        f'restoring checkpoint from: `{checkpoint_path}`: it lacks '
+        f'{missing or file_errors.describe(error)}.')
+  return checkpoints.read_failed(checkpoint_path, error, 'export from')
 
 
 def _restore_config(session_config):
