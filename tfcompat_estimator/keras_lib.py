@@ -76,8 +76,9 @@ def model_to_estimator(keras_model=None, keras_model_path=None,
     model_dir: the Estimator's model directory.
     config: a `RunConfig`.
     checkpoint_format: 'checkpoint' (the default; functional and Sequential
-      models only) or 'saver'. Both write checkpoints keyed by variable names,
-      as 2.15's 'saver' format did.
+      models only): checkpoints keyed by the model's object graph
+      (`layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE`), or 'saver':
+      keyed by variable names (`dense/kernel`), both as 2.15 wrote them.
     use_v2_estimator: whether to return a `tf.estimator.Estimator` (True) or
       the v1 class.
     metric_names_map: Keras metric name -> Estimator metric name, covering
@@ -117,7 +118,8 @@ def model_to_estimator(keras_model=None, keras_model_path=None,
   _use_legacy_optimizer(keras_model)
   _share_session_config(keras_model, config)
   model_fn = _KerasModelFn(keras_model, custom_objects, metric_names_map,
-                           export_outputs)
+                           export_outputs,
+                           object_checkpoint=checkpoint_format != 'saver')
   warm_start_from = None
   if _is_graph_network(keras_model) and config.is_chief:
     warm_start_from = _save_first_checkpoint(keras_model, config.model_dir)
@@ -134,11 +136,7 @@ def model_to_estimator(keras_model=None, keras_model_path=None,
 
 
 def _check_checkpoint_format(checkpoint_format, keras_model):
-  """2.15's checks of `checkpoint_format`.
-
-  Both formats write checkpoints keyed by variable names here (2.15's
-  'saver' format); 2.15's 'checkpoint' format keyed them by object path.
-  """
+  """2.15's checks of `checkpoint_format`."""
   if checkpoint_format in (None, 'checkpoint'):
     if not _is_graph_network(keras_model):
       raise ValueError('Object-based checkpoints are currently not supported '
@@ -263,8 +261,9 @@ class _KerasModelFn:
   """
 
   def __init__(self, keras_model, custom_objects, metric_names_map,
-               export_outputs):
+               export_outputs, object_checkpoint):
     self._model = keras_model
+    self._object_checkpoint = object_checkpoint
     self._compiled = _CompileArgs(keras_model)
     self._custom_objects = custom_objects
     self._metric_names_map = metric_names_map
@@ -298,10 +297,26 @@ class _KerasModelFn:
         metrics = self._metrics(targets, outputs, weights, output_names)
       if mode == ModeKeys.TRAIN:
         train_op = self._train_op(clone, loss, state_updates)
+      scaffold = (self._object_keyed_scaffold(clone)
+                  if self._object_checkpoint else None)
     return model_fn_lib.EstimatorSpec(
         mode=mode, predictions=predictions, loss=loss, train_op=train_op,
-        eval_metric_ops=metrics,
+        eval_metric_ops=metrics, scaffold=scaffold,
         export_outputs=self._signatures(predictions, output_names))
+
+  def _object_keyed_scaffold(self, clone):
+    """A Scaffold saving the clone by object path, as 2.15's default format.
+
+    2.15 tracked the global step on the model as 'estimator_global_step'
+    and saved through a v1 Saver of the model's object graph (its layers,
+    its optimizer as `clone.optimizer` with the slots, the serialized graph),
+    so that Keras' `load_weights` reads the checkpoints; 2.15 itself resumes
+    only from checkpoints with those keys.
+    """
+    tf_internals.track(clone, tf.compat.v1.train.get_or_create_global_step(),
+                       'estimator_global_step')
+    return tf.compat.v1.train.Scaffold(saver=tf.compat.v1.train.Saver(
+        var_list=tf_internals.object_saveables(clone), sharded=True))
 
   def _clone(self):
     with tf_keras.utils.custom_object_scope(self._custom_objects or {}):
@@ -375,14 +390,21 @@ class _KerasModelFn:
       if isinstance(optimizer, (list, tuple)):
         update = self._wide_deep_update(clone, loss, optimizer, global_step)
       elif self._optimizer_config is None:
-        # A TF optimizer, as Keras wraps it (TFOptimizer) or bare.
-        optimizer = getattr(optimizer, 'optimizer', optimizer)
-        update = optimizer.minimize(loss, global_step=global_step,
-                                    var_list=clone.trainable_weights)
+        # A TF optimizer, as Keras wraps it (TFOptimizer) or bare; 2.15's
+        # clone wrapped it anew, counting the global step.
+        if hasattr(optimizer, 'optimizer'):
+          optimizer = type(optimizer)(optimizer.optimizer, global_step)
+        update = getattr(optimizer, 'optimizer', optimizer).minimize(
+            loss, global_step=global_step, var_list=clone.trainable_weights)
       else:
         optimizer = type(optimizer).from_config(self._optimizer_config)
         optimizer.iterations = global_step
         update = optimizer.get_updates(loss, clone.trainable_weights)[0]
+    if self._object_checkpoint:
+      # As compile() set it on 2.15's clone: it and its slots join the
+      # object graph (a subclassed model, with a list of optimizers, has no
+      # object-keyed checkpoints).
+      clone.optimizer = optimizer
     return tf.group(update, *state_updates)
 
   def _wide_deep_update(self, clone, loss, optimizers, global_step):

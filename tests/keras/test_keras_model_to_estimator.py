@@ -80,6 +80,46 @@ def test_starts_from_the_keras_weights_and_names_variables_as_2_15(tmp_path):
   assert os.path.exists(str(tmp_path / 'keras' / 'keras_model.ckpt.index'))
 
 
+def test_default_format_keys_checkpoints_by_object_path_as_2_15(tmp_path):
+  model = functional_model()
+  est = to_estimator(model, tmp_path)
+  est.train(input_fn, steps=4)
+  # 2.15, measured (the default checkpoint_format='checkpoint'); 2.15
+  # resumes only from checkpoints with these keys.
+  slot = '.OPTIMIZER_SLOT/optimizer/rms/.ATTRIBUTES/VARIABLE_VALUE'
+  value = '.ATTRIBUTES/VARIABLE_VALUE'
+  assert sorted(est.get_variable_names()) == sorted(
+      ['_CHECKPOINTABLE_OBJECT_GRAPH', f'estimator_global_step/{value}'] +
+      [f'layer_with_weights-{i}/{w}/{suffix}'
+       for i, weights in ((0, ('bias', 'kernel')), (1, ('beta', 'gamma')),
+                          (2, ('bias', 'kernel')))
+       for w in weights for suffix in (value, slot)] +
+      [f'layer_with_weights-1/{w}/{value}' for w in ('moving_mean', 'moving_variance')] +
+      [f'optimizer/{h}/{value}' for h in ('decay', 'learning_rate', 'momentum', 'rho')])
+  assert est.get_variable_value(f'estimator_global_step/{value}') == 4
+  # Keras itself reads them, as 2.15 meant: the model of the checkpoint
+  # predicts as the Estimator does.
+  restored = tf_keras.models.clone_model(model)  # not compiled: weights only
+  restored.load_weights(est.latest_checkpoint()).expect_partial()
+  np.testing.assert_allclose(restored.predict(X[:4], verbose=0),
+                             [p['probs'] for p in est.predict(input_fn)][:4],
+                             rtol=1e-5)
+
+
+def test_name_keyed_checkpoints_of_the_same_model_still_restore(tmp_path):
+  # The 'saver' format's model_dir (and this package's before it keyed the
+  # default format by object path) evaluates and trains on as before.
+  saver_est = to_estimator(functional_model(), tmp_path, checkpoint_format='saver')
+  saver_est.train(input_fn, steps=4)
+  expected = saver_est.evaluate(input_fn)
+  est = to_estimator(functional_model(), tmp_path)
+  metrics = est.evaluate(input_fn)
+  np.testing.assert_allclose(metrics['loss'], expected['loss'], rtol=1e-6)
+  assert metrics['global_step'] == 4
+  est.train(input_fn, steps=2)
+  assert est.get_variable_value('estimator_global_step/.ATTRIBUTES/VARIABLE_VALUE') == 6
+
+
 def test_logs_2_15s_lines_and_no_checkpoint_state_noise(tmp_path, caplog):
   """2.15 logged 'Using the Keras model provided.' and wrote the keras/
   checkpoint state silently (no deprecation warning, no 'Manually adding')."""
@@ -306,3 +346,29 @@ def test_reads_a_2_15_keras_model_dir_with_object_keyed_checkpoints(
   assert theirs['global_step'] == ours['global_step'] == 4
   np.testing.assert_allclose(ours['loss'], theirs['loss'], rtol=1e-6)
   assert ours['accuracy'] == theirs['accuracy']
+
+
+@pytest.mark.slow
+def test_2_15_reads_and_trains_on_a_model_dir_written_here(tmp_path, venv215_python):
+  """The way back: 2.15 resumes from this package's default-format model_dir."""
+  from tests.helpers import reference_runner  # pylint: disable=g-import-not-at-top
+  env = reference_runner.scenario_env()
+  env215 = {k: v for k, v in env.items() if k != 'TF_USE_LEGACY_KERAS'}
+  model_dir = tmp_path / 'model'
+
+  def scenario(mode):
+    return _SCENARIO.replace('MODEL_DIR', repr(str(model_dir))).replace(
+        'MODE', repr(mode))
+
+  ours = reference_runner.run_script(
+      sys.executable, reference_runner.OURS_PRELUDE + scenario('train'),
+      tmp_path, 'ours', env)
+  theirs = reference_runner.run_script(
+      venv215_python, scenario('evaluate'), tmp_path, 'tf215', env215)
+  assert theirs['global_step'] == ours['global_step'] == 4
+  np.testing.assert_allclose(theirs['loss'], ours['loss'], rtol=1e-6)
+  assert theirs['accuracy'] == ours['accuracy']
+  # 2.15 trains on from it (its first step restores every variable).
+  trained = reference_runner.run_script(
+      venv215_python, scenario('train'), tmp_path, 'tf215_more', env215)
+  assert trained['global_step'] == 8

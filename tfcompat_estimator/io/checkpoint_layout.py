@@ -75,6 +75,10 @@ def layout(saver, global_variables, saveables=None):
   if isinstance(saver, tf.train.Checkpoint):
     return _checkpoint_layout(saver, global_variables)
   if isinstance(saver, tf.compat.v1.train.Saver):
+    if is_object_keyed(saver):
+      return _saveables_layout(tf_internals.saver_var_list(saver),
+                               global_variables)._replace(
+                                   retention=tf_internals.saver_retention(saver))
     variables = _saver_variables(saver, global_variables)
     return Layout(variables, {}, tf_internals.saver_retention(saver),
                   saveables=saveables if variables is global_variables else None)
@@ -83,6 +87,15 @@ def layout(saver, global_variables, saveables=None):
       'tf.train.Checkpoint: it restores, but checkpoints are written under '
       'the variables\' names.', saver)
   return Layout(global_variables, {}, restorer=saver)
+
+
+def is_object_keyed(saver):
+  """Whether v1 `saver` saves an object graph (2.15's Keras estimators')."""
+  if not isinstance(saver, tf.compat.v1.train.Saver):
+    return False
+  var_list = tf_internals.saver_var_list(saver)
+  return (isinstance(var_list, (list, tuple)) and bool(var_list) and
+          tf_internals.is_saveable_object(var_list[0]))
 
 
 def _keys_by_variable(global_variables):
@@ -126,14 +139,22 @@ def _saver_variables(saver, global_variables):
 
 def _checkpoint_layout(checkpoint, global_variables):
   """The object-based keys of a `tf.train.Checkpoint`, as Scaffold made them."""
-  known = _keys_by_variable(global_variables)
-  variables, constants = collections.OrderedDict(), {}
   with tf.init_scope():
     saveables = tf_internals.frozen_saveable_objects(checkpoint)
+  return _saveables_layout(saveables, global_variables)
+
+
+def _saveables_layout(saveables, global_variables):
+  """The keys of an object graph's saveables, its serialized graph included."""
+  known = _keys_by_variable(global_variables)
+  variables, constants = collections.OrderedDict(), {}
   for saveable in saveables:
     spec = saveable.specs[0]
     if spec.name == checkpoints.OBJECT_GRAPH_KEY:
-      constants[spec.name] = spec.tensor
+      # A constant; one made in the model graph (by a Saver there) is
+      # written from outside it.
+      with tf.init_scope():
+        constants[spec.name] = tf.constant(tf.get_static_value(spec.tensor))
     elif id(saveable.op) in known and len(saveable.specs) == 1:
       variables[spec.name] = saveable.op
     else:

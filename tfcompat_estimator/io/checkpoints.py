@@ -233,6 +233,11 @@ def _check_fits(path, variables, missing_ok):
   renamed = object_keys(path, shapes)
   saved = [(renamed.get(name, name), spec, shape)
            for name, spec, shape in (saved_as(k, v) for k, v in variables.items())]
+  if OBJECT_GRAPH_KEY not in shapes:
+    # Object-path keys (a Keras estimator's) read from a name-keyed
+    # checkpoint, e.g. one this package wrote before it keyed them so.
+    saved = [(by_name(v) if name not in shapes and by_name(v) in shapes else name,
+              spec, shape) for (name, spec, shape), v in zip(saved, variables.values())]
   if not missing_ok:
     _check_holds(path, shapes, [name for name, _, _ in saved], 'variables')
   for variable, (name, _, full_shape) in zip(variables.values(), saved):
@@ -310,6 +315,16 @@ class InitialValues:
                                   shape_and_slices=[''], dtypes=[dtype])[0]
     except tf.errors.OpError as e:
       raise read_failed(self.path, e, 'read') from e
+
+
+def by_name(variable):
+  """The key a name-based Saver gave `variable`: its name."""
+  return variable.name.split(':')[0]
+
+
+def is_object_keyed(path):
+  """Whether checkpoint `path` keys variables by object path."""
+  return OBJECT_GRAPH_KEY in _reader(path).get_variable_to_shape_map()
 
 
 def saved_as(key, variable):

@@ -26,6 +26,7 @@ from tensorflow.python.checkpoint import checkpoint_management
 from tensorflow.python.client import session as _session
 from tensorflow.python.data.util import traverse as _dataset_traverse
 from tensorflow.python.checkpoint import graph_view
+from tensorflow.python.training.saving import saveable_object as _saveable_object
 from tensorflow.python.distribute import cross_device_utils
 from tensorflow.python.distribute import input_lib
 from tensorflow.python.distribute.coordinator import cluster_coordinator
@@ -490,6 +491,30 @@ def frozen_saveable_objects(checkpoint):
   API lists them. io/checkpoint_layout.py. Checked on TF 2.21.
   """
   return graph_view.ObjectGraphView(checkpoint).frozen_saveable_objects()
+
+
+def object_saveables(root):
+  """The saveables of `root`'s object graph, keyed by object path.
+
+  2.15's Keras estimators saved through a v1 Saver of these (with the
+  serialized object graph among them); keras_lib.py. Checked on TF 2.21.
+  """
+  return graph_view.ObjectGraphView(root).frozen_saveable_objects()
+
+
+def is_saveable_object(value):
+  """Whether `value` is a `SaveableObject` (what `object_saveables` lists)."""
+  return isinstance(value, _saveable_object.SaveableObject)
+
+
+def track(owner, trackable, name):
+  """Makes `trackable` the child `name` of `owner` in its object graph.
+
+  The public way, attribute assignment, cannot give names a Keras model
+  tracks its own way (2.15's 'estimator_global_step'); keras_lib.py.
+  Checked on TF 2.21.
+  """
+  owner._track_trackable(trackable, name, overwrite=True)
 
 
 def saver_var_list(saver):

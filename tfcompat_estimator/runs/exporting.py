@@ -146,16 +146,20 @@ def _add_meta_graph(config, builder, export_dir, mode, tags, call_model_fn,
       _v1.add_to_collection(_TRAIN_OP_KEY, spec.train_op)
     main_op = spec.scaffold.local_init_op or tf.group(
         _v1.local_variables_initializer(), _v1.tables_initializer())
-    saver = checkpoint_layout.v1_saver(spec.scaffold.saver)
+    saver = restorer = checkpoint_layout.v1_saver(spec.scaffold.saver)
     if saver is None:
       checkpoints.check_fits(checkpoint_path, {
           v.op.name: v for v in _v1.global_variables()})
-      saver = _v1.train.Saver(sharded=True)
+      saver = restorer = _v1.train.Saver(sharded=True)
+    elif (checkpoint_layout.is_object_keyed(saver) and
+          not checkpoints.is_object_keyed(checkpoint_path)):
+      # A Keras estimator's keras/keras_model.ckpt, written by names.
+      restorer = _v1.train.Saver(sharded=True)
     assets = _v1.get_collection(_v1.GraphKeys.ASSET_FILEPATHS)
     with _v1.Session(graph=graph, config=_restore_config(
         config.session_config)) as session:
       try:
-        saver.restore(session, checkpoint_path)
+        restorer.restore(session, checkpoint_path)
       except (tf.errors.OpError, ValueError) as e:
         raise _restore_failed(checkpoint_path, mode, e) from e
       kwargs = dict(signature_def_map=signature_def_map, assets_collection=assets,
