@@ -316,7 +316,7 @@ class _KerasModelFn:
     tf_internals.track(clone, tf.compat.v1.train.get_or_create_global_step(),
                        'estimator_global_step')
     return tf.compat.v1.train.Scaffold(saver=tf.compat.v1.train.Saver(
-        var_list=tf_internals.object_saveables(clone), sharded=True))
+        var_list=tf_internals.frozen_saveable_objects(clone), sharded=True))
 
   def _clone(self):
     with tf_keras.utils.custom_object_scope(self._custom_objects or {}):

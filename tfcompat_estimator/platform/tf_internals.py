@@ -484,26 +484,19 @@ update_checkpoint_state = (
 object_graph_key_mapping = saver_lib.object_graph_key_mapping
 
 
-def frozen_saveable_objects(checkpoint):
-  """The saveables a `tf.train.Checkpoint` writes, its object graph's included.
+def frozen_saveable_objects(root):
+  """The saveables `root`'s object graph writes, the serialized graph's too.
 
-  What `Scaffold.finalize` gave a v1 Saver for a Checkpoint saver; no public
-  API lists them. io/checkpoint_layout.py. Checked on TF 2.21.
-  """
-  return graph_view.ObjectGraphView(checkpoint).frozen_saveable_objects()
-
-
-def object_saveables(root):
-  """The saveables of `root`'s object graph, keyed by object path.
-
-  2.15's Keras estimators saved through a v1 Saver of these (with the
-  serialized object graph among them); keras_lib.py. Checked on TF 2.21.
+  Keyed by object path. What `Scaffold.finalize` gave a v1 Saver for a
+  `tf.train.Checkpoint` saver, and what 2.15's Keras estimators saved with
+  one for a model; no public API lists them. io/checkpoint_layout.py,
+  keras_lib.py. Checked on TF 2.21.
   """
   return graph_view.ObjectGraphView(root).frozen_saveable_objects()
 
 
 def is_saveable_object(value):
-  """Whether `value` is a `SaveableObject` (what `object_saveables` lists)."""
+  """Whether `value` is a `SaveableObject` (as `frozen_saveable_objects`)."""
   return isinstance(value, _saveable_object.SaveableObject)
 
 
