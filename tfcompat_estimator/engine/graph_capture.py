@@ -117,8 +117,11 @@ class CapturedModel:
         # `get_global_step()` says "step = 1" for the first step), while
         # its read (StopAtStepHook's) gave the value before (see `_pruned`).
         self.global_step_value = self.global_step_read
-        # A strategy's variables were resource variables even there.
-        if not (_v1.resource_variables_enabled() or strategy):
+        # A train_distribute strategy's variables were resource variables
+        # even there (a parameter-server cluster without one had
+        # between-graph reference variables).
+        if not (_v1.resource_variables_enabled() or
+                config.train_distribute is not None):
           self.global_step_value = tf.identity(self.global_step_read,
                                                name='global_step_value')
         # Hooks get the variable, as in 2.15 (AdaNet's assign to it);
