@@ -38,6 +38,7 @@ from tfcompat_estimator.engine import tf1_graph_semantics
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator import export as export_lib
 from tfcompat_estimator import model_fn as model_fn_lib
+from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.platform import tf_internals
 
 ModeKeys = model_fn_lib.ModeKeys
@@ -206,7 +207,7 @@ def _save_first_checkpoint(keras_model, model_dir):
     is warm started; 2.15's default took the trainable ones only, so a
     model's batch-norm statistics were lost.
   """
-  names = [_variable_name(w) for w in keras_model.weights]
+  names = [checkpoints.by_name(w) for w in keras_model.weights]
   keras_dir = os.path.join(model_dir, 'keras')
   path = tf.train.latest_checkpoint(keras_dir)
   if not path:
@@ -225,10 +226,6 @@ def _save_first_checkpoint(keras_model, model_dir):
     tf_internals.update_checkpoint_state(keras_dir, path, [path])
   return estimator_lib.WarmStartSettings(
       path, vars_to_warm_start=[re.escape(name) + '$' for name in names])
-
-
-def _variable_name(weight):
-  return weight.name.split(':')[0]
 
 
 @contextlib.contextmanager

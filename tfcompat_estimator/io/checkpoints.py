@@ -231,13 +231,18 @@ def _check_fits(path, variables, missing_ok):
   shapes = reader.get_variable_to_shape_map()
   dtypes = reader.get_variable_to_dtype_map()
   renamed = object_keys(path, shapes)
-  saved = [(renamed.get(name, name), spec, shape)
-           for name, spec, shape in (saved_as(k, v) for k, v in variables.items())]
-  if OBJECT_GRAPH_KEY not in shapes:
-    # Object-path keys (a Keras estimator's) read from a name-keyed
-    # checkpoint, e.g. one this package wrote before it keyed them so.
-    saved = [(by_name(v) if name not in shapes and by_name(v) in shapes else name,
-              spec, shape) for (name, spec, shape), v in zip(saved, variables.values())]
+
+  def key_in_checkpoint(key, variable):
+    name, spec, shape = saved_as(key, variable)
+    name = renamed.get(name, name)
+    if (name not in shapes and OBJECT_GRAPH_KEY not in shapes and
+        by_name(variable) in shapes):
+      # An object-path key (a Keras estimator's) read from a name-keyed
+      # checkpoint, e.g. one this package wrote before it keyed them so.
+      name = by_name(variable)
+    return name, spec, shape
+
+  saved = [key_in_checkpoint(k, v) for k, v in variables.items()]
   if not missing_ok:
     _check_holds(path, shapes, [name for name, _, _ in saved], 'variables')
   for variable, (name, _, full_shape) in zip(variables.values(), saved):
