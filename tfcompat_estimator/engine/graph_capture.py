@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from tfcompat_estimator.engine import batch_checks
 from tfcompat_estimator.engine import distribution
+from tfcompat_estimator.engine import feature_keys
 from tfcompat_estimator.engine import graph_prune
 from tfcompat_estimator.engine import graph_saveables
 from tfcompat_estimator.engine import loops
@@ -79,7 +80,8 @@ class CapturedModel:
       features, labels = batch_checks.non_empty(features, labels, mode)
       # Legacy model_fns add to their input dicts (TF-Ranking does); they
       # are the traced function's arguments here, which TF forbids mutating.
-      features = dict(features) if isinstance(features, dict) else features
+      features = (dict(feature_keys.decode(features))
+                  if isinstance(features, dict) else features)
       labels = dict(labels) if isinstance(labels, dict) else labels
       return model_fn_lib.call_model_fn(model_fn, features, labels, mode,
                                         params, config)

@@ -16,6 +16,7 @@ import tensorflow as tf
 
 from tfcompat_estimator.engine import distribution
 from tfcompat_estimator.engine import end_of_input
+from tfcompat_estimator.engine import feature_keys
 from tfcompat_estimator.engine import engine_scope
 from tfcompat_estimator.engine import feed_values
 from tfcompat_estimator.engine import input_graph as input_graph_lib
@@ -29,9 +30,9 @@ ModeKeys = model_fn_lib.ModeKeys
 
 
 def call_input_fn(input_fn, mode, params, config, input_context=None):
-  return input_fn(**model_fn_lib.supported_kwargs(
+  return feature_keys.encode_result(input_fn(**model_fn_lib.supported_kwargs(
       input_fn, mode=mode, params=params, config=config,
-      input_context=input_context))
+      input_context=input_context)))
 
 
 def _split(element, mode):
