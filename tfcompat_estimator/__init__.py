@@ -28,8 +28,10 @@ from tfcompat_estimator.warm_starting import VocabInfo
 from tfcompat_estimator.warm_starting import WarmStartSettings
 from tfcompat_estimator import compat
 from tfcompat_estimator.install import install
+from tfcompat_estimator.platform import tensorflow_alias as _tensorflow_alias
 from tfcompat_estimator import lazy_exports as _lazy
 
+_tensorflow_alias.guard()
 __getattr__ = _lazy.module_getattr(__name__, _lazy.V2)
 __dir__ = _lazy.module_dir(__name__, _lazy.EAGER_V2, _lazy.V2)
 
