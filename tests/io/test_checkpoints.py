@@ -40,6 +40,28 @@ def test_retention_keeps_newest(tmp_path):
   assert not tf.io.gfile.glob(str(tmp_path / 'model.ckpt-1.*'))
 
 
+def test_keeping_all_lists_only_the_latest_so_a_later_limit_spares_them(
+    tmp_path):
+  # keep_checkpoint_max=0 (ALBERT's run_squad sets it): 2.15's Saver kept
+  # every file but listed only the latest; a run with a limit then expired
+  # only what it listed itself. Measured on 2.15: after 0, 2, 4 kept and
+  # 6, 8 saved with a limit of 2, files 0, 2, 6, 8 remain.
+  store = checkpoints.CheckpointStore(str(tmp_path), max_to_keep=0)
+  for step in (0, 2, 4):
+    store.save(_variables(), step)
+  state = tf.train.get_checkpoint_state(str(tmp_path))
+  assert [os.path.basename(p) for p in state.all_model_checkpoint_paths] == [
+      'model.ckpt-4']
+  assert not state.all_model_checkpoint_timestamps
+  limited = checkpoints.CheckpointStore(str(tmp_path), max_to_keep=2)
+  for step in (6, 8):
+    limited.save(_variables(), step)
+  assert sorted(os.path.basename(p)[:-len('.index')] for p in
+                tf.io.gfile.glob(str(tmp_path / '*.index'))) == [
+                    'model.ckpt-0', 'model.ckpt-2', 'model.ckpt-6',
+                    'model.ckpt-8']
+
+
 def test_restore_names_missing_and_mismatched_variables(tmp_path):
   path = checkpoints.CheckpointStore(str(tmp_path)).save(_variables(), 1)
   with pytest.raises(checkpoints.CheckpointError, match="'b'"):
