@@ -218,3 +218,19 @@ def test_saving_dict_leaves_out_bytes_as_2_15(tmp_path, caplog):
   assert line == (
       'Saving dict for global step 1: global_step = 1, loss = '
       f'{results["loss"]!s}')
+
+
+def test_train_and_evaluate_announces_its_loop_in_2_15s_words(tmp_path, caplog):
+  # The line as 2.15's _TrainingExecutor logged it (taxifare's job logs,
+  # training-data-analyst, measured on 2.15 with save_checkpoints_secs=30).
+  estimator = tf.estimator.Estimator(
+      _model_fn, str(tmp_path),
+      config=tf.estimator.RunConfig(save_checkpoints_secs=30))
+  with caplog.at_level(logging.INFO, logger='tensorflow'):
+    tf.estimator.train_and_evaluate(
+        estimator, tf.estimator.TrainSpec(_input_fn, max_steps=2),
+        tf.estimator.EvalSpec(_input_fn, steps=1, throttle_secs=600))
+  _in_order(_messages(caplog), [re.escape(
+      'Start train and evaluate loop. The evaluate will happen after every '
+      'checkpoint. Checkpoint frequency is determined based on RunConfig '
+      'arguments: save_checkpoints_steps None or save_checkpoints_secs 30.')])

@@ -206,11 +206,11 @@ class TrainingExecutor:
     """
     specs.check_eval_spec(self._eval_spec)
     config = self._estimator.config
+    # 2.15's line, word for word (job logs are searched for it).
     tf.compat.v1.logging.info(
         'Start train and evaluate loop. The evaluate will happen after every '
-        'checkpoint (at most once per %s secs). Checkpoint frequency is '
-        'determined based on RunConfig arguments: save_checkpoints_steps %s '
-        'or save_checkpoints_secs %s.', self._eval_spec.throttle_secs,
+        'checkpoint. Checkpoint frequency is determined based on RunConfig '
+        'arguments: save_checkpoints_steps %s or save_checkpoints_secs %s.',
         config.save_checkpoints_steps, config.save_checkpoints_secs)
     listeners = self._listeners_evaluating(self._continuous_eval_listener)
     self._train(listeners)
