@@ -16,8 +16,8 @@ import tensorflow as tf
 
 from tfcompat_estimator.engine import distribution
 from tfcompat_estimator.engine import end_of_input
-from tfcompat_estimator.engine import feature_keys
 from tfcompat_estimator.engine import engine_scope
+from tfcompat_estimator.engine import feature_keys
 from tfcompat_estimator.engine import feed_values
 from tfcompat_estimator.engine import input_graph as input_graph_lib
 from tfcompat_estimator.engine import iterator_release
