@@ -15,7 +15,6 @@ from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
 from tfcompat_estimator import gc
-from tfcompat_estimator.io import safe_paths
 from tfcompat_estimator.io import summaries
 from tfcompat_estimator import model_fn as model_fn_lib
 
@@ -63,7 +62,6 @@ class _SavedModelExporter(Exporter):
     if not isinstance(name, str) or not name:
       raise ValueError(f'Exporter `name` must be a non-empty string; got '
                        f'{name!r}.')
-    safe_paths.check_inside(name, 'Exporter name', '<model_dir>/export')
     if not callable(serving_input_receiver_fn):
       raise ValueError(f'Exporter {name!r}: `serving_input_receiver_fn` must '
                        f'be a function returning a ServingInputReceiver; got '

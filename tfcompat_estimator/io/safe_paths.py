@@ -1,8 +1,10 @@
 """Relative paths given by users that must stay inside a directory of ours.
 
-An exporter's name becomes `<model_dir>/export/<name>`, an evaluation's name
-`<model_dir>/eval_<name>`, an `assets_extra` key a file under `assets.extra`;
-"..", absolute paths or an empty name would write elsewhere.
+An evaluation's name becomes `<model_dir>/eval_<name>`, an `assets_extra` key
+a file under `assets.extra`; "..", absolute paths or an empty name would
+write elsewhere. (An exporter's name is a path under `<model_dir>/export` as
+in 2.15, where an absolute one is where the exports go: kubeflow's mnist
+example passes its export directory so.)
 """
 
 import os

@@ -7,7 +7,6 @@ not minutes later inside a training or on another task of a cluster.
 import collections
 
 from tfcompat_estimator import estimator as estimator_lib
-from tfcompat_estimator.io import safe_paths
 from tfcompat_estimator import model_fn as model_fn_lib
 
 # How 2.15's specs began these errors; programs match on them.
@@ -40,7 +39,6 @@ def _check_exporters(exporters):
                        f'All exporter names: {names}')
     if not isinstance(name, str):
       raise ValueError(f'An Exporter must have a string name. Given: {type(name)}')
-    safe_paths.check_inside(name, 'Exporter name', '<model_dir>/export')
   if len(set(names)) != len(names):
     raise ValueError('`exporters` must have unique names. Such a name cannot be '
                      f'`None`. All exporter names: {names}')
