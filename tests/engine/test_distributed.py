@@ -145,6 +145,22 @@ def test_two_worker_job_of_a_strategy_made_after_disable_eager_execution(
       'model.ckpt-60')
 
 
+@pytest.mark.parametrize('task_type', ['chief', 'worker'])
+def test_one_task_cluster_of_a_strategy_made_after_disable_eager_execution(
+    tmp_path, task_type):
+  # kubeflow's keras_model_to_estimator example run as a lone chief: the
+  # strategy names its devices by job, and with no server started every
+  # step failed ("/job:chief/... unknown device"). 2.15 trained (measured
+  # with a lone chief and a lone worker).
+  port, = _free_ports(1)
+  cluster = {task_type: [f'localhost:{port}']}
+  result = _result(_start(['tf1_cluster', tmp_path / 'job', 60],
+                          _task(cluster, task_type),
+                          log=open(tmp_path / 'task.log', 'w')))
+  assert result['global_step'] == 60
+  assert result['accuracy'] > 0.9
+
+
 def test_killed_worker_fails_the_job_with_a_clear_error(tmp_path):
   model_dir = tmp_path / 'job'
   cluster = _cluster(with_evaluator=False)

@@ -68,8 +68,8 @@ def strategy_for(mode, config):
           'tasks; this RunConfig has none.')
     return parameter_servers.strategy_for_cluster(
         config, *run_config_lib.strategy_cluster_task())
-  if is_multi_worker(strategy):
-    tf_internals.start_collective_server(strategy)
+  # A multi-worker strategy's, or a one-task cluster's (devices by job).
+  tf_internals.start_collective_server(strategy)
   tf_internals.add_collective_ordering_tokens(strategy)
   return strategy
 

@@ -593,16 +593,20 @@ def start_collective_server(strategy):
   multi-worker Estimator tutorial makes it after `disable_eager_execution()`,
   where 2.15's session runner started the server. Without one, the engine's
   eager steps fail: "/job:worker/replica:0/task:0/device:CPU:0 unknown
-  device". Done as the strategy's own eager path does (same ServerDef, from
-  its session config); collectives cannot be configured once the context
-  exists, and need not be: the ServerDef carries the group leader.
+  device". So do they in a TF_CONFIG cluster of one task (kubeflow's
+  keras_model_to_estimator example run as a lone chief): its devices are
+  named by job too. Done as the strategy's own eager path does (same
+  ServerDef, from its session config); collectives cannot be configured
+  once the context exists, and need not be: the ServerDef carries the group
+  leader. Strategies without a cluster (MirroredStrategy) are left alone.
   engine/distribution.py. Checked on TF 2.21.
   """
   extended = strategy.extended
-  if (getattr(extended, '_std_server_started', False)
-      or getattr(extended, '_local_or_standalone_client_mode', False)):
-    return
   resolver = strategy.cluster_resolver
+  if (getattr(extended, '_std_server_started', False)
+      or getattr(extended, '_local_or_standalone_client_mode', False)
+      or resolver is None or not resolver.cluster_spec().as_dict()):
+    return
   eager = context.context()
   server_def = tensorflow_server_pb2.ServerDef(
       cluster=resolver.cluster_spec().as_cluster_def(),
