@@ -94,6 +94,13 @@ def _check_exports_to_keep(exports_to_keep):
                      f'{exports_to_keep!r}.')
 
 
+def _has_exports(export_path):
+  """Whether `export_path` holds a timestamped export directory."""
+  return tf.io.gfile.isdir(export_path) and any(
+      _EXPORT_DIR_NAME.fullmatch(name.rstrip('/'))
+      for name in tf.io.gfile.listdir(export_path))
+
+
 def _delete_old_exports(export_path, exports_to_keep):
   """Deletes all but the newest `exports_to_keep` timestamped export dirs.
 
@@ -233,7 +240,10 @@ class BestExporter(Exporter):
   `Estimator.evaluate` writes them. 2.15 exported unconditionally on that
   first call, so a restarted job could export a worse model; here it exports
   only when the current result is at least as good as the best on file (a tie
-  is expected: the evaluation being exported is usually on file already).
+  is expected: the evaluation being exported is usually on file already), or
+  when none of its exports is on disk: programs then look for one (BLEURT's
+  fine-tuning, continued in a model_dir copied without `export/`, asserts
+  that it finds one; 2.15 wrote it).
   """
 
   def __init__(self, name='best_exporter', serving_input_receiver_fn=None,
@@ -302,7 +312,8 @@ class BestExporter(Exporter):
       self._best_eval_result = self._best_on_file(
           os.path.join(self._model_dir, self._event_file_pattern))
       resumed = True
-    if not self._is_best(eval_result, resumed):
+    if not (self._is_best(eval_result, resumed) or
+            resumed and not _has_exports(export_path)):
       return None
     logging.info('Performing best model export.')
     export_dir = self._saved_model_exporter.export(

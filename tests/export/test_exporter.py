@@ -121,11 +121,31 @@ def test_best_resumes_from_eval_event_files(est, tmp_path):
   worse = est.evaluate(_input_fn(-3.), steps=1)  # same step, higher loss
   assert worse['loss'] > good['loss']
 
+  # The earlier run's export of the best result is on disk.
+  earlier = tf.estimator.BestExporter('best', _receiver_fn,
+                                      event_file_pattern=None)
+  assert _export(earlier, est, path, good) is not None
   restarted = tf.estimator.BestExporter('best', _receiver_fn)
   assert _export(restarted, est, path, worse) is None
-  assert _listing(path) == []
+  assert len(_listing(path)) == 1
   assert _export(restarted, est, path, _loss(good['loss'] * 1.01)) is None
   assert _export(restarted, est, path, _loss(good['loss'] * 0.5)) is not None
+
+
+def test_best_exports_on_resuming_when_none_of_its_exports_is_on_disk(
+    est, tmp_path):
+  # 2.15 exported on a restarted exporter's first call; programs look for an
+  # export afterwards (BLEURT's fine-tuning asserts it finds one, continued
+  # in a model_dir copied without export/).
+  path = tmp_path / 'best'
+  good = est.evaluate(_input_fn(), steps=1)
+  worse = est.evaluate(_input_fn(-3.), steps=1)
+  assert worse['loss'] > good['loss']
+
+  restarted = tf.estimator.BestExporter('best', _receiver_fn)
+  assert _export(restarted, est, path, worse) is not None
+  assert len(_listing(path)) == 1
+  assert _export(restarted, est, path, worse) is None  # no better in-run
 
 
 def test_best_exports_the_evaluation_already_on_file(est, tmp_path):
@@ -180,6 +200,10 @@ def test_best_reads_events_before_a_truncated_record(est, tmp_path):
   with open(event_file, 'ab') as f:
     f.write(b'\x40\x00\x00\x00\x00\x00\x00\x00partial')  # a cut-off record
 
+  # The earlier run's export of that evaluation is on disk.
+  assert _export(tf.estimator.BestExporter('best', _receiver_fn,
+                                           event_file_pattern=None),
+                 est, tmp_path / 'best', _loss(0.25)) is not None
   exporter = tf.estimator.BestExporter('best', _receiver_fn)
   assert _export(exporter, est, tmp_path / 'best', _loss(0.3)) is None
   assert _export(exporter, est, tmp_path / 'best', _loss(0.2)) is not None
