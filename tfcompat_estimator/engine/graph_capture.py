@@ -75,6 +75,9 @@ class CapturedModel:
     self._users = 0  # calls running this graph now (e.g. predict generators)
     self.holds = HOLDS_INITIAL_VALUES  # kept by `runs.model_graphs`
     self.spec = None
+    # TF2 summary writers the model_fn made: eager resources its graph
+    # uses, which 2.15's session kept alive; flushed as each call ends.
+    self.summary_writers = []
 
     def call(features, labels):
       features, labels = batch_checks.non_empty(features, labels, mode)
@@ -83,8 +86,9 @@ class CapturedModel:
       features = (dict(feature_keys.decode(features))
                   if isinstance(features, dict) else features)
       labels = dict(labels) if isinstance(labels, dict) else labels
-      return model_fn_lib.call_model_fn(model_fn, features, labels, mode,
-                                        params, config)
+      with tf_internals.summary_writers_made(self.summary_writers):
+        return model_fn_lib.call_model_fn(model_fn, features, labels, mode,
+                                          params, config)
 
     # Under a strategy the model_fn runs once per local replica, each with
     # its own batch (see `distribution`).

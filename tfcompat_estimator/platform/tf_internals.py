@@ -38,6 +38,7 @@ from tensorflow.python.eager import wrap_function
 from tensorflow.python.framework import func_graph
 from tensorflow.python.framework import op_def_registry
 from tensorflow.python.framework import ops
+from tensorflow.python.ops import control_flow_ops
 from tensorflow.python.ops import gradients_util
 from tensorflow.python.ops import op_selector
 from tensorflow.python.ops import resource_variable_ops
@@ -241,21 +242,31 @@ def summary_writers_made(made):
   A writer created while a captured (function) graph is the default is an
   eager resource, destroyed with its Python object; 2.15's lived in the
   session. session_emulation/hook_runner.py keeps the writers hooks create
-  in `begin()` for the call, tpu/spec.py those a TPU host_call creates. No
+  in `begin()` for the call, engine/graph_capture.py those a model_fn
+  creates, tpu/spec.py those a TPU host_call creates. Such a writer is
+  initialized as it is made, so its `init()` gives None; in a graph it
+  gives a no-op here, since TF1 code waits on it (SimCLR's model_fn:
+  `tf.control_dependencies([writer.init()])`, a TypeError on None). No
   public API tells when a writer is created. Checked on TF 2.21.
   """
   writer_class = summary_ops_v2._ResourceSummaryWriter
-  original = writer_class.__init__
+  original_create, original_init = writer_class.__init__, writer_class.init
 
-  def init(writer, *args, **kwargs):
-    original(writer, *args, **kwargs)
+  def create(writer, *args, **kwargs):
+    original_create(writer, *args, **kwargs)
     made.append(writer)
 
-  writer_class.__init__ = init
+  def init(writer):
+    op = original_init(writer)
+    if op is None and not context.executing_eagerly():
+      return control_flow_ops.no_op(name='summary_writer_initialized')
+    return op
+
+  writer_class.__init__, writer_class.init = create, init
   try:
     yield
   finally:
-    writer_class.__init__ = original
+    writer_class.__init__, writer_class.init = original_create, original_init
 
 
 @contextlib.contextmanager

@@ -99,7 +99,9 @@ class HookRunner:
       for hook in self.hooks:
         hook.end(self.session)
     with tf.init_scope():
-      for writer in self._writers:
-        writer.flush()  # its events are on disk when the call returns
+      # Its events are on disk when the call returns; so are those of the
+      # writers the model_fn made.
+      for writer in self._writers + self.session.captured.summary_writers:
+        writer.flush()
     del self._writers[:]
     self.session.captured.release_ops_built_after(self._ops_before)
