@@ -94,22 +94,15 @@ def _check_exports_to_keep(exports_to_keep):
                      f'{exports_to_keep!r}.')
 
 
-def _has_exports(export_path):
-  """Whether `export_path` holds a timestamped export directory."""
-  return tf.io.gfile.isdir(export_path) and any(
-      _EXPORT_DIR_NAME.fullmatch(name.rstrip('/'))
-      for name in tf.io.gfile.listdir(export_path))
+def _timestamped_exports(export_path):
+  """The export directories directly under `export_path`, as `gc.Path`s.
 
-
-def _delete_old_exports(export_path, exports_to_keep):
-  """Deletes all but the newest `exports_to_keep` timestamped export dirs.
-
-  Only direct subdirectories of `export_path` named by a ten-digit timestamp
-  are candidates; anything else there (temp dirs of an export in progress,
-  files, other names) is left alone.
+  Only subdirectories named by a ten-digit timestamp count; anything else
+  there (temp dirs of an export in progress, files, other names) is not an
+  export.
   """
-  if exports_to_keep is None or not tf.io.gfile.isdir(export_path):
-    return
+  if not tf.io.gfile.isdir(export_path):
+    return []
 
   def timestamped(path):
     name = os.path.basename(path.path)
@@ -117,8 +110,18 @@ def _delete_old_exports(export_path, exports_to_keep):
       return path._replace(export_version=int(name))
     return None
 
+  return gc._get_paths(export_path, timestamped)  # pylint: disable=protected-access
+
+
+def _delete_old_exports(export_path, exports_to_keep):
+  """Deletes all but the newest `exports_to_keep` timestamped export dirs.
+
+  Anything else in `export_path` is left alone (`_timestamped_exports`).
+  """
+  if exports_to_keep is None:
+    return
   stale = gc._negation(gc._largest_export_versions(exports_to_keep))  # pylint: disable=protected-access
-  for path in stale(gc._get_paths(export_path, timestamped)):  # pylint: disable=protected-access
+  for path in stale(_timestamped_exports(export_path)):
     try:
       tf.io.gfile.rmtree(path.path)
     except tf.errors.NotFoundError as e:
@@ -133,8 +136,8 @@ class LatestExporter(_SavedModelExporter):
     """Creates a LatestExporter for `tf.estimator.EvalSpec`.
 
     Args:
-      name: directory name of the exports under `<model_dir>/export`; a
-        non-empty relative path that stays inside that directory.
+      name: directory of the exports, a non-empty path joined to
+        `<model_dir>/export` (an absolute one stands for itself).
       serving_input_receiver_fn: no-argument function returning a
         `ServingInputReceiver` (or `TensorServingInputReceiver`).
       assets_extra: dict of `assets.extra` destination -> source file.
@@ -142,9 +145,9 @@ class LatestExporter(_SavedModelExporter):
       exports_to_keep: how many of the newest exports to keep; None keeps all.
 
     Raises:
-      ValueError: `name` is empty, not a string or leaves the export
-        directory, `serving_input_receiver_fn` is not callable, or
-        `exports_to_keep` is neither None nor a positive int.
+      ValueError: `name` is empty or not a string,
+        `serving_input_receiver_fn` is not callable, or `exports_to_keep`
+        is neither None nor a positive int.
     """
     super().__init__(name, serving_input_receiver_fn, assets_extra, as_text)
     _check_exports_to_keep(exports_to_keep)
@@ -264,9 +267,8 @@ class BestExporter(Exporter):
       exports_to_keep: how many of the newest exports to keep; None keeps all.
 
     Raises:
-      ValueError: `name` is empty, not a string or leaves the export
-        directory, `serving_input_receiver_fn` is not callable,
-        `compare_fn` is None, not callable or does not take exactly
+      ValueError: `name` is empty or not a string,
+        `serving_input_receiver_fn` is not callable, `compare_fn` is None, not callable or does not take exactly
         `best_eval_result` and `current_eval_result`, or `exports_to_keep`
         is neither None nor a positive int.
     """
@@ -313,7 +315,7 @@ class BestExporter(Exporter):
           os.path.join(self._model_dir, self._event_file_pattern))
       resumed = True
     if not (self._is_best(eval_result, resumed) or
-            resumed and not _has_exports(export_path)):
+            resumed and not _timestamped_exports(export_path)):
       return None
     logging.info('Performing best model export.')
     export_dir = self._saved_model_exporter.export(
