@@ -415,19 +415,18 @@ class CheckpointStore:
     in_dir = ((lambda b: os.path.join(self._dir, b))
               if not os.path.isabs(self._dir) and '://' not in self._dir
               else (lambda b: b))
-    listed = kept
+    listed, stamps = [b for b, _ in kept], [t for _, t in kept]
     if not self._max_to_keep:
       # Keeping every checkpoint, 2.15's Saver listed only the latest: a
       # later run with a limit (of either package) expires only what is
       # listed, so the rest must stay off the list to stay on disk.
-      listed = [(basename, now)]
+      listed, stamps = [basename], None
     try:
       # What the deprecated `tf.compat.v1.train.update_checkpoint_state`
       # calls, minus the deprecation warning it logs in the user's run.
       tf_internals.update_checkpoint_state(
-          self._dir, in_dir(basename), [in_dir(b) for b, _ in listed],
-          all_model_checkpoint_timestamps=(
-              [t for _, t in listed] if self._max_to_keep else None),
+          self._dir, in_dir(basename), [in_dir(b) for b in listed],
+          all_model_checkpoint_timestamps=stamps,
           last_preserved_timestamp=last_preserved)
     except (tf.errors.OpError, OSError) as e:
       raise file_errors.write_failed(
