@@ -26,6 +26,8 @@ setuptools.setup(
             # Free loopback ports for parameter-server clusters
             # (tests/helpers/cluster_launcher.py).
             'portpicker',
+            # The fast tier runs its files on two workers (scripts/test.sh).
+            'pytest-xdist',
         ],
         # bench/canned_accuracy.py: small real data sets bundled with it.
         'bench': ['scikit-learn'],
