@@ -6,6 +6,7 @@ TF 2.15.1; `test_tpu_estimator_oracle.py` checks a whole program against it.
 
 import glob
 import os
+import re
 
 import numpy as np
 import pytest
@@ -238,6 +239,39 @@ def test_use_tpu_true_says_to_pass_false(trained):
   evaluator, _ = _estimator(estimator.model_dir, pretrained, use_tpu=True,
                             eval_on_tpu=False)
   assert evaluator.evaluate(_input_fn, steps=1)['global_step'] == 7
+
+
+def test_sliced_eval_input_needs_a_tpu(trained, tmp_path):
+  """2.15: SLICED eval/predict input raises when the input_fn would be called.
+
+  Training ignores the setting; evaluation (also with use_tpu=True and
+  eval_on_tpu=False) and the first prediction raise, and nothing is written.
+  """
+  estimator, _, pretrained = trained
+  sliced = tpu.TPUConfig(
+      iterations_per_loop=3,
+      eval_training_input_configuration=tpu.InputPipelineConfig.SLICED)
+  config = estimator.config.replace(tpu_config=sliced)
+  message = ('Invalid TPUConfig `eval_training_input_configuration` value. '
+             'SLICED mode only works on use_tpu = True.')
+  for use_tpu in (False, True):
+    other = tpu.TPUEstimator(
+        model_fn=_model_fn, config=config, use_tpu=use_tpu, eval_on_tpu=False,
+        params={'init_checkpoint': pretrained, 'lr': 0.},
+        train_batch_size=4, eval_batch_size=2, predict_batch_size=8)
+    before = sorted(os.listdir(estimator.model_dir))
+    with pytest.raises(ValueError, match=re.escape(message)):
+      other.evaluate(_input_fn, steps=1)
+    assert sorted(os.listdir(estimator.model_dir)) == before
+  trainer = tpu.TPUEstimator(
+      model_fn=_model_fn, config=config.replace(model_dir=str(tmp_path)),
+      use_tpu=False, params={'init_checkpoint': pretrained, 'lr': 0.},
+      train_batch_size=4, predict_batch_size=8)
+  trainer.train(_input_fn, max_steps=1)
+  assert trainer.get_variable_value('global_step') == 1
+  predictions = trainer.predict(_predict_input_fn)
+  with pytest.raises(ValueError, match=re.escape(message)):
+    next(predictions)
 
 
 def test_input_fn_and_model_fn_need_params(trained):

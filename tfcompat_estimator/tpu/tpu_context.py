@@ -174,6 +174,17 @@ class _InternalTPUContext:
     return (not self._use_tpu or is_export_mode or
             (mode == ModeKeys.EVAL and not self._eval_on_tpu))
 
+  def is_input_slice_broadcast_to_all_cores(self):
+    """Whether this mode's input_fn would run once and be sliced to all cores.
+
+    That is `eval_training_input_configuration=SLICED`, which applies to
+    evaluation and prediction only (2.15's meaning of the name).
+    """
+    mode = self._assert_mode()
+    return (mode != ModeKeys.TRAIN and
+            self._config.tpu_config.eval_training_input_configuration is
+            tpu_config_lib.InputPipelineConfig.SLICED)
+
   @property
   def global_batch_size(self):
     """This mode's batch size as given to the estimator (or None)."""

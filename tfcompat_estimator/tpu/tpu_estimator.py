@@ -298,8 +298,16 @@ class TPUEstimator(estimator_lib.Estimator):
     _require_params_arg(input_fn, 'input_fn')
     with self._ctx.with_mode(mode) as ctx:
       batch_size = ctx.batch_size_for_input_fn
+      sliced_on_cpu = (ctx.is_running_on_cpu() and
+                       ctx.is_input_slice_broadcast_to_all_cores())
 
     def tpu_input_fn(params, mode, config, input_context=None):
+      if sliced_on_cpu:  # 2.15's check, when it called the input_fn
+        raise ValueError(
+            'Invalid TPUConfig `eval_training_input_configuration` value. '
+            'SLICED mode only works on use_tpu = True. Without a TPU, '
+            'evaluate() and predict() need InputPipelineConfig.PER_HOST_V1 '
+            '(the default).')
       params = copy.deepcopy(params)
       if batch_size is not None:
         _add_item_to_params(params, _BATCH_SIZE_KEY, batch_size)
