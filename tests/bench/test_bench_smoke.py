@@ -1,9 +1,14 @@
-"""Keeps the benchmark script working; timings are never asserted."""
+"""Keeps the benchmark scripts working; timings are never asserted.
+
+The scripts that start many processes run in the slow tier.
+"""
 
 import json
 import os
 import subprocess
 import sys
+
+import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
@@ -17,20 +22,35 @@ def smoke_report(tmp_path, script, report, *args):
   return out.read_text()
 
 
-def test_benchmark_smoke_writes_report(tmp_path):
-  """Every workload of the estimator contender, and the report around it."""
+ALL_WORKLOADS = ('dnn_dense', 'wide_deep_sparse', 'linear_ftrl_hashed', 'rnn_lstm',
+                 'custom_model_fn', 'keras_model_to_estimator', 'tpu_estimator_cpu')
+
+
+# Each workload is a process of its own (10-20 s on a slow host): the fast
+# tier runs one, the slow tier all of them.
+@pytest.mark.parametrize('workloads', [
+    ('custom_model_fn',),
+    pytest.param(ALL_WORKLOADS, marks=pytest.mark.slow)])
+def test_benchmark_smoke_writes_report(tmp_path, workloads):
+  """The estimator contender on each workload, and the report around it."""
   text = smoke_report(tmp_path, 'run.py', 'RESULTS.md',
-                      '--contenders', 'tfcompat_estimator')
-  for workload in ('dnn_dense', 'wide_deep_sparse', 'linear_ftrl_hashed', 'rnn_lstm',
-                   'custom_model_fn', 'keras_model_to_estimator', 'tpu_estimator_cpu'):
-    assert f'## {workload}' in text
+                      '--contenders', 'tfcompat_estimator',
+                      '--workloads', ','.join(workloads))
+  for workload in ALL_WORKLOADS:
+    assert (f'## {workload}' in text) == (workload in workloads)
   assert '| training steps/s, no per-step hooks |' in text
   assert '| training steps/s, LoggingTensorHook every 100 |' in text
   assert 'TF 2.' in text
   runs = json.loads((tmp_path / 'results.json').read_text())
-  assert runs['rnn_lstm']['tfcompat_estimator'][0]['final_step'] == 4 + 40
+  # 4 warm-up steps, then 40 timed, then 40 more with the logging hook.
+  for workload in workloads:
+    hooked = workload in ('custom_model_fn', 'keras_model_to_estimator',
+                          'tpu_estimator_cpu')
+    assert runs[workload]['tfcompat_estimator'][0]['final_step'] == (
+        4 + 40 + 40 * hooked)
 
 
+@pytest.mark.slow  # ten fresh processes: 93 s on a slow host
 def test_cold_start_benchmark_smoke_writes_report(tmp_path):
   text = smoke_report(tmp_path, 'cold_start.py', 'COLD_START.md',
                       '--workloads', 'custom_model_fn')
@@ -53,6 +73,7 @@ def test_tf1_mode_benchmark_smoke_writes_report(tmp_path):
     assert all(float(cell.split()[0]) > 0 for cell in row[3:7])
 
 
+@pytest.mark.slow  # job processes: 44 s on a slow host
 def test_train_and_evaluate_benchmark_smoke_writes_report(tmp_path):
   text = smoke_report(tmp_path, 'train_and_evaluate.py', 'TRAIN_AND_EVALUATE.md')
   assert '| train_and_evaluate total wall s |' in text
@@ -69,6 +90,7 @@ def test_large_model_benchmark_smoke_writes_report(tmp_path):
   assert 'TF 2.' in text
 
 
+@pytest.mark.slow  # a six-process cluster
 def test_parameter_server_benchmark_smoke_writes_report(tmp_path):
   # A real job: chief, 2 workers, 2 ps and an evaluator as processes.
   text = smoke_report(tmp_path, 'parameter_servers.py', 'PS.md',

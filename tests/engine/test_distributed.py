@@ -67,7 +67,11 @@ def _task(cluster, task_type):
   return {'cluster': cluster, 'task': {'type': task_type, 'index': 0}}
 
 
-@pytest.mark.parametrize('model', ['custom', 'dnn_v1', 'dnn_v2', 'wide_deep'])
+# Two models in the fast tier, the other two (about 30 s each on a slow
+# host) in the slow one.
+@pytest.mark.parametrize('model', [
+    'custom', 'dnn_v2', pytest.param('dnn_v1', marks=pytest.mark.slow),
+    pytest.param('wide_deep', marks=pytest.mark.slow)])
 def test_mirrored_strategy_trains_like_one_device(tmp_path, model):
   results = _result(_start(['local', tmp_path, model, 2, 200],
                            log=subprocess.DEVNULL))
@@ -92,6 +96,7 @@ def test_tf1_program_with_a_strategy_on_a_missing_gpu_trains_on_the_cpu(
     assert results[name]['accuracy'] > 0.9
 
 
+@pytest.mark.slow  # a three-process cluster: 76 s on a slow host
 def test_two_worker_job_with_evaluator(tmp_path):
   model_dir = tmp_path / 'job'
   cluster = _cluster(with_evaluator=True)
@@ -161,6 +166,7 @@ def test_one_task_cluster_of_a_strategy_made_after_disable_eager_execution(
   assert result['accuracy'] > 0.9
 
 
+@pytest.mark.slow  # a cluster held to deadlines: 42 s on a slow host
 def test_killed_worker_fails_the_job_with_a_clear_error(tmp_path):
   model_dir = tmp_path / 'job'
   cluster = _cluster(with_evaluator=False)
