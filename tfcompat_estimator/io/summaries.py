@@ -114,10 +114,15 @@ class EventWriter:
                                   checkpoint_path=checkpoint_path or '')
     self._write_events([tf.compat.v1.Event(step=int(step), session_log=log)])
 
+  def write_event(self, event):
+    """Writes a v1 `Event` (a program's: session_emulation/file_writer_cache.py)."""
+    self._write_events([event])
+
   def _write_events(self, events):
     with self._reporting_failures(), tf.init_scope(), self._writer.as_default():
       for event in events:
-        event.wall_time = time.time()
+        if not event.wall_time:
+          event.wall_time = time.time()
         tf_internals.import_event(tf.constant(event.SerializeToString()))
 
   def write_dict(self, values, step):

@@ -44,6 +44,8 @@ from tensorflow.python.ops import op_selector
 from tensorflow.python.ops import resource_variable_ops
 from tensorflow.python.ops import summary_ops_v2
 from tensorflow.python.summary import tb_summary
+from tensorflow.python.summary.writer import writer as _summary_writer
+from tensorflow.python.summary.writer import writer_cache as _writer_cache
 from tensorflow.python.platform import gfile as _gfile
 from tensorflow.python.platform import tf_logging as _tf_logging
 from tensorflow.python.saved_model.model_utils import export_output as _export_output
@@ -73,6 +75,23 @@ tf_logging = _tf_logging
 # call time on this module, where tests mock it; `tf.compat.v1.gfile` is
 # another module object. Checked on TF 2.21.
 gfile = _gfile
+
+# The base of `tf.compat.v1.summary.FileWriter` that turns summaries, graphs
+# and session logs into `Event`s for its `event_writer`; io/file_writer_cache.py
+# builds cached writers on it over our events files. Not exported. Checked
+# on TF 2.21.
+SummaryToEventTransformer = _summary_writer.SummaryToEventTransformer
+
+
+def make_file_writer_cache_use(file_writer_class):
+  """`tf.compat.v1.summary.FileWriterCache.get` makes its writers of this class.
+
+  The cache calls the `FileWriter` name of its own module with
+  `(logdir, graph=default graph)`; writers it holds already stay. Checked
+  on TF 2.21.
+  """
+  _writer_cache.FileWriter = file_writer_class
+
 
 # --- Ops and graph building -------------------------------------------------
 

@@ -1,0 +1,77 @@
+"""`tf.compat.v1.summary.FileWriterCache` writers that write into our events files.
+
+2.15's Estimator wrote its summaries through the v1 `FileWriterCache`, so a
+program's hook that asked the cache for the `model_dir`'s writer wrote into
+the Estimator's own events file: microsoft/recommenders' evaluation-log
+hook does (`FileWriterCache.get(model_dir)` in `begin()`, its RMSE added
+every N steps), as do TF's `SummarySaverHook` and `StepCounterHook` given an
+`output_dir`. Our runs write through `summaries.writer_for`, so the cache's
+own `FileWriter` opened a second events file beside ours, with the
+program's scalars in one file and the Estimator's in the other (TensorBoard
+then warns of two graphs in one run). After `share_events_files()`, the
+cache makes `SharedFileWriter`s, which hand their events to the writer
+`summaries.writer_for` keeps for the directory: one events file per
+directory again, whoever writes. The writes run under the engine's scope
+(eagerly, outside the caller's graph), as our runs write: a TF1 program's
+own `MonitoredSession` finalizes its graph, and its `CheckpointSaverHook`
+writes through the cache too.
+"""
+
+import tensorflow as tf
+
+from tfcompat_estimator.engine import engine_scope
+from tfcompat_estimator.io import summaries
+from tfcompat_estimator.platform import tf_internals
+
+
+class SharedFileWriter(tf.compat.v1.summary.FileWriter):
+  """A v1 `FileWriter` whose events go to the process's file for `logdir`.
+
+  It also works eagerly, where TF's refuses to be made. `close()` only
+  flushes: the file stays open for the Estimator and the other writers of
+  the directory, as the cache's single writer per directory did in 2.15
+  until the program cleared the cache.
+
+  Args:
+    logdir: The directory.
+    graph, graph_def: Written as a graph event, as `FileWriter` does.
+    max_queue, flush_secs, filename_suffix, session: Ignored; the shared
+      writer's own settings apply.
+  """
+
+  def __init__(self, logdir, graph=None, max_queue=10, flush_secs=120,
+               graph_def=None, filename_suffix=None, session=None):
+    # pylint: disable=super-init-not-called
+    del max_queue, flush_secs, filename_suffix, session
+    self._closed = False
+    tf_internals.SummaryToEventTransformer.__init__(
+        self, _SharedEvents(logdir), graph, graph_def)
+
+  def close(self):
+    self.flush()  # and stays usable: see the class docstring
+
+
+class _SharedEvents:
+  """The event writer interface a `FileWriter` drives, over `writer_for`."""
+
+  def __init__(self, logdir):
+    self._logdir = logdir
+
+  def get_logdir(self):
+    return self._logdir
+
+  def add_event(self, event):
+    with engine_scope.scope():
+      summaries.writer_for(self._logdir).write_event(event)
+
+  def flush(self):
+    with engine_scope.scope():
+      summaries.writer_for(self._logdir).flush()
+
+  def reopen(self):
+    pass
+
+
+def share_events_files():
+  """Makes `FileWriterCache.get` hand out `SharedFileWriter`s from now on."""
+  tf_internals.make_file_writer_cache_use(SharedFileWriter)
