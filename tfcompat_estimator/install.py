@@ -245,8 +245,8 @@ def install():
     compat.v1.estimator = v1
   # 2.15's writers came from the v1 FileWriterCache; a program's hooks that
   # ask it for the model_dir's writer share the Estimator's events file.
-  importlib.import_module(
-      'tfcompat_estimator.session_emulation.file_writer_cache').share_events_files()
+  importlib.import_module('tfcompat_estimator.session_emulation.'
+                          'file_writer_cache').share_events_files()
   _spare_startup_objects_from_gc()
   return root
 

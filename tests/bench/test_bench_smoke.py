@@ -22,8 +22,9 @@ def smoke_report(tmp_path, script, report, *args):
   return out.read_text()
 
 
-ALL_WORKLOADS = ('dnn_dense', 'wide_deep_sparse', 'linear_ftrl_hashed', 'rnn_lstm',
-                 'custom_model_fn', 'keras_model_to_estimator', 'tpu_estimator_cpu')
+ALL_WORKLOADS = ('dnn_dense', 'wide_deep_sparse', 'linear_ftrl_hashed',
+                 'rnn_lstm', 'custom_model_fn', 'keras_model_to_estimator',
+                 'tpu_estimator_cpu')
 
 
 # Each workload is a process of its own (10-20 s on a slow host): the fast

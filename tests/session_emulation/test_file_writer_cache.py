@@ -1,4 +1,4 @@
-"""Hooks writing through `tf.compat.v1.summary.FileWriterCache` share our events file.
+"""Hooks writing through the v1 `FileWriterCache` share our events file.
 
 2.15 (measured with tensorflow-estimator 2.15.0, the program of the first
 test): a hook that takes `FileWriterCache.get(model_dir)` in `begin()` and
@@ -33,7 +33,7 @@ def _input_fn():
 
 
 class _CachedWriterHook(_v1.train.SessionRunHook):
-  """recommenders' pattern: the cache's writer for model_dir, a scalar a step."""
+  """recommenders' pattern: the cache's model_dir writer, a scalar a step."""
 
   def __init__(self, model_dir):
     self._model_dir = model_dir

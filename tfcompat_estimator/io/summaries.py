@@ -115,7 +115,7 @@ class EventWriter:
     self._write_events([tf.compat.v1.Event(step=int(step), session_log=log)])
 
   def write_event(self, event):
-    """Writes a v1 `Event` (a program's: session_emulation/file_writer_cache.py)."""
+    """Writes a v1 `Event` as given (session_emulation/file_writer_cache.py)."""
     self._write_events([event])
 
   def _write_events(self, events):

@@ -77,9 +77,9 @@ tf_logging = _tf_logging
 gfile = _gfile
 
 # The base of `tf.compat.v1.summary.FileWriter` that turns summaries, graphs
-# and session logs into `Event`s for its `event_writer`; io/file_writer_cache.py
-# builds cached writers on it over our events files. Not exported. Checked
-# on TF 2.21.
+# and session logs into `Event`s for its `event_writer`;
+# session_emulation/file_writer_cache.py builds cached writers on it over our
+# events files. Not exported. Checked on TF 2.21.
 SummaryToEventTransformer = _summary_writer.SummaryToEventTransformer
 
 

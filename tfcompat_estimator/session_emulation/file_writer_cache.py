@@ -1,4 +1,4 @@
-"""`tf.compat.v1.summary.FileWriterCache` writers that write into our events files.
+"""`tf.compat.v1.summary.FileWriterCache` writers over our events files.
 
 2.15's Estimator wrote its summaries through the v1 `FileWriterCache`, so a
 program's hook that asked the cache for the `model_dir`'s writer wrote into
