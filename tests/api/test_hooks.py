@@ -85,8 +85,9 @@ def _model_fn_with_snapshot(features, labels, mode, params):
 def _event_tags(directory):
   """{tag: [steps]} over every event file directly in `directory`.
 
-  A hook's `output_dir` writer (TF's FileWriterCache) writes from a thread
-  of its own; it is flushed first, so its last event is on disk.
+  A hook's `output_dir` writer (the v1 FileWriterCache's, which writes into
+  the run's events file since install()) buffers; it is flushed first, so
+  its last event is on disk.
   """
   cached = _v1.summary.FileWriterCache._cache.get(str(directory))  # pylint: disable=protected-access
   if cached is not None:
