@@ -13,6 +13,7 @@ import tensorflow as tf
 import tf_keras
 
 from programs import heads_golden
+from tensorflow.core.protobuf import saved_model_pb2
 from tfcompat_estimator.canned.head import v1_heads
 
 GOLDEN = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
@@ -139,6 +140,51 @@ def test_train_summaries_match_2_15(tmp_path):
   named = tf.estimator.BinaryClassHead(name='bin')
   assert _train_summary_tags(_estimator(named, 1, tmp_path / 'v2'),
                              labels) == {'loss', 'loss/bin'}
+
+
+# Measured on 2.15: a v1 canned estimator's EVAL SavedModel names its metric
+# tensors under the model's scope, as TF1 clients of the eval signature see
+# them. The regression head made its metrics in the caller's scope, the
+# classification heads under 'metrics'.
+_V1_EVAL_METRIC_TENSORS = {
+    'regressor': {
+        'metrics/average_loss/value': 'linear/mean/value:0',
+        'metrics/label/mean/update_op': 'linear/mean_1/update_op:0',
+        'metrics/prediction/mean/value': 'linear/prediction/mean/value:0'},
+    'classifier': {
+        'metrics/accuracy_baseline/value':
+            'linear/metrics/accuracy_baseline/value:0',
+        'metrics/accuracy_baseline/update_op':
+            'linear/metrics/accuracy_baseline/update_op:0',
+        'metrics/auc/value': 'linear/metrics/auc/value:0',
+        'metrics/label/mean/value': 'linear/metrics/label/mean/value:0'},
+}
+
+
+@pytest.mark.parametrize('kind', sorted(_V1_EVAL_METRIC_TENSORS))
+def test_v1_eval_saved_model_names_metric_tensors_as_2_15(kind, tmp_path):
+  columns = [tf.feature_column.numeric_column('x')]
+  if kind == 'regressor':
+    est = tf.compat.v1.estimator.LinearRegressor(columns, str(tmp_path / 'm'))
+    labels, label_dtype = np.arange(8, dtype=np.float32), tf.float32
+  else:
+    est = tf.compat.v1.estimator.LinearClassifier(columns, str(tmp_path / 'm'))
+    labels, label_dtype = np.arange(8) % 2, tf.int64
+  est.train(lambda: tf.data.Dataset.from_tensor_slices(
+      ({'x': np.arange(8, dtype=np.float32)}, labels)).batch(4), steps=1)
+  with tf.Graph().as_default():
+    receiver_fn = (
+        tf.estimator.experimental.build_raw_supervised_input_receiver_fn(
+            {'x': tf.compat.v1.placeholder(tf.float32, [None])},
+            tf.compat.v1.placeholder(label_dtype, [None])))
+  path = est.experimental_export_all_saved_models(
+      str(tmp_path / 'export'), {tf.estimator.ModeKeys.EVAL: receiver_fn})
+  saved_model = saved_model_pb2.SavedModel()
+  with open(os.path.join(os.fsdecode(path), 'saved_model.pb'), 'rb') as f:
+    saved_model.ParseFromString(f.read())
+  outputs = saved_model.meta_graphs[0].signature_def['eval'].outputs
+  assert {key: outputs[key].name for key in _V1_EVAL_METRIC_TENSORS[kind]} == (
+      _V1_EVAL_METRIC_TENSORS[kind])
 
 
 # --- 2.15's private v1 head API (`canned/head.py`), which v1 code calls -------

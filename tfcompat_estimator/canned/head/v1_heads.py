@@ -237,9 +237,8 @@ class BinaryClassHeadV1(_V1Head, binary_class_head.BinaryClassHead):
         key(_keys.PREDICTION_MEAN): _weighted_mean(
             logistic, weights, _keys.PREDICTION_MEAN),
         key(_keys.LABEL_MEAN): label_mean,
-        key(_keys.ACCURACY_BASELINE): (
-            tf.maximum(mean_value, 1. - mean_value),
-            tf.maximum(mean_update, 1. - mean_update)),
+        key(_keys.ACCURACY_BASELINE): _accuracy_baseline(mean_value,
+                                                         mean_update),
         key(_keys.AUC): _v1.metrics.auc(
             labels, logistic, weights=_broadcast(weights, logistic),
             name=_keys.AUC),
@@ -261,6 +260,17 @@ class BinaryClassHeadV1(_V1Head, binary_class_head.BinaryClassHead):
                                   weights=weights, name=name)
         ops[metric_key] = (tf.squeeze(value), tf.squeeze(update))
     return ops
+
+
+def _accuracy_baseline(mean_value, mean_update):
+  """The accuracy of always predicting the more frequent class.
+
+  Named as 2.15 named it ('.../accuracy_baseline/value:0'): an EVAL
+  SavedModel's signature names these tensors.
+  """
+  with _v1.name_scope(None, 'accuracy_baseline'):
+    return (tf.maximum(mean_value, 1. - mean_value, name='value'),
+            tf.maximum(mean_update, 1. - mean_update, name='update_op'))
 
 
 class MultiClassHeadV1(_V1Head, multi_class_head.MultiClassHead):
@@ -313,15 +323,17 @@ class RegressionHeadV1(_V1Head, regression_head.RegressionHead):
                        regularization_loss):
     """2.15's metrics, and its signature."""
     key = self._summary_key
-    with _v1.name_scope(None, 'metrics'):
-      return self._regularization_metric({
-          key(_keys.LOSS_MEAN): _v1.metrics.mean(unreduced_loss,
-                                                 weights=weights),
-          key(_keys.PREDICTION_MEAN): _weighted_mean(
-              predicted_value, weights, _keys.PREDICTION_MEAN),
-          key(_keys.LABEL_MEAN): _v1.metrics.mean(
-              tf.cast(labels, tf.float32), weights=weights),
-      }, regularization_loss)
+    # Unlike the classification heads', under the caller's name scope: the
+    # metric ops' names (and an EVAL SavedModel's signature outputs) are
+    # 'linear/mean/value:0', not 'linear/metrics/mean/value:0', in 2.15.
+    return self._regularization_metric({
+        key(_keys.LOSS_MEAN): _v1.metrics.mean(unreduced_loss,
+                                               weights=weights),
+        key(_keys.PREDICTION_MEAN): _weighted_mean(
+            predicted_value, weights, _keys.PREDICTION_MEAN),
+        key(_keys.LABEL_MEAN): _v1.metrics.mean(
+            tf.cast(labels, tf.float32), weights=weights),
+    }, regularization_loss)
 
 
 def binary_logistic_or_multi_class_head(n_classes, weight_column,
