@@ -4,12 +4,17 @@ Each copy of the step in a compiled function is paid on that function's
 first call (instantiation, Grappler, executor creation): the largest part
 of the first train() of a process. The quiet steps' loop and the hooked
 step are separate functions, so a train() that runs no quiet step compiles
-one copy, and a longer one reuses it next to the loop's.
+one copy, and a longer one reuses it next to the loop's. Quiet steps run
+through the hooked step's copy first while that has no effect of its own
+(`step_rental`), so a run that ends early compiles no loop.
 """
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from tensorflow.python.eager import context
+
+from tfcompat_estimator.runs import step_rental
 
 _APPLY_OP = 'ResourceApplyGradientDescent'
 
@@ -46,7 +51,25 @@ def _step_copies(known):
       node.op == _APPLY_OP for node in fdef.node_def))
 
 
-def test_a_one_step_train_compiles_one_copy_of_the_step(tmp_path):
+def _no_rented_steps(monkeypatch):
+  monkeypatch.setattr(step_rental, 'BUDGET_FRACTION', 0.0)
+
+
+def _unlimited_rented_steps(monkeypatch):
+  monkeypatch.setattr(step_rental, 'BUDGET_FRACTION', float('inf'))
+
+
+def _batches_input_fn(n):
+  def input_fn():
+    return _input_fn().take(n)
+  return input_fn
+
+
+def test_a_one_step_train_compiles_one_copy_of_the_step(tmp_path,
+                                                        monkeypatch):
+  # The rental's budget is a share of measured time: none here, so the
+  # second call's quiet steps compile the loop whatever the host's speed.
+  _no_rented_steps(monkeypatch)
   known = set(context.context().list_function_names())
   estimator = tf.estimator.Estimator(_model_fn, str(tmp_path))
   estimator.train(_input_fn, steps=1)
@@ -71,3 +94,68 @@ def test_quiet_and_hooked_steps_alternate_without_losing_one(tmp_path):
   estimator.train(_input_fn, steps=30, hooks=[hook])
   assert logged == [0, 10, 20]
   assert estimator.get_variable_value('global_step') == 30
+
+
+def test_a_run_whose_input_ends_early_compiles_no_loop(tmp_path, monkeypatch):
+  _unlimited_rented_steps(monkeypatch)
+  known = set(context.context().list_function_names())
+  estimator = tf.estimator.Estimator(_model_fn, str(tmp_path))
+  estimator.train(_batches_input_fn(3))
+  assert len(_step_copies(known)) == 1
+  assert estimator.get_variable_value('global_step') == 3
+
+  # The same steps through the loop: the same variables.
+  _no_rented_steps(monkeypatch)
+  other = tf.estimator.Estimator(_model_fn, str(tmp_path / 'loop'))
+  other.train(_batches_input_fn(3))
+  assert len(_step_copies(known)) == 3  # its own hooked step's and loop's
+  np.testing.assert_allclose(
+      estimator.get_variable_value('dense/kernel'),
+      other.get_variable_value('dense/kernel'), rtol=1e-6)
+
+
+def test_rented_steps_stop_at_a_nan_loss(tmp_path, monkeypatch):
+  _unlimited_rented_steps(monkeypatch)
+
+  def model_fn(features, labels, mode):
+    step = tf.compat.v1.train.get_global_step()
+    loss = tf.reduce_mean(features['x']) / tf.cast(2 - step, tf.float32) * 0
+    loss += tf.cast(step, tf.float32)  # 0 * inf = NaN at step 2
+    train_op = tf.compat.v1.assign_add(step, 1)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+  estimator = tf.estimator.Estimator(model_fn, str(tmp_path))
+  with pytest.raises(tf.compat.v1.train.NanLossDuringTrainingError):
+    estimator.train(_input_fn, steps=10)
+
+
+def test_a_hook_fetch_with_an_effect_is_not_rented(tmp_path, monkeypatch):
+  """A logged tensor that increments a counter: 2.15 ran it when logged."""
+  _unlimited_rented_steps(monkeypatch)
+  counted = []
+
+  def model_fn(features, labels, mode):
+    spec = _model_fn(features, labels, mode)
+    counter = tf.Variable(0, name='counter')
+    counted.append(counter)
+    hook = tf.compat.v1.train.LoggingTensorHook(
+        {'count': counter.assign_add(1)}, every_n_iter=10)
+    return spec._replace(training_hooks=[hook])
+
+  estimator = tf.estimator.Estimator(model_fn, str(tmp_path))
+  estimator.train(_input_fn, steps=25)
+  assert estimator.get_variable_value('counter') == 3  # steps 0, 10 and 20
+
+
+def test_a_step_with_dropout_is_not_rented(tmp_path, monkeypatch):
+  """Its quiet steps draw from the loop's random stream whatever the timing."""
+  _unlimited_rented_steps(monkeypatch)
+
+  def model_fn(features, labels, mode):
+    features = {'x': tf.nn.dropout(features['x'], rate=0.5, seed=1)}
+    return _model_fn(features, labels, mode)
+
+  known = set(context.context().list_function_names())
+  estimator = tf.estimator.Estimator(model_fn, str(tmp_path))
+  estimator.train(_batches_input_fn(3))
+  assert len(_step_copies(known)) == 2

@@ -483,6 +483,10 @@ class CapturedModel:
       self._prune_cache[key] = make()
     return self._prune_cache[key]
 
+  def has_cached(self, key):
+    """Whether `cached(key, ...)` has made its value."""
+    return key in self._prune_cache
+
   def as_graph_element(self, fetch):
     """Resolves a fetch (tensor, op, name or variable) to a graph element."""
     if fetch is self.global_step:

@@ -6,9 +6,10 @@ StopAtStepHook) are done natively here, on a schedule known ahead of time
 (`train_schedule`). Between the steps where one of them needs a value, steps
 run in bulk inside a compiled loop; the step that needs it (to log the loss
 or write summaries) is one compiled call of its own, which draws its batch
-inside the call. User hooks see every step through the hook protocol, except
-the steps `hook_schedule` proves a hook ignores (e.g. between a
-LoggingTensorHook's every_n_iter logs).
+inside the call; until the loop is worth compiling, quiet steps may run
+through that call instead (`step_rental`). User hooks see every step through
+the hook protocol, except the steps `hook_schedule` proves a hook ignores
+(e.g. between a LoggingTensorHook's every_n_iter logs).
 """
 
 import os
@@ -31,6 +32,7 @@ from tfcompat_estimator.io import graph_text
 from tfcompat_estimator.io import summaries
 from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 from tfcompat_estimator.runs import checkpointing as checkpointing_lib
+from tfcompat_estimator.runs import step_rental
 from tfcompat_estimator.runs import train_schedule
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
 from tfcompat_estimator.session_emulation import hook_schedule
@@ -266,18 +268,36 @@ class TrainLoop:
     if self._batches.on_workers:
       steps_run, loss, stopped = self._quiet_on_workers(n)
     else:
-      steps_run, loss, stopped = self._quiet_loop()(self._batches.iterator,
-                                                    tf.constant(n))
+      steps_run, loss, stopped = self._quiet_here(n)
     steps_run = int(steps_run)
     self._schedule.iteration += steps_run
     if steps_run:
       self._pre_step = None  # each step added one: the count is the distance
-      if not np.isfinite(loss.numpy()):
-        self._raise_nan(loss.numpy())
+      if not np.isfinite(loss):
+        self._raise_nan(loss)
       # Also when the input ended: 'Loss for final step' is the last step's.
-      self._loss = loss.numpy()
+      self._loss = loss
     if bool(stopped):
       raise end_of_input.EndOfInput
+
+  def _quiet_here(self, n):
+    """`(steps_run, last loss, stopped)` of up to `n` quiet steps.
+
+    Rented steps first (`step_rental`), until the loop is worth compiling.
+    """
+    ran, loss, stopped = 0, None, False
+    if not self.captured.has_cached('train_loop'):
+      ran, loss, stopped = self._rental().run(self._batches.iterator, n)
+    if ran < n and not stopped:
+      more, last, stopped = self._quiet_loop()(self._batches.iterator,
+                                               tf.constant(n - ran))
+      if int(more):
+        ran, loss = ran + int(more), last.numpy()
+    return ran, loss, bool(stopped)
+
+  def _rental(self):
+    return self.captured.cached(
+        'step rental', lambda: step_rental.StepRental(self.captured))
 
   def _quiet_loop(self):
     return self.captured.cached('train_loop', self._compiled_quiet_loop)
@@ -326,7 +346,7 @@ class TrainLoop:
     # A call stops at a NaN loss as at the end of its input: a NaN wins.
     loss = next((r[1] for r in results
                  if bool(r[2]) and not np.isfinite(r[1])), loss)
-    return steps_run, tf.constant(loss), stopped
+    return steps_run, loss, stopped
 
   def _hooked_on_workers(self, elements, run_ops,
                          attempts=_HOOKED_STEP_ATTEMPTS):
@@ -368,7 +388,11 @@ class TrainLoop:
     if self._batches.on_workers:
       computed = self._hooked_on_workers(hooked.elements, run_ops)
     else:
+      start = time.perf_counter()
       computed = hooked.compute(self._batches, run_ops)
+      if hooked.draws_in_step(self._batches):
+        self._rental().offer(hooked.elements, run_ops,
+                             time.perf_counter() - start)
     results = hooked.results(computed)
     values = results.main
     self._pre_step = int(values['step'])

@@ -50,6 +50,10 @@ class HookedStep:
     """The unique graph elements the step computes, in the plan's order."""
     return self._plan.elements
 
+  def draws_in_step(self, batches):
+    """Whether `compute` runs `captured.step_for(elements, run_ops)`."""
+    return batches.iterator is not None and not self.feed_dict
+
   def compute(self, batches, run_ops=()):
     """Computes the step with the session; returns the elements' values.
 
@@ -60,7 +64,7 @@ class HookedStep:
       EndOfInput: at the end of the input, after the hooks' `before_run`
         (as a v1 session raised OutOfRangeError from inside `run`).
     """
-    if batches.iterator is not None and not self.feed_dict:
+    if self.draws_in_step(batches):
       return self._session.compute_next(self.elements, run_ops,
                                         batches.iterator)
     self._session.current_batch = batches.flat_batch(self.feed_dict)

@@ -1,0 +1,133 @@
+"""Quiet steps run by a compiled hooked step until the quiet loop pays.
+
+Quiet steps normally run in the compiled loop (`loops.make_loop`), whose
+first call compiles a second copy of the train step beside the hooked
+step's own: about as long as the first hooked step took. For a large graph
+that is most of a short run. DeepCTR's DeepFEFM on its 200-row sample
+(837 variables, a 42,000-op train graph, one batch) compiled its loop for
+34 s at the second step, only to find the input at its end there; 2.15 ran
+that step with the graph its session had already optimised.
+
+A hooked step whose fetches have no effect beyond the train step's own
+(the loss, the global step, v1 summaries: reads and pure ops) computes a
+quiet step as well, its extra values dropped. So quiet steps run through
+it until their time reaches `BUDGET_FRACTION` of what its first call cost
+(the estimate of the loop's compile), and then the loop is compiled. A run
+that ends within that budget never compiles the loop; a long run pays at
+most that fraction of the compile in slower steps. The budget and its use
+last as long as the captured graph (one rental per `CapturedModel`), so
+repeated short train() calls share it.
+
+Nothing is rented when the train step holds a random op that keeps its own
+stream per compiled function (dropout's `RandomUniform`), or calls a
+function this module does not look into: how many steps are rented depends
+on the host's speed, and those steps would draw from the hooked step's
+stream instead of the loop's, so a seeded program would train differently
+from run to run.
+"""
+
+import time
+
+import numpy as np
+
+from tfcompat_estimator.engine import graph_prune
+from tfcompat_estimator.platform import tf_internals
+
+# The share of the loop's estimated compile time that rented steps may use.
+BUDGET_FRACTION = 0.05
+
+# Stateful ops that only read: a fetch computed by them changes nothing.
+_READS = frozenset(('ReadVariableOp', 'ResourceGather', 'VarIsInitializedOp',
+                    'VariableShape'))
+# Ops that run functions (not looked into for random ops).
+_CALLS = frozenset(('While', 'StatelessWhile', 'If', 'StatelessIf', 'Case',
+                    'StatelessCase', 'PartitionedCall',
+                    'StatefulPartitionedCall'))
+_RANDOM = frozenset(('TruncatedNormal', 'ParameterizedTruncatedNormal',
+                     'Multinomial'))
+
+
+class StepRental:
+  """The compiled hooked step that quiet steps may run through, if any."""
+
+  def __init__(self, captured):
+    """Args: captured: the `CapturedModel` of the TRAIN graph."""
+    self._captured = captured
+    self._base_ops = None  # ids of the ops a quiet step runs anyway
+    self._own_streams = False  # whether the step draws per-function randoms
+    self._compile_seconds = 0.0
+    self._spent = 0.0
+    self._lendable = {}  # id of a step function -> loss position, or None
+    self._step = None
+    self._loss_index = None
+
+  def offer(self, elements, run_ops, seconds):
+    """Takes note of a hooked step computed by `captured.step_for`.
+
+    Args:
+      elements, run_ops: the step's fetches, as given to `step_for`.
+      seconds: how long its call took; its first call is the estimate of
+        the loop's compile.
+    """
+    step = self._captured.step_for(elements, run_ops)
+    if id(step) not in self._lendable:  # its first call
+      self._compile_seconds = max(self._compile_seconds, seconds)
+      self._lendable[id(step)] = self._loss_position(elements, run_ops)
+    self._loss_index = self._lendable[id(step)]
+    self._step = step if self._loss_index is not None else None
+
+  def run(self, iterator, n):
+    """Runs up to `n` quiet steps while the budget lasts.
+
+    Returns:
+      `(steps_run, last loss or None, stopped)`: `stopped` at the end of the
+      input or at a non-finite loss, as the loop's.
+    """
+    ran, loss = 0, None
+    while (ran < n and self._step is not None and
+           self._spent < BUDGET_FRACTION * self._compile_seconds):
+      start = time.perf_counter()
+      values = self._step(iterator)
+      self._spent += time.perf_counter() - start
+      if values is None:
+        return ran, loss, True
+      ran += 1
+      loss = values[self._loss_index].numpy()
+      if not np.isfinite(loss):
+        return ran, loss, True
+    return ran, loss, False
+
+  def _loss_position(self, elements, run_ops):
+    """Where the loss is among `elements`, if the step may run quiet steps.
+
+    It may if it runs the train op only and what it fetches beyond the
+    train step changes nothing.
+    """
+    captured = self._captured
+    loss = captured.spec.loss
+    position = next((i for i, e in enumerate(elements) if e is loss), None)
+    runs_train_op_only = [id(op) for op in run_ops] == [id(captured.train_op)]
+    if position is None or not runs_train_op_only:
+      return None
+    if self._base_ops is None:
+      base = graph_prune.upstream_ops([loss, captured.train_op])
+      self._base_ops = {id(op) for op in base}
+      self._own_streams = any(map(_may_draw_own_stream, base))
+    if self._own_streams:
+      return None
+    extra = graph_prune.upstream_ops(elements, self._base_ops)
+    if any(op.op_def.is_stateful and op.type not in _READS for op in extra):
+      return None
+    return position
+
+
+def _may_draw_own_stream(op):
+  """Whether `op` may draw random numbers from a stream of its own kernel.
+
+  Such a stream belongs to each compiled function holding the op; ops of a
+  `tf.random.Generator` (`Stateful*`) share the generator's state instead.
+  """
+  if op.type in _CALLS or tf_internals.op_def(op.type) is None:
+    return True  # a control-flow body or a graph function
+  return (op.op_def.is_stateful and not op.type.startswith('Stateful') and
+          ('Random' in op.type or op.type in _RANDOM))
