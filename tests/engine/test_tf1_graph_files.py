@@ -96,6 +96,40 @@ def test_meta_graph_restores_the_checkpoint_in_a_v1_session(tmp_path):
   assert len(restored) == len(tf.train.list_variables(path)) + 1
 
 
+def test_meta_graph_variables_of_clashing_names_and_dtypes(tmp_path):
+  """Stand-in variables are copies of one per dtype (engine/tf1_graph.py),
+  except those whose ops would take another's names: made one by one."""
+
+  def model_fn(features, labels, mode):
+    del labels
+    # 'w/Assign' is also the name of w's assign op: w is made on its own.
+    clash = v1.get_variable('w/Assign', [3], tf.int64,
+                            initializer=v1.constant_initializer(7))
+    w = v1.get_variable('w', [2], initializer=v1.ones_initializer())
+    big = v1.get_variable('big', [300, 10], initializer=v1.ones_initializer())
+    loss = (tf.reduce_sum(w * features['x']) + tf.reduce_sum(big) +
+            tf.cast(tf.reduce_sum(clash), tf.float32))
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=v1.train.GradientDescentOptimizer(
+            0.1).minimize(loss, v1.train.get_global_step()))
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(lambda: tf.data.Dataset.from_tensors(
+      ({'x': [1.0, 2.0]}, [0.0])).repeat(3))
+  path = est.latest_checkpoint()
+  with tf.Graph().as_default() as graph, v1.Session(graph=graph) as session:
+    saver = v1.train.import_meta_graph(path + '.meta')
+    session.run(v1.global_variables_initializer())  # the stand-ins' zeros
+    assert {v.op.name: session.run(v).sum() for v in v1.global_variables()
+            } == {'w': 0, 'w/Assign': 0, 'big': 0, 'global_step': 0}
+    saver.restore(session, path)
+    values = {v.op.name: session.run(v) for v in v1.global_variables()}
+  assert values['global_step'] == 3
+  np.testing.assert_array_equal(values['w/Assign'], [7, 7, 7])
+  np.testing.assert_allclose(values['w'], est.get_variable_value('w'))
+  np.testing.assert_allclose(values['big'], est.get_variable_value('big'))
+
+
 def test_meta_graph_keeps_the_model_graphs_collections(tmp_path):
   """What a program reading a checkpoint's .meta finds in its collections.
 

@@ -435,6 +435,16 @@ def set_save_slice_info(variable, info):
   variable._set_save_slice_info(info)
 
 
+def resource_variable_from_proto(variable_def):
+  """The resource variable a `VariableDef` describes, in the default graph.
+
+  Its ops must be in that graph already (as `import_meta_graph` leaves
+  them). No public API makes one from its ops; engine/tf1_graph.py imports
+  the ops of many variables at once. Checked on TF 2.21.
+  """
+  return resource_variable_ops.ResourceVariable.from_proto(variable_def)
+
+
 def regularize_new_legacy_layer_weights(layer_class, when):
   """A legacy layer's regularizer applies to weights it created, as in TF1.
 
