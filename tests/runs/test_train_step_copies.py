@@ -132,12 +132,10 @@ def test_rented_steps_stop_at_a_nan_loss(tmp_path, monkeypatch):
 def test_a_hook_fetch_with_an_effect_is_not_rented(tmp_path, monkeypatch):
   """A logged tensor that increments a counter: 2.15 ran it when logged."""
   _unlimited_rented_steps(monkeypatch)
-  counted = []
 
   def model_fn(features, labels, mode):
     spec = _model_fn(features, labels, mode)
     counter = tf.Variable(0, name='counter')
-    counted.append(counter)
     hook = tf.compat.v1.train.LoggingTensorHook(
         {'count': counter.assign_add(1)}, every_n_iter=10)
     return spec._replace(training_hooks=[hook])

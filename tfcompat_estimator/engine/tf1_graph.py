@@ -139,12 +139,13 @@ def _tf1_variables(lifted, handles, local):
   `handles`. Partition parts keep their slice info, so the Saver writes them
   under the full variable's name as 2.15 did. Returns the new variables.
   """
-  specs = [(key, variable, distribution.components(variable)[0])
+  specs = [(key, variable, distribution.components(variable))
            for key, variable in lifted.items()]
-  templated = _from_templates([(key, part) for key, _, part in specs
-                               if part.shape.is_fully_defined()])
+  templated = _from_templates([(key, parts[0]) for key, _, parts in specs
+                               if parts[0].shape.is_fully_defined()])
   made = []
-  for key, variable, part in specs:
+  for key, variable, components in specs:
+    part = components[0]
     collections = ([_v1.GraphKeys.LOCAL_VARIABLES] if local else
                    [_v1.GraphKeys.GLOBAL_VARIABLES] +
                    ([_v1.GraphKeys.TRAINABLE_VARIABLES] if variable.trainable
@@ -157,7 +158,7 @@ def _tf1_variables(lifted, handles, local):
     info = tf_internals.save_slice_info(part)
     if info is not None:
       tf_internals.set_save_slice_info(created, info)
-    for component in distribution.components(variable):
+    for component in components:
       handles[id(component.handle)] = (created.handle, created)
     made.append(created)
   return made

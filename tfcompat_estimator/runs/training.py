@@ -43,6 +43,8 @@ _train = tf.compat.v1.train
 # How many times the step hooks wait for runs again on parameter-server
 # workers that are lost with its result (each run waits for a live worker).
 _HOOKED_STEP_ATTEMPTS = 5
+# The captured graph's cache key of its compiled quiet loop.
+_TRAIN_LOOP = 'train_loop'
 
 
 def validate_steps(steps, max_steps):
@@ -286,7 +288,7 @@ class TrainLoop:
     Rented steps first (`step_rental`), until the loop is worth compiling.
     """
     ran, loss, stopped = 0, None, False
-    if not self.captured.has_cached('train_loop'):
+    if not self.captured.has_cached(_TRAIN_LOOP):
       ran, loss, stopped = self._rental().run(self._batches.iterator, n)
     if ran < n and not stopped:
       more, last, stopped = self._quiet_loop()(self._batches.iterator,
@@ -300,7 +302,7 @@ class TrainLoop:
         'step rental', lambda: step_rental.StepRental(self.captured))
 
   def _quiet_loop(self):
-    return self.captured.cached('train_loop', self._compiled_quiet_loop)
+    return self.captured.cached(_TRAIN_LOOP, self._compiled_quiet_loop)
 
   def _compiled_quiet_loop(self):
     """The quiet loop, compiled by a call that runs no step.
