@@ -290,6 +290,23 @@ class CapturedModel:
         tf_internals.set_control_inputs(
             op, [gate for gate in gates if gate.name not in released])
 
+  def _revive_released(self, elements):
+    """Gates again the step reads of a released call that `elements` need.
+
+    A hook may keep a tensor it built in an earlier call and fetch it in
+    this one. Its read of the global step lost its gate when that call
+    ended, and ungated it raced the step's increment (seen: a step reading
+    its post-step value on a loaded CI host).
+    """
+    if not self._released:
+      return
+    revived = {op.name for op in graph_prune.upstream_ops(elements)
+               } & self._released
+    if revived:
+      self._released -= revived
+      with self.graph.as_default():
+        self.gate_global_step_writes()
+
   def _build_mode_extras(self):
     """Graph pieces the Estimator itself adds for a mode, as 2.15 did."""
     self.summary_op = None
@@ -550,6 +567,7 @@ class CapturedModel:
     key = _fetch_key(elements, run_ops) + (with_batch,
                                            tuple(t.name for t in fed))
     if key not in self._prune_cache:
+      self._revive_released(elements)
       feeds = (self.feeds if with_batch else []) + list(fed)
       if (self.global_step_value is not self.global_step_read and
           self.train_op in run_ops):
