@@ -15,6 +15,8 @@ import types
 from tensorflow.python.platform import tf_logging as logging
 import tensorflow as tf
 
+from tfcompat_estimator.platform import tf_internals
+
 _PREFIX = 'tensorflow_estimator'
 _EST = _PREFIX + '.python.estimator'
 
@@ -247,6 +249,7 @@ def install():
   # ask it for the model_dir's writer share the Estimator's events file.
   importlib.import_module('tfcompat_estimator.session_emulation.'
                           'file_writer_cache').share_events_files()
+  tf_internals.decide_numpy_version_once()  # generator input_fns' speed
   _spare_startup_objects_from_gc()
   return root
 

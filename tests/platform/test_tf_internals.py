@@ -118,12 +118,12 @@ def test_top_level_modules_reach_tensorflow_internals_only_through_the_seam():
 
 
 def test_the_seam_is_the_lowest_layer():
-  """It imports TensorFlow and the standard library only."""
+  """It imports TensorFlow, its NumPy and the standard library only."""
   path = os.path.join(_PACKAGE, 'platform', 'tf_internals.py')
   with open(path, encoding='utf-8') as f:
     modules = set(_imported_modules(f.read()))
   assert {m for m in modules if not m.startswith('tensorflow.')} == {
-      'contextlib', 'random', 'sys'}
+      'contextlib', 'numpy', 'random', 'sys'}
 
 
 # --- Logging and files ------------------------------------------------------
@@ -883,3 +883,60 @@ if __name__ == '__main__':
   _CHILDREN = {'mirrored': _mirrored_child, 'ps': _ps_child,
                'collective_server': _collective_server_child}
   print(json.dumps(_CHILDREN[sys.argv[1]]()), flush=True)
+
+
+def _tf_numpy_compat_as_shipped():
+  """A fresh copy of TF's `numpy_compat` module, as TF wrote it."""
+  import importlib.util  # pylint: disable=g-import-not-at-top
+  spec = importlib.util.find_spec('tensorflow.python.util.numpy_compat')
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module
+
+
+@pytest.mark.parametrize('values, dtype, kwargs', [
+    ([1, 2], np.float32, {}),
+    ([300, -1], np.uint8, {}),  # wraps under NumPy 2 as under NumPy 1
+    (2**40, np.int32, {}),
+    ([[1.5, 2.5]], np.int64, {'order': 'C'}),
+    (np.arange(4, dtype=np.float64), np.float64, {}),
+    (np.arange(4, dtype=np.float64), np.float32, {'copy': True}),
+    ([b'a', b'bc'], object, {'order': 'C'}),
+    (['x', 'yz'], None, {}),
+    ([True, False], np.bool_, {}),
+    (3.5, None, {'order': 'C'}),
+])
+def test_np_asarray_gives_tf_s_values(values, dtype, kwargs):
+  from tensorflow.python.util import numpy_compat  # pylint: disable=g-import-not-at-top
+  assert numpy_compat.np_asarray is tf_internals._asarray_wrapping_overflow  # pylint: disable=protected-access
+  expected = _tf_numpy_compat_as_shipped().np_asarray(values, dtype, **kwargs)
+  got = numpy_compat.np_asarray(values, dtype, **kwargs)
+  assert got.dtype == expected.dtype and got.shape == expected.shape
+  np.testing.assert_array_equal(got, expected)
+  assert got.flags['C_CONTIGUOUS'] == expected.flags['C_CONTIGUOUS']
+  if isinstance(values, np.ndarray):
+    assert np.shares_memory(got, values) == np.shares_memory(expected, values)
+
+
+def test_generator_input_yields_through_the_installed_conversion():
+  """`Dataset.from_generator`'s elements pass through it (and still overflow
+  to what NumPy 1 gave), so its speed is a generator input_fn's."""
+  def generator():
+    yield [1, 2], [300]
+  dataset = tf.data.Dataset.from_generator(
+      generator, output_types=(tf.float32, tf.uint8),
+      output_shapes=((2,), (1,)))
+  from tensorflow.python.util import numpy_compat  # pylint: disable=g-import-not-at-top
+  calls = []
+  installed = numpy_compat.np_asarray
+  def counted(*args, **kwargs):
+    calls.append(args[1] if len(args) > 1 else kwargs.get('dtype'))
+    return installed(*args, **kwargs)
+  numpy_compat.np_asarray = counted
+  try:
+    features, label = next(iter(dataset))
+  finally:
+    numpy_compat.np_asarray = installed
+  assert features.numpy().tolist() == [1.0, 2.0]
+  assert label.numpy().tolist() == [44]  # 300 mod 256
+  assert len(calls) >= 2
