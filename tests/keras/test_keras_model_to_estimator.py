@@ -233,6 +233,25 @@ def test_multiple_inputs_outputs_sample_weights_and_metric_names(tmp_path):
     est.evaluate(lambda: tf.data.Dataset.from_tensors(({'a': xa}, (yc, yd))))
 
 
+def test_a_rank_1_feature_feeds_a_one_column_input_as_keras_does(tmp_path):
+  """tf-estimator-tutorials' Estimators-to-Keras notebook feeds a column of
+  numbers to `Input(shape=(1,))`. The model is called on the features, so
+  they take Keras' own path (`model.evaluate` makes the column too); 2.15
+  built `Input` layers from the tensors and failed in `Concatenate`."""
+  a = tf_keras.Input(shape=(1,), name='a')
+  b = tf_keras.Input(shape=(3,), name='b')
+  out = tf_keras.layers.Dense(1, activation='sigmoid')(
+      tf_keras.layers.Concatenate()([a, b]))
+  model = tf_keras.Model([a, b], out)
+  model.compile('sgd', 'binary_crossentropy')
+  xa, xb = _RS.rand(8).astype(np.float32), _RS.rand(8, 3).astype(np.float32)
+  y = (_RS.rand(8, 1) > 0.5).astype(np.float32)
+  keras_loss = model.evaluate([xa[:, None], xb], y, verbose=0, batch_size=8)
+  metrics = to_estimator(model, tmp_path).evaluate(
+      lambda: tf.data.Dataset.from_tensors(({'a': xa, 'b': xb}, y)))
+  np.testing.assert_allclose(metrics['loss'], keras_loss, rtol=1e-5)
+
+
 def test_subclassed_model_trains_from_fresh_weights(tmp_path):
 
   class Small(tf_keras.Model):
