@@ -12,6 +12,8 @@ tests/reliability/test_soak.py).
 import numpy as np
 import tensorflow as tf
 
+from tfcompat_estimator.engine import graph_prune
+
 _v1 = tf.compat.v1
 
 
@@ -94,18 +96,9 @@ def test_a_hook_keeping_its_tensor_fetches_it_in_the_next_call(tmp_path):
   assert again.seen == [4, 6]
   # The order above held by luck once the first call's gate was released
   # (a loaded CI host saw [6, 6]): the kept read is gated again.
-  kept_reads = {op.name for op in _ops_upstream(first.doubled)
+  kept_reads = {op.name for op in graph_prune.upstream_ops([first.doubled])
                 if op.type == 'ReadVariableOp'}
   gates = {gate.name for op in again.captured.graph.get_operations()
            if op.type == 'AssignAddVariableOp' for gate in op.control_inputs}
   assert kept_reads and kept_reads <= gates, (kept_reads, gates)
 
-
-def _ops_upstream(tensor):
-  seen, stack = {}, [tensor.op]
-  while stack:
-    op = stack.pop()
-    if op.name not in seen:
-      seen[op.name] = op
-      stack.extend(t.op for t in op.inputs)
-  return list(seen.values())

@@ -928,8 +928,8 @@ def decide_numpy_version_once():
   0.6 us for the conversion itself). It converts each value a `py_func` or
   `numpy_function` returns, so it runs for every element a
   `Dataset.from_generator` yields: a generator input, common in legacy
-  input_fns, drew 460-516 us an element against 2.15's 327-348 us, and
-  278-348 us with the check made once (one process each, in turn).
+  input_fns, drew 457-497 us an element against 2.15's 327-367 us, and
+  352-396 us with the check made once (6 processes each, alternating).
   Installed by `install()`; TF's other callers (the v1 Session's feeds,
   tensor protos of half floats) get the same values faster. TF's own
   modules call it as `numpy_compat.np_asarray`, so rebinding the module's
