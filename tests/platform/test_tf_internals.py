@@ -309,6 +309,18 @@ def test_copy_graph_functions_carries_a_graphs_function_library():
   assert names(outer.graph) and names(target) == names(outer.graph)
 
 
+def test_graph_function_def_is_the_librarys_definition():
+  inner = tf.function(lambda x: x * 2.)
+  outer = tf.function(lambda x: inner(x) + 1.).get_concrete_function(
+      tf.TensorSpec([], tf.float32))
+  library = {f.signature.name: f
+             for f in outer.graph.as_graph_def().library.function}
+  assert library
+  for name, expected in library.items():
+    assert tf_internals.graph_function_def(outer.graph, name) == expected
+  assert tf_internals.graph_function_def(outer.graph, 'no_such_fn') is None
+
+
 def test_pruned_function_runs_a_graph_built_by_hand():
   wrapped = _wrapped_times_two()
   with wrapped.graph.as_default():

@@ -157,3 +157,31 @@ def test_a_step_with_dropout_is_not_rented(tmp_path, monkeypatch):
   estimator = tf.estimator.Estimator(model_fn, str(tmp_path))
   estimator.train(_batches_input_fn(3))
   assert len(_step_copies(known)) == 2
+
+
+def _model_fn_with_cond(dropout_in_branch):
+  """_model_fn with a `cond` (a canned head's label check holds one)."""
+
+  def model_fn(features, labels, mode):
+    x = features['x']
+    if dropout_in_branch:
+      x = tf.cond(tf.reduce_sum(x) > 0,
+                  lambda: tf.nn.dropout(x, rate=0.5, seed=1), lambda: x)
+    else:
+      x = tf.cond(tf.reduce_sum(x) > 0, lambda: x * 1.0, lambda: -x)
+    return _model_fn({'x': x}, labels, mode)
+
+  return model_fn
+
+
+@pytest.mark.parametrize('dropout_in_branch,copies', [(False, 1), (True, 2)])
+def test_a_cond_is_looked_into_for_random_ops(tmp_path, monkeypatch,
+                                              dropout_in_branch, copies):
+  """A step calling a branch function is rented unless the branch draws."""
+  _unlimited_rented_steps(monkeypatch)
+  known = set(context.context().list_function_names())
+  estimator = tf.estimator.Estimator(_model_fn_with_cond(dropout_in_branch),
+                                     str(tmp_path))
+  estimator.train(_batches_input_fn(3))
+  assert len(_step_copies(known)) == copies
+  assert estimator.get_variable_value('global_step') == 3

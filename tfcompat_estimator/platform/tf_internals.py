@@ -352,6 +352,18 @@ def remove_function(name):
 FuncGraph = func_graph.FuncGraph
 
 
+def graph_function_def(graph, name):
+  """The `FunctionDef` of function `name` in `graph`'s library, or None.
+
+  The public API gives a graph's functions only with the whole graph
+  serialized (`as_graph_def().library`); runs/step_rental.py looks into the
+  few a train step's ops call.
+  Checked on TF 2.21.
+  """
+  function = graph._get_function(name)
+  return None if function is None else function.cached_definition
+
+
 def copy_graph_functions(source, target):
   """Adds the functions registered in graph `source` to graph `target`.
 
