@@ -96,6 +96,7 @@ def test_functional_model_in_tf1_world_as_on_2_15(tmp_path):
   for updates_idiom in _MEASURED:
     _assert_as_measured(got[updates_idiom], updates_idiom)
   assert got['sequential_steps'] == 2
+  _assert_names_as_on_2_15(got['names'])
 
 
 def _sequential_model_fn(features, labels, mode):
@@ -204,6 +205,85 @@ def test_a_model_graph_answers_executing_eagerly_outside_functions_as_tf1(
   assert _v1.executing_eagerly_outside_functions()
 
 
+class Net(tf.keras.Model):
+  """Auto-named, as the Object Detection API's detection models are."""
+
+  def __init__(self):
+    super().__init__()
+    self.dense = tf.keras.layers.Dense(
+        1, kernel_initializer=tf.keras.initializers.Constant(0.5))
+
+  def call(self, x):
+    return self.dense(x)
+
+
+def _names_input_fn():
+  # The Object Detection API's input functions build a detection model to
+  # use its preprocess(); its serving input function does too.
+  Net()
+  return tf.data.Dataset.from_tensors(({'x': [[1.0], [2.0]]}, [[1.], [3.]]))
+
+
+def _names_receiver():
+  Net()
+  x = _v1.placeholder(tf.float32, [None, 1], name='x')
+  return tf.estimator.export.ServingInputReceiver({'x': x}, {'x': x})
+
+
+def _names_model_fn(features, labels, mode):
+  prediction = Net()(features['x'])
+  if mode == tf.estimator.ModeKeys.PREDICT:
+    return tf.estimator.EstimatorSpec(mode, predictions={'y': prediction})
+  loss = tf.reduce_mean(tf.square(prediction - labels))
+  return tf.estimator.EstimatorSpec(
+      mode, loss=loss, train_op=_v1.train.GradientDescentOptimizer(
+          0.1).minimize(loss, _v1.train.get_or_create_global_step()))
+
+
+def _names_train_export(model_dir):
+  """Trains, evaluates and exports; returns names and the served output."""
+  est = tf.estimator.Estimator(_names_model_fn, model_dir)
+  est.train(_names_input_fn, steps=1)
+  est.train(_names_input_fn, steps=1)
+  loss = est.evaluate(_names_input_fn, steps=1)['loss']
+  export_dir = est.export_saved_model(os.path.join(model_dir, 'export'),
+                                      _names_receiver)
+  with tf.Graph().as_default(), _v1.Session() as session:
+    signature = _v1.saved_model.load(
+        session, ['serve'], export_dir).signature_def['serving_default']
+    served = session.run(signature.outputs['y'].name,
+                         {signature.inputs['x'].name: [[2.0]]})
+  return {'variables': sorted(est.get_variable_names()),
+          'loss': float(loss), 'served': served.tolist()}
+
+
+# Measured on 2.15 (TF1 and TF2 worlds alike): the input_fn's model took
+# `net` and `dense` in the graph the model_fn was then called in.
+_NAMES_ON_2_15 = ['global_step', 'net_1/dense_1/bias', 'net_1/dense_1/kernel']
+
+
+def _assert_names_as_on_2_15(got):
+  assert got['variables'] == _NAMES_ON_2_15
+  # Two steps of gradient descent from w=0.5, b=0 on (1, 1) and (2, 3).
+  w, b = 0.5, 0.0
+  for _ in range(2):
+    w, b = w - 0.1 * ((w + b - 1) + 2 * (2 * w + b - 3)), b - 0.1 * (
+        (w + b - 1) + (2 * w + b - 3))
+  assert got['loss'] == pytest.approx(
+      ((w + b - 1) ** 2 + (2 * w + b - 3) ** 2) / 2, rel=1e-5)
+  np.testing.assert_allclose(got['served'], [[2 * w + b]], rtol=1e-5)
+
+
+def test_keras_names_go_on_from_the_input_fn_as_on_2_15(tmp_path):
+  """Checkpoints name the model_fn's model as 2.15's did, so exports restore."""
+  before = tf.keras.layers.Dense(1).name
+  _assert_names_as_on_2_15(_names_train_export(str(tmp_path)))
+  # The input_fn took its names in the call's graph, as in 2.15, not in the
+  # program's: the program's next layer is named as if no call had run.
+  number = int(before.rpartition('_')[2]) if '_' in before else 0
+  assert tf.keras.layers.Dense(1).name == f'dense_{number + 1}'
+
+
 def _tf1_child(model_dir):
   import tfcompat_estimator  # pylint: disable=g-import-not-at-top
   tfcompat_estimator.install()
@@ -214,6 +294,7 @@ def _tf1_child(model_dir):
                                os.path.join(model_dir, 'sequential'))
   est.train(_sequential_input_fn, steps=2)
   results['sequential_steps'] = int(est.get_variable_value('global_step'))
+  results['names'] = _names_train_export(os.path.join(model_dir, 'names'))
   print(json.dumps(results))
 
 

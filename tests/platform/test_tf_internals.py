@@ -123,7 +123,7 @@ def test_the_seam_is_the_lowest_layer():
   with open(path, encoding='utf-8') as f:
     modules = set(_imported_modules(f.read()))
   assert {m for m in modules if not m.startswith('tensorflow.')} == {
-      'contextlib', 'numpy', 'random', 'sys'}
+      'collections', 'contextlib', 'numpy', 'random', 'sys'}
 
 
 # --- Logging and files ------------------------------------------------------
@@ -319,6 +319,18 @@ def test_graph_function_def_is_the_librarys_definition():
   for name, expected in library.items():
     assert tf_internals.graph_function_def(outer.graph, name) == expected
   assert tf_internals.graph_function_def(outer.graph, 'no_such_fn') is None
+
+
+def test_keras_name_counts_are_tf_keras_names_of_the_graph():
+  graph = tf.Graph()
+  counts = tf_internals.keras_name_counts(graph)
+  assert counts is not None and not counts
+  with graph.as_default():
+    names = [tf.keras.layers.Dense(1).name for _ in range(2)]
+    counts[('', 'dense')] += 3
+    names.append(tf.keras.layers.Dense(1).name)
+  assert names == ['dense', 'dense_1', 'dense_5']
+  assert tf_internals.keras_name_counts(graph) is counts
 
 
 def test_pruned_function_runs_a_graph_built_by_hand():

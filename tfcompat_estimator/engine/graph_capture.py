@@ -23,6 +23,7 @@ from tfcompat_estimator.engine import distribution
 from tfcompat_estimator.engine import feature_keys
 from tfcompat_estimator.engine import graph_prune
 from tfcompat_estimator.engine import graph_saveables
+from tfcompat_estimator.engine import keras_names
 from tfcompat_estimator.engine import loops
 from tfcompat_estimator.engine import tf1_graph_semantics
 # Without TensorBoard, TF2 summary calls in a model_fn write nothing, as on
@@ -54,11 +55,14 @@ class CapturedModel:
   """The model graph of one mode, its variables and its `EstimatorSpec`."""
 
   def __init__(self, model_fn, mode, features_spec, labels_spec, params,
-               config, initial_values=None, values_overwritten=False):
+               config, initial_values=None, values_overwritten=False,
+               keras_names_taken=None):
     """`initial_values` (a `checkpoints.InitialValues`) seeds large variables.
 
     `values_overwritten`: the caller will set every global variable (from a
     checkpoint or another graph), so their initializers' values do not matter.
+    `keras_names_taken`: the tf_keras names the input_fn took
+    (`keras_names.call`), which the model_fn's go on after.
     """
     self.mode = mode
     self.features_spec = features_spec
@@ -100,6 +104,7 @@ class CapturedModel:
       batches = [(batch[i:i + per_batch] + (None,))[:2]
                  for i in range(0, len(batch), per_batch)]
       tf1_graph_semantics.mark(_v1.get_default_graph())
+      keras_names.continue_after(_v1.get_default_graph(), keras_names_taken)
       batch_checks.check_batches_of(_v1.get_default_graph())
       with tf.variable_creator_scope(self._record_variable):
         # A function graph inherits the eager global seed; 2.15's model_fn

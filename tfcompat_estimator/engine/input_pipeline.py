@@ -21,6 +21,7 @@ from tfcompat_estimator.engine import feature_keys
 from tfcompat_estimator.engine import feed_values
 from tfcompat_estimator.engine import input_graph as input_graph_lib
 from tfcompat_estimator.engine import iterator_release
+from tfcompat_estimator.engine import keras_names
 from tfcompat_estimator.engine import parameter_servers
 from tfcompat_estimator.inputs import graph_queue
 from tfcompat_estimator import model_fn as model_fn_lib
@@ -92,6 +93,8 @@ class BatchSource:
     self.input_graph = None  # an InputGraph, for input_fns returning tensors
     self._listed = None  # (features, labels) with lists tf.data cannot keep
     self._replicas = distribution.local_replicas(strategy)
+    # The tf_keras names the input_fn took, for the model graph to go on after.
+    self.keras_names_taken = {}
     args = (input_fn, mode, params, config, distribution.input_context(strategy))
     # A TF1 caller's input_fn is written for a graph and, as in 2.15, called
     # once, in one. A TF2 caller's is called eagerly, where a Dataset needs
@@ -153,11 +156,16 @@ class BatchSource:
     self.iterator = iter(dataset)
     self._iterator_created = time.monotonic()
 
-  @staticmethod
-  def _call_eagerly(input_fn, mode, params, config, input_context):
+  def _call_input_fn(self, *args):
+    result, self.keras_names_taken = keras_names.call(
+        lambda: call_input_fn(*args))
+    return result
+
+  def _call_eagerly(self, input_fn, mode, params, config, input_context):
     try:
       with tf_internals.graph_seed(config.tf_random_seed):
-        return call_input_fn(input_fn, mode, params, config, input_context)
+        return self._call_input_fn(input_fn, mode, params, config,
+                                   input_context)
     except RuntimeError as e:
       # Placeholders and queues cannot run eagerly; the graph path handles them.
       if 'eager' in str(e).lower():
@@ -175,7 +183,8 @@ class BatchSource:
     graph = tf.Graph()
     with graph.as_default():
       graph.seed = config.tf_random_seed
-      result = call_input_fn(input_fn, mode, params, config, input_context)
+      result = self._call_input_fn(input_fn, mode, params, config,
+                                   input_context)
       # numpy_input_fn's queued batch, as returned: read its rows eagerly.
       eager_batches = graph_queue.batches_behind(graph, result)
       if eager_batches is None:

@@ -16,6 +16,7 @@ This is the package's lowest layer: it imports TensorFlow, NumPy and the
 standard library only, never another tfcompat_estimator module.
 """
 
+import collections
 import contextlib
 import random
 import sys
@@ -350,6 +351,24 @@ def remove_function(name):
 # hand to import a pruned GraphDef into (tf.function traces Python code, not
 # GraphDefs). Not exported. Checked on TF 2.21.
 FuncGraph = func_graph.FuncGraph
+
+
+def keras_name_counts(graph):
+  """tf_keras' counts of the object names it generated in `graph`, or None.
+
+  tf_keras numbers the names it generates (`dense`, `dense_1`, ...) per
+  graph, in a dict it keeps by graph: (namespace, base name) -> how many
+  were taken. Returned live; None while tf_keras is not imported.
+  engine/keras_names.py. Checked on TF 2.21 with tf_keras 2.21.
+  """
+  backend = sys.modules.get('tf_keras.src.backend')
+  if backend is None:
+    return None
+  counts = backend.PER_GRAPH_OBJECT_NAME_UIDS.get(graph)
+  if counts is None:
+    counts = collections.defaultdict(int)
+    backend.PER_GRAPH_OBJECT_NAME_UIDS[graph] = counts
+  return counts
 
 
 def graph_function_def(graph, name):

@@ -40,7 +40,8 @@ class ModelGraphs:
     self._params = params
     self._config = config
     self._warm_start = warm_start
-    self._captured = {}  # (mode, repr(element_spec)) -> CapturedModel
+    # (mode, repr(element_spec), tf_keras names taken) -> CapturedModel
+    self._captured = {}
 
   def __iter__(self):
     return iter(self._captured.values())
@@ -73,7 +74,8 @@ class ModelGraphs:
     Returns:
       The `CapturedModel`, its local variables initialized.
     """
-    key = (mode, repr(batches.element_spec))
+    key = (mode, repr(batches.element_spec),
+           tuple(sorted(batches.keras_names_taken.items())))
     identity = (_checkpoint_identity(checkpoint_path)
                 if checkpoint_path is not None and variables_from is None
                 else None)
@@ -133,7 +135,8 @@ class ModelGraphs:
     return graph_capture.CapturedModel(
         self._model_fn, mode, batches.features_spec, batches.labels_spec,
         copy.deepcopy(self._params), self._config, initial_values,
-        values_overwritten=identity is not None or variables_from is not None)
+        values_overwritten=identity is not None or variables_from is not None,
+        keras_names_taken=batches.keras_names_taken)
 
   def _initialize(self, captured):
     """A call with no checkpoint to read, as 2.15's Scaffold began it.
