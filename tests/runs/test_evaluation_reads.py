@@ -69,10 +69,12 @@ def test_a_metric_value_computed_from_the_batch_is_a_clear_error(tmp_path):
     _v1.train.get_or_create_global_step()
     update = tf.no_op()
     return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={
-        'batch_max': (tf.reduce_max(features['x']), update)})
+        'batch_max': (tf.reduce_max(features['x'], name='batch_max'), update)})
 
   est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
-  with pytest.raises(ValueError, match='depend on the input batch'):
+  # It names the value at fault, not the loss mean read beside it.
+  with pytest.raises(ValueError, match=r"^\['batch_max:0'\] depend on the "
+                     'input batch'):
     est.evaluate(_input_fn(8, 4))
 
 

@@ -28,8 +28,7 @@ def prune(wrapped, feeds, fetches):
   """
   graph = wrapped.graph
   captured = {id(internal): external for external, internal in graph.captures}
-  sources = {id(t.op) for t in feeds} | {id(t.op) for _, t in graph.captures}
-  needed = _needed_ops(fetches, sources)
+  needed = _needed_ops(fetches, _sources(graph, feeds))
 
   with graph.as_default():
     pruned_graph = tf_internals.FuncGraph('pruned')
@@ -80,6 +79,22 @@ def upstream_ops(fetches, sources=frozenset()):
 
 def is_placeholder(op):
   return op.type in _PLACEHOLDERS
+
+
+def unfed(fetches, feeds, graph):
+  """The fetches `prune(..., feeds, fetches)` cannot compute, each alone.
+
+  Those that depend on a placeholder of `graph` other than `feeds` and its
+  captures; for errors naming the fetches at fault.
+  """
+  sources = _sources(graph, feeds)
+  return [fetch for fetch in fetches
+          if any(map(is_placeholder, upstream_ops([fetch], sources)))]
+
+
+def _sources(graph, feeds):
+  """Ids of the ops a pruned function takes as inputs: feeds and captures."""
+  return {id(t.op) for t in feeds} | {id(t.op) for _, t in graph.captures}
 
 
 def _needed_ops(fetches, sources):

@@ -9,6 +9,7 @@ import tensorflow as tf
 
 from tfcompat_estimator.engine import end_of_input
 from tfcompat_estimator.engine import feed_values
+from tfcompat_estimator.engine import graph_prune
 from tfcompat_estimator.platform import tf_internals
 
 
@@ -63,11 +64,12 @@ class EmulatedSession(tf_internals.SessionInterface):
                                         fed_tensors)
       except tf_internals.UnliftableError as e:
         if batch is not None or not (draws and self._draws_batches()):
+          at_fault = graph_prune.unfed(elements, fed_tensors, self.graph)
           raise ValueError(
-              f'{[e.name for e in elements]} depend on the input batch, '
-              'which is only available during a step (metric values must '
-              'read variables only), or on a placeholder the feed_dict '
-              'does not feed.') from e
+              f'{[e.name for e in at_fault or elements]} depend on the input '
+              'batch, which is only available during a step (metric values '
+              'must read variables only), or on a placeholder the '
+              'feed_dict does not feed.') from e
         # Outside a step, as a v1 session did: this run draws the next
         # batch of the input (TF-GAN's RunTrainOpsHook runs its train ops
         # from before_run). At the end of the input it raises EndOfInput.
