@@ -24,9 +24,9 @@ in a function it calls (a `cond`'s branches, an RNN's loop), or calls a
 function whose definition is not found: how many steps are rented depends
 on the host's speed, and those steps would draw from the hooked step's
 stream instead of the loop's, so a seeded program would train differently
-from run to run. Functions are looked into because canned heads check
-their labels in a `cond` and the canned models' train ops hold one: not
-looking, 21 of the 25 canned configurations of the 2.15 golden tests
+from run to run. Functions are looked into because the canned models check
+their inputs are finite, and their heads their labels' range, in a `cond`:
+not looking, 21 of the 25 canned configurations of the 2.15 golden tests
 compiled the loop for a train(steps=2), about a quarter of that call.
 """
 
