@@ -1127,3 +1127,36 @@ def test_init_scope_in_a_model_fn_is_not_eager_as_in_2_15(tmp_path):
       return tf.constant(tf.executing_eagerly())
 
   assert bool(lifted())
+
+
+def test_an_assign_methods_update_op_is_found_by_its_name_scope(tmp_path):
+  """TF-GAN and slim collect their update ops by scope,
+  `get_collection(UPDATE_OPS, scope)`, and slim's batch_norm adds the read
+  `variable.assign_sub()` returns. Named 'UnreadVariable', it fell outside
+  every scope: TF-GAN raised "There are unused update ops" and slim-style
+  towers trained with their moving averages stuck at 0. 2.15 (measured):
+  'Generator/AssignSubVariableOp', one op in scope, moving mean 0.271.
+  """
+  seen = {}
+
+  def model_fn(features, labels, mode):
+    with v1.variable_scope('Generator'):
+      mean = v1.get_variable('moving_mean', [1], trainable=False,
+                             initializer=v1.zeros_initializer())
+      update = mean.assign_sub(0.1 * (mean - 1.0))
+      v1.add_to_collection(v1.GraphKeys.UPDATE_OPS, update)
+    seen['name'] = update.name
+    in_scope = v1.get_collection(v1.GraphKeys.UPDATE_OPS, 'Generator')
+    seen['in_scope'] = len(in_scope)
+    with tf.control_dependencies(in_scope):
+      return _regression_spec(mode, features, labels)
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  est.train(_input_fn(), steps=3)
+  assert seen == {'name': 'Generator/AssignSubVariableOp', 'in_scope': 1}
+  # mean <- mean - 0.1 (mean - 1), three times from 0.
+  assert est.get_variable_value('Generator/moving_mean') == pytest.approx(
+      [0.271])
+  # Eagerly the read keeps TF's name.
+  variable = tf.Variable([0.0])
+  assert variable.assign_sub([1.0]).name == 'UnreadVariable'

@@ -251,9 +251,22 @@ def _answering_graph_queries(cls):
               resource=self.handle, value=value, name='Assign')
       return lifted.initializer
 
+    def _lazy_read(self, assign_op):
+      # `assign_sub()` and the like return a read after `assign_op`, named
+      # after the op in a graph and 'UnreadVariable' for an eager variable,
+      # which a lifted one is. TF1 code filters UPDATE_OPS by name scope
+      # (slim's batch_norm updates, TF-GAN's `get_collection(UPDATE_OPS,
+      # scope)`): a read named 'UnreadVariable' fell outside every scope, so
+      # moving averages silently stayed at their initial values.
+      unread = cls._lazy_read(self, assign_op)  # pylint: disable=protected-access
+      if isinstance(assign_op, tf.Operation):
+        unread._in_graph_mode = True  # pylint: disable=protected-access
+      return unread
+
     _CLASSES[cls] = type(cls.__name__, (cls,), {
         'op': property(op), 'graph': property(graph),
-        'initializer': property(initializer), '__module__': cls.__module__})
+        'initializer': property(initializer), '_lazy_read': _lazy_read,
+        '__module__': cls.__module__})
   return _CLASSES[cls]
 
 
