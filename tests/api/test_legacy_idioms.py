@@ -1160,3 +1160,29 @@ def test_an_assign_methods_update_op_is_found_by_its_name_scope(tmp_path):
   # Eagerly the read keeps TF's name.
   variable = tf.Variable([0.0])
   assert variable.assign_sub([1.0]).name == 'UnreadVariable'
+
+
+def test_sync_replicas_optimizer_is_refused_before_anything_runs(tmp_path):
+  """tensorflow/models' cifar10_estimator --sync: its hook fed the train op
+  tokens from a queue-runner thread; it failed deep in TF here. Refused by
+  name, telling what to use instead, and the model_dir trains on after.
+  """
+  def model_fn(sync):
+    def fn(features, labels, mode):
+      opt = v1.train.GradientDescentOptimizer(0.1)
+      hooks = []
+      if sync:
+        opt = v1.train.SyncReplicasOptimizer(opt, replicas_to_aggregate=1)
+        hooks = [opt.make_session_run_hook(is_chief=True)]
+      return _regression_spec(mode, features, labels, optimizer=opt,
+                              hooks=hooks)
+    return fn
+
+  with pytest.raises(ValueError, match=r'SyncReplicasOptimizer .* the '
+                     r'optimizer it wraps .*train_distribute'):
+    tf.estimator.Estimator(model_fn(True), str(tmp_path)).train(
+        _input_fn(), steps=3)
+  assert tf.train.latest_checkpoint(str(tmp_path)) is None
+  est = tf.estimator.Estimator(model_fn(False), str(tmp_path))
+  est.train(_input_fn(), steps=3)
+  assert est.get_variable_value('global_step') == 3

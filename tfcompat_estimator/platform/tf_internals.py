@@ -59,6 +59,7 @@ from tensorflow.python.training import checkpoint_state_pb2
 from tensorflow.python.training import saver as saver_lib
 from tensorflow.python.training import server_lib as _server_lib
 from tensorflow.python.training import slot_creator
+from tensorflow.python.training import sync_replicas_optimizer as _sync_replicas
 from tensorflow.python.util import numpy_compat as _numpy_compat
 
 # pylint: disable=protected-access
@@ -95,6 +96,12 @@ def make_file_writer_cache_use(file_writer_class):
   on TF 2.21.
   """
   _writer_cache.FileWriter = file_writer_class
+
+
+# The hook `SyncReplicasOptimizer.make_session_run_hook()` returns:
+# session_emulation/hook_runner.py refuses it by name. Not exported. Checked
+# on TF 2.21.
+SyncReplicasOptimizerHook = _sync_replicas._SyncReplicasOptimizerHook  # pylint: disable=protected-access
 
 
 # --- Ops and graph building -------------------------------------------------

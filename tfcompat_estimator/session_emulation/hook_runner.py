@@ -34,6 +34,7 @@ class HookRunner:
     with graph.as_default(), tf.compat.v1.variable_scope(
         tf.compat.v1.get_variable_scope(), reuse=tf.compat.v1.AUTO_REUSE):
       for hook in self.hooks:
+        _refuse_sync_replicas(hook)
         self._localize_variables(hook)
         # A TF2 summary writer made here lives while its Python object does
         # (the captured graph lifts it out, an eager resource); a hook that
@@ -105,3 +106,28 @@ class HookRunner:
         writer.flush()
     del self._writers[:]
     self.session.captured.release_ops_built_after(self._ops_before)
+
+
+def _refuse_sync_replicas(hook):
+  """SyncReplicasOptimizer's hook, refused before anything runs.
+
+  Its train op waits for a token that the hook's queue-runner thread puts
+  back after applying the replicas' gradients: between-graph replication
+  through queues, which the engine does not run (parameter-server training
+  here is TF2's, docs/parameter_servers.md). Left to run, TF failed deep in
+  the hook with "Tensor.op is undefined when eager execution is enabled".
+  2.15 trained one process with it, then waited two minutes at the end of
+  each train() for the queue-runner thread, which never stopped (measured
+  with tensorflow/models' cifar10_estimator --sync); even with
+  `replicas_to_aggregate=1` its weights after five steps differed from the
+  wrapped optimizer's (the worker ran ahead of the chief's updates).
+  """
+  if isinstance(hook, tf_internals.SyncReplicasOptimizerHook):
+    raise ValueError(
+        'SyncReplicasOptimizer (its make_session_run_hook() is among the '
+        'training hooks) is not supported: it synchronizes between-graph '
+        'replicas through queues and a chief queue-runner thread, which '
+        'this Estimator does not run. Give the model_fn the optimizer it '
+        'wraps instead, and for synchronous training on several devices or '
+        'workers pass a tf.distribute strategy as '
+        'RunConfig(train_distribute=...).')
