@@ -251,6 +251,15 @@ def _answering_graph_queries(cls):
               resource=self.handle, value=value, name='Assign')
       return lifted.initializer
 
+    def eval(self, session=None):  # pylint: disable=redefined-builtin
+      # A TF1 variable ran its value tensor in the session; a lifted one
+      # has none in the graph (TF failed on None), so the session fetches
+      # the variable itself, as it does in `session.run(variable)`.
+      session = session or tf.compat.v1.get_default_session()
+      if tf.executing_eagerly() or session is None:
+        return cls.eval(self, session)  # TF's errors for these cases
+      return session.run(self)
+
     def _lazy_read(self, assign_op):
       # `assign_sub()` and the like return a read after `assign_op`, named
       # after the op in a graph and 'UnreadVariable' for an eager variable,
@@ -265,7 +274,8 @@ def _answering_graph_queries(cls):
 
     _CLASSES[cls] = type(cls.__name__, (cls,), {
         'op': property(op), 'graph': property(graph),
-        'initializer': property(initializer), '_lazy_read': _lazy_read,
+        'initializer': property(initializer), 'eval': eval,
+        '_lazy_read': _lazy_read,
         '__module__': cls.__module__})
   return _CLASSES[cls]
 

@@ -40,6 +40,7 @@ from tensorflow.python.eager import monitoring
 from tensorflow.python.eager import wrap_function
 from tensorflow.python.framework import func_graph
 from tensorflow.python.framework import op_def_registry
+from tensorflow.python.framework import stack as _stack
 from tensorflow.python.framework import ops
 from tensorflow.python.ops import control_flow_ops
 from tensorflow.python.ops import gradients_util
@@ -864,6 +865,11 @@ build_all_signature_defs = export_utils.build_all_signature_defs
 # save-the-best-model hook's own Saver, AdaNet's checkpoint overwrite.
 # session_emulation/session.py. Checked on TF 2.21.
 SessionInterface = _session.SessionInterface
+
+# The context manager `Session.as_default()` returns: makes a session the
+# one `Tensor.eval()` and `Operation.run()` use. session_emulation/
+# session.py gives hooks' sessions the same. Checked on TF 2.21.
+default_session = _stack.default_session
 
 # TensorFlow's module of the v1 session-run hooks: train_eval/evaluation.py
 # makes its `SecondOrStepTimer` looked up at call time on this module, where

@@ -99,6 +99,25 @@ class EmulatedSession(tf_internals.SessionInterface):
       raise end_of_input.EndOfInput
     return [feed_values.to_numpy(v) for v in outputs]
 
+  def make_callable(self, fetches, feed_list=None, accept_options=False):
+    """A callable computing `fetches`, as `Session.make_callable`'s did.
+
+    Its positional arguments feed `feed_list`'s tensors; with
+    `accept_options` it takes (and ignores) `options` and `run_metadata`.
+    """
+    del accept_options  # `run` takes (and ignores) options, run_metadata
+    feed_list = list(feed_list or [])
+
+    def call(*feed_values, **kwargs):
+      return self.run(fetches, feed_dict=dict(zip(feed_list, feed_values)),
+                      **kwargs)
+
+    return call
+
+  def as_default(self):
+    """Makes `Tensor.eval()` and `Operation.run()` run in this session."""
+    return tf_internals.default_session(self)
+
   def close(self):
     pass
 
