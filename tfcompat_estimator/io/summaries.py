@@ -88,10 +88,11 @@ class EventWriter:
   def add_graph_once(self, make_graphs):
     """Writes the graph and meta-graph events, if this writer has none yet.
 
-    2.15 wrote both twice at the start of every train() call (its cached
-    FileWriter, made with the graph, then its CheckpointSaverHook; two
-    calls of a TFP model: 3.3 MB of events against 0.7 MB here); one copy
-    per events file serves TensorBoard's Graphs tab the same.
+    2.15 wrote both at the start of every train() call, twice in the
+    process's first (its cached FileWriter, made with the graph, then its
+    CheckpointSaverHook; N calls gave N + 1 pairs; two calls of a TFP
+    model: 3.3 MB of events against 0.7 MB here); one copy per events file
+    serves TensorBoard's Graphs tab the same.
     `make_graphs()` gives `(GraphDef, MetaGraphDef)` and is only called
     when the events are due.
     """
