@@ -260,22 +260,16 @@ def _answering_graph_queries(cls):
         return cls.eval(self, session)  # TF's errors for these cases
       return session.run(self)
 
-    def _lazy_read(self, assign_op):
-      # `assign_sub()` and the like return a read after `assign_op`, named
-      # after the op in a graph and 'UnreadVariable' for an eager variable,
-      # which a lifted one is. TF1 code filters UPDATE_OPS by name scope
-      # (slim's batch_norm updates, TF-GAN's `get_collection(UPDATE_OPS,
-      # scope)`): a read named 'UnreadVariable' fell outside every scope, so
-      # moving averages silently stayed at their initial values.
-      unread = cls._lazy_read(self, assign_op)  # pylint: disable=protected-access
-      if isinstance(assign_op, tf.Operation):
-        unread._in_graph_mode = True  # pylint: disable=protected-access
-      return unread
-
     _CLASSES[cls] = type(cls.__name__, (cls,), {
         'op': property(op), 'graph': property(graph),
         'initializer': property(initializer), 'eval': eval,
-        '_lazy_read': _lazy_read,
+        # `assign_sub()` and the like return a read named after the assign
+        # op in a graph, 'UnreadVariable' for an eager variable, which a
+        # lifted one is. TF1 code filters UPDATE_OPS by name scope (slim's
+        # batch_norm updates, TF-GAN's `get_collection(UPDATE_OPS,
+        # scope)`): named 'UnreadVariable' they fell outside every scope,
+        # and moving averages silently kept their initial values.
+        **tf_internals.reads_after_graph_assigns_named_by_op(cls),
         '__module__': cls.__module__})
   return _CLASSES[cls]
 

@@ -443,6 +443,28 @@ def leave_unconverted(function):
 # Checked on TF 2.21.
 BaseResourceVariable = resource_variable_ops.BaseResourceVariable
 
+
+def reads_after_graph_assigns_named_by_op(cls):
+  """Class attributes naming a variable's reads after its graph assigns.
+
+  A resource variable's `assign*()` returns a lazy read (`_UnreadVariable`)
+  whose name is its assign op's for a variable made in a graph, and
+  'UnreadVariable' for an eager one. engine/tf1_graph_semantics.py adds
+  these to the class of variables lifted out of a model graph (eager, but
+  assigned in the graph), so their reads answer as in 2.15's tf.Graph.
+  Checked on TF 2.21.
+
+  Args:
+    cls: the lifted variable's original class.
+  """
+  def _lazy_read(self, assign_op):
+    unread = cls._lazy_read(self, assign_op)  # pylint: disable=protected-access
+    if isinstance(assign_op, ops.Operation):
+      unread._in_graph_mode = True  # pylint: disable=protected-access
+    return unread
+
+  return {'_lazy_read': _lazy_read}
+
 # The variables `tf.saved_model.load` restores (TF-Hub's `hub.KerasLayer`,
 # `hub.load`). In a TF1 graph they join GLOBAL_VARIABLES only, never
 # TRAINABLE_VARIABLES: engine/graph_capture.py keeps that rule. Not
