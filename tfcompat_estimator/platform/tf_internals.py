@@ -40,8 +40,8 @@ from tensorflow.python.eager import monitoring
 from tensorflow.python.eager import wrap_function
 from tensorflow.python.framework import func_graph
 from tensorflow.python.framework import op_def_registry
-from tensorflow.python.framework import stack as _stack
 from tensorflow.python.framework import ops
+from tensorflow.python.framework import stack as _stack
 from tensorflow.python.ops import control_flow_ops
 from tensorflow.python.ops import gradients_util
 from tensorflow.python.ops import op_selector
@@ -97,12 +97,6 @@ def make_file_writer_cache_use(file_writer_class):
   on TF 2.21.
   """
   _writer_cache.FileWriter = file_writer_class
-
-
-# The hook `SyncReplicasOptimizer.make_session_run_hook()` returns:
-# session_emulation/hook_runner.py refuses it by name. Not exported. Checked
-# on TF 2.21.
-SyncReplicasOptimizerHook = _sync_replicas._SyncReplicasOptimizerHook  # pylint: disable=protected-access
 
 
 # --- Ops and graph building -------------------------------------------------
@@ -464,6 +458,7 @@ def reads_after_graph_assigns_named_by_op(cls):
     return unread
 
   return {'_lazy_read': _lazy_read}
+
 
 # The variables `tf.saved_model.load` restores (TF-Hub's `hub.KerasLayer`,
 # `hub.load`). In a TF1 graph they join GLOBAL_VARIABLES only, never
@@ -892,6 +887,11 @@ SessionInterface = _session.SessionInterface
 # one `Tensor.eval()` and `Operation.run()` use. session_emulation/
 # session.py gives hooks' sessions the same. Checked on TF 2.21.
 default_session = _stack.default_session
+
+# The hook `SyncReplicasOptimizer.make_session_run_hook()` returns:
+# session_emulation/hook_runner.py refuses it by name. Not exported. Checked
+# on TF 2.21.
+SyncReplicasOptimizerHook = _sync_replicas._SyncReplicasOptimizerHook  # pylint: disable=protected-access
 
 # TensorFlow's module of the v1 session-run hooks: train_eval/evaluation.py
 # makes its `SecondOrStepTimer` looked up at call time on this module, where
