@@ -87,11 +87,15 @@ def test_mirrored_strategy_trains_like_one_device(tmp_path, model):
 def test_tf1_program_with_a_strategy_on_a_missing_gpu_trains_on_the_cpu(
     tmp_path):
   """As on 2.15 (soft placement; the strategy's collectives made in a
-  graph get the ordering tokens the eager engine needs)."""
+  graph get the ordering tokens the eager engine needs). A second
+  MirroredStrategy's model of other shapes trains too: each strategy
+  numbers its collectives from the same key, and the runtime kept the
+  first model's shapes for them ("Shape mismatch in the collective
+  instance")."""
   results = _result(_start(['tf1_gpu', tmp_path, 200], log=subprocess.DEVNULL))
   if results['gpus']:
     pytest.skip('the host has a GPU')
-  for name in ('mirrored', 'one_device'):
+  for name in ('mirrored', 'one_device', 'mirrored_again'):
     assert results[name]['global_step'] == 200
     assert results[name]['accuracy'] > 0.9
 

@@ -9,7 +9,8 @@ scenario runs in its own interpreter and prints one JSON line of results:
   distributed_child.py tf1_gpu <model_dir> <steps>
     A TF1 program (`disable_v2_behavior()`) training the custom model under
     MirroredStrategy(['/gpu:0']) and OneDeviceStrategy('/gpu:0') on a host
-    without a GPU, as tensorflow/models' official r1 programs do by default.
+    without a GPU, as tensorflow/models' official r1 programs do by default,
+    then a DNNClassifier of other shapes under a new MirroredStrategy.
   distributed_child.py cluster <model_dir> <max_steps>
     One task of the TF_CONFIG job in the environment: train_and_evaluate of a
     canned DNNClassifier under MultiWorkerMirroredStrategy.
@@ -121,9 +122,19 @@ def run_tf1_gpu(model_dir, steps):
   results = {'gpus': len(tf.config.list_physical_devices('GPU'))}
   for name, strategy in (
       ('mirrored', tf.compat.v1.distribute.MirroredStrategy(['/gpu:0'])),
-      ('one_device', tf.compat.v1.distribute.OneDeviceStrategy('/gpu:0'))):
+      ('one_device', tf.compat.v1.distribute.OneDeviceStrategy('/gpu:0')),
+      # A model of other shapes under a strategy of its own, in the same
+      # process (tensorflow/models' ResNet tests train two ResNets so).
+      ('mirrored_again', tf.compat.v1.distribute.MirroredStrategy(['/gpu:0']))):
     config = tf.estimator.RunConfig(train_distribute=strategy, tf_random_seed=7)
-    estimator = make_estimator('custom', os.path.join(model_dir, name), config)
+    path = os.path.join(model_dir, name)
+    if name == 'mirrored_again':
+      estimator = tf.compat.v1.estimator.DNNClassifier(
+          [16, 8], [tf.feature_column.numeric_column('x', shape=_FEATURES)],
+          model_dir=path, config=config,
+          optimizer=lambda: tf.compat.v1.train.AdagradOptimizer(0.3))
+    else:
+      estimator = make_estimator('custom', path, config)
     estimator.train(train_input_fn, steps=int(steps))
     results[name] = _results(estimator)
   print(json.dumps(results), flush=True)

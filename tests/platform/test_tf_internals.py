@@ -550,10 +550,31 @@ def test_collective_keys_fixed_at_trace_time_switches_and_restores():
   launcher = cross_device_utils.CollectiveReplicaLauncher
   before = launcher._prefer_unique_instance_key
   with pytest.raises(ValueError):
-    with tf_internals.collective_keys_fixed_at_trace_time():
+    with tf_internals.collective_keys_fixed_at_trace_time(
+        tf.distribute.get_strategy()):  # one without collectives
       assert launcher._prefer_unique_instance_key is False
       raise ValueError('restored on errors too')
   assert launcher._prefer_unique_instance_key == before
+
+
+def test_strategies_give_out_collective_instance_keys_no_other_gave():
+  # pylint: disable=protected-access
+  first, second = (tf.distribute.MirroredStrategy(['/cpu:0']) for _ in '12')
+
+  def draw(strategy, n):
+    keys = strategy.extended._collective_keys
+    (group, counters), = keys._instance_key_table.items()
+    (device,) = counters
+    return [keys.get_instance_key(group, device) for _ in range(n)]
+
+  with tf_internals.collective_keys_fixed_at_trace_time(first):
+    used = draw(first, 3)
+  with tf_internals.collective_keys_fixed_at_trace_time(second):
+    later = draw(second, 2)
+  with tf_internals.collective_keys_fixed_at_trace_time(first):
+    last = draw(first, 1)
+  assert min(later) > max(used)  # each strategy alone starts at the same key
+  assert min(last) > max(later)
 
 
 def test_is_worker_failure_tells_a_lost_worker_from_a_lost_ps_task():

@@ -164,7 +164,7 @@ def capture_scope(strategy):
         parameter_servers.create_variable, strategy)):
       yield
     return
-  with tf_internals.collective_keys_fixed_at_trace_time():
+  with tf_internals.collective_keys_fixed_at_trace_time(strategy):
     with strategy.scope(), tf_internals.scale_loss_for_estimator(strategy):
       yield
 

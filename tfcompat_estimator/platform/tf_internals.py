@@ -727,21 +727,41 @@ def in_multi_worker_mode(strategy):
   return strategy.extended._in_multi_worker_mode()
 
 
+# The next instance key no captured graph has used, over all strategies.
+# Each strategy numbers its collectives from the same start (100), and the
+# runtime keeps an instance's shape for the process: a second
+# MirroredStrategy's model of other shapes failed with "Shape mismatch in
+# the collective instance" (tensorflow/models' official/r1 ResNet-50, then
+# ResNet-18, each Estimator with a MirroredStrategy of its own).
+_unused_instance_key = [0]
+
+
 @contextlib.contextmanager
-def collective_keys_fixed_at_trace_time():
+def collective_keys_fixed_at_trace_time(strategy):
   """Collectives built in the block get instance keys fixed at trace time.
 
   TensorFlow's default, keys drawn at each call, is a deferred capture that
-  a pruned wrapped graph cannot carry; there is no public switch.
-  engine/distribution.py. Checked on TF 2.21.
+  a pruned wrapped graph cannot carry; there is no public switch. The keys
+  are unique in the process: `strategy` numbers on from the last key any
+  strategy gave out here. engine/distribution.py. Checked on TF 2.21.
   """
+  # pylint: disable=protected-access
   launcher = cross_device_utils.CollectiveReplicaLauncher
   saved = launcher._prefer_unique_instance_key
   launcher._prefer_unique_instance_key = False
+  keys = getattr(strategy.extended, '_collective_keys', None)
+  # {group key: {device: next instance key}}, one counter per replica.
+  table = keys._instance_key_table if keys is not None else {}
+  for counters in table.values():
+    for device, key in counters.items():
+      counters[device] = max(key, _unused_instance_key[0])
   try:
     yield
   finally:
     launcher._prefer_unique_instance_key = saved
+    _unused_instance_key[0] = max(
+        [_unused_instance_key[0]] +
+        [key for counters in table.values() for key in counters.values()])
 
 
 def scale_loss_for_estimator(strategy):
