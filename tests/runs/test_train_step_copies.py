@@ -9,6 +9,8 @@ through the hooked step's copy first while that has no effect of its own
 (`step_rental`), so a run that ends early compiles no loop.
 """
 
+import time
+
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -185,3 +187,30 @@ def test_a_cond_is_looked_into_for_random_ops(tmp_path, monkeypatch,
   estimator.train(_batches_input_fn(3))
   assert len(_step_copies(known)) == copies
   assert estimator.get_variable_value('global_step') == 3
+
+
+def test_slow_steps_are_charged_what_the_loop_could_save(tmp_path,
+                                                         monkeypatch):
+  """A large model's step costs the same in the loop; only its call is saved.
+
+  Each step sleeps 0.1 s; the budget is the first call's time (at least
+  that 0.1 s). Charged their whole time, the second quiet step used it up
+  and compiled the loop; charged `LOOP_SAVING_BOUND` each, all seven ran
+  through the hooked step's copy.
+  """
+  monkeypatch.setattr(step_rental, 'BUDGET_FRACTION', 1.0)
+
+  def slow(x):
+    time.sleep(0.1)
+    return x
+
+  def model_fn(features, labels, mode):
+    x = tf.py_function(slow, [features['x']], tf.float32)
+    x.set_shape(features['x'].shape)
+    return _model_fn({'x': x}, labels, mode)
+
+  known = set(context.context().list_function_names())
+  estimator = tf.estimator.Estimator(model_fn, str(tmp_path))
+  estimator.train(_input_fn, steps=8)
+  assert len(_step_copies(known)) == 1
+  assert estimator.get_variable_value('global_step') == 8
