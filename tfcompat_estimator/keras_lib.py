@@ -238,16 +238,11 @@ def _tf2_keras_scope():
   called.
   """
   graph = tf.compat.v1.get_default_graph()
-  name = getattr(graph, 'name', None)
-  if name is None:  # a plain tf.Graph (export): TF1 Keras throughout
-    yield
+  if getattr(graph, 'name', None) is None:
+    yield  # a plain tf.Graph (export): TF1 Keras throughout
     return
-  graph.name = 'keras_model_to_estimator'
-  try:
-    with tf1_graph_semantics.tf2_keras(graph):
-      yield
-  finally:
-    graph.name = name
+  with tf1_graph_semantics.tf2_keras(graph, 'keras_model_to_estimator'):
+    yield
 
 
 class _KerasModelFn:

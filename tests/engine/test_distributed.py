@@ -67,10 +67,10 @@ def _task(cluster, task_type):
   return {'cluster': cluster, 'task': {'type': task_type, 'index': 0}}
 
 
-# Two models in the fast tier, the other two (about 30 s each on a slow
+# Three models in the fast tier, the other two (about 30 s each on a slow
 # host) in the slow one.
 @pytest.mark.parametrize('model', [
-    'custom', 'dnn_v2', pytest.param('dnn_v1', marks=pytest.mark.slow),
+    'custom', 'dnn_v2', 'keras', pytest.param('dnn_v1', marks=pytest.mark.slow),
     pytest.param('wide_deep', marks=pytest.mark.slow)])
 def test_mirrored_strategy_trains_like_one_device(tmp_path, model):
   results = _result(_start(['local', tmp_path, model, 2, 200],

@@ -30,6 +30,7 @@ import tensorflow as tf
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))  # the repository root: `tests` imports
 import tests.conftest  # pylint: disable=unused-import,wrong-import-position  (install())
+import tf_keras  # pylint: disable=wrong-import-position
 
 _FEATURES = 4
 _BATCH = 32
@@ -83,6 +84,17 @@ def make_estimator(model, model_dir, config):
         dnn_feature_columns=columns + [tf.feature_column.embedding_column(sign, 2)],
         dnn_hidden_units=[8],
         dnn_optimizer=lambda: tf.keras.optimizers.legacy.Adagrad(0.3))
+  if model == 'keras':
+    # model_to_estimator's default format keys checkpoints by object path;
+    # under the strategy each replica builds its clone in the same graph.
+    inputs = tf_keras.layers.Input(shape=(_FEATURES,), name='x')
+    hidden = tf_keras.layers.Dense(8, activation='relu')(inputs)
+    model = tf_keras.Model(
+        inputs, tf_keras.layers.Dense(1, activation='sigmoid')(hidden))
+    model.compile(optimizer=tf_keras.optimizers.legacy.Adagrad(0.3),
+                  loss='binary_crossentropy', metrics=['accuracy'])
+    return tf_keras.estimator.model_to_estimator(
+        keras_model=model, model_dir=model_dir, config=config)
   if model == 'dnn_v1':
     return tf.compat.v1.estimator.DNNClassifier(
         [8], columns, model_dir=model_dir, config=config,

@@ -51,6 +51,7 @@ them by name (Neural Structured Learning's wrappers).
 
 import contextlib
 import inspect
+import threading
 import types
 
 import tensorflow as tf
@@ -59,6 +60,7 @@ from tfcompat_estimator.platform import tf_internals
 
 _MARK = '_tfcompat_tf1_semantics'
 _TF2_KERAS = '_tfcompat_tf2_keras'
+_TF2_KERAS_LOCK = threading.Lock()
 
 
 def unique_name(name, taken):
@@ -79,14 +81,32 @@ def mark(graph):
 
 
 @contextlib.contextmanager
-def tf2_keras(graph):
+def tf2_keras(graph, name):
   """Within: the marked `graph` answers executing_eagerly_outside_functions()
-  as TF does (True), for code that builds TF2 Keras in it."""
-  setattr(graph, _TF2_KERAS, True)
+  as TF does (True) and is named `name`, for code that builds TF2 Keras in it.
+
+  Re-entrant across threads: under a MirroredStrategy each replica's thread
+  builds its model in the same graph, the threads taking turns at the
+  strategy's merge calls, so their scopes interleave; the graph gets its
+  name back when the last one leaves. (Undone per scope, the first to
+  leave took the mark from the others: "'FuncGraph' object has no
+  attribute '_tfcompat_tf2_keras'", 2.15's keras_distribute_strategy_test.)
+  """
+  with _TF2_KERAS_LOCK:
+    inside = getattr(graph, _TF2_KERAS, None)
+    if inside is None:
+      inside = [0, graph.name]  # scopes open, the graph's own name
+      setattr(graph, _TF2_KERAS, inside)
+      graph.name = name
+    inside[0] += 1
   try:
     yield
   finally:
-    delattr(graph, _TF2_KERAS)
+    with _TF2_KERAS_LOCK:
+      inside[0] -= 1
+      if not inside[0]:
+        graph.name = inside[1]
+        delattr(graph, _TF2_KERAS)
 
 
 def model_graph():
@@ -116,7 +136,7 @@ def _marked_graph_around(graph):
 def executing_eagerly_outside_functions():
   """`tf.compat.v1.executing_eagerly_outside_functions`, False in a model graph."""
   graph = model_graph()
-  if graph is not None and not getattr(graph, _TF2_KERAS, False):
+  if graph is not None and getattr(graph, _TF2_KERAS, None) is None:
     return False
   return tf_internals.executing_eagerly_outside_functions()
 

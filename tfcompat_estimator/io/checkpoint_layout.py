@@ -155,8 +155,9 @@ def _saveables_layout(saveables, global_variables):
       # written from outside it.
       with tf.init_scope():
         constants[spec.name] = tf.constant(tf.get_static_value(spec.tensor))
-    elif id(saveable.op) in known and len(saveable.specs) == 1:
-      variables[spec.name] = saveable.op
+    elif (id(tf_internals.saveable_variable(saveable)) in known and
+          len(saveable.specs) == 1):
+      variables[spec.name] = tf_internals.saveable_variable(saveable)
     else:
       raise _unknown('the object under key', spec.name)
   return Layout(variables, constants)

@@ -599,6 +599,16 @@ def is_saveable_object(value):
   return isinstance(value, _saveable_object.SaveableObject)
 
 
+def saveable_variable(saveable):
+  """The variable a saveable of `frozen_saveable_objects` saves, or its op.
+
+  A mirrored variable's (a distribution strategy's) saveable holds the
+  variable apart; its `op` is a function that reads it. io/
+  checkpoint_layout.py. Checked on TF 2.21.
+  """
+  return getattr(saveable, '_mirrored_variable', saveable.op)
+
+
 def track(owner, trackable, name):
   """Makes `trackable` the child `name` of `owner` in its object graph.
 
