@@ -150,14 +150,14 @@ def _saveables_layout(saveables, global_variables):
   variables, constants = collections.OrderedDict(), {}
   for saveable in saveables:
     spec = saveable.specs[0]
+    variable = tf_internals.saveable_variable(saveable)
     if spec.name == checkpoints.OBJECT_GRAPH_KEY:
       # A constant; one made in the model graph (by a Saver there) is
       # written from outside it.
       with tf.init_scope():
         constants[spec.name] = tf.constant(tf.get_static_value(spec.tensor))
-    elif (id(tf_internals.saveable_variable(saveable)) in known and
-          len(saveable.specs) == 1):
-      variables[spec.name] = tf_internals.saveable_variable(saveable)
+    elif id(variable) in known and len(saveable.specs) == 1:
+      variables[spec.name] = variable
     else:
       raise _unknown('the object under key', spec.name)
   return Layout(variables, constants)
