@@ -38,7 +38,23 @@ def small_splits(monkeypatch):
   monkeypatch.setattr(workloads, 'N_PREDICT', 128)
 
 
-@pytest.mark.parametrize('workload', sorted(workloads.WORKLOADS))
+def _one_per_model():
+  """Every workload; those whose model another one's builds, in the slow tier.
+
+  The contenders' code differs per model builder, not per workload: a
+  second workload of the same builder (12-25 s on a slow host) exercises
+  nothing new in the fast tier.
+  """
+  seen, params = set(), []
+  for name in sorted(workloads.WORKLOADS):
+    builder = limit_contenders.MODELS[name]
+    marks = [pytest.mark.slow] if builder in seen else []
+    seen.add(builder)
+    params.append(pytest.param(name, marks=marks))
+  return params
+
+
+@pytest.mark.parametrize('workload', _one_per_model())
 @pytest.mark.parametrize('contender', limit_contenders.CONTENDERS)
 def test_contender_trains_and_reports_all_figures(contender, workload, small_splits):
   del small_splits
