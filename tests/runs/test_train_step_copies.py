@@ -214,3 +214,50 @@ def test_slow_steps_are_charged_what_the_loop_could_save(tmp_path,
   estimator.train(_input_fn, steps=8)
   assert len(_step_copies(known)) == 1
   assert estimator.get_variable_value('global_step') == 8
+
+
+def _hook_every(n, logged=None):
+  logged = [] if logged is None else logged
+  return tf.compat.v1.train.LoggingTensorHook(
+      {'step': 'global_step'}, every_n_iter=n,
+      formatter=lambda values: logged.append(int(values['step'])) or '')
+
+
+def test_a_hooked_step_without_summaries_runs_through_the_summary_steps_copy(
+    tmp_path, monkeypatch):
+  """A hook every 3 steps, summaries every 100: steps 3 and 6 fetch less.
+
+  Their own copy would be a third one (beside the loop's): a large model's
+  compile each (RetinaNet's step 8, 8-10 s). The summary step's copy
+  computes them, its scalar summaries dropped.
+  """
+  _unlimited_rented_steps(monkeypatch)
+  known = set(context.context().list_function_names())
+  estimator = tf.estimator.Estimator(_model_fn, str(tmp_path / 'lent'))
+  logged = []
+  estimator.train(_input_fn, steps=8, hooks=[_hook_every(3, logged)])
+  assert len(_step_copies(known)) == 1
+  assert logged == [0, 3, 6]  # the hook's own fetch, picked from the values
+
+  _no_rented_steps(monkeypatch)
+  other = tf.estimator.Estimator(_model_fn, str(tmp_path / 'own'))
+  other.train(_input_fn, steps=8, hooks=[_hook_every(3)])
+  assert len(_step_copies(known)) == 4  # its summary, hooked and loop copies
+  for name in ('dense/kernel', 'dense/bias', 'global_step'):
+    np.testing.assert_allclose(estimator.get_variable_value(name),
+                               other.get_variable_value(name), rtol=1e-6)
+
+
+def test_no_hooked_step_runs_through_a_copy_computing_histograms(
+    tmp_path, monkeypatch):
+  """A histogram's cost grows with its input: not worth sparing a compile."""
+  _unlimited_rented_steps(monkeypatch)
+
+  def model_fn(features, labels, mode):
+    tf.compat.v1.summary.histogram('x', features['x'])
+    return _model_fn(features, labels, mode)
+
+  known = set(context.context().list_function_names())
+  estimator = tf.estimator.Estimator(model_fn, str(tmp_path))
+  estimator.train(_input_fn, steps=8, hooks=[_hook_every(3)])
+  assert len(_step_copies(known)) == 2  # the summary step's and the hook's

@@ -568,6 +568,10 @@ class CapturedModel:
           self.pruned_for(elements, run_ops), len(elements))
     return self._prune_cache[key]
 
+  def made_step_for(self, elements, run_ops=()):
+    """The step `step_for(elements, run_ops)` made and keeps, or None."""
+    return self._prune_cache.get(('step',) + _fetch_key(elements, run_ops))
+
   def _pruned(self, elements, run_ops, with_batch, fed=()):
     key = _fetch_key(elements, run_ops) + (with_batch,
                                            tuple(t.name for t in fed))

@@ -26,6 +26,14 @@ about 0.7 s, its first call 11 s) compiled the loop at its second step and
 then a third copy for the hooked step that ends TPUEstimator's
 iterations_per_loop, 48 s before its eighth step against 2.15's 30 s.
 
+A hooked step may also be computed by another one whose fetches hold its
+own: when a step without summaries follows steps with them (a hook every
+10 steps, summaries every 100), the summary step's copy computes it, its
+extra values dropped, instead of a third copy compiled for it. Only while
+the budget lasts (each such step is charged as a rented one), and only if
+what the lending step computes beyond them is a scalar's work per op (v1
+scalar summaries and their merge, not histograms or images).
+
 Nothing is rented when the train step holds a random op that keeps its own
 stream per compiled function (dropout's `RandomUniform`), in its graph or
 in a function it calls (a `cond`'s branches, an RNN's loop), or calls a
@@ -62,6 +70,10 @@ _CALLS = frozenset(('While', 'StatelessWhile', 'If', 'StatelessIf', 'Case',
                     'StatefulPartitionedCall'))
 _RANDOM = frozenset(('TruncatedNormal', 'ParameterizedTruncatedNormal',
                      'Multinomial'))
+# Summary ops whose scalar result costs work in the size of their input.
+_COSTLY_SUMMARIES = frozenset(('HistogramSummary', 'ImageSummary',
+                               'AudioSummary', 'AudioSummaryV2',
+                               'TensorSummary', 'TensorSummaryV2'))
 
 
 class StepRental:
@@ -75,6 +87,8 @@ class StepRental:
     self._compile_seconds = 0.0
     self._spent = 0.0
     self._lendable = {}  # id of a step function -> loss position, or None
+    # The lendable steps: (step, its elements, {names: positions or None}).
+    self._lenders = []
     self._step = None
     self._loss_index = None
 
@@ -90,8 +104,39 @@ class StepRental:
     if id(step) not in self._lendable:  # its first call
       self._compile_seconds = max(self._compile_seconds, seconds)
       self._lendable[id(step)] = self._loss_position(elements, run_ops)
+      if self._lendable[id(step)] is not None:
+        self._lenders = self._live_lenders() + [(step, list(elements), {})]
     self._loss_index = self._lendable[id(step)]
     self._step = step if self._loss_index is not None else None
+
+  def lend(self, elements, run_ops):
+    """A compiled hooked step that computes `elements` too, if one may.
+
+    For a hooked step whose own copy was never compiled, while the budget
+    lasts (module docstring).
+
+    Args:
+      elements, run_ops: the step's fetches, as they would be given to
+        `captured.step_for`.
+
+    Returns:
+      `step(iterator)` giving the values of `elements` (None at the end of
+      the input), or None: the step is to be computed by its own copy.
+    """
+    captured = self._captured
+    if (not self._within_budget() or
+        captured.made_step_for(elements, run_ops) is not None or
+        [id(op) for op in run_ops] != [id(captured.train_op)]):
+      return None
+    wanted = tuple(e.name for e in elements)
+    for step, lender_elements, lends in self._live_lenders():
+      if wanted not in lends:
+        lends[wanted] = self._positions_in(lender_elements, elements)
+      positions = lends[wanted]
+      if positions is not None:
+        return lambda iterator, step=step, positions=positions: (
+            self._lent_call(step, positions, iterator))
+    return None
 
   def run(self, iterator, n):
     """Runs up to `n` quiet steps while the budget lasts.
@@ -101,11 +146,8 @@ class StepRental:
       input or at a non-finite loss, as the loop's.
     """
     ran, loss = 0, None
-    while (ran < n and self._step is not None and
-           self._spent < BUDGET_FRACTION * self._compile_seconds):
-      start = time.perf_counter()
-      values = self._step(iterator)
-      self._spent += min(time.perf_counter() - start, LOOP_SAVING_BOUND)
+    while ran < n and self._step is not None and self._within_budget():
+      values = self._charged_call(self._step, iterator)
       if values is None:
         return ran, loss, True
       ran += 1
@@ -113,6 +155,46 @@ class StepRental:
       if not np.isfinite(loss):
         return ran, loss, True
     return ran, loss, False
+
+  def _live_lenders(self):
+    """The lenders the captured graph still keeps.
+
+    A step fetching ops a hook built in an earlier call was released with
+    them (`release_ops_built_after`): it is not lent, nor kept alive here
+    (one such hook per call grew memory by 1.4 MB a call).
+    """
+    train_op = [self._captured.train_op]
+    return [lender for lender in self._lenders
+            if self._captured.made_step_for(lender[1], train_op) is lender[0]]
+
+  def _within_budget(self):
+    return self._spent < BUDGET_FRACTION * self._compile_seconds
+
+  def _charged_call(self, step, iterator):
+    start = time.perf_counter()
+    values = step(iterator)
+    self._spent += min(time.perf_counter() - start, LOOP_SAVING_BOUND)
+    return values
+
+  def _lent_call(self, step, positions, iterator):
+    values = self._charged_call(step, iterator)
+    return None if values is None else [values[i] for i in positions]
+
+  def _positions_in(self, lender_elements, elements):
+    """Where `elements` are among a lendable step's, if it may compute them.
+
+    It may if it fetches them all and its further fetches cost a scalar's
+    work per op beyond the ops computing them.
+    """
+    index = {e.name: i for i, e in enumerate(lender_elements)}
+    if any(e.name not in index for e in elements):
+      return None
+    computed = self._base_ops | {
+        id(op) for op in graph_prune.upstream_ops(elements, self._base_ops)}
+    extra = graph_prune.upstream_ops(lender_elements, computed)
+    if not all(map(_scalar_work, extra)):
+      return None
+    return [index[e.name] for e in elements]
 
   def _loss_position(self, elements, run_ops):
     """Where the loss is among `elements`, if the step may run quiet steps.
@@ -136,6 +218,12 @@ class StepRental:
     if any(op.op_def.is_stateful and op.type not in _READS for op in extra):
       return None
     return position
+
+
+def _scalar_work(op):
+  """Whether `op` does about a scalar's work: a constant, or scalar outputs."""
+  return op.type == 'Const' or (op.type not in _COSTLY_SUMMARIES and all(
+      t.shape.rank == 0 for t in op.outputs))
 
 
 def _may_draw_own_stream(op):

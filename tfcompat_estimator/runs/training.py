@@ -390,9 +390,11 @@ class TrainLoop:
     if self._batches.on_workers:
       computed = self._hooked_on_workers(hooked.elements, run_ops)
     else:
+      draws = hooked.draws_in_step(self._batches)
+      lent = self._rental().lend(hooked.elements, run_ops) if draws else None
       start = time.perf_counter()
-      computed = hooked.compute(self._batches, run_ops)
-      if hooked.draws_in_step(self._batches):
+      computed = hooked.compute(self._batches, run_ops, lent)
+      if draws and lent is None:
         self._rental().offer(hooked.elements, run_ops,
                              time.perf_counter() - start)
     results = hooked.results(computed)

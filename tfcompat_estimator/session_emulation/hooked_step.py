@@ -54,11 +54,14 @@ class HookedStep:
     """Whether `compute` runs `captured.step_for(elements, run_ops)`."""
     return batches.iterator is not None and not self.feed_dict
 
-  def compute(self, batches, run_ops=()):
+  def compute(self, batches, run_ops=(), step=None):
     """Computes the step with the session; returns the elements' values.
 
     The batch is drawn inside the compiled step unless a hook feeds it (or
     the input is an input_fn's graph): then it is drawn here, feeds applied.
+    `step`, if given, is the compiled step drawing it (one that computes
+    the elements among others, `StepRental.lend`); otherwise the session's
+    own for the elements.
 
     Raises:
       EndOfInput: at the end of the input, after the hooks' `before_run`
@@ -66,7 +69,7 @@ class HookedStep:
     """
     if self.draws_in_step(batches):
       return self._session.compute_next(self.elements, run_ops,
-                                        batches.iterator)
+                                        batches.iterator, step)
     self._session.current_batch = batches.flat_batch(self.feed_dict)
     return self._session.compute(self.elements, run_ops)
 

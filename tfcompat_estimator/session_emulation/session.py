@@ -83,15 +83,18 @@ class EmulatedSession(tf_internals.SessionInterface):
   def _draws_batches(self):
     return self._batches is not None and not self._batches.on_workers
 
-  def compute_next(self, elements, run_ops, iterator):
+  def compute_next(self, elements, run_ops, iterator, step=None):
     """Like `compute`, drawing the step's batch from `iterator` in the same call.
 
+    `step` (`iterator -> values of elements, or None at the end`) computes
+    them if given; `captured.step_for(elements, run_ops)` otherwise.
     Raises `EndOfInput` at the end of the input.
     """
     self.current_batch = None  # the batch never leaves the compiled step
+    step = step or self.captured.step_for(elements, run_ops)
     with tf.init_scope():
       try:
-        outputs = self.captured.step_for(elements, run_ops)(iterator)
+        outputs = step(iterator)
       except tf.errors.OutOfRangeError:
         # From an op of the model itself: a v1 session stopped there too.
         raise end_of_input.EndOfInput from None
