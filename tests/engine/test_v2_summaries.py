@@ -9,6 +9,7 @@ events hold 'loss' and the TF1 summary only).
 import glob
 import importlib.util
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -50,6 +51,20 @@ def test_tf2_summaries_in_a_model_fn_write_nothing(tmp_path):
           for value in event.summary.value}
   assert tags == {'loss', 'v1_loss'}
   assert est.get_variable_value('global_step') == 3
+
+
+def test_summaries_in_a_model_fn_warn_nothing(tmp_path):
+  """2.15's tf.Graph built v1 summary ops silently; TF warns outside one.
+
+  ('Cannot activate TF2 compatibility support for TF1 summary ops', a
+  UserWarning per call site), which failed programs run with warnings as
+  errors.
+  """
+  est = tf.estimator.Estimator(_model_fn([]), str(tmp_path))
+  with warnings.catch_warnings():
+    warnings.simplefilter('error')
+    est.train(_input_fn, steps=1)
+  assert est.get_variable_value('global_step') == 1
 
 
 @pytest.mark.skipif(importlib.util.find_spec('tensorboard') is not None,

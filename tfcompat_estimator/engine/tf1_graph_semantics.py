@@ -36,6 +36,8 @@ dataset's own seeds, so the order is 2.15's.
 kernel_regularizer=...)`, TF-GAN's networks) judge whether they reused a
 weight from the graph's variables only when the outside is not eager; with
 the False above they failed. In a marked graph they judge as in a tf.Graph.
+The v1 summary functions build their ops at once in a marked graph, as in
+a tf.Graph, where TF would first look for a TF2 writer and warn.
 And `tf.gradients` w.r.t. a lifted variable from a graph nested in a model
 graph (a while-loop body) differentiates w.r.t. the model graph's capture of
 its handle, which TF's own conversion missed (all gradients None).
@@ -319,6 +321,7 @@ tf_internals.also_capture_by_value(('DummySeedGenerator',),
                                    lambda: model_graph() is not None)
 tf_internals.regularize_new_legacy_layer_weights(
     tf.compat.v1.layers.Layer, lambda: model_graph() is not None)
+tf_internals.v1_summaries_build_v1_ops_when(lambda: model_graph() is not None)
 tf_internals.map_gradient_sources(_model_graph_handles)
 tf_internals.create_v1_slots_in(lifted_graph)
 for _tf_answer in (tf_internals.executing_eagerly,

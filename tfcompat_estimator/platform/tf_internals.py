@@ -47,6 +47,7 @@ from tensorflow.python.ops import gradients_util
 from tensorflow.python.ops import op_selector
 from tensorflow.python.ops import resource_variable_ops
 from tensorflow.python.ops import summary_ops_v2
+from tensorflow.python.summary import summary as _summary_v1
 from tensorflow.python.summary import tb_summary
 from tensorflow.python.summary.writer import writer as _summary_writer
 from tensorflow.python.summary.writer import writer_cache as _writer_cache
@@ -882,6 +883,24 @@ server_lib = _server_lib
 # summary writer; the public `tf.summary` writes `Summary` values only.
 # io/summaries.py. Checked on TF 2.21.
 import_event = summary_ops_v2.import_event
+
+def v1_summaries_build_v1_ops_when(when):
+  """While `when()`, v1 summary functions build their ops as in a tf.Graph.
+
+  Outside a tf.Graph `tf.compat.v1.summary.scalar` & co. first look for a
+  default TF2 writer to act as TF2 summaries, and without one warn (a
+  UserWarning: 'Cannot activate TF2 compatibility support for TF1 summary
+  ops') before building the v1 op. 2.15's model graph was a tf.Graph: they
+  built it at once, silently. Programs run with warnings as errors failed.
+  engine/tf1_graph_semantics.py. Checked on TF 2.21.
+  """
+  original = _summary_v1._should_invoke_v2_op
+
+  def should_invoke_v2_op():
+    return False if when() else original()
+
+  _summary_v1._should_invoke_v2_op = should_invoke_v2_op
+
 
 # TensorFlow's in-process usage gauges. 2.15's estimator module had one that
 # libraries set (TF Privacy's DP canned estimators); no public API makes
