@@ -10,6 +10,7 @@ import inspect
 import json
 import os
 import subprocess
+import warnings
 
 import numpy as np
 import pytest
@@ -384,6 +385,18 @@ def test_logit_builders_require_int_units():
     dnn.dnn_logit_fn_builder(1.0, [2], [], tf.nn.relu, None, None, False)
   assert str(info.value) == ("units must be an int.  Given type: "
                              "<class 'float'>")
+
+
+def test_v1_dnn_trains_with_warnings_as_errors(tmp_path):
+  """tensorflow/models' census tests run so; tf_keras's v1 layer functions
+  warn on each call, where 2.15's canned DNN warned nothing."""
+  est = tf.compat.v1.estimator.DNNClassifier(
+      [4, 3], [tf.feature_column.numeric_column('x', shape=(2,))],
+      model_dir=str(tmp_path), dropout=0.1, batch_norm=True)
+  with warnings.catch_warnings():
+    warnings.simplefilter('error', UserWarning)
+    est.train(_xy_input_fn, steps=1)
+  assert 'dnn/hiddenlayer_1/batchnorm_1/gamma' in est.get_variable_names()
 
 
 def test_empty_hidden_units_is_a_linear_model_as_in_2_15(tmp_path):

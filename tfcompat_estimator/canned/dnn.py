@@ -27,6 +27,7 @@ from tfcompat_estimator.canned.head import head_utils
 from tfcompat_estimator.canned.head import regression_head
 from tfcompat_estimator.canned.head import v1_heads
 from tfcompat_estimator.model_fn import ModeKeys
+from tfcompat_estimator.platform import tf_internals
 
 # The v1 estimators' default rate for a named optimizer (2.15's value).
 _V1_LEARNING_RATE = 0.05
@@ -227,20 +228,23 @@ def dnn_logits_v1(units, hidden_units, feature_columns, activation_fn, dropout,
   with tf.compat.v1.variable_scope('input_from_feature_columns',
                                    partitioner=input_layer_partitioner):
     net = tf.compat.v1.feature_column.input_layer(features, feature_columns)
+  # The v1 layers' classes: their functions warn on each call (2.15's did not).
+  layers = tf.compat.v1.layers
   for index, width in enumerate(hidden_units):
     name = 'hiddenlayer_%d' % index
-    net = tf.compat.v1.layers.dense(net, width, activation=activation_fn,
-                                    kernel_initializer=_glorot(), name=name)
+    net = tf_internals.v1_layer(layers.Dense, name, units=width,
+                                activation=activation_fn,
+                                kernel_initializer=_glorot())(net)
     if dropout is not None and training:
-      net = tf.compat.v1.layers.dropout(net, rate=dropout, training=True)
+      net = layers.Dropout(rate=dropout)(net, training=True)
     if batch_norm:
       with tf.compat.v1.variable_scope(name):
-        net = tf.compat.v1.layers.batch_normalization(
-            net, momentum=_BATCH_NORM_MOMENTUM, training=training,
-            name='batchnorm_%d' % index)
+        net = tf_internals.v1_layer(
+            layers.BatchNormalization, 'batchnorm_%d' % index,
+            momentum=_BATCH_NORM_MOMENTUM)(net, training=training)
     _layer_summaries(net, prefix + name)
-  logits = tf.compat.v1.layers.dense(net, units, kernel_initializer=_glorot(),
-                                     name='logits')
+  logits = tf_internals.v1_layer(layers.Dense, 'logits', units=units,
+                                 kernel_initializer=_glorot())(net)
   _layer_summaries(logits, prefix + 'logits')
   return logits
 

@@ -540,6 +540,19 @@ def regularize_new_legacy_layer_weights(layer_class, when):
   layer_class.add_weight = add_weight
 
 
+def v1_layer(layer_class, name, **kwargs):
+  """A `tf.compat.v1.layers` layer as that module's function would make it.
+
+  E.g. `v1_layer(tf.compat.v1.layers.Dense, 'logits', units=3)(net)` is
+  `tf.compat.v1.layers.dense(net, 3, name='logits')`: the functions build
+  their layer in the variable scope `name` itself (the private `_scope`),
+  not a uniquified one. tf_keras's functions also warn (a UserWarning per
+  call) where TF 2.15's logged, which failed a canned DNN's train() run
+  with warnings as errors.
+  """
+  return layer_class(name=name, _scope=name, **kwargs)
+
+
 def create_v1_slots_in(graph_of):
   """A v1 optimizer's slot variables are made in the graph that needs them.
 
