@@ -36,11 +36,12 @@ dataset's own seeds, so the order is 2.15's.
 kernel_regularizer=...)`, TF-GAN's networks) judge whether they reused a
 weight from the graph's variables only when the outside is not eager; with
 the False above they failed. In a marked graph they judge as in a tf.Graph.
-The v1 summary functions build their ops at once in a marked graph, as in
-a tf.Graph, where TF would first look for a TF2 writer and warn.
 And `tf.gradients` w.r.t. a lifted variable from a graph nested in a model
 graph (a while-loop body) differentiates w.r.t. the model graph's capture of
 its handle, which TF's own conversion missed (all gradients None).
+
+The v1 summary functions build their ops at once in a marked graph, as in
+a tf.Graph, where TF would first look for a TF2 writer and warn.
 
 Code a model graph's `init_scope` lifts runs eagerly, where 2.15's tf.Graph
 stayed a graph. Two consequences are undone for legacy code: `with
