@@ -897,6 +897,7 @@ server_lib = _server_lib
 # io/summaries.py. Checked on TF 2.21.
 import_event = summary_ops_v2.import_event
 
+
 def v1_summaries_build_v1_ops_when(when):
   """While `when()`, v1 summary functions build their ops as in a tf.Graph.
 

@@ -47,6 +47,7 @@ compiled the loop for a train(steps=2), about a quarter of that call.
 """
 
 import time
+import weakref
 
 import numpy as np
 
@@ -86,9 +87,11 @@ class StepRental:
     self._own_streams = False  # whether the step draws per-function randoms
     self._compile_seconds = 0.0
     self._spent = 0.0
-    self._lendable = {}  # id of a step function -> loss position, or None
-    # The lendable steps: (step, its elements, {names: positions or None}).
-    self._lenders = []
+    # Each offered step -> (its loss position, or None if it may not run
+    # quiet steps; its elements; {names it lent for: positions or None}).
+    # Weakly: a step the captured graph released drops out, and a new step
+    # given its id is not taken for it.
+    self._offered = weakref.WeakKeyDictionary()
     self._step = None
     self._loss_index = None
 
@@ -101,12 +104,11 @@ class StepRental:
         the loop's compile.
     """
     step = self._captured.step_for(elements, run_ops)
-    if id(step) not in self._lendable:  # its first call
+    if step not in self._offered:  # its first call
       self._compile_seconds = max(self._compile_seconds, seconds)
-      self._lendable[id(step)] = self._loss_position(elements, run_ops)
-      if self._lendable[id(step)] is not None:
-        self._lenders = self._live_lenders() + [(step, list(elements), {})]
-    self._loss_index = self._lendable[id(step)]
+      self._offered[step] = (self._loss_position(elements, run_ops),
+                             list(elements), {})
+    self._loss_index = self._offered[step][0]
     self._step = step if self._loss_index is not None else None
 
   def lend(self, elements, run_ops):
@@ -123,10 +125,8 @@ class StepRental:
       `step(iterator)` giving the values of `elements` (None at the end of
       the input), or None: the step is to be computed by its own copy.
     """
-    captured = self._captured
-    if (not self._within_budget() or
-        captured.made_step_for(elements, run_ops) is not None or
-        [id(op) for op in run_ops] != [id(captured.train_op)]):
+    if (not self._within_budget() or not self._runs_train_op_only(run_ops)
+        or self._captured.made_step_for(elements, run_ops) is not None):
       return None
     wanted = tuple(e.name for e in elements)
     for step, lender_elements, lends in self._live_lenders():
@@ -157,15 +157,20 @@ class StepRental:
     return ran, loss, False
 
   def _live_lenders(self):
-    """The lenders the captured graph still keeps.
+    """`(step, elements, lends)` of the lendable steps the graph still keeps.
 
     A step fetching ops a hook built in an earlier call was released with
     them (`release_ops_built_after`): it is not lent, nor kept alive here
-    (one such hook per call grew memory by 1.4 MB a call).
+    (kept, one such hook per call grew memory by 1.4 MB a call).
     """
     train_op = [self._captured.train_op]
-    return [lender for lender in self._lenders
-            if self._captured.made_step_for(lender[1], train_op) is lender[0]]
+    return [(step, elements, lends)
+            for step, (position, elements, lends) in list(self._offered.items())
+            if position is not None and
+            self._captured.made_step_for(elements, train_op) is step]
+
+  def _runs_train_op_only(self, run_ops):
+    return [id(op) for op in run_ops] == [id(self._captured.train_op)]
 
   def _within_budget(self):
     return self._spent < BUDGET_FRACTION * self._compile_seconds
@@ -205,8 +210,7 @@ class StepRental:
     captured = self._captured
     loss = captured.spec.loss
     position = next((i for i, e in enumerate(elements) if e is loss), None)
-    runs_train_op_only = [id(op) for op in run_ops] == [id(captured.train_op)]
-    if position is None or not runs_train_op_only:
+    if position is None or not self._runs_train_op_only(run_ops):
       return None
     if self._base_ops is None:
       base = graph_prune.upstream_ops([loss, captured.train_op])
