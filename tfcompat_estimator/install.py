@@ -240,6 +240,12 @@ def install():
   # module object, which would drop an `estimator` attribute set before.
   _check_legacy_keras()
   tf.estimator = root
+  # A program may hold the module `tf.compat.v1` was before tf_keras' import
+  # replaced it (`v1 = tf.compat.v1` ahead of `import tfcompat_estimator`).
+  for name, module in (('tensorflow._api.v2.compat.v1', v1),
+                       ('tensorflow._api.v2.compat.v2', root)):
+    if name in sys.modules:
+      sys.modules[name].estimator = module
   for compat in (tf.compat, tf.compat.v1.compat, tf.compat.v2.compat):
     # The nested ones too: code converted by tf_upgrade_v2 writes
     # `tf.compat.v1.estimator` and may `import tensorflow.compat.v1 as tf`.
