@@ -559,6 +559,61 @@ def test_a_seeded_shuffle_in_the_first_input_fn_call_as_in_2_15(tmp_path):
                                                     6, 9], call
 
 
+# Measured on 2.15 (RunConfig(tf_random_seed=42), rounded): the first batch
+# and the initial values, with and without an unseeded shuffle before them.
+_SEEDED_START_ON_2_15 = {
+    0: {'seen': [0, 1, 2, 3], 'default': [0.67092, 0.83259, -0.0107],
+        'normal': [-0.03, -0.02484, 0.01046],
+        'v2_normal': [0.00597, -0.00507, 0.02646]},
+    1: {'seen': [6, 0, 3, 5], 'default': [-0.69974, 0.27985, 0.63576],
+        'normal': [0.00239, -0.00203, 0.01058],
+        'v2_normal': [0.04011, 0.02528, 0.0906]}}
+
+
+@pytest.mark.parametrize('world', ['v2', 'graph'])
+@pytest.mark.parametrize('shuffles', [0, 1])
+def test_a_seeded_program_starts_from_2_15s_values(tmp_path, world, shuffles):
+  """TensorFlow's initializers without a seed, under tf_random_seed.
+
+  2.15 built input_fn and model_fn in one seeded graph, where each unseeded
+  random op took the next op seed: the input's shuffle 0, the model's
+  initializers the ones after. Drawn eagerly here, a seeded TAPAS model
+  started from other values than on 2.15 (23 of its 154 variables), and
+  an unseeded shuffle in a TF2 world drew another order.
+  """
+
+  def model_fn(features, labels, mode):
+    del labels
+    seen = v1.get_variable('seen', [4], tf.int64, trainable=False,
+                           initializer=v1.zeros_initializer())
+    v1.get_variable('default', [3])  # glorot_uniform_initializer()
+    v1.get_variable('normal', [3],
+                    initializer=v1.truncated_normal_initializer(stddev=0.02))
+    v1.get_variable('v2_normal', [3],
+                    initializer=tf.random_normal_initializer())
+    return tf.estimator.EstimatorSpec(
+        mode, loss=tf.constant(0.), train_op=tf.group(
+            seen.assign(features),
+            v1.assign_add(v1.train.get_or_create_global_step(), 1)))
+
+  def input_fn():
+    numbers = tf.data.Dataset.range(8)
+    for _ in range(shuffles):
+      numbers = numbers.shuffle(8)
+    return numbers.batch(4).map(lambda x: (x, x))
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path), config=(
+      tf.estimator.RunConfig(tf_random_seed=42)))
+  if world == 'graph':  # the input_fn is called in a graph, as 2.15 did
+    with tf.Graph().as_default():
+      est.train(input_fn, steps=1)
+  else:
+    est.train(input_fn, steps=1)
+  for name, expected in _SEEDED_START_ON_2_15[shuffles].items():
+    np.testing.assert_allclose(est.get_variable_value(name), expected,
+                               atol=1e-5, err_msg=name)
+
+
 @pytest.mark.parametrize('op_seed,graph_seed,order', [
     (42, None, [9, 12, 1, 15, 13, 3, 2, 8, 7, 14, 6, 11, 4, 0, 5, 10, 3, 10]),
     (7, 3, [6, 2, 11, 9, 14, 5, 10, 15, 7, 3, 13, 12, 4, 0, 1, 8, 7, 6])])

@@ -267,8 +267,33 @@ def input_pipelines():
   return result
 
 
+def _seeded_start(model_dir):
+  """A seeded model's initial values after an unseeded shuffle (2.15's op seeds)."""
+  v1 = tf.compat.v1
+
+  def input_fn():
+    return tf.data.Dataset.from_tensor_slices(({'x': _X}, _Y)).shuffle(
+        40).batch(4)
+
+  def model_fn(features, labels, mode):
+    w = v1.get_variable('w', [3, 2], initializer=(
+        v1.truncated_normal_initializer(stddev=0.02)))
+    out = v1.layers.dense(tf.matmul(features['x'], w), 1, name='dense')
+    loss = v1.losses.mean_squared_error(labels, out)
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=v1.train.GradientDescentOptimizer(
+            0.).minimize(loss, v1.train.get_global_step()))
+
+  est = tf.estimator.Estimator(model_fn, model_dir=model_dir,
+                               config=tf.estimator.RunConfig(tf_random_seed=42))
+  est.train(input_fn, steps=1)
+  return {name: np.round(est.get_variable_value(name).ravel(), 5).tolist()
+          for name in ('w', 'dense/kernel')}
+
+
 def input_fn_calls():
-  """How often each call runs the input_fn, and in what graph (2.15: once)."""
+  """How often each call runs the input_fn, in what graph (2.15: once, in
+  one seeded by the RunConfig), and what a seeded model starts from."""
   calls = []
 
   def counted(make):
@@ -291,6 +316,7 @@ def input_fn_calls():
     est.evaluate(counted(make), steps=1)
     list(est.predict(counted(make)))
     result[name] = list(calls)
+  result['seeded_start'] = _seeded_start(os.path.join(WORK_DIR, 'seeded'))
   return result
 
 

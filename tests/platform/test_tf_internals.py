@@ -123,7 +123,7 @@ def test_the_seam_is_the_lowest_layer():
   with open(path, encoding='utf-8') as f:
     modules = set(_imported_modules(f.read()))
   assert {m for m in modules if not m.startswith('tensorflow.')} == {
-      'collections', 'contextlib', 'numpy', 'random', 'sys'}
+      'collections', 'contextlib', 'numpy', 'sys'}
 
 
 # --- Logging and files ------------------------------------------------------
@@ -794,6 +794,20 @@ def test_graph_seed_seeds_eager_ops_made_in_the_block_only():
   with tf_internals.graph_seed(42):
     assert tf.compat.v1.get_seed(7) == in_graph
   assert tf.compat.v1.get_seed(7) == outside  # the global seed is back
+
+
+def test_graph_seed_hands_out_op_seeds_as_a_graph_does():
+  with tf.Graph().as_default() as graph:
+    graph.seed = 42
+    in_graph = [tf.compat.v1.get_seed(None) for _ in range(2)]
+    assert tf_internals.op_seeds_drawn() == 2
+  with tf_internals.graph_seed(42):
+    assert [tf.compat.v1.get_seed(None) for _ in range(2)] == in_graph
+    assert tf_internals.op_seeds_drawn() == 2
+  with tf.Graph().as_default() as graph:
+    graph.seed = 42
+    tf_internals.continue_op_seeds(graph, 1)
+    assert tf.compat.v1.get_seed(None) == in_graph[1]
 
 
 def test_per_graph_function_is_a_tf_function_without_the_retracing_count():

@@ -160,9 +160,19 @@ def test_tf1_input_pipelines_feed_the_same_batches_as_a_dataset(world,
 def test_input_fn_runs_once_per_call_in_a_graph_seeded_by_run_config(
     world, tmp_path):
   got = run_child(world, 'input_fn_calls', tmp_path)
+  start = got.pop('seeded_start')
   # train, evaluate, predict: one call each, in a graph whose seed is the
   # RunConfig's (a TF1 input_fn's shuffles draw from it), as in 2.15.
   assert got == {'dataset': [5, 5, 5], 'tensors': [5, 5, 5]}
+  # The model's unseeded initializers took the op seeds after the input's
+  # shuffle, as in 2.15's one graph (values measured there; tf.layers'
+  # kernel drew new values at every run there in a TF2 world).
+  np.testing.assert_allclose(
+      start['w'], [-0.03, -0.02484, 0.01046, -0.00718, 0.01925, -0.03726],
+      atol=1e-5)
+  if world == 'v1':
+    np.testing.assert_allclose(start['dense/kernel'], [1.37974, -0.39012],
+                               atol=1e-5)
 
 
 def test_a_dataset_reading_a_graph_table_in_tf1_mode(tmp_path):

@@ -56,13 +56,15 @@ class CapturedModel:
 
   def __init__(self, model_fn, mode, features_spec, labels_spec, params,
                config, initial_values=None, values_overwritten=False,
-               keras_names_taken=None):
+               keras_names_taken=None, op_seeds_drawn=0):
     """`initial_values` (a `checkpoints.InitialValues`) seeds large variables.
 
     `values_overwritten`: the caller will set every global variable (from a
     checkpoint or another graph), so their initializers' values do not matter.
     `keras_names_taken`: the tf_keras names the input_fn took
     (`keras_names.call`), which the model_fn's go on after.
+    `op_seeds_drawn`: how many op seeds the input_fn's unseeded random ops
+    took (`tf_internals.op_seeds_drawn`), which the model_fn's go on after.
     """
     self.mode = mode
     self.features_spec = features_spec
@@ -108,8 +110,11 @@ class CapturedModel:
       batch_checks.check_batches_of(_v1.get_default_graph())
       with tf.variable_creator_scope(self._record_variable):
         # A function graph inherits the eager global seed; 2.15's model_fn
-        # graph had only the config's (None without one).
+        # graph had only the config's (None without one), and the op seeds
+        # after its input_fn's (see `_record_variable`).
         _v1.get_default_graph().seed = config.tf_random_seed
+        tf_internals.continue_op_seeds(_v1.get_default_graph(),
+                                       op_seeds_drawn)
         self.global_step = _v1.train.get_or_create_global_step()
         # One read shared by TF's hooks (via the collection they consult) and
         # ours; the train op waits for it, so hooks always see the pre-step
@@ -340,13 +345,7 @@ class CapturedModel:
   def _record_variable(self, next_creator, **kwargs):
     graph = tf.compat.v1.get_default_graph()
     initializer = kwargs.get('initial_value')
-    if _seeded(initializer) and not tf.distribute.has_strategy():
-      # An initializer with a fixed seed, drawn eagerly, continues one
-      # random stream from variable to variable (TF caches the seeded
-      # kernel): the second layer of AdaNet's tutorial, which gives every
-      # layer `glorot_uniform_initializer(seed=42)`, started elsewhere than
-      # on 2.15, whose graph made each draw an op of its own, starting the
-      # stream afresh. As an op of this graph it does so here too.
+    if _draws_as_a_graph_op(initializer, graph):
       initializer = kwargs['initial_value'] = initializer()
     computed = _computed_in(graph, initializer)
     if computed:
@@ -700,11 +699,32 @@ _WRITES = frozenset(['AssignAddVariableOp', 'AssignSubVariableOp',
                      'AssignVariableOp'])
 
 
-def _seeded(initial_value):
-  """Whether `initial_value` is an initializer bound to a shape (as
-  `get_variable` and Keras' `add_weight` bind it) with a fixed seed."""
-  return (isinstance(initial_value, functools.partial) and
-          getattr(initial_value.func, 'seed', None) is not None)
+def _draws_as_a_graph_op(initial_value, graph):
+  """Whether a variable's random initial value is drawn by an op of `graph`.
+
+  `initial_value` is an initializer bound to a shape (as `get_variable` and
+  Keras' `add_weight` bind it). Drawn eagerly, it would not draw 2.15's
+  values, which its graph drew:
+  - An initializer with a fixed seed, drawn eagerly, continues one random
+    stream from variable to variable (TF caches the seeded kernel): the
+    second layer of AdaNet's tutorial, which gives every layer
+    `glorot_uniform_initializer(seed=42)`, started elsewhere than on 2.15,
+    whose graph made each draw an op of its own, starting the stream
+    afresh.
+  - One of TensorFlow's without a seed, under `tf_random_seed`, took the
+    graph's next op seed: the count of unseeded random ops made before it,
+    the input_fn's first (`get_variable`'s default initializer, BERT's and
+    TAPAS's `truncated_normal_initializer`). Eagerly it takes one from the
+    global seed's stream, so a seeded program started from other values.
+  Not under a strategy, whose variables are created per replica.
+  """
+  if not isinstance(initial_value, functools.partial) or (
+      tf.distribute.has_strategy()):
+    return False
+  seed = getattr(initial_value.func, 'seed', None)
+  return seed is not None or (
+      graph.seed is not None and
+      tf_internals.draws_graph_op_seed(initial_value.func))
 
 
 def _computed_in(graph, initial_value):

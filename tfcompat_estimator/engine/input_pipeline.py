@@ -93,8 +93,10 @@ class BatchSource:
     self.input_graph = None  # an InputGraph, for input_fns returning tensors
     self._listed = None  # (features, labels) with lists tf.data cannot keep
     self._replicas = distribution.local_replicas(strategy)
-    # The tf_keras names the input_fn took, for the model graph to go on after.
+    # The tf_keras names and op seeds the input_fn took, for the model graph
+    # to go on after (2.15 built both in one graph).
     self.keras_names_taken = {}
+    self.op_seeds_drawn = 0
     args = (input_fn, mode, params, config, distribution.input_context(strategy))
     # A TF1 caller's input_fn is written for a graph and, as in 2.15, called
     # once, in one. A TF2 caller's is called eagerly, where a Dataset needs
@@ -159,6 +161,7 @@ class BatchSource:
   def _call_input_fn(self, *args):
     result, self.keras_names_taken = keras_names.call(
         lambda: call_input_fn(*args))
+    self.op_seeds_drawn = tf_internals.op_seeds_drawn()
     return result
 
   def _call_eagerly(self, input_fn, mode, params, config, input_context):

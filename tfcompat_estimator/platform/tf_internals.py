@@ -18,7 +18,6 @@ standard library only, never another tfcompat_estimator module.
 
 import collections
 import contextlib
-import random
 import sys
 
 import numpy as np
@@ -41,9 +40,12 @@ from tensorflow.python.eager import wrap_function
 from tensorflow.python.framework import func_graph
 from tensorflow.python.framework import op_def_registry
 from tensorflow.python.framework import ops
+from tensorflow.python.framework import random_seed
 from tensorflow.python.framework import stack as _stack
 from tensorflow.python.ops import control_flow_ops
 from tensorflow.python.ops import gradients_util
+from tensorflow.python.ops import init_ops
+from tensorflow.python.ops import init_ops_v2
 from tensorflow.python.ops import op_selector
 from tensorflow.python.ops import resource_variable_ops
 from tensorflow.python.ops import summary_ops_v2
@@ -295,26 +297,74 @@ def summary_writers_made(made):
     writer_class.__init__, writer_class.init = original_create, original_init
 
 
+class _OpSeeds:
+  """Op seeds 0, 1, 2, ..., handed out as a graph hands them out.
+
+  A graph with a seed gives an op without one the count of such requests
+  made in it so far (`random_seed.get_seed`); the eager context draws a
+  random number instead (`Context._internal_operation_seed`, which calls
+  only `randint`).
+  """
+
+  def __init__(self):
+    self.drawn = 0
+
+  def randint(self, low, high):
+    del low, high  # a graph's op seeds are a count
+    self.drawn += 1
+    return self.drawn - 1
+
+
 @contextlib.contextmanager
 def graph_seed(seed):
   """Random ops made eagerly in the block take their seeds as a graph's would.
 
   2.15 called every input_fn in a new graph whose seed was the RunConfig's
   `tf_random_seed`: `Dataset.shuffle(seed=42)` then drew the same order in
-  every call and every process. Called eagerly, its seeds come from the
-  process's global seed instead (None before a model set one). The public
-  `tf.random.set_seed` would also drop every compiled function's kernels
-  (0.3 s to rebuild a canned DNN's loop). engine/input_pipeline.py.
-  Checked on TF 2.21.
+  every call and every process, and `Dataset.shuffle()` without a seed took
+  the op seed 0 (the graph's first request). Called eagerly, its seeds come
+  from the process's global seed instead (None before a model set one), and
+  an op seed from a random stream. The public `tf.random.set_seed` would
+  also drop every compiled function's kernels (0.3 s to rebuild a canned
+  DNN's loop). engine/input_pipeline.py. Checked on TF 2.21.
   """
   eager = context.context()
   saved = eager._seed, getattr(eager, '_rng', None)
   eager._seed = seed
-  eager._rng = random.Random(seed)
+  eager._rng = _OpSeeds()
   try:
     yield
   finally:
     eager._seed, eager._rng = saved
+
+
+def op_seeds_drawn():
+  """How many op seeds the default graph, or graph_seed's block, handed out.
+
+  2.15 built the model_fn in the input_fn's graph, so the model's unseeded
+  random ops (initializers, dropout) took the op seeds after the input's.
+  engine/input_pipeline.py, engine/graph_capture.py. Checked on TF 2.21.
+  """
+  if context.executing_eagerly():
+    return getattr(context.context()._rng, 'drawn', 0)
+  return random_seed._graph_to_seed_dict.get(ops.get_default_graph(), 0)
+
+
+def continue_op_seeds(graph, drawn):
+  """Makes `graph`'s unseeded random ops take op seeds from `drawn` on."""
+  random_seed._graph_to_seed_dict[graph] = drawn
+
+
+def draws_graph_op_seed(initializer):
+  """Whether `initializer` is TensorFlow's own, without a seed of its own.
+
+  Its random op then takes the graph's next op seed (`get_variable`'s
+  default `glorot_uniform_initializer()`, `truncated_normal_initializer`).
+  tf_keras' initializers draw their own seeds. engine/graph_capture.py.
+  """
+  return (isinstance(initializer, (init_ops.Initializer,
+                                   init_ops_v2.Initializer)) and
+          getattr(initializer, 'seed', 0) is None)
 
 
 # Eager execution for this thread, for the block. The public switch

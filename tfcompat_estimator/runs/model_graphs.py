@@ -136,7 +136,8 @@ class ModelGraphs:
         self._model_fn, mode, batches.features_spec, batches.labels_spec,
         copy.deepcopy(self._params), self._config, initial_values,
         values_overwritten=identity is not None or variables_from is not None,
-        keras_names_taken=batches.keras_names_taken)
+        keras_names_taken=batches.keras_names_taken,
+        op_seeds_drawn=batches.op_seeds_drawn)
 
   def _initialize(self, captured):
     """A call with no checkpoint to read, as 2.15's Scaffold began it.
