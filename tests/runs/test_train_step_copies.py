@@ -161,6 +161,34 @@ def test_a_step_with_dropout_is_not_rented(tmp_path, monkeypatch):
   assert len(_step_copies(known)) == 2
 
 
+def test_hooked_steps_with_dropout_draw_from_one_copy_as_on_2_15(
+    tmp_path, monkeypatch):
+  """A hook every step (log_step_count_steps=1, as TAPAS's runs): the first
+  step fetches summaries, the others do not.
+
+  2.15's session kept one kernel, so one random stream, per dropout op for
+  all its fetches; the second copy compiled here drew from a stream of its
+  own, and the trained values were not 2.15's (and TAPAS paid 3.5 s for
+  the copy). The summary step's copy computes the others, whatever the
+  rental budget. Values measured on 2.15.
+  """
+  _no_rented_steps(monkeypatch)
+
+  def model_fn(features, labels, mode):
+    return _model_fn({'x': tf.nn.dropout(features['x'], rate=0.5)}, labels,
+                     mode)
+
+  known = set(context.context().list_function_names())
+  estimator = tf.estimator.Estimator(model_fn, str(tmp_path), config=(
+      tf.estimator.RunConfig(tf_random_seed=42, log_step_count_steps=1)))
+  estimator.train(_input_fn, steps=6)
+  assert len(_step_copies(known)) == 1
+  np.testing.assert_allclose(estimator.get_variable_value('dense/kernel'),
+                             [[0.200474], [0.265265]], atol=1e-6)
+  np.testing.assert_allclose(estimator.get_variable_value('dense/bias'),
+                             [0.605699], atol=1e-6)
+
+
 def _model_fn_with_cond(dropout_in_branch):
   """_model_fn with a `cond` (a canned head's label check holds one)."""
 

@@ -40,7 +40,13 @@ in a function it calls (a `cond`'s branches, an RNN's loop), or calls a
 function whose definition is not found: how many steps are rented depends
 on the host's speed, and those steps would draw from the hooked step's
 stream instead of the loop's, so a seeded program would train differently
-from run to run. Functions are looked into because the canned models check
+from run to run. Hooked steps of such a model are lent whatever the
+budget, so which copy computes each is fixed by the hooks' schedule: they
+all draw from the first copy's stream, as 2.15's session kept one kernel,
+one stream, per random op for all its fetches. With a hook every step
+(TAPAS's `log_step_count_steps=1`) its seeded training then gave 2.15's
+eval loss to float precision (0.6269232 against 0.6269231; 0.673 with a
+second copy), and its 20-step train() took 7.7 s instead of 12.3 s. Functions are looked into because the canned models check
 their inputs are finite, and their heads their labels' range, in a `cond`:
 not looking, 21 of the 25 canned configurations of the 2.15 golden tests
 compiled the loop for a train(steps=2), about a quarter of that call.
@@ -88,7 +94,8 @@ class StepRental:
     self._compile_seconds = 0.0
     self._spent = 0.0
     # Each offered step -> (its loss position, or None if it may not run
-    # quiet steps; its elements; {names it lent for: positions or None}).
+    # quiet steps; whether it may be lent; its elements; {names it lent
+    # for: positions or None}).
     # Weakly: a step the captured graph released drops out, and a new step
     # given its id is not taken for it.
     self._offered = weakref.WeakKeyDictionary()
@@ -106,8 +113,9 @@ class StepRental:
     step = self._captured.step_for(elements, run_ops)
     if step not in self._offered:  # its first call
       self._compile_seconds = max(self._compile_seconds, seconds)
-      self._offered[step] = (self._loss_position(elements, run_ops),
-                             list(elements), {})
+      lendable = self._changes_nothing_more(elements, run_ops)
+      self._offered[step] = (self._loss_position(elements, lendable),
+                             lendable, list(elements), {})
     self._loss_index = self._offered[step][0]
     self._step = step if self._loss_index is not None else None
 
@@ -125,8 +133,9 @@ class StepRental:
       `step(iterator)` giving the values of `elements` (None at the end of
       the input), or None: the step is to be computed by its own copy.
     """
-    if (not self._within_budget() or not self._runs_train_op_only(run_ops)
-        or self._captured.made_step_for(elements, run_ops) is not None):
+    if (not (self._own_streams or self._within_budget()) or
+        not self._runs_train_op_only(run_ops) or
+        self._captured.made_step_for(elements, run_ops) is not None):
       return None
     wanted = tuple(e.name for e in elements)
     for step, lender_elements, lends in self._live_lenders():
@@ -165,8 +174,8 @@ class StepRental:
     """
     train_op = [self._captured.train_op]
     return [(step, elements, lends)
-            for step, (position, elements, lends) in list(self._offered.items())
-            if position is not None and
+            for step, (_, lendable, elements, lends)
+            in list(self._offered.items()) if lendable and
             self._captured.made_step_for(elements, train_op) is step]
 
   def _runs_train_op_only(self, run_ops):
@@ -201,27 +210,31 @@ class StepRental:
       return None
     return [index[e.name] for e in elements]
 
-  def _loss_position(self, elements, run_ops):
+  def _loss_position(self, elements, lendable):
     """Where the loss is among `elements`, if the step may run quiet steps.
 
-    It may if it runs the train op only and what it fetches beyond the
-    train step changes nothing.
+    It may if it may be lent and the train step draws from no stream of
+    its own.
     """
-    captured = self._captured
-    loss = captured.spec.loss
+    loss = self._captured.spec.loss
     position = next((i for i, e in enumerate(elements) if e is loss), None)
-    if position is None or not self._runs_train_op_only(run_ops):
-      return None
-    if self._base_ops is None:
-      base = graph_prune.upstream_ops([loss, captured.train_op])
-      self._base_ops = {id(op) for op in base}
-      self._own_streams = any(map(_may_draw_own_stream, base))
-    if self._own_streams:
-      return None
-    extra = graph_prune.upstream_ops(elements, self._base_ops)
-    if any(op.op_def.is_stateful and op.type not in _READS for op in extra):
+    if position is None or not lendable or self._own_streams:
       return None
     return position
+
+  def _changes_nothing_more(self, elements, run_ops):
+    """Whether the step runs the train op only and its further fetches
+    change nothing (reads and pure ops): it may compute other steps."""
+    if not self._runs_train_op_only(run_ops):
+      return False
+    if self._base_ops is None:
+      captured = self._captured
+      base = graph_prune.upstream_ops([captured.spec.loss, captured.train_op])
+      self._base_ops = {id(op) for op in base}
+      self._own_streams = any(map(_may_draw_own_stream, base))
+    extra = graph_prune.upstream_ops(elements, self._base_ops)
+    return not any(op.op_def.is_stateful and op.type not in _READS
+                   for op in extra)
 
 
 def _scalar_work(op):
