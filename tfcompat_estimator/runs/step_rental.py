@@ -40,16 +40,18 @@ in a function it calls (a `cond`'s branches, an RNN's loop), or calls a
 function whose definition is not found: how many steps are rented depends
 on the host's speed, and those steps would draw from the hooked step's
 stream instead of the loop's, so a seeded program would train differently
-from run to run. Hooked steps of such a model are lent whatever the
-budget, so which copy computes each is fixed by the hooks' schedule: they
-all draw from the first copy's stream, as 2.15's session kept one kernel,
-one stream, per random op for all its fetches. With a hook every step
-(TAPAS's `log_step_count_steps=1`) its seeded training then gave 2.15's
-eval loss to float precision (0.6269232 against 0.6269231; 0.673 with a
-second copy), and its 20-step train() took 7.7 s instead of 12.3 s. Functions are looked into because the canned models check
+from run to run. Functions are looked into because the canned models check
 their inputs are finite, and their heads their labels' range, in a `cond`:
 not looking, 21 of the 25 canned configurations of the 2.15 golden tests
 compiled the loop for a train(steps=2), about a quarter of that call.
+
+Hooked steps of such a model are lent whatever the budget, so which copy
+computes each is fixed by the hooks' schedule: they all draw from the
+first copy's stream, as 2.15's session kept one kernel, one stream, per
+random op for all its fetches. With a hook every step (TAPAS's
+`log_step_count_steps=1`) its seeded training then gave 2.15's eval loss
+to float precision (0.6269232 against 0.6269231; 0.673 with a second
+copy), and its 20-step train() took 7.7 s instead of 12.3 s.
 """
 
 import time
@@ -123,7 +125,8 @@ class StepRental:
     """A compiled hooked step that computes `elements` too, if one may.
 
     For a hooked step whose own copy was never compiled, while the budget
-    lasts (module docstring).
+    lasts, or always if the train step draws from per-copy random streams
+    (module docstring).
 
     Args:
       elements, run_ops: the step's fetches, as they would be given to
