@@ -113,7 +113,8 @@ def test_repeated_train_with_a_hook_building_ops_stays_flat(tmp_path):
   Each call adds that hook's ops to the model graph, which outlives the
   call; what was compiled to fetch them used to stay too: here 4.7 MB and
   two OS threads a call (183 MB, 54 -> 130 threads over 40 calls after 20
-  warm-up calls). Measured now: 2-5 KB a call, the ops themselves.
+  warm-up calls). Measured now, after a full garbage collection: about
+  30 KB a call, the ops themselves.
   """
   report = _run_child(tmp_path, 'hooked_train', 60, timeout=300)
   # Training's tf.data read-ahead starts pool threads as it goes (peaks of
