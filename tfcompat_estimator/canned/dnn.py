@@ -133,13 +133,6 @@ def dnn_logits_v2(units, hidden_units, feature_columns, activation_fn, dropout,
     raise ValueError(_V1_COLUMNS_IN_V2_ESTIMATOR)
   training = mode == ModeKeys.TRAIN
   layers = []
-  # 2.15 built this input layer under Keras name scopes only, so a shared
-  # embedding table (made by get_variable) kept its top-level name and, not
-  # being a layer weight, was never trained. Creating it first does the same.
-  for column in feature_columns:
-    creator = getattr(column, 'shared_embedding_column_creator', None)
-    if creator is not None:
-      creator.embedding_weights  # pylint: disable=pointless-statement
 
   def apply(layer, inputs, **kwargs):
     layers.append(layer)
@@ -155,7 +148,11 @@ def dnn_logits_v2(units, hidden_units, feature_columns, activation_fn, dropout,
   with tf.compat.v1.variable_scope('dnn'):
     # As in 2.15, the input layer is named by Keras name scopes alone, in
     # the root variable scope: TF1 state a column makes with variable
-    # scopes (hub.text_embedding_column's hub.Module) is `module/...`.
+    # scopes (hub.text_embedding_column's hub.Module) is `module/...`, and
+    # a shared embedding table, made by get_variable in the layer's call,
+    # keeps its top-level name and, not a layer weight, is never trained.
+    # Made there, after the tables the layer's build makes, it takes the
+    # op seed after theirs, as on 2.15 (made first, the two swapped draws).
     with tf.compat.v1.variable_scope(tf.compat.v1.VariableScope(None),
                                      auxiliary_name_scope=False), (
                                          tf.name_scope(names[0])):
