@@ -614,6 +614,38 @@ def test_a_seeded_program_starts_from_2_15s_values(tmp_path, world, shuffles):
                                atol=1e-5, err_msg=name)
 
 
+def test_a_seeded_model_of_keras_layers_starts_the_same_every_time(tmp_path):
+  """tf_keras' initializers without a seed, under tf_random_seed.
+
+  They draw their seeds from Python's `random` (2.15's Keras too), so two
+  runs of one seeded program with Keras layers (the canned RNNs' cells)
+  started from other values; here they draw from the RunConfig's seed.
+  """
+
+  def model_fn(features, labels, mode):
+    del labels
+    net = tf.keras.layers.Dense(3, name='dense')(features)
+    net = tf.keras.layers.SimpleRNN(2, name='rnn')(tf.expand_dims(net, 1))
+    return tf.estimator.EstimatorSpec(
+        mode, loss=tf.reduce_mean(net),
+        train_op=v1.assign_add(v1.train.get_global_step(), 1))
+
+  def initial_values(seed, name):
+    est = tf.estimator.Estimator(model_fn, str(tmp_path / name), config=(
+        tf.estimator.RunConfig(tf_random_seed=seed)))
+    est.train(lambda: tf.data.Dataset.from_tensors([[1., 2.]]), steps=1)
+    return {n: est.get_variable_value(n) for n in est.get_variable_names()
+            if 'kernel' in n}
+
+  first = initial_values(42, 'first')
+  assert sorted(first) == ['dense/kernel', 'rnn/simple_rnn_cell/kernel',
+                           'rnn/simple_rnn_cell/recurrent_kernel']
+  for name, value in initial_values(42, 'again').items():
+    np.testing.assert_array_equal(value, first[name], err_msg=name)
+  other = initial_values(7, 'other')
+  assert not np.allclose(other['dense/kernel'], first['dense/kernel'])
+
+
 @pytest.mark.parametrize('op_seed,graph_seed,order', [
     (42, None, [9, 12, 1, 15, 13, 3, 2, 8, 7, 14, 6, 11, 4, 0, 5, 10, 3, 10]),
     (7, 3, [6, 2, 11, 9, 14, 5, 10, 15, 7, 3, 13, 12, 4, 0, 1, 8, 7, 6])])

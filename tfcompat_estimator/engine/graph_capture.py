@@ -13,6 +13,7 @@ graph is traced once per mode and input signature.
 import collections
 import contextlib
 import functools
+import random
 import warnings
 
 import numpy as np
@@ -162,7 +163,13 @@ class CapturedModel:
     # where the initializers decide the values.
     if config.tf_random_seed is not None and not values_overwritten:
       tf.random.set_seed(config.tf_random_seed)
-    with distribution.capture_scope(strategy):
+    # tf_keras' initializers without a seed took theirs from Python's
+    # `random` (2.15's Keras too): a seeded model with Keras layers (the
+    # canned RNNs' cells) started from other values at every run.
+    keras_seeds = (None if config.tf_random_seed is None else
+                   random.Random(config.tf_random_seed))
+    with distribution.capture_scope(strategy), (
+        tf_internals.keras_seeds_from(keras_seeds)):
       self._wrapped = _v1.wrap_function(build, signature=signature)
     self.graph = self._wrapped.graph
     graph_saveables.make_tables_private(self.graph)

@@ -367,6 +367,33 @@ def draws_graph_op_seed(initializer):
           getattr(initializer, 'seed', 0) is None)
 
 
+@contextlib.contextmanager
+def keras_seeds_from(generator):
+  """tf_keras' unseeded initializers take their seeds from `generator`.
+
+  A tf_keras initializer without a seed (a Keras layer's default
+  `glorot_uniform`, an RNN cell's `orthogonal`) draws one from Python's
+  `random` when it first runs, unless `tf_keras.utils.set_random_seed`
+  installed a generator (`backend._SEED_GENERATOR`, per thread), which
+  then wins here too. The public setter also reseeds Python, numpy and
+  TF's global seed. engine/graph_capture.py. Checked on TF 2.21 with
+  tf_keras 2.21.
+
+  Args:
+    generator: a `random.Random`, or None to leave the draws as they are.
+  """
+  backend = sys.modules.get('tf_keras.src.backend')
+  if (generator is None or backend is None or
+      getattr(backend._SEED_GENERATOR, 'generator', None)):
+    yield
+    return
+  backend._SEED_GENERATOR.generator = generator
+  try:
+    yield
+  finally:
+    backend._SEED_GENERATOR.generator = None
+
+
 # Eager execution for this thread, for the block. The public switch
 # (`tf.compat.v1.enable_eager_execution`) is process-wide and refused once
 # graphs were built. engine/engine_scope.py. Checked on TF 2.21.
