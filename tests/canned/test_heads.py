@@ -6,6 +6,7 @@ Each golden case runs `programs/heads_golden.py` here exactly as it ran on
 
 import json
 import os
+import subprocess
 
 import numpy as np
 import pytest
@@ -71,9 +72,52 @@ def test_keras_optimizer_slots_live_under_training_scope(tmp_path):
   names = est.get_variable_names()
   assert 'training/Adagrad/logits/kernel/accumulator' in names
   assert 'training/Adagrad/learning_rate' in names
-  # The head counts steps in the global step (no separate `iter`).
+  # The head counts steps in the global step (2.15 left it at 0), and the
+  # optimizer its own in `iter` (2.15's key, which 2.15 needs to resume).
   assert est.get_variable_value('global_step') == 1
-  assert not any(n.endswith('/iter') for n in names)
+  assert est.get_variable_value('training/Adagrad/iter') == 1
+  est.train(_input_fn(np.array([[0.], [1.]], np.float32)))  # one batch
+  assert est.get_variable_value('global_step') == 2
+  assert est.get_variable_value('training/Adagrad/iter') == 2
+
+
+# 2.15 resumes a model_dir of a head and a Keras optimizer without a step
+# counter, trains, and prints the checkpoint's global step and `iter`.
+_RESUME_WITH_2_15 = '''
+import json, sys
+import numpy as np
+import tensorflow as tf
+def model_fn(features, labels, mode):
+  logits = tf.keras.layers.Dense(1, name='logits')(features['x'])
+  return tf.estimator.BinaryClassHead().create_estimator_spec(
+      features=features, mode=mode, logits=logits, labels=labels,
+      optimizer=tf.keras.optimizers.legacy.Adagrad(0.1),
+      trainable_variables=tf.compat.v1.trainable_variables())
+est = tf.estimator.Estimator(model_fn, model_dir=sys.argv[1])
+est.train(lambda: tf.data.Dataset.from_tensors(
+    ({'x': np.array([[0.], [1.]], np.float32)},
+     np.array([[0.], [1.]], np.float32))))
+print(json.dumps({n: int(est.get_variable_value(n))
+                  for n in ('global_step', 'training/Adagrad/iter')}))
+'''
+
+
+@pytest.mark.slow
+def test_2_15_resumes_a_model_dir_whose_head_counted_the_steps(
+    tmp_path, venv215_python):
+  """Before, the global step stood in for `iter` and 2.15 could not restore."""
+  est = _estimator(tf.estimator.BinaryClassHead(), 1, tmp_path,
+                   optimizer=lambda: tf_keras.optimizers.legacy.Adagrad(0.1))
+  est.train(_input_fn(np.array([[0.], [1.]], np.float32)), steps=1)
+  env = {k: v for k, v in os.environ.items() if k != 'TF_USE_LEGACY_KERAS'}
+  proc = subprocess.run([venv215_python, '-c', _RESUME_WITH_2_15,
+                         str(tmp_path)], capture_output=True, text=True,
+                        env=env, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  # It restored both (it raised NotFoundError for `iter` before) and, by its
+  # own rule, trained a step it did not save: its global step did not move.
+  assert json.loads(proc.stdout.strip().splitlines()[-1]) == {
+      'global_step': 1, 'training/Adagrad/iter': 1}
 
 
 @pytest.mark.parametrize('head,labels,message', [

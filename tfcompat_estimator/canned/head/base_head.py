@@ -826,8 +826,16 @@ def create_estimator_spec_train_op(head_name=None, optimizer=None,
   """The train op, built under the root `training` name scope.
 
   The scope makes a Keras optimizer's slots `training/<Opt>/<var>/<slot>`, the
-  names 2.15 checkpoints hold. A Keras optimizer that has no step counter yet
-  counts in the global step, so hooks and `steps=` see training progress.
+  names 2.15 checkpoints hold.
+
+  The canned models make the global step their optimizer's step counter, as
+  2.15's did. A custom model_fn handing the head a Keras optimizer without
+  one (TF Privacy's DP heads, TF Lattice's custom-estimator example) left
+  2.15's global step at 0: `steps=` never stopped its training and the only
+  checkpoint was `model.ckpt-0`. Here the train op also adds one to the
+  global step, while the optimizer keeps its own `training/<Opt>/iter`, a
+  key 2.15 requires to resume such a model_dir (it failed with "Key
+  training/Adam/iter not found" when the global step stood in for it).
   """
   del head_name, loss_reduction  # One replica: nothing to rescale.
   validate_update_ops(update_ops)
@@ -837,10 +845,13 @@ def create_estimator_spec_train_op(head_name=None, optimizer=None,
         raise ValueError('train_op_fn and optimizer cannot both be set.')
       validate_v2_optimizer(optimizer)
       validate_trainable_variables(trainable_variables)
-      if getattr(optimizer, '_iterations', 0) is None:
-        optimizer.iterations = _v1.train.get_or_create_global_step()
+      counts_no_steps = getattr(optimizer, '_iterations', 0) is None
       train_op = optimizer.get_updates(regularized_training_loss,
                                        list(trainable_variables))[0]
+      if counts_no_steps:
+        with tf.control_dependencies([train_op]):
+          train_op = _v1.assign_add(_v1.train.get_or_create_global_step(),
+                                    1).op
     elif train_op_fn is not None:
       train_op = train_op_fn(regularized_training_loss)
     else:
