@@ -67,6 +67,20 @@ def test_graph_files_beside_checkpoints(tmp_path):
         directory, kinds)
 
 
+def test_meta_graph_saver_keeps_the_run_configs_retention(tmp_path):
+  """A program that saves with the `.meta`'s Saver keeps what training kept.
+
+  Its SaverDef held TF's defaults (5 and 10000 hours) whatever the
+  RunConfig said; 2.15's held the RunConfig's (BigBird's 10 and 2 hours).
+  """
+  est = _dnn(str(tmp_path), keep_checkpoint_every_n_hours=2)
+  meta = v1.MetaGraphDef()
+  with open(est.latest_checkpoint() + '.meta', 'rb') as f:
+    meta.ParseFromString(f.read())
+  assert (meta.saver_def.max_to_keep,
+          meta.saver_def.keep_checkpoint_every_n_hours) == (2, 2.0)
+
+
 def test_meta_graph_restores_the_checkpoint_in_a_v1_session(tmp_path):
   est = _dnn(str(tmp_path))
   path = est.latest_checkpoint()

@@ -24,11 +24,14 @@ from tfcompat_estimator.platform import tf_internals
 _v1 = tf.compat.v1
 
 
-def meta_graph_def(captured):
+def meta_graph_def(captured, config):
   """A TF1 `MetaGraphDef` of `captured`'s graph, its variables and a Saver.
 
   Args:
     captured: a `graph_capture.CapturedModel`.
+    config: the `RunConfig`, whose checkpoint retention the Saver keeps, as
+      2.15's did: a program that restores with `import_meta_graph` and
+      saves with that Saver keeps as many checkpoints as training did.
 
   Returns:
     `(graph_def, meta_graph_def)`: the `GraphDef` (with shapes, as 2.15
@@ -61,7 +64,10 @@ def meta_graph_def(captured):
     if train_op is not None:
       _v1.add_to_collection(_v1.GraphKeys.TRAIN_OP,
                             graph.get_operation_by_name(train_op.name))
-    saver = _v1.train.Saver(variables, sharded=True, save_relative_paths=True)
+    saver = _v1.train.Saver(
+        variables, sharded=True, save_relative_paths=True,
+        max_to_keep=config.keep_checkpoint_max,
+        keep_checkpoint_every_n_hours=config.keep_checkpoint_every_n_hours)
     graph_def = graph.as_graph_def(add_shapes=True)
     return graph_def, _v1.train.export_meta_graph(
         graph=graph, graph_def=_without_devices(graph_def),

@@ -135,7 +135,7 @@ class TrainLoop:
         any(isinstance(h, _train.CheckpointSaverHook) for h in self._hooks))):
       return None
     return self.captured.cached(
-        'tf1_graph', lambda: tf1_graph.meta_graph_def(self.captured))
+        'tf1_graph', lambda: tf1_graph.meta_graph_def(self.captured, config))
 
   def _write_tf1_graphs(self):
     """Writes graph.pbtxt and the graph events, if 2.15 wrote them."""
