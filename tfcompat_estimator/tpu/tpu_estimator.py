@@ -317,13 +317,24 @@ class TPUEstimator(estimator_lib.Estimator):
             input_context=input_context))
       except KeyError as e:
         if batch_size is None and e.args == (_BATCH_SIZE_KEY,):
-          raise ValueError(
+          raise MissingBatchSizeError(
               f"input_fn read params['batch_size'], which TPUEstimator sets "
               f'for {mode} only when given {_BATCH_SIZE_ARG[mode]}: pass '
               f'TPUEstimator({_BATCH_SIZE_ARG[mode]}=...).') from e
         raise
 
     return tpu_input_fn
+
+
+class MissingBatchSizeError(KeyError, ValueError):
+  """The input_fn read `params['batch_size']`, which this mode was not given.
+
+  2.15 let the input_fn's `KeyError` through (BigBird's `predict()` without
+  `predict_batch_size`); it still is one, for programs that catch it.
+  """
+
+  def __str__(self):
+    return self.args[0]  # KeyError's own would quote the message
 
 
 def _check_tpu_train_steps(steps, max_steps):
