@@ -65,6 +65,7 @@ def test_cold_start_benchmark_smoke_writes_report(tmp_path):
              for seconds in per[contender])
 
 
+@pytest.mark.slow  # a process per world: 83 s on a loaded host
 def test_tf1_mode_benchmark_smoke_writes_report(tmp_path):
   text = smoke_report(tmp_path, 'tf1_mode.py', 'TF1_MODE.md')
   rows = [line.split('|') for line in text.splitlines()
