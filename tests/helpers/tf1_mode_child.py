@@ -366,7 +366,7 @@ def train_loop_programs():
   from tfcompat_estimator.runs import step_rental  # pylint: disable=g-import-not-at-top
   # Quiet steps through the loop from the first: renting the hooked step
   # for a few (a share of measured time) would leave some runs without one.
-  step_rental.BUDGET_FRACTION = 0.0
+  step_rental.BUDGET_FRACTION = step_rental.WHOLE_RUN_FRACTION = 0.0
   made = []
   make_loop = loops.make_loop
   loops.make_loop = lambda *args, **kwargs: (

@@ -107,6 +107,10 @@ class TrainSchedule:
       if duty:
         duty.exclude(seconds)
 
+  def steps_left(self, step):
+    """Steps from global step `step` to the last step; None without one."""
+    return None if self._last_step is None else self._last_step - step
+
   def reached_last_step(self, step, pre_step=None):
     """Whether training stops at global step `step`.
 

@@ -254,14 +254,17 @@ class TrainLoop:
     """
     hook_schedule.skip(self._hooks, quiet)
     if quiet:
-      self._run_quiet(quiet)
+      self._run_quiet(quiet, self._schedule.steps_left(step))
     if wants is not None:
       if quiet:
         self._count_rate(step + quiet)  # as `_run` would have between calls
       self._run_hooked(wants)
 
-  def _run_quiet(self, n):
+  def _run_quiet(self, n, steps_left):
     """Runs `n` steps no hook sees, in compiled calls.
+
+    `steps_left`: the steps to the last step from the first of them (None
+    without a last step), for `step_rental`.
 
     Raises:
       NanLossDuringTrainingError: a step's loss was not finite.
@@ -270,7 +273,7 @@ class TrainLoop:
     if self._batches.on_workers:
       steps_run, loss, stopped = self._quiet_on_workers(n)
     else:
-      steps_run, loss, stopped = self._quiet_here(n)
+      steps_run, loss, stopped = self._quiet_here(n, steps_left)
     steps_run = int(steps_run)
     self._schedule.iteration += steps_run
     if steps_run:
@@ -282,14 +285,15 @@ class TrainLoop:
     if bool(stopped):
       raise end_of_input.EndOfInput
 
-  def _quiet_here(self, n):
+  def _quiet_here(self, n, steps_left):
     """`(steps_run, last loss, stopped)` of up to `n` quiet steps.
 
     Rented steps first (`step_rental`), until the loop is worth compiling.
     """
     ran, loss, stopped = 0, None, False
     if not self.captured.has_cached(_TRAIN_LOOP):
-      ran, loss, stopped = self._rental().run(self._batches.iterator, n)
+      ran, loss, stopped = self._rental().run(self._batches.iterator, n,
+                                              steps_left)
     if ran < n and not stopped:
       more, last, stopped = self._quiet_loop()(self._batches.iterator,
                                                tf.constant(n - ran))
