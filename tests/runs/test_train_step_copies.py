@@ -88,7 +88,10 @@ def test_a_one_step_train_compiles_one_copy_of_the_step(tmp_path,
 def test_a_short_run_rents_its_quiet_steps_rather_than_compile_the_loop(
     tmp_path, monkeypatch):
   """Renting every step left (3, at most 2 ms each) costs less than the
-  compile the first call measured; a long run compiles the loop."""
+  compile the first call measured; without that rule the loop is compiled.
+
+  The 5% budget is off, so only the whole-run rule rents.
+  """
   monkeypatch.setattr(step_rental, 'BUDGET_FRACTION', 0.0)
   known = set(context.context().list_function_names())
   estimator = tf.estimator.Estimator(_model_fn, str(tmp_path))
@@ -96,7 +99,7 @@ def test_a_short_run_rents_its_quiet_steps_rather_than_compile_the_loop(
   assert len(_step_copies(known)) == 1  # the hooked step's, nothing more
   assert estimator.get_variable_value('global_step') == 4
 
-  monkeypatch.setattr(step_rental, 'WHOLE_RUN_FRACTION', 0.0)  # too long
+  _no_rented_steps(monkeypatch)
   estimator.train(_input_fn, steps=4)
   assert len(_step_copies(known)) == 2
   assert estimator.get_variable_value('global_step') == 8
