@@ -324,6 +324,37 @@ def test_init_from_checkpoint_in_model_fn_loads_the_pretrained_values(tmp_path):
   np.testing.assert_array_equal(frozen.get_variable_value('bert/w'), trained)
 
 
+def test_init_from_checkpoint_replaces_a_seeded_initializer(tmp_path):
+  """ELECTRA's fine-tuning under a seed: the pretrained values win.
+
+  Under `tf_random_seed` a random initializer is drawn in the model graph
+  (to give 2.15's values); init_from_checkpoint then replaces that very op,
+  which the capture listed twice and TF refused ("Repeated control output
+  name").
+  """
+  pretrained = _pretrained_checkpoint(str(tmp_path / 'pre' / 'ckpt'))
+
+  def model_fn(features, labels, mode):
+    w = v1.get_variable('bert/w', [3, 2],
+                        initializer=v1.truncated_normal_initializer(stddev=0.02))
+    head = v1.get_variable('head/k', [2, 1],
+                           initializer=v1.truncated_normal_initializer(stddev=0.02))
+    v1.train.init_from_checkpoint(pretrained, {'pre/w': 'bert/w'})
+    return _regression_spec(
+        mode, {'x': tf.matmul(tf.matmul(features['x'], w), head)}, labels,
+        optimizer=v1.train.GradientDescentOptimizer(0.1))
+
+  est = tf.estimator.Estimator(
+      model_fn, model_dir=str(tmp_path / 'm'),
+      config=tf.estimator.RunConfig(tf_random_seed=1))
+  est.train(_input_fn(), steps=1)
+  reader = tf.train.load_checkpoint(os.path.join(est.model_dir, 'model.ckpt-0'))
+  np.testing.assert_array_equal(reader.get_tensor('bert/w'),
+                                np.arange(6).reshape(3, 2))
+  head = reader.get_tensor('head/k')
+  assert 0 < np.abs(head).max() < 0.04  # its own seeded draw, not zeros
+
+
 def test_labels_of_unknown_rank_train_a_canned_classifier(tmp_path):
   """Labels from a parser or py_function may have no static rank (2.15 ran)."""
 
