@@ -61,6 +61,10 @@ def test_graph_files_beside_checkpoints(tmp_path):
   ops = {node.name: node.op for node in graph_def.node}
   assert ops['dnn/logits/kernel/part_0'] == 'VarHandleOp'
   assert 'dnn/logits/MatMul' in ops
+  # The model's own node names, as 2.15's graph had them: the partitioned
+  # kernel's read is named like the variable (an import made it 'kernel_1').
+  assert ops['dnn/logits/kernel'] == 'Identity'
+  assert 'dnn/logits/kernel_1' not in ops
   for directory in (str(tmp_path), est.eval_dir()):
     kinds = _event_kinds(directory)
     assert kinds.get('graph_def') == 1 and kinds.get('meta_graph_def') == 1, (
