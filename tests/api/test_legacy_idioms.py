@@ -355,6 +355,31 @@ def test_init_from_checkpoint_replaces_a_seeded_initializer(tmp_path):
   assert 0 < np.abs(head).max() < 0.04  # its own seeded draw, not zeros
 
 
+def test_a_table_initializer_listed_twice_runs_once(tmp_path):
+  """TF1 code that adds a table's init op to TABLE_INITIALIZERS itself.
+
+  The lookup op had already added it; 2.15's Scaffold grouped the
+  collection, running the op once. Before, the capture refused it
+  ("Repeated control output name").
+  """
+
+  def model_fn(features, labels, mode):
+    table = v1.lookup.StaticHashTable(
+        v1.lookup.KeyValueTensorInitializer(['a', 'b'], [1.0, 2.0]), 0.0)
+    v1.add_to_collection(v1.GraphKeys.TABLE_INITIALIZERS, table.initializer)
+    w = v1.get_variable('w', [], initializer=v1.zeros_initializer())
+    loss = tf.reduce_mean(tf.square(table.lookup(features['k']) * w - labels))
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=v1.train.GradientDescentOptimizer(
+            0.1).minimize(loss, v1.train.get_or_create_global_step()))
+
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  est.train(lambda: tf.data.Dataset.from_tensors(
+      ({'k': ['a', 'b']}, [1.0, 2.0])).repeat(), steps=3)
+  # Gradient descent on mean((t*w - t)^2), t = (1, 2): w = 0.5, 0.75, 0.875.
+  np.testing.assert_allclose(est.get_variable_value('w'), 0.875, rtol=1e-6)
+
+
 def test_labels_of_unknown_rank_train_a_canned_classifier(tmp_path):
   """Labels from a parser or py_function may have no static rank (2.15 ran)."""
 

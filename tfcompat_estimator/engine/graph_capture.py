@@ -234,10 +234,6 @@ class CapturedModel:
                 if isinstance(op, tf.Operation) and op.graph is self.graph]
     with self.graph.as_default():
       replaced += [v.initializer for v in self._initialized_in_graph]
-    # A variable drawn in the graph (a seeded initializer) whose initializer
-    # init_from_checkpoint replaced is in both lists; TF refuses a target
-    # named twice.
-    replaced = list(dict.fromkeys(replaced))
     if replaced:
       graph_prune.prune(self._wrapped, [], replaced)()
 

@@ -48,10 +48,16 @@ def prune(wrapped, feeds, fetches):
     tf_internals.copy_graph_functions(graph, pruned_graph)
     imported = _import(needed, input_map, fetches)
 
-  outputs = []
+  outputs, run = [], set()
   for fetch, element in zip(fetches, imported):
     if isinstance(fetch, tf.Operation):
-      pruned_graph.control_outputs.append(element)
+      # An op fetched twice runs once, as in a TF1 `tf.group`; TF refuses a
+      # function naming a control output twice. TF1 programs list one op
+      # twice (a table's init added to TABLE_INITIALIZERS by hand too; an
+      # initializer that init_from_checkpoint replaced).
+      if element not in run:
+        run.add(element)
+        pruned_graph.control_outputs.append(element)
       outputs.append(None)
     else:
       pruned_graph.outputs.append(element)
