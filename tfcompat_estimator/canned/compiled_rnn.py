@@ -4,7 +4,8 @@ Why: a small recurrent cell is a hundred-odd tiny ops per time step, forward
 and backward, and the TF executor dispatches each one; XLA fuses a step's
 ops, which made the canned LSTM workload's training about twice as fast
 (`bench/ANALYSIS.md`). Evaluation, prediction and exports are not compiled:
-their graphs stay exactly those of the Keras layer.
+their graphs stay exactly those of the Keras layer. Nor are training runs
+too short to pay the compile back (`engine/short_runs.py`).
 
 Two constraints of XLA shape the code:
 - It cannot hand the while loop's saved activations (TensorLists) to a
@@ -26,6 +27,8 @@ import os
 import tensorflow as tf
 import tf_keras
 
+from tfcompat_estimator.engine import short_runs
+
 _BUILT_IN_CELLS = (tf_keras.layers.SimpleRNNCell, tf_keras.layers.LSTMCell,
                    tf_keras.layers.GRUCell)
 # Lengths are padded to a multiple of max(_MIN_BUCKET, next power of two /
@@ -46,6 +49,8 @@ def compilable(layer):
   """
   if os.environ.get('TFCOMPAT_XLA_RNN', '1') == '0':
     return False
+  if short_runs.capturing_for_a_short_run():
+    return False  # the compile would cost more than it saves
   if layer.stateful or layer.return_state or layer.go_backwards:
     return False
   return all(type(cell) in _BUILT_IN_CELLS  # pylint: disable=unidiomatic-typecheck

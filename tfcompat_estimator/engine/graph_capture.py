@@ -26,6 +26,7 @@ from tfcompat_estimator.engine import graph_prune
 from tfcompat_estimator.engine import graph_saveables
 from tfcompat_estimator.engine import keras_names
 from tfcompat_estimator.engine import loops
+from tfcompat_estimator.engine import short_runs
 from tfcompat_estimator.engine import tf1_graph_semantics
 # Without TensorBoard, TF2 summary calls in a model_fn write nothing, as on
 # 2.15 (importing it puts that in place).
@@ -57,7 +58,7 @@ class CapturedModel:
 
   def __init__(self, model_fn, mode, features_spec, labels_spec, params,
                config, initial_values=None, values_overwritten=False,
-               keras_names_taken=None, op_seeds_drawn=0):
+               keras_names_taken=None, op_seeds_drawn=0, short_run=False):
     """`initial_values` (a `checkpoints.InitialValues`) seeds large variables.
 
     `values_overwritten`: the caller will set every global variable (from a
@@ -66,8 +67,11 @@ class CapturedModel:
     (`keras_names.call`), which the model_fn's go on after.
     `op_seeds_drawn`: how many op seeds the input_fn's unseeded random ops
     took (`tf_internals.op_seeds_drawn`), which the model_fn's go on after.
+    `short_run`: the graph serves a training run too short to pay for
+    costly compiles (`short_runs`); model code then builds its plain graph.
     """
     self.mode = mode
+    self.short_run = short_run
     self.features_spec = features_spec
     self.labels_spec = labels_spec
     self._variables = collections.OrderedDict()  # checkpoint key -> variable
@@ -169,7 +173,8 @@ class CapturedModel:
     keras_seeds = (None if config.tf_random_seed is None else
                    random.Random(config.tf_random_seed))
     with distribution.capture_scope(strategy), (
-        tf_internals.keras_seeds_from(keras_seeds)):
+        tf_internals.keras_seeds_from(keras_seeds)), (
+            short_runs.capturing(short_run)):
       self._wrapped = _v1.wrap_function(build, signature=signature)
     self.graph = self._wrapped.graph
     graph_saveables.make_tables_private(self.graph)

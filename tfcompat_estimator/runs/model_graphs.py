@@ -53,7 +53,7 @@ class ModelGraphs:
       self._captured = {}
 
   def for_run(self, mode, batches, checkpoint_path, variables_from=None,
-              before_loading=None):
+              before_loading=None, short_run=False):
     """The captured graph for `mode`, its variables loaded for this call.
 
     Args:
@@ -70,6 +70,9 @@ class ModelGraphs:
         and before its values are loaded (evaluate() logs "Starting
         evaluation" there, between the model_fn's lines and "Restoring
         parameters", as 2.15 did).
+      short_run: Whether the call is a training run too short to pay for
+        costly compiles (`engine.short_runs`). A graph captured for a short
+        run serves later short runs; a longer run captures it again.
 
     Returns:
       The `CapturedModel`, its local variables initialized.
@@ -83,13 +86,15 @@ class ModelGraphs:
     if captured is not None and checkpoint_path is None and (
         variables_from is None and captured.holds != _INITIAL):
       captured = None  # its variables were changed; start from a fresh init
+    if captured is not None and captured.short_run and not short_run:
+      captured = None  # plain for short runs; this one pays for the compiles
     if captured is not None and captured.busy and (
         variables_from is not None or
         identity is not None and captured.holds != identity):
       captured = None  # an open predict generator reads these values: keep them
     if captured is None:
       captured = self._capture(mode, batches, checkpoint_path, identity,
-                               variables_from)
+                               variables_from, short_run)
       self._captured[key] = captured
     if before_loading is not None:
       before_loading()
@@ -129,7 +134,8 @@ class ModelGraphs:
           large_variables.release(captured.global_variables)):
         self.mark_changed(captured)
 
-  def _capture(self, mode, batches, checkpoint_path, identity, variables_from):
+  def _capture(self, mode, batches, checkpoint_path, identity, variables_from,
+               short_run):
     initial_values = (checkpoints.InitialValues(checkpoint_path)
                       if identity is not None else None)
     return graph_capture.CapturedModel(
@@ -137,7 +143,7 @@ class ModelGraphs:
         copy.deepcopy(self._params), self._config, initial_values,
         values_overwritten=identity is not None or variables_from is not None,
         keras_names_taken=batches.keras_names_taken,
-        op_seeds_drawn=batches.op_seeds_drawn)
+        op_seeds_drawn=batches.op_seeds_drawn, short_run=short_run)
 
   def _initialize(self, captured):
     """A call with no checkpoint to read, as 2.15's Scaffold began it.

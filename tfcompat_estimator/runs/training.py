@@ -25,6 +25,7 @@ from tfcompat_estimator.engine import feed_values
 from tfcompat_estimator.engine import input_pipeline
 from tfcompat_estimator.engine import loops
 from tfcompat_estimator.engine import parameter_servers
+from tfcompat_estimator.engine import short_runs
 from tfcompat_estimator.engine import tf1_graph
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.io import file_errors
@@ -89,7 +90,8 @@ class TrainLoop:
     context, config = self._context, self._config
     self._restored = checkpoints.latest_checkpoint(context.model_dir)
     self.captured = context.graphs.for_run(
-        model_fn_lib.ModeKeys.TRAIN, self._batches, self._restored)
+        model_fn_lib.ModeKeys.TRAIN, self._batches, self._restored,
+        short_run=short_runs.is_short(steps, last_step))
     self._start = int(self.captured.global_step.numpy())
     last_step = last_step if steps is None else self._start + steps
     self._session = session_lib.EmulatedSession(self.captured, self._batches)
