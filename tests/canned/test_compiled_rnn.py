@@ -131,8 +131,6 @@ def test_short_training_runs_skip_the_compile_longer_ones_pay_for_it(
   written by each train() as 2.15 wrote it, shows the graph the call ran.
   """
   monkeypatch.setattr(short_runs, 'SHORT_RUN_STEPS', 5)
-  assert short_runs.is_short(4, None) and short_runs.is_short(None, 4)
-  assert not short_runs.is_short(5, None) and not short_runs.is_short(None, None)
   columns = [tf.feature_column.embedding_column(
       tf.feature_column.sequence_categorical_column_with_identity('tok', 5), 3)]
   est = tf.estimator.experimental.RNNClassifier(

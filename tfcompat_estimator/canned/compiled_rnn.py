@@ -49,14 +49,16 @@ def compilable(layer):
   """
   if os.environ.get('TFCOMPAT_XLA_RNN', '1') == '0':
     return False
-  if short_runs.capturing_for_a_short_run():
-    return False  # the compile would cost more than it saves
   if layer.stateful or layer.return_state or layer.go_backwards:
     return False
-  return all(type(cell) in _BUILT_IN_CELLS  # pylint: disable=unidiomatic-typecheck
+  if not all(type(cell) in _BUILT_IN_CELLS  # pylint: disable=unidiomatic-typecheck
              and not getattr(cell, 'dropout', 0)
              and not getattr(cell, 'recurrent_dropout', 0)
-             for cell in _cells(layer))
+             for cell in _cells(layer)):
+    return False
+  # Asked last: a run too short to pay the compile back gets the plain
+  # layer, and a longer run then captures the graph again to compile it.
+  return not short_runs.skip_compile()
 
 
 def _bucket(steps):

@@ -71,7 +71,8 @@ class CapturedModel:
     costly compiles (`short_runs`); model code then builds its plain graph.
     """
     self.mode = mode
-    self.short_run = short_run
+    # Whether model code built plain what a longer run would compile.
+    self.skipped_compiles = False
     self.features_spec = features_spec
     self.labels_spec = labels_spec
     self._variables = collections.OrderedDict()  # checkpoint key -> variable
@@ -174,8 +175,9 @@ class CapturedModel:
                    random.Random(config.tf_random_seed))
     with distribution.capture_scope(strategy), (
         tf_internals.keras_seeds_from(keras_seeds)), (
-            short_runs.capturing(short_run)):
+            short_runs.capturing(short_run)) as capture:
       self._wrapped = _v1.wrap_function(build, signature=signature)
+    self.skipped_compiles = capture.skipped_compiles
     self.graph = self._wrapped.graph
     graph_saveables.make_tables_private(self.graph)
     # TF1's Saver saved the SAVEABLE_OBJECTS too: tables, and variables put

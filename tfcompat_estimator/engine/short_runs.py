@@ -9,9 +9,10 @@ first train(steps=1) of that LSTM took 3.4 s with XLA and 2.1 s without, on
 a host where 2.15 took 2.0 s (medians of three fresh processes).
 
 A training run whose length is known and short captures its graph inside
-`capturing(True)`; such model code asks `capturing_for_a_short_run()` and
-builds its plain graph. A later, longer run captures the graph again
-(`runs.model_graphs`), compiled.
+`capturing(True)`; model code about to build such a compile asks
+`skip_compile()` and builds its plain graph instead. The capture records
+that it did: a later, longer run captures that graph again, compiled
+(`runs.model_graphs`). A graph whose code asked nothing serves every run.
 """
 
 import contextlib
@@ -21,8 +22,7 @@ import contextvars
 # where the LSTM's XLA compile is paid back on the hosts measured.
 SHORT_RUN_STEPS = 500
 
-_CAPTURING_SHORT = contextvars.ContextVar('capturing_for_a_short_run',
-                                          default=False)
+_CURRENT = contextvars.ContextVar('short_runs_capture', default=None)
 
 
 def is_short(steps, max_steps):
@@ -35,16 +35,38 @@ def is_short(steps, max_steps):
   return length is not None and length < SHORT_RUN_STEPS
 
 
+class Capture:
+  """What a graph's capture was for, and whether its code skipped a compile."""
+
+  def __init__(self, short):
+    self.short = short
+    self.skipped_compiles = False
+
+
 @contextlib.contextmanager
 def capturing(short):
-  """Marks the graph captured inside the block as serving a short run, or not."""
-  token = _CAPTURING_SHORT.set(bool(short))
+  """Model code run in the block builds a graph for a short run, or not.
+
+  Yields:
+    The `Capture`, whose `skipped_compiles` says, once the block ends,
+    whether its code built plain what a longer run compiles.
+  """
+  capture = Capture(bool(short))
+  token = _CURRENT.set(capture)
   try:
-    yield
+    yield capture
   finally:
-    _CAPTURING_SHORT.reset(token)
+    _CURRENT.reset(token)
 
 
-def capturing_for_a_short_run():
-  """Whether model code now runs for a graph that serves a short run."""
-  return _CAPTURING_SHORT.get()
+def skip_compile():
+  """Whether model code about to build a costly compile should build it plain.
+
+  True inside `capturing(True)`, and recorded there. Outside any capture
+  (model code run by itself) it is False.
+  """
+  capture = _CURRENT.get()
+  if capture is None or not capture.short:
+    return False
+  capture.skipped_compiles = True
+  return True

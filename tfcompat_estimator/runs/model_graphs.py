@@ -71,8 +71,9 @@ class ModelGraphs:
         evaluation" there, between the model_fn's lines and "Restoring
         parameters", as 2.15 did).
       short_run: Whether the call is a training run too short to pay for
-        costly compiles (`engine.short_runs`). A graph captured for a short
-        run serves later short runs; a longer run captures it again.
+        costly compiles (`engine.short_runs`). A graph whose model code
+        skipped one for a short run serves later short runs; a longer run
+        captures it again.
 
     Returns:
       The `CapturedModel`, its local variables initialized.
@@ -86,7 +87,7 @@ class ModelGraphs:
     if captured is not None and checkpoint_path is None and (
         variables_from is None and captured.holds != _INITIAL):
       captured = None  # its variables were changed; start from a fresh init
-    if captured is not None and captured.short_run and not short_run:
+    if captured is not None and captured.skipped_compiles and not short_run:
       captured = None  # plain for short runs; this one pays for the compiles
     if captured is not None and captured.busy and (
         variables_from is not None or
