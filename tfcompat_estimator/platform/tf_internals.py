@@ -232,6 +232,19 @@ def per_graph_function(python_function, **kwargs):
   return function
 
 
+def flat_call(concrete_function):
+  """`concrete_function` as a callable of its flattened tensor inputs.
+
+  A `ConcreteFunction` called with its structured arguments binds, casts
+  and flattens them on every call, as much time as the run of a small step
+  (a batch of one, engine/graph_capture.py). Checked on TF 2.21.
+  """
+  def call(flat_inputs):
+    return concrete_function._call_flat(  # pylint: disable=protected-access
+        list(flat_inputs), concrete_function.captured_inputs)
+  return call
+
+
 def replace_public_function(original, replacement, name=None):
   """Makes every loaded `tensorflow` API module export `replacement` for
   `original`.
