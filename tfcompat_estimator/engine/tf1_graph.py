@@ -54,25 +54,26 @@ def meta_graph_def(captured, config):
     global_step = handles.get(id(captured.global_step.handle))
     if global_step is not None:
       _v1.add_to_collection(_v1.GraphKeys.GLOBAL_STEP, global_step[1])
-    renames = _rename_taken(source, {op.name for op in graph.get_operations()})
+    # The variables' ops: the model's nodes and the Saver's come after them.
+    variable_ops = {op.name for op in graph.get_operations()}
+    renames = _rename_taken(source, variable_ops)
     _point_at_handles(source, captured.graph.captures, handles, renames)
     named = _copy_collections(captured.graph, renames, handles)
     train_op = getattr(captured, 'train_op', None)
     if train_op is not None:
       named[_v1.GraphKeys.TRAIN_OP] = [_renamed(train_op.name, renames)]
-    variable_nodes = len(graph.get_operations())
     saver = _v1.train.Saver(
         variables, sharded=True, save_relative_paths=True,
         max_to_keep=config.keep_checkpoint_max,
         keep_checkpoint_every_n_hours=config.keep_checkpoint_every_n_hours,
-        name=_free_scope('save', source, graph))
+        name=_free_scope('save', source, variable_ops))
     own = graph.as_graph_def(add_shapes=True)
     graph_def = tf.compat.v1.GraphDef()
     graph_def.versions.CopyFrom(own.versions)
     # 2.15's order, which import_graph_def kept: variables, model, Saver.
-    graph_def.node.extend(own.node[:variable_nodes])
+    graph_def.node.extend(own.node[:len(variable_ops)])
     graph_def.node.extend(source.node)
-    graph_def.node.extend(own.node[variable_nodes:])
+    graph_def.node.extend(own.node[len(variable_ops):])
     graph_def.library.CopyFrom(source.library)
     meta = _v1.train.export_meta_graph(
         graph=graph, graph_def=_without_devices(graph_def),
@@ -104,14 +105,14 @@ def _point_at_handles(source, captures, handles, renames):
         node.input[i] = targets[op_name]
 
 
-def _free_scope(name, source, graph):
-  """`name`, or `name_N`, used by no op of `source` or `graph`, nor as a scope.
+def _free_scope(name, source, variable_ops):
+  """`name` or `name_N`: no node of `source` or `variable_ops` or its scope.
 
   The Saver's ops go under it; before, the Saver was made after the model's
   ops, and TF's own naming kept it clear of them.
   """
   taken = {node.name.lower() for node in source.node}
-  taken.update(op.name.lower() for op in graph.get_operations())
+  taken.update(op_name.lower() for op_name in variable_ops)
   scopes = {n.split('/')[0] for n in taken}
   candidate, n = name, 0
   while candidate in taken or candidate in scopes:
