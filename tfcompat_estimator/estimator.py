@@ -318,9 +318,10 @@ class Estimator:
     hooks = model_fn_lib.checked_hooks(hooks)
     checkpoint_path = self._checkpoint_for_inference(checkpoint_path, 'predict')
     # As in 2.15, an empty predict_keys selects every prediction.
-    return engine_scope.generator(prediction.run_prediction(
-        self._run_context(), input_fn, predict_keys or None, hooks, checkpoint_path,
-        yield_single_examples))
+    batches = engine_scope.generator(prediction.run_prediction(
+        self._run_context(), input_fn, predict_keys or None, hooks,
+        checkpoint_path))
+    return prediction.examples(batches) if yield_single_examples else batches
 
   def _checkpoint_for_inference(self, checkpoint_path, what):
     """The checkpoint to restore: the given one or the latest in model_dir.

@@ -338,6 +338,31 @@ def table_dataset():
           'kernel': est.get_variable_value('dense/kernel')}
 
 
+def predict_graphs():
+  """How many tf.Graphs a warm predict() of 40 batches makes, and its values.
+
+  Counted on the second call, so that tracing the model is not in it.
+  """
+  est = tf.estimator.Estimator(_linear_model_fn,
+                               model_dir=os.path.join(WORK_DIR, 'predict'))
+  est.train(_dataset_input(8, 1)[0], steps=1)
+  input_fn = (_one_shot_input if WORLD != 'v2' else _dataset_input)(1, 1)[0]
+  list(est.predict(input_fn))
+  made = []
+  graph_init = tf.Graph.__init__
+
+  def counting_init(graph, *args, **kwargs):
+    made.append(type(graph).__name__)
+    graph_init(graph, *args, **kwargs)
+
+  tf.Graph.__init__ = counting_init
+  try:
+    predictions = [p['y'] for p in est.predict(input_fn)]
+  finally:
+    tf.Graph.__init__ = graph_init
+  return {'graphs_made': made, 'predictions': predictions}
+
+
 def _loop_program(loop):
   """What a compiled training loop runs: each op with its attributes.
 

@@ -50,15 +50,19 @@ def caller_builds_graphs():
 
 
 @contextlib.contextmanager
-def scope():
-  """Runs the block eagerly with no caller graph as the default graph."""
+def scope(call_graph=None):
+  """Runs the block eagerly with no caller graph as the default graph.
+
+  Args:
+    call_graph: For blocks of one call: see `tf_internals.no_default_graph`.
+  """
   if _in_tf2_world():  # the common case costs one check
     yield
     return
   saved_caller = caller_builds_graphs()
   _caller.builds_graphs = True
   try:
-    with tf_internals.no_default_graph(), tf_internals.eager_mode():
+    with tf_internals.no_default_graph(call_graph), tf_internals.eager_mode():
       _place_softly()
       yield
   finally:
@@ -88,14 +92,15 @@ def entry_point(method):
 def generator(items):
   """Iterates `items` under `scope()`, leaving it while the caller holds an item."""
   iterator = iter(items)
+  call_graph = []  # the blocks of one call share its global default graph
   try:
     while True:
-      with scope():
+      with scope(call_graph):
         try:
           item = next(iterator)
         except StopIteration:
           return
       yield item
   finally:
-    with scope():  # a generator closed early runs its cleanup here
+    with scope(call_graph):  # a generator closed early runs its cleanup here
       iterator.close()

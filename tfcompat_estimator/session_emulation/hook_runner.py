@@ -66,6 +66,10 @@ class HookRunner:
   def before_run(self, original_args):
     """Returns the run context and each hook's `SessionRunArgs` (or None)."""
     context = _train.SessionRunContext(original_args, self.session)
+    if not self.hooks:
+      # Entering the graph costs about 40 us: a predict() of one example
+      # a batch, with no hooks, spent a sixth of its time here.
+      return context, []
     with self.session.graph.as_default():
       requests = [hook.before_run(context) for hook in self.hooks]
     return context, requests
