@@ -51,6 +51,24 @@ def train_rate(est, work, steps, hooks=None):
   return logged_rate(est.model_dir, start) or steps / seconds
 
 
+def repeated_predict(est, work):
+  """Medians of three predict() calls after a first one.
+
+  Returns:
+    (seconds to the first result, examples per second).
+  """
+  list(est.predict(work.predict_input_fn))
+  latencies, rates = [], []
+  for _ in range(3):
+    start = time.perf_counter()
+    generator = est.predict(work.predict_input_fn)
+    next(generator)
+    latencies.append(time.perf_counter() - start)
+    count = 1 + sum(1 for _ in generator)
+    rates.append(count / (time.perf_counter() - start))
+  return statistics.median(latencies), statistics.median(rates)
+
+
 def main(name, scale):
   baseline_rss = peak_rss_mb()
   work = workloads.WORKLOADS[name]()
@@ -68,17 +86,8 @@ def main(name, scale):
   results['repeat_evaluate_sec'] = statistics.median(
       timed(lambda: est.evaluate(work.eval_input_fn)) for _ in range(3))
 
-  list(est.predict(work.predict_input_fn))
-  latencies, rates = [], []
-  for _ in range(3):
-    start = time.perf_counter()
-    generator = est.predict(work.predict_input_fn)
-    next(generator)
-    latencies.append(time.perf_counter() - start)
-    count = 1 + sum(1 for _ in generator)
-    rates.append(count / (time.perf_counter() - start))
-  results['repeat_predict_first_result_sec'] = statistics.median(latencies)
-  results['predict_examples_per_sec'] = statistics.median(rates)
+  (results['repeat_predict_first_result_sec'],
+   results['predict_examples_per_sec']) = repeated_predict(est, work)
 
   results['export_sec'] = timed(lambda: est.export_saved_model(
       tempfile.mkdtemp(), work.serving_input_receiver_fn()))

@@ -37,7 +37,7 @@ DEFAULT_WORKLOADS = ('dnn_dense', 'wide_deep_sparse', 'custom_model_fn')
 
 
 def child(workload, mode, scale):
-  """Prints `{"first_train_sec", "train_steps_per_sec"}` for one mode."""
+  """Prints the training and predict() figures of one mode as JSON."""
   sys.path.insert(0, os.path.dirname(HERE))
   import tfcompat_estimator  # pylint: disable=g-import-not-at-top
   tfcompat_estimator.install()
@@ -48,6 +48,7 @@ def child(workload, mode, scale):
   import workloads  # pylint: disable=g-import-not-at-top
   work = workloads.WORKLOADS[workload]()
   work.data('train')
+  work.data('predict')
   if mode.startswith('v1_iterator'):
     dataset_fn = work.train_input_fn
 
@@ -65,7 +66,9 @@ def child(workload, mode, scale):
   est.train(work.train_input_fn, steps=max(int(200 * scale), 1))
   first = time.perf_counter() - start
   rate = estimator_contender.train_rate(est, work, max(int(2000 * scale), 2))
-  print(json.dumps({'first_train_sec': first, 'train_steps_per_sec': rate}))
+  _, predict_rate = estimator_contender.repeated_predict(est, work)
+  print(json.dumps({'first_train_sec': first, 'train_steps_per_sec': rate,
+                    'predict_examples_per_sec': predict_rate}))
 
 
 def main():
@@ -110,7 +113,9 @@ def _report(runs, names, args):
       'its labels passed through `tf.identity` first. Training steps/s: the median of the global_step/sec '
       'values logged during a 2000-step `train()` after a 200-step one '
       '(as in bench/RESULTS.md); first train: that first 200-step call, '
-      'graph building included. Medians (min-max) over the rounds. Target: '
+      'graph building included; predict examples/s: three predict() calls '
+      'after a first, as in bench/RESULTS.md (the predict input_fn returns '
+      'a Dataset in every mode). Medians (min-max) over the rounds. Target: '
       'v1 no slower than v2 (ratio >= 1.0x, within the noise of these '
       'runs).',
       '',
@@ -120,7 +125,8 @@ def _report(runs, names, args):
   ]
   for name in names:
     for metric, faster_is_larger in (('train_steps_per_sec', True),
-                                     ('first_train_sec', False)):
+                                     ('first_train_sec', False),
+                                     ('predict_examples_per_sec', True)):
       values = [[r[metric] for r in runs[name, mode]] for mode in MODES]
       cells = [bench_run.spread_cell(v) for v in values]
       v2, *tf1 = map(statistics.median, values)

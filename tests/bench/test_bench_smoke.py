@@ -70,8 +70,8 @@ def test_tf1_mode_benchmark_smoke_writes_report(tmp_path):
   text = smoke_report(tmp_path, 'tf1_mode.py', 'TF1_MODE.md')
   rows = [line.split('|') for line in text.splitlines()
           if line.startswith('| custom_model_fn |')]
-  assert [row[2].strip() for row in rows] == ['train_steps_per_sec',
-                                              'first_train_sec']
+  assert [row[2].strip() for row in rows] == [
+      'train_steps_per_sec', 'first_train_sec', 'predict_examples_per_sec']
   for row in rows:  # every mode measured something
     assert all(float(cell.split()[0]) > 0 for cell in row[3:7])
 
