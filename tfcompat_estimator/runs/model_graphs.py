@@ -3,7 +3,9 @@
 Each mode's graph is captured once per input signature and kept; its variables
 are reloaded only when the checkpoint a call needs differs from the one they
 hold (`CapturedModel.holds`). That is why a second `evaluate` or `predict` on
-an unchanged checkpoint costs only the steps themselves.
+an unchanged checkpoint costs only the steps themselves. A kept graph is
+captured again when the Python values its model_fn read have changed
+(`runs.model_fn_reads`), as 2.15 called the model_fn at every call.
 """
 
 import copy
@@ -16,6 +18,7 @@ from tfcompat_estimator.engine import graph_capture
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.io import large_variables
 from tfcompat_estimator.platform.tf_internals import tf_logging as logging
+from tfcompat_estimator.runs import model_fn_reads
 from tfcompat_estimator.session_emulation import session as session_lib
 
 _INITIAL = graph_capture.HOLDS_INITIAL_VALUES
@@ -42,6 +45,8 @@ class ModelGraphs:
     self._warm_start = warm_start
     # (mode, repr(element_spec), tf_keras names taken) -> CapturedModel
     self._captured = {}
+    # The same keys -> what the model_fn read as it built that graph.
+    self._reads = {}
 
   def __iter__(self):
     return iter(self._captured.values())
@@ -50,7 +55,7 @@ class ModelGraphs:
     """Captures later graphs from `model_fn`; drops those of another one."""
     if model_fn is not self._model_fn:
       self._model_fn = model_fn
-      self._captured = {}
+      self._captured, self._reads = {}, {}
 
   def for_run(self, mode, batches, checkpoint_path, variables_from=None,
               before_loading=None, short_run=False):
@@ -83,7 +88,13 @@ class ModelGraphs:
     identity = (_checkpoint_identity(checkpoint_path)
                 if checkpoint_path is not None and variables_from is None
                 else None)
+    reads = model_fn_reads.snapshot(self._model_fn)
     captured = self._captured.get(key)
+    if captured is not None and self._reads[key] != reads:
+      logging.info('Calling model_fn again: values it reads changed since it '
+                   'built the %s graph (%s).', mode,
+                   ', '.join(model_fn_reads.changed(self._reads[key], reads)))
+      captured = None
     if captured is not None and checkpoint_path is None and (
         variables_from is None and captured.holds != _INITIAL):
       captured = None  # its variables were changed; start from a fresh init
@@ -97,6 +108,7 @@ class ModelGraphs:
       captured = self._capture(mode, batches, checkpoint_path, identity,
                                variables_from, short_run)
       self._captured[key] = captured
+      self._note_reads_after_capture(key, reads)
     if before_loading is not None:
       before_loading()
     if variables_from is not None:
@@ -113,6 +125,19 @@ class ModelGraphs:
     if not captured.busy:  # an open predict generator's locals stay as they are
       captured.init_locals()
     return captured
+
+  def _note_reads_after_capture(self, key, before):
+    """Records what the model_fn reads once it has run for `key`'s graph.
+
+    What it changed itself as it ran (a list of its calls, a counter) is
+    what the next call finds, and does not make the graphs built from the
+    values it found (`before`) stale.
+    """
+    after = model_fn_reads.snapshot(self._model_fn)
+    for other, reads in self._reads.items():
+      if reads == before:
+        self._reads[other] = after
+    self._reads[key] = after
 
   def mark_changed(self, captured):
     """Records that `captured`'s variables match no checkpoint any more."""
