@@ -9,6 +9,7 @@ model_fn that only used such a value trained silently with the old one.
 import argparse
 import functools
 import tempfile
+import weakref
 
 from absl import flags
 import numpy as np
@@ -217,3 +218,15 @@ def test_the_movielens_idiom_trains_evaluates_and_predicts_with_new_values(
   assert [value for mode, value in calls if mode == 'eval'] == [10, 12, 6]
   assert [value for mode, value in calls if mode == 'infer'] == [10, 12, 6]
 
+
+def test_a_replaced_graph_is_freed_before_its_successor_is_built(microbatches):
+  """Its functions, graphs and variables hold each other: a cycle."""
+  est = tf.estimator.Estimator(_reshaping_model_fn,
+                               model_dir=tempfile.mkdtemp())
+  est.train(_input_fn, steps=1)
+  graphs = est._graphs  # pylint: disable=protected-access
+  first = weakref.ref(next(iter(graphs)))
+  microbatches(12)
+  est.train(_input_fn, steps=1)
+  assert first() is None
+  assert len(list(graphs)) == 1
