@@ -124,14 +124,6 @@ class _Walk:
     self._objects = {}
     self._names = set()  # the attribute and global names user code uses
 
-  def _note(self, where, value):
-    if _plain(value):
-      self.reads.append((where, repr(value)))
-    elif isinstance(value, types.MethodType):  # equal: same function and self
-      self.reads.append((where, value))
-    elif callable(value):  # functions, classes, callable objects
-      self.reads.append((where, _Same(value)))
-
   def callable(self, value):
     """Walks whatever code `value` runs when called."""
     if isinstance(value, functools.partial):
@@ -182,8 +174,14 @@ class _Walk:
   def _read(self, where, value, user):
     """A value user code reads (noted), or library code holds (followed)."""
     if user:
-      self._note(where, value)
-      if not (_plain(value) or isinstance(value, _CODE_HOLDERS) or
+      if _plain(value):  # never callable: nothing to follow
+        self.reads.append((where, repr(value)))
+        return
+      if isinstance(value, types.MethodType):  # equal: same function, self
+        self.reads.append((where, value))
+      elif callable(value):  # functions, classes, callable objects
+        self.reads.append((where, _Same(value)))
+      if not (isinstance(value, _CODE_HOLDERS) or
               isinstance(value, types.ModuleType) and _is_library(value)):
         self._object(where, value)
     if callable(value):
