@@ -230,3 +230,21 @@ def test_a_replaced_graph_is_freed_before_its_successor_is_built(microbatches):
   est.train(_input_fn, steps=1)
   assert first() is None
   assert len(list(graphs)) == 1
+
+
+def test_graphs_of_a_replaced_model_fn_are_freed_before_the_next_capture(
+    microbatches):
+  """Libraries replace `_model_fn` after construction (Neural Structured
+  Learning); the old model_fn's graphs go as the next call captures."""
+  del microbatches
+  est = tf.estimator.Estimator(_reshaping_model_fn,
+                               model_dir=tempfile.mkdtemp())
+  est.train(_input_fn, steps=1)
+  est.evaluate(_input_fn, steps=1)
+  old = [weakref.ref(graph) for graph in est._graphs]  # pylint: disable=protected-access
+  assert len(old) == 2
+  est._model_fn = lambda features, labels, mode: _reshaping_model_fn(  # pylint: disable=protected-access
+      features, labels, mode)
+  est.train(_input_fn, steps=1)
+  assert [ref() for ref in old] == [None, None]
+  assert len(list(est._graphs)) == 1  # pylint: disable=protected-access

@@ -56,7 +56,7 @@ class ModelGraphs:
     """Captures later graphs from `model_fn`; drops those of another one."""
     if model_fn is not self._model_fn:
       self._model_fn = model_fn
-      self._captured, self._reads = {}, {}
+      self._drop(list(self._captured))
 
   def for_run(self, mode, batches, checkpoint_path, variables_from=None,
               before_loading=None, short_run=False):
@@ -106,13 +106,7 @@ class ModelGraphs:
         identity is not None and captured.holds != identity):
       captured = None  # an open predict generator reads these values: keep them
     if captured is None:
-      # A graph being replaced goes first, or it would be held through the
-      # new capture, the call's peak of memory. Its objects hold each other
-      # (functions, graphs, variables): only a collection frees them. The
-      # benchmark's LSTM, trained 200 steps plainly and then 2,000 compiled
-      # (engine/short_runs.py), peaked 30 MB higher without both.
-      if self._captured.pop(key, None) is not None:
-        gc.collect()
+      self._drop([key])
       captured = self._capture(mode, batches, checkpoint_path, identity,
                                variables_from, short_run)
       self._captured[key] = captured
@@ -133,6 +127,22 @@ class ModelGraphs:
     if not captured.busy:  # an open predict generator's locals stay as they are
       captured.init_locals()
     return captured
+
+  def _drop(self, keys):
+    """Frees the graphs of `keys` now, before another one is captured.
+
+    Otherwise a replaced graph would be held through the new capture, the
+    call's peak of memory: its objects hold each other (functions, graphs,
+    variables), so only a collection frees them. The benchmark's LSTM,
+    trained 200 steps plainly and then 2,000 compiled
+    (engine/short_runs.py), peaked 30 MB higher without the collection.
+    """
+    dropped = 0
+    for key in keys:
+      self._reads.pop(key, None)
+      dropped += self._captured.pop(key, None) is not None
+    if dropped:
+      gc.collect()
 
   def _note_reads_after_capture(self, key, before):
     """Records what the model_fn reads once it has run for `key`'s graph.
