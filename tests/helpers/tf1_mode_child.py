@@ -291,6 +291,43 @@ def _seeded_start(model_dir):
           for name in ('w', 'dense/kernel')}
 
 
+def seeded_control_flow():
+  """A seeded model's initial kernel after an unseeded random op: none, one
+  outside control flow, one in a cond branch, one in a while-loop body."""
+  v1 = tf.compat.v1
+
+  def scaled(x, where):
+    noise = lambda: v1.random_uniform([], 0.9, 1.1)  # pylint: disable=unnecessary-lambda-assignment
+    if where == 'outside':
+      return x * noise()
+    if where == 'cond':
+      return v1.cond(tf.reduce_sum(x) > -1e9, lambda: x * noise(), lambda: x)
+    if where == 'while':
+      return v1.while_loop(lambda i, y: i < 2, lambda i, y: (i + 1, y * noise()),
+                           [0, x])[1]
+    return x
+
+  def model_fn(features, labels, mode, params):
+    out = v1.layers.dense(scaled(features['x'], params['where']), 1,
+                          name='dense')
+    loss = v1.losses.mean_squared_error(labels, out)
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=v1.train.GradientDescentOptimizer(
+            0.).minimize(loss, v1.train.get_global_step()))
+
+  kernels = {}
+  for where in ('none', 'outside', 'cond', 'while'):
+    est = tf.estimator.Estimator(
+        model_fn, model_dir=os.path.join(WORK_DIR, 'seeded_' + where),
+        config=tf.estimator.RunConfig(tf_random_seed=42),
+        params={'where': where})
+    est.train(lambda: tf.data.Dataset.from_tensor_slices(
+        ({'x': _X}, _Y)).batch(4), steps=1)
+    kernels[where] = np.round(
+        est.get_variable_value('dense/kernel').ravel(), 5).tolist()
+  return kernels
+
+
 def input_fn_calls():
   """How often each call runs the input_fn, in what graph (2.15: once, in
   one seeded by the RunConfig), and what a seeded model starts from."""

@@ -175,6 +175,21 @@ def test_input_fn_runs_once_per_call_in_a_graph_seeded_by_run_config(
                                atol=1e-5)
 
 
+def test_random_ops_in_tf1_control_flow_take_the_model_graphs_op_seeds(
+    tmp_path):
+  """2.15 built a TF1 program's cond branches and loop bodies into the model
+  graph, so their unseeded random ops took its next op seed, and the
+  initializers after them the seeds after that (SimCLR's random blur).
+  Values measured on 2.15 (this scenario, `v1`): all four run to run."""
+  got = run_child('v1', 'seeded_control_flow', tmp_path)
+  after_one_draw = [-0.85701, 0.34275, 0.77864]
+  np.testing.assert_allclose(got.pop('none'), [0.8217, 1.01972, -0.01311],
+                             atol=1e-5)
+  for where in ('outside', 'cond', 'while'):
+    np.testing.assert_allclose(got[where], after_one_draw, atol=1e-5,
+                               err_msg=where)
+
+
 def test_a_dataset_reading_a_graph_table_in_tf1_mode(tmp_path):
   """A one-shot iterator cannot capture the table; an initializable one can."""
   got = run_child('v1', 'table_dataset', tmp_path)

@@ -43,6 +43,16 @@ its handle, which TF's own conversion missed (all gradients None).
 The v1 summary functions build their ops at once in a marked graph, as in
 a tf.Graph, where TF would first look for a TF2 writer and warn.
 
+A TF1 program's `tf.cond` and `tf.while_loop` built their branches and body
+into 2.15's model graph (v1 control flow), so an unseeded random op there
+took the graph's next op seed and every initializer after it the seed after
+that. A function graph builds them as graphs of their own, which count op
+seeds from 0: with `tf_random_seed` set, SimCLR's random blur (a cond in
+its model_fn) gave 24 of its 191 variables other initial values than 2.15.
+Once the program has switched control flow to v1, such graphs in a marked
+graph count their op seeds in it. (With v2 control flow 2.15 built them as
+graphs of their own too, counting apart, as here.)
+
 Code a model graph's `init_scope` lifts runs eagerly, where 2.15's tf.Graph
 stayed a graph. Two consequences are undone for legacy code: `with
 tf.init_scope(): tf.executing_eagerly()`, the TF1-era "is this program
@@ -134,6 +144,17 @@ def _marked_graph_around(graph):
   while graph is not None and not getattr(graph, _MARK, False):
     graph = getattr(graph, 'outer_graph', None)
   return graph
+
+
+def _op_seed_counter(graph):
+  """The graph whose op seed count `graph`'s unseeded random ops continue."""
+  if not tf_internals.is_control_flow_graph(graph) or (
+      not tf_internals.control_flow_v1_switched_on()):
+    return graph
+  outer = graph
+  while tf_internals.is_control_flow_graph(outer):
+    outer = outer.outer_graph
+  return outer if getattr(outer, _MARK, False) else graph
 
 
 def executing_eagerly_outside_functions():
@@ -324,6 +345,7 @@ tf_internals.regularize_new_legacy_layer_weights(
     tf.compat.v1.layers.Layer, lambda: model_graph() is not None)
 tf_internals.v1_summaries_build_v1_ops_when(lambda: model_graph() is not None)
 tf_internals.map_gradient_sources(_model_graph_handles)
+tf_internals.count_op_seeds_in(_op_seed_counter)
 tf_internals.create_v1_slots_in(lifted_graph)
 for _tf_answer in (tf_internals.executing_eagerly,
                    tf_internals.executing_eagerly_v1):

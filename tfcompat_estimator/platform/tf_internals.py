@@ -19,6 +19,7 @@ standard library only, never another tfcompat_estimator module.
 import collections
 import contextlib
 import sys
+import weakref
 
 import numpy as np
 
@@ -43,6 +44,8 @@ from tensorflow.python.framework import ops
 from tensorflow.python.framework import random_seed
 from tensorflow.python.framework import stack as _stack
 from tensorflow.python.ops import control_flow_ops
+from tensorflow.python.ops import control_flow_util
+from tensorflow.python.ops import control_flow_v2_func_graphs
 from tensorflow.python.ops import gradients_util
 from tensorflow.python.ops import init_ops
 from tensorflow.python.ops import init_ops_v2
@@ -376,6 +379,53 @@ def op_seeds_drawn():
 def continue_op_seeds(graph, drawn):
   """Makes `graph`'s unseeded random ops take op seeds from `drawn` on."""
   random_seed._graph_to_seed_dict[graph] = drawn
+
+
+class _OpSeedCounts(weakref.WeakKeyDictionary):
+  """`random_seed`'s op seed count per graph, some graphs using another's."""
+
+  def __init__(self, counts, counter_of):
+    self._counter_of = counter_of  # before the copy, which sets items
+    super().__init__(counts)
+
+  def get(self, graph, default=None):
+    return super().get(self._counter_of(graph), default)
+
+  def setdefault(self, graph, default=None):
+    return super().setdefault(self._counter_of(graph), default)
+
+  def __getitem__(self, graph):
+    return super().__getitem__(self._counter_of(graph))
+
+  def __setitem__(self, graph, value):
+    super().__setitem__(self._counter_of(graph), value)
+
+
+def count_op_seeds_in(counter_of):
+  """An unseeded random op made in `graph` takes `counter_of(graph)`'s next
+  op seed (`random_seed.get_seed` counts them per graph in a module dict).
+
+  tf1_graph_semantics makes a TF1 program's control-flow graphs count in
+  their model graph. Checked on TF 2.21.
+  """
+  random_seed._graph_to_seed_dict = _OpSeedCounts(
+      random_seed._graph_to_seed_dict, counter_of)
+
+
+def control_flow_v1_switched_on():
+  """Whether the program chose TF1's control flow (`disable_v2_behavior()`,
+  `disable_control_flow_v2()`).
+
+  TF builds v2 control flow in every function graph regardless, so the
+  public `control_flow_v2_enabled()` answers True in a model graph; this is
+  the switch itself. Checked on TF 2.21.
+  """
+  return not control_flow_util.ENABLE_CONTROL_FLOW_V2
+
+
+def is_control_flow_graph(graph):
+  """Whether `graph` is a v2 cond branch, while-loop condition or body."""
+  return isinstance(graph, control_flow_v2_func_graphs.ControlFlowFuncGraph)
 
 
 def draws_graph_op_seed(initializer):
