@@ -670,6 +670,45 @@ def test_a_seeded_program_starts_from_2_15s_values(tmp_path, world, shuffles):
                                atol=1e-5, err_msg=name)
 
 
+def _own_initializer(shape, dtype=None, partition_info=None):
+  del partition_info
+  return tf.random.normal(shape, stddev=0.5, dtype=dtype)
+
+
+@pytest.mark.parametrize('world', ['v2', 'graph'])
+def test_a_seeded_programs_own_initializer_function_draws_2_15s_values(
+    tmp_path, world):
+  """A function of the program's own as `get_variable`'s initializer
+  (EfficientDet's `conv_kernel_initializer`), under tf_random_seed.
+
+  Its unseeded random op took the graph's next op seed in 2.15, and the
+  initializers after it the seeds after that. Values measured there, the
+  same in the v1 world and from run to run.
+  """
+
+  def model_fn(features, labels, mode):
+    del features, labels
+    v1.get_variable('own', [3], initializer=_own_initializer)
+    v1.get_variable('after', [3],
+                    initializer=v1.truncated_normal_initializer(stddev=0.02))
+    return tf.estimator.EstimatorSpec(
+        mode, loss=tf.constant(0.),
+        train_op=v1.assign_add(v1.train.get_or_create_global_step(), 1))
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path), config=(
+      tf.estimator.RunConfig(tf_random_seed=42)))
+  input_fn = lambda: tf.data.Dataset.from_tensors(({'x': [1.]}, [1.]))
+  if world == 'graph':
+    with tf.Graph().as_default():
+      est.train(input_fn, steps=1)
+  else:
+    est.train(input_fn, steps=1)
+  np.testing.assert_allclose(est.get_variable_value('own'),
+                             [-0.15051, 0.2593, -0.07847], atol=1e-5)
+  np.testing.assert_allclose(est.get_variable_value('after'),
+                             [-0.03, -0.02484, 0.01046], atol=1e-5)
+
+
 def test_a_seeded_model_of_keras_layers_starts_the_same_every_time(tmp_path):
   """tf_keras' initializers without a seed, under tf_random_seed.
 

@@ -14,6 +14,7 @@ import collections
 import contextlib
 import functools
 import random
+import types
 import warnings
 import weakref
 
@@ -742,15 +743,21 @@ def _draws_as_a_graph_op(initial_value, graph):
     the input_fn's first (`get_variable`'s default initializer, BERT's and
     TAPAS's `truncated_normal_initializer`). Eagerly it takes one from the
     global seed's stream, so a seeded program started from other values.
+  - So did a function of the program's own, under `tf_random_seed`, whose
+    random ops took none (EfficientDet's `conv_kernel_initializer` calls
+    `tf.random.normal`): its variable and every later one started from
+    values other than 2.15's.
   Not under a strategy, whose variables are created per replica.
   """
   if not isinstance(initial_value, functools.partial) or (
       tf.distribute.has_strategy()):
     return False
-  seed = getattr(initial_value.func, 'seed', None)
-  return seed is not None or (
-      graph.seed is not None and
-      tf_internals.draws_graph_op_seed(initial_value.func))
+  func = initial_value.func
+  if getattr(func, 'seed', None) is not None:
+    return True
+  return graph.seed is not None and (
+      tf_internals.draws_graph_op_seed(func) or
+      isinstance(func, types.FunctionType))
 
 
 def _computed_in(graph, initial_value):
