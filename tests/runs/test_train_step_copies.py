@@ -297,6 +297,29 @@ def test_a_hooked_step_without_summaries_runs_through_the_summary_steps_copy(
                                other.get_variable_value(name), rtol=1e-6)
 
 
+def test_a_summary_steps_copy_with_small_outputs_computes_hooked_steps(
+    tmp_path, monkeypatch):
+  """EfficientDet's summaries: a global norm (a stack of per-variable norms)
+  and the mean of a tensor of unknown rank (a range over its axes)."""
+  _unlimited_rented_steps(monkeypatch)
+
+  def model_fn(features, labels, mode):
+    logits = tf.compat.v1.layers.dense(features['x'], 1)
+    any_rank = tf.compat.v1.placeholder_with_default(logits, shape=None)
+    loss = tf.compat.v1.losses.mean_squared_error(labels, any_rank)
+    tf.compat.v1.summary.scalar('mean', tf.reduce_mean(any_rank))
+    weights = tf.compat.v1.trainable_variables()
+    tf.compat.v1.summary.scalar('norm', tf.linalg.global_norm(weights))
+    train_op = tf.compat.v1.train.GradientDescentOptimizer(0.1).minimize(
+        loss, tf.compat.v1.train.get_global_step())
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+  known = set(context.context().list_function_names())
+  estimator = tf.estimator.Estimator(model_fn, str(tmp_path))
+  estimator.train(_input_fn, steps=8, hooks=[_hook_every(3)])
+  assert len(_step_copies(known)) == 1
+
+
 def test_no_hooked_step_runs_through_a_copy_computing_histograms(
     tmp_path, monkeypatch):
   """A histogram's cost grows with its input: not worth sparing a compile."""
