@@ -91,9 +91,9 @@ _CALLS = frozenset(('While', 'StatelessWhile', 'If', 'StatelessIf', 'Case',
                     'StatefulPartitionedCall'))
 _RANDOM = frozenset(('TruncatedNormal', 'ParameterizedTruncatedNormal',
                      'Multinomial'))
-# Summary ops whose scalar result costs work in the size of their input.
 # Elements an output may have for its op to count as a scalar's work.
 _SMALL_OUTPUT = 4096
+# Summary ops whose scalar result costs work in the size of their input.
 _COSTLY_SUMMARIES = frozenset(('HistogramSummary', 'ImageSummary',
                                'AudioSummary', 'AudioSummaryV2',
                                'TensorSummary', 'TensorSummaryV2'))
