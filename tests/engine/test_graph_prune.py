@@ -80,4 +80,17 @@ def test_a_captured_handle_can_be_fetched_as_is():
   internal = dict((id(e), i) for e, i in wrapped.graph.captures)[id(h['w'].handle)]
   pruned = graph_prune.prune(wrapped, [], [internal])
   assert [id(t) for t in pruned.captured_inputs] == [id(h['w'].handle)]
-  assert pruned.outputs[0] is pruned.inputs[0]
+  (handle,) = pruned()
+  np.testing.assert_array_equal(
+      tf.raw_ops.ReadVariableOp(resource=handle, dtype=tf.float32).numpy(),
+      h['w'].numpy())
+
+
+def test_pruning_copies_no_operation_and_the_function_runs_when_traced():
+  wrapped, h = _model()
+  count = len(wrapped.graph.get_operations())
+  pruned = graph_prune.prune(wrapped, [h['x'], h['y']], [h['loss'], h['sign']])
+  assert len(wrapped.graph.get_operations()) == count
+  # w is ones: predictions 3 and 12, loss ((3 - 1)^2 + (12 - 2)^2) / 2.
+  loss, sign = tf.function(lambda x, y: pruned(x, y))(X, Y)
+  assert float(loss) == 52. and int(sign) == 1

@@ -59,7 +59,7 @@ def test_a_trained_table_is_gathered_and_training_is_unchanged(
   results = {}
   for guarded in (True, False):
     if not guarded:
-      monkeypatch.setattr(sparse_lookups, 'guard', lambda graph_def: None)
+      monkeypatch.setattr(sparse_lookups, 'guard', lambda operations: [])
     wrapped, h = _lookup_model(combiner)
     step = graph_prune.prune(wrapped, [h['ids']], [h['loss'], h['train']])
     (loss, _), nodes = _run_optimized(step, IDS)
@@ -83,22 +83,23 @@ def test_a_table_only_read_keeps_the_rewrite():
 
 def test_guard_feeds_the_reduction_its_indices_through_a_snapshot():
   wrapped, _ = _lookup_model('mean')
-  graph_def = wrapped.graph.as_graph_def()
-  (reduction,) = [n for n in graph_def.node if n.op == 'SparseSegmentMean']
-  indices = reduction.input[1]
-  sparse_lookups.guard(graph_def)
-  snapshot = {n.name: n for n in graph_def.node}[reduction.input[1]]
-  assert snapshot.op == 'Snapshot'
-  assert list(snapshot.input) == [indices]
-  assert snapshot.attr['T'].type == tf.int32.as_datatype_enum
+  operations = wrapped.graph.get_operations()
+  (reduction,) = [op for op in operations if op.type == 'SparseSegmentMean']
+  indices = reduction.inputs[1]
+  (snapshot,) = sparse_lookups.guard(operations)
+  assert snapshot.type == 'Snapshot'
+  assert reduction.inputs[1] is snapshot.outputs[0]
+  assert snapshot.inputs[0] is indices
+  assert snapshot.get_attr('T') == tf.int32
+  # Rewired once: the reduction no longer reads the Unique's indices.
+  assert not sparse_lookups.guard(wrapped.graph.get_operations())
 
 
 def test_guard_leaves_a_graph_without_sparse_updates_alone():
   wrapped, _ = _lookup_model('mean')
-  graph_def = wrapped.graph.as_graph_def()
-  for node in graph_def.node:
-    if node.op.startswith('ResourceSparseApply'):
-      node.op = 'NoOp'
-  before = graph_def.SerializeToString(deterministic=True)
-  sparse_lookups.guard(graph_def)
-  assert graph_def.SerializeToString(deterministic=True) == before
+  without_updates = [op for op in wrapped.graph.get_operations()
+                     if not op.type.startswith('ResourceSparseApply')]
+  before = wrapped.graph.as_graph_def().SerializeToString(deterministic=True)
+  assert not sparse_lookups.guard(without_updates)
+  assert wrapped.graph.as_graph_def().SerializeToString(
+      deterministic=True) == before

@@ -293,20 +293,43 @@ def test_functions_registered_in_the_eager_context_are_found_and_removed():
 # --- Functions and tracing --------------------------------------------------
 
 
-def _wrapped_times_two():
-  return _v1.wrap_function(lambda x: x * 2., [tf.TensorSpec([], tf.float32)])
+def test_function_of_operations_runs_some_ops_of_a_graph_where_they_are():
+  handles = {}
+
+  def build(x):
+    v = tf.Variable(3., name='v')
+    read = tf.raw_ops.ReadVariableOp(resource=v.handle, dtype=tf.float32)
+    product = x * read
+    handles.update(x=x, v=v, read=read, product=product, unused=tf.sqrt(x),
+                   add=tf.raw_ops.AssignAddVariableOp(resource=v.handle,
+                                                      value=product))
+
+  wrapped = _v1.wrap_function(build, [tf.TensorSpec([], tf.float32)])
+  graph, h = wrapped.graph, handles
+  (handle,) = [i for e, i in graph.captures if e is h['v'].handle]
+  count = len(graph.get_operations())
+  function = tf_internals.function_of_operations(
+      graph, [h['read'].op, h['product'].op], [h['x'], handle],
+      [h['product']], [])
+  assert len(graph.get_operations()) == count  # nothing copied
+  assert float(function.call_flat(tf.constant(2.), h['v'].handle)[0]) == 6.
+  step = tf_internals.function_of_operations(
+      graph, [h['add'], h['read'].op, h['product'].op], [h['x'], handle],
+      [h['product']], [h['add']])
+  traced = tf.function(lambda x: step.call_flat(x, h['v'].handle)[0])
+  assert float(traced(tf.constant(2.))) == 6.
+  assert float(h['v']) == 9.
 
 
-def test_copy_graph_functions_carries_a_graphs_function_library():
-  inner = tf.function(lambda x: x * 2.)
-  outer = tf.function(lambda x: inner(x) + 1.).get_concrete_function(
-      tf.TensorSpec([], tf.float32))
-  names = lambda graph: {f.signature.name
-                         for f in graph.as_graph_def().library.function}
-  target = tf_internals.FuncGraph('target')
-  assert isinstance(target, tf.Graph) and not names(target)
-  tf_internals.copy_graph_functions(outer.graph, target)
-  assert names(outer.graph) and names(target) == names(outer.graph)
+def test_rewire_input_changes_an_operations_input_in_place():
+  graph = tf.Graph()
+  with graph.as_default():
+    a, b = tf.constant(1.), tf.constant(2.)
+    total = a + 10.
+  tf_internals.rewire_input(total.op, 0, b)
+  assert total.op.inputs[0] is b
+  with tf.compat.v1.Session(graph=graph) as session:
+    assert session.run(total) == 12.
 
 
 def test_graph_function_def_is_the_librarys_definition():
@@ -331,22 +354,6 @@ def test_keras_name_counts_are_tf_keras_names_of_the_graph():
     names.append(tf.keras.layers.Dense(1).name)
   assert names == ['dense', 'dense_1', 'dense_5']
   assert tf_internals.keras_name_counts(graph) is counts
-
-
-def test_pruned_function_runs_a_graph_built_by_hand():
-  wrapped = _wrapped_times_two()
-  with wrapped.graph.as_default():
-    graph = tf_internals.FuncGraph('pruned')
-  with graph.as_default():
-    feed = _v1.placeholder(tf.float32, [], name='feed')
-    graph.inputs.append(feed)
-    output = feed * 3.
-    graph.outputs.append(output)
-  graph.structured_outputs = [output]
-  graph.variables = wrapped.graph.variables
-  function = tf_internals.pruned_function(wrapped, graph, [feed])
-  assert float(function(tf.constant(2.))[0]) == 6.
-  assert float(function(feed=tf.constant(3.))[0]) == 9.  # by the op's name
 
 
 def test_leave_unconverted_keeps_the_function_and_its_signature():

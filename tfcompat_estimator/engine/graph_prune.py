@@ -1,14 +1,16 @@
 """Extracts the part of a captured graph that computes some fetches.
 
 `WrappedFunction.prune` does this by copying the needed operations one at a
-time in Python, about 0.25 ms each: 0.05-0.3 s for a canned estimator's
-train, eval or predict graph, paid by the first train(), evaluate() and
-predict() of every process. Here the needed nodes are found by walking the
-graph, then imported into a new function graph in one `import_graph_def`
-call, which builds them in C++. The result is the same kind of function TF's
-prune returns, except that it captures only the variables it reads, and
-that `sparse_lookups.guard` keeps its embedding lookups from copying the
-tables it trains.
+time in Python, about 0.25 ms each. Importing them into a new function graph
+in one `import_graph_def` call (this module's way until 2026-11-28) still
+built a Python object per operation: 0.06-0.13 s of the first train(),
+evaluate() and predict() of a canned estimator, 5.9 s of EfficientDet-d0's
+first step (35,000 operations; bench/ANALYSIS.md). Here the needed
+operations are found by walking the graph, and TensorFlow makes the function
+of them where they are, in C++ (`tf_internals.function_of_operations`):
+0.8 s -> 0.1 s for a 3,800-operation train step (measured). The function
+captures only the variables it reads, and `sparse_lookups.guard` keeps its
+embedding lookups from copying the tables it trains.
 """
 
 import tensorflow as tf
@@ -25,46 +27,53 @@ def prune(wrapped, feeds, fetches):
   `fetches` are Tensors (returned in order) and Operations (run, returned as
   None). Raises tf_internals.UnliftableError if a fetch depends on a
   placeholder other than `feeds` and the graph's captures.
+
+  Returns:
+    A `PrunedFunction` of the feeds' values.
   """
   graph = wrapped.graph
   captured = {id(internal): external for external, internal in graph.captures}
   needed = _needed_ops(fetches, _sources(graph, feeds))
+  needed.extend(sparse_lookups.guard(needed))
+  used = _used_captures(needed, fetches, graph)
+  # An op fetched twice runs once, as in a TF1 `tf.group`; TF refuses a
+  # function naming a control output twice. TF1 programs list one op twice
+  # (a table's init added to TABLE_INITIALIZERS by hand too; an initializer
+  # that init_from_checkpoint replaced).
+  run = list({id(f): f for f in fetches if isinstance(f, tf.Operation)
+              }.values())
+  outputs = [f for f in fetches if not isinstance(f, tf.Operation)]
+  function = tf_internals.function_of_operations(
+      graph, needed, list(feeds) + used, outputs, run)
+  return PrunedFunction(function, [captured[id(t)] for t in used], fetches,
+                        wrapped)
 
-  with graph.as_default():
-    pruned_graph = tf_internals.FuncGraph('pruned')
-  with pruned_graph.as_default():
-    # Feeds first, then captures: the order of a function's inputs.
-    input_map = {}
-    for feed in feeds:
-      placeholder = tf.compat.v1.placeholder(feed.dtype, feed.shape,
-                                             name=feed.op.name)
-      pruned_graph.inputs.append(placeholder)
-      input_map[feed.name] = placeholder
-    for internal in _used_captures(needed, fetches, graph):
-      # capture() gives a resource placeholder the handle's dtype and shape,
-      # which the imported reads need for their shapes.
-      input_map[internal.name] = pruned_graph.capture(
-          captured[id(internal)], name=internal.op.name)
-    tf_internals.copy_graph_functions(graph, pruned_graph)
-    imported = _import(needed, input_map, fetches)
 
-  outputs, run = [], set()
-  for fetch, element in zip(fetches, imported):
-    if isinstance(fetch, tf.Operation):
-      # An op fetched twice runs once, as in a TF1 `tf.group`; TF refuses a
-      # function naming a control output twice. TF1 programs list one op
-      # twice (a table's init added to TABLE_INITIALIZERS by hand too; an
-      # initializer that init_from_checkpoint replaced).
-      if element not in run:
-        run.add(element)
-        pruned_graph.control_outputs.append(element)
-      outputs.append(None)
-    else:
-      pruned_graph.outputs.append(element)
-      outputs.append(element)
-  pruned_graph.structured_outputs = outputs
-  pruned_graph.variables = graph.variables
-  return tf_internals.pruned_function(wrapped, pruned_graph, feeds)
+class PrunedFunction:
+  """A pruned function: the feeds' values in, the fetches' values out.
+
+  Called eagerly, or inside a traced function (a compiled step or loop),
+  where it is one call op. Returns a list in fetch order, None for an
+  operation fetched.
+  """
+
+  def __init__(self, function, captured_inputs, fetches, wrapped):
+    self._function = function
+    # The variables' handles, passed after the feeds on every call.
+    self.captured_inputs = captured_inputs
+    # The fetches (None for operations): dtypes and static shapes.
+    self.structured_outputs = [None if isinstance(f, tf.Operation) else f
+                               for f in fetches]
+    self.outputs = [f for f in self.structured_outputs if f is not None]
+    # The wrapped function owns the variables the handles refer to.
+    self._wrapped = wrapped
+
+  def __call__(self, *feeds):
+    # An eager call of a function without outputs returns None.
+    values = iter(self._function.call_flat(*feeds, *self.captured_inputs)
+                  or ())
+    return [None if fetch is None else next(values)
+            for fetch in self.structured_outputs]
 
 
 def upstream_ops(fetches, sources=frozenset()):
@@ -115,33 +124,9 @@ def _needed_ops(fetches, sources):
 
 
 def _used_captures(needed, fetches, graph):
-  """The captured placeholders that are read or fetched, in capture order."""
+  """The captured placeholders that are read, fetched or waited for (a
+  control input), in capture order."""
   used = {id(t) for op in needed for t in op.inputs} | {id(f) for f in fetches}
-  return [internal for _, internal in graph.captures if id(internal) in used]
-
-
-def _import(needed, input_map, fetches):
-  """Imports `needed` into the default graph; returns the fetches' copies."""
-  graph_def = tf.compat.v1.GraphDef()
-  source_ops = {name.rsplit(':', 1)[0] for name in input_map}
-  used = set()
-  for op in needed:
-    node = graph_def.node.add()
-    node.CopyFrom(op.node_def)
-    # Colocation names nodes that may be left out (e.g. a variable's handle);
-    # the runtime places resource ops with their resources by itself.
-    node.attr.pop('_class', None)
-    # A control edge from a placeholder orders nothing.
-    kept = [i for i in node.input
-            if not (i.startswith('^') and i[1:] in source_ops)]
-    del node.input[:]
-    node.input.extend(kept)
-    used.update(i if ':' in i else i + ':0' for i in kept)
-  sparse_lookups.guard(graph_def)
-  names = [f.name for f in fetches if f.name not in input_map]
-  elements = iter(tf.graph_util.import_graph_def(
-      graph_def, input_map={k: v for k, v in input_map.items() if k in used},
-      return_elements=names, name=''))
-  # A fetch that is itself a feed or capture is that input of the function.
-  return [input_map[f.name] if f.name in input_map else next(elements)
-          for f in fetches]
+  used |= {id(c) for op in needed for c in op.control_inputs}
+  return [internal for _, internal in graph.captures
+          if id(internal) in used or id(internal.op) in used]

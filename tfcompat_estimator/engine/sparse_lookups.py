@@ -19,7 +19,7 @@ prediction) keep the rewrite, which saves them the gather.
 
 import tensorflow as tf
 
-from tfcompat_estimator.engine import tf1_graph_semantics
+from tfcompat_estimator.platform import tf_internals
 
 _SEGMENT_REDUCTIONS = frozenset(
     f'SparseSegment{kind}{suffix}' for kind in ('Sum', 'Mean', 'SqrtN')
@@ -28,43 +28,41 @@ _UNIQUES = ('Unique', 'UniqueV2')
 _SPARSE_UPDATE_PREFIXES = ('ResourceSparseApply', 'ResourceScatter')
 
 
-def guard(graph_def):
-  """Rewires, in place, the lookups of `graph_def` that read updated tables."""
-  nodes = {node.name: node for node in graph_def.node}
-  updated = {_source(nodes, node.input[0]) for node in graph_def.node
-             if node.op.startswith(_SPARSE_UPDATE_PREFIXES)}
+def guard(operations):
+  """Rewires the lookups among `operations` that read tables they update.
+
+  The Snapshots are added to the operations' graph, and the reductions
+  rewired in place: a later function of the same graph that also holds the
+  reduction then gathers too, which costs a lookup without updates nothing
+  but the rewrite's saving.
+
+  Returns:
+    The Snapshot operations made, to join `operations`.
+  """
+  updated = {_source(op.inputs[0]).name for op in operations
+             if op.type.startswith(_SPARSE_UPDATE_PREFIXES)}
   snapshots = []
-  for node in graph_def.node:
-    if node.op not in _SEGMENT_REDUCTIONS:
+  for op in operations:
+    if op.type not in _SEGMENT_REDUCTIONS:
       continue
-    gather = _node(nodes, _source(nodes, node.input[0]))
-    if (gather is None or gather.op != 'ResourceGather' or
-        _source(nodes, gather.input[0]) not in updated):
+    gather = _source(op.inputs[0]).op
+    if (gather.type != 'ResourceGather' or
+        _source(gather.inputs[0]).name not in updated):
       continue
-    unique = _node(nodes, _source(nodes, gather.input[1]))
-    if (unique is None or unique.op not in _UNIQUES or
-        _source(nodes, node.input[1]) != f'{unique.name}:1'):
+    unique = _source(gather.inputs[1]).op
+    if (unique.type not in _UNIQUES or
+        _source(op.inputs[1]).name != unique.outputs[1].name):
       continue
-    snapshot = tf.compat.v1.NodeDef(
-        name=tf1_graph_semantics.unique_name(node.name + '/indices_snapshot',
-                                             nodes),
-        op='Snapshot', input=[node.input[1]])
-    snapshot.attr['T'].CopyFrom(unique.attr['out_idx'])
-    nodes[snapshot.name] = snapshot
-    node.input[1] = snapshot.name
-    snapshots.append(snapshot)
-  graph_def.node.extend(snapshots)
+    with op.graph.as_default(), op.graph.name_scope(None):
+      snapshot = tf.raw_ops.Snapshot(input=op.inputs[1],
+                                     name=op.name + '/indices_snapshot')
+    tf_internals.rewire_input(op, 1, snapshot)
+    snapshots.append(snapshot.op)
+  return snapshots
 
 
-def _source(nodes, tensor_name):
-  """'node:index' of the tensor `tensor_name` carries, through Identity ops."""
-  name, _, index = tensor_name.partition(':')
-  node = nodes.get(name)
-  if node is not None and node.op == 'Identity':
-    return _source(nodes, node.input[0])
-  return f'{name}:{index or 0}'
-
-
-def _node(nodes, tensor_name):
-  """The node of `graph_def` making `tensor_name`; None for an input."""
-  return nodes.get(tensor_name.partition(':')[0])
+def _source(tensor):
+  """The tensor `tensor` carries, through Identity ops."""
+  while tensor.op.type == 'Identity':
+    tensor = tensor.op.inputs[0]
+  return tensor

@@ -25,7 +25,10 @@ import numpy as np
 
 from tensorflow.core.protobuf import tensorflow_server_pb2
 from tensorflow.python.autograph.impl import api as autograph_api
+from tensorflow.core.function import trace_type
+from tensorflow.core.function.polymorphism import function_type as _function_type
 from tensorflow.python.checkpoint import checkpoint_management
+from tensorflow.python.client import pywrap_tf_session
 from tensorflow.python.client import session as _session
 from tensorflow.python.data.util import traverse as _dataset_traverse
 from tensorflow.python.checkpoint import graph_view
@@ -38,11 +41,12 @@ from tensorflow.python.eager import context
 from tensorflow.python.eager import def_function
 from tensorflow.python.eager import monitoring
 from tensorflow.python.eager import wrap_function
-from tensorflow.python.framework import func_graph
+from tensorflow.python.eager.polymorphic_function import atomic_function
 from tensorflow.python.framework import op_def_registry
 from tensorflow.python.framework import ops
 from tensorflow.python.framework import random_seed
 from tensorflow.python.framework import stack as _stack
+from tensorflow.python.framework import tensor_spec
 from tensorflow.python.ops import control_flow_ops
 from tensorflow.python.ops import control_flow_util
 from tensorflow.python.ops import control_flow_v2_func_graphs
@@ -500,12 +504,6 @@ def remove_function(name):
 
 # --- Functions and tracing --------------------------------------------------
 
-# The graph class of a traced function; engine/graph_prune.py builds one by
-# hand to import a pruned GraphDef into (tf.function traces Python code, not
-# GraphDefs). Not exported. Checked on TF 2.21.
-FuncGraph = func_graph.FuncGraph
-
-
 def keras_name_counts(graph):
   """tf_keras' counts of the object names it generated in `graph`, or None.
 
@@ -536,31 +534,68 @@ def graph_function_def(graph, name):
   return None if function is None else function.cached_definition
 
 
-def copy_graph_functions(source, target):
-  """Adds the functions registered in graph `source` to graph `target`.
+# What `AtomicFunction` reads of the graph a function was made from: its
+# inputs, whose consumers tell which resources a call only reads.
+_FunctionInputs = collections.namedtuple('_FunctionInputs', ['inputs'])
 
-  A graph's function library holds the function objects its ops call; the
-  public API gives only their `FunctionDef` protos (`as_graph_def().library`).
-  engine/graph_prune.py. Checked on TF 2.21.
+
+def function_of_operations(graph, operations, inputs, outputs,
+                           control_outputs):
+  """A runtime function of some of `graph`'s operations, made in C++.
+
+  TensorFlow makes a function of a whole graph (`TF_GraphToFunction`, the
+  operations passed as a list); a `FuncGraph` would have to hold just the
+  needed operations first, and copying them into one builds a Python object
+  per operation (engine/graph_prune.py). Here `operations` stay where they
+  are. Checked on TF 2.21.
+
+  Args:
+    graph: the graph holding `operations`.
+    operations: the function's body; their inputs are `inputs` or outputs
+      of `operations`.
+    inputs: tensors of `graph`, the function's arguments in order.
+    outputs: tensors of `graph`, returned in order.
+    control_outputs: operations run by each call.
+
+  Returns:
+    An `AtomicFunction`: `call_flat(*values)` returns the outputs' values,
+    eagerly, or as a call op inside a traced function.
   """
-  for function in source._functions.values():
-    target._add_function(function)
+  name = f'__inference_pruned_{ops.uid()}'
+  with graph._c_graph.get() as c_graph:  # pylint: disable=protected-access
+    function = pywrap_tf_session.TF_GraphToFunction_wrapper(
+        c_graph, name, False,
+        [op._c_op for op in operations],  # pylint: disable=protected-access
+        [t._as_tf_output() for t in inputs],  # pylint: disable=protected-access
+        [t._as_tf_output() for t in outputs],  # pylint: disable=protected-access
+        [], [op._c_op for op in control_outputs],  # pylint: disable=protected-access
+        [], None, '')
+  bound_context = context.context()
+  bound_context.add_c_function(function)
+  pywrap_tf_session.TF_DeleteFunction(function)
+  signature = _function_type.FunctionType(
+      [_function_type.Parameter(
+          f'arg{i}', _function_type.Parameter.POSITIONAL_ONLY, False,
+          tensor_spec.TensorSpec(t.shape, t.dtype))
+       for i, t in enumerate(inputs)],
+      return_annotation=trace_type.from_value(
+          [tensor_spec.TensorSpec(t.shape, t.dtype) for t in outputs]))
+  return atomic_function.AtomicFunction(
+      name, bound_context, signature,
+      children=list(graph._functions.values()),  # pylint: disable=protected-access
+      call_options=atomic_function.CallOptions(
+          is_stateful=any(op._is_stateful for op in operations)),  # pylint: disable=protected-access
+      cached_graph=_FunctionInputs(list(inputs)))
 
 
-def pruned_function(wrapped, graph, feeds):
-  """The function `WrappedFunction.prune` makes of its pruned `graph`.
+def rewire_input(operation, index, tensor):
+  """Makes `tensor` input `index` of `operation`, in place.
 
-  It shares `wrapped`'s variables and takes `feeds` (the placeholders of
-  `graph` fed, in order) as positional or keyword arguments named after
-  their ops. `tf.compat.v1.wrap_function` traces Python code; this builds
-  the function of a graph made already, as TensorFlow's prune does.
-  engine/graph_prune.py. Checked on TF 2.21.
+  The public API builds operations, never changes one; engine/
+  sparse_lookups.py puts a `Snapshot` between a lookup and its indices.
+  Checked on TF 2.21.
   """
-  function = wrap_function.WrappedFunction(
-      graph, variable_holder=wrapped._variable_holder)
-  function._num_positional_args = len(feeds)
-  function._arg_keywords = [feed.op.name for feed in feeds]
-  return function
+  operation._update_input(index, tensor)  # pylint: disable=protected-access
 
 
 def leave_unconverted(function):
