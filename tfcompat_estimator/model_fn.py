@@ -309,6 +309,10 @@ def verify_model_fn_args(model_fn, params):
   if params is not None and 'params' not in args:
     raise ValueError(f'model_fn ({model_fn}) does not include params argument, '
                      f'but params ({params}) is passed to Estimator.')
+  if params is None and 'params' in args:
+    # 2.15's warning, word for word: the model_fn will get `{}`.
+    logging.warning("Estimator's model_fn (%s) includes params argument, but "
+                    'params are not passed to Estimator.', model_fn)
   unexpected = sorted(args - _VALID_MODEL_FN_ARGS)
   if unexpected:
     raise ValueError(f'model_fn ({model_fn}) has following not expected '

@@ -234,3 +234,22 @@ def test_train_and_evaluate_announces_its_loop_in_2_15s_words(tmp_path, caplog):
       'Start train and evaluate loop. The evaluate will happen after every '
       'checkpoint. Checkpoint frequency is determined based on RunConfig '
       'arguments: save_checkpoints_steps None or save_checkpoints_secs 30.')])
+
+
+def test_a_model_fn_taking_params_without_params_warns_as_2_15(
+    tmp_path, caplog):
+  def model_fn(features, labels, mode, params):
+    assert params == {}  # 2.15 passed an empty dict
+    return _model_fn(features, labels, mode)
+
+  caplog.set_level(logging.INFO)
+  tf.estimator.Estimator(_model_fn, str(tmp_path / 'a'))
+  assert not [m for m in _messages(caplog) if 'includes params' in m]
+  estimator = tf.estimator.Estimator(model_fn, str(tmp_path / 'b'))
+  (line,) = [m for m in _messages(caplog) if 'includes params' in m]
+  assert re.fullmatch(r"Estimator's model_fn \(<function .*model_fn at .*>\) "
+                      r'includes params argument, but params are not passed '
+                      r'to Estimator\.', line)
+  estimator.train(_input_fn, steps=1)
+  tf.estimator.Estimator(model_fn, str(tmp_path / 'c'), params={'a': 1})
+  assert not [m for m in _messages(caplog) if 'includes params' in m]
