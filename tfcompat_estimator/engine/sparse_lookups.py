@@ -53,7 +53,8 @@ def guard(operations):
     if (unique.type not in _UNIQUES or
         _source(op.inputs[1]).name != unique.outputs[1].name):
       continue
-    with op.graph.as_default(), op.graph.name_scope(None):
+    with op.graph.as_default(), op.graph.name_scope(None), \
+        tf.control_dependencies(None):
       snapshot = tf.raw_ops.Snapshot(input=op.inputs[1],
                                      name=op.name + '/indices_snapshot')
     tf_internals.rewire_input(op, 1, snapshot)
