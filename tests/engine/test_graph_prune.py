@@ -41,8 +41,9 @@ def test_values_match_tf_prune_and_shapes_are_kept():
   theirs = wrapped.prune([h['x'], h['y']], fetches)
   for a, b in zip(ours(X, Y), theirs(X, Y)):
     np.testing.assert_allclose(a.numpy(), b.numpy())
-  assert [t.shape.as_list() for t in ours.outputs] == [[None, 1], [], []]
-  assert ours.outputs[0].dtype == tf.float32
+  assert [t.shape.as_list() for t in ours.structured_outputs] == [
+      [None, 1], [], []]
+  assert ours.structured_outputs[0].dtype == tf.float32
 
 
 def test_operations_run_and_come_back_as_none():

@@ -64,7 +64,6 @@ class PrunedFunction:
     # The fetches (None for operations): dtypes and static shapes.
     self.structured_outputs = [None if isinstance(f, tf.Operation) else f
                                for f in fetches]
-    self.outputs = [f for f in self.structured_outputs if f is not None]
     # The wrapped function owns the variables the handles refer to.
     self._wrapped = wrapped
 

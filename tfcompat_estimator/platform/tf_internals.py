@@ -23,10 +23,10 @@ import weakref
 
 import numpy as np
 
-from tensorflow.core.protobuf import tensorflow_server_pb2
-from tensorflow.python.autograph.impl import api as autograph_api
 from tensorflow.core.function import trace_type
 from tensorflow.core.function.polymorphism import function_type as _function_type
+from tensorflow.core.protobuf import tensorflow_server_pb2
+from tensorflow.python.autograph.impl import api as autograph_api
 from tensorflow.python.checkpoint import checkpoint_management
 from tensorflow.python.client import pywrap_tf_session
 from tensorflow.python.client import session as _session
@@ -40,7 +40,6 @@ from tensorflow.python.distribute.coordinator import values as coordinator_value
 from tensorflow.python.eager import context
 from tensorflow.python.eager import def_function
 from tensorflow.python.eager import monitoring
-from tensorflow.python.eager import wrap_function
 from tensorflow.python.eager.polymorphic_function import atomic_function
 from tensorflow.python.framework import op_def_registry
 from tensorflow.python.framework import ops
