@@ -321,6 +321,59 @@ def test_function_of_operations_runs_some_ops_of_a_graph_where_they_are():
   assert float(h['v']) == 9.
 
 
+def test_function_of_zeros_ignores_its_arguments():
+  variable = tf.Variable(5.)
+  zeros = tf_internals.function_of_zeros(
+      [tf.resource, tf.float32],
+      [tf.TensorSpec([2, 0], tf.int64), tf.TensorSpec([], tf.string),
+       tf.TensorSpec([3], tf.bool)])
+  ints, text, flags = zeros.call_flat(variable.handle, tf.constant(1.))
+  assert ints.dtype == tf.int64 and ints.shape == [2, 0]
+  assert text.numpy() == b''
+  assert flags.numpy().tolist() == [False] * 3
+
+
+def test_function_on_optional_calls_a_function_on_its_value():
+  variable = tf.Variable(1.)
+  add = tf.function(lambda x, y: variable.assign_add(x * y)).get_concrete_function(
+      tf.TensorSpec([], tf.float32), tf.TensorSpec([], tf.float32))
+  input_dtypes = [tf.float32, tf.float32] + [
+      t.dtype for t in add.captured_inputs]
+  on_optional = tf_internals.function_on_optional(
+      add._inference_function, input_dtypes,  # pylint: disable=protected-access
+      [tf.TensorSpec([], tf.float32)], [tf.TensorSpec([], tf.float32)])
+  optional = tf.experimental.Optional.from_value(tf.constant(3.))
+  (total,) = on_optional.call_flat(
+      *tf.nest.flatten(optional, expand_composites=True), tf.constant(2.),
+      *add.captured_inputs)
+  assert float(total) == 7. and float(variable) == 7.
+
+
+def test_call_if_calls_one_of_two_functions():
+  variable = tf.Variable(1.)
+  add = tf.function(lambda x: variable.assign_add(x)).get_concrete_function(
+      tf.TensorSpec([], tf.float32))
+  then_function = add._inference_function  # pylint: disable=protected-access
+  else_function = tf_internals.function_of_zeros(
+      [tf.float32, tf.resource], [tf.TensorSpec([], tf.float32)])
+  made = []
+
+  @tf.function
+  def step(predicate, x):
+    operation, outputs = tf_internals.call_if(
+        predicate, [x] + list(add.captured_inputs), then_function,
+        else_function, [tf.TensorSpec([], tf.float32)])
+    made.append(operation)
+    return outputs[0]
+
+  assert float(step(tf.constant(True), tf.constant(2.))) == 3.
+  assert float(step(tf.constant(False), tf.constant(2.))) == 0.
+  assert float(variable) == 3.
+  (operation,) = made
+  assert operation.type == 'If'
+  assert operation.get_attr('_lower_using_switch_merge')  # as tf.cond's
+
+
 def test_rewire_input_changes_an_operations_input_in_place():
   graph = tf.Graph()
   with graph.as_default():

@@ -43,10 +43,11 @@ def prune(wrapped, feeds, fetches):
   run = list({id(f): f for f in fetches if isinstance(f, tf.Operation)
               }.values())
   outputs = [f for f in fetches if not isinstance(f, tf.Operation)]
+  inputs = list(feeds) + used
   function = tf_internals.function_of_operations(
-      graph, needed, list(feeds) + used, outputs, run)
-  return PrunedFunction(function, [captured[id(t)] for t in used], fetches,
-                        wrapped)
+      graph, needed, inputs, outputs, run)
+  return PrunedFunction(function, [t.dtype for t in inputs],
+                        [captured[id(t)] for t in used], fetches, wrapped)
 
 
 class PrunedFunction:
@@ -57,8 +58,11 @@ class PrunedFunction:
   operation fetched.
   """
 
-  def __init__(self, function, captured_inputs, fetches, wrapped):
-    self._function = function
+  def __init__(self, function, input_dtypes, captured_inputs, fetches,
+               wrapped):
+    # The runtime function: the feeds, then the captured inputs, in.
+    self.function = function
+    self._input_dtypes = input_dtypes
     # The variables' handles, passed after the feeds on every call.
     self.captured_inputs = captured_inputs
     # The fetches (None for operations): dtypes and static shapes.
@@ -66,10 +70,42 @@ class PrunedFunction:
                                for f in fetches]
     # The wrapped function owns the variables the handles refer to.
     self._wrapped = wrapped
+    self._branches = {}
+
+  def branches(self, zeros, optional_batch=None):
+    """The two branches of an `If` that runs this function (engine/loops.py).
+
+    Made once per argument values.
+
+    Args:
+      zeros: a fully defined `tf.TensorSpec` per tensor fetch.
+      optional_batch: None, or a `tf.TensorSpec` per feed when the `If`
+        passes an optional holding the feeds instead of the feeds.
+
+    Returns:
+      `(then_function, else_function)`: runtime functions of this one's
+      arguments (or of the optional and the captured inputs); one calls
+      this function, the other returns zeros of `zeros`' shapes.
+    """
+    key = (tuple(zeros), None if optional_batch is None else tuple(
+        optional_batch))
+    if key not in self._branches:
+      if optional_batch is None:
+        then_function, input_dtypes = self.function, self._input_dtypes
+      else:
+        outputs = [tf.TensorSpec(f.shape, f.dtype)
+                   for f in self.structured_outputs if f is not None]
+        then_function = tf_internals.function_on_optional(
+            self.function, self._input_dtypes, optional_batch, outputs)
+        input_dtypes = ([tf.variant] +
+                        self._input_dtypes[len(optional_batch):])
+      self._branches[key] = (then_function, tf_internals.function_of_zeros(
+          input_dtypes, zeros))
+    return self._branches[key]
 
   def __call__(self, *feeds):
     # An eager call of a function without outputs returns None.
-    values = iter(self._function.call_flat(*feeds, *self.captured_inputs)
+    values = iter(self.function.call_flat(*feeds, *self.captured_inputs)
                   or ())
     return [None if fetch is None else next(values)
             for fetch in self.structured_outputs]
