@@ -36,7 +36,8 @@ def _iterator(*batches):
 
 def test_next_step_runs_each_batch_then_gives_stand_ins():
   pruned, w = _step()
-  draw = tf.function(lambda it: loops.next_step(it, pruned, 2))
+  draw = tf.function(lambda it: loops.next_step(it, pruned, 2),
+                     autograph=False)
   iterator = _iterator([1., 2.], [4.])
   ran, (loss,) = draw(iterator)
   assert bool(ran) and float(loss) == 3. and float(w) == 4.
@@ -48,7 +49,8 @@ def test_next_step_runs_each_batch_then_gives_stand_ins():
 
 def test_the_step_calls_the_pruned_function_itself():
   pruned, _ = _step(n_variables=30)
-  draw = tf.function(lambda it: loops.next_step(it, pruned, 1))
+  draw = tf.function(lambda it: loops.next_step(it, pruned, 1),
+                     autograph=False)
   graph = draw.get_concrete_function(_iterator([1.])).graph
   (step,) = [op for op in graph.get_operations() if op.type == 'If']
   then_branch = tf_internals.graph_function_def(
@@ -115,7 +117,8 @@ def test_a_sparse_feature_is_decoded_for_the_step():
                              [handles['total'], handles['update']])
   dataset = tf.data.Dataset.from_tensors(
       tf.sparse.from_dense([[1., 0.], [0., 2.]])).repeat(2)
-  draw = tf.function(lambda it: loops.next_step(it, pruned, 1))
+  draw = tf.function(lambda it: loops.next_step(it, pruned, 1),
+                     autograph=False)
   iterator = iter(dataset)
   assert [float(draw(iterator)[1][0]) for _ in range(3)] == [3., 3., 0.]
   assert float(handles['w']) == 6.

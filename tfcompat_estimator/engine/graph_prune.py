@@ -68,6 +68,8 @@ class PrunedFunction:
     # The fetches (None for operations): dtypes and static shapes.
     self.structured_outputs = [None if isinstance(f, tf.Operation) else f
                                for f in fetches]
+    # Those that are tensors: the runtime function's outputs, in order.
+    self.tensor_fetches = [f for f in self.structured_outputs if f is not None]
     # The wrapped function owns the variables the handles refer to.
     self._wrapped = wrapped
     self._branches = {}
@@ -93,10 +95,9 @@ class PrunedFunction:
       if optional_batch is None:
         then_function, input_dtypes = self.function, self._input_dtypes
       else:
-        outputs = [tf.TensorSpec(f.shape, f.dtype)
-                   for f in self.structured_outputs if f is not None]
         then_function = tf_internals.function_on_optional(
-            self.function, self._input_dtypes, optional_batch, outputs)
+            self.function, self._input_dtypes, optional_batch,
+            [tf.TensorSpec(f.shape, f.dtype) for f in self.tensor_fetches])
         input_dtypes = ([tf.variant] +
                         self._input_dtypes[len(optional_batch):])
       self._branches[key] = (then_function, tf_internals.function_of_zeros(

@@ -87,7 +87,7 @@ def _step_unless_ended(optional, fn, n_outputs):
     and the tensors among `fn`'s first `n_outputs` fetches.
   """
   ran = optional.has_value()
-  tensors = [o for o in fn.structured_outputs if o is not None]
+  tensors = fn.tensor_fetches
   zeros = [tf.TensorSpec(_filler_dims(t.shape), t.dtype) for t in tensors]
   batch = tf.nest.flatten(optional.element_spec, expand_composites=True)
   if all(isinstance(spec, tf.TensorSpec)

@@ -601,16 +601,11 @@ def function_of_zeros(input_dtypes, outputs):
   Returns:
     An `AtomicFunction`.
   """
-  definition = function_pb2.FunctionDef()
-  definition.signature.name = f'__inference_zeros_{ops.uid()}'
-  for i, dtype in enumerate(input_dtypes):
-    definition.signature.input_arg.add(name=f'arg{i}',
-                                       type=dtype.as_datatype_enum)
+  definition = _function_def('zeros', input_dtypes)
   for i, spec in enumerate(outputs):
     dtype = spec.dtype.as_datatype_enum
     zero = b'' if spec.dtype == dtypes.string else np.zeros(
         (), spec.dtype.as_numpy_dtype)
-    definition.signature.output_arg.add(name=f'output{i}', type=dtype)
     # Fill, not a constant of the whole shape: a batch-sized stand-in of a
     # static shape would be stored in the function.
     for name, value in ((f'shape{i}', tensor_util.make_tensor_proto(
@@ -624,13 +619,9 @@ def function_of_zeros(input_dtypes, outputs):
         input=[f'shape{i}:output:0', f'zero{i}:output:0'])
     fill.attr['T'].type = dtype
     fill.attr['index_type'].type = dtypes.int32.as_datatype_enum
-    definition.ret[f'output{i}'] = f'fill{i}:output:0'
-  bound_context = context.context()
-  bound_context.add_function_def(definition)
-  return _atomic_function(
-      definition.signature.name, bound_context,
-      [tensor_spec.TensorSpec(None, dtype) for dtype in input_dtypes], outputs,
-      children=[], is_stateful=False, cached_graph=None)
+  return _registered(definition, input_dtypes,
+                     [f'fill{i}:output:0' for i in range(len(outputs))],
+                     outputs, children=[], is_stateful=False)
 
 
 def function_on_optional(function, input_dtypes, batch, outputs):
@@ -654,17 +645,11 @@ def function_on_optional(function, input_dtypes, batch, outputs):
   Returns:
     An `AtomicFunction`.
   """
-  definition = function_pb2.FunctionDef()
-  definition.signature.name = f'__inference_on_optional_{ops.uid()}'
-  definition.signature.is_stateful = True
-  rest = input_dtypes[len(batch):]
-  definition.signature.input_arg.add(name='optional',
-                                     type=dtypes.variant.as_datatype_enum)
-  for i, dtype in enumerate(rest):
-    definition.signature.input_arg.add(name=f'arg{i}',
-                                       type=dtype.as_datatype_enum)
+  # arg0 is the optional, then the arguments after the batch's.
+  signature = [dtypes.variant] + list(input_dtypes[len(batch):])
+  definition = _function_def('on_optional', signature)
   value = definition.node_def.add(name='value', op='OptionalGetValue',
-                                  input=['optional'])
+                                  input=['arg0'])
   value.attr['output_types'].list.type.extend(
       [spec.dtype.as_datatype_enum for spec in batch])
   value.attr['output_shapes'].list.shape.extend(
@@ -672,27 +657,45 @@ def function_on_optional(function, input_dtypes, batch, outputs):
   call = definition.node_def.add(
       name='call', op='StatefulPartitionedCall',
       input=[f'value:components:{i}' for i in range(len(batch))] +
-      [f'arg{i}' for i in range(len(rest))])
+      [f'arg{i}' for i in range(1, len(signature))])
   call.attr['Tin'].list.type.extend(
       [dtype.as_datatype_enum for dtype in input_dtypes])
   call.attr['Tout'].list.type.extend(
       [spec.dtype.as_datatype_enum for spec in outputs])
   call.attr['f'].func.name = function.name.decode()
-  for i, spec in enumerate(outputs):
-    definition.signature.output_arg.add(name=f'output{i}',
-                                        type=spec.dtype.as_datatype_enum)
-    definition.ret[f'output{i}'] = f'call:output:{i}'
   # Run when its outputs are not used (an update op's step has none).
   definition.signature.control_output.append('call')
   definition.control_ret['call'] = 'call'
+  return _registered(definition, signature,
+                     [f'call:output:{i}' for i in range(len(outputs))],
+                     outputs, children=[function] + list(function.children),
+                     is_stateful=True)
+
+
+def _function_def(kind, input_dtypes):
+  """A new `FunctionDef` named for `kind`, its arguments `arg0`, `arg1`, ..."""
+  definition = function_pb2.FunctionDef()
+  definition.signature.name = f'__inference_{kind}_{ops.uid()}'
+  for i, dtype in enumerate(input_dtypes):
+    definition.signature.input_arg.add(name=f'arg{i}',
+                                       type=dtype.as_datatype_enum)
+  return definition
+
+
+def _registered(definition, input_dtypes, returned, outputs, children,
+                is_stateful):
+  """`definition`, returning `returned` typed by `outputs`, as a runtime function."""
+  definition.signature.is_stateful = is_stateful
+  for i, (tensor, spec) in enumerate(zip(returned, outputs)):
+    definition.signature.output_arg.add(name=f'output{i}',
+                                        type=spec.dtype.as_datatype_enum)
+    definition.ret[f'output{i}'] = tensor
   bound_context = context.context()
   bound_context.add_function_def(definition)
   return _atomic_function(
       definition.signature.name, bound_context,
-      [tensor_spec.TensorSpec(None, dtype)
-       for dtype in [dtypes.variant] + list(rest)], outputs,
-      children=[function] + list(function.children), is_stateful=True,
-      cached_graph=None)
+      [tensor_spec.TensorSpec(None, dtype) for dtype in input_dtypes], outputs,
+      children=children, is_stateful=is_stateful, cached_graph=None)
 
 
 def _atomic_function(name, bound_context, inputs, outputs, children,
