@@ -122,3 +122,33 @@ def test_a_sparse_feature_is_decoded_for_the_step():
   iterator = iter(dataset)
   assert [float(draw(iterator)[1][0]) for _ in range(3)] == [3., 3., 0.]
   assert float(handles['w']) == 6.
+
+
+def test_an_endless_input_is_drawn_without_an_if():
+  pruned, w = _step(n_variables=3)
+  draw = tf.function(lambda it: loops.next_step(it, pruned, 2, endless=True),
+                     autograph=False)
+  iterator = iter(tf.data.Dataset.from_tensors([1., 2.]).repeat())
+  graph = draw.get_concrete_function(iterator).graph
+  assert not [op for op in graph.get_operations()
+              if op.type in ('If', 'StatelessIf')]
+  for expected_w in (4., 7.):
+    ran, (loss,) = draw(iterator)
+    assert bool(ran) and float(loss) == 3. and float(w) == expected_w
+
+
+def test_an_endless_input_that_ends_raises_out_of_range():
+  # A repeat() of an input that turns out empty is infinite to tf.data.
+  pruned, w = _step()
+  draw = tf.function(lambda it: loops.next_step(it, pruned, 2, endless=True),
+                     autograph=False)
+  iterator = iter(tf.data.Dataset.from_generator(
+      lambda: iter([]),
+      output_signature=tf.TensorSpec([None], tf.float32)).repeat())
+  try:
+    draw(iterator)
+  except tf.errors.OutOfRangeError:
+    pass
+  else:
+    raise AssertionError('the draw ran without a batch')
+  assert float(w) == 1.

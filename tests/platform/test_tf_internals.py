@@ -546,6 +546,15 @@ def test_iterator_resource_is_what_a_get_next_reads():
   assert int(next(iterator)) == 6
 
 
+def test_endless_is_a_datasets_infinite_cardinality():
+  assert tf_internals.endless(iter(tf.data.Dataset.range(2).repeat()))
+  assert not tf_internals.endless(iter(tf.data.Dataset.range(2).repeat(3)))
+  # A generator's end is unknown until it comes.
+  assert not tf_internals.endless(iter(tf.data.Dataset.from_generator(
+      lambda: iter([1]), output_signature=tf.TensorSpec([], tf.int32))))
+  assert not tf_internals.endless(object())
+
+
 def test_also_capture_by_value_lets_one_shot_iterators_copy_seed_generators():
   allowed = []
   tf_internals.also_capture_by_value(('DummySeedGenerator',),

@@ -106,3 +106,36 @@ def test_the_final_loss_keeps_the_model_fns_dtype(tmp_path, caplog):
   final = [r.getMessage() for r in caplog.records
            if r.getMessage().startswith('Loss for final step')]
   assert final == [f'Loss for final step: {1 / 3}.']
+
+
+class _FetchesTheLoss(tf.estimator.SessionRunHook):
+  """Sees every step, so each runs as a hooked step of its own."""
+
+  def before_run(self, run_context):
+    return tf.estimator.SessionRunArgs(tf.compat.v1.losses.get_losses() or
+                                       tf.compat.v1.train.get_global_step())
+
+
+@pytest.mark.parametrize('hooks', [[], [_FetchesTheLoss()]],
+                         ids=['quiet_steps', 'hooked_steps'])
+def test_an_endless_input_that_runs_out_ends_training_as_any_input(tmp_path,
+                                                                   hooks):
+  # tf.data counts a repeat() as endless even if its input turns out empty
+  # (here after the generator's first pass): steps drawn one per call from
+  # an endless input have no end-of-input branch (engine/loops.py).
+  passes = []
+
+  def once():
+    passes.append(1)
+    return iter(_X.reshape(4, 2, 1) if len(passes) == 1 else [])
+
+  def input_fn():
+    x = tf.data.Dataset.from_generator(
+        once, output_signature=tf.TensorSpec([2, 1], tf.float32)).repeat()
+    return x.map(lambda v: ({'x': v}, v))
+
+  est = tf.estimator.Estimator(_model_fn, str(tmp_path))
+  # With a last step ahead the quiet steps are rented hooked steps
+  # (runs/step_rental.py), which meet the end.
+  est.train(input_fn, hooks=hooks, steps=10)
+  assert est.get_variable_value('global_step') == 4

@@ -618,10 +618,16 @@ class CompiledStep:
     def draw(iterator):
       return loops.next_step(iterator, pruned, n_elements)
 
+    def draw_endless(iterator):
+      return loops.next_step(iterator, pruned, n_elements, endless=True)
+
     # `(ran, values)`; a parameter-server worker runs this function itself,
     # the chief then unpacks its result.
     self.draw = tf_internals.per_graph_function(draw, autograph=False)
-    self._drawing = (lambda: None, None)  # (weakref to an iterator, its draw)
+    self._draw_endless = tf_internals.per_graph_function(draw_endless,
+                                                         autograph=False)
+    # (weakref to an iterator, its draw, whether its input is endless)
+    self._drawing = (lambda: None, None, False)
 
   def __call__(self, iterator):
     # Called with the iterator, the tf.function works out its trace type
@@ -630,11 +636,19 @@ class CompiledStep:
     # which a predict() of 2,000 single examples (the ML Crash Course's)
     # pays per example. The iterator is held weakly (and its handle not at
     # all): it is released as its call ends.
-    known, call = self._drawing
+    known, call, endless = self._drawing
     if known() is not iterator:
-      call = tf_internals.flat_call(self.draw.get_concrete_function(iterator))
-      self._drawing = (weakref.ref(iterator), call)
-    return self.unpack(*call(tf.nest.flatten(iterator, expand_composites=True)))
+      endless = tf_internals.endless(iterator)
+      draw = self._draw_endless if endless else self.draw
+      call = tf_internals.flat_call(draw.get_concrete_function(iterator))
+      self._drawing = (weakref.ref(iterator), call, endless)
+    try:
+      outputs = call(tf.nest.flatten(iterator, expand_composites=True))
+    except tf.errors.OutOfRangeError:
+      if not endless:
+        raise  # from an op of the model: the caller's to report
+      return None  # `loops.next_step`: an endless input ended after all
+    return self.unpack(*outputs)
 
   def unpack(self, has_batch, values):
     """`draw`'s result as the elements' values, or None at end of input."""

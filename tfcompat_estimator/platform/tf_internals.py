@@ -31,6 +31,7 @@ from tensorflow.python.autograph.impl import api as autograph_api
 from tensorflow.python.checkpoint import checkpoint_management
 from tensorflow.python.client import pywrap_tf_session
 from tensorflow.python.client import session as _session
+from tensorflow.python.data.ops import dataset_ops
 from tensorflow.python.data.util import traverse as _dataset_traverse
 from tensorflow.python.checkpoint import graph_view
 from tensorflow.python.training.saving import saveable_object as _saveable_object
@@ -251,6 +252,20 @@ def per_graph_function(python_function, **kwargs):
   function = def_function.function(python_function, **kwargs)
   function._omit_frequent_tracing_warning = True
   return function
+
+
+def endless(iterator):
+  """Whether `iterator` draws from a dataset of infinite cardinality.
+
+  TF's cardinality is static: a `repeat()` of an input that turns out
+  empty is infinite too. False for iterators that keep no dataset
+  (distributed ones). `OwnedIterator._dataset` is its dataset, kept so
+  that the dataset lives as long as it. engine/graph_capture.py. Checked
+  on TF 2.21.
+  """
+  dataset = getattr(iterator, '_dataset', None)
+  return (isinstance(dataset, dataset_ops.DatasetV2) and
+          int(dataset.cardinality()) == dataset_ops.INFINITE)
 
 
 def flat_call(concrete_function):
