@@ -152,3 +152,20 @@ def test_an_endless_input_that_ends_raises_out_of_range():
   else:
     raise AssertionError('the draw ran without a batch')
   assert float(w) == 1.
+
+
+def test_an_endless_draw_without_outputs_still_runs_its_step():
+  handles = {}
+
+  def build(x):
+    w = _v1.get_variable('w', [], initializer=_v1.zeros_initializer())
+    handles.update(x=x, w=w, update=_v1.assign_add(w, tf.reduce_sum(x)).op)
+
+  wrapped = _v1.wrap_function(build, [tf.TensorSpec([None], tf.float32)])
+  pruned = graph_prune.prune(wrapped, [handles['x']], [handles['update']])
+  draw = tf.function(lambda it: loops.next_step(it, pruned, 1, endless=True),
+                     autograph=False)
+  iterator = iter(tf.data.Dataset.from_tensors([1., 2.]).repeat())
+  for expected_w in (3., 6.):
+    ran, values = draw(iterator)
+    assert bool(ran) and values == [] and float(handles['w']) == expected_w
