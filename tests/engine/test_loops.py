@@ -84,7 +84,8 @@ def test_loop_stops_at_the_first_non_finite_loss():
   assert not np.isfinite(float(loss))
 
 
-def test_loop_without_outputs_still_runs_its_step_each_time():
+def _step_without_outputs():
+  """A pruned step of a batch `x` fetching only its update op, and `w`."""
   handles = {}
 
   def build(x):
@@ -92,11 +93,16 @@ def test_loop_without_outputs_still_runs_its_step_each_time():
     handles.update(x=x, w=w, update=_v1.assign_add(w, tf.reduce_sum(x)).op)
 
   wrapped = _v1.wrap_function(build, [tf.TensorSpec([None], tf.float32)])
-  pruned = graph_prune.prune(wrapped, [handles['x']], [handles['update']])
+  return (graph_prune.prune(wrapped, [handles['x']], [handles['update']]),
+          handles['w'])
+
+
+def test_loop_without_outputs_still_runs_its_step_each_time():
+  pruned, w = _step_without_outputs()
   loop = loops.make_loop(pruned, watch_loss=False)
   ran, _, stopped = loop(_iterator([1.], [2.], [3.]), tf.constant(10))
   assert (int(ran), bool(stopped)) == (3, True)
-  assert float(handles['w']) == 6.
+  assert float(w) == 6.
 
 
 def test_a_sparse_feature_is_decoded_for_the_step():
@@ -155,17 +161,10 @@ def test_an_endless_input_that_ends_raises_out_of_range():
 
 
 def test_an_endless_draw_without_outputs_still_runs_its_step():
-  handles = {}
-
-  def build(x):
-    w = _v1.get_variable('w', [], initializer=_v1.zeros_initializer())
-    handles.update(x=x, w=w, update=_v1.assign_add(w, tf.reduce_sum(x)).op)
-
-  wrapped = _v1.wrap_function(build, [tf.TensorSpec([None], tf.float32)])
-  pruned = graph_prune.prune(wrapped, [handles['x']], [handles['update']])
+  pruned, w = _step_without_outputs()
   draw = tf.function(lambda it: loops.next_step(it, pruned, 1, endless=True),
                      autograph=False)
   iterator = iter(tf.data.Dataset.from_tensors([1., 2.]).repeat())
   for expected_w in (3., 6.):
     ran, values = draw(iterator)
-    assert bool(ran) and values == [] and float(handles['w']) == expected_w
+    assert bool(ran) and values == [] and float(w) == expected_w
