@@ -26,11 +26,16 @@ def run_script(python, source, tmp_path, tag, env):
 
 def run_both(venv215_python, scenario, tmp_path, env):
   """(2.15's results, ours) for one scenario; 2.15 runs without tf-keras."""
-  env_215 = {k: v for k, v in env.items() if k != 'TF_USE_LEGACY_KERAS'}
-  theirs = run_script(venv215_python, scenario, tmp_path, 'tf215', env_215)
+  theirs = run_script(venv215_python, scenario, tmp_path, 'tf215',
+                      env_215(env))
   ours = run_script(sys.executable, OURS_PRELUDE + scenario, tmp_path, 'ours',
                     env)
   return theirs, ours
+
+
+def env_215(env):
+  """`env` for 2.15's interpreter: its Keras is its own, without tf-keras."""
+  return {k: v for k, v in env.items() if k != 'TF_USE_LEGACY_KERAS'}
 
 
 def scenario_env():

@@ -6,7 +6,9 @@ schedule; a user's own `CheckpointSaverHook` saves instead, through the
 saver it finds in the graph's SAVERS collection (`_SaverForHooks`).
 """
 
+import math
 import os
+import time
 
 import numpy as np
 import tensorflow as tf
@@ -99,6 +101,8 @@ class Checkpointing:
     self._meta_graph = meta_graph  # written as each checkpoint's .meta
     self._listeners = list(listeners)
     self._every_steps = config.save_checkpoints_steps
+    self._every_secs = config.save_checkpoints_secs
+    self._saved_at = None  # time.time() of the last save
     self._timer = _train.SecondOrStepTimer(
         every_secs=config.save_checkpoints_secs,
         every_steps=config.save_checkpoints_steps)
@@ -131,6 +135,7 @@ class Checkpointing:
       self._writer.add_session_log(tf.compat.v1.SessionLog.CHECKPOINT, step,
                                    checkpoint_path=prefix)
     self._timer.update_last_triggered_step(step)
+    self._saved_at = time.time()
     logging.info('Calling checkpoint listeners after saving checkpoint %d...',
                  step)
     stop = False
@@ -143,13 +148,23 @@ class Checkpointing:
   def due(self, step):
     return self._timer.should_trigger_for_step(step)
 
-  def steps_until_due(self, step):
-    """Steps that may run before a save at `step`; unbounded on a timer of
-    seconds, which no step count predicts."""
-    last = self._timer.last_triggered_step()
-    if not self._every_steps or last is None:
+  def steps_until_due(self, step, secs_per_step=None):
+    """Steps that may run, from `step` on, before a save is due.
+
+    A timer of seconds is predicted from `secs_per_step`, the latest measured
+    time of a step (unbounded without one): 2.15 checked it after every step,
+    so a compiled call must end once its steps have used up the interval.
+    Left to the other duties' bounds (100 steps by default), a program whose
+    steps took 0.1 s saved every 10 s instead of every second, and a
+    train_and_evaluate job lost an evaluation round.
+    """
+    if self._every_steps:
+      last = self._timer.last_triggered_step()
+      return _NEVER if last is None else last + self._every_steps - step
+    if not self._every_secs or self._saved_at is None or not secs_per_step:
       return _NEVER
-    return last + self._every_steps - step
+    remaining = self._saved_at + self._every_secs - time.time()
+    return max(math.ceil(remaining / secs_per_step), 0)
 
   def end(self, session, step):
     if self._timer.last_triggered_step() != step:

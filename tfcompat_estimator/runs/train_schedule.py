@@ -8,8 +8,9 @@ compiled call. Duties of two kinds:
 - those that want to see a step (loss logging, summaries, hooks whose
   schedule is known): their step is hooked, run alone or as the last step of
   the compiled call;
-- those that act between steps (steps/sec, step-scheduled checkpoints, the
-  last step): a compiled call stops where they are due.
+- those that act between steps (steps/sec, checkpoints, the last step): a
+  compiled call stops where they are due; for checkpoints every N seconds,
+  where the latest measured step time predicts the interval ends.
 """
 
 import time
@@ -85,7 +86,7 @@ class TrainSchedule:
       summaries: Whether the model's summaries are written (chief, summary
         ops, `save_summary_steps`).
       checkpointing: None, or the call's native `Checkpointing`; a compiled
-        call stops where a save every N steps is due.
+        call stops where a save is due.
     """
     self._hooks = hooks
     self._last_step = last_step
@@ -99,7 +100,19 @@ class TrainSchedule:
     self.summaries = (_Every(config.save_summary_steps, offset=1)
                       if summaries and config.save_summary_steps else None)
     self._checkpointing = checkpointing
+    self._secs_per_step = None  # the latest call's, for timed checkpoints
     self.iteration = 0  # steps run by this call
+
+  def ran(self, steps, seconds):
+    """Records a call that ran `steps` steps in `seconds`."""
+    if steps > 0:
+      self._secs_per_step = seconds / steps
+
+  def _steps_to_checkpoint(self, step):
+    """Steps that may run from `step` before a checkpoint is due."""
+    if not self._checkpointing:
+      return _NEVER
+    return self._checkpointing.steps_until_due(step, self._secs_per_step)
 
   def exclude_from_timing(self, seconds):
     """Leaves `seconds` out of the intervals steps/sec and the loss log time."""
@@ -138,8 +151,7 @@ class TrainSchedule:
       limits.append(self.loss_log.steps_until_due(self.iteration))
     if self.summaries:
       limits.append(self.summaries.steps_until_due(step))
-    if self._checkpointing:
-      limits.append(self._checkpointing.steps_until_due(step))
+    limits.append(self._steps_to_checkpoint(step))
     if self.step_rate:
       limits.append(self.step_rate.steps_until_due(step))
     if self._last_step is not None:
@@ -157,8 +169,7 @@ class TrainSchedule:
     if not self._compiled or self.reached_last_step(end) or (
         not hook_schedule.known(self._hooks)):
       return None
-    if quiet and self._checkpointing and (
-        self._checkpointing.steps_until_due(end) <= 0):
+    if quiet and self._steps_to_checkpoint(step) <= quiet:
       return None
     wants = self.wants_at(end, self.iteration + quiet)
     hooks_want = hook_schedule.quiet_steps(self._hooks, step) <= quiet

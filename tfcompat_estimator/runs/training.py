@@ -179,6 +179,7 @@ class TrainLoop:
           step, self._pre_step):
         quiet = self._schedule.quiet_steps(step)
         wants = self._schedule.hooked_step_after(step, quiet)
+        started = time.perf_counter()
         try:
           if quiet > 0 or wants:
             self._run_compiled(step, quiet, wants)
@@ -186,7 +187,8 @@ class TrainLoop:
             self._run_single(step)
         except end_of_input.ENDS_RUN:
           break
-        step = self._global_step()
+        step, before = self._global_step(), step
+        self._schedule.ran(step - before, time.perf_counter() - started)
         if not self._session_started:  # the first call ran quiet steps only
           self._log_session_start(self._start + 1)
         stop = runner.stop_requested or self._listener_stop
