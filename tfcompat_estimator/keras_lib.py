@@ -23,6 +23,7 @@ dependencies would have run them.
 import contextlib
 import os
 import re
+import warnings
 
 from tensorflow.python.platform import tf_logging as logging
 import numpy as np
@@ -228,6 +229,11 @@ def _save_first_checkpoint(keras_model, model_dir):
       path, vars_to_warm_start=[re.escape(name) + '$' for name in names])
 
 
+def _in_plain_graph():
+  """Whether the model_fn runs in a plain `tf.Graph`: an export's."""
+  return getattr(tf.compat.v1.get_default_graph(), 'name', None) is None
+
+
 @contextlib.contextmanager
 def _tf2_keras_scope():
   """Lets Keras build TF2 layers in the model graph (see the module doc).
@@ -238,7 +244,7 @@ def _tf2_keras_scope():
   called.
   """
   graph = tf.compat.v1.get_default_graph()
-  if getattr(graph, 'name', None) is None:
+  if _in_plain_graph():
     yield  # a plain tf.Graph (export): TF1 Keras throughout
     return
   with tf1_graph_semantics.tf2_keras(graph, 'keras_model_to_estimator'):
@@ -271,11 +277,17 @@ class _KerasModelFn:
   def __call__(self, features, labels, mode):
     features, sample_weights = _split_sample_weights(features)
     with _tf2_keras_scope():
-      clone = self._clone()
       inputs = _model_inputs(self._model, features)
-      before = len(tf.compat.v1.get_default_graph().get_operations())
-      outputs = tf.nest.flatten(clone(inputs, training=mode == ModeKeys.TRAIN))
-      state_updates = _state_updates_since(before)
+      if self._builds_on_inputs(inputs, mode):
+        clone = self._clone_on(inputs)
+        outputs = list(clone.outputs)
+        state_updates = []  # no train op outside TRAIN
+      else:
+        clone = self._clone()
+        before = len(tf.compat.v1.get_default_graph().get_operations())
+        outputs = tf.nest.flatten(
+            clone(inputs, training=mode == ModeKeys.TRAIN))
+        state_updates = _state_updates_since(before)
       output_names = _output_names(self._model, outputs)
       predictions = dict(zip(output_names, outputs))
       loss = train_op = metrics = None
@@ -315,6 +327,35 @@ class _KerasModelFn:
       if _is_graph_network(self._model):
         return tf_keras.models.clone_model(self._model)
       return self._model.__class__.from_config(self._model.get_config())
+
+  def _builds_on_inputs(self, inputs, mode):
+    """Whether the clone is built on `inputs` themselves, as 2.15 built it.
+
+    So it is in an export's graph, where TF1 Keras builds a layer's ops
+    where the layer is first called, for a network of layers whose inputs
+    come as a tensor or a list, outside TRAIN. A clone built on Inputs of
+    its own and then called left a second, dead copy of the network in the
+    SavedModel, with a batch norm's training branch behind a
+    `keras_learning_phase` placeholder (199 nodes against 2.15's 122 for a
+    Sequential of Dense, BatchNormalization, Dense), and its outputs named
+    under the model's scope (`sequential/probabilities/Softmax:0` against
+    2.15's `probabilities/Softmax:0`), the names TF1 clients fetch.
+    A TRAIN graph (`experimental_mode`) keeps that path: its train op
+    gathers the variable writes the call adds, which a clone built in
+    place would mix with its variables' initializers.
+    """
+    return (_in_plain_graph() and mode != ModeKeys.TRAIN and
+            _is_graph_network(self._model) and not isinstance(inputs, dict))
+
+  def _clone_on(self, inputs):
+    """A clone of the model built on `inputs`, in the inference phase."""
+    with tf_keras.utils.custom_object_scope(self._custom_objects or {}), (
+        warnings.catch_warnings()):
+      # Deprecated in tf-keras, and the one way to build a TF1 batch norm
+      # without its training branch (2.15 set the same phase).
+      warnings.simplefilter('ignore')
+      with tf_keras.backend.learning_phase_scope(0):
+        return tf_keras.models.clone_model(self._model, input_tensors=inputs)
 
   def _loss(self, clone, targets, outputs, weights, output_names):
     """The outputs' weighted losses plus the model's regularization losses.

@@ -14,6 +14,7 @@ import tensorflow as tf
 import tf_keras
 
 import tfcompat_estimator as te
+from tfcompat_estimator.io import checkpoints
 
 _RS = np.random.RandomState(0)
 X = _RS.rand(64, 10).astype(np.float32)
@@ -174,6 +175,50 @@ def test_export_before_training_uses_the_keras_weights(tmp_path):
   served = tf.saved_model.load(export_dir).signatures['serving_default'](
       x=tf.constant(X[:2]))
   np.testing.assert_allclose(served['probs'].numpy(), expected, rtol=1e-5)
+
+
+def test_the_serving_graph_is_the_network_on_its_features_as_2_15s(tmp_path):
+  """One copy of the network, in the inference phase, named as in 2.15.
+
+  2.15 built the clone on the receiver's tensors (serving graph of this
+  model: output `probs/Softmax:0`, the op types below, no learning-phase
+  placeholder). A clone built on Inputs of its own, then called, added a
+  dead second copy (a batch norm's training branch behind
+  `keras_learning_phase`) and named the output `model/probs/Softmax:0`.
+  """
+  est = to_estimator(functional_model(batch_norm=True), tmp_path / 'm')
+  est.train(input_fn, steps=4)
+  receiver = tf.estimator.export.build_raw_serving_input_receiver_fn(
+      {'x': tf.constant(X[:1])}, default_batch_size=None)
+  export_dir = est.export_saved_model(str(tmp_path / 'export'), receiver)
+  with tf.Graph().as_default(), tf.compat.v1.Session() as sess:
+    meta_graph = tf.compat.v1.saved_model.load(sess, ['serve'],
+                                               os.fsdecode(export_dir))
+    signature = meta_graph.signature_def['serving_default']
+    assert signature.outputs['probs'].name == 'probs/Softmax:0'
+    nodes = meta_graph.graph_def.node
+    assert not [n.name for n in nodes if 'learning_phase' in n.name]
+    assert not {n.op for n in nodes} & {'If', 'StatelessIf', 'Switch', 'Merge'}
+    served = sess.run('probs/Softmax:0',
+                      {signature.inputs['x'].name: X[:3]})
+  expected = np.stack([p['probs'] for p in est.predict(
+      lambda: tf.data.Dataset.from_tensor_slices({'x': X[:3]}).batch(3))])
+  np.testing.assert_allclose(served, expected, rtol=1e-5)
+
+
+def test_a_serving_input_narrower_than_the_model_is_refused(tmp_path):
+  """Built on a width-1 input, the kernel is [1, 16]; the checkpoint's is
+  [10, 16]. 2.15's Saver filled it anyway (its keras_test exports such a
+  model), and the SavedModel failed when served."""
+  est = to_estimator(functional_model(batch_norm=False), tmp_path / 'm')
+  receiver = tf.estimator.export.build_parsing_serving_input_receiver_fn(
+      {'x': tf.io.FixedLenFeature([1], tf.float32)})
+  with pytest.raises(checkpoints.CheckpointMismatchError,
+                     match=r"'dense/kernel' is float32\[1, 16\] in the model "
+                     r'but float32\[10, 16\]'):
+    est.export_saved_model(str(tmp_path / 'export'), receiver)
+  assert not os.path.exists(tmp_path / 'export') or not [
+      d for d in os.listdir(tmp_path / 'export') if d.isdigit()]
 
 
 def test_an_exported_eval_graph_lists_its_keras_metric_variables(tmp_path):
