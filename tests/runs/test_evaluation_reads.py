@@ -90,3 +90,29 @@ def test_the_evaluation_log_prints_float32_values_as_2_15_did(tmp_path,
   assert label_mean.dtype == np.float32
   assert f'label_mean = {label_mean!s},' in lines[-1]
   assert str(label_mean) != f'{label_mean}'  # 0.33333334 and its double
+
+
+@pytest.mark.parametrize('use_resource', [False, True])
+def test_a_variable_as_a_metric_value_reads_its_value_after_the_updates(
+    tmp_path, use_resource):
+  """As training-data-analyst's anomaly detection counts true positives: the
+  value is the counting variable itself (2.15 fetched it after the updates:
+  'total' 10.0 over x = 1, 2, 3, 4 in TF1 mode, either kind of variable)."""
+
+  def model_fn(features, labels, mode):
+    loss = tf.reduce_mean(tf.square(features['x'] - labels))
+    total = _v1.get_variable('total', [], initializer=tf.zeros_initializer(),
+                             trainable=False, use_resource=use_resource,
+                             collections=[_v1.GraphKeys.LOCAL_VARIABLES])
+    with tf.control_dependencies(
+        [_v1.assign_add(total, tf.reduce_sum(features['x']))]):
+      update = tf.identity(total)
+    return tf.estimator.EstimatorSpec(mode, loss=loss,
+                                      eval_metric_ops={'total': (total, update)})
+
+  x = np.array([1.0, 2.0, 3.0, 4.0], np.float32)
+  input_fn = lambda: tf.data.Dataset.from_tensor_slices(({'x': x}, x)).batch(2)
+  est = tf.estimator.Estimator(model_fn, model_dir=str(tmp_path))
+  assert est.evaluate(input_fn)['total'] == pytest.approx(10.0)
+  assert est.evaluate(input_fn, hooks=[_EveryStep()])['total'] == (
+      pytest.approx(10.0))

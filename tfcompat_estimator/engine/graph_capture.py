@@ -346,7 +346,11 @@ class CapturedModel:
       _v1.add_to_collection(_v1.GraphKeys.LOSSES, self.spec.loss)
       self.summary_op = _v1.summary.merge_all()
     elif self.mode == model_fn_lib.ModeKeys.EVAL:
-      metrics = dict(self.spec.eval_metric_ops)  # (value, update_op) pairs
+      # (value, update_op) pairs. A value may be a variable, fetched in 2.15
+      # as its value after the updates (training-data-analyst's anomaly
+      # detection counts true positives so); fetched here as its read.
+      metrics = {key: (tf.nest.map_structure(_read_if_variable, value), update)
+                 for key, (value, update) in self.spec.eval_metric_ops.items()}
       for key in (model_fn_lib.LOSS_METRIC_KEY, _v1.GraphKeys.GLOBAL_STEP):
         if key in metrics:  # 2.15's words
           raise ValueError(
@@ -684,6 +688,10 @@ def _name_in_graph(graph, variable, key):
     else:
       tf.raw_ops.ReadVariableOp(resource=handle, dtype=variable.dtype,
                                 name=key)
+
+
+def _read_if_variable(value):
+  return tf.convert_to_tensor(value) if isinstance(value, tf.Variable) else value
 
 
 def _writers(variables):
