@@ -7,8 +7,10 @@ Both must log, stop and record identically.
 """
 
 import logging
+import time
 from unittest import mock
 
+import numpy as np
 import pytest
 import tensorflow as tf
 
@@ -131,6 +133,61 @@ def test_unknown_or_time_based_hooks_see_every_step():
   hook_schedule.skip([every], 4)
   assert hook_schedule.quiet_steps([every], 4) == 6
   assert hook_schedule.quiet_steps([every, per_secs], 4) == 0
+
+
+def test_time_based_hooks_are_predicted_from_the_step_time():
+  """The steps that fit before the interval ends may run compiled: those
+  before a LoggingTensorHook's step (it checks its timer before the step),
+  and one fewer before a StepCounterHook's (it checks after)."""
+  per_secs = _begun(_train.LoggingTensorHook(['t'], every_n_secs=5))
+  assert hook_schedule.quiet_steps([per_secs], 0, secs_per_step=0.1) == 0
+  per_secs._timer.update_last_triggered_step(0)
+  # 5 s at 0.1 s a step; read within a tenth of a second of the trigger.
+  assert hook_schedule.quiet_steps([per_secs], 0, secs_per_step=0.1) == 50
+  assert hook_schedule.quiet_steps([per_secs], 0) == 0  # no step timed yet
+  counter = _train.StepCounterHook(every_n_steps=None, every_n_secs=5)
+  counter._timer.update_last_triggered_step(0)
+  assert hook_schedule.quiet_steps([counter], 0, secs_per_step=0.1) == 49
+  per_secs._timer._last_triggered_time -= 10  # overdue
+  assert hook_schedule.quiet_steps([per_secs], 0, secs_per_step=0.1) == 0
+
+
+def _slowed(model_fn, seconds):
+  """`model_fn` whose training steps each last at least `seconds`."""
+
+  def slow_model_fn(features, labels, mode, params):
+    spec = model_fn(features, labels, mode, params)
+    if mode != tf.estimator.ModeKeys.TRAIN:
+      return spec
+    pause = tf.numpy_function(lambda: np.float32(time.sleep(seconds) or 0),
+                              [], tf.float32)
+    return spec._replace(train_op=tf.group(spec.train_op, pause))
+
+  return slow_model_fn
+
+
+def test_a_hook_on_seconds_logs_on_time_from_compiled_steps(tmp_path, caplog,
+                                                            monkeypatch):
+  counter = _StepCounter(monkeypatch)
+  est = tf.estimator.Estimator(
+      _slowed(custom_dnn.model_fn, 0.01), model_dir=str(tmp_path),
+      params=dict(custom_dnn.PARAMS),
+      config=tf.estimator.RunConfig(save_checkpoints_steps=10000,
+                                    log_step_count_steps=None,
+                                    save_summary_steps=None))
+  hook = _train.LoggingTensorHook([custom_dnn.LOSS_TENSOR_NAME],
+                                  every_n_secs=0.3)
+  start = time.time()
+  logged = _logged_losses(caplog, est, hook, 150)  # 1.5 s or more
+  elapsed = time.time() - start
+  intervals = [float(m.split(' (')[1].split(' sec')[0]) for m in logged[1:]]
+  # One line per 0.3 s (the first at the first step), none early.
+  assert len(logged) >= 4 and len(logged) <= elapsed / 0.3 + 1, logged
+  assert min(intervals) >= 0.3, logged
+  # The other steps ran compiled: the hook saw its own steps and a few it
+  # was predicted to want too early (10 for 6 lines in one run); 2.15's
+  # hook saw all 150.
+  assert counter.seen <= 3 * len(logged), (counter.seen, logged)
 
 
 def test_mock_hook_is_unknown():

@@ -1349,6 +1349,11 @@ def timer_every_steps(timer):
   return timer._every_steps
 
 
+def timer_last_time(timer):
+  """A `SecondOrStepTimer`'s `time.time()` when it last triggered (or None)."""
+  return timer._last_triggered_time
+
+
 def iter_count(hook):
   """The steps a `LoggingTensorHook` has seen since its `begin`."""
   return hook._iter_count

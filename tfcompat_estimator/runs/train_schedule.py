@@ -100,13 +100,22 @@ class TrainSchedule:
     self.summaries = (_Every(config.save_summary_steps, offset=1)
                       if summaries and config.save_summary_steps else None)
     self._checkpointing = checkpointing
-    self._secs_per_step = None  # the latest call's, for timed checkpoints
+    # The latest call's, which predicts schedules of seconds.
+    self._secs_per_step = None
     self.iteration = 0  # steps run by this call
 
   def ran(self, steps, seconds):
-    """Records a call that ran `steps` steps in `seconds`."""
+    """Records a call that ran `steps` steps in `seconds`.
+
+    Quiet steps and steps run alone are timed, not a hooked step ending a
+    compiled call: its hooks' work made the quiet steps predicted from it
+    end short of a hook's interval, and a second hooked step followed.
+    """
     if steps > 0:
       self._secs_per_step = seconds / steps
+
+  def _hooks_quiet_steps(self, step):
+    return hook_schedule.quiet_steps(self._hooks, step, self._secs_per_step)
 
   def _steps_to_checkpoint(self, step):
     """Steps that may run from `step` before a checkpoint is due."""
@@ -146,7 +155,7 @@ class TrainSchedule:
     """How many steps from `step` may run compiled before a duty needs one."""
     if not self._compiled or any(self.wants_at(step)):
       return 0
-    limits = [self._steps_per_loop, hook_schedule.quiet_steps(self._hooks, step)]
+    limits = [self._steps_per_loop, self._hooks_quiet_steps(step)]
     if self.loss_log:
       limits.append(self.loss_log.steps_until_due(self.iteration))
     if self.summaries:
@@ -172,5 +181,5 @@ class TrainSchedule:
     if quiet and self._steps_to_checkpoint(step) <= quiet:
       return None
     wants = self.wants_at(end, self.iteration + quiet)
-    hooks_want = hook_schedule.quiet_steps(self._hooks, step) <= quiet
+    hooks_want = self._hooks_quiet_steps(step) <= quiet
     return wants if any(wants) or hooks_want else None

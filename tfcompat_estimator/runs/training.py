@@ -187,8 +187,9 @@ class TrainLoop:
             self._run_single(step)
         except end_of_input.ENDS_RUN:
           break
-        step, before = self._global_step(), step
-        self._schedule.ran(step - before, time.perf_counter() - started)
+        if not quiet:  # a step of its own (`_run_quiet` times the others)
+          self._schedule.ran(1, time.perf_counter() - started)
+        step = self._global_step()
         if not self._session_started:  # the first call ran quiet steps only
           self._log_session_start(self._start + 1)
         stop = runner.stop_requested or self._listener_stop
@@ -274,11 +275,13 @@ class TrainLoop:
       NanLossDuringTrainingError: a step's loss was not finite.
       EndOfInput: the input ended first (the steps before it count).
     """
+    started = time.perf_counter()
     if self._batches.on_workers:
       steps_run, loss, stopped = self._quiet_on_workers(n)
     else:
       steps_run, loss, stopped = self._quiet_here(n, steps_left)
     steps_run = int(steps_run)
+    self._schedule.ran(steps_run, time.perf_counter() - started)
     self._schedule.iteration += steps_run
     if steps_run:
       self._pre_step = None  # each step added one: the count is the distance

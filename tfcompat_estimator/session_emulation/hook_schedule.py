@@ -6,9 +6,18 @@ they would fetch nothing and do nothing are known in advance: those steps may
 run inside a compiled loop, and the hook's counters are then advanced as if it
 had seen them. The hook still sees, in order, every call that does something.
 
+A hook's wall-clock schedule (`every_n_secs`) is predicted from the latest
+measured time of a step: the steps that fit before its interval ends run
+compiled, and the step after them is the hook's. Seen every step instead, a
+`LoggingTensorHook(every_n_secs=1)` trained a small DNN at 1,531 steps/s
+against 5,630 with `every_n_iter=100` (2.15: 2,167).
+
 Any other hook (including a subclass overriding `before_run` or `after_run`)
 is unknown and sees every step.
 """
+
+import math
+import time
 
 import tensorflow as tf
 
@@ -25,15 +34,30 @@ def _overrides_step_calls(hook, base):
           getattr(cls, 'after_run', None) is not base.after_run)
 
 
-def _logging_quiet_steps(hook, unused_global_step):
+def _seconds_quiet_steps(timer, secs_per_step, acts_after_step):
+  """Steps before a timer of seconds is due, by the time they take.
+
+  0 without a measured step time, or before it first triggered. A hook
+  checking its timer before a step (`LoggingTensorHook`) wants the first
+  step starting once the interval is over; one checking after
+  (`StepCounterHook`), the first step ending then.
+  """
+  last_time = tf_internals.timer_last_time(timer)
+  if not secs_per_step or last_time is None:
+    return 0
+  remaining = last_time + tf_internals.timer_every_secs(timer) - time.time()
+  return max(math.ceil(remaining / secs_per_step) - acts_after_step, 0)
+
+
+def _logging_quiet_steps(hook, unused_global_step, secs_per_step):
   timer = tf_internals.hook_timer(hook)
   if not isinstance(timer, _train.SecondOrStepTimer):
     return _NEVER  # logs only at end
-  if tf_internals.timer_every_secs(timer) is not None:
-    return 0  # wall-clock schedules cannot be predicted
   last = timer.last_triggered_step()
   if last is None:
     return 0
+  if tf_internals.timer_every_secs(timer) is not None:
+    return _seconds_quiet_steps(timer, secs_per_step, acts_after_step=0)
   return max(last + tf_internals.timer_every_steps(timer) -
              tf_internals.iter_count(hook), 0)
 
@@ -42,25 +66,27 @@ def _logging_skip(hook, steps):
   tf_internals.advance_iter_count(hook, steps)
 
 
-def _stop_at_step_quiet_steps(hook, global_step):
+def _stop_at_step_quiet_steps(hook, global_step, unused_secs_per_step):
   # after_run acts once the step that started at last_step - 1 has run.
   return max(tf_internals.last_step(hook) - 1 - global_step, 0)
 
 
-def _step_counter_quiet_steps(hook, global_step):
+def _step_counter_quiet_steps(hook, global_step, secs_per_step):
   """Steps before the one whose after_run logs a rate (StepCounterHook).
 
   The step starting at global step g acts when its timer triggers for
-  g + 1; a wall-clock schedule, or one not yet started, acts on every step.
+  g + 1; a schedule not yet started acts on the next step.
   """
   timer = tf_internals.hook_timer(hook)
   last = timer.last_triggered_step()
-  if tf_internals.timer_every_secs(timer) is not None or last is None:
+  if last is None:
     return 0
+  if tf_internals.timer_every_secs(timer) is not None:
+    return _seconds_quiet_steps(timer, secs_per_step, acts_after_step=1)
   return max(last + tf_internals.timer_every_steps(timer) - 1 - global_step, 0)
 
 
-def _no_quiet_steps(unused_hook, unused_global_step):
+def _no_quiet_steps(unused_hook, unused_global_step, unused_secs_per_step):
   return _NEVER
 
 
@@ -68,7 +94,8 @@ def _nothing(unused_hook, unused_steps):
   pass
 
 
-# Exact hook class -> (quiet_steps(hook, global_step), skip(hook, steps)).
+# Exact hook class ->
+# (quiet_steps(hook, global_step, secs_per_step), skip(hook, steps)).
 _KNOWN = (
     (_train.LoggingTensorHook, _logging_quiet_steps, _logging_skip),
     (_train.StopAtStepHook, _stop_at_step_quiet_steps, _nothing),
@@ -94,17 +121,19 @@ def known(hooks):
   return all(_rules(hook) is not None for hook in hooks)
 
 
-def quiet_steps(hooks, global_step):
+def quiet_steps(hooks, global_step, secs_per_step=None):
   """How many steps, starting at `global_step`, no hook needs to see.
 
   0 when some hook must see the next step or is unknown; infinity for no hooks.
+  `secs_per_step`: the latest measured time of a step, which predicts
+  wall-clock schedules (without it they see every step).
   """
   quiet = _NEVER
   for hook in hooks:
     rules = _rules(hook)
     if rules is None:
       return 0
-    quiet = min(quiet, rules[0](hook, global_step))
+    quiet = min(quiet, rules[0](hook, global_step, secs_per_step))
   return quiet
 
 
