@@ -81,6 +81,8 @@ def main(name, scale):
   results['train_steps_per_sec'] = train_rate(est, work, steps)
   if hasattr(work, 'hooks'):
     results['train_hooked_steps_per_sec'] = train_rate(est, work, steps, work.hooks())
+    results['train_timed_hook_steps_per_sec'] = train_rate(
+        est, work, steps, work.hooks(every_n_secs=1))
 
   results['first_evaluate_sec'] = timed(lambda: est.evaluate(work.eval_input_fn))
   results['repeat_evaluate_sec'] = statistics.median(

@@ -293,9 +293,11 @@ class CustomModelFn(Workload):
   def estimator(self, model_dir, config):
     return tf.estimator.Estimator(self.model_fn, model_dir=model_dir, config=config)
 
-  def hooks(self):
-    return [tf.compat.v1.train.LoggingTensorHook({'loss': self.loss_tensor},
-                                                 every_n_iter=100)]
+  def hooks(self, every_n_secs=None):
+    """A loss log every 100 steps, or every `every_n_secs` seconds."""
+    return [tf.compat.v1.train.LoggingTensorHook(
+        {'loss': self.loss_tensor},
+        every_n_iter=None if every_n_secs else 100, every_n_secs=every_n_secs)]
 
 
 class KerasModelToEstimator(CustomModelFn):
@@ -324,9 +326,10 @@ class KerasModelToEstimator(CustomModelFn):
         keras_model=self.keras_model(), model_dir=model_dir, config=config,
         checkpoint_format='saver')
 
-  def hooks(self):
+  def hooks(self, every_n_secs=None):
     return [tf.compat.v1.train.LoggingTensorHook(
-        {'step': 'global_step:0'}, every_n_iter=100)]
+        {'step': 'global_step:0'},
+        every_n_iter=None if every_n_secs else 100, every_n_secs=every_n_secs)]
 
 
 class TPUEstimatorOnCPU(CustomModelFn):
