@@ -190,6 +190,56 @@ def test_a_hook_on_seconds_logs_on_time_from_compiled_steps(tmp_path, caplog,
   assert counter.seen <= 3 * len(logged), (counter.seen, logged)
 
 
+class _SaverSeesEveryStep(_train.CheckpointSaverHook):
+
+  def after_run(self, run_context, run_values):
+    super().after_run(run_context, run_values)
+
+
+def _saving_estimator(model_fn, model_dir):
+  """Saves through a program's CheckpointSaverHook only, keeping 50."""
+  return tf.estimator.Estimator(
+      model_fn, model_dir=str(model_dir), params=dict(custom_dnn.PARAMS),
+      config=tf.estimator.RunConfig(
+          save_checkpoints_steps=None, save_checkpoints_secs=None,
+          keep_checkpoint_max=50, log_step_count_steps=None,
+          save_summary_steps=None))
+
+
+def _saved_steps(model_dir):
+  state = tf.train.get_checkpoint_state(str(model_dir))
+  return [int(p.rsplit('-', 1)[1]) for p in state.all_model_checkpoint_paths]
+
+
+@pytest.mark.parametrize('saver', [_train.CheckpointSaverHook,
+                                   _SaverSeesEveryStep])
+def test_a_programs_own_saver_hook_saves_at_the_same_steps(tmp_path,
+                                                           monkeypatch, saver):
+  counter = _StepCounter(monkeypatch)
+  model_dir = tmp_path / saver.__name__
+  _saving_estimator(custom_dnn.model_fn, model_dir).train(
+      custom_dnn.train_input_fn, steps=30,
+      hooks=[saver(str(model_dir), save_steps=7)])
+  assert _saved_steps(model_dir) == [0, 7, 14, 21, 28, 30]
+  if saver is _train.CheckpointSaverHook:
+    assert (counter.seen, counter.single) == (4, 0)  # its own steps only
+  else:
+    assert counter.single == 30
+
+
+def test_a_programs_own_saver_hook_on_seconds_saves_on_time(tmp_path,
+                                                            monkeypatch):
+  counter = _StepCounter(monkeypatch)
+  est = _saving_estimator(_slowed(custom_dnn.model_fn, 0.01), tmp_path)
+  hook = _train.CheckpointSaverHook(str(tmp_path), save_secs=0.3)
+  est.train(custom_dnn.train_input_fn, steps=150, hooks=[hook])  # >= 1.5 s
+  saved = _saved_steps(tmp_path)
+  assert saved[0] == 0 and saved[-1] == 150 and len(saved) >= 6, saved
+  # A save each 0.3 s: at most 30 steps of 0.01 s and the step ending it.
+  assert max(b - a for a, b in zip(saved[:-1], saved[1:-1])) <= 31, saved
+  assert counter.seen <= 3 * len(saved), (counter.seen, saved)
+
+
 def test_mock_hook_is_unknown():
   # 2.15's distribute-strategy tests pass MagicMock(spec=SessionRunHook)
   # hooks, whose type has no before_run/after_run attributes.

@@ -1335,7 +1335,8 @@ basic_session_run_hooks = _basic_session_run_hooks
 
 
 def hook_timer(hook):
-  """The timer of a `LoggingTensorHook` or a `StepCounterHook`."""
+  """The timer of a `LoggingTensorHook`, `StepCounterHook` or
+  `CheckpointSaverHook`."""
   return hook._timer
 
 

@@ -71,8 +71,9 @@ def _stop_at_step_quiet_steps(hook, global_step, unused_secs_per_step):
   return max(tf_internals.last_step(hook) - 1 - global_step, 0)
 
 
-def _step_counter_quiet_steps(hook, global_step, secs_per_step):
-  """Steps before the one whose after_run logs a rate (StepCounterHook).
+def _after_step_quiet_steps(hook, global_step, secs_per_step):
+  """Steps before the one whose after_run acts (StepCounterHook logs a
+  rate, CheckpointSaverHook saves).
 
   The step starting at global step g acts when its timer triggers for
   g + 1; a schedule not yet started acts on the next step.
@@ -99,7 +100,9 @@ def _nothing(unused_hook, unused_steps):
 _KNOWN = (
     (_train.LoggingTensorHook, _logging_quiet_steps, _logging_skip),
     (_train.StopAtStepHook, _stop_at_step_quiet_steps, _nothing),
-    (_train.StepCounterHook, _step_counter_quiet_steps, _nothing),
+    (_train.StepCounterHook, _after_step_quiet_steps, _nothing),
+    # A program's own, saving instead of the Estimator (runs/checkpointing.py).
+    (_train.CheckpointSaverHook, _after_step_quiet_steps, _nothing),
 )
 
 
