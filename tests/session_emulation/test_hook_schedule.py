@@ -240,6 +240,60 @@ def test_a_programs_own_saver_hook_on_seconds_saves_on_time(tmp_path,
   assert counter.seen <= 3 * len(saved), (counter.seen, saved)
 
 
+class _SummariesSeeEveryStep(_train.SummarySaverHook):
+
+  def after_run(self, run_context, run_values):
+    super().after_run(run_context, run_values)
+
+
+def _with_summary_hook(hook_class, output_dir, **schedule):
+  """custom_dnn's model_fn with a SummarySaverHook of the loss."""
+
+  def model_fn(features, labels, mode, params):
+    spec = custom_dnn.model_fn(features, labels, mode, params)
+    if mode != tf.estimator.ModeKeys.TRAIN:
+      return spec
+    summary = tf.compat.v1.summary.scalar('hooked_loss', spec.loss)
+    return spec._replace(training_hooks=[hook_class(
+        output_dir=str(output_dir), summary_op=summary, **schedule)])
+
+  return model_fn
+
+
+def _hook_events(output_dir):
+  return sorted(
+      (e.step, v.tag, round(float(v.simple_value), 5))
+      for path in output_dir.glob('events.out.tfevents.*')
+      for e in _train.summary_iterator(str(path)) for v in e.summary.value)
+
+
+def _summary_hook_run(tmp_path, hook_class):
+  """The hook's events over 30 steps, saving every 7."""
+  out = tmp_path / hook_class.__name__
+  est = tf.estimator.Estimator(
+      _with_summary_hook(hook_class, out, save_steps=7),
+      model_dir=str(tmp_path / f'{hook_class.__name__}_model'),
+      params=dict(custom_dnn.PARAMS),
+      config=tf.estimator.RunConfig(tf_random_seed=3,
+                                    save_checkpoints_steps=10000,
+                                    log_step_count_steps=None,
+                                    save_summary_steps=None))
+  est.train(custom_dnn.train_input_fn, steps=30)
+  return _hook_events(out)
+
+
+def test_a_summary_hook_writes_the_same_events(tmp_path, monkeypatch):
+  counter = _StepCounter(monkeypatch)
+  fast = _summary_hook_run(tmp_path, _train.SummarySaverHook)
+  # It saw only its own steps, each ending a compiled call.
+  assert (counter.seen, counter.single) == (5, 0)
+  slow = _summary_hook_run(tmp_path, _SummariesSeeEveryStep)
+  assert counter.single == 30
+  # 2.15's steps: the first step's (global step 1), then every 7.
+  assert [step for step, _, _ in fast] == [1, 8, 15, 22, 29]
+  assert fast == slow
+
+
 def test_mock_hook_is_unknown():
   # 2.15's distribute-strategy tests pass MagicMock(spec=SessionRunHook)
   # hooks, whose type has no before_run/after_run attributes.

@@ -1335,8 +1335,8 @@ basic_session_run_hooks = _basic_session_run_hooks
 
 
 def hook_timer(hook):
-  """The timer of a `LoggingTensorHook`, `StepCounterHook` or
-  `CheckpointSaverHook`."""
+  """The timer of a `LoggingTensorHook`, `StepCounterHook`,
+  `CheckpointSaverHook` or `SummarySaverHook`."""
   return hook._timer
 
 
@@ -1363,6 +1363,18 @@ def iter_count(hook):
 def advance_iter_count(hook, steps):
   """Makes a `LoggingTensorHook` count `steps` more seen steps."""
   hook._iter_count += steps
+
+
+def summary_next_step(hook):
+  """The global step a `SummarySaverHook` expects after its next step (None
+  before its first step)."""
+  return hook._next_step
+
+
+def advance_summary_next_step(hook, steps):
+  """Makes a `SummarySaverHook` expect `steps` more steps run."""
+  if hook._next_step is not None:
+    hook._next_step += steps
 
 
 def last_step(hook):

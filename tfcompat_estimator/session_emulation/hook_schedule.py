@@ -87,6 +87,24 @@ def _after_step_quiet_steps(hook, global_step, secs_per_step):
   return max(last + tf_internals.timer_every_steps(timer) - 1 - global_step, 0)
 
 
+def _summary_quiet_steps(hook, unused_global_step, secs_per_step):
+  """Steps before the one whose before_run asks for the summaries
+  (SummarySaverHook): its first, then the one its timer triggers for
+  (counted on the hook's own next-step number)."""
+  next_step = tf_internals.summary_next_step(hook)
+  timer = tf_internals.hook_timer(hook)
+  last = timer.last_triggered_step()
+  if next_step is None or last is None:
+    return 0
+  if tf_internals.timer_every_secs(timer) is not None:
+    return _seconds_quiet_steps(timer, secs_per_step, acts_after_step=0)
+  return max(last + tf_internals.timer_every_steps(timer) - next_step, 0)
+
+
+def _summary_skip(hook, steps):
+  tf_internals.advance_summary_next_step(hook, steps)
+
+
 def _no_quiet_steps(unused_hook, unused_global_step, unused_secs_per_step):
   return _NEVER
 
@@ -103,6 +121,7 @@ _KNOWN = (
     (_train.StepCounterHook, _after_step_quiet_steps, _nothing),
     # A program's own, saving instead of the Estimator (runs/checkpointing.py).
     (_train.CheckpointSaverHook, _after_step_quiet_steps, _nothing),
+    (_train.SummarySaverHook, _summary_quiet_steps, _summary_skip),
 )
 
 
