@@ -6,9 +6,7 @@ schedule; a user's own `CheckpointSaverHook` saves instead, through the
 saver it finds in the graph's SAVERS collection (`_SaverForHooks`).
 """
 
-import math
 import os
-import time
 
 import numpy as np
 import tensorflow as tf
@@ -16,6 +14,7 @@ import tensorflow as tf
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.platform import tf_internals
 from tfcompat_estimator.platform.tf_internals import tf_logging as logging
+from tfcompat_estimator.session_emulation import hook_schedule
 
 _train = tf.compat.v1.train
 _NEVER = float('inf')
@@ -100,9 +99,6 @@ class Checkpointing:
     self._layout = layout
     self._meta_graph = meta_graph  # written as each checkpoint's .meta
     self._listeners = list(listeners)
-    self._every_steps = config.save_checkpoints_steps
-    self._every_secs = config.save_checkpoints_secs
-    self._saved_at = None  # time.time() of the last save
     self._timer = _train.SecondOrStepTimer(
         every_secs=config.save_checkpoints_secs,
         every_steps=config.save_checkpoints_steps)
@@ -135,7 +131,6 @@ class Checkpointing:
       self._writer.add_session_log(tf.compat.v1.SessionLog.CHECKPOINT, step,
                                    checkpoint_path=prefix)
     self._timer.update_last_triggered_step(step)
-    self._saved_at = time.time()
     logging.info('Calling checkpoint listeners after saving checkpoint %d...',
                  step)
     stop = False
@@ -158,13 +153,11 @@ class Checkpointing:
     steps took 0.1 s saved every 10 s instead of every second, and a
     train_and_evaluate job lost an evaluation round.
     """
-    if self._every_steps:
-      last = self._timer.last_triggered_step()
-      return _NEVER if last is None else last + self._every_steps - step
-    if not self._every_secs or self._saved_at is None or not secs_per_step:
+    if self._timer.last_triggered_step() is None or (
+        tf_internals.timer_every_secs(self._timer) is not None and
+        not secs_per_step):
       return _NEVER
-    remaining = self._saved_at + self._every_secs - time.time()
-    return max(math.ceil(remaining / secs_per_step), 0)
+    return hook_schedule.timer_quiet_steps(self._timer, step, secs_per_step)
 
   def end(self, session, step):
     if self._timer.last_triggered_step() != step:

@@ -34,32 +34,33 @@ def _overrides_step_calls(hook, base):
           getattr(cls, 'after_run', None) is not base.after_run)
 
 
-def _seconds_quiet_steps(timer, secs_per_step, acts_after_step):
-  """Steps before a timer of seconds is due, by the time they take.
+def timer_quiet_steps(timer, count, secs_per_step, acts_after_step=False):
+  """Steps that may run before a `SecondOrStepTimer` triggers.
 
-  0 without a measured step time, or before it first triggered. A hook
-  checking its timer before a step (`LoggingTensorHook`) wants the first
-  step starting once the interval is over; one checking after
-  (`StepCounterHook`), the first step ending then.
+  `count` is the number the timer's owner will check it for on the next
+  step. A timer of seconds is predicted from `secs_per_step`, the latest
+  measured time of a step (0 without one): an owner checking it before a
+  step (`LoggingTensorHook`) wants the first step starting once the
+  interval is over; one checking after (`StepCounterHook`, a checkpoint
+  saver), the first step ending then. 0 before the timer first triggered.
   """
-  last_time = tf_internals.timer_last_time(timer)
-  if not secs_per_step or last_time is None:
+  last = timer.last_triggered_step()
+  if last is None:
     return 0
-  remaining = last_time + tf_internals.timer_every_secs(timer) - time.time()
-  return max(math.ceil(remaining / secs_per_step) - acts_after_step, 0)
+  every_secs = tf_internals.timer_every_secs(timer)
+  if every_secs is None:
+    return max(last + tf_internals.timer_every_steps(timer) - count, 0)
+  if not secs_per_step:
+    return 0
+  remaining = tf_internals.timer_last_time(timer) + every_secs - time.time()
+  return max(math.ceil(remaining / secs_per_step) - int(acts_after_step), 0)
 
 
 def _logging_quiet_steps(hook, unused_global_step, secs_per_step):
   timer = tf_internals.hook_timer(hook)
   if not isinstance(timer, _train.SecondOrStepTimer):
     return _NEVER  # logs only at end
-  last = timer.last_triggered_step()
-  if last is None:
-    return 0
-  if tf_internals.timer_every_secs(timer) is not None:
-    return _seconds_quiet_steps(timer, secs_per_step, acts_after_step=0)
-  return max(last + tf_internals.timer_every_steps(timer) -
-             tf_internals.iter_count(hook), 0)
+  return timer_quiet_steps(timer, tf_internals.iter_count(hook), secs_per_step)
 
 
 def _logging_skip(hook, steps):
@@ -73,32 +74,21 @@ def _stop_at_step_quiet_steps(hook, global_step, unused_secs_per_step):
 
 def _after_step_quiet_steps(hook, global_step, secs_per_step):
   """Steps before the one whose after_run acts (StepCounterHook logs a
-  rate, CheckpointSaverHook saves).
-
-  The step starting at global step g acts when its timer triggers for
-  g + 1; a schedule not yet started acts on the next step.
-  """
-  timer = tf_internals.hook_timer(hook)
-  last = timer.last_triggered_step()
-  if last is None:
-    return 0
-  if tf_internals.timer_every_secs(timer) is not None:
-    return _seconds_quiet_steps(timer, secs_per_step, acts_after_step=1)
-  return max(last + tf_internals.timer_every_steps(timer) - 1 - global_step, 0)
+  rate, CheckpointSaverHook saves): the step starting at global step g
+  checks its timer for g + 1."""
+  return timer_quiet_steps(tf_internals.hook_timer(hook), global_step + 1,
+                           secs_per_step, acts_after_step=True)
 
 
 def _summary_quiet_steps(hook, unused_global_step, secs_per_step):
   """Steps before the one whose before_run asks for the summaries
-  (SummarySaverHook): its first, then the one its timer triggers for
-  (counted on the hook's own next-step number)."""
+  (SummarySaverHook): its first, then the one its timer triggers for,
+  counted on the hook's own next-step number."""
   next_step = tf_internals.summary_next_step(hook)
-  timer = tf_internals.hook_timer(hook)
-  last = timer.last_triggered_step()
-  if next_step is None or last is None:
+  if next_step is None:
     return 0
-  if tf_internals.timer_every_secs(timer) is not None:
-    return _seconds_quiet_steps(timer, secs_per_step, acts_after_step=0)
-  return max(last + tf_internals.timer_every_steps(timer) - next_step, 0)
+  return timer_quiet_steps(tf_internals.hook_timer(hook), next_step,
+                           secs_per_step)
 
 
 def _summary_skip(hook, steps):
