@@ -244,6 +244,13 @@ class SequenceLSTM(Workload):
         model_dir=model_dir, config=config)
 
 
+def _logging_hooks(tensors, every_n_secs):
+  """A log of `tensors` every 100 steps, or every `every_n_secs` seconds."""
+  return [tf.compat.v1.train.LoggingTensorHook(
+      tensors, every_n_iter=None if every_n_secs else 100,
+      every_n_secs=every_n_secs)]
+
+
 class CustomModelFn(Workload):
   """A custom model_fn (tf.compat.v1 layers, Adagrad, v1 metrics)."""
 
@@ -294,10 +301,7 @@ class CustomModelFn(Workload):
     return tf.estimator.Estimator(self.model_fn, model_dir=model_dir, config=config)
 
   def hooks(self, every_n_secs=None):
-    """A loss log every 100 steps, or every `every_n_secs` seconds."""
-    return [tf.compat.v1.train.LoggingTensorHook(
-        {'loss': self.loss_tensor},
-        every_n_iter=None if every_n_secs else 100, every_n_secs=every_n_secs)]
+    return _logging_hooks({'loss': self.loss_tensor}, every_n_secs)
 
 
 class KerasModelToEstimator(CustomModelFn):
@@ -327,9 +331,7 @@ class KerasModelToEstimator(CustomModelFn):
         checkpoint_format='saver')
 
   def hooks(self, every_n_secs=None):
-    return [tf.compat.v1.train.LoggingTensorHook(
-        {'step': 'global_step:0'},
-        every_n_iter=None if every_n_secs else 100, every_n_secs=every_n_secs)]
+    return _logging_hooks({'step': 'global_step:0'}, every_n_secs)
 
 
 class TPUEstimatorOnCPU(CustomModelFn):

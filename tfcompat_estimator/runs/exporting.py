@@ -147,7 +147,8 @@ def _add_meta_graph(config, builder, export_dir, mode, tags, call_model_fn,
     main_op = spec.scaffold.local_init_op or tf.group(
         _v1.local_variables_initializer(), _v1.tables_initializer())
     saver = restorer = checkpoint_layout.v1_saver(spec.scaffold.saver)
-    if saver is None or checkpoint_layout.is_object_keyed(saver):
+    object_keyed = checkpoint_layout.is_object_keyed(saver)
+    if saver is None or object_keyed:
       # A Keras estimator's object-keyed variables are checked by the names
       # its checkpoint's object graph keeps: a serving input narrower than
       # the model's (2.15's keras_test exports one) built a kernel the
@@ -156,8 +157,7 @@ def _add_meta_graph(config, builder, export_dir, mode, tags, call_model_fn,
           v.op.name: v for v in _v1.global_variables()})
     if saver is None:
       saver = restorer = _v1.train.Saver(sharded=True)
-    elif (checkpoint_layout.is_object_keyed(saver) and
-          not checkpoints.is_object_keyed(checkpoint_path)):
+    elif object_keyed and not checkpoints.is_object_keyed(checkpoint_path):
       # A Keras estimator's keras/keras_model.ckpt, written by names.
       restorer = _v1.train.Saver(sharded=True)
     assets = _v1.get_collection(_v1.GraphKeys.ASSET_FILEPATHS)
