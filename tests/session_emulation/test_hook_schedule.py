@@ -300,3 +300,60 @@ def test_mock_hook_is_unknown():
   hook = mock.MagicMock(spec=_train.SessionRunHook)
   assert not hook_schedule.known([hook])
   assert hook_schedule.quiet_steps([hook], 0) == 0
+
+
+class _NanSeesEveryStep(_train.NanTensorHook):
+
+  def after_run(self, run_context, run_values):
+    super().after_run(run_context, run_values)
+
+
+def _diverging_at(nan_step, hook_of_loss):
+  """A model_fn whose loss turns NaN from global step `nan_step` on, with
+  `hook_of_loss(loss)` among its training_hooks."""
+
+  def model_fn(features, labels, mode):
+    w = tf.compat.v1.get_variable('w', [1], initializer=tf.compat.v1.ones_initializer())
+    step = _train.get_global_step()
+    loss = tf.reduce_mean(tf.square(features['x'] * w - labels))
+    loss = tf.where(step >= nan_step, tf.constant(np.nan), loss)
+    train_op = _train.GradientDescentOptimizer(0.01).minimize(loss, step)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op,
+                                      training_hooks=[hook_of_loss(loss)])
+
+  return model_fn
+
+
+def _input_fn():
+  return tf.data.Dataset.from_tensors(({'x': [[1.0]]}, [[2.0]])).repeat()
+
+
+def _diverge(model_dir, hook_of_loss):
+  est = tf.estimator.Estimator(
+      _diverging_at(37, hook_of_loss), model_dir=str(model_dir),
+      config=tf.estimator.RunConfig(save_checkpoints_steps=10000,
+                                    log_step_count_steps=None,
+                                    save_summary_steps=None))
+  with pytest.raises(_train.NanLossDuringTrainingError):
+    est.train(_input_fn, steps=100)
+  return est.latest_checkpoint()
+
+
+@pytest.mark.parametrize('fail', [True, False])
+def test_nan_hook_on_the_loss_leaves_the_steps_compiled(tmp_path, monkeypatch, fail):
+  # 2.15 put its own NanTensorHook on the loss after the caller's hooks, so
+  # a program's hook on the same loss changed nothing: training raised at
+  # the first NaN step even when the program's hook only requested a stop.
+  counter = _StepCounter(monkeypatch)
+  fast = _diverge(tmp_path / 'a', lambda loss: _train.NanTensorHook(loss, fail))
+  assert (counter.seen, counter.single) == (0, 0)
+  slow = _diverge(tmp_path / 'b', lambda loss: _NanSeesEveryStep(loss, fail))
+  assert counter.single == 38  # steps 0-37, the last one NaN
+  # Neither saved the NaN step: only the checkpoint of step 0 is there.
+  assert [path.rsplit('-', 1)[1] for path in (fast, slow)] == ['0', '0']
+
+
+def test_nan_hook_on_another_tensor_sees_every_step(tmp_path, monkeypatch):
+  counter = _StepCounter(monkeypatch)
+  _diverge(tmp_path, lambda loss: _train.NanTensorHook(loss * 2.0))
+  assert counter.single == 38

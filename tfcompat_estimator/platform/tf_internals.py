@@ -1382,6 +1382,11 @@ def last_step(hook):
   return hook._last_step
 
 
+def nan_hook_tensor(hook):
+  """The tensor a `NanTensorHook` checks."""
+  return hook._loss_tensor
+
+
 def wait_until_step(hook):
   """The step a `GlobalStepWaiterHook` waits for.
 

@@ -72,7 +72,7 @@ class _Every:
 class TrainSchedule:
   """The duties of one `train()` call and the steps between them."""
 
-  def __init__(self, config, hooks, last_step, compiled, summaries,
+  def __init__(self, config, hooks, loss, last_step, compiled, summaries,
                checkpointing):
     """Creates every duty's timer; none has triggered yet.
 
@@ -80,6 +80,7 @@ class TrainSchedule:
       config: The `RunConfig`: `log_step_count_steps` (loss log, steps/sec),
         `save_summary_steps`, `steps_per_loop`.
       hooks: Every hook of the call.
+      loss: The model's loss tensor, which each compiled step checks.
       last_step: The global step training stops at, or None.
       compiled: Whether quiet steps may run in compiled calls (the input is a
         dataset iterator and the strategy runs steps in bulk).
@@ -89,6 +90,7 @@ class TrainSchedule:
         call stops where a save is due.
     """
     self._hooks = hooks
+    self._loss = loss
     self._last_step = last_step
     self._compiled = compiled
     self._steps_per_loop = config.steps_per_loop
@@ -115,7 +117,8 @@ class TrainSchedule:
       self._secs_per_step = seconds / steps
 
   def _hooks_quiet_steps(self, step):
-    return hook_schedule.quiet_steps(self._hooks, step, self._secs_per_step)
+    return hook_schedule.quiet_steps(self._hooks, step, self._secs_per_step,
+                                     loss=self._loss)
 
   def _steps_to_checkpoint(self, step):
     """Steps that may run from `step` before a checkpoint is due."""
@@ -176,7 +179,7 @@ class TrainSchedule:
     """
     end = step + quiet
     if not self._compiled or self.reached_last_step(end) or (
-        not hook_schedule.known(self._hooks)):
+        not hook_schedule.known(self._hooks, loss=self._loss)):
       return None
     if quiet and self._steps_to_checkpoint(step) <= quiet:
       return None

@@ -116,7 +116,7 @@ class TrainLoop:
         else None, self._writer)
     self._runner = hook_runner_lib.HookRunner(self._hooks, self._session)
     self._schedule = train_schedule.TrainSchedule(
-        config, self._hooks, last_step,
+        config, self._hooks, spec.loss, last_step,
         # Compiled calls run a count of steps: that is the global step's
         # distance to the last step only where each step adds one to it.
         compiled=(self._batches.iterator is not None and
@@ -257,7 +257,7 @@ class TrainLoop:
     The hooks' counters pass the quiet steps first, so they see the hooked
     step through the hook protocol as if it had been run on its own.
     """
-    hook_schedule.skip(self._hooks, quiet)
+    hook_schedule.skip(self._hooks, quiet, loss=self.captured.spec.loss)
     if quiet:
       self._run_quiet(quiet, self._schedule.steps_left(step))
     if wants is not None:

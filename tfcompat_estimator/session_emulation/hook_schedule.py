@@ -12,6 +12,12 @@ compiled, and the step after them is the hook's. Seen every step instead, a
 `LoggingTensorHook(every_n_secs=1)` trained a small DNN at 1,531 steps/s
 against 5,630 with `every_n_iter=100` (2.15: 2,167).
 
+A `NanTensorHook` on the model's loss repeats the check every compiled
+step makes (2.15's own NanTensorHook, which stood right after the caller's
+hooks and raised at the same step). Seen every step, one in a model_fn's
+`training_hooks` trained a small DNN at 1,652 steps/s against 7,514
+without it (2.15: 2,021 and 2,269).
+
 Any other hook (including a subclass overriding `before_run` or `after_run`)
 is unknown and sees every step.
 """
@@ -115,41 +121,48 @@ _KNOWN = (
 )
 
 
-def _rules(hook):
+def _rules(hook, loss):
   for cls, quiet, skip in _KNOWN:
     if isinstance(hook, cls) and not _overrides_step_calls(hook, cls):
       return quiet, skip
+  if (isinstance(hook, _train.NanTensorHook) and
+      not _overrides_step_calls(hook, _train.NanTensorHook) and
+      loss is not None and tf_internals.nan_hook_tensor(hook) is loss):
+    return _no_quiet_steps, _nothing  # the steps check their loss themselves
   if not _overrides_step_calls(hook, _train.SessionRunHook):
     return _no_quiet_steps, _nothing  # e.g. a hook acting only in begin/end
   return None
 
 
-def known(hooks):
+def known(hooks, loss=None):
   """Whether `quiet_steps` knows every hook.
 
   Then the step after the quiet steps may be hooked: the train loop runs
   the quiet steps in one compiled call and that step right after.
+  `loss`: the loss tensor whose non-finite values stop a compiled call
+  (None: a NanTensorHook sees every step).
   """
-  return all(_rules(hook) is not None for hook in hooks)
+  return all(_rules(hook, loss) is not None for hook in hooks)
 
 
-def quiet_steps(hooks, global_step, secs_per_step=None):
+def quiet_steps(hooks, global_step, secs_per_step=None, loss=None):
   """How many steps, starting at `global_step`, no hook needs to see.
 
   0 when some hook must see the next step or is unknown; infinity for no hooks.
   `secs_per_step`: the latest measured time of a step, which predicts
-  wall-clock schedules (without it they see every step).
+  wall-clock schedules (without it they see every step). `loss`: as in
+  `known`.
   """
   quiet = _NEVER
   for hook in hooks:
-    rules = _rules(hook)
+    rules = _rules(hook, loss)
     if rules is None:
       return 0
     quiet = min(quiet, rules[0](hook, global_step, secs_per_step))
   return quiet
 
 
-def skip(hooks, steps):
+def skip(hooks, steps, loss=None):
   """Advances the hooks' counters over `steps` steps they did not see."""
   for hook in hooks:
-    _rules(hook)[1](hook, steps)
+    _rules(hook, loss)[1](hook, steps)
