@@ -357,3 +357,95 @@ def test_nan_hook_on_another_tensor_sees_every_step(tmp_path, monkeypatch):
   counter = _StepCounter(monkeypatch)
   _diverge(tmp_path, lambda loss: _train.NanTensorHook(loss * 2.0))
   assert counter.single == 38
+
+
+class _Delegating(_train.SessionRunHook):
+  """Another hook's behaviour, unknown to the schedule: sees every step."""
+
+  def __init__(self, hook):
+    self._hook = hook
+
+  def begin(self):
+    self._hook.begin()
+
+  def after_create_session(self, session, coord):
+    self._hook.after_create_session(session, coord)
+
+  def before_run(self, run_context):
+    return self._hook.before_run(run_context)
+
+  def after_run(self, run_context, run_values):
+    self._hook.after_run(run_context, run_values)
+
+  def end(self, session):
+    self._hook.end(session)
+
+
+def _early_stopping_run(model_dir, wrap):
+  """Steps at which an early-stopping check ran, and the step training
+  stopped at (the third check says stop)."""
+  est = _estimator(model_dir)
+  checked = []
+
+  def should_stop():
+    checked.append(None)
+    return len(checked) == 3
+
+  hook = tf.estimator.experimental.make_early_stopping_hook(
+      est, should_stop, run_every_secs=None, run_every_steps=9)
+  est.train(custom_dnn.train_input_fn, steps=100, hooks=[wrap(hook)])
+  return len(checked), est.get_variable_value('global_step')
+
+
+def test_early_stopping_checks_leave_the_other_steps_compiled(tmp_path, monkeypatch):
+  counter = _StepCounter(monkeypatch)
+  fast = _early_stopping_run(tmp_path / 'a', lambda hook: hook)
+  # Checks at global steps 0, 9 and 18; the step checked at 18 is the last.
+  assert (counter.seen, counter.single) == (3, 0)
+  slow = _early_stopping_run(tmp_path / 'b', _Delegating)
+  assert counter.single == 19
+  assert fast == slow == (3, 19)
+
+
+def test_early_stopping_on_seconds_is_predicted_from_the_step_time(tmp_path, monkeypatch):
+  counter = _StepCounter(monkeypatch)
+  est = tf.estimator.Estimator(
+      _slowed(custom_dnn.model_fn, 0.01), model_dir=str(tmp_path),
+      params=dict(custom_dnn.PARAMS),
+      config=tf.estimator.RunConfig(save_checkpoints_steps=10000,
+                                    log_step_count_steps=None,
+                                    save_summary_steps=None))
+  checked = []
+
+  def should_stop():
+    checked.append(time.time())
+    return False
+
+  hook = tf.estimator.experimental.make_early_stopping_hook(est, should_stop,
+                                                            run_every_secs=0.3)
+  est.train(custom_dnn.train_input_fn, steps=150, hooks=[hook])  # 1.5 s or more
+  # One check per 0.3 s, none early; 2.15's hook saw all 150 steps.
+  assert len(checked) >= 4
+  assert min(b - a for a, b in zip(checked, checked[1:])) >= 0.3
+  assert counter.seen <= 3 * len(checked), (counter.seen, len(checked))
+
+
+def _in_memory_evaluations(model_dir, wrap):
+  est = _estimator(model_dir)
+  hook = tf.estimator.experimental.InMemoryEvaluatorHook(
+      est, custom_dnn.eval_input_fn, every_n_iter=9)
+  est.train(custom_dnn.train_input_fn, steps=30, hooks=[wrap(hook)])
+  steps = []
+  for path in tf.io.gfile.glob(est.eval_dir() + '/events.out.tfevents.*'):
+    steps += [e.step for e in tf.compat.v1.train.summary_iterator(path)
+              if e.summary.value]
+  return sorted(steps)
+
+
+def test_in_memory_evaluations_leave_the_other_steps_compiled(tmp_path, monkeypatch):
+  counter = _StepCounter(monkeypatch)
+  fast = _in_memory_evaluations(tmp_path / 'a', lambda hook: hook)
+  assert (counter.seen, counter.single) == (3, 0)  # after steps 9, 18, 27
+  slow = _in_memory_evaluations(tmp_path / 'b', _Delegating)
+  assert counter.single == 30
+  assert fast == slow == [0, 9, 18, 27, 30]
