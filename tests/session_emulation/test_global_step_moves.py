@@ -194,3 +194,29 @@ if __name__ == '__main__':
   print(json.dumps({
       'moved': _train_moved(sys.argv[1] + '/moved'),
       'adding_3': _train(sys.argv[1] + '/adding', 3, True, max_steps=10)}))
+
+
+class _MoveInEveryStep(_v1.train.SessionRunHook):
+  """Fetches an op adding 10 to the global step with every step."""
+
+  def begin(self):
+    self._move = _v1.assign_add(_v1.train.get_global_step(), 10)
+
+  def before_run(self, run_context):
+    return _v1.train.SessionRunArgs(self._move)
+
+
+@pytest.mark.parametrize('hook', [_CountSteps, _MoveInEveryStep])
+def test_each_checkpoint_holds_the_step_it_is_named_after(tmp_path, hook):
+  # After a step the hooks saw, the loop takes the step's own read plus one
+  # for the global step only where the train op alone writes it, adding one.
+  est = tf.estimator.Estimator(
+      _model_fn_adding(1), str(tmp_path), config=tf.estimator.RunConfig(
+          save_checkpoints_steps=3, keep_checkpoint_max=20))
+  est.train(_input_fn, hooks=[hook()], steps=5)
+  state = tf.train.get_checkpoint_state(str(tmp_path))
+  named = {int(path.rsplit('-', 1)[1]): int(tf.train.load_variable(path, 'global_step'))
+           for path in state.all_model_checkpoint_paths}
+  assert all(name == step for name, step in named.items()), named
+  last = 5 if hook is _CountSteps else 22  # 2.15: 22 too (step 2 reads 11 + 1)
+  assert max(named) == last == int(est.get_variable_value('global_step'))

@@ -85,6 +85,7 @@ class CapturedModel:
     self.fed_variables = []  # names of variables initialized by a feed
     self._initialized_in_graph = []  # variables whose initial value it computes
     self._prune_cache = {}
+    self._global_step_read_args = None  # `global_step_now`'s, once known
     self._released = set()  # names of ops built for calls that ended
     self._users = 0  # calls running this graph now (e.g. predict generators)
     self.holds = HOLDS_INITIAL_VALUES  # kept by `runs.model_graphs`
@@ -285,6 +286,18 @@ class CapturedModel:
       tf_internals.add_control_inputs(op, reads)
     self._step_writers = writers
     return writers
+
+  def global_step_moves_by_one_per_step(self):
+    """Whether only the train op writes the global step, adding one a step.
+
+    Then a step ends with the global step at its own read plus one, unless
+    something else ran in the session meanwhile. Valid once hooks have
+    built their ops (`gate_global_step_writes` has found every writer).
+    """
+    if not self.steps_advance_global_step_by_one:
+      return False
+    in_step = {id(op) for op in graph_prune.upstream_ops([self.train_op])}
+    return all(id(op) in in_step for op in self._step_writers)
 
   def release_ops_built_after(self, count):
     """Forgets the graph's ops after its first `count`, built by one call.
@@ -540,6 +553,22 @@ class CapturedModel:
       raise ValueError(f'Cannot fetch {fetch!r}: it is not a tensor, operation '
                        f'or tensor name of the {self.mode!r} model graph. '
                        f'({e})') from None
+
+  def global_step_now(self):
+    """The global step's current value, as an int (eagerly).
+
+    A plain variable is read by its bare `ReadVariableOp`: the train loop
+    reads the global step after every step the hooks see, and `numpy()`
+    took 39 us a read against 9 us (TF 2.21).
+    """
+    if self._global_step_read_args is None:
+      step = self.global_step
+      self._global_step_read_args = (
+          {'resource': step.handle, 'dtype': step.dtype}
+          if isinstance(step, tf_internals.BaseResourceVariable) else {})
+    if not self._global_step_read_args:
+      return int(self.global_step.numpy())  # a distributed variable
+    return int(tf.raw_ops.ReadVariableOp(**self._global_step_read_args))
 
   def _read_in_graph(self, variable):
     key = ('read', id(variable))

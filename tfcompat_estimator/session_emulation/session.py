@@ -28,6 +28,7 @@ class EmulatedSession(tf_internals.SessionInterface):
     # tensors: hooks run its ops too (e.g. an iterator's initializer).
     self.input_graph = batches.input_graph if batches is not None else None
     self.current_batch = None  # flat batch tensors of the step in progress
+    self.runs = 0  # calls of `run` (by hooks, listeners, a Saver)
 
   @property
   def graph(self):
@@ -35,6 +36,7 @@ class EmulatedSession(tf_internals.SessionInterface):
 
   def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
     del options, run_metadata  # Tracing options have no meaning here.
+    self.runs += 1
     if self.input_graph is not None and _owned_by(self.input_graph, fetches):
       plan = FetchPlan(self.input_graph, fetches)
       feeds = {feed_values.feed_name(k): v for k, v in (feed_dict or {}).items()}
