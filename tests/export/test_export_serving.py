@@ -489,6 +489,18 @@ def test_export_versions_always_increase(golden_est, tmp_path):
   assert versions == [ahead + 1, ahead + 2]
 
 
+def test_empty_export_dir_base_is_the_working_directory(golden_est, tmp_path,
+                                                        monkeypatch):
+  # tensorflow/tpu's resnet_main.py exports to FLAGS.export_dir whenever it
+  # is not None: `--export_dir=` exported into the working directory on 2.15.
+  monkeypatch.chdir(tmp_path)
+  ahead = int(time.time()) + 100
+  (tmp_path / str(ahead)).mkdir()
+  path = golden_est.export_saved_model('', custom_dnn.serving_input_receiver_fn)
+  assert path == str(ahead + 1).encode()
+  assert (tmp_path / str(ahead + 1) / 'saved_model.pb').exists()
+
+
 @pytest.mark.parametrize('kind', ['parent', 'absolute', 'escaping'])
 def test_assets_extra_bad_destination(golden_est, tmp_path, kind):
   src = tmp_path / 'src.txt'

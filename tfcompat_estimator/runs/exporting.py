@@ -46,7 +46,10 @@ def _unique_export_dir(export_dir_base):
   exporter's garbage collection just freed, and TF Serving (which serves the
   highest version) would prefer an older model.
   """
-  versions = [int(name.rstrip('/')) for name in tf.io.gfile.listdir(export_dir_base)
+  # '' is the working directory (2.15 exported there, e.g. resnet_main.py's
+  # `--export_dir=`), which gfile cannot list under that name.
+  versions = [int(name.rstrip('/'))
+              for name in tf.io.gfile.listdir(export_dir_base or os.curdir)
               if name.rstrip('/').isdigit()]
   stamp = max([int(time.time())] + [v + 1 for v in versions])
   return os.path.join(export_dir_base, str(stamp))
