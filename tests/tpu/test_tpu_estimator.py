@@ -177,6 +177,39 @@ def test_host_call_and_rates_write_summaries(trained):
   assert 'loss' in tags
 
 
+def test_host_call_through_contrib_summary_writers(tmp_path):
+  """XLNet's and UDA's host calls wrote with tf.contrib.summary, whose
+  graph-mode writer is an op made by an init op 2.15's hook ran first."""
+  from tensorflow.python.ops import summary_ops_v2 as contrib_summary  # pylint: disable=g-import-not-at-top
+
+  def model_fn(features, labels, mode, params):
+    del params
+    loss = v1.losses.mean_squared_error(
+        labels, v1.layers.dense(features['x'], 1))
+    global_step = v1.train.get_global_step()
+    train_op = v1.train.GradientDescentOptimizer(0.1).minimize(loss, global_step)
+
+    def host_fn(global_step, loss):
+      with contrib_summary.create_file_writer(
+          str(tmp_path / 'host'), filename_suffix='.host_call').as_default():
+        with contrib_summary.always_record_summaries():
+          contrib_summary.scalar('train/loss', loss[0], step=global_step[0])
+          return contrib_summary.all_v2_summary_ops()
+
+    return tpu.TPUEstimatorSpec(
+        mode, loss=loss, train_op=train_op,
+        host_call=(host_fn, [tf.reshape(global_step, [1]), tf.reshape(loss, [1])]))
+
+  estimator = tpu.TPUEstimator(
+      model_fn=model_fn, use_tpu=False, train_batch_size=4,
+      config=tpu.RunConfig(model_dir=str(tmp_path),
+                           tpu_config=tpu.TPUConfig(iterations_per_loop=3)))
+  estimator.train(_input_fn, max_steps=7)
+  [events] = glob.glob(str(tmp_path / 'host' / '*.host_call'))
+  # Flushed at the end of train(): every step's value, as on 2.15.
+  assert _tags(events)['train/loss'] == list(range(7))
+
+
 def test_export_writes_cpu_and_tpu_graphs(trained):
   estimator, _, _ = trained
   path = estimator.export_saved_model(

@@ -1264,6 +1264,19 @@ server_lib = _server_lib
 import_event = summary_ops_v2.import_event
 
 
+def legacy_summary_writers():
+  """`(init_ops, flush_ops)` of the default graph's tf.contrib.summary writers.
+
+  A graph-mode `summary_ops_v2.create_file_writer` (tf.contrib.summary's,
+  which BERT-era host calls used) only adds its writer's init op to a
+  collection; 2.15's host-call hook ran them and flushed the writers at the
+  end (tpu/spec.py). Builds the flush ops. Checked on TF 2.21.
+  """
+  init_ops = summary_ops_v2.summary_writer_initializer_op()
+  return init_ops, [summary_ops_v2.legacy_raw_flush(writer=op.inputs[0])
+                    for op in init_ops]
+
+
 def v1_summaries_build_v1_ops_when(when):
   """While `when()`, v1 summary functions build their ops as in a tf.Graph.
 

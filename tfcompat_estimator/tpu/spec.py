@@ -127,7 +127,10 @@ class _HostCallHook(tf.compat.v1.train.SessionRunHook):
   `tf.summary.create_file_writer`. In the model graph (a function graph,
   in TF1 mode too) they are created eagerly and initialized at once; they
   are flushed when the run ends, so the last steps' values reach the
-  event file.
+  event file. tf.contrib.summary's writers (`summary_ops_v2`'s graph-mode
+  `create_file_writer`: XLNet's and UDA's host calls) are ops of the
+  graph instead, created by init ops the hook runs first, as 2.15's did
+  (without them the first step failed: the writer resource did not exist).
 
   Args:
     ops: What the host_call function returned, fetched after every step.
@@ -137,13 +140,25 @@ class _HostCallHook(tf.compat.v1.train.SessionRunHook):
   def __init__(self, ops, writers):
     self._ops = ops
     self._writers = writers
+    self._legacy_writers = ([], [])
+
+  def begin(self):
+    self._legacy_writers = tf_internals.legacy_summary_writers()
+
+  def after_create_session(self, session, coord):
+    del coord
+    init_ops, _ = self._legacy_writers
+    if init_ops:
+      session.run(init_ops)
 
   def before_run(self, run_context):
     del run_context
     return tf.compat.v1.train.SessionRunArgs(self._ops)
 
   def end(self, session):
-    del session
+    _, flush_ops = self._legacy_writers
+    if flush_ops:
+      session.run(flush_ops)
     with tf.init_scope():  # hooks run in the model graph; the writers are eager
       for writer in self._writers:
         writer.flush()
