@@ -43,7 +43,7 @@ class HookedStep:
         self.feed_dict.update(request.feed_dict)
     hook_fetches = [None if r is None else r.fetches for r in self._requests]
     self._plan = session_lib.FetchPlan(session.captured, {
-        'main': fetches, 'hooks': hook_fetches})
+        'main': fetches, 'hooks': hook_fetches}, session.fetch_plans)
 
   @property
   def elements(self):
