@@ -83,6 +83,8 @@ def main(name, scale):
     results['train_hooked_steps_per_sec'] = train_rate(est, work, steps, work.hooks())
     results['train_timed_hook_steps_per_sec'] = train_rate(
         est, work, steps, work.hooks(every_n_secs=1))
+    results['train_every_step_hook_steps_per_sec'] = train_rate(
+        est, work, steps, work.hooks(every_step=True))
 
   results['first_evaluate_sec'] = timed(lambda: est.evaluate(work.eval_input_fn))
   results['repeat_evaluate_sec'] = statistics.median(

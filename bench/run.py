@@ -39,6 +39,8 @@ METRICS = {
     'train_steps_per_sec': ('training steps/s, no per-step hooks', True),
     'train_hooked_steps_per_sec': ('training steps/s, LoggingTensorHook every 100', True),
     'train_timed_hook_steps_per_sec': ('training steps/s, LoggingTensorHook every 1 s', True),
+    'train_every_step_hook_steps_per_sec': (
+        "training steps/s, a program's own hook seeing every step", True),
     'first_evaluate_sec': ('first evaluate() s', False),
     'repeat_evaluate_sec': ('repeated evaluate() s, same checkpoint', False),
     'repeat_predict_first_result_sec': ('repeated predict() first result s', False),

@@ -244,11 +244,22 @@ class SequenceLSTM(Workload):
         model_dir=model_dir, config=config)
 
 
-def _logging_hooks(tensors, every_n_secs):
-  """A log of `tensors` every 100 steps, or every `every_n_secs` seconds."""
-  return [tf.compat.v1.train.LoggingTensorHook(
-      tensors, every_n_iter=None if every_n_secs else 100,
-      every_n_secs=every_n_secs)]
+class _ProgramsOwnLoggingHook(tf.compat.v1.train.LoggingTensorHook):
+  """A LoggingTensorHook as a program's own hook class: overriding
+  `after_run`, it sees every step (as the `_LoggerHook`s of TF's tutorials
+  did), so each step is a call of its own."""
+
+  def after_run(self, run_context, run_values):
+    super().after_run(run_context, run_values)
+
+
+def _logging_hooks(tensors, every_n_secs, every_step):
+  """A log of `tensors` every 100 steps, or every `every_n_secs` seconds,
+  by a hook that sees every step if `every_step`."""
+  cls = (_ProgramsOwnLoggingHook if every_step else
+         tf.compat.v1.train.LoggingTensorHook)
+  return [cls(tensors, every_n_iter=None if every_n_secs else 100,
+              every_n_secs=every_n_secs)]
 
 
 class CustomModelFn(Workload):
@@ -300,8 +311,8 @@ class CustomModelFn(Workload):
   def estimator(self, model_dir, config):
     return tf.estimator.Estimator(self.model_fn, model_dir=model_dir, config=config)
 
-  def hooks(self, every_n_secs=None):
-    return _logging_hooks({'loss': self.loss_tensor}, every_n_secs)
+  def hooks(self, every_n_secs=None, every_step=False):
+    return _logging_hooks({'loss': self.loss_tensor}, every_n_secs, every_step)
 
 
 class KerasModelToEstimator(CustomModelFn):
@@ -330,8 +341,8 @@ class KerasModelToEstimator(CustomModelFn):
         keras_model=self.keras_model(), model_dir=model_dir, config=config,
         checkpoint_format='saver')
 
-  def hooks(self, every_n_secs=None):
-    return _logging_hooks({'step': 'global_step:0'}, every_n_secs)
+  def hooks(self, every_n_secs=None, every_step=False):
+    return _logging_hooks({'step': 'global_step:0'}, every_n_secs, every_step)
 
 
 class TPUEstimatorOnCPU(CustomModelFn):

@@ -43,15 +43,16 @@ def test_benchmark_smoke_writes_report(tmp_path, names):
   assert '| training steps/s, no per-step hooks |' in text
   assert '| training steps/s, LoggingTensorHook every 100 |' in text
   assert '| training steps/s, LoggingTensorHook every 1 s |' in text
+  assert "| training steps/s, a program's own hook seeing every step |" in text
   assert 'TF 2.' in text
   runs = json.loads((tmp_path / 'results.json').read_text())
-  # 4 warm-up steps, then 40 timed, then 40 more with each of the two
+  # 4 warm-up steps, then 40 timed, then 40 more with each of the three
   # logging hooks of the workloads that have them (as
   # estimator_contender.py decides).
   for name in names:
     hooked = hasattr(workloads.WORKLOADS[name], 'hooks')
     assert runs[name]['tfcompat_estimator'][0]['final_step'] == (
-        4 + 40 + 2 * 40 * hooked)
+        4 + 40 + 3 * 40 * hooked)
 
 
 @pytest.mark.slow  # ten fresh processes: 93 s on a slow host
