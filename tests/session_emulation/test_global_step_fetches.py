@@ -17,6 +17,7 @@ import logging
 import re
 import sys
 
+import pytest
 import tensorflow as tf
 
 from tests.helpers import own_process
@@ -103,6 +104,35 @@ def test_in_a_tf1_world_a_strategys_variable_gives_the_value_before(tmp_path):
   # transformer of tensorflow/models' official/r1 logs "step = 0" so).
   assert own_process.run_json(__file__, tmp_path, 'mirrored') == {
       'fetched': [0, 1, 2, 3, 4], 'logged': [0, 3], 'last_step': 5}
+
+
+class _RunsAfterEachStep(_v1.train.SessionRunHook):
+  """Runs the session on variables after each step (ELECTRA's ETAHook)."""
+
+  def begin(self):
+    self.global_step = _v1.train.get_global_step()
+    self.w = [v for v in _v1.global_variables() if v.op.name == 'w'][0]
+    self.seen = []
+
+  def after_run(self, run_context, run_values):
+    session = run_context.session
+    self.seen.append((int(session.run(self.global_step)),
+                      int(session.run('global_step:0')),
+                      float(session.run(self.w)[0]),
+                      [int(x) for x in session.run([self.global_step,
+                                                    self.global_step])]))
+
+
+def test_a_hooks_session_run_of_variables_gives_their_values_now(tmp_path):
+  hook = _RunsAfterEachStep()
+  est = tf.estimator.Estimator(_model_fn, str(tmp_path))
+  est.train(_input_fn, steps=3, hooks=[hook])
+  # w after each step of gradient descent from 0 on loss (w - 2)^2.
+  w = [0.4, 0.72, 0.976]
+  assert [s[:2] + s[3:] for s in hook.seen] == [
+      (step, step, [step, step]) for step in (1, 2, 3)]
+  assert [s[2] for s in hook.seen] == pytest.approx(w)
+  assert est.get_variable_value('w')[0] == pytest.approx(w[-1])
 
 
 if __name__ == '__main__':

@@ -35,7 +35,7 @@ class EmulatedSession(tf_internals.SessionInterface):
     self.input_graph = batches.input_graph if batches is not None else None
     self.current_batch = None  # flat batch tensors of the step in progress
     self.runs = 0  # calls of `run` (by hooks, listeners, a Saver)
-    self.fetch_plans = {}  # a `FetchPlan` cache of the hooked steps
+    self.fetch_plans = {}  # a `FetchPlan` cache of hooked steps and `run`
 
   @property
   def graph(self):
@@ -48,7 +48,7 @@ class EmulatedSession(tf_internals.SessionInterface):
       plan = FetchPlan(self.input_graph, fetches)
       feeds = {feed_values.feed_name(k): v for k, v in (feed_dict or {}).items()}
       return plan.pack(self.input_graph.run_elements(plan.elements, feeds))
-    plan = FetchPlan(self.captured, fetches)
+    plan = FetchPlan(self.captured, fetches, self.fetch_plans)
     # A hook may feed tensors of the model graph (e.g. a placeholder whose
     # value an assign op writes: pretrained embeddings).
     fed = [(self.captured.as_graph_element(feed_values.feed_name(key)), value)
@@ -66,6 +66,9 @@ class EmulatedSession(tf_internals.SessionInterface):
     if not elements and not run_ops:
       return []
     with tf.init_scope():
+      values = None if run_ops or fed else self.captured.values_now(elements)
+      if values is not None:
+        return [feed_values.to_numpy(v) for v in values]
       batch = self.current_batch
       fed_tensors = [tensor for tensor, _ in fed]
       try:
