@@ -35,9 +35,9 @@ class _StopSeesEveryStep(_train.StopAtStepHook):
     super().after_run(run_context, run_values)
 
 
-def _estimator(model_dir):
+def _estimator(model_dir, model_fn=custom_dnn.model_fn):
   return tf.estimator.Estimator(
-      custom_dnn.model_fn, model_dir=str(model_dir), params=dict(custom_dnn.PARAMS),
+      model_fn, model_dir=str(model_dir), params=dict(custom_dnn.PARAMS),
       # Checkpoints only at start and end; no built-in per-step work.
       config=tf.estimator.RunConfig(tf_random_seed=3, save_checkpoints_steps=10000,
                                     log_step_count_steps=None, save_summary_steps=None))
@@ -169,12 +169,7 @@ def _slowed(model_fn, seconds):
 def test_a_hook_on_seconds_logs_on_time_from_compiled_steps(tmp_path, caplog,
                                                             monkeypatch):
   counter = _StepCounter(monkeypatch)
-  est = tf.estimator.Estimator(
-      _slowed(custom_dnn.model_fn, 0.01), model_dir=str(tmp_path),
-      params=dict(custom_dnn.PARAMS),
-      config=tf.estimator.RunConfig(save_checkpoints_steps=10000,
-                                    log_step_count_steps=None,
-                                    save_summary_steps=None))
+  est = _estimator(tmp_path, _slowed(custom_dnn.model_fn, 0.01))
   hook = _train.LoggingTensorHook([custom_dnn.LOSS_TENSOR_NAME],
                                   every_n_secs=0.3)
   start = time.time()
@@ -409,12 +404,7 @@ def test_early_stopping_checks_leave_the_other_steps_compiled(tmp_path, monkeypa
 
 def test_early_stopping_on_seconds_is_predicted_from_the_step_time(tmp_path, monkeypatch):
   counter = _StepCounter(monkeypatch)
-  est = tf.estimator.Estimator(
-      _slowed(custom_dnn.model_fn, 0.01), model_dir=str(tmp_path),
-      params=dict(custom_dnn.PARAMS),
-      config=tf.estimator.RunConfig(save_checkpoints_steps=10000,
-                                    log_step_count_steps=None,
-                                    save_summary_steps=None))
+  est = _estimator(tmp_path, _slowed(custom_dnn.model_fn, 0.01))
   checked = []
 
   def should_stop():
