@@ -292,16 +292,25 @@ class CapturedModel:
     return writers
 
   def global_step_moves_by_one_per_step(self):
-    """Whether only the train op writes the global step, adding one a step.
+    """Whether the train op adds one to the global step, whatever happens.
 
     Then a step ends with the global step at its own read plus one, unless
-    something else ran in the session meanwhile. Valid once hooks have
-    built their ops (`gate_global_step_writes` has found every writer).
+    something else ran in the session meanwhile. That is so where the only
+    writer of the global step is one `AssignAddVariableOp` of 1 that the
+    train op runs, on the variable's handle itself: inside a v1 cond its
+    handle passes a `Switch`, and a write inside a v2 cond or a function
+    is that `If` or call (KMeans adds one only once its centers are
+    chosen). Valid once hooks have built their ops (`gate_global_step_
+    writes` has found every writer).
     """
-    if not self.steps_advance_global_step_by_one:
+    if len(self._step_writers) != 1:
       return False
-    in_step = {id(op) for op in graph_prune.upstream_ops([self.train_op])}
-    return all(id(op) in in_step for op in self._step_writers)
+    (writer,) = self._step_writers
+    return (writer.type == 'AssignAddVariableOp' and
+            writer.inputs[0].op.type == 'Placeholder' and
+            tf.get_static_value(writer.inputs[1]) == 1 and
+            any(op is writer
+                for op in graph_prune.upstream_ops([self.train_op])))
 
   def release_ops_built_after(self, count):
     """Forgets the graph's ops after its first `count`, built by one call.
