@@ -120,6 +120,10 @@ class TrainSchedule:
     return hook_schedule.quiet_steps(self._hooks, step, self._secs_per_step,
                                      loss=self._loss)
 
+  def skip_hooks(self, steps):
+    """Advances the hooks' counters over `steps` quiet steps."""
+    hook_schedule.skip(self._hooks, steps, loss=self._loss)
+
   def _steps_to_checkpoint(self, step):
     """Steps that may run from `step` before a checkpoint is due."""
     if not self._checkpointing:

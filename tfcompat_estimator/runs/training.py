@@ -36,7 +36,6 @@ from tfcompat_estimator.runs import checkpointing as checkpointing_lib
 from tfcompat_estimator.runs import step_rental
 from tfcompat_estimator.runs import train_schedule
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
-from tfcompat_estimator.session_emulation import hook_schedule
 from tfcompat_estimator.session_emulation import hooked_step
 from tfcompat_estimator.session_emulation import session as session_lib
 
@@ -264,7 +263,7 @@ class TrainLoop:
     The hooks' counters pass the quiet steps first, so they see the hooked
     step through the hook protocol as if it had been run on its own.
     """
-    hook_schedule.skip(self._hooks, quiet, loss=self.captured.spec.loss)
+    self._schedule.skip_hooks(quiet)
     if quiet:
       self._run_quiet(quiet, self._schedule.steps_left(step))
     if wants is not None:
@@ -418,10 +417,9 @@ class TrainLoop:
     results = hooked.results(computed)
     values = results.main
     self._pre_step = int(values['step'])
-    # Where only the train op writes the global step, the step's own read
-    # plus one is its value after the step: that saves the two reads a
-    # hooked step made (about 40 us each on a loaded two-core host, a
-    # twelfth of a small DNN's hooked step), unless the session ran since.
+    # With `_step_follows_read`, the two reads of the global step a hooked
+    # step made (about 40 us each on a loaded two-core host, a twelfth of a
+    # small DNN's hooked step) are saved, unless the session ran since.
     runs = self._session.runs
     post_step = self._pre_step + 1 if self._step_follows_read else None
     self._save_before_hooks(values, post_step)
