@@ -26,11 +26,6 @@ ATOL = 1e-6
 # Ten more steps of the same optimizer math from the same checkpoint; the
 # looser tolerance absorbs float summation order, not a different update.
 CONTINUED_RTOL = 1e-4
-# Dropout draws other masks once a step ran through another compiled copy
-# than the rest (the first step's summaries), so training diverges; with no
-# hooked step, 30 steps of both cases gave 2.15's values (2026-11-28).
-NONDETERMINISTIC_TRAINING = {'dnn_classifier_multiclass',
-                             'v1_dnn_linear_combined_regressor'}
 # 2.15's canned RNNs seed their Keras initializers from Python's `random`,
 # not from tf_random_seed: two 2.15 runs of these start apart.
 UNSEEDED_ON_2_15 = {'rnn_classifier', 'rnn_classifier_sequences',
@@ -137,7 +132,7 @@ def test_fresh_model_trains_to_2_15_checkpoint(run):
     assert (list(np.shape(value)), _type_name(value)) == (
         spec['shape'], spec['dtype']), name
   assert est.get_variable_value('global_step') == canned_cases.TRAIN_STEPS
-  if run.case.name in NONDETERMINISTIC_TRAINING | UNSEEDED_ON_2_15:
+  if run.case.name in UNSEEDED_ON_2_15:
     return
   golden = tf.train.load_checkpoint(
       os.path.join(CANNED_ROOT, run.case.name, 'model_dir'))
@@ -177,8 +172,6 @@ def test_training_continues_from_2_15_checkpoint(run):
   assert est.get_variable_value('global_step') == continued['global_step']
   assert sorted(est.get_variable_names()) == sorted(
       continued['variable_values'])
-  if run.case.name in NONDETERMINISTIC_TRAINING:
-    return
   for name, value in continued['variable_values'].items():
     np.testing.assert_allclose(est.get_variable_value(name), value,
                                rtol=CONTINUED_RTOL, atol=ATOL, err_msg=name)

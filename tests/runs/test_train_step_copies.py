@@ -168,18 +168,55 @@ def test_a_hook_fetch_with_an_effect_is_not_rented(tmp_path, monkeypatch):
   assert estimator.get_variable_value('counter') == 3  # steps 0, 10 and 20
 
 
-def test_a_step_with_dropout_is_not_rented(tmp_path, monkeypatch):
+def _dropout_model_fn(features, labels, mode):
+  return _model_fn({'x': tf.nn.dropout(features['x'], rate=0.5)}, labels,
+                   mode)
+
+
+def test_a_step_with_dropout_rents_nothing_without_a_last_step(tmp_path,
+                                                               monkeypatch):
   """Its quiet steps draw from the loop's random stream whatever the timing."""
   _unlimited_rented_steps(monkeypatch)
-
-  def model_fn(features, labels, mode):
-    features = {'x': tf.nn.dropout(features['x'], rate=0.5, seed=1)}
-    return _model_fn(features, labels, mode)
-
   known = set(context.context().list_function_names())
-  estimator = tf.estimator.Estimator(model_fn, str(tmp_path))
+  estimator = tf.estimator.Estimator(_dropout_model_fn, str(tmp_path))
   estimator.train(_batches_input_fn(3))
   assert len(_step_copies(known)) == 2
+
+
+def test_a_short_run_with_dropout_rents_its_steps_as_2_15_drew_them(
+    tmp_path, monkeypatch):
+  """train(steps=6): its five quiet steps fit in `OWN_STREAMS_STEPS`.
+
+  Through the hooked step's copy every step draws from one stream per
+  dropout op, as 2.15's session did: its values, measured on 2.15 (through
+  the loop's copy, compiled for the second step, the kernel was [0.193,
+  0.188]). Counted, not timed: no budget is needed.
+  """
+  _no_rented_steps(monkeypatch)
+  known = set(context.context().list_function_names())
+  estimator = tf.estimator.Estimator(_dropout_model_fn, str(tmp_path),
+                                     config=tf.estimator.RunConfig(
+                                         tf_random_seed=42))
+  estimator.train(_input_fn, steps=6)
+  assert len(_step_copies(known)) == 1
+  np.testing.assert_allclose(estimator.get_variable_value('dense/kernel'),
+                             [[0.200474], [0.265265]], atol=1e-6)
+  np.testing.assert_allclose(estimator.get_variable_value('dense/bias'),
+                             [0.605699], atol=1e-6)
+
+
+def test_a_dropout_run_beyond_the_count_compiles_the_loop(tmp_path,
+                                                          monkeypatch):
+  """Two runs of 5 quiet steps each against a count of 8: the first rents
+  all of its steps, the second none (it would not fit), whatever the host."""
+  monkeypatch.setattr(step_rental, 'OWN_STREAMS_STEPS', 8)
+  known = set(context.context().list_function_names())
+  estimator = tf.estimator.Estimator(_dropout_model_fn, str(tmp_path))
+  estimator.train(_input_fn, steps=6)
+  assert len(_step_copies(known)) == 1
+  estimator.train(_input_fn, steps=6)
+  assert len(_step_copies(known)) == 2
+  assert estimator.get_variable_value('global_step') == 12
 
 
 def test_hooked_steps_with_dropout_draw_from_one_copy_as_on_2_15(
@@ -194,13 +231,8 @@ def test_hooked_steps_with_dropout_draw_from_one_copy_as_on_2_15(
   rental budget. Values measured on 2.15.
   """
   _no_rented_steps(monkeypatch)
-
-  def model_fn(features, labels, mode):
-    return _model_fn({'x': tf.nn.dropout(features['x'], rate=0.5)}, labels,
-                     mode)
-
   known = set(context.context().list_function_names())
-  estimator = tf.estimator.Estimator(model_fn, str(tmp_path), config=(
+  estimator = tf.estimator.Estimator(_dropout_model_fn, str(tmp_path), config=(
       tf.estimator.RunConfig(tf_random_seed=42, log_step_count_steps=1)))
   estimator.train(_input_fn, steps=6)
   assert len(_step_copies(known)) == 1

@@ -22,9 +22,6 @@ GOLDEN = os.path.join(os.path.dirname(os.path.dirname(HERE)), 'third_party',
                       'tensorflow_estimator_2_15', 'golden')
 RTOL, ATOL = 1e-5, 1e-6
 CONTINUED_RTOL = 1e-4  # ten more optimizer steps: float summation order
-# Cases whose training draws dropout masks: 2.15's continued values differ.
-NONDETERMINISTIC_TRAINING = {'dnn_classifier_multiclass',
-                             'v1_dnn_linear_combined_regressor'}
 # One of each family and API generation; the slow tier runs every case.
 FAST_CASES = ['v1_dnn_classifier', 'dnn_classifier_binary',
               'v1_linear_classifier', 'dnn_linear_combined_classifier',
@@ -97,9 +94,8 @@ def _check_canned(name, got):
   continued = golden['continued']
   assert sorted(got['variable_values']) == sorted(continued['variable_values'])
   assert got['variable_values']['global_step'] == continued['global_step']
-  if name not in NONDETERMINISTIC_TRAINING:
-    assert_dicts_close(got['variable_values'], continued['variable_values'],
-                       f'{name} continued', rtol=CONTINUED_RTOL)
+  assert_dicts_close(got['variable_values'], continued['variable_values'],
+                     f'{name} continued', rtol=CONTINUED_RTOL)
 
 
 def test_canned_estimators_on_2_15_model_dirs_in_tf1_mode(tmp_path):

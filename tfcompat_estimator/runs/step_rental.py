@@ -44,13 +44,20 @@ what the lending step computes beyond them is a scalar's work per op (v1
 scalar summaries and their merge, small outputs, not histograms or
 images).
 
-Nothing is rented when the train step holds a random op that keeps its own
-stream per compiled function (dropout's `RandomUniform`), in its graph or
-in a function it calls (a `cond`'s branches, an RNN's loop), or calls a
-function whose definition is not found: how many steps are rented depends
-on the host's speed, and those steps would draw from the hooked step's
-stream instead of the loop's, so a seeded program would train differently
-from run to run. Functions are looked into because the canned models check
+A train step that holds a random op keeping its own stream per compiled
+function (dropout's `RandomUniform`), in its graph or in a function it
+calls (a `cond`'s branches, an RNN's loop), or that calls a function whose
+definition is not found, rents by count, not by time: rented steps draw
+from the hooked step's stream and the loop's steps from the loop's, so
+were the split timed, a seeded program would train differently from run to
+run. A run whose last step is known rents all its quiet steps if they fit
+in `OWN_STREAMS_STEPS` rented steps over the rental's life, and none
+otherwise. Each of its steps then draws from the one copy, as each of
+2.15's did from its session's one kernel per random op. MnasNet-A1 on CPU
+(tensorflow/tpu's `mnasnet_main.py`, drop-connect and dropout, a 10-step
+train_and_eval with iterations_per_loop=5) compiled the loop for its
+second step: 5.2 s and 155 MB of peak RSS, in a process 240 MB above
+2.15's. Functions are looked into because the canned models check
 their inputs are finite, and their heads their labels' range, in a `cond`:
 not looking, 21 of the 25 canned configurations of the 2.15 golden tests
 compiled the loop for a train(steps=2), about a quarter of that call.
@@ -81,6 +88,10 @@ WHOLE_RUN_FRACTION = 1.0
 # step took 0.93 ms rented against 0.30 ms in the loop (2026-11-27); a
 # larger step's computation is the same either way.
 LOOP_SAVING_BOUND = 0.002
+# The quiet steps a train step with random streams of its own may rent over
+# the rental's life (module docstring). At the bound above, at most 0.4 s
+# over the loop; the first call of a canned model's loop took 0.34-1.13 s.
+OWN_STREAMS_STEPS = 200
 
 # Stateful ops that only read: a fetch computed by them changes nothing.
 _READS = frozenset(('ReadVariableOp', 'ResourceGather', 'VarIsInitializedOp',
@@ -110,6 +121,7 @@ class StepRental:
     self._compile_seconds = 0.0
     self._spent = 0.0
     self._charged = 0  # calls charged to the budget
+    self._rented = 0  # quiet steps run
     # Each offered step -> (its loss position, or None if it may not run
     # quiet steps; whether it may be lent; its elements; {names it lent
     # for: positions or None}).
@@ -182,13 +194,13 @@ class StepRental:
       input or at a non-finite loss, as the loop's.
     """
     ran, loss = 0, None
-    while ran < n and self._step is not None and (
-        self._within_budget() or self._renting_the_rest_pays(
-            None if steps_left is None else steps_left - ran)):
+    while ran < n and self._step is not None and self._may_rent(
+        None if steps_left is None else steps_left - ran):
       values = self._charged_call(self._step, iterator)
       if values is None:
         return ran, loss, True
       ran += 1
+      self._rented += 1
       loss = values[self._loss_index].numpy()
       if not np.isfinite(loss):
         return ran, loss, True
@@ -209,6 +221,13 @@ class StepRental:
 
   def _runs_train_op_only(self, run_ops):
     return [id(op) for op in run_ops] == [id(self._captured.train_op)]
+
+  def _may_rent(self, steps_left):
+    """Whether the next quiet step, `steps_left` from the run's last, is rented."""
+    if self._own_streams:
+      return (steps_left is not None and
+              self._rented + steps_left <= OWN_STREAMS_STEPS)
+    return self._within_budget() or self._renting_the_rest_pays(steps_left)
 
   def _within_budget(self):
     return self._spent < BUDGET_FRACTION * self._compile_seconds
@@ -255,14 +274,11 @@ class StepRental:
   def _loss_position(self, elements, lendable):
     """Where the loss is among `elements`, if the step may run quiet steps.
 
-    It may if it may be lent and the train step draws from no stream of
-    its own.
+    It may if it may be lent.
     """
     loss = self._captured.spec.loss
     position = next((i for i, e in enumerate(elements) if e is loss), None)
-    if position is None or not lendable or self._own_streams:
-      return None
-    return position
+    return position if lendable else None
 
   def _changes_nothing_more(self, elements, run_ops):
     """Whether the step runs the train op only and its further fetches
