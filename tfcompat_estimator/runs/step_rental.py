@@ -223,7 +223,7 @@ class StepRental:
     return [id(op) for op in run_ops] == [id(self._captured.train_op)]
 
   def _may_rent(self, steps_left):
-    """Whether the next quiet step, `steps_left` from the run's last, is rented."""
+    """Whether the next quiet step is rented; `steps_left`: to the last."""
     if self._own_streams:
       return (steps_left is not None and
               self._rented + steps_left <= OWN_STREAMS_STEPS)
