@@ -328,6 +328,29 @@ def seeded_control_flow():
   return kernels
 
 
+def seeded_dynamic_rnn():
+  """A seeded v1 `dynamic_rnn` LSTM (its cell's variables made in the loop
+  body) and a variable after it, three steps from their initial values."""
+  v1 = tf.compat.v1
+
+  def model_fn(features, labels, mode):
+    del labels
+    outputs, _ = v1.nn.dynamic_rnn(v1.nn.rnn_cell.BasicLSTMCell(4),
+                                   features, dtype=tf.float32)
+    w = v1.get_variable('w', [4, 1])
+    loss = tf.reduce_mean(tf.matmul(outputs[:, -1], w))
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=v1.train.GradientDescentOptimizer(
+            0.1).minimize(loss, v1.train.get_global_step()))
+
+  est = tf.estimator.Estimator(model_fn, model_dir=WORK_DIR,
+                               config=tf.estimator.RunConfig(tf_random_seed=1))
+  est.train(lambda: tf.data.Dataset.from_tensors(
+      (tf.ones([2, 5, 3]), tf.ones([2]))).repeat(), steps=3)
+  return {name: np.round(est.get_variable_value(name).ravel()[:6], 5).tolist()
+          for name in ('rnn/basic_lstm_cell/kernel', 'w')}
+
+
 def input_fn_calls():
   """How often each call runs the input_fn, in what graph (2.15: once, in
   one seeded by the RunConfig), and what a seeded model starts from."""

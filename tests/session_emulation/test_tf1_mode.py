@@ -186,6 +186,21 @@ def test_random_ops_in_tf1_control_flow_take_the_model_graphs_op_seeds(
                                err_msg=where)
 
 
+def test_a_seeded_dynamic_rnn_draws_its_cells_initial_values_outside_the_loop(
+    tmp_path):
+  """A v1 `dynamic_rnn` makes its cell's variables in the loop's body; TF1
+  drew their initial values outside it. Drawn in the body graph, the
+  kernel's initializer could never run: the first train() of a seeded
+  program failed with AttributeError (cloudml-samples' tpu_lstm_estimator).
+  Values measured on 2.15 (this scenario, `v1`)."""
+  got = run_child('v1', 'seeded_dynamic_rnn', tmp_path)
+  np.testing.assert_allclose(
+      got['rnn/basic_lstm_cell/kernel'],
+      [0.31255, -0.43394, 0.40681, -0.32672, -0.4396, 0.23022], atol=1e-5)
+  np.testing.assert_allclose(got['w'], [-0.80523, -1.04336, -0.98825,
+                                        -0.60858], atol=1e-5)
+
+
 def test_a_dataset_reading_a_graph_table_in_tf1_mode(tmp_path):
   """A one-shot iterator cannot capture the table; an initializable one can."""
   got = run_child('v1', 'table_dataset', tmp_path)

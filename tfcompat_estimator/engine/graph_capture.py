@@ -391,9 +391,16 @@ class CapturedModel:
   def _record_variable(self, next_creator, **kwargs):
     graph = tf.compat.v1.get_default_graph()
     initializer = kwargs.get('initial_value')
+    # The graph computing the initial value: TF1 drew it outside any control
+    # flow, and a v1 `dynamic_rnn` makes its cell's variables in the loop's
+    # body graph, where its initializer could never run (a seeded TF1
+    # program's LSTM failed its first train(), cloudml-samples'
+    # tpu_lstm_estimator).
+    value_graph = tf1_graph_semantics.model_graph() or graph
     if _draws_as_a_graph_op(initializer, graph):
-      initializer = kwargs['initial_value'] = initializer()
-    computed = _computed_in(graph, initializer)
+      with value_graph.as_default():
+        initializer = kwargs['initial_value'] = initializer()
+    computed = _computed_in(value_graph, initializer)
     if computed:
       # A TF1 variable whose initial value is a tensor of the model graph
       # (`tf.Variable(tf.random_normal(...))`, TFP's TransformedVariable) or
@@ -435,7 +442,8 @@ class CapturedModel:
     key = self._unique_key(variable.name.rsplit(':', 1)[0])
     if self._name_variables:
       _name_in_graph(graph, variable, key)
-    tf1_graph_semantics.lift(variable, graph, key, initial_value=initializer)
+    tf1_graph_semantics.lift(variable, value_graph, key,
+                             initial_value=initializer)
     self._variables[key] = variable
     if computed == 'in graph':
       self._initialized_in_graph.append(variable)
