@@ -135,6 +135,43 @@ def test_canned_embedding_starts_from_checkpoint_under_its_own_key(tmp_path, mon
   np.testing.assert_array_equal(from_checkpoint, restored_after)
 
 
+def test_partitioned_variable_starts_each_part_from_its_saved_slice(
+    tmp_path, monkeypatch):
+  """TF1's Saver saved a partitioned variable whole, each part a slice of it.
+
+  Read under the parts' own keys nothing was found: every part ran its
+  initializer and was then restored, two copies of the table at the peak.
+  Each part here is filled with its own offset along the partitioned axis;
+  two-part and one-part variables (the v1 canned models' tables) are read
+  from their slices, and never initialized.
+  """
+  calls = collections.Counter()
+
+  def by_offset(name):
+    def initializer(shape, dtype=tf.float32, partition_info=None):
+      calls[name] += 1
+      return tf.fill(shape, tf.cast(partition_info.var_offset[0], dtype))
+    return initializer
+
+  def build():
+    two = _v1.get_variable('two', [2 * BIG[0], BIG[1]],
+                           initializer=by_offset('two'),
+                           partitioner=_v1.fixed_size_partitioner(2))
+    one = _v1.get_variable('one', BIG, initializer=by_offset('one'),
+                           partitioner=_v1.fixed_size_partitioner(1))
+    return list(two) + list(one), []
+
+  _estimator(tmp_path, build).train(_input_fn, steps=1)
+  assert calls == {'two': 2, 'one': 1}
+  calls.clear()
+  loaded = _record_loaded_keys(monkeypatch)
+  prediction = next(_estimator(tmp_path, build).predict(_predict_input_fn))
+  assert loaded == ['two/part_0', 'two/part_1', 'one/part_0']
+  assert not calls
+  assert (prediction['two_part_0'], prediction['two_part_1'],
+          prediction['one_part_0']) == (0.0, BIG[0], 0.0)
+
+
 def test_resumed_training_loads_table_and_optimizer_slot(tmp_path, monkeypatch):
   """Keras optimizer slots declare their shape as a keyword of their initializer."""
   ids = tf.feature_column.categorical_column_with_hash_bucket('id', 5000)
