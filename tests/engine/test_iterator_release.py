@@ -6,6 +6,10 @@ which held train() that long after its last step. The race itself cannot be
 provoked on demand, so these tests stand in a slow destructor for it.
 """
 
+import os
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 import weakref
@@ -101,3 +105,40 @@ def test_closing_an_input_graph_releases_its_one_shot_iterators(released):
   batches.close()
   assert len(released) == 1
   _assert_dropped_soon(released[0])
+
+
+_ABANDONED_PREDICT = textwrap.dedent("""
+    import tempfile, time
+    import tensorflow as tf
+    import tfcompat_estimator
+    tfcompat_estimator.install()
+
+    def model_fn(features, labels, mode):
+      w = tf.compat.v1.get_variable('w', [1, 1])
+      return tf.estimator.EstimatorSpec(
+          mode, predictions={'y': tf.matmul(features['x'], w)})
+
+    def main():
+      est = tf.estimator.Estimator(model_fn, tempfile.mkdtemp())
+      results = est.predict(
+          lambda: tf.data.Dataset.from_tensors({'x': [[1.0]]}).repeat())
+      for i, _ in enumerate(results):
+        if i == 3:
+          time.sleep(0.3)  # an iterator old enough to hand off
+          break
+      raise ValueError('the program failed')
+
+    main()
+""")
+
+
+def test_a_predict_left_open_by_a_failed_program_does_not_hang_its_exit():
+  """The uncaught error keeps the generator's frame alive until the
+  interpreter finalizes; closed then, its iterator was handed to a thread
+  that could not start, and the process hung (NVIDIA's Wide&Deep)."""
+  proc = subprocess.run(
+      [sys.executable, '-c', _ABANDONED_PREDICT], capture_output=True,
+      text=True, timeout=60, check=False,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+  assert proc.returncode == 1, proc.stderr[-2000:]
+  assert 'ValueError: the program failed' in proc.stderr

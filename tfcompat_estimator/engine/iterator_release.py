@@ -20,10 +20,16 @@ waits exits only when the wait is over (7.55 s after an 8,000-step train(),
 1 of 4 runs); a program that goes on (evaluates, exports) does so meanwhile. A
 young one (a predict() or a short evaluate()) is dropped at once: its wait
 is as short as its life, and handing each one off would keep the threads
-and buffers of several iterators alive at a time.
+and buffers of several iterators alive at a time. Nor is one handed off
+while the interpreter finalizes: a predict() generator a program left open
+(NVIDIA's Wide&Deep breaks out of it after `eval_steps` batches) is closed
+then if an uncaught error kept its frame alive, and a thread started at
+that point never runs: `Thread.start()` waited for it forever, and the
+process hung after printing the traceback (until killed, 10 minutes).
 """
 
 import queue
+import sys
 import threading
 import time
 
@@ -42,7 +48,8 @@ def release(iterator, created):
     iterator: The iterator of a finished call.
     created: When it was made, by `time.monotonic()`.
   """
-  if time.monotonic() - created < _BACKGROUND_AFTER_SECS:
+  if (time.monotonic() - created < _BACKGROUND_AFTER_SECS or
+      sys.is_finalizing()):
     return  # the caller's reference was the last: it goes now
   global _thread
   with _thread_lock:
