@@ -183,28 +183,6 @@ def test_a_step_with_dropout_rents_nothing_without_a_last_step(tmp_path,
   assert len(_step_copies(known)) == 2
 
 
-def test_a_short_run_with_dropout_rents_its_steps_as_2_15_drew_them(
-    tmp_path, monkeypatch):
-  """train(steps=6): its five quiet steps fit in `OWN_STREAMS_STEPS`.
-
-  Through the hooked step's copy every step draws from one stream per
-  dropout op, as 2.15's session did: its values, measured on 2.15 (through
-  the loop's copy, compiled for the second step, the kernel was [0.193,
-  0.188]). Counted, not timed: no budget is needed.
-  """
-  _no_rented_steps(monkeypatch)
-  known = set(context.context().list_function_names())
-  estimator = tf.estimator.Estimator(_dropout_model_fn, str(tmp_path),
-                                     config=tf.estimator.RunConfig(
-                                         tf_random_seed=42))
-  estimator.train(_input_fn, steps=6)
-  assert len(_step_copies(known)) == 1
-  np.testing.assert_allclose(estimator.get_variable_value('dense/kernel'),
-                             [[0.200474], [0.265265]], atol=1e-6)
-  np.testing.assert_allclose(estimator.get_variable_value('dense/bias'),
-                             [0.605699], atol=1e-6)
-
-
 def test_a_dropout_run_beyond_the_count_compiles_the_loop(tmp_path,
                                                           monkeypatch):
   """Two runs of 5 quiet steps each against a count of 8: the first rents
@@ -219,21 +197,25 @@ def test_a_dropout_run_beyond_the_count_compiles_the_loop(tmp_path,
   assert estimator.get_variable_value('global_step') == 12
 
 
-def test_hooked_steps_with_dropout_draw_from_one_copy_as_on_2_15(
-    tmp_path, monkeypatch):
-  """A hook every step (log_step_count_steps=1, as TAPAS's runs): the first
-  step fetches summaries, the others do not.
+@pytest.mark.parametrize('log_step_count_steps', [1, 100])
+def test_six_seeded_dropout_steps_draw_from_one_copy_as_on_2_15(
+    tmp_path, monkeypatch, log_step_count_steps):
+  """2.15's session kept one kernel, so one random stream, per dropout op
+  for all its fetches; a second copy compiled here drew from a stream of its
+  own, and the trained values were not 2.15's (through the loop's copy the
+  kernel was [0.193, 0.188]). Values measured on 2.15.
 
-  2.15's session kept one kernel, so one random stream, per dropout op for
-  all its fetches; the second copy compiled here drew from a stream of its
-  own, and the trained values were not 2.15's (and TAPAS paid 3.5 s for
-  the copy). The summary step's copy computes the others, whatever the
-  rental budget. Values measured on 2.15.
+  With a hook every step (log_step_count_steps=1, as TAPAS's runs; TAPAS
+  paid 3.5 s for the copy) the first step fetches summaries and the others
+  not: the summary step's copy computes them, whatever the rental budget.
+  Without (100), the five quiet steps fit in `OWN_STREAMS_STEPS` and are
+  rented from it: counted, not timed, so no budget is needed either.
   """
   _no_rented_steps(monkeypatch)
   known = set(context.context().list_function_names())
   estimator = tf.estimator.Estimator(_dropout_model_fn, str(tmp_path), config=(
-      tf.estimator.RunConfig(tf_random_seed=42, log_step_count_steps=1)))
+      tf.estimator.RunConfig(tf_random_seed=42,
+                             log_step_count_steps=log_step_count_steps)))
   estimator.train(_input_fn, steps=6)
   assert len(_step_copies(known)) == 1
   np.testing.assert_allclose(estimator.get_variable_value('dense/kernel'),
