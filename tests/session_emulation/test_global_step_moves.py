@@ -187,15 +187,6 @@ def test_in_a_tf1_world_too(tmp_path):
       'moved': _MOVED_ON_2_15, 'adding_3': [12, 4]}
 
 
-if __name__ == '__main__':
-  import tfcompat_estimator  # pylint: disable=g-import-not-at-top
-  tfcompat_estimator.install()
-  _v1.disable_v2_behavior()
-  print(json.dumps({
-      'moved': _train_moved(sys.argv[1] + '/moved'),
-      'adding_3': _train(sys.argv[1] + '/adding', 3, True, max_steps=10)}))
-
-
 class _MoveInEveryStep(_v1.train.SessionRunHook):
   """Fetches an op adding 10 to the global step with every step."""
 
@@ -220,3 +211,12 @@ def test_each_checkpoint_holds_the_step_it_is_named_after(tmp_path, hook):
   assert all(name == step for name, step in named.items()), named
   last = 5 if hook is _CountSteps else 22  # 2.15: 22 too (step 2 reads 11 + 1)
   assert max(named) == last == int(est.get_variable_value('global_step'))
+
+
+if __name__ == '__main__':
+  import tfcompat_estimator  # pylint: disable=g-import-not-at-top
+  tfcompat_estimator.install()
+  _v1.disable_v2_behavior()
+  print(json.dumps({
+      'moved': _train_moved(sys.argv[1] + '/moved'),
+      'adding_3': _train(sys.argv[1] + '/adding', 3, True, max_steps=10)}))
