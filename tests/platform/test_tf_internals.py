@@ -1068,3 +1068,39 @@ def test_generator_input_yields_through_the_installed_conversion():
   assert features.numpy().tolist() == [1.0, 2.0]
   assert label.numpy().tolist() == [44]  # 300 mod 256
   assert {np.float32, np.uint8} <= set(calls), calls
+
+
+def test_random_ops_built_by_builds_the_stream_random_ops_in_the_block():
+  built = []
+
+  def builder(kind, original, *args, **kwargs):
+    built.append(kind)
+    return original(*args, **kwargs)
+
+  with tf_internals.random_ops_built_by(builder), tf.Graph().as_default():
+    tf.random.uniform([2])
+    tf.random.uniform([2], maxval=3, dtype=tf.int32)
+    tf.random.normal([2])
+    tf.random.truncated_normal([2])
+    tf.nn.dropout(tf.ones([2]), rate=0.5)
+  with tf.Graph().as_default():
+    tf.random.uniform([2])  # after the block: TF's own builder
+  assert built == ['random_uniform', 'random_uniform_int',
+                   'random_standard_normal', 'truncated_normal',
+                   'random_uniform']
+  assert set(built) == set(tf_internals.STREAM_RANDOM_OPS)
+
+
+def test_variable_unseen_by_creators_skips_the_creators_in_scope():
+  seen = []
+
+  def creator(next_creator, **kwargs):
+    seen.append(kwargs['name'])
+    return next_creator(**kwargs)
+
+  with tf.variable_creator_scope(creator):
+    tf.Variable(1, name='seen')
+    variable = tf_internals.variable_unseen_by_creators(initial_value=2,
+                                                        name='unseen')
+  assert seen == ['seen']
+  assert isinstance(variable, tf.Variable) and int(variable.numpy()) == 2

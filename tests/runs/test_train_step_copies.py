@@ -168,28 +168,32 @@ def test_a_hook_fetch_with_an_effect_is_not_rented(tmp_path, monkeypatch):
   assert estimator.get_variable_value('counter') == 3  # steps 0, 10 and 20
 
 
-def _dropout_model_fn(features, labels, mode):
-  return _model_fn({'x': tf.nn.dropout(features['x'], rate=0.5)}, labels,
-                   mode)
+def _shuffling_model_fn(features, labels, mode):
+  """A step with a random op that keeps its stream in each compiled copy.
+
+  (`RandomShuffle`; dropout's `RandomUniform` shares its stream between
+  the copies, engine/random_streams.py.)
+  """
+  return _model_fn({'x': tf.random.shuffle(features['x'])}, labels, mode)
 
 
-def test_a_step_with_dropout_rents_nothing_without_a_last_step(tmp_path,
-                                                               monkeypatch):
+def test_a_step_with_own_streams_rents_nothing_without_a_last_step(
+    tmp_path, monkeypatch):
   """Its quiet steps draw from the loop's random stream whatever the timing."""
   _unlimited_rented_steps(monkeypatch)
   known = set(context.context().list_function_names())
-  estimator = tf.estimator.Estimator(_dropout_model_fn, str(tmp_path))
+  estimator = tf.estimator.Estimator(_shuffling_model_fn, str(tmp_path))
   estimator.train(_batches_input_fn(3))
   assert len(_step_copies(known)) == 2
 
 
-def test_a_dropout_run_beyond_the_count_compiles_the_loop(tmp_path,
-                                                          monkeypatch):
+def test_an_own_streams_run_beyond_the_count_compiles_the_loop(tmp_path,
+                                                              monkeypatch):
   """Two runs of 5 quiet steps each against a count of 8: the first rents
   all of its steps, the second none (it would not fit), whatever the host."""
   monkeypatch.setattr(step_rental, 'OWN_STREAMS_STEPS', 8)
   known = set(context.context().list_function_names())
-  estimator = tf.estimator.Estimator(_dropout_model_fn, str(tmp_path))
+  estimator = tf.estimator.Estimator(_shuffling_model_fn, str(tmp_path))
   estimator.train(_input_fn, steps=6)
   assert len(_step_copies(known)) == 1
   estimator.train(_input_fn, steps=6)
@@ -197,41 +201,59 @@ def test_a_dropout_run_beyond_the_count_compiles_the_loop(tmp_path,
   assert estimator.get_variable_value('global_step') == 12
 
 
-@pytest.mark.parametrize('log_step_count_steps', [1, 100])
-def test_six_seeded_dropout_steps_draw_from_one_copy_as_on_2_15(
-    tmp_path, monkeypatch, log_step_count_steps):
-  """2.15's session kept one kernel, so one random stream, per dropout op
-  for all its fetches; a second copy compiled here drew from a stream of its
-  own, and the trained values were not 2.15's (through the loop's copy the
-  kernel was [0.193, 0.188]). Values measured on 2.15.
+def _dropout_model_fn(features, labels, mode):
+  return _model_fn({'x': tf.nn.dropout(features['x'], rate=0.5)}, labels,
+                   mode)
 
-  With a hook every step (log_step_count_steps=1, as TAPAS's runs; TAPAS
-  paid 3.5 s for the copy) the first step fetches summaries and the others
-  not: the summary step's copy computes them, whatever the rental budget.
-  Without (100), the five quiet steps fit in `OWN_STREAMS_STEPS` and are
-  rented from it: counted, not timed, so no budget is needed either.
+
+class _EveryStepHook(tf.compat.v1.train.SessionRunHook):
+  """A program's hook that sees every step, fetching nothing."""
+
+  def after_run(self, run_context, run_values):
+    del run_context, run_values
+
+
+@pytest.mark.parametrize('steps,log_step_count_steps,hooks,rented,values', [
+    (6, 1, False, False, ([0.239073, 0.330423], 0.673675)),
+    (6, 100, False, False, ([0.239073, 0.330423], 0.673675)),
+    (6, 100, False, True, ([0.239073, 0.330423], 0.673675)),
+    (300, 100, False, True, ([0.312462, 0.405925], 0.568138)),
+    (300, 100, True, False, ([0.312462, 0.405925], 0.568138)),
+])
+def test_seeded_dropout_draws_2_15s_masks_whichever_copies_run_the_steps(
+    tmp_path, monkeypatch, steps, log_step_count_steps, hooks, rented,
+    values):
+  """2.15's session kept one kernel, so one random stream, per dropout op
+  for all its fetches, and began it afresh in each train() (two calls here).
+  Here the steps run in several compiled copies (a hooked step with
+  summaries, one without, the quiet loop; rented or not), which share the
+  op's stream. A copy with a stream of its own trained other values (the
+  kernel [0.193, 0.188] after one call of 6 steps through the loop).
+  Values measured on 2.15.
   """
-  _no_rented_steps(monkeypatch)
-  known = set(context.context().list_function_names())
+  if not rented:
+    _no_rented_steps(monkeypatch)
   estimator = tf.estimator.Estimator(_dropout_model_fn, str(tmp_path), config=(
       tf.estimator.RunConfig(tf_random_seed=42,
                              log_step_count_steps=log_step_count_steps)))
-  estimator.train(_input_fn, steps=6)
-  assert len(_step_copies(known)) == 1
-  np.testing.assert_allclose(estimator.get_variable_value('dense/kernel'),
-                             [[0.200474], [0.265265]], atol=1e-6)
+  for _ in range(2):
+    estimator.train(_input_fn, steps=steps,
+                    hooks=[_EveryStepHook()] if hooks else None)
+  kernel, bias = values
+  np.testing.assert_allclose(
+      estimator.get_variable_value('dense/kernel').ravel(), kernel, atol=1e-6)
   np.testing.assert_allclose(estimator.get_variable_value('dense/bias'),
-                             [0.605699], atol=1e-6)
+                             [bias], atol=1e-6)
 
 
-def _model_fn_with_cond(dropout_in_branch):
+def _model_fn_with_cond(shuffle_in_branch):
   """_model_fn with a `cond` (a canned head's label check holds one)."""
 
   def model_fn(features, labels, mode):
     x = features['x']
-    if dropout_in_branch:
+    if shuffle_in_branch:
       x = tf.cond(tf.reduce_sum(x) > 0,
-                  lambda: tf.nn.dropout(x, rate=0.5, seed=1), lambda: x)
+                  lambda: tf.random.shuffle(x, seed=1), lambda: x)
     else:
       x = tf.cond(tf.reduce_sum(x) > 0, lambda: x * 1.0, lambda: -x)
     return _model_fn({'x': x}, labels, mode)
@@ -239,13 +261,13 @@ def _model_fn_with_cond(dropout_in_branch):
   return model_fn
 
 
-@pytest.mark.parametrize('dropout_in_branch,copies', [(False, 1), (True, 2)])
+@pytest.mark.parametrize('shuffle_in_branch,copies', [(False, 1), (True, 2)])
 def test_a_cond_is_looked_into_for_random_ops(tmp_path, monkeypatch,
-                                              dropout_in_branch, copies):
+                                              shuffle_in_branch, copies):
   """A step calling a branch function is rented unless the branch draws."""
   _unlimited_rented_steps(monkeypatch)
   known = set(context.context().list_function_names())
-  estimator = tf.estimator.Estimator(_model_fn_with_cond(dropout_in_branch),
+  estimator = tf.estimator.Estimator(_model_fn_with_cond(shuffle_in_branch),
                                      str(tmp_path))
   estimator.train(_batches_input_fn(3))
   assert len(_step_copies(known)) == copies

@@ -28,6 +28,7 @@ from tfcompat_estimator.engine import graph_prune
 from tfcompat_estimator.engine import graph_saveables
 from tfcompat_estimator.engine import keras_names
 from tfcompat_estimator.engine import loops
+from tfcompat_estimator.engine import random_streams
 from tfcompat_estimator.engine import short_runs
 from tfcompat_estimator.engine import tf1_graph_semantics
 # Without TensorBoard, TF2 summary calls in a model_fn write nothing, as on
@@ -95,6 +96,8 @@ class CapturedModel:
     # TF2 summary writers the model_fn made: eager resources its graph
     # uses, which 2.15's session kept alive; flushed as each call ends.
     self.summary_writers = []
+    # A train step's random ops draw from streams its compiled copies share.
+    self.random_streams = random_streams.RandomStreams()
 
     def call(features, labels):
       features, labels = batch_checks.non_empty(features, labels, mode)
@@ -180,8 +183,13 @@ class CapturedModel:
     # canned RNNs' cells) started from other values at every run.
     keras_seeds = (None if config.tf_random_seed is None else
                    random.Random(config.tf_random_seed))
+    # Not under a strategy: its replicas' steps run on other devices or
+    # hosts than a state variable made here.
+    streams = (self.random_streams.building()
+               if mode == model_fn_lib.ModeKeys.TRAIN and strategy is None
+               else contextlib.nullcontext())
     with distribution.capture_scope(strategy), (
-        tf_internals.keras_seeds_from(keras_seeds)), (
+        tf_internals.keras_seeds_from(keras_seeds)), streams, (
             short_runs.capturing(short_run)) as capture:
       self._wrapped = _v1.wrap_function(build, signature=signature)
     self.skipped_compiles = capture.skipped_compiles
@@ -398,9 +406,10 @@ class CapturedModel:
     # tpu_lstm_estimator).
     value_graph = tf1_graph_semantics.model_graph() or graph
     if _draws_as_a_graph_op(initializer, graph):
-      with value_graph.as_default():
+      with value_graph.as_default(), self.random_streams.paused():
         initializer = kwargs['initial_value'] = initializer()
-    computed = _computed_in(value_graph, initializer)
+    computed = _computed_in(value_graph, initializer,
+                            self.random_streams.states_in(value_graph))
     if computed:
       # A TF1 variable whose initial value is a tensor of the model graph
       # (`tf.Variable(tf.random_normal(...))`, TFP's TransformedVariable) or
@@ -521,7 +530,10 @@ class CapturedModel:
     SessionManager did with a Scaffold's own ops, `ready_for_local_init_op`
     is checked, `local_init_op` runs and `ready_op` is checked (the
     defaults need no run here: the engine's variables are always set).
+    Random ops draw from the start of their streams, as a new session's
+    kernels did.
     """
+    self.random_streams.restart()
     for key, variable in self.local_variables.items():
       variable.assign(self._local_initial_values[key])
     scaffold = self.spec.scaffold
@@ -850,14 +862,17 @@ def _draws_as_a_graph_op(initial_value, graph):
       isinstance(func, types.FunctionType))
 
 
-def _computed_in(graph, initial_value):
+def _computed_in(graph, initial_value, random_states):
   """'fed' for a tensor of `graph` computed from placeholders, 'in graph' for
-  another tensor of it, else None."""
+  another tensor of it, else None.
+
+  `random_states`: ids of placeholders that are not fed (`random_streams`).
+  """
   if not (tf.is_tensor(initial_value) and
           getattr(initial_value, 'graph', None) is graph):
     return None
   if any(graph_prune.is_placeholder(op)
-         for op in graph_prune.upstream_ops([initial_value])):
+         for op in graph_prune.upstream_ops([initial_value], random_states)):
     return 'fed'
   return 'in graph'
 

@@ -46,6 +46,7 @@ def meta_graph_def(captured, config):
     `saver_def`, as 2.15's `.meta` files held.
   """
   source = captured.graph.as_graph_def(add_shapes=True)
+  captured.random_streams.as_tf1(source)
   graph = tf.Graph()
   with graph.as_default():
     handles = {}

@@ -55,6 +55,7 @@ from tensorflow.python.ops import control_flow_util
 from tensorflow.python.ops import control_flow_util_v2
 from tensorflow.python.ops import control_flow_v2_func_graphs
 from tensorflow.python.ops import gen_functional_ops
+from tensorflow.python.ops import gen_random_ops
 from tensorflow.python.ops import gradients_util
 from tensorflow.python.ops import init_ops
 from tensorflow.python.ops import init_ops_v2
@@ -433,6 +434,47 @@ def count_op_seeds_in(counter_of):
   """
   random_seed._graph_to_seed_dict = _OpSeedCounts(
       random_seed._graph_to_seed_dict, counter_of)
+
+
+# The builders (`gen_random_ops`) of the random ops whose kernel holds their
+# stream; `random_streams` builds their `tf.random.Generator` kinds instead.
+STREAM_RANDOM_OPS = ('random_uniform', 'random_standard_normal',
+                     'truncated_normal', 'random_uniform_int')
+
+
+@contextlib.contextmanager
+def random_ops_built_by(builder):
+  """`builder(kind, original, *args, **kwargs)` builds `STREAM_RANDOM_OPS`.
+
+  `tf.random.uniform`, `tf.random.normal`, `tf.random.truncated_normal`,
+  `tf.nn.dropout` and the initializers call these generated functions by
+  their module's attribute; no public API builds another op in their place.
+  engine/random_streams.py. Checked on TF 2.21.
+  """
+  originals = {kind: getattr(gen_random_ops, kind) for kind in STREAM_RANDOM_OPS}
+
+  def builds(kind, original):
+    return lambda *args, **kwargs: builder(kind, original, *args, **kwargs)
+
+  for kind, original in originals.items():
+    setattr(gen_random_ops, kind, builds(kind, original))
+  try:
+    yield
+  finally:
+    for kind, original in originals.items():
+      setattr(gen_random_ops, kind, original)
+
+
+def variable_unseen_by_creators(**kwargs):
+  """A resource variable that the variable creator scopes in effect skip.
+
+  A model graph's creator (engine/graph_capture.py) records every variable
+  made while the model_fn runs as a model variable, to be checkpointed;
+  random_streams' stream states are the engine's, made meanwhile. TF's
+  default creator, which every chain of creators ends in, is not exported.
+  Checked on TF 2.21.
+  """
+  return resource_variable_ops.default_variable_creator_v2(None, **kwargs)
 
 
 def control_flow_v1_switched_on():

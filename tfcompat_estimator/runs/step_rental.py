@@ -45,19 +45,21 @@ scalar summaries and their merge, small outputs, not histograms or
 images).
 
 A train step that holds a random op keeping its own stream per compiled
-function (dropout's `RandomUniform`), in its graph or in a function it
-calls (a `cond`'s branches, an RNN's loop), or that calls a function whose
-definition is not found, rents by count, not by time: rented steps draw
-from the hooked step's stream and the loop's steps from the loop's, so
-were the split timed, a seeded program would train differently from run to
-run. A run whose last step is known rents all its quiet steps if they fit
+function, in its graph or in a function it calls (a `cond`'s branches, an
+RNN's loop), or that calls a function whose definition is not found, rents
+by count, not by time: rented steps draw from the hooked step's stream and
+the loop's steps from the loop's, so were the split timed, a seeded
+program would train differently from run to run. (The model_fn's dropout
+and `tf.random.*` ops share one stream between the copies,
+engine/random_streams.py; what remains is `RandomShuffle`, `Multinomial`,
+gamma and Poisson draws, and random ops of an imported graph or a hook.) A run whose last step is known rents all its quiet steps if they fit
 in `OWN_STREAMS_STEPS` rented steps over the rental's life, and none
 otherwise. Each of its steps then draws from the one copy, as each of
 2.15's did from its session's one kernel per random op. MnasNet-A1 on CPU
-(tensorflow/tpu's `mnasnet_main.py`, drop-connect and dropout, a 10-step
-train_and_eval with iterations_per_loop=5) compiled the loop for its
-second step: 5.2 s and 155 MB of peak RSS, in a process 240 MB above
-2.15's. Functions are looked into because the canned models check
+(tensorflow/tpu's `mnasnet_main.py`, a 10-step train_and_eval with
+iterations_per_loop=5), while its drop-connect and dropout counted as
+such ops, compiled the loop for its second step: 5.2 s and 155 MB of peak
+RSS, in a process 240 MB above 2.15's. Functions are looked into because the canned models check
 their inputs are finite, and their heads their labels' range, in a `cond`:
 not looking, 21 of the 25 canned configurations of the 2.15 golden tests
 compiled the loop for a train(steps=2), about a quarter of that call.
@@ -65,10 +67,9 @@ compiled the loop for a train(steps=2), about a quarter of that call.
 Hooked steps of such a model are lent whatever the budget, so which copy
 computes each is fixed by the hooks' schedule: they all draw from the
 first copy's stream, as 2.15's session kept one kernel, one stream, per
-random op for all its fetches. With a hook every step (TAPAS's
-`log_step_count_steps=1`) its seeded training then gave 2.15's eval loss
-to float precision (0.6269232 against 0.6269231; 0.673 with a second
-copy), and its 20-step train() took 7.7 s instead of 12.3 s.
+random op for all its fetches. TAPAS with a hook every step
+(`log_step_count_steps=1`), while its dropout counted as such an op, took
+7.7 s instead of 12.3 s for its 20-step train() so.
 """
 
 import time
