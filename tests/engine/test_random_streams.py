@@ -222,3 +222,37 @@ def test_a_variable_starts_at_2_15s_draw_of_a_random_op(tmp_path,
                   max_steps=1)
   np.testing.assert_allclose(estimator.get_variable_value('v'), value,
                              atol=1e-6)
+
+
+def _noise_input_fn():
+  """tensorflow/tpu's DCGAN idiom: a random op outside the dataset."""
+  noise = tf.random.uniform([4], minval=-1, maxval=1)
+  return tf.data.Dataset.range(1).repeat().map(
+      lambda _: (noise, noise[0])).batch(2, drop_remainder=True)
+
+
+def _mean_model_fn(features, labels, mode):
+  del labels
+  w = tf.compat.v1.get_variable('w', [4, 1],
+                                initializer=tf.compat.v1.ones_initializer())
+  loss = tf.reduce_mean(tf.matmul(features, w))
+  train_op = tf.compat.v1.train.GradientDescentOptimizer(0.0).minimize(
+      loss, tf.compat.v1.train.get_or_create_global_step())
+  return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+def test_an_input_fns_seeded_draws_are_the_same_in_every_call(tmp_path):
+  """2.15 called the input_fn in a new graph each time: under
+  `tf_random_seed` each call drew the same noise. Eagerly, TF kept the op's
+  kernel for the process and the next call went on with its stream
+  (-1.2232 at the third train()). Value measured on 2.15."""
+  estimator = tf.estimator.Estimator(
+      _mean_model_fn, str(tmp_path),
+      config=tf.estimator.RunConfig(tf_random_seed=1))
+  losses = []
+  for _ in range(2):
+    hook = _LossEveryStep()
+    estimator.train(_noise_input_fn, steps=1, hooks=[hook])
+    losses += hook.losses
+    losses.append(estimator.evaluate(_noise_input_fn, steps=1)['loss'])
+  np.testing.assert_allclose(losses, [-0.0955765] * 4, atol=1e-6)

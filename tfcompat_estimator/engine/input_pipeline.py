@@ -23,6 +23,7 @@ from tfcompat_estimator.engine import input_graph as input_graph_lib
 from tfcompat_estimator.engine import iterator_release
 from tfcompat_estimator.engine import keras_names
 from tfcompat_estimator.engine import parameter_servers
+from tfcompat_estimator.engine import random_streams
 from tfcompat_estimator.inputs import graph_queue
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.platform import tf_internals
@@ -166,7 +167,8 @@ class BatchSource:
 
   def _call_eagerly(self, input_fn, mode, params, config, input_context):
     try:
-      with tf_internals.graph_seed(config.tf_random_seed):
+      with tf_internals.graph_seed(config.tf_random_seed), (
+          random_streams.eager_draws_start_afresh()):
         return self._call_input_fn(input_fn, mode, params, config,
                                    input_context)
     except RuntimeError as e:

@@ -21,6 +21,9 @@ on TF 2.21 for the four kinds below, consecutive draws included).
 
 The TF1 files (graph.pbtxt, .meta) show the graph as 2.15 wrote it:
 `as_tf1` turns the ops back into the kinds the model_fn asked for.
+
+An input_fn called eagerly draws from fresh states the same way
+(`eager_draws_start_afresh`), as 2.15's new graph for each call did.
 """
 
 import contextlib
@@ -109,6 +112,29 @@ class RandomStreams:
     output = _KINDS[kind].stateful(state.handle, name=name, **arguments)
     self._ops[output.op.name] = (kind, seed, seed2, state)
     return output
+
+
+@contextlib.contextmanager
+def eager_draws_start_afresh():
+  """Seeded random ops run eagerly in the block draw as a new kernel would.
+
+  For an input_fn called eagerly: 2.15 called it in a new graph each time,
+  so its random ops outside the dataset (tensorflow/tpu's DCGAN noise, its
+  Inception's fake images) drew the same values in every train() and
+  evaluate() under `tf_random_seed`. Eagerly, TF keeps one kernel per
+  random op and seeds for the process, so a later call with the same op
+  seeds went on drawing from the first call's stream.
+  """
+
+  def build(kind, original, *args, **kwargs):
+    seed, seed2, name, arguments = _parsed(kind, args, kwargs)
+    if not tf_internals.executing_eagerly() or (seed == 0 and seed2 == 0):
+      return original(*args, **kwargs)
+    return _KINDS[kind].stateful(_state(seed, seed2).handle, name=name,
+                                 **arguments)
+
+  with tf_internals.random_ops_built_by(build):
+    yield
 
 
 def _parsed(kind, args, kwargs):
