@@ -709,6 +709,42 @@ def test_a_seeded_programs_own_initializer_function_draws_2_15s_values(
                              [-0.03, -0.02484, 0.01046], atol=1e-5)
 
 
+def _moving_averages_model_fn(features, labels, mode):
+  """tensorflow/tpu's Inception v3: moving averages applied after the step."""
+  seeded = tf.compat.v1.get_variable(
+      'seeded', [2, 1],
+      initializer=tf.compat.v1.truncated_normal_initializer(seed=3))
+  unseeded = tf.compat.v1.get_variable(
+      'unseeded', [2, 1],
+      initializer=tf.compat.v1.truncated_normal_initializer())
+  loss = tf.reduce_mean(tf.matmul(features['x'], seeded + unseeded) - labels)
+  step = tf.compat.v1.train.get_or_create_global_step()
+  train_op = tf.compat.v1.train.GradientDescentOptimizer(0.0).minimize(
+      loss, global_step=step)
+  averages = tf.compat.v1.train.ExponentialMovingAverage(0.995,
+                                                         num_updates=step)
+  with tf.control_dependencies([train_op]):
+    train_op = averages.apply(tf.compat.v1.trainable_variables())
+  return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+
+def test_a_moving_average_starts_at_a_graph_drawn_initial_value(tmp_path):
+  """The average's `apply()` reads each variable under `init_scope`, while
+  the model_fn runs, before the graph's initializers have run: it read
+  zeros, and the shadows began at 0 (TF1 gave the initial value). Values
+  measured on 2.15 (the first element of each)."""
+  estimator = tf.estimator.Estimator(
+      _moving_averages_model_fn, str(tmp_path),
+      config=tf.estimator.RunConfig(tf_random_seed=1))
+  estimator.train(lambda: tf.data.Dataset.from_tensors(
+      ({'x': np.ones([2, 2], np.float32)}, np.ones([2, 1], np.float32))
+  ).repeat(), max_steps=1)
+  for name, first in (('seeded', -0.67086124), ('unseeded', 0.30520469)):
+    shadow = estimator.get_variable_value(name + '/ExponentialMovingAverage')
+    np.testing.assert_allclose(shadow, estimator.get_variable_value(name))
+    assert shadow[0, 0] == pytest.approx(first, abs=1e-6)
+
+
 def test_a_seeded_model_of_keras_layers_starts_the_same_every_time(tmp_path):
   """tf_keras' initializers without a seed, under tf_random_seed.
 

@@ -192,6 +192,8 @@ class CapturedModel:
         tf_internals.keras_seeds_from(keras_seeds)), streams, (
             short_runs.capturing(short_run)) as capture:
       self._wrapped = _v1.wrap_function(build, signature=signature)
+    for variable in self._initialized_in_graph:  # their initializers run below
+      tf1_graph_semantics.value_on_first_read(variable, None)
     self.skipped_compiles = capture.skipped_compiles
     self.graph = self._wrapped.graph
     graph_saveables.make_tables_private(self.graph)
@@ -249,8 +251,11 @@ class CapturedModel:
     itself (`_adopt_graph_variables`) have theirs there too. Variables made
     through our creator were initialized when created, so only such ops run
     here (and not when a checkpoint or other variables will set every value
-    anyway).
+    anyway). The random streams start afresh: a variable read while the
+    model_fn ran may have drawn its value already (`value_on_first_read`),
+    which this draws again.
     """
+    self.random_streams.restart()
     replaced = [op for op in (tf_internals.initializer_op(v)
                               for v in self._variables.values())
                 if isinstance(op, tf.Operation) and op.graph is self.graph]
@@ -456,6 +461,8 @@ class CapturedModel:
     self._variables[key] = variable
     if computed == 'in graph':
       self._initialized_in_graph.append(variable)
+      tf1_graph_semantics.value_on_first_read(variable, functools.partial(
+          graph_prune.value_now, value_graph, initializer))
     if loaded_as == [key]:
       self._loaded[key] = initializer
     elif loaded_as:  # read under a key that turned out not to be its own

@@ -31,7 +31,17 @@ def prune(wrapped, feeds, fetches):
   Returns:
     A `PrunedFunction` of the feeds' values.
   """
-  graph = wrapped.graph
+  return _pruned(wrapped.graph, feeds, fetches, wrapped)
+
+
+def value_now(graph, fetch):
+  """The value of `fetch`, a tensor of `graph` (even one being built) that
+  needs no feed, computed eagerly."""
+  return _pruned(graph, [], [fetch], graph)()[0]
+
+
+def _pruned(graph, feeds, fetches, owner):
+  """`prune`'s function, kept with `owner`, which owns the variables."""
   captured = {id(internal): external for external, internal in graph.captures}
   needed = _needed_ops(fetches, _sources(graph, feeds))
   needed.extend(sparse_lookups.guard(needed))
@@ -47,7 +57,7 @@ def prune(wrapped, feeds, fetches):
   function = tf_internals.function_of_operations(
       graph, needed, inputs, outputs, run)
   return PrunedFunction(function, [t.dtype for t in inputs],
-                        [captured[id(t)] for t in used], fetches, wrapped)
+                        [captured[id(t)] for t in used], fetches, owner)
 
 
 class PrunedFunction:

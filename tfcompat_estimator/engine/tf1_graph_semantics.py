@@ -245,6 +245,19 @@ def lift(variable, graph, key, initial_value=None):
   variable.__class__ = _answering_graph_queries(type(variable))
 
 
+def value_on_first_read(variable, compute):
+  """An eager `read_value()` of a lifted `variable` first assigns `compute()`.
+
+  For a variable whose value its graph draws (`_record_variable`): until
+  that initializer runs, it holds zeros, and code reading it eagerly while
+  the model_fn runs saw those. `tf.train.ExponentialMovingAverage.apply`
+  reads each variable under `init_scope` for its shadow's start, which
+  began at 0 (tensorflow/tpu's Inception v3); TF1 gave the initial value.
+  None: reads are plain again.
+  """
+  getattr(variable, _MARK).pending_value = compute
+
+
 def initializer_built(variable):
   """The op a lifted variable's `.initializer` built in its graph, or None."""
   lifted = getattr(variable, _MARK, None)
@@ -259,6 +272,7 @@ class _Lifted:
     self.key = key
     self.initial_value = initial_value
     self.initializer = None  # built on first use
+    self.pending_value = None  # `value_on_first_read`
 
 
 _CLASSES = {}
@@ -295,6 +309,13 @@ def _answering_graph_queries(cls):
               resource=self.handle, value=value, name='Assign')
       return lifted.initializer
 
+    def read_value(self):
+      lifted = getattr(self, _MARK)
+      if lifted.pending_value is not None and tf_internals.executing_eagerly():
+        compute, lifted.pending_value = lifted.pending_value, None
+        self.assign(compute())
+      return cls.read_value(self)
+
     def eval(self, session=None):  # pylint: disable=redefined-builtin
       # A TF1 variable ran its value tensor in the session; a lifted one
       # has none in the graph (TF failed on None), so the session fetches
@@ -307,6 +328,7 @@ def _answering_graph_queries(cls):
     _CLASSES[cls] = type(cls.__name__, (cls,), {
         'op': property(op), 'graph': property(graph),
         'initializer': property(initializer), 'eval': eval,
+        'read_value': read_value,
         # `assign_sub()` and the like return a read named after the assign
         # op in a graph, 'UnreadVariable' for an eager variable, which a
         # lifted one is. TF1 code filters UPDATE_OPS by name scope (slim's
