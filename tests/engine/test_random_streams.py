@@ -85,13 +85,17 @@ def test_a_hook_every_step_beside_summaries_sees_2_15s_dropout(tmp_path):
       atol=1e-5)
 
 
+def _graph_pbtxt(model_dir):
+  with open(os.path.join(model_dir, 'graph.pbtxt')) as f:
+    return text_format.Parse(f.read(), tf.compat.v1.GraphDef())
+
+
 def test_the_tf1_files_hold_2_15s_random_ops_and_no_stream_state(tmp_path):
   """graph.pbtxt and the .meta show the ops the model_fn asked for, with
   their seeds, as 2.15 wrote them; the checkpoint holds the model alone."""
   estimator = _regressor(tmp_path, tf_random_seed=42)
   estimator.train(_train_input_fn, steps=2)
-  graph_def = text_format.Parse(
-      open(os.path.join(tmp_path, 'graph.pbtxt')).read(), tf.compat.v1.GraphDef())
+  graph_def = _graph_pbtxt(tmp_path)
   assert not [node for node in graph_def.node if 'Stateful' in node.op and
               node.op != 'StatefulPartitionedCall']
   random_ops = {node.name: node for node in graph_def.node
@@ -155,8 +159,7 @@ def test_each_kind_trains_and_is_written_as_on_2_15(tmp_path):
       [0.45424145, 0.44145933], atol=1e-6)
   np.testing.assert_allclose(estimator.get_variable_value('dense/bias'),
                              [0.29795727], atol=1e-6)
-  graph_def = text_format.Parse(
-      open(os.path.join(tmp_path, 'graph.pbtxt')).read(), tf.compat.v1.GraphDef())
+  graph_def = _graph_pbtxt(tmp_path)
   written = {node.name: (node.op, list(node.input), node.attr['T'].type,
                          node.attr['seed'].i, node.attr['seed2'].i)
              for node in graph_def.node if node.attr['seed'].i}

@@ -413,8 +413,7 @@ class CapturedModel:
     if _draws_as_a_graph_op(initializer, graph):
       with value_graph.as_default(), self.random_streams.paused():
         initializer = kwargs['initial_value'] = initializer()
-    computed = _computed_in(value_graph, initializer,
-                            self.random_streams.states_in(value_graph))
+    computed = _computed_in(value_graph, initializer, self.random_streams)
     if computed:
       # A TF1 variable whose initial value is a tensor of the model graph
       # (`tf.Variable(tf.random_normal(...))`, TFP's TransformedVariable) or
@@ -869,17 +868,19 @@ def _draws_as_a_graph_op(initial_value, graph):
       isinstance(func, types.FunctionType))
 
 
-def _computed_in(graph, initial_value, random_states):
+def _computed_in(graph, initial_value, random_streams):
   """'fed' for a tensor of `graph` computed from placeholders, 'in graph' for
   another tensor of it, else None.
 
-  `random_states`: ids of placeholders that are not fed (`random_streams`).
+  `random_streams`: the graph's `RandomStreams`, whose states' placeholders
+  are not fed.
   """
   if not (tf.is_tensor(initial_value) and
           getattr(initial_value, 'graph', None) is graph):
     return None
+  states = random_streams.states_in(graph)
   if any(graph_prune.is_placeholder(op)
-         for op in graph_prune.upstream_ops([initial_value], random_states)):
+         for op in graph_prune.upstream_ops([initial_value], states)):
     return 'fed'
   return 'in graph'
 

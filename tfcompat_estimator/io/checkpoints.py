@@ -311,7 +311,7 @@ class InitialValues:
     return reader.get_variable_to_shape_map(), reader.get_variable_to_dtype_map()
 
   def read(self, key, shape, dtype):
-    """The tensor saved as `key`, or None unless large and of this shape and dtype.
+    """The tensor saved as `key`, or None unless large, of this shape, dtype.
 
     A part `<name>/part_<i>` of a TF1 partitioned variable (the v1 canned
     models' embedding tables are one part each) is its slice of `<name>`,

@@ -451,7 +451,8 @@ def random_ops_built_by(builder):
   their module's attribute; no public API builds another op in their place.
   engine/random_streams.py. Checked on TF 2.21.
   """
-  originals = {kind: getattr(gen_random_ops, kind) for kind in STREAM_RANDOM_OPS}
+  originals = {kind: getattr(gen_random_ops, kind)
+               for kind in STREAM_RANDOM_OPS}
 
   def builds(kind, original):
     return lambda *args, **kwargs: builder(kind, original, *args, **kwargs)

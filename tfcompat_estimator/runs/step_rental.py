@@ -52,15 +52,17 @@ the loop's steps from the loop's, so were the split timed, a seeded
 program would train differently from run to run. (The model_fn's dropout
 and `tf.random.*` ops share one stream between the copies,
 engine/random_streams.py; what remains is `RandomShuffle`, `Multinomial`,
-gamma and Poisson draws, and random ops of an imported graph or a hook.) A run whose last step is known rents all its quiet steps if they fit
-in `OWN_STREAMS_STEPS` rented steps over the rental's life, and none
+gamma and Poisson draws, and random ops of an imported graph or a hook.)
+A run whose last step is known rents all its quiet steps if they fit in
+`OWN_STREAMS_STEPS` rented steps over the rental's life, and none
 otherwise. Each of its steps then draws from the one copy, as each of
 2.15's did from its session's one kernel per random op. MnasNet-A1 on CPU
 (tensorflow/tpu's `mnasnet_main.py`, a 10-step train_and_eval with
 iterations_per_loop=5), while its drop-connect and dropout counted as
 such ops, compiled the loop for its second step: 5.2 s and 155 MB of peak
-RSS, in a process 240 MB above 2.15's. Functions are looked into because the canned models check
-their inputs are finite, and their heads their labels' range, in a `cond`:
+RSS, in a process 240 MB above 2.15's. Functions are looked into because
+the canned models check their inputs are finite, and their heads their
+labels' range, in a `cond`:
 not looking, 21 of the 25 canned configurations of the 2.15 golden tests
 compiled the loop for a train(steps=2), about a quarter of that call.
 
