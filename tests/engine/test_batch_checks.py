@@ -5,6 +5,7 @@ import tensorflow as tf
 
 from tfcompat_estimator.engine import batch_checks
 from tfcompat_estimator.engine import graph_prune
+from tfcompat_estimator.engine import iterator_names
 from tfcompat_estimator.model_fn import ModeKeys
 
 SPECS = {
@@ -107,8 +108,15 @@ def test_an_empty_batch_fails_and_a_side_tensor_does_not_count():
   assert empty(_batch(rows)).shape == (0, 2)
 
 
-def test_only_the_ops_where_checked_tensors_meet_wait_for_the_size_check():
+# As the engine captures a Dataset's batch, all tensors are outputs of one
+# op (`iterator_names`); a reader of one of them meets nothing.
+@pytest.mark.parametrize('one_op', [False, True], ids=['placeholders',
+                                                       'IteratorGetNext'])
+def test_only_the_ops_where_checked_tensors_meet_wait_for_the_size_check(
+    one_op):
   def build(f, l):
+    if one_op:
+      f, l = iterator_names.name_batch(f, l, 'IteratorGetNext')
     batch_checks.same_batch_size(f, l, ['price', 'tint'])
     price = tf.square(f['price'])  # one input each: free to start at once
     tint = tf.strings.length(f['tint'])

@@ -114,6 +114,38 @@ def test_meta_graph_restores_the_checkpoint_in_a_v1_session(tmp_path):
   assert len(restored) == len(tf.train.list_variables(path)) + 1
 
 
+# A batch for programs that run the model of a checkpoint's .meta on
+# features they feed at 2.15's `IteratorGetNext:k` (keys sorted: c, x).
+_FED = {'c': np.array([[3], [0], [9]]),
+        'x': np.array([[0.1, 0.9, 0.3, 0.7], [1, 1, 1, 1], [0, 0.2, 0, 0]],
+                      np.float32)}
+
+
+def _predicted(est):
+  return np.array([p['probabilities'] for p in est.predict(
+      lambda: tf.data.Dataset.from_tensors(_FED))])
+
+
+def test_meta_graph_runs_the_model_on_features_fed_at_its_iterator(tmp_path):
+  # BERT classifiers frozen for serving and CTR models scored from
+  # checkpoints feed 'IteratorGetNext:0'...; the labels are not fed.
+  est = _dnn(str(tmp_path))
+  path = est.latest_checkpoint()
+  fetch = 'dnn/head/predictions/probabilities'
+  feed = {'IteratorGetNext:0': _FED['c'], 'IteratorGetNext:1': _FED['x']}
+  with tf.Graph().as_default() as graph, v1.Session(graph=graph) as session:
+    v1.train.import_meta_graph(path + '.meta').restore(session, path)
+    assert graph.get_operation_by_name('IteratorGetNext').type == (
+        'IteratorGetNext')
+    fed = session.run(fetch + ':0', feed)
+    frozen = v1.graph_util.convert_variables_to_constants(
+        session, graph.as_graph_def(), [fetch])
+  np.testing.assert_allclose(fed, _predicted(est), atol=1e-6)
+  with tf.Graph().as_default() as graph, v1.Session(graph=graph) as session:
+    tf.graph_util.import_graph_def(frozen, name='')
+    np.testing.assert_allclose(session.run(fetch + ':0', feed), fed)
+
+
 def test_meta_graph_variables_of_clashing_names_and_dtypes(tmp_path):
   """Stand-in variables are copies of one per dtype (engine/tf1_graph.py),
   except those whose ops would take another's names: made one by one."""
@@ -209,8 +241,12 @@ tf.disable_v2_behavior()
 with tf.Session() as session:
   saver = tf.train.import_meta_graph(sys.argv[1] + '.meta')
   saver.restore(session, sys.argv[1])
-  print(json.dumps({v.op.name: session.run(v).tolist()
-                    for v in tf.global_variables()}))
+  values = {v.op.name: session.run(v).tolist() for v in tf.global_variables()}
+  values['probabilities'] = session.run(
+      'dnn/head/predictions/probabilities:0',
+      {f'IteratorGetNext:{i}': x for i, x in enumerate(json.loads(sys.argv[2]))}
+  ).tolist()
+  print(json.dumps(values))
 '''
 
 
@@ -219,14 +255,18 @@ def test_tensorflow_2_15_restores_our_meta_graph(tmp_path, venv215_python):
   est = _dnn(str(tmp_path))
   path = est.latest_checkpoint()
   env = {k: v for k, v in os.environ.items() if k != 'TF_USE_LEGACY_KERAS'}
-  proc = subprocess.run([venv215_python, '-c', _RESTORE_WITH_2_15, path],
-                        capture_output=True, text=True, env=env, check=True,
-                        timeout=300)
   import json  # pylint: disable=g-import-not-at-top
+  batch = [_FED['c'].tolist(), _FED['x'].tolist()]
+  proc = subprocess.run(
+      [venv215_python, '-c', _RESTORE_WITH_2_15, path, json.dumps(batch)],
+      capture_output=True, text=True, env=env, check=True, timeout=300)
   values = json.loads(proc.stdout.strip().splitlines()[-1])
   assert values['global_step'] == 15
   np.testing.assert_array_equal(values['dnn/logits/kernel/part_0'],
                                 est.get_variable_value('dnn/logits/kernel'))
+  # The program runs the model on features it feeds, as on 2.15's .meta.
+  np.testing.assert_allclose(values['probabilities'], _predicted(est),
+                             atol=1e-6)
 
 
 def test_meta_graph_clears_devices_graph_pbtxt_keeps_them(tmp_path):

@@ -25,6 +25,10 @@ import tensorflow as tf
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.platform import tf_internals
 
+# The checks' ops go under this scope: they keep out of the names the
+# model_fn's own ops take (2.15's graph had no such checks), and the TF1
+# graph written beside the checkpoints drops their edges (`strip_edges`).
+_SCOPE = 'input_checks/'
 # Graph collections of the checks `place` positions.
 _MEET_GATES = 'tfcompat_estimator.batch_checks.meet'  # (assertion, [tensor])
 _WRITE_GATES = 'tfcompat_estimator.batch_checks.write'  # ops
@@ -69,13 +73,15 @@ def non_empty(features, labels, mode):
              'least one example per batch.')
   if all(rows == 0 for rows in static):
     raise ValueError(message)
-  rows = _batch_sizes([value for _, value in named])
-  assertion = tf.debugging.Assert(tf.reduce_any(rows > 0), [message])
-  # A supervised step cannot finish without its labels, so gating them is
-  # enough and keeps the per-step cost to one op (features may be many).
-  if labels is not None:
-    return features, _gated(labels, assertion)
-  return _gated(features, assertion), labels
+  with tf.name_scope(_SCOPE):
+    rows = _batch_sizes([value for _, value in named])
+    assertion = tf.debugging.Assert(tf.reduce_any(rows > 0), [message])
+    # A supervised step cannot finish without its labels, so gating them
+    # is enough and keeps the per-step cost to one op (features may be
+    # many).
+    if labels is not None:
+      return features, _gated(labels, assertion)
+    return _gated(features, assertion), labels
 
 
 def same_batch_size(features, labels, keys):
@@ -100,13 +106,14 @@ def same_batch_size(features, labels, keys):
     sizes = ', '.join(f'{name}: {rows}' for (name, _), rows in zip(named, static)
                       if rows is not None)
     raise ValueError(f'{header} {sizes}.')
-  rows = _batch_sizes([value for _, value in named])
   names = ', '.join(name for name, _ in named)
-  # The raw op: tf.debugging.Assert would put int64 data behind a cond, whose
-  # switches and merge the model then waited for in every step.
-  assertion = tf.raw_ops.Assert(
-      condition=tf.reduce_all(tf.equal(rows, rows[0])),
-      data=[f'{header} ({names}):', rows], summarize=len(named))
+  with tf.name_scope(_SCOPE):
+    rows = _batch_sizes([value for _, value in named])
+    # The raw op: tf.debugging.Assert would put int64 data behind a cond,
+    # whose switches and merge the model then waited for in every step.
+    assertion = tf.raw_ops.Assert(
+        condition=tf.reduce_all(tf.equal(rows, rows[0])),
+        data=[f'{header} ({names}):', rows], summarize=len(named))
   tf.compat.v1.add_to_collection(_MEET_GATES, (assertion, [v for _, v in named]))
 
 
@@ -120,7 +127,8 @@ def before_writes(make_check):
   would be saved with the graph.
   """
   if _checked():
-    tf.compat.v1.add_to_collection(_WRITE_GATES, make_check())
+    with tf.name_scope(_SCOPE):
+      tf.compat.v1.add_to_collection(_WRITE_GATES, make_check())
 
 
 def place(graph, find_writers):
@@ -132,7 +140,8 @@ def place(graph, find_writers):
   """
   write_gates = graph.get_collection(_WRITE_GATES)
   if write_gates:
-    gate = tf.group(*write_gates, name='input_checks')
+    with tf.name_scope(_SCOPE):
+      gate = tf.group(*write_gates, name='before_writes')
     for op in find_writers():
       tf_internals.add_control_inputs(op, [gate])
   for assertion, tensors in graph.get_collection(_MEET_GATES):
@@ -140,6 +149,22 @@ def place(graph, find_writers):
       tf_internals.add_control_inputs(op, [assertion])
   graph.clear_collection(_WRITE_GATES)
   graph.clear_collection(_MEET_GATES)
+
+
+def strip_edges(graph_def):
+  """Drops the edges that make `graph_def`'s ops wait for the checks.
+
+  For the TF1 graph of graph.pbtxt and the `.meta` files, which programs
+  run with a feed of the features alone (`IteratorGetNext:0`, see
+  `iterator_names`): the batch-size check reads the labels too, and 2.15's
+  graph had no such edge.
+  """
+  for node in graph_def.node:
+    if any(name.startswith('^' + _SCOPE) for name in node.input):
+      kept = [name for name in node.input
+              if not name.startswith('^' + _SCOPE)]
+      del node.input[:]
+      node.input.extend(kept)
 
 
 def _first_meetings(graph, assertion, tensors):
@@ -150,19 +175,23 @@ def _first_meetings(graph, assertion, tensors):
   an op it reads or waits for already follows one (then it waits through
   that op), or it feeds the assertion (waiting would be a cycle).
   """
+  # By output, not op: the batch's tensors may be outputs of one op
+  # (`iterator_names`), whose other readers meet nothing.
   bit_of = {}
   for i, value in enumerate(tensors):
     parts = ([value.indices, value.values, value.dense_shape]
              if isinstance(value, tf.SparseTensor) else [value])
     for part in parts:
-      bit_of[id(part.op)] = bit_of.get(id(part.op), 0) | 1 << i
+      key = (id(part.op), part.value_index)
+      bit_of[key] = bit_of.get(key, 0) | 1 << i
   before = _ancestors(assertion)
   bits, after, meetings = {}, set(), []
   for op in graph.get_operations():
     inputs = [t.op for t in op.inputs]
-    mask = bit_of.get(id(op), 0)
-    for source in inputs:
-      mask |= bits.get(id(source), 0)
+    mask = 0
+    for tensor in op.inputs:
+      mask |= (bit_of.get((id(tensor.op), tensor.value_index), 0) |
+               bits.get(id(tensor.op), 0))
     if not mask:
       continue
     bits[id(op)] = mask

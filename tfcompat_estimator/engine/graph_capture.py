@@ -26,6 +26,7 @@ from tfcompat_estimator.engine import distribution
 from tfcompat_estimator.engine import feature_keys
 from tfcompat_estimator.engine import graph_prune
 from tfcompat_estimator.engine import graph_saveables
+from tfcompat_estimator.engine import iterator_names
 from tfcompat_estimator.engine import keras_names
 from tfcompat_estimator.engine import loops
 from tfcompat_estimator.engine import random_streams
@@ -61,7 +62,8 @@ class CapturedModel:
 
   def __init__(self, model_fn, mode, features_spec, labels_spec, params,
                config, initial_values=None, values_overwritten=False,
-               keras_names_taken=None, op_seeds_drawn=0, short_run=False):
+               keras_names_taken=None, op_seeds_drawn=0, short_run=False,
+               batch_op_name=None):
     """`initial_values` (a `checkpoints.InitialValues`) seeds large variables.
 
     `values_overwritten`: the caller will set every global variable (from a
@@ -72,6 +74,8 @@ class CapturedModel:
     took (`tf_internals.op_seeds_drawn`), which the model_fn's go on after.
     `short_run`: the graph serves a training run too short to pay for
     costly compiles (`short_runs`); model code then builds its plain graph.
+    `batch_op_name`: the op whose outputs the batch was in 2.15's graph
+    (an iterator's `IteratorGetNext`), if one op's (`iterator_names`).
     """
     self.mode = mode
     # Whether model code built plain what a longer run would compile.
@@ -115,6 +119,9 @@ class CapturedModel:
     strategy = distribution.strategy_for(mode, config)
     per_batch = 1 if labels_spec is None else 2
     replicas = distribution.local_replicas(strategy)
+    # Under a strategy each replica's batch had a name of its own.
+    if distribution.replicates(strategy):
+      batch_op_name = None
 
     def build(*batch):
       batches = [(batch[i:i + per_batch] + (None,))[:2]
@@ -133,14 +140,20 @@ class CapturedModel:
         # One read shared by TF's hooks (via the collection they consult) and
         # ours; the train op waits for it, so hooks always see the pre-step
         # value (2.15 left this order to chance).
-        self.global_step_read = tf.identity(self.global_step.read_value(),
-                                            name='global_step')
+        # Its read's ops under the variable's scope, as 2.15's read was:
+        # at the root they took names (`Identity`) of the model_fn's ops.
+        with tf.name_scope('global_step/'):
+          read = self.global_step.read_value()
+        self.global_step_read = tf.identity(read, name='global_step')
         _v1.add_to_collection(_GLOBAL_STEP_READ_KEY, self.global_step_read)
         self._name_variables = True
         if distribution.replicates(strategy):
           self.spec = distribution.replicated_spec(strategy, call, batches)
         else:
-          self.spec = call(*batches[0])
+          batch = batches[0]
+          if batch_op_name:
+            batch = iterator_names.name_batch(*batch, batch_op_name)
+          self.spec = call(*batch)
         # What fetches of the variable itself give. Under TF1's switches
         # 2.15's global step was a reference variable: fetched in a run of
         # the train op it gave the value after the step (a hook's log of
@@ -172,6 +185,8 @@ class CapturedModel:
 
     signature = ([features_spec] + ([labels_spec] if labels_spec is not None
                                     else [])) * replicas
+    if batch_op_name:
+      signature = iterator_names.named_signature(signature, batch_op_name)
     # The variables' initializers run eagerly, so they draw from the global
     # seed. Setting it also drops every compiled function's kernels in the
     # process (0.3 s to rebuild a canned DNN's eval loop), so it is set only

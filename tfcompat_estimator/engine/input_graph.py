@@ -439,6 +439,22 @@ def _copied_dataset(graph, graph_def, iterator):
   return variant if _stands_alone(variant) else None
 
 
+def get_next_of(element):
+  """The name of the `IteratorGetNext` whose outputs `element` is, or None.
+
+  `element`'s leaves must be that op's outputs in order, from the first
+  (`make_one_shot_iterator(ds).get_next()` returned whole; in predict, its
+  features without the labels after them).
+  """
+  leaves = tf.nest.flatten(element)
+  sources = [_iterator_component(leaf) for leaf in leaves]
+  if not leaves or None in sources or len({op for op, _ in sources}) != 1:
+    return None
+  if [index for _, index in sources] != list(range(len(sources))):
+    return None
+  return sources[0][0].name
+
+
 def _iterator_component(value):
   """`(IteratorGetNext op, component index)` that `value` is, or None.
 

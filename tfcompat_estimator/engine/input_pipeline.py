@@ -98,6 +98,9 @@ class BatchSource:
     # to go on after (2.15 built both in one graph).
     self.keras_names_taken = {}
     self.op_seeds_drawn = 0
+    # The op whose outputs the batch was in 2.15's graph, if one op's:
+    # `iterator_names`.
+    self.batch_op_name = None
     args = (input_fn, mode, params, config, distribution.input_context(strategy))
     # A TF1 caller's input_fn is written for a graph and, as in 2.15, called
     # once, in one. A TF2 caller's is called eagerly, where a Dataset needs
@@ -163,6 +166,9 @@ class BatchSource:
     result, self.keras_names_taken = keras_names.call(
         lambda: call_input_fn(*args))
     self.op_seeds_drawn = tf_internals.op_seeds_drawn()
+    # 2.15 read a Dataset through an iterator of the model's graph.
+    self.batch_op_name = ('IteratorGetNext'
+                          if isinstance(result, tf.data.Dataset) else None)
     return result
 
   def _call_eagerly(self, input_fn, mode, params, config, input_context):
@@ -223,6 +229,9 @@ class BatchSource:
             'input_fn must return a tf.data.Dataset (each replica draws its '
             f'own batch); it returned {type(result).__name__}.')
       features, labels = map(_as_tensors, _split(result, mode))
+      # The input_fn's own iterator, its get_next() returned whole.
+      self.batch_op_name = input_graph_lib.get_next_of(
+          _present(features, labels))
     self.input_graph = input_graph_lib.InputGraph(graph, tf.nest.flatten(
         _present(features, labels), expand_composites=True))
     if initializer is None and (labels is not None or

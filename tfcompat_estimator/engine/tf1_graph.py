@@ -18,7 +18,9 @@ so one is made per captured graph and kept (`CapturedModel.cached`).
 
 import tensorflow as tf
 
+from tfcompat_estimator.engine import batch_checks
 from tfcompat_estimator.engine import distribution
+from tfcompat_estimator.engine import iterator_names
 from tfcompat_estimator.platform import tf_internals
 
 _v1 = tf.compat.v1
@@ -47,6 +49,8 @@ def meta_graph_def(captured, config):
   """
   source = captured.graph.as_graph_def(add_shapes=True)
   captured.random_streams.as_tf1(source)
+  iterator_names.as_tf1_iterator(source)
+  batch_checks.strip_edges(source)
   graph = tf.Graph()
   with graph.as_default():
     handles = {}

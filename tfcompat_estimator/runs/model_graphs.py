@@ -187,7 +187,8 @@ class ModelGraphs:
         copy.deepcopy(self._params), self._config, initial_values,
         values_overwritten=identity is not None or variables_from is not None,
         keras_names_taken=batches.keras_names_taken,
-        op_seeds_drawn=batches.op_seeds_drawn, short_run=short_run)
+        op_seeds_drawn=batches.op_seeds_drawn, short_run=short_run,
+        batch_op_name=batches.batch_op_name)
 
   def _initialize(self, captured):
     """A call with no checkpoint to read, as 2.15's Scaffold began it.
