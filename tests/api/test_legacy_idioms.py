@@ -1404,3 +1404,40 @@ def test_sync_replicas_optimizer_is_refused_before_anything_runs(tmp_path):
   est = tf.estimator.Estimator(model_fn(False), str(tmp_path))
   est.train(_input_fn(), steps=3)
   assert est.get_variable_value('global_step') == 3
+
+
+def _metric_reading_the_batch_model_fn(features, labels, mode):
+  """google-research's idioms: an image summary given as a metric, and a
+  metric made under control dependencies on a check of the labels."""
+  w = v1.get_variable('w', [], initializer=v1.ones_initializer())
+  pred = features * w
+  loss = tf.reduce_mean(tf.abs(pred - labels))
+  if mode == tf.estimator.ModeKeys.TRAIN:
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=v1.assign_add(v1.train.get_global_step(), 1))
+  with tf.control_dependencies([v1.assert_greater_equal(labels, 0.0)]):
+    mean = v1.metrics.mean(tf.reduce_mean(pred, [1, 2, 3]))
+  image = tf.saturate_cast(pred * 255 + 0.5, tf.uint8)
+  return tf.estimator.EstimatorSpec(mode, loss=loss, eval_metric_ops={
+      'M': mean,
+      'Img': (v1.summary.image('Img', image, max_outputs=1), tf.no_op())})
+
+
+def test_metric_values_reading_the_batch_see_one_more_batch(tmp_path):
+  # 2.15 ran the value ops once more after the evaluation, drawing the
+  # next batch (values measured there: M 0.3125, the image of x[4]).
+  x = np.arange(24, dtype=np.float32).reshape(6, 2, 2, 1) / 24.
+  input_fn = lambda: tf.data.Dataset.from_tensor_slices((x, x)).repeat().batch(2)
+  est = tf.estimator.Estimator(_metric_reading_the_batch_model_fn,
+                               str(tmp_path))
+  est.train(input_fn, steps=1)
+  results = est.evaluate(input_fn, steps=2)
+  assert results['M'] == 0.3125
+  summary = v1.Summary.FromString(results['Img'])
+  image = tf.io.decode_png(summary.value[0].image.encoded_image_string)
+  np.testing.assert_array_equal(image[..., 0], [[170, 181], [191, 202]])
+  # At the end of the input there is none to draw (2.15: OutOfRangeError).
+  with pytest.raises(ValueError, match=r"eval_metric_ops \['Img', 'M'\] read "
+                     'the input batch.*had none left'):
+    est.evaluate(lambda: input_fn().take(3), name='to_the_end')
+  assert not os.path.exists(tmp_path / 'eval_to_the_end')

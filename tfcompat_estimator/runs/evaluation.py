@@ -11,6 +11,7 @@ import tensorflow as tf
 
 from tfcompat_estimator.engine import end_of_input
 from tfcompat_estimator.engine import engine_scope
+from tfcompat_estimator.engine import graph_prune
 from tfcompat_estimator.engine import input_pipeline
 from tfcompat_estimator.engine import loops
 from tfcompat_estimator.engine import tf1_graph
@@ -91,13 +92,13 @@ def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
         _log_progress(done, steps)
         if bool(stopped):
           break
-  session.current_batch = None
-  if not done and not runner.stop_requested:
-    raise ValueError(
-        'Evaluation got no batches: the input_fn produced no data, so every '
-        'metric would be that of an empty set (2.15 reported 0s). Nothing '
-        'was written to the eval directory.')
-  results = _metric_values(session, captured.eval_metrics)
+    session.current_batch = None
+    if not done and not runner.stop_requested:
+      raise ValueError(
+          'Evaluation got no batches: the input_fn produced no data, so '
+          'every metric would be that of an empty set (2.15 reported 0s). '
+          'Nothing was written to the eval directory.')
+    results = _metric_values(session, captured.eval_metrics)
   results['global_step'] = captured.global_step.numpy()
   runner.end()
   logging.info('Inference Time : {:0.5f}s'.format(time.time() - start))
@@ -121,11 +122,36 @@ def _log_progress(done, steps):
 
 
 def _metric_values(session, eval_metrics):
-  """Each metric's value, read in one call; a nested value keeps its nest."""
+  """Each metric's value, read in one call; a nested value keeps its nest.
+
+  A value that reads the input batch is computed, as 2.15's final run of
+  the value ops computed it, on one more batch of the input: an image
+  summary given as a metric with `tf.no_op()` as its update, a metric made
+  under `tf.control_dependencies` on a check of the labels
+  (google-research's unprocessing and group_agnostic_fairness).
+
+  Raises:
+    ValueError: such values, when the input has no batch left (2.15 failed
+      there with OutOfRangeError).
+  """
   keys = sorted(eval_metrics)
   nests = [eval_metrics[k][0] for k in keys]
-  flat = session.compute(tf.nest.flatten(nests))
-  return dict(zip(keys, tf.nest.pack_sequence_as(nests, flat)))
+  flat = tf.nest.flatten(nests)
+  try:
+    values = session.compute(flat, draws=True)
+  except end_of_input.EndOfInput:
+    at_fault = set(id(t) for t in graph_prune.unfed(flat, [], session.graph))
+    named = [key for key, nest in zip(keys, nests)
+             if any(id(t) in at_fault for t in tf.nest.flatten(nest))]
+    raise ValueError(
+        f'The values of eval_metric_ops {named} read the input batch, not '
+        'only variables: as in 2.15, they are computed on one more batch '
+        'after the evaluation, and the input_fn had none left. Give each '
+        'metric a value that reads only its variables (an image summary '
+        'belongs in EstimatorSpec.evaluation_hooks, and a metric made under '
+        'tf.control_dependencies on the labels can be made outside them), '
+        'or evaluate fewer steps than the input holds.') from None
+  return dict(zip(keys, tf.nest.pack_sequence_as(nests, values)))
 
 
 def _report(output_dir, captured, results, checkpoint_path):
