@@ -872,3 +872,39 @@ def test_export_all_skips_modes_without_a_receiver_fn(tmp_path):
   train_ops = meta_graphs[0].collection_def['saved_model_train_op']
   assert [name.split('/')[-1] for name in train_ops.node_list.value] == [
       'AssignAddVariableOp']
+
+
+def test_the_main_op_initializes_the_model_fns_local_resources(tmp_path):
+  """A model_fn's `register_resource(..., is_shared=False)` (the TF1 way
+  of contrib's stateful ops) is initialized when the export is loaded, as
+  2.15's main op (Scaffold.default_local_init_op) did: before, loading
+  served FailedPreconditionError (found by a helper, lambdaji/tf_repos)."""
+  from tensorflow.python.ops import resources  # pylint: disable=g-import-not-at-top
+
+  def model_fn(features, labels, mode):
+    w = _v1.get_variable('w', [1], initializer=_v1.constant_initializer(2.0))
+    local = _v1.Variable([10.0], use_resource=True, collections=[],
+                         name='local_res')
+    resources.register_resource(local.handle, local.initializer,
+                                local.is_initialized(), is_shared=False)
+    pred = features['x'] * w + local.read_value()
+    if mode == tf.estimator.ModeKeys.PREDICT:
+      return tf.estimator.EstimatorSpec(mode, predictions={'y': pred})
+    loss = tf.reduce_mean(tf.square(pred - labels))
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=_v1.assign_add(
+            _v1.train.get_global_step(), 1))
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(lambda: tf.data.Dataset.from_tensors(
+      ({'x': [[1.0]]}, [[12.0]])), steps=1)
+  export = est.export_saved_model(
+      str(tmp_path / 'export'),
+      tf.estimator.export.build_raw_serving_input_receiver_fn(
+          {'x': tf.zeros([1, 1])})).decode()
+  with tf.Graph().as_default(), _v1.Session() as session:
+    signature = _v1.saved_model.load(
+        session, ['serve'], export).signature_def['serving_default']
+    served = session.run(signature.outputs['y'].name,
+                         {signature.inputs['x'].name: [[1.5]]})
+  np.testing.assert_array_equal(served, [[13.0]])

@@ -147,8 +147,10 @@ def _add_meta_graph(config, builder, export_dir, mode, tags, call_model_fn,
       # Where 2.15's builder recorded the train op for loaders to find it,
       # in any mode whose spec has one (TFMA's example EVAL specs do).
       _v1.add_to_collection(_TRAIN_OP_KEY, spec.train_op)
-    main_op = spec.scaffold.local_init_op or tf.group(
-        _v1.local_variables_initializer(), _v1.tables_initializer())
+    # 2.15's: local variables, tables and local resources (a model_fn's
+    # `register_resource(..., is_shared=False)`), initialized when loaded.
+    main_op = (spec.scaffold.local_init_op or
+               _v1.train.Scaffold.default_local_init_op())
     saver = restorer = checkpoint_layout.v1_saver(spec.scaffold.saver)
     object_keyed = checkpoint_layout.is_object_keyed(saver)
     if saver is None or object_keyed:
