@@ -7,8 +7,10 @@ than the same program in TF2 mode. A third run is the TF1 program as the
 tutorials of its time wrote it, its input_fn returning
 `make_one_shot_iterator(dataset).get_next()`; a fourth computes on those
 tensors before returning them (an op on the labels, as cloudml-samples'
-census looks its labels up in a table). Each run is its own process (the
-switch is process-wide), the modes interleaved round by round.
+census looks its labels up in a table); a fifth reads through queue
+runners (`slice_input_producer` + `tf.train.batch`), as TF1 programs
+before tf.data did. Each run is its own process (the switch is
+process-wide), the modes interleaved round by round.
 
   python bench/tf1_mode.py                                  # 3 rounds
   python bench/tf1_mode.py --workloads custom_model_fn --rounds 1
@@ -31,8 +33,8 @@ sys.path.insert(0, HERE)
 import run as bench_run  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 # TF2 behaviour; after disable_v2_behavior(); that and an iterator's tensors;
-# those with an op on the labels.
-MODES = ('v2', 'v1', 'v1_iterator', 'v1_iterator_ops')
+# those with an op on the labels; a queue runner's batches.
+MODES = ('v2', 'v1', 'v1_iterator', 'v1_iterator_ops', 'v1_queue')
 DEFAULT_WORKLOADS = ('dnn_dense', 'wide_deep_sparse', 'custom_model_fn')
 
 
@@ -60,6 +62,16 @@ def child(workload, mode, scale):
       return features, labels
 
     work.train_input_fn = iterator_input_fn
+  elif mode == 'v1_queue':
+    examples, labels = work.data('train')
+
+    def queue_input_fn():
+      example, label = tf.compat.v1.train.slice_input_producer(
+          [examples, labels.reshape(-1, 1)], shuffle=False)
+      batch = tf.compat.v1.train.batch([example, label], work.batch_size)
+      return work._parse(*batch)  # pylint: disable=protected-access
+
+    work.train_input_fn = queue_input_fn
   est = work.estimator(tempfile.mkdtemp(),
                        tf.estimator.RunConfig(tf_random_seed=1))
   start = time.perf_counter()
@@ -110,7 +122,9 @@ def _report(runs, names, args):
       'v1: the program calls `tf.compat.v1.disable_v2_behavior()` first; v2: '
       'TF2 behaviour; v1 iterator: v1, its input_fn returning '
       '`make_one_shot_iterator(dataset).get_next()`; v1 iterator ops: that, '
-      'its labels passed through `tf.identity` first. Training steps/s: the median of the global_step/sec '
+      'its labels passed through `tf.identity` first; v1 queue: v1, its '
+      'input_fn slicing the examples through `slice_input_producer` and '
+      '`tf.train.batch`. Training steps/s: the median of the global_step/sec '
       'values logged during a 2000-step `train()` after a 200-step one '
       '(as in bench/RESULTS.md); first train: that first 200-step call, '
       'graph building included; predict examples/s: three predict() calls '
@@ -120,8 +134,9 @@ def _report(runs, names, args):
       'runs).',
       '',
       '| workload | metric | v2 | v1 | v1 iterator | v1 iterator ops | '
-      'v1 vs v2 | v1 iterator vs v2 | v1 iterator ops vs v2 |',
-      '|---|---|---|---|---|---|---|---|---|',
+      'v1 queue | v1 vs v2 | v1 iterator vs v2 | v1 iterator ops vs v2 | '
+      'v1 queue vs v2 |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
   ]
   for name in names:
     for metric, faster_is_larger in (('train_steps_per_sec', True),
