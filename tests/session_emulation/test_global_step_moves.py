@@ -220,3 +220,29 @@ if __name__ == '__main__':
   print(json.dumps({
       'moved': _train_moved(sys.argv[1] + '/moved'),
       'adding_3': _train(sys.argv[1] + '/adding', 3, True, max_steps=10)}))
+
+
+def _loss_summary_steps(model_dir):
+  steps = []
+  for path in tf.io.gfile.glob(f'{model_dir}/events.out.tfevents*'):
+    for event in _v1.train.summary_iterator(path):
+      if any(value.tag == 'loss' for value in event.summary.value):
+        steps.append(event.step)
+  return sorted(steps)
+
+
+def test_summaries_land_where_2_15s_summary_hook_put_them(tmp_path):
+  # 2.15's SummarySaverHook read the global step again after a step with
+  # summaries and took it to be its read plus one after the others.
+  est = tf.estimator.Estimator(
+      _model_fn_adding('two optimizers'), str(tmp_path / 'two'),
+      config=tf.estimator.RunConfig(save_summary_steps=5))
+  est.train(_input_fn, max_steps=20)
+  assert _loss_summary_steps(tmp_path / 'two') == [2, 10, 18]  # 2.15's
+  est = tf.estimator.Estimator(
+      _model_fn_adding(1), str(tmp_path / 'moved'),
+      config=tf.estimator.RunConfig(save_summary_steps=3))
+  hook = _MoveGlobalStep()
+  est.train(_input_fn, steps=8, hooks=[hook])
+  assert hook.moved_to == 102
+  assert _loss_summary_steps(tmp_path / 'moved') == [1]  # 2.15's

@@ -152,11 +152,17 @@ class TrainSchedule:
       return False
     return pre_step is None or pre_step + 1 >= self._last_step
 
-  def wants_at(self, step, iteration=None):
-    """`Wants` of the step starting at global step `step`."""
+  def wants_at(self, step, iteration=None, summary_step=None):
+    """`Wants` of the step starting at global step `step`.
+
+    `summary_step`: the global step as 2.15's SummarySaverHook took it to
+    be, if not `step`: after a step without summaries, its read of the
+    step plus one, whatever the train op added.
+    """
     iteration = self.iteration if iteration is None else iteration
+    summary_step = step if summary_step is None else summary_step
     return Wants(bool(self.loss_log and self.loss_log.due(iteration)),
-                 bool(self.summaries and self.summaries.due(step)))
+                 bool(self.summaries and self.summaries.due(summary_step)))
 
   def quiet_steps(self, step):
     """How many steps from `step` may run compiled before a duty needs one."""

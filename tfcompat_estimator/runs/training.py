@@ -174,6 +174,9 @@ class TrainLoop:
       # The last step's read of the global step if it was a hooked step;
       # None after quiet steps (each added one) and before any step.
       self._pre_step = None
+      # The global step after the last step as 2.15's SummarySaverHook
+      # counted it, where that was not the global step (`_run_hooked`).
+      self._summary_step = None
       self._session_started = False
       stop = False
       if checkpointing:
@@ -291,6 +294,7 @@ class TrainLoop:
     self._schedule.iteration += steps_run
     if steps_run:
       self._pre_step = None  # each step added one: the count is the distance
+      self._summary_step = None
       if not np.isfinite(loss):
         self._raise_nan(loss)
       # Also when the input ended: 'Loss for final step' is the last step's.
@@ -392,7 +396,8 @@ class TrainLoop:
         'from the latest checkpoint in model_dir.')
 
   def _run_single(self, step):
-    self._run_hooked(self._schedule.wants_at(step))
+    self._run_hooked(self._schedule.wants_at(
+        step, summary_step=self._summary_step))
 
   def _run_hooked(self, wants):
     """One step through the hook protocol, then its loss log and summary.
@@ -443,20 +448,32 @@ class TrainLoop:
       if duty and duty.due(int(values['step']) + 1):
         self._count_rate(self._global_step())
 
+    def summary_step_duty():
+      # As 2.15's SummarySaverHook, after the chief's hooks and before the
+      # others: a step with summaries read the global step again (they are
+      # written at that step), another took it to be its read plus one,
+      # whatever the train op added (two optimizers given the global step
+      # add 2: summaries at steps 2, 10, 18 for save_summary_steps=5).
+      self._summary_step = self._pre_step + 1
+      if wants.summary:
+        self._summary_step = (
+            post_step if post_step is not None and self._session.runs == runs
+            else self._global_step())
+
     hooked.finish(results, [(self._rate_position, rate_duty),
+                            (self._rate_position, summary_step_duty),
                             (self._loss_position, loss_duties)])
     if self._session.runs == runs:  # nothing else can have moved the step
       self._known_step = post_step
     if not self._session_started:
       self._log_session_start(self._global_step())
     if wants.summary:
-      post_step = int(values['step']) + 1
-      self._schedule.summaries.done(post_step)
-      self._writer.write_serialized(values['summary'], post_step)
+      self._schedule.summaries.done(self._summary_step)
+      self._writer.write_serialized(values['summary'], self._summary_step)
       input_graph = self._batches.input_graph
       input_summary = input_graph.summary() if input_graph else None
       if input_summary is not None:
-        self._writer.write_serialized(input_summary, post_step)
+        self._writer.write_serialized(input_summary, self._summary_step)
 
   def _count_rate(self, step):
     """Logs and records global_step/sec when its timer is due at `step`."""
