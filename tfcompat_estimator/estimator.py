@@ -34,6 +34,8 @@ ModeKeys = model_fn_lib.ModeKeys
 VocabInfo = warm_starting.VocabInfo
 WarmStartSettings = warm_starting.WarmStartSettings
 _TaskType = run_config_lib.TaskType
+# Copies of 2.15's TPUEstimator (transformer-xl's) call it from here.
+_verify_model_fn_args = model_fn_lib.verify_model_fn_args
 
 
 class Estimator:
@@ -124,6 +126,31 @@ class Estimator:
   def _call_model_fn(self, features, labels, mode, config):
     return model_fn_lib.call_model_fn(self._model_fn, features, labels, mode,
                                       self.params, config)
+
+  def _call_input_fn(self, input_fn, mode, input_context=None):
+    """Calls `input_fn` with the arguments it declares, as 2.15 did.
+
+    Every call of an input_fn goes through this method (`_input_fn_of`),
+    so a subclass that overrides it is heard: copies of 2.15's
+    TPUEstimator (transformer-xl's) put the batch size in `params` here.
+    """
+    return input_fn(**model_fn_lib.supported_kwargs(
+        input_fn, mode=mode, params=self.params, config=self.config,
+        input_context=input_context))
+
+  def _input_fn_of(self, input_fn):
+    """`input_fn` as the runs call it: through `_call_input_fn` if a
+    subclass overrides it, with 2.15's arguments (no `input_context`
+    unless a strategy gives one)."""
+    if type(self)._call_input_fn is Estimator._call_input_fn:
+      return input_fn
+
+    def through_subclass(mode, input_context=None):
+      if input_context is None:
+        return self._call_input_fn(input_fn, mode)
+      return self._call_input_fn(input_fn, mode, input_context)
+
+    return through_subclass
 
   # 2.15's helpers for building a model graph, which libraries that build
   # their own graphs call (AdaNet's bookkeeping phase evaluates its
@@ -246,8 +273,8 @@ class Estimator:
         logging.info('Skipping training since max_steps has already saved.')
         return self
     self._graphs.release_stale()
-    loop = training.TrainLoop(self._run_context(), input_fn, hooks, max_steps, steps,
-                              saving_listeners)
+    loop = training.TrainLoop(self._run_context(), self._input_fn_of(input_fn),
+                              hooks, max_steps, steps, saving_listeners)
     loop.run()
     return self
 
@@ -281,6 +308,7 @@ class Estimator:
       safe_paths.check_inside(f'eval_{name}', 'Evaluation directory', 'model_dir')
     hooks = model_fn_lib.checked_hooks(hooks)
     context = self._run_context()
+    input_fn = self._input_fn_of(input_fn)
     run = lambda path: evaluation.run_evaluation(context, input_fn, steps, hooks,
                                                  path, name)
     if checkpoint_path:
@@ -319,8 +347,8 @@ class Estimator:
     checkpoint_path = self._checkpoint_for_inference(checkpoint_path, 'predict')
     # As in 2.15, an empty predict_keys selects every prediction.
     batches = engine_scope.generator(prediction.run_prediction(
-        self._run_context(), input_fn, predict_keys or None, hooks,
-        checkpoint_path))
+        self._run_context(), self._input_fn_of(input_fn), predict_keys or None,
+        hooks, checkpoint_path))
     return prediction.examples(batches) if yield_single_examples else batches
 
   def _checkpoint_for_inference(self, checkpoint_path, what):

@@ -1441,3 +1441,45 @@ def test_metric_values_reading_the_batch_see_one_more_batch(tmp_path):
                      'the input batch.*had none left'):
     est.evaluate(lambda: input_fn().take(3), name='to_the_end')
   assert not os.path.exists(tmp_path / 'eval_to_the_end')
+
+
+def test_a_tpu_estimator_copy_hooks_its_own_input_fn_calls(tmp_path):
+  """Copies of 2.15's TPUEstimator (transformer-xl's) override the private
+  `_call_input_fn` to put the batch size in params, and call the estimator
+  module's `_verify_model_fn_args`; 2.15 called every input_fn through it."""
+  from tensorflow_estimator.python.estimator import estimator as estimator_lib  # pylint: disable=g-import-not-at-top
+  calls = []
+
+  class TPUEstimator(tf.compat.v1.estimator.Estimator):  # 2.15's exempt name
+
+    def __init__(self, model_fn, **kwargs):
+      estimator_lib._verify_model_fn_args(model_fn, kwargs.get('params'))  # pylint: disable=protected-access
+      super().__init__(model_fn, **kwargs)
+
+    def _call_input_fn(self, input_fn, mode, input_context=None):
+      calls.append((mode, input_context))
+      return input_fn(params=dict(self.params, batch_size=4))
+
+  def input_fn(params):
+    x = np.arange(16, dtype=np.float32).reshape(16, 1)
+    return tf.data.Dataset.from_tensor_slices((x, 2 * x)).batch(
+        params['batch_size'])
+
+  def model_fn(features, labels, mode, params):
+    del params
+    w = v1.get_variable('w', [1, 1], initializer=v1.zeros_initializer())
+    pred = tf.matmul(features, w)
+    if mode == tf.estimator.ModeKeys.PREDICT:
+      return tf.estimator.EstimatorSpec(mode, predictions=pred)
+    loss = tf.reduce_mean(tf.square(pred - labels))
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=v1.train.GradientDescentOptimizer(
+            0.01).minimize(loss, v1.train.get_global_step()))
+
+  est = TPUEstimator(model_fn, model_dir=str(tmp_path), params={})
+  est.train(input_fn, steps=3)
+  assert est.evaluate(input_fn)['global_step'] == 3
+  assert len(list(est.predict(input_fn))) == 16
+  assert calls == [('train', None), ('eval', None), ('infer', None)]
+  with pytest.raises(ValueError, match='not expected args'):
+    estimator_lib._verify_model_fn_args(lambda features, extra: None, None)  # pylint: disable=protected-access
