@@ -119,6 +119,14 @@ class _TPUEstimatorSpec(
     if mode not in (ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT):
       raise ValueError(f'TPUEstimatorSpec: unknown mode {mode!r}; expected one '
                        'of ModeKeys.TRAIN, ModeKeys.EVAL, ModeKeys.PREDICT.')
+    # Checked as the spec is made, as 2.15 did (`as_estimator_spec` comes
+    # later, far from the model_fn's code).
+    if train_op is None and mode == ModeKeys.TRAIN:
+      raise ValueError(
+          'Missing train_op: a TRAIN mode TPUEstimatorSpec needs one.')
+    if loss is None and mode in (ModeKeys.TRAIN, ModeKeys.EVAL):
+      raise ValueError(
+          f'Missing loss: a {mode!r} mode TPUEstimatorSpec needs one.')
     # As EstimatorSpec: a PREDICT spec gets its default serving output now
     # (programs add outputs to `spec.export_outputs['serving_default']`).
     if predictions is None and mode != ModeKeys.PREDICT:

@@ -360,7 +360,13 @@ def test_tpu_estimator_spec_checks():
   with pytest.raises(TypeError, match='must be SessionRunHook'):
     tpu.TPUEstimatorSpec('train', training_hooks=[object()])
   # A function taking *args accepts any number of tensors.
-  tpu.TPUEstimatorSpec('eval', eval_metrics=(lambda *a: {}, [1, 2, 3]))
+  tpu.TPUEstimatorSpec('eval', loss=tf.constant(1.0),
+                       eval_metrics=(lambda *a: {}, [1, 2, 3]))
+  # As 2.15, when the spec is made (transformer-xl's model_fn met it there).
+  with pytest.raises(ValueError, match='Missing train_op'):
+    tpu.TPUEstimatorSpec('train', loss=tf.constant(1.0))
+  with pytest.raises(ValueError, match='Missing loss'):
+    tpu.TPUEstimatorSpec('eval')
 
 
 def test_tpu_config_values():
