@@ -115,3 +115,28 @@ def test_summary_saver_hook_with_an_output_dir_shares_the_file(tmp_path):
                   'loss': [1]}
   assert kinds == {'file_version': 1, 'graph_def': 2, 'meta_graph_def': 2,
                    'session_log': 4, 'summary': 5}
+
+
+def test_the_cached_writer_writes_the_tf1_graph_without_warnings(tmp_path,
+                                                                  caplog):
+  """TF's meta graph of the captured graph (a function graph, eager
+  variables) warned once per collection (transformer-xl's step-counting
+  hook: about 25 lines); 2.15 wrote its TF1 graph, and so do we now."""
+  model_dir = str(tmp_path)
+  hook = _v1.train.StepCounterHook(every_n_steps=1, output_dir=model_dir)
+  with caplog.at_level('WARNING', logger='tensorflow'):
+    tf.estimator.Estimator(_model_fn, model_dir).train(_input_fn,
+                                                       hooks=[hook])
+  assert not [r for r in caplog.records
+              if 'Issue encountered when serializing' in r.getMessage()]
+  graphs = []
+  for name in os.listdir(model_dir):
+    if name.startswith('events.out.tfevents'):
+      for event in _v1.train.summary_iterator(os.path.join(model_dir, name)):
+        if event.WhichOneof('what') == 'meta_graph_def':
+          graphs.append(_v1.MetaGraphDef.FromString(event.meta_graph_def))
+  assert len(graphs) == 2  # the hook's writer's and the checkpoint's
+  for meta_graph in graphs:
+    assert 'global_step' in meta_graph.collection_def
+    assert {n.op for n in meta_graph.graph_def.node} >= {'VarHandleOp',
+                                                         'SaveV2'}

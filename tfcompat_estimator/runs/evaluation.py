@@ -18,6 +18,7 @@ from tfcompat_estimator.engine import tf1_graph
 from tfcompat_estimator.io import summaries
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.platform.tf_internals import tf_logging as logging
+from tfcompat_estimator.session_emulation import file_writer_cache
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
 from tfcompat_estimator.session_emulation import hooked_step
 from tfcompat_estimator.session_emulation import session as session_lib
@@ -64,6 +65,7 @@ def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
       model_fn_lib.ModeKeys.EVAL, batches, checkpoint_path, variables_from,
       before_loading=starting)
   session = session_lib.EmulatedSession(captured, batches)
+  file_writer_cache.graph_events_of(captured, tf1_graph.event_graphs)
   hooks += list(captured.spec.evaluation_hooks)
   runner = hook_runner_lib.HookRunner(hooks, session)
   start = started[0]

@@ -12,6 +12,7 @@ the hook protocol, except the steps `hook_schedule` proves a hook ignores
 (e.g. between a LoggingTensorHook's every_n_iter logs).
 """
 
+import functools
 import os
 import time
 
@@ -35,6 +36,7 @@ from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 from tfcompat_estimator.runs import checkpointing as checkpointing_lib
 from tfcompat_estimator.runs import step_rental
 from tfcompat_estimator.runs import train_schedule
+from tfcompat_estimator.session_emulation import file_writer_cache
 from tfcompat_estimator.session_emulation import hook_runner as hook_runner_lib
 from tfcompat_estimator.session_emulation import hooked_step
 from tfcompat_estimator.session_emulation import session as session_lib
@@ -114,6 +116,9 @@ class TrainLoop:
         self._graph_files[1].SerializeToString() if self._graph_files
         else None, self._writer)
     self._runner = hook_runner_lib.HookRunner(self._hooks, self._session)
+    # A hook's FileWriterCache writer writes the graph 2.15 wrote.
+    file_writer_cache.graph_events_of(
+        self.captured, functools.partial(_tf1_graph_files, config=config))
     self._schedule = train_schedule.TrainSchedule(
         config, self._hooks, spec.loss, last_step,
         # Compiled calls run a count of steps: that is the global step's
@@ -135,8 +140,7 @@ class TrainLoop:
         config.save_checkpoints_steps or config.save_checkpoints_secs or
         any(isinstance(h, _train.CheckpointSaverHook) for h in self._hooks))):
       return None
-    return self.captured.cached(
-        'tf1_graph', lambda: tf1_graph.meta_graph_def(self.captured, config))
+    return _tf1_graph_files(self.captured, config)
 
   def _write_tf1_graphs(self):
     """Writes graph.pbtxt and the graph events, if 2.15 wrote them."""
@@ -503,3 +507,9 @@ class TrainLoop:
   def _raise_nan(self, loss):
     logging.error('Model diverged with loss = %s.', loss)
     raise _train.NanLossDuringTrainingError
+
+
+def _tf1_graph_files(captured, config):
+  """The `(GraphDef, MetaGraphDef)` of graph.pbtxt and the .meta files."""
+  return captured.cached('tf1_graph',
+                         lambda: tf1_graph.meta_graph_def(captured, config))

@@ -17,11 +17,39 @@ own `MonitoredSession` finalizes its graph, and its `CheckpointSaverHook`
 writes through the cache too.
 """
 
+import weakref
+
 import tensorflow as tf
 
 from tfcompat_estimator.engine import engine_scope
 from tfcompat_estimator.io import summaries
 from tfcompat_estimator.platform import tf_internals
+
+
+# A captured model graph -> (a weak reference to its `CapturedModel`, the
+# function of it giving the writer's `(GraphDef, MetaGraphDef)`).
+_GRAPH_EVENTS = weakref.WeakKeyDictionary()
+
+
+def graph_events_of(captured, graph_events):
+  """Makes writers made with `captured.graph` write `graph_events(captured)`.
+
+  The captured graph is the default graph while hooks run. TF's own meta
+  graph of it (a function graph, its variables eager) warned "Issue
+  encountered when serializing" for each of its collections, about 25
+  lines for transformer-xl's step-counting hook, where 2.15 wrote its TF1
+  graph; `graph_events` gives that (`engine/tf1_graph.py`). Neither the
+  graph nor the model is kept alive by this: a replaced model_fn's graphs
+  are freed before the next capture.
+  """
+  _GRAPH_EVENTS[captured.graph] = (weakref.ref(captured), graph_events)
+
+
+def _graph_events(graph):
+  """`(GraphDef, MetaGraphDef)` registered for `graph`, or None."""
+  captured, graph_events = _GRAPH_EVENTS.get(graph, (lambda: None, None))
+  captured = captured()
+  return None if captured is None else graph_events(captured)
 
 
 class SharedFileWriter(tf.compat.v1.summary.FileWriter):
@@ -44,8 +72,12 @@ class SharedFileWriter(tf.compat.v1.summary.FileWriter):
     # pylint: disable=super-init-not-called
     del max_queue, flush_secs, filename_suffix, session
     self._closed = False
+    events = None if graph is None else _graph_events(graph)
     tf_internals.SummaryToEventTransformer.__init__(
-        self, _SharedEvents(logdir), graph, graph_def)
+        self, _SharedEvents(logdir), None if events else graph, graph_def)
+    if events is not None:
+      self.add_graph(graph=None, graph_def=events[0])
+      self.add_meta_graph(events[1])
 
   def close(self):
     self.flush()  # and stays usable: see the class docstring
