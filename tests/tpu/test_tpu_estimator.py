@@ -16,6 +16,7 @@ from tensorflow.core.util import event_pb2
 
 import tfcompat_estimator
 from tfcompat_estimator.session_emulation import hook_schedule
+from tfcompat_estimator.tpu import hooks as tpu_hooks
 
 v1 = tf.compat.v1
 tpu = tfcompat_estimator.compat.v1.tpu
@@ -407,6 +408,18 @@ def test_run_config_master_and_replace():
   clustered = tpu.RunConfig(cluster=Resolver())
   assert clustered.master == 'grpc://resolved:8470'
   assert clustered.session_config.cluster_def.job[0].name == 'worker'
+
+
+def test_the_examples_hook_times_each_train_call_afresh():
+  # One hook serves every train() (the model_fn is captured once); 2.15's
+  # was new in each, so no rate spans the evaluate() between two calls.
+  hook = tpu_hooks.ExamplesPerSecondHook(4, every_n_steps=2)
+  with tf.Graph().as_default():
+    v1.train.create_global_step()
+    hook.begin()
+    hook._timer.update_last_triggered_step(5)  # pylint: disable=protected-access
+    hook.begin()
+  assert hook._timer.last_triggered_step() is None  # pylint: disable=protected-access
 
 
 def test_step_counter_hook_quiet_steps():

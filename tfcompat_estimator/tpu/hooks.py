@@ -31,6 +31,14 @@ class ExamplesPerSecondHook(tf.compat.v1.train.StepCounterHook):
     super().__init__(every_n_steps=every_n_steps, every_n_secs=every_n_secs,
                      summary_writer=summary_writer)
 
+  def begin(self):
+    # 2.15 made this hook anew in each train() (its model_fn ran per call);
+    # the captured model_fn's hook serves every call, so its timing starts
+    # afresh: else the first rate of a later train() spanned the
+    # evaluate() between them (0.61 steps/s in ConnorJL's GPT-2).
+    self._timer.reset()
+    super().begin()
+
   def _log_and_record(self, elapsed_steps, elapsed_time, global_step):
     rates = {'global_step/sec': elapsed_steps / elapsed_time}
     if self._batch_size is not None:  # no train_batch_size: steps only
