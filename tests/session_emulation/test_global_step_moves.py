@@ -222,11 +222,11 @@ if __name__ == '__main__':
       'adding_3': _train(sys.argv[1] + '/adding', 3, True, max_steps=10)}))
 
 
-def _loss_summary_steps(model_dir):
+def _loss_summary_steps(model_dir, tag='loss'):
   steps = []
   for path in tf.io.gfile.glob(f'{model_dir}/events.out.tfevents*'):
     for event in _v1.train.summary_iterator(path):
-      if any(value.tag == 'loss' for value in event.summary.value):
+      if any(value.tag == tag for value in event.summary.value):
         steps.append(event.step)
   return sorted(steps)
 
@@ -239,6 +239,16 @@ def test_summaries_land_where_2_15s_summary_hook_put_them(tmp_path):
       config=tf.estimator.RunConfig(save_summary_steps=5))
   est.train(_input_fn, max_steps=20)
   assert _loss_summary_steps(tmp_path / 'two') == [2, 10, 18]  # 2.15's
+  # Its StepCounterHook too: due at the read plus one, counted at the
+  # step read again.
+  est = tf.estimator.Estimator(
+      _model_fn_adding('two optimizers'), str(tmp_path / 'rate'),
+      config=tf.estimator.RunConfig(save_summary_steps=4,
+                                    log_step_count_steps=4))
+  est.train(_input_fn, max_steps=20)
+  assert _loss_summary_steps(tmp_path / 'rate') == [2, 8, 14, 20]  # 2.15's
+  assert _loss_summary_steps(tmp_path / 'rate', 'global_step/sec') == [
+      8, 14, 20]  # 2.15's
   est = tf.estimator.Estimator(
       _model_fn_adding(1), str(tmp_path / 'moved'),
       config=tf.estimator.RunConfig(save_summary_steps=3))

@@ -206,7 +206,8 @@ class TrainLoop:
         if not self._session_started:  # the first call ran quiet steps only
           self._log_session_start(self._start + 1)
         stop = runner.stop_requested or self._listener_stop
-        self._count_rate(step)
+        if self._pre_step is None:  # a hooked step's rate duty counted it
+          self._count_rate(step)
         # After a hooked step (its pre-step value known) a due checkpoint was
         # saved before its hooks ran (2.15's CheckpointSaverHook came first);
         # a hook may have moved the global step since, which 2.15 saved at
@@ -445,9 +446,10 @@ class TrainLoop:
                      values['logged_step'], suffix)
 
     def rate_duty():
-      # Reads the global step only where a rate is due one step on from
-      # the pre-step value (a read per hooked step cost about 16 us); a
-      # train op that adds more is caught by `_run` after the hooks.
+      # As 2.15's StepCounterHook: due one step on from the pre-step value
+      # (read only then: a read per hooked step cost about 16 us), then
+      # counted at the global step read again, whatever the train op added
+      # (two optimizers adding 2, every 4 steps: rates at 8, 14, 20).
       duty = self._schedule.step_rate
       if duty and duty.due(int(values['step']) + 1):
         self._count_rate(self._global_step())
