@@ -17,6 +17,7 @@ own `MonitoredSession` finalizes its graph, and its `CheckpointSaverHook`
 writes through the cache too.
 """
 
+import time
 import weakref
 
 import tensorflow as tf
@@ -76,7 +77,10 @@ class SharedFileWriter(tf.compat.v1.summary.FileWriter):
     tf_internals.SummaryToEventTransformer.__init__(
         self, _SharedEvents(logdir), None if events else graph, graph_def)
     if events is not None:
-      self.add_graph(graph=None, graph_def=events[0])
+      # Not `add_graph(graph_def=...)`, which warns that a GraphDef is
+      # deprecated there.
+      self.event_writer.add_event(tf.compat.v1.Event(
+          wall_time=time.time(), graph_def=events[0].SerializeToString()))
       self.add_meta_graph(events[1])
 
   def close(self):
