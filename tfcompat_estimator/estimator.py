@@ -14,6 +14,7 @@ import tempfile
 import tensorflow as tf
 
 from tfcompat_estimator.engine import engine_scope
+from tfcompat_estimator.engine import input_pipeline
 from tfcompat_estimator.export import export_lib
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.io import safe_paths
@@ -134,9 +135,8 @@ class Estimator:
     so a subclass that overrides it is heard: copies of 2.15's
     TPUEstimator (transformer-xl's) put the batch size in `params` here.
     """
-    return input_fn(**model_fn_lib.supported_kwargs(
-        input_fn, mode=mode, params=self.params, config=self.config,
-        input_context=input_context))
+    return input_pipeline.input_fn_result(input_fn, mode, self.params,
+                                          self.config, input_context)
 
   def _input_fn_of(self, input_fn):
     """`input_fn` as the runs call it: through `_call_input_fn` if a

@@ -208,19 +208,18 @@ class InputGraph:
     if self._runs_more:
       return None
     leaves = tf.nest.flatten(element)  # a SparseTensor is one leaf
-    sources = [_iterator_component(leaf) for leaf in leaves]
-    if None in sources or len({op for op, _ in sources}) != 1:
+    found = _one_get_next(leaves)
+    if found is None:
       return self._mapped_iterator_dataset(element, leaves)
-    get_next = sources[0][0]
+    get_next, indices = found
     graph_def = self.graph.as_graph_def()
     variant = _copied_dataset(self.graph, graph_def, get_next.inputs[0].op)
     if variant is None:
       return None
     specs = [tf.TensorSpec(t.shape, t.dtype) for t in get_next.outputs]
-    for leaf, (_, index) in zip(leaves, sources):
+    for leaf, index in zip(leaves, indices):
       if isinstance(leaf, tf.SparseTensor):
         specs[index] = tf.type_spec_from_value(leaf)
-    indices = [index for _, index in sources]
     if indices == list(range(len(specs))):
       # `element` is the dataset's element as it is (get_next()'s result,
       # returned whole): read with its structure, without a map (0.04 s).
@@ -490,13 +489,21 @@ def get_next_of(element):
   (`make_one_shot_iterator(ds).get_next()` returned whole; in predict, its
   features without the labels after them).
   """
-  leaves = tf.nest.flatten(element)
+  found = _one_get_next(tf.nest.flatten(element))
+  if found is None or found[1] != list(range(len(found[1]))):
+    return None
+  return found[0].name
+
+
+def _one_get_next(leaves):
+  """`(IteratorGetNext op, each leaf's component index)`, or None.
+
+  None unless every leaf is a component of one such op.
+  """
   sources = [_iterator_component(leaf) for leaf in leaves]
   if not leaves or None in sources or len({op for op, _ in sources}) != 1:
     return None
-  if [index for _, index in sources] != list(range(len(sources))):
-    return None
-  return sources[0][0].name
+  return sources[0][0], [index for _, index in sources]
 
 
 def _iterator_component(value):

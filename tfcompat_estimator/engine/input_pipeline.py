@@ -31,10 +31,16 @@ from tfcompat_estimator.platform import tf_internals
 ModeKeys = model_fn_lib.ModeKeys
 
 
-def call_input_fn(input_fn, mode, params, config, input_context=None):
-  return feature_keys.encode_result(input_fn(**model_fn_lib.supported_kwargs(
+def input_fn_result(input_fn, mode, params, config, input_context=None):
+  """What `input_fn` returns, called with the arguments it declares."""
+  return input_fn(**model_fn_lib.supported_kwargs(
       input_fn, mode=mode, params=params, config=config,
-      input_context=input_context)))
+      input_context=input_context))
+
+
+def call_input_fn(input_fn, mode, params, config, input_context=None):
+  return feature_keys.encode_result(input_fn_result(input_fn, mode, params,
+                                                    config, input_context))
 
 
 def _split(element, mode):
