@@ -970,7 +970,7 @@ def test_logging_hook_step_count_and_tensors():
   assert tf_internals.logging_hook_tensors(hook) == {'tag': 'a'}
   with tf.Graph().as_default():
     tensor = tf.constant(2.)
-    tf_internals.set_logging_hook_tensors(hook, {'tag': tensor})
+    tf_internals.logging_hook_tensors(hook)['tag'] = tensor  # the hook's own
     hook.begin()  # finds its tensors in the default graph
     assert tf_internals.iter_count(hook) == 0
     tf_internals.advance_iter_count(hook, 3)

@@ -1456,15 +1456,10 @@ def logging_hook_tensors(hook):
   """A `LoggingTensorHook`'s tag -> tensor (or name, or variable) dict.
 
   session_emulation/hook_runner.py points its variables at their reads in
-  the captured graph before `begin` (see `set_logging_hook_tensors`); the
-  hook keeps the dict private. Checked on TF 2.21.
+  the captured graph before `begin`, changing this dict in place; the hook
+  keeps the dict private. Checked on TF 2.21.
   """
   return hook._tensors
-
-
-def set_logging_hook_tensors(hook, tensors):
-  """Replaces a `LoggingTensorHook`'s tag -> tensor dict."""
-  hook._tensors = tensors
 
 
 def add_saving_listeners(hook, listeners):

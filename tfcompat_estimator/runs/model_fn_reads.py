@@ -74,7 +74,7 @@ def changed(before, after):
 _MISSING = object()
 
 
-class _Same:
+class Same:
   """Equal to another only for the same object (a class's `==` may not be)."""
 
   __slots__ = ('value',)
@@ -83,7 +83,7 @@ class _Same:
     self.value = value
 
   def __eq__(self, other):
-    return isinstance(other, _Same) and other.value is self.value
+    return isinstance(other, Same) and other.value is self.value
 
   def __hash__(self):
     return id(self.value)
@@ -92,7 +92,7 @@ class _Same:
     return repr(self.value)
 
 
-def _plain(value, budget=None):
+def plain(value, budget=None):
   """Whether `value` is a setting: a scalar, or a small container of them."""
   budget = budget if budget is not None else [_MAX_ITEMS]
   if isinstance(value, _SCALARS):
@@ -103,7 +103,7 @@ def _plain(value, budget=None):
   if budget[0] < 0:
     return False
   items = value.items() if isinstance(value, dict) else ((v, None) for v in value)
-  return all(_plain(k, budget) and _plain(v, budget) for k, v in items)
+  return all(plain(k, budget) and plain(v, budget) for k, v in items)
 
 
 def _codes(code):
@@ -174,13 +174,13 @@ class _Walk:
   def _read(self, where, value, user):
     """A value user code reads (noted), or library code holds (followed)."""
     if user:
-      if _plain(value):  # never callable: nothing to follow
+      if plain(value):  # never callable: nothing to follow
         self.reads.append((where, repr(value)))
         return
       if isinstance(value, types.MethodType):  # equal: same function, self
         self.reads.append((where, value))
       elif callable(value):  # functions, classes, callable objects
-        self.reads.append((where, _Same(value)))
+        self.reads.append((where, Same(value)))
       if not (isinstance(value, _CODE_HOLDERS) or
               isinstance(value, types.ModuleType) and _is_library(value)):
         self._object(where, value)

@@ -5,7 +5,8 @@ are reloaded only when the checkpoint a call needs differs from the one they
 hold (`CapturedModel.holds`). That is why a second `evaluate` or `predict` on
 an unchanged checkpoint costs only the steps themselves. A kept graph is
 captured again when the Python values its model_fn read have changed
-(`runs.model_fn_reads`), as 2.15 called the model_fn at every call.
+(`runs.model_fn_reads`) or the hooks it made have (`runs.model_fn_hooks`),
+as 2.15 called the model_fn at every call.
 """
 
 import copy
@@ -19,6 +20,7 @@ from tfcompat_estimator.engine import graph_capture
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.io import large_variables
 from tfcompat_estimator.platform.tf_internals import tf_logging as logging
+from tfcompat_estimator.runs import model_fn_hooks
 from tfcompat_estimator.runs import model_fn_reads
 from tfcompat_estimator.session_emulation import session as session_lib
 
@@ -48,6 +50,9 @@ class ModelGraphs:
     self._captured = {}
     # The same keys -> what the model_fn read as it built that graph.
     self._reads = {}
+    # The same keys -> the state of that graph's hooks as the model_fn made
+    # them.
+    self._hooks = {}
 
   def __iter__(self):
     return iter(self._captured.values())
@@ -96,6 +101,14 @@ class ModelGraphs:
                    'built the %s graph (%s).', mode,
                    ', '.join(model_fn_reads.changed(self._reads[key], reads)))
       captured = None
+    if captured is not None:
+      hooks_changed = model_fn_hooks.changed(
+          self._hooks[key], model_fn_hooks.snapshot(captured.spec))
+      if hooks_changed:
+        logging.info('Calling model_fn again: the hooks it made for the %s '
+                     'graph changed as they ran (%s); 2.15 made new ones at '
+                     'every call.', mode, ', '.join(hooks_changed))
+        captured = None
     if captured is not None and checkpoint_path is None and (
         variables_from is None and captured.holds != _INITIAL):
       captured = None  # its variables were changed; start from a fresh init
@@ -111,6 +124,7 @@ class ModelGraphs:
                                variables_from, short_run)
       self._captured[key] = captured
       self._note_reads_after_capture(key, reads)
+      self._hooks[key] = model_fn_hooks.snapshot(captured.spec)
     if before_loading is not None:
       before_loading()
     if variables_from is not None:
@@ -140,6 +154,7 @@ class ModelGraphs:
     dropped = 0
     for key in keys:
       self._reads.pop(key, None)
+      self._hooks.pop(key, None)
       dropped += self._captured.pop(key, None) is not None
     if dropped:
       gc.collect()

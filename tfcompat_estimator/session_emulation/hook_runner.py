@@ -50,13 +50,16 @@ class HookRunner:
     """Points a LoggingTensorHook's variables at their reads in the graph.
 
     Variables live outside the captured graph (they are TF2 resources), and
-    LoggingTensorHook.begin insists every tensor it logs belongs to it.
+    LoggingTensorHook.begin insists every tensor it logs belongs to it. The
+    hook's dict is changed in place: a new one would tell
+    `runs.model_fn_hooks` that the hook changed, and make every later call
+    build the graph again.
     """
     if isinstance(hook, _train.LoggingTensorHook):
-      tf_internals.set_logging_hook_tensors(hook, {
-          tag: (self.session.captured.as_graph_element(value)
-                if isinstance(value, tf.Variable) else value)
-          for tag, value in tf_internals.logging_hook_tensors(hook).items()})
+      tensors = tf_internals.logging_hook_tensors(hook)
+      for tag, value in tensors.items():
+        if isinstance(value, tf.Variable):
+          tensors[tag] = self.session.captured.as_graph_element(value)
 
   def after_create_session(self):
     with self.session.graph.as_default():
