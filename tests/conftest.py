@@ -65,6 +65,19 @@ def pytest_terminal_summary(terminalreporter, exitstatus):
     terminalreporter.write_line(f'{seconds:8.1f} s  {path}')
 
 
+@pytest.fixture(autouse=True)
+def _python_random_unseeded(monkeypatch):
+  """Each test is a program that has not called `random.seed` yet.
+
+  Whether one has decides where Keras' unseeded initializers draw from
+  (engine/python_seeds.py); the note is process-wide and would otherwise
+  carry from a test that seeded (tf_keras.utils.set_random_seed) into the
+  next ones of its worker.
+  """
+  from tfcompat_estimator.engine import python_seeds  # pylint: disable=g-import-not-at-top
+  monkeypatch.setattr(python_seeds, '_seeded', False)
+
+
 @pytest.fixture
 def golden_dir():
   return os.path.join(GOLDEN_ROOT, 'golden', 'custom_dnn')

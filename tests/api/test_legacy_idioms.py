@@ -6,6 +6,7 @@ key fetches by tensors), written the way those programs write it.
 """
 
 import os
+import random
 import warnings
 
 import numpy as np
@@ -750,7 +751,8 @@ def test_a_seeded_model_of_keras_layers_starts_the_same_every_time(tmp_path):
 
   They draw their seeds from Python's `random` (2.15's Keras too), so two
   runs of one seeded program with Keras layers (the canned RNNs' cells)
-  started from other values; here they draw from the RunConfig's seed.
+  started from other values; here, in a program that does not seed Python's
+  `random`, they draw from the RunConfig's seed.
   """
 
   def model_fn(features, labels, mode):
@@ -775,6 +777,37 @@ def test_a_seeded_model_of_keras_layers_starts_the_same_every_time(tmp_path):
     np.testing.assert_array_equal(value, first[name], err_msg=name)
   other = initial_values(7, 'other')
   assert not np.allclose(other['dense/kernel'], first['dense/kernel'])
+
+
+def test_keras_layers_draw_from_python_random_the_program_seeded(tmp_path):
+  """tensor2tensor's `set_random_seed`: `random.seed(s)`, then Keras layers.
+
+  2.15's unseeded Keras initializers drew from Python's `random`, so a
+  program seeding it started from the same values in every run; the
+  input_fn's own draw (T2T shuffles its data files) comes first. The values
+  are 2.15's; while they drew from the RunConfig's seed, every variable of
+  T2T's first checkpoint differed from 2.15's.
+  """
+
+  def model_fn(features, labels, mode):
+    del labels
+    logits = tf.keras.layers.Dense(3, name='dense')(features['x'])
+    return tf.estimator.EstimatorSpec(
+        mode, loss=tf.reduce_mean(tf.square(logits)),
+        train_op=v1.assign_add(v1.train.get_global_step(), 1))
+
+  def input_fn():
+    random.shuffle(['a', 'b', 'c'])
+    return tf.data.Dataset.from_tensors(
+        ({'x': np.ones([2, 4], np.float32)}, np.zeros([2], np.float32)))
+
+  for name in ('first', 'again'):
+    random.seed(1)
+    est = tf.estimator.Estimator(model_fn, str(tmp_path / name), config=(
+        tf.estimator.RunConfig(tf_random_seed=1)))
+    est.train(input_fn, steps=1)
+    np.testing.assert_allclose(est.get_variable_value('dense/kernel')[0],
+                               [0.225415, -0.127161, 0.502658], atol=1e-6)
 
 
 @pytest.mark.parametrize('op_seed,graph_seed,order', [

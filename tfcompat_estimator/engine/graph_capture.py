@@ -29,6 +29,7 @@ from tfcompat_estimator.engine import graph_saveables
 from tfcompat_estimator.engine import iterator_names
 from tfcompat_estimator.engine import keras_names
 from tfcompat_estimator.engine import loops
+from tfcompat_estimator.engine import python_seeds
 from tfcompat_estimator.engine import random_streams
 from tfcompat_estimator.engine import short_runs
 from tfcompat_estimator.engine import tf1_graph_semantics
@@ -193,10 +194,12 @@ class CapturedModel:
     # where the initializers decide the values.
     if config.tf_random_seed is not None and not values_overwritten:
       tf.random.set_seed(config.tf_random_seed)
-    # tf_keras' initializers without a seed took theirs from Python's
-    # `random` (2.15's Keras too): a seeded model with Keras layers (the
-    # canned RNNs' cells) started from other values at every run.
-    keras_seeds = (None if config.tf_random_seed is None else
+    # tf_keras' initializers without a seed take theirs from Python's
+    # `random` (2.15's Keras too): unless the program seeded it, a seeded
+    # model with Keras layers (the canned RNNs' cells) started from other
+    # values at every run (`python_seeds`).
+    keras_seeds = (None if config.tf_random_seed is None or
+                   python_seeds.program_seeded() else
                    random.Random(config.tf_random_seed))
     # Not under a strategy: its replicas' steps run on other devices or
     # hosts than a state variable made here.
