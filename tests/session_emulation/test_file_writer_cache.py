@@ -141,3 +141,33 @@ def test_the_cached_writer_writes_the_tf1_graph_without_warnings(tmp_path,
     assert 'global_step' in meta_graph.collection_def
     assert {n.op for n in meta_graph.graph_def.node} >= {'VarHandleOp',
                                                          'SaveV2'}
+
+
+def test_an_evaluation_hooks_cached_writer_shares_the_eval_graph(tmp_path):
+  """tensor2robot's eval hook: a SummarySaverHook writing to model_dir/eval.
+
+  2.15's evaluate() wrote its summaries through the cache's writer for the
+  eval directory, the hook's writer too: one graph and one meta graph in
+  the eval events file over three evaluations (measured on 2.15 with this
+  program); ours wrote them twice, once per writer.
+  """
+  model_dir = str(tmp_path)
+  eval_dir = os.path.join(model_dir, 'eval')
+
+  def model_fn(features, labels, mode):
+    spec = _model_fn(features, labels, mode)
+    if mode != tf.estimator.ModeKeys.EVAL:
+      return spec
+    hook = _v1.train.SummarySaverHook(
+        save_steps=1, output_dir=eval_dir,
+        summary_op=_v1.summary.scalar('eval_loss', spec.loss))
+    return spec._replace(evaluation_hooks=[hook])
+
+  estimator = tf.estimator.Estimator(model_fn, model_dir)
+  for _ in range(3):
+    estimator.train(_input_fn, steps=2)
+    estimator.evaluate(_input_fn, steps=2)
+
+  (tags, kinds), = _events(eval_dir).values()
+  assert (kinds['graph_def'], kinds['meta_graph_def']) == (1, 1)
+  assert {'eval_loss', 'loss', 'checkpoint_path'} <= set(tags)

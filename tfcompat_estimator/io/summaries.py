@@ -57,7 +57,7 @@ class EventWriter:
   def __init__(self, logdir):
     self._logdir = logdir
     self._failed = False
-    self._graph_written = False
+    self._graphs_written = set()  # the `source`s of add_graph_once
     with self._reporting_failures():
       tf.io.gfile.makedirs(logdir)
       before = set(tf.io.gfile.listdir(logdir))
@@ -85,24 +85,31 @@ class EventWriter:
       # Python scalar it converts, about 0.7 KB each, forever.
       tf.summary.experimental.write_raw_pb(summary_bytes, step=np.int64(step))
 
-  def add_graph_once(self, make_graphs):
-    """Writes the graph and meta-graph events, if this writer has none yet.
+  def add_graph_once(self, make_graphs, source):
+    """Writes the graph and meta-graph events, once per events file and source.
 
     2.15 wrote both at the start of every train() call, twice in the
     process's first (its cached FileWriter, made with the graph, then its
     CheckpointSaverHook; N calls gave N + 1 pairs; two calls of a TFP
     model: 3.3 MB of events against 0.7 MB here); one copy per events file
-    serves TensorBoard's Graphs tab the same.
-    `make_graphs()` gives `(GraphDef, MetaGraphDef)` and is only called
-    when the events are due.
+    and writer of 2.15 serves TensorBoard's Graphs tab the same.
+
+    Args:
+      make_graphs: Gives `(GraphDef, MetaGraphDef)`; only called when the
+        events are due.
+      source: The 2.15 writer this stands for: 'training' (its
+        CheckpointSaverHook), or 'cache' (`FileWriterCache`'s one writer per
+        directory, which wrote the graph as it was made: the writer of
+        evaluate()'s summaries and a program's hook's cached writer were
+        the same one, so an eval directory had one copy).
     """
-    if self._graph_written:
+    if source in self._graphs_written:
       return
     graph_def, meta_graph_def = make_graphs()
     events = [tf.compat.v1.Event(graph_def=graph_def.SerializeToString()),
               tf.compat.v1.Event(meta_graph_def=meta_graph_def.SerializeToString())]
     self._write_events(events)
-    self._graph_written = True
+    self._graphs_written.add(source)
 
   def add_session_log(self, status, step, checkpoint_path=None):
     """Writes a `SessionLog` event, as 2.15's hooks did.

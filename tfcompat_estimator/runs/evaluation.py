@@ -159,7 +159,7 @@ def _metric_values(session, eval_metrics):
 def _report(output_dir, captured, results, checkpoint_path):
   step = int(results['global_step'])
   summaries.writer_for(output_dir).add_graph_once(
-      lambda: tf1_graph.event_graphs(captured))
+      lambda: tf1_graph.event_graphs(captured), 'cache')
   write_dict_to_summary(output_dir, results, step)
   if checkpoint_path:
     # 2.15's next event, at the same step.

@@ -149,7 +149,7 @@ class TrainLoop:
     model_dir = self._context.model_dir
     with file_errors.reporting('graph.pbtxt in', model_dir):
       graph_text.write(self._graph_files[0], model_dir, 'graph.pbtxt')
-    self._writer.add_graph_once(lambda: self._graph_files)
+    self._writer.add_graph_once(lambda: self._graph_files, 'training')
 
   def run(self):
     """Trains until `last_step`, end of input, or a stop request."""

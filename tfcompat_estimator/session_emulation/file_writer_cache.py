@@ -17,7 +17,6 @@ own `MonitoredSession` finalizes its graph, and its `CheckpointSaverHook`
 writes through the cache too.
 """
 
-import time
 import weakref
 
 import tensorflow as tf
@@ -77,11 +76,12 @@ class SharedFileWriter(tf.compat.v1.summary.FileWriter):
     tf_internals.SummaryToEventTransformer.__init__(
         self, _SharedEvents(logdir), None if events else graph, graph_def)
     if events is not None:
-      # Not `add_graph(graph_def=...)`, which warns that a GraphDef is
-      # deprecated there.
-      self.event_writer.add_event(tf.compat.v1.Event(
-          wall_time=time.time(), graph_def=events[0].SerializeToString()))
-      self.add_meta_graph(events[1])
+      # Once per events file, as the Estimator's own writes: a model_fn's
+      # SummarySaverHook writing to the eval directory (tensor2robot's)
+      # made the graph's events there twice, where 2.15's cache had one
+      # writer that wrote them once.
+      with engine_scope.scope():
+        summaries.writer_for(logdir).add_graph_once(lambda: events, 'cache')
 
   def close(self):
     self.flush()  # and stays usable: see the class docstring
