@@ -21,11 +21,13 @@ import functools
 import random
 
 _seeded = False
+_watching_seed = None  # the `random.seed` that notes its calls, once made
 
 
 def watch():
   """Makes `random.seed` note that it was called (idempotent)."""
-  if getattr(random.seed, '_tfcompat_watched', False):
+  global _watching_seed
+  if random.seed is _watching_seed:
     return
   original = random.seed
 
@@ -35,8 +37,7 @@ def watch():
     _seeded = True
     return original(*args, **kwargs)
 
-  seed._tfcompat_watched = True  # pylint: disable=protected-access
-  random.seed = seed
+  _watching_seed = random.seed = seed
 
 
 def program_seeded():
