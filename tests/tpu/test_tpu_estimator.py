@@ -410,6 +410,18 @@ def test_run_config_master_and_replace():
   assert clustered.session_config.cluster_def.job[0].name == 'worker'
 
 
+def test_a_later_train_keeps_the_graph_and_its_own_hooks(tmp_path):
+  # The spec's host-call hook and the examples hook are this package's,
+  # and start in `begin` as made: a kept graph serves the second call
+  # (runs/model_fn_hooks.py would otherwise call the model_fn again).
+  pretrained = _pretrained_checkpoint(str(tmp_path))
+  estimator, seen = _estimator(tmp_path / 'model', pretrained, lr=0.01)
+  estimator.train(_input_fn, max_steps=3)
+  estimator.train(_input_fn, max_steps=6)
+  assert estimator.get_variable_value('global_step') == 6
+  assert [call[0] for call in seen] == ['train']
+
+
 def test_the_examples_hook_times_each_train_call_afresh():
   # One hook serves every train() (the model_fn is captured once); 2.15's
   # was new in each, so no rate spans the evaluate() between two calls.

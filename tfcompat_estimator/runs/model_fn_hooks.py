@@ -17,7 +17,9 @@ hooks match the snapshot taken right after capture; otherwise the model_fn
 is called again, as 2.15 did. Attributes a hook adds later (`begin()`
 setting `self._global_step_tensor`) are not compared: a new hook would set
 them again the same way. What is not seen: changes inside objects a hook
-holds (its timer's last step).
+holds (its timer's last step). Hooks this package adds to a spec itself
+(TPUEstimator's) say `restarts_in_begin = True`: their `begin()` puts back
+the state they had when made, so they never call for a new graph.
 """
 
 import tensorflow as tf
@@ -41,6 +43,8 @@ def snapshot(spec):
   state = []
   for hooks_name in _HOOK_LISTS:
     for i, hook in enumerate(getattr(spec, hooks_name, None) or ()):
+      if getattr(type(hook), 'restarts_in_begin', False):
+        continue
       where = f'{hooks_name}[{i}] {type(hook).__name__}'
       for name, value in sorted(_instance_dict(hook).items()):
         state.append((f'{where}.{name}', _state_of(value)))

@@ -24,6 +24,10 @@ class ExamplesPerSecondHook(tf.compat.v1.train.StepCounterHook):
     summary_writer: A `FileWriter`-like object to record to instead.
   """
 
+  # TPUEstimator adds it to the captured spec, which serves every call
+  # (runs/model_fn_hooks.py): `begin` starts it as it was made.
+  restarts_in_begin = True
+
   def __init__(self, batch_size, every_n_steps=100, every_n_secs=None,
                output_dir=None, summary_writer=None):
     self._batch_size = batch_size
@@ -37,6 +41,7 @@ class ExamplesPerSecondHook(tf.compat.v1.train.StepCounterHook):
     # afresh: else the first rate of a later train() spanned the
     # evaluate() between them (0.61 steps/s in ConnorJL's GPT-2).
     self._timer.reset()
+    self._last_global_step = None
     super().begin()
 
   def _log_and_record(self, elapsed_steps, elapsed_time, global_step):

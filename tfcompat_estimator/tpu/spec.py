@@ -137,6 +137,10 @@ class _HostCallHook(tf.compat.v1.train.SessionRunHook):
     writers: The summary writers it created, kept alive here.
   """
 
+  # Part of the captured spec, which serves every call (runs/
+  # model_fn_hooks.py); `begin` finds the legacy writers afresh.
+  restarts_in_begin = True
+
   def __init__(self, ops, writers):
     self._ops = ops
     self._writers = writers
