@@ -255,7 +255,6 @@ class BatchSource:
     self.features_spec = tf.nest.map_structure(_spec_of, features)
     self.labels_spec = (None if labels is None
                         else tf.nest.map_structure(_spec_of, labels))
-    self._structure = _present(self.features_spec, self.labels_spec)
     self.input_graph.start_queue_runners(tf.compat.v1.train.Coordinator())
     return None
 
@@ -316,10 +315,11 @@ class BatchSource:
     if strangers:
       raise ValueError(f'feed_dict keys {strangers} are not placeholders '
                        'created by input_fn.')
-    flat = self.input_graph.next_batch(feed_dict)
-    return tf.nest.flatten(tf.nest.pack_sequence_as(self._structure, flat,
-                                                    expand_composites=True),
-                           expand_composites=True)
+    # The input graph's outputs are the batch flattened, composites
+    # expanded, in `element_spec` order: as the steps take it. (Packed into
+    # SparseTensors and flattened again, it cost wide_deep_sparse's TF1
+    # queue input 1.5 ms a step.)
+    return self.input_graph.next_batch(feed_dict)
 
   def _has_labels(self):
     return self.labels_spec is not None
