@@ -79,8 +79,32 @@ def child(workload, mode, scale):
   first = time.perf_counter() - start
   rate = estimator_contender.train_rate(est, work, max(int(2000 * scale), 2))
   _, predict_rate = estimator_contender.repeated_predict(est, work)
-  print(json.dumps({'first_train_sec': first, 'train_steps_per_sec': rate,
-                    'predict_examples_per_sec': predict_rate}))
+  result = {'first_train_sec': first, 'train_steps_per_sec': rate,
+            'predict_examples_per_sec': predict_rate}
+  if mode == 'v1_queue':
+    result['input_steps_per_sec'] = _queue_input_rate(
+        work.train_input_fn, max(int(2000 * scale), 2))
+  print(json.dumps(result))
+
+
+def _queue_input_rate(input_fn, steps):
+  """Batches/s of `input_fn`'s queues alone, drawn by TF's own v1 session.
+
+  The bound of the v1 queue mode: its producer threads enqueue one example
+  per op run, so the queues, not the model, set its pace (2.15 itself
+  trained such a program at 0.9x this rate). No Estimator is involved: it
+  is what any TF 2.21 program reading this input could reach.
+  """
+  import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  with tf.Graph().as_default():
+    batch = input_fn()
+    with tf.compat.v1.train.MonitoredSession() as session:
+      for _ in range(max(steps // 20, 1)):  # the queues fill, kernels warm
+        session.run(batch)
+      start = time.perf_counter()
+      for _ in range(steps):
+        session.run(batch)
+      return steps / (time.perf_counter() - start)
 
 
 def main():
@@ -150,7 +174,35 @@ def _report(runs, names, args):
       lines.append(f'| {name} | {metric} | {" | ".join(cells)} | '
                    f'{" | ".join(ratios)} |')
   lines += ['', 'Ratio > 1 means the TF1-mode program is faster.', '']
+  lines += _queue_bound_table(runs, names)
   return '\n'.join(lines)
+
+
+def _queue_bound_table(runs, names):
+  """The v1 queue mode's training against its input alone (the bound)."""
+  lines = [
+      '## The v1 queue mode against its input alone',
+      '',
+      'A queue-runner input is slower than any model here: `tf.train.batch` '
+      'enqueues one example per op run. Its bound is the same input_fn\'s '
+      'batches drawn in a loop by TF 2.21\'s own v1 `MonitoredSession`, no '
+      'model and no Estimator (input alone, batches/s, measured in the same '
+      'process after the v1 queue run). Target, as for inputs that limit '
+      'training in bench/RESULTS.md: training at least 0.9x of its input '
+      'alone.',
+      '',
+      '| workload | v1 queue train steps/s | input alone batches/s | '
+      'train vs input alone | met |',
+      '|---|---|---|---|---|',
+  ]
+  for name in names:
+    train = [r['train_steps_per_sec'] for r in runs[name, 'v1_queue']]
+    alone = [r['input_steps_per_sec'] for r in runs[name, 'v1_queue']]
+    ratio = statistics.median(train) / statistics.median(alone)
+    lines.append(f'| {name} | {bench_run.spread_cell(train)} | '
+                 f'{bench_run.spread_cell(alone)} | {ratio:.2f}x | '
+                 f'{"yes" if ratio >= 0.9 else "no"} |')
+  return lines + ['']
 
 
 if __name__ == '__main__':

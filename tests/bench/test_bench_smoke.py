@@ -73,10 +73,16 @@ def test_tf1_mode_benchmark_smoke_writes_report(tmp_path):
   text = smoke_report(tmp_path, 'tf1_mode.py', 'TF1_MODE.md')
   rows = [line.split('|') for line in text.splitlines()
           if line.startswith('| custom_model_fn |')]
-  assert [row[2].strip() for row in rows] == [
+  *metric_rows, bound_row = rows
+  assert [row[2].strip() for row in metric_rows] == [
       'train_steps_per_sec', 'first_train_sec', 'predict_examples_per_sec']
-  for row in rows:  # every mode measured something
-    assert all(float(cell.split()[0]) > 0 for cell in row[3:7])
+  for row in metric_rows:  # every mode measured something
+    assert all(float(cell.split()[0]) > 0 for cell in row[3:8])
+  # The queue mode's training and its input alone, both measured.
+  train, alone, ratio = (float(cell.split()[0].rstrip('x'))
+                         for cell in bound_row[2:5])
+  assert train > 0 and alone > 0
+  assert ratio == pytest.approx(train / alone, abs=0.01)
 
 
 @pytest.mark.slow  # job processes: 44 s on a slow host
