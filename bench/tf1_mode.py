@@ -35,15 +35,18 @@ import run as bench_run  # pylint: disable=g-import-not-at-top,wrong-import-posi
 # TF2 behaviour; after disable_v2_behavior(); that and an iterator's tensors;
 # those with an op on the labels; a queue runner's batches.
 MODES = ('v2', 'v1', 'v1_iterator', 'v1_iterator_ops', 'v1_queue')
+# The v1 queue mode run on tensorflow-estimator 2.15 (its venv's python).
+REF_QUEUE = 'v1_queue on 2.15'
 DEFAULT_WORKLOADS = ('dnn_dense', 'wide_deep_sparse', 'custom_model_fn')
 
 
 def child(workload, mode, scale):
   """Prints the training and predict() figures of one mode as JSON."""
-  sys.path.insert(0, os.path.dirname(HERE))
-  import tfcompat_estimator  # pylint: disable=g-import-not-at-top
-  tfcompat_estimator.install()
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
+  if not hasattr(tf, 'estimator'):  # TF 2.21; 2.15's venv has its own
+    sys.path.insert(0, os.path.dirname(HERE))
+    import tfcompat_estimator  # pylint: disable=g-import-not-at-top
+    tfcompat_estimator.install()
   if mode != 'v2':
     tf.compat.v1.disable_v2_behavior()
   import estimator_contender  # pylint: disable=g-import-not-at-top
@@ -91,9 +94,9 @@ def _queue_input_rate(input_fn, steps):
   """Batches/s of `input_fn`'s queues alone, drawn by TF's own v1 session.
 
   The bound of the v1 queue mode: its producer threads enqueue one example
-  per op run, so the queues, not the model, set its pace (2.15 itself
-  trained such a program at 0.9x this rate). No Estimator is involved: it
-  is what any TF 2.21 program reading this input could reach.
+  per op run, so the queues, not the model, set its pace. No Estimator is
+  involved: it is what any program on the child's TF reading this input
+  could reach.
   """
   import tensorflow as tf  # pylint: disable=g-import-not-at-top
   with tf.Graph().as_default():
@@ -114,8 +117,12 @@ def main():
   parser.add_argument('--workloads', default=','.join(DEFAULT_WORKLOADS))
   parser.add_argument('--out', default=os.path.join(HERE, 'TF1_MODE.md'))
   parser.add_argument('--smoke', action='store_true',
-                      help='1 round, 2%% of the steps, custom_model_fn only')
+                      help='1 round, 2%% of the steps, custom_model_fn only, '
+                      'no 2.15 run')
   args = parser.parse_args()
+  # The queue mode also on tensorflow-estimator 2.15: the same program,
+  # the same child, the reference's interpreter.
+  reference = None if args.smoke else bench_run.venv215_python()
   if args.smoke:
     args.rounds, args.scale, args.workloads = 1, 0.02, 'custom_model_fn'
   names = args.workloads.split(',')
@@ -123,9 +130,13 @@ def main():
   for i in range(args.rounds):
     for name in names:
       # Alternate which mode goes first, so neither always follows the other.
-      for mode in MODES if i % 2 == 0 else MODES[::-1]:
-        runs[name, mode].append(bench_run.run_once(
-            [sys.executable, os.path.abspath(__file__), '--child', name, mode,
+      runners = [(mode, sys.executable) for mode in MODES]
+      if reference:
+        runners.append((REF_QUEUE, reference))
+      for mode, python in runners if i % 2 == 0 else runners[::-1]:
+        child_mode = 'v1_queue' if mode == REF_QUEUE else mode
+        runs.setdefault((name, mode), []).append(bench_run.run_once(
+            [python, os.path.abspath(__file__), '--child', name, child_mode,
              str(args.scale)]))
     print(f'round {i + 1} done', flush=True)
   with open(args.out, 'w') as f:
@@ -179,9 +190,9 @@ def _report(runs, names, args):
 
 
 def _queue_bound_table(runs, names):
-  """The v1 queue mode's training against its input alone (the bound)."""
+  """The v1 queue mode against its input alone (the bound), and on 2.15."""
   lines = [
-      '## The v1 queue mode against its input alone',
+      '## The v1 queue mode against its input alone, and on 2.15',
       '',
       'A queue-runner input is slower than any model here: `tf.train.batch` '
       'enqueues one example per op run. Its bound is the same input_fn\'s '
@@ -189,20 +200,35 @@ def _queue_bound_table(runs, names):
       'model and no Estimator (input alone, batches/s, measured in the same '
       'process after the v1 queue run). Target, as for inputs that limit '
       'training in bench/RESULTS.md: training at least 0.9x of its input '
-      'alone.',
+      'alone. The same child run by tensorflow-estimator 2.15\'s venv (its '
+      'input alone drawn by TF 2.15) gives 2.15\'s figures, rounds '
+      'interleaved with ours ("-" where not run: `--smoke`).',
       '',
       '| workload | v1 queue train steps/s | input alone batches/s | '
-      'train vs input alone | met |',
-      '|---|---|---|---|---|',
+      'train vs input alone | met | 2.15 train steps/s | '
+      '2.15 input alone batches/s | train vs 2.15 |',
+      '|---|---|---|---|---|---|---|---|',
   ]
   for name in names:
-    train = [r['train_steps_per_sec'] for r in runs[name, 'v1_queue']]
-    alone = [r['input_steps_per_sec'] for r in runs[name, 'v1_queue']]
+    train, alone = _queue_figures(runs.get((name, 'v1_queue')))
     ratio = statistics.median(train) / statistics.median(alone)
-    lines.append(f'| {name} | {bench_run.spread_cell(train)} | '
-                 f'{bench_run.spread_cell(alone)} | {ratio:.2f}x | '
-                 f'{"yes" if ratio >= 0.9 else "no"} |')
+    cells = [bench_run.spread_cell(train), bench_run.spread_cell(alone),
+             f'{ratio:.2f}x', 'yes' if ratio >= 0.9 else 'no']
+    ref_train, ref_alone = _queue_figures(runs.get((name, REF_QUEUE)))
+    if ref_train:
+      cells += [bench_run.spread_cell(ref_train),
+                bench_run.spread_cell(ref_alone),
+                f'{statistics.median(train) / statistics.median(ref_train):.2f}x']
+    else:
+      cells += ['-', '-', '-']
+    lines.append(f'| {name} | {" | ".join(cells)} |')
   return lines + ['']
+
+
+def _queue_figures(runs):
+  """Training steps/s and input-alone batches/s of the queue mode's runs."""
+  return ([r['train_steps_per_sec'] for r in runs or ()],
+          [r['input_steps_per_sec'] for r in runs or ()])
 
 
 if __name__ == '__main__':
