@@ -46,7 +46,7 @@ def snapshot(spec):
       if getattr(type(hook), 'restarts_in_begin', False):
         continue
       where = f'{hooks_name}[{i}] {type(hook).__name__}'
-      for name, value in sorted(_instance_dict(hook).items()):
+      for name, value in sorted(model_fn_reads.instance_dict(hook).items()):
         state.append((f'{where}.{name}', _state_of(value)))
   return tuple(state)
 
@@ -71,10 +71,3 @@ def _state_of(value):
     return repr(value)
   size = len(value) if isinstance(value, _SIZED) else None
   return model_fn_reads.Same(value), size
-
-
-def _instance_dict(hook):
-  try:
-    return dict(vars(hook))
-  except TypeError:  # __slots__ only
-    return {}

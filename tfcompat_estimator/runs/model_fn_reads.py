@@ -206,7 +206,7 @@ class _Walk:
         library = _is_library(value)
         if library and is_self:
           # TPUEstimator's bound model_fn: its object holds the user's.
-          for attribute in _instance_dict(value).values():
+          for attribute in instance_dict(value).values():
             if isinstance(attribute, _FUNCTIONS):
               self.callable(attribute)
         if library and type(value).__name__ not in _SETTINGS_TYPES:
@@ -222,7 +222,8 @@ _CODE_HOLDERS = _FUNCTIONS + (types.BuiltinFunctionType, type)
 _SETTINGS_TYPES = ('Namespace', 'SimpleNamespace', 'FlagValues', 'HParams')
 
 
-def _instance_dict(value):
+def instance_dict(value):
+  """`value`'s own attributes, read without running its code ({} if none)."""
   try:
     return vars(value)
   except Exception:  # pylint: disable=broad-except
@@ -236,7 +237,7 @@ def _attributes(value, names):
       if name in value:
         yield name, value[name].value
     return
-  attributes = _instance_dict(value)
+  attributes = instance_dict(value)
   for name in sorted(names & attributes.keys()):
     yield name, attributes[name]
 

@@ -17,6 +17,7 @@ own `MonitoredSession` finalizes its graph, and its `CheckpointSaverHook`
 writes through the cache too.
 """
 
+import functools
 import weakref
 
 import tensorflow as tf
@@ -46,10 +47,12 @@ def graph_events_of(captured, graph_events):
 
 
 def _graph_events(graph):
-  """`(GraphDef, MetaGraphDef)` registered for `graph`, or None."""
+  """A function giving the `(GraphDef, MetaGraphDef)` registered for
+  `graph`, or None."""
   captured, graph_events = _GRAPH_EVENTS.get(graph, (lambda: None, None))
   captured = captured()
-  return None if captured is None else graph_events(captured)
+  return None if captured is None else functools.partial(graph_events,
+                                                         captured)
 
 
 class SharedFileWriter(tf.compat.v1.summary.FileWriter):
@@ -72,16 +75,17 @@ class SharedFileWriter(tf.compat.v1.summary.FileWriter):
     # pylint: disable=super-init-not-called
     del max_queue, flush_secs, filename_suffix, session
     self._closed = False
-    events = None if graph is None else _graph_events(graph)
+    make_events = None if graph is None else _graph_events(graph)
     tf_internals.SummaryToEventTransformer.__init__(
-        self, _SharedEvents(logdir), None if events else graph, graph_def)
-    if events is not None:
-      # Once per events file, as the Estimator's own writes: a model_fn's
-      # SummarySaverHook writing to the eval directory (tensor2robot's)
-      # made the graph's events there twice, where 2.15's cache had one
-      # writer that wrote them once.
+        self, _SharedEvents(logdir), None if make_events else graph,
+        graph_def)
+    if make_events is not None:
+      # Once per events file, as the Estimator's own writes (and made only
+      # then): a model_fn's SummarySaverHook writing to the eval directory
+      # (tensor2robot's) made the graph's events there twice, where 2.15's
+      # cache had one writer that wrote them once.
       with engine_scope.scope():
-        summaries.writer_for(logdir).add_graph_once(lambda: events, 'cache')
+        summaries.writer_for(logdir).add_graph_once(make_events, 'cache')
 
   def close(self):
     self.flush()  # and stays usable: see the class docstring
