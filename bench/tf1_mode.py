@@ -126,16 +126,16 @@ def main():
   if args.smoke:
     args.rounds, args.scale, args.workloads = 1, 0.02, 'custom_model_fn'
   names = args.workloads.split(',')
-  runs = {(name, mode): [] for name in names for mode in MODES}
+  runners = [(mode, sys.executable) for mode in MODES]
+  if reference:
+    runners.append((REF_QUEUE, reference))
+  runs = {(name, mode): [] for name in names for mode, _ in runners}
   for i in range(args.rounds):
     for name in names:
       # Alternate which mode goes first, so neither always follows the other.
-      runners = [(mode, sys.executable) for mode in MODES]
-      if reference:
-        runners.append((REF_QUEUE, reference))
       for mode, python in runners if i % 2 == 0 else runners[::-1]:
         child_mode = 'v1_queue' if mode == REF_QUEUE else mode
-        runs.setdefault((name, mode), []).append(bench_run.run_once(
+        runs[name, mode].append(bench_run.run_once(
             [python, os.path.abspath(__file__), '--child', name, child_mode,
              str(args.scale)]))
     print(f'round {i + 1} done', flush=True)
@@ -210,11 +210,11 @@ def _queue_bound_table(runs, names):
       '|---|---|---|---|---|---|---|---|',
   ]
   for name in names:
-    train, alone = _queue_figures(runs.get((name, 'v1_queue')))
+    train, alone = _queue_figures(runs[name, 'v1_queue'])
     ratio = statistics.median(train) / statistics.median(alone)
     cells = [bench_run.spread_cell(train), bench_run.spread_cell(alone),
              f'{ratio:.2f}x', 'yes' if ratio >= 0.9 else 'no']
-    ref_train, ref_alone = _queue_figures(runs.get((name, REF_QUEUE)))
+    ref_train, ref_alone = _queue_figures(runs.get((name, REF_QUEUE), []))
     if ref_train:
       cells += [bench_run.spread_cell(ref_train),
                 bench_run.spread_cell(ref_alone),
@@ -227,8 +227,8 @@ def _queue_bound_table(runs, names):
 
 def _queue_figures(runs):
   """Training steps/s and input-alone batches/s of the queue mode's runs."""
-  return ([r['train_steps_per_sec'] for r in runs or ()],
-          [r['input_steps_per_sec'] for r in runs or ()])
+  return ([r['train_steps_per_sec'] for r in runs],
+          [r['input_steps_per_sec'] for r in runs])
 
 
 if __name__ == '__main__':
