@@ -115,6 +115,17 @@ _LAZY_MODULE_MAP.update({
     f'{_TF_PATH}.{name}': {**_MODULE_MAP, **_LAZY_MODULE_MAP}[f'{_EST}.{name}']
     for name in _TF_PATH_MODULES})
 _LAZY_MODULE_MAP[_TF_PATH + '.keras'] = 'tfcompat_estimator.keras_lib'
+# And `tensorflow.python.tpu.<module>` for TPUEstimator's modules: 2.15's TF
+# kept stubs there that re-exported them, and TPU-era programs import from
+# them (Mesh TensorFlow, under T5: `from tensorflow.python.tpu import
+# tpu_config, tpu_estimator`). TF 2.21's real `tensorflow.python.tpu`
+# package stays; the aliases join it (`_bind` imports it first).
+_TF_TPU_PATH = 'tensorflow.python.tpu'
+_TF_TPU_MODULES = ('tpu_estimator', 'tpu_config', 'tpu_context', 'util',
+                   'error_handling')
+_LAZY_MODULE_MAP.update({
+    f'{_TF_TPU_PATH}.{name}': f'tfcompat_estimator.tpu.{name}'
+    for name in _TF_TPU_MODULES})
 
 
 class _LazyAlias(types.ModuleType):
@@ -191,12 +202,24 @@ def _alias_spec(name, is_package=False):
 
 def _package(name):
   module = sys.modules.get(name)
+  if module is None and name.startswith('tensorflow.python.'):
+    # A real TensorFlow package (`tensorflow.python.tpu`) that `import
+    # tensorflow` did not load: an empty stand-in would hide its modules.
+    module = _real_package(name)
   if module is None:
     module = types.ModuleType(name, 'Alias created by tfcompat_estimator.install().')
     module.__path__ = []
     module.__spec__ = _alias_spec(name, is_package=True)
     sys.modules[name] = module
   return module
+
+
+def _real_package(name):
+  import importlib  # pylint: disable=g-import-not-at-top
+  try:
+    return importlib.import_module(name)
+  except ImportError:  # `tensorflow.python.estimator`: gone since TF 2.16
+    return None
 
 
 def _bind(path, module):

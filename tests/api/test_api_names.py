@@ -282,6 +282,27 @@ def test_tf_1_x_module_paths_under_tensorflow_python_resolve():
   assert dnn.DNNClassifier is tf.compat.v1.estimator.DNNClassifier
 
 
+def test_tf_tpu_stub_paths_resolve_beside_tensorflows_own():
+  """Mesh TensorFlow: `from tensorflow.python.tpu import tpu_estimator`.
+
+  2.15's TF kept five stubs under `tensorflow.python.tpu` re-exporting
+  TPUEstimator's modules; the rest of that package is TF's own and must
+  still import.
+  """
+  import tfcompat_estimator  # pylint: disable=g-import-not-at-top
+  tfcompat_estimator.install()
+  from tensorflow.python.tpu import tpu_config, tpu_estimator  # pylint: disable=g-import-not-at-top
+  assert tpu_estimator.TPUEstimator is tf.compat.v1.estimator.tpu.TPUEstimator
+  assert tpu_config.RunConfig is tf.compat.v1.estimator.tpu.RunConfig
+  for name in ('tpu_context', 'util', 'error_handling'):
+    ours = importlib.import_module(f'tensorflow.python.tpu.{name}')
+    theirs = importlib.import_module(
+        f'tensorflow_estimator.python.estimator.tpu.{name}')
+    assert dir(ours) == dir(theirs), name
+  from tensorflow.python.tpu import tpu_function  # pylint: disable=g-import-not-at-top
+  assert callable(tpu_function.on_device_training_loop)
+
+
 def test_deep_modules_offer_every_name_not_listed_missing(golden):
   report = module_report(golden)
   listed = read_missing_file()
