@@ -19,6 +19,7 @@ of its training rate). So each check waits only where it must:
 
 import collections
 import itertools
+import weakref
 
 import tensorflow as tf
 
@@ -32,8 +33,11 @@ _SCOPE = 'input_checks/'
 # Graph collections of the checks `place` positions.
 _MEET_GATES = 'tfcompat_estimator.batch_checks.meet'  # (assertion, [tensor])
 _WRITE_GATES = 'tfcompat_estimator.batch_checks.write'  # ops
-# Marks a graph whose checks `place` will position: the Estimator's capture.
-_CHECKED_GRAPH = 'tfcompat_estimator.batch_checks.checked'
+# The graphs whose checks `place` will position: the Estimator's captures.
+# Not a graph collection: TF serializes every collection into the meta
+# graphs a program's hooks make (a CheckpointSaverHook's), and warned that
+# it could not serialize this one.
+_CHECKED_GRAPHS = weakref.WeakSet()
 
 
 def check_batches_of(graph):
@@ -42,11 +46,17 @@ def check_batches_of(graph):
   A canned model_fn called on its own, outside an Estimator, makes no batch
   checks: nothing would place them, and 2.15 made none there.
   """
-  graph.add_to_collection(_CHECKED_GRAPH, True)
+  _CHECKED_GRAPHS.add(graph)
 
 
 def _checked():
-  return bool(tf.compat.v1.get_collection(_CHECKED_GRAPH))
+  """Whether the default graph is a capture's, or a function graph in one."""
+  graph = tf.compat.v1.get_default_graph()
+  while graph is not None:
+    if graph in _CHECKED_GRAPHS:
+      return True
+    graph = getattr(graph, 'outer_graph', None)
+  return False
 
 
 def non_empty(features, labels, mode):
