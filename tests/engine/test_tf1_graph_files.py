@@ -6,6 +6,7 @@ tab). Scripts `import_meta_graph` a training checkpoint and restore it.
 """
 
 import glob
+import logging
 import os
 import subprocess
 
@@ -296,3 +297,62 @@ def test_meta_graph_clears_devices_graph_pbtxt_keeps_them(tmp_path):
   devices = {n.name: n.device for n in graph_def.node}
   assert 'CPU:0' in devices['pinned_loss']
   assert 'pinned_loss' in {n.name for n in meta.graph_def.node}
+
+
+@pytest.mark.parametrize('own_saver', [False, True])
+def test_programs_checkpoint_saver_hook_writes_2_15s_tf1_files(tmp_path,
+                                                                own_saver):
+  """A model_fn's own CheckpointSaverHook, with or without its own Saver.
+
+  Mesh TensorFlow (under T5) builds a sharded Saver, adds it to SAVERS and
+  gives it to the hook. The hook wrote graph.pbtxt and its graph events
+  from the function graph (no VarHandleOp), TF warned once per collection
+  it could not serialize, and the program's Saver wrote .meta files whose
+  restore failed in a TF1 session. Measured on 2.15 with this model_fn:
+  graph.pbtxt with 2 VarHandleOps, 2 graph and 2 meta graph events, no
+  warning, and the .meta restores with its Saver's names.
+  """
+  model_dir = str(tmp_path)
+
+  def model_fn(features, labels, mode):
+    w = v1.get_variable('w', [3, 1])
+    loss = tf.reduce_mean(tf.square(tf.matmul(features['x'], w) - labels))
+    train_op = v1.train.GradientDescentOptimizer(0.1).minimize(
+        loss, global_step=v1.train.get_or_create_global_step())
+    saver = None
+    if own_saver:
+      saver = v1.train.Saver(v1.global_variables(), sharded=True,
+                             max_to_keep=None, save_relative_paths=True)
+      v1.add_to_collection(v1.GraphKeys.SAVERS, saver)
+    hook = v1.train.CheckpointSaverHook(model_dir, save_steps=5, saver=saver)
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op,
+                                      training_chief_hooks=[hook])
+
+  x = np.random.RandomState(0).rand(32, 3).astype(np.float32)
+  warnings = []
+  handler = logging.Handler()
+  handler.emit = lambda record: warnings.append(record.getMessage())
+  v1.get_logger().addHandler(handler)
+  try:
+    est = tf.estimator.Estimator(model_fn, model_dir)
+    est.train(lambda: tf.data.Dataset.from_tensor_slices(
+        ({'x': x}, x.sum(1, keepdims=True))).repeat().batch(8), steps=10)
+  finally:
+    v1.get_logger().removeHandler(handler)
+  assert not [w for w in warnings if 'Issue encountered' in w]
+  graph_def = v1.GraphDef()
+  from google.protobuf import text_format  # pylint: disable=g-import-not-at-top
+  with open(tmp_path / 'graph.pbtxt') as f:
+    text_format.Merge(f.read(), graph_def)
+  assert [n.op for n in graph_def.node].count('VarHandleOp') == 2
+  kinds = _event_kinds(model_dir)
+  assert (kinds['graph_def'], kinds['meta_graph_def']) == (2, 2)
+  path = est.latest_checkpoint()
+  assert path.endswith('model.ckpt-10')
+  with tf.Graph().as_default() as graph, v1.Session(graph=graph) as session:
+    saver = v1.train.import_meta_graph(path + '.meta')
+    saver.restore(session, path)
+    [w] = [v for v in v1.global_variables() if v.op.name == 'w']
+    np.testing.assert_array_equal(session.run(w), est.get_variable_value('w'))
+    assert session.run(v1.train.get_global_step()) == 10
+  assert saver.saver_def.sharded

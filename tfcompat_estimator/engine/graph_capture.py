@@ -95,6 +95,9 @@ class CapturedModel:
     self._plain_reads = {}
     self._read_args = {}  # id(variable) -> its ReadVariableOp's (`_read_now`)
     self._released = set()  # names of ops built for calls that ended
+    # {writer op name: names of the reads it now waits for}: the edges
+    # `gate_global_step_writes` added, which 2.15's graph did not have.
+    self.step_gates = {}
     self._users = 0  # calls running this graph now (e.g. predict generators)
     self.holds = HOLDS_INITIAL_VALUES  # kept by `runs.model_graphs`
     self.spec = None
@@ -318,7 +321,11 @@ class CapturedModel:
         op for op in users if op.type == 'ReadVariableOp' and
         not any(id(up) in written for up in graph_prune.upstream_ops([op]))]
     for op in writers:
-      tf_internals.add_control_inputs(op, reads)
+      waits = {id(up) for up in op.control_inputs}
+      added = [read for read in reads if id(read) not in waits]
+      tf_internals.add_control_inputs(op, added)
+      self.step_gates.setdefault(op.name, set()).update(
+          read.name for read in added)
     self._step_writers = writers
     return writers
 

@@ -26,7 +26,7 @@ from tfcompat_estimator.platform import tf_internals
 _v1 = tf.compat.v1
 
 
-def meta_graph_def(captured, config):
+def meta_graph_def(captured, config, saver_def=None):
   """A TF1 `MetaGraphDef` of `captured`'s graph, its variables and a Saver.
 
   The variables and the Saver are made in a small `tf.Graph`; the model's
@@ -41,6 +41,9 @@ def meta_graph_def(captured, config):
     config: the `RunConfig`, whose checkpoint retention the Saver keeps, as
       2.15's did: a program that restores with `import_meta_graph` and
       saves with that Saver keeps as many checkpoints as training did.
+    saver_def: the `SaverDef` of a program's own `tf.compat.v1.train.Saver`
+      made in the model graph, whose .meta files name it; no Saver is made
+      then.
 
   Returns:
     `(graph_def, meta_graph_def)`: the `GraphDef` (with shapes, as 2.15
@@ -51,6 +54,7 @@ def meta_graph_def(captured, config):
   captured.random_streams.as_tf1(source)
   iterator_names.as_tf1_iterator(source)
   batch_checks.strip_edges(source)
+  _strip_step_gates(source, captured.step_gates)
   graph = tf.Graph()
   with graph.as_default():
     handles = {}
@@ -67,11 +71,14 @@ def meta_graph_def(captured, config):
     train_op = getattr(captured, 'train_op', None)
     if train_op is not None:
       named[_v1.GraphKeys.TRAIN_OP] = [_renamed(train_op.name, renames)]
-    saver = _v1.train.Saver(
-        variables, sharded=True, save_relative_paths=True,
-        max_to_keep=config.keep_checkpoint_max,
-        keep_checkpoint_every_n_hours=config.keep_checkpoint_every_n_hours,
-        name=_free_scope('save', source, variable_ops))
+    if saver_def is None:
+      saver_def = _v1.train.Saver(
+          variables, sharded=True, save_relative_paths=True,
+          max_to_keep=config.keep_checkpoint_max,
+          keep_checkpoint_every_n_hours=config.keep_checkpoint_every_n_hours,
+          name=_free_scope('save', source, variable_ops)).saver_def
+    else:
+      saver_def = _renamed_saver_def(saver_def, renames)
     own = graph.as_graph_def(add_shapes=True)
     graph_def = tf.compat.v1.GraphDef()
     graph_def.versions.CopyFrom(own.versions)
@@ -82,10 +89,26 @@ def meta_graph_def(captured, config):
     graph_def.library.CopyFrom(source.library)
     meta = _v1.train.export_meta_graph(
         graph=graph, graph_def=_without_devices(graph_def),
-        saver_def=saver.saver_def)
+        saver_def=saver_def)
   for key, names in named.items():
     meta.collection_def[key].node_list.value.extend(names)
   return graph_def, meta
+
+
+def _strip_step_gates(source, step_gates):
+  """Drops the edges by which the engine orders global step writes after
+  its reads (`CapturedModel.gate_global_step_writes`).
+
+  In a TF1 session they made a program's own Saver fail to restore its
+  .meta: the restore's assignment of the global step waited for a read of
+  the variable it was about to initialize (Mesh TensorFlow's Saver).
+  """
+  for node in source.node:
+    gates = step_gates.get(node.name)
+    if gates:
+      kept = [name for name in node.input if name[1:] not in gates]
+      del node.input[:]
+      node.input.extend(kept)
 
 
 def _point_at_handles(source, captures, handles, renames):
@@ -331,6 +354,14 @@ def _renamed(tensor_name, renames):
   op_name, sep, index = tensor_name.lstrip('^').partition(':')
   prefix = '^' if tensor_name.startswith('^') else ''
   return prefix + renames.get(op_name, op_name) + sep + index
+
+
+def _renamed_saver_def(saver_def, renames):
+  renamed = _v1.train.SaverDef()
+  renamed.CopyFrom(saver_def)
+  for field in ('filename_tensor_name', 'save_tensor_name', 'restore_op_name'):
+    setattr(renamed, field, _renamed(getattr(saver_def, field), renames))
+  return renamed
 
 
 def _rename_taken(graph_def, taken):

@@ -1462,6 +1462,16 @@ def logging_hook_tensors(hook):
   return hook._tensors
 
 
+def checkpoint_hook_saver(hook):
+  """The saver a `CheckpointSaverHook` was given (itself or by a Scaffold).
+
+  None when it looks one up in the SAVERS collection. Checked on TF 2.21.
+  """
+  if hook._saver is not None:
+    return hook._saver
+  return hook._scaffold.saver if hook._scaffold is not None else None
+
+
 def add_saving_listeners(hook, listeners):
   """Adds `CheckpointSaverListener`s to a `CheckpointSaverHook`.
 

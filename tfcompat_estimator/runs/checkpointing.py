@@ -11,6 +11,7 @@ import os
 import numpy as np
 import tensorflow as tf
 
+from tfcompat_estimator.engine import tf1_graph
 from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.platform import tf_internals
 from tfcompat_estimator.platform.tf_internals import tf_logging as logging
@@ -54,9 +55,14 @@ def for_call(hooks, listeners, captured, config, is_chief, stores, meta_graph,
   if saver_hooks:
     tf_internals.add_saving_listeners(saver_hooks[0], listeners)
     graph = captured.graph
-    if not graph.get_collection(tf.compat.v1.GraphKeys.SAVERS):
+    savers = graph.get_collection(tf.compat.v1.GraphKeys.SAVERS)
+    if not savers:
       graph.add_to_collection(tf.compat.v1.GraphKeys.SAVERS, _SaverForHooks(
           captured.checkpoint_layout, stores, meta_graph))
+    for saver in savers + [tf_internals.checkpoint_hook_saver(h)
+                           for h in saver_hooks]:
+      if isinstance(saver, _train.Saver):
+        _write_tf1_meta_graphs(saver, captured, config)
     return None
   if is_chief and (config.save_checkpoints_steps or
                    config.save_checkpoints_secs):
@@ -67,6 +73,36 @@ def for_call(hooks, listeners, captured, config, is_chief, stores, meta_graph,
                      'saving_listeners. Enable checkpoints via RunConfig '
                      '(save_checkpoints_steps or save_checkpoints_secs).')
   return None
+
+
+def _write_tf1_meta_graphs(saver, captured, config):
+  """Makes a program's own `Saver` write the TF1 .meta 2.15's wrote.
+
+  Mesh TensorFlow (under T5) builds a sharded `tf.compat.v1.train.Saver` in
+  its model_fn and gives it to a `CheckpointSaverHook`. Its save ops run in
+  the model graph and write the checkpoint 2.15 wrote, but its
+  `export_meta_graph` serialized that graph as it is here, a function graph
+  whose variables are placeholders: `import_meta_graph` + `restore` of the
+  .meta failed ("You must feed a value for placeholder tensor ..."), and
+  TF warned once per graph collection it could not serialize. The .meta is
+  now the TF1 graph of `engine/tf1_graph.py` naming this Saver's ops, made
+  at its first save (after the hooks' `begin()`, which may add to the
+  graph) and kept for the call.
+  """
+  made = []
+
+  def export_meta_graph(filename=None, collection_list=None, as_text=False,
+                        **unused_options):
+    del collection_list  # the TF1 graph's own collections, as 2.15's
+    if not made:
+      made.append(tf1_graph.meta_graph_def(captured, config,
+                                           saver_def=saver.saver_def)[1])
+    if filename:
+      with tf.io.gfile.GFile(filename, 'w' if as_text else 'wb') as f:
+        f.write(str(made[0]) if as_text else made[0].SerializeToString())
+    return made[0]
+
+  saver.export_meta_graph = export_meta_graph
 
 
 class _SaverForHooks:

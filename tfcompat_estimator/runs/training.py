@@ -161,7 +161,6 @@ class TrainLoop:
       self._batches.close()
 
   def _run(self):
-    self._write_tf1_graphs()
     self._context.graphs.mark_changed(self.captured)
     checkpointing, runner = self._checkpointing, self._runner
     try:
@@ -169,6 +168,9 @@ class TrainLoop:
         checkpointing.begin()
       runner.begin()
       runner.after_create_session()
+      # After the hooks': a program's own CheckpointSaverHook wrote
+      # graph.pbtxt there, from the function graph as it is here.
+      self._write_tf1_graphs()
       # Whether a hooked step's read of the global step, plus one, is its
       # value after the step: then it is not read again (`_run_hooked`).
       self._step_follows_read = (

@@ -75,6 +75,7 @@ class SharedFileWriter(tf.compat.v1.summary.FileWriter):
     # pylint: disable=super-init-not-called
     del max_queue, flush_secs, filename_suffix, session
     self._closed = False
+    self._meta_graph_replaced = False  # by `add_graph`'s TF1 pair
     make_events = None if graph is None else _graph_events(graph)
     tf_internals.SummaryToEventTransformer.__init__(
         self, _SharedEvents(logdir), None if make_events else graph,
@@ -86,6 +87,28 @@ class SharedFileWriter(tf.compat.v1.summary.FileWriter):
       # cache had one writer that wrote them once.
       with engine_scope.scope():
         summaries.writer_for(logdir).add_graph_once(make_events, 'cache')
+
+  def add_graph(self, graph, global_step=None, graph_def=None):
+    """Writes a captured model graph as the TF1 graph 2.15 wrote.
+
+    A program's own `CheckpointSaverHook` adds the default graph, then a
+    meta graph it made of it, in `after_create_session`: both are replaced
+    by the pair the Estimator writes for the call ('training'), once.
+    """
+    make_events = None if graph is None else _graph_events(graph)
+    if make_events is None:
+      super().add_graph(graph, global_step, graph_def)
+      return
+    with engine_scope.scope():
+      summaries.writer_for(self.get_logdir()).add_graph_once(make_events,
+                                                             'training')
+    self._meta_graph_replaced = True
+
+  def add_meta_graph(self, meta_graph_def, global_step=None):
+    if self._meta_graph_replaced:
+      self._meta_graph_replaced = False
+      return
+    super().add_meta_graph(meta_graph_def, global_step)
 
   def close(self):
     self.flush()  # and stays usable: see the class docstring

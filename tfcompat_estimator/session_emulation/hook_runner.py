@@ -5,6 +5,8 @@ Hook calls run with the captured graph as the default graph, because TF's own
 hooks look tensors and the global step up in the default graph.
 """
 
+import contextlib
+
 import tensorflow as tf
 
 from tfcompat_estimator.platform import tf_internals
@@ -62,7 +64,8 @@ class HookRunner:
           tensors[tag] = self.session.captured.as_graph_element(value)
 
   def after_create_session(self):
-    with self.session.graph.as_default():
+    graph = self.session.graph
+    with graph.as_default(), _lifted_variables_unmentioned(graph):
       for hook in self.hooks:
         hook.after_create_session(self.session, self._coord)
 
@@ -113,6 +116,42 @@ class HookRunner:
         writer.flush()
     del self._writers[:]
     self.session.captured.release_ops_built_after(self._ops_before)
+
+
+@contextlib.contextmanager
+def _lifted_variables_unmentioned(graph):
+  """Drops TF's warnings that `graph`'s variable collections do not serialize.
+
+  A program's own CheckpointSaverHook makes a meta graph of the default
+  graph in `after_create_session`. Here the variables of its collections
+  (`variables`, `trainable_variables`, `global_step`) are TF2 variables
+  living outside it, which TF cannot write as TF1 `VariableDef`s: it warned
+  "Issue encountered when serializing variables" once per collection, at
+  every train(). That meta graph is not what gets written: the hook's graph
+  events and the program's Saver's .meta files are the TF1 graph 2.15
+  wrote (`file_writer_cache.SharedFileWriter.add_graph`,
+  `runs.checkpointing`). Warnings about other collections still show.
+  """
+  keys = [key for key in graph.get_all_collection_keys()
+          if _all_variables(graph.get_collection(key))]
+  if not keys:
+    yield
+    return
+  unmentioned = tuple(f'Issue encountered when serializing {key}.'
+                      for key in keys)
+  def quiet(record):
+    return not record.getMessage().startswith(unmentioned)
+
+  logger = tf.get_logger()
+  logger.addFilter(quiet)
+  try:
+    yield
+  finally:
+    logger.removeFilter(quiet)
+
+
+def _all_variables(members):
+  return bool(members) and all(isinstance(m, tf.Variable) for m in members)
 
 
 def _refuse_sync_replicas(hook):
