@@ -414,11 +414,15 @@ def test_user_checkpoint_saver_hook_into_another_directory(tmp_path):
   est = _estimator(model_dir)
   est.train(custom_dnn.train_input_fn, max_steps=16, hooks=[
       _train.CheckpointSaverHook(other, save_steps=7, listeners=[listener])])
-  # Measured on 2.15: only the hook's directory gets checkpoints.
+  # Measured on 2.15: only the hook's directory gets checkpoints, and
+  # graph.pbtxt (the TF1 graph, its variables VarHandleOps).
   assert listener.events[-1] == 'end:16'
   assert _checkpoint_steps(other) == [7, 14, 16]  # keep_checkpoint_max=3
   assert _checkpoint_steps(model_dir) == []
   assert tf.train.latest_checkpoint(other).endswith('model.ckpt-16')
+  assert not os.path.exists(os.path.join(model_dir, 'graph.pbtxt'))
+  with open(os.path.join(other, 'graph.pbtxt')) as f:
+    assert 'op: "VarHandleOp"' in f.read()
 
 
 def test_step_counter_hook_writes_steps_per_sec(tmp_path):

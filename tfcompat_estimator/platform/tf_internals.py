@@ -1472,6 +1472,12 @@ def checkpoint_hook_saver(hook):
   return hook._scaffold.saver if hook._scaffold is not None else None
 
 
+def checkpoint_hook_graph_dir(hook):
+  """Where a `CheckpointSaverHook` writes graph.pbtxt, or None if it does
+  not (`save_graph_def=False`). Checked on TF 2.21."""
+  return hook._checkpoint_dir if hook._save_graph_def else None
+
+
 def add_saving_listeners(hook, listeners):
   """Adds `CheckpointSaverListener`s to a `CheckpointSaverHook`.
 

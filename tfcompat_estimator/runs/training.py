@@ -32,6 +32,7 @@ from tfcompat_estimator.io import checkpoints
 from tfcompat_estimator.io import file_errors
 from tfcompat_estimator.io import graph_text
 from tfcompat_estimator.io import summaries
+from tfcompat_estimator.platform import tf_internals
 from tfcompat_estimator.platform.tf_internals import tf_logging as logging
 from tfcompat_estimator.runs import checkpointing as checkpointing_lib
 from tfcompat_estimator.runs import step_rental
@@ -143,12 +144,22 @@ class TrainLoop:
     return _tf1_graph_files(self.captured, config)
 
   def _write_tf1_graphs(self):
-    """Writes graph.pbtxt and the graph events, if 2.15 wrote them."""
+    """Writes graph.pbtxt and the graph events, if 2.15 wrote them.
+
+    graph.pbtxt goes where 2.15's CheckpointSaverHook wrote it: model_dir,
+    or the directory of each of the program's own saver hooks (one saving
+    elsewhere left model_dir without it).
+    """
     if self._graph_files is None:
       return
-    model_dir = self._context.model_dir
-    with file_errors.reporting('graph.pbtxt in', model_dir):
-      graph_text.write(self._graph_files[0], model_dir, 'graph.pbtxt')
+    saver_hooks = [h for h in self._hooks
+                   if isinstance(h, _train.CheckpointSaverHook)]
+    directories = ([tf_internals.checkpoint_hook_graph_dir(h)
+                    for h in saver_hooks] if saver_hooks
+                   else [self._context.model_dir])
+    for directory in dict.fromkeys(d for d in directories if d):
+      with file_errors.reporting('graph.pbtxt in', directory):
+        graph_text.write(self._graph_files[0], directory, 'graph.pbtxt')
     self._writer.add_graph_once(lambda: self._graph_files, 'training')
 
   def run(self):
