@@ -1516,3 +1516,35 @@ def test_a_tpu_estimator_copy_hooks_its_own_input_fn_calls(tmp_path):
   assert calls == [('train', None), ('eval', None), ('infer', None)]
   with pytest.raises(ValueError, match='not expected args'):
     estimator_lib._verify_model_fn_args(lambda features, extra: None, None)  # pylint: disable=protected-access
+
+
+def test_variables_made_under_control_dependencies_on_the_features(tmp_path):
+  """CANINE wraps its layers in assertions on the features' shapes.
+
+  Its variables are made inside `tf.control_dependencies([assert])`. TF1
+  drew their initial values outside those dependencies (`init_scope`);
+  ours waited for the features, and the first train() failed with "take
+  their initial values from placeholders". 2.15's values after 10 steps.
+  """
+
+  def model_fn(features, labels, mode):
+    x = features['x']
+    check = tf.debugging.Assert(tf.reduce_all(tf.math.is_finite(x)),
+                                [tf.shape(x)])
+    with tf.control_dependencies([check]):
+      w = v1.get_variable(
+          'w', [2, 1], initializer=v1.truncated_normal_initializer(stddev=0.1))
+      logits = tf.matmul(x, w)
+    loss = v1.losses.sigmoid_cross_entropy(labels, logits)
+    train_op = v1.train.GradientDescentOptimizer(0.01).minimize(
+        loss, global_step=v1.train.get_global_step())
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+  x = np.arange(16, dtype=np.float32).reshape(8, 2)
+  y = (x.sum(1, keepdims=True) > 10).astype(np.float32)
+  est = tf.estimator.Estimator(model_fn, str(tmp_path),
+                               tf.estimator.RunConfig(tf_random_seed=1))
+  est.train(lambda: tf.data.Dataset.from_tensor_slices(
+      ({'x': x}, y)).repeat().batch(4), steps=10)
+  np.testing.assert_allclose(est.get_variable_value('w').ravel(),
+                             [0.09416082, 0.11007629], rtol=1e-6)

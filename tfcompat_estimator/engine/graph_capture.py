@@ -436,7 +436,12 @@ class CapturedModel:
     # tpu_lstm_estimator).
     value_graph = tf1_graph_semantics.model_graph() or graph
     if _draws_as_a_graph_op(initializer, graph):
-      with value_graph.as_default(), self.random_streams.paused():
+      # Without the control dependencies around the variable's creation,
+      # as TF1's `init_scope` drew it: CANINE makes its variables under
+      # assertions on the features, and its initial values then waited
+      # for a feed that nothing gives.
+      with value_graph.as_default(), value_graph.control_dependencies(None), (
+          self.random_streams.paused()):
         initializer = kwargs['initial_value'] = initializer()
     computed = _computed_in(value_graph, initializer, self.random_streams)
     if computed:
