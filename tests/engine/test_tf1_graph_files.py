@@ -356,3 +356,32 @@ def test_programs_checkpoint_saver_hook_writes_2_15s_tf1_files(tmp_path,
     np.testing.assert_array_equal(session.run(w), est.get_variable_value('w'))
     assert session.run(v1.train.get_global_step()) == 10
   assert saver.saver_def.sharded
+
+
+@pytest.mark.parametrize('update, expected', [
+    ('optimizer', ['GradientDescent']), ('by_hand', [])])
+def test_meta_graphs_train_op_collection_is_the_model_fns(tmp_path, update,
+                                                          expected):
+  """2.15 added nothing to `train_op`: a v1 optimizer adds its apply op,
+  a train op grouped by hand (BERT's optimizer) leaves it empty (measured
+  on 2.15 with this model_fn). Ours named the spec's train op in both."""
+
+  def model_fn(features, labels, mode):
+    w = v1.get_variable('w', [3, 1])
+    loss = tf.reduce_mean(tf.square(tf.matmul(features['x'], w) - labels))
+    step = v1.train.get_global_step()
+    if update == 'optimizer':
+      train_op = v1.train.GradientDescentOptimizer(0.1).minimize(
+          loss, global_step=step)
+    else:
+      grad, = tf.gradients(loss, [w])
+      train_op = tf.group(w.assign_sub(0.1 * grad), step.assign(step + 1))
+    return tf.estimator.EstimatorSpec(mode, loss=loss, train_op=train_op)
+
+  x = np.random.RandomState(0).rand(32, 3).astype(np.float32)
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(lambda: tf.data.Dataset.from_tensor_slices(
+      ({'x': x}, x.sum(1, keepdims=True))).repeat().batch(8), steps=3)
+  with tf.Graph().as_default():
+    v1.train.import_meta_graph(est.latest_checkpoint() + '.meta')
+    assert [op.name for op in v1.get_collection('train_op')] == expected

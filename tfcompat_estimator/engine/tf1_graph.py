@@ -68,9 +68,6 @@ def meta_graph_def(captured, config, saver_def=None):
     renames = _rename_taken(source, variable_ops)
     _point_at_handles(source, captured.graph.captures, handles, renames)
     named = _copy_collections(captured.graph, renames, handles)
-    train_op = getattr(captured, 'train_op', None)
-    if train_op is not None:
-      named[_v1.GraphKeys.TRAIN_OP] = [_renamed(train_op.name, renames)]
     if saver_def is None:
       saver_def = _v1.train.Saver(
           variables, sharded=True, save_relative_paths=True,
@@ -149,11 +146,13 @@ def _free_scope(name, source, variable_ops):
   return candidate
 
 
-# Filled by `meta_graph_def` itself, from the captured variables and train op.
+# Filled by `meta_graph_def` itself, from the captured variables. The
+# `train_op` collection is copied as the model_fn left it: a v1 optimizer
+# adds its apply op there, and 2.15 added nothing of its own (BERT's
+# hand-grouped train op left it empty).
 _MADE_ANEW = frozenset((
     _v1.GraphKeys.GLOBAL_VARIABLES, _v1.GraphKeys.TRAINABLE_VARIABLES,
-    _v1.GraphKeys.LOCAL_VARIABLES, _v1.GraphKeys.GLOBAL_STEP,
-    _v1.GraphKeys.TRAIN_OP))
+    _v1.GraphKeys.LOCAL_VARIABLES, _v1.GraphKeys.GLOBAL_STEP))
 
 
 def _copy_collections(source, renames, handles):
