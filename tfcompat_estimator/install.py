@@ -279,6 +279,7 @@ def install():
   importlib.import_module('tfcompat_estimator.session_emulation.'
                           'file_writer_cache').share_events_files()
   tf_internals.decide_numpy_version_once()  # generator input_fns' speed
+  tf_internals.find_keras_named_modules_as_named()  # keras-tuner's objects
   # A program that seeds Python's `random` gets 2.15's Keras initial values.
   importlib.import_module('tfcompat_estimator.engine.python_seeds').watch()
   _spare_startup_objects_from_gc()

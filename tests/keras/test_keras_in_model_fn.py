@@ -300,3 +300,34 @@ def _tf1_child(model_dir):
 
 if __name__ == '__main__':
   _tf1_child(sys.argv[1])
+
+
+def test_objects_of_a_module_named_keras_something_deserialize(tmp_path,
+                                                                monkeypatch):
+  """keras-tuner round-trips its hyperparameters through tf.keras.
+
+  tf_keras looked a module named 'keras...' up as 'tf_keras...', so
+  `keras_tuner`'s objects failed to deserialize ("parent module
+  tf_keras_tuner cannot be imported"; Model Search's first trial); Keras
+  2.15, tf.keras on 2.15, imported the module as named (measured).
+  """
+  package = tmp_path / 'keras_plugin_for_test'
+  package.mkdir()
+  (package / '__init__.py').write_text(
+      'class Knob:\n'
+      '  def __init__(self, value):\n'
+      '    self.value = value\n'
+      '  def get_config(self):\n'
+      '    return {"value": self.value}\n'
+      '  @classmethod\n'
+      '  def from_config(cls, config):\n'
+      '    return cls(**config)\n')
+  monkeypatch.syspath_prepend(str(tmp_path))
+  import keras_plugin_for_test  # pylint: disable=g-import-not-at-top
+  config = tf.keras.utils.serialize_keras_object(keras_plugin_for_test.Knob(3))
+  assert config['module'] == 'keras_plugin_for_test'
+  knob = tf.keras.utils.deserialize_keras_object(config)
+  assert type(knob) is keras_plugin_for_test.Knob and knob.value == 3
+  with pytest.raises(TypeError, match='Could not'):  # Keras' own words
+    tf.keras.utils.deserialize_keras_object(
+        dict(config, class_name='Nothing', registered_name='Nothing'))

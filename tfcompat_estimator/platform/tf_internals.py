@@ -18,6 +18,7 @@ standard library only, never another tfcompat_estimator module.
 
 import collections
 import contextlib
+import importlib
 import sys
 import weakref
 
@@ -504,6 +505,53 @@ def draws_graph_op_seed(initializer):
   return (isinstance(initializer, (init_ops.Initializer,
                                    init_ops_v2.Initializer)) and
           getattr(initializer, 'seed', 0) is None)
+
+
+def find_keras_named_modules_as_named():
+  """tf_keras deserializes objects of `keras_tuner`-like modules again.
+
+  tf_keras' `deserialize_keras_object` imports an object's module under a
+  `tf_` prefix whenever its name starts with 'keras' (meaning Keras' own
+  `keras.` modules), so a third-party module named so was looked for as
+  `tf_keras_tuner` and the call raised TypeError. Keras 2.15, `tf.keras`
+  on 2.15, imported it as named. keras-tuner's hyperparameters round-trip
+  through it at every `Oracle.create_trial` (Model Search's first trial
+  failed). Where tf_keras fails for such a module, the module as named is
+  asked for the object, as Keras 2.15 did. Idempotent. Checked on TF 2.21
+  with tf_keras 2.21.
+  """
+  try:
+    from tf_keras.src.saving import serialization_lib  # pylint: disable=g-import-not-at-top
+  except ImportError:
+    return
+  retrieve = serialization_lib._retrieve_class_or_fn
+  if getattr(retrieve, 'finds_keras_named_modules', False):
+    return
+
+  def retrieve_class_or_fn(name, registered_name, module, *args, **kwargs):
+    try:
+      return retrieve(name, registered_name, module, *args, **kwargs)
+    except TypeError:
+      obj = _object_of_keras_named_module(module, name, registered_name)
+      if obj is None:
+        raise
+      return obj
+
+  retrieve_class_or_fn.finds_keras_named_modules = True
+  serialization_lib._retrieve_class_or_fn = retrieve_class_or_fn
+
+
+def _object_of_keras_named_module(module, name, registered_name):
+  """`name` (or `registered_name`) of a module named 'keras...' that is
+  not Keras itself, or None."""
+  if (not module or not module.startswith('keras') or module == 'keras' or
+      module.startswith('keras.')):
+    return None
+  try:
+    found = vars(importlib.import_module(module))
+  except ImportError:
+    return None
+  return found.get(name) or found.get(registered_name)
 
 
 @contextlib.contextmanager
