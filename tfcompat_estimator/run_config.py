@@ -299,7 +299,7 @@ def _resolve_model_dir(model_dir, tf_config):
           f'have the same value as the model_dir in {_TF_CONFIG}. '
           f'model_dir: {model_dir!r}, {_TF_CONFIG}["model_dir"]: '
           f'{from_env!r}; pass the same directory or only one of them.')
-    logging.info('Using model_dir from %s: %s', _TF_CONFIG, from_env)
+    logging.info('Using model_dir in %s: %s', _TF_CONFIG, from_env)
   return model_dir or from_env
 
 

@@ -253,3 +253,12 @@ def test_a_model_fn_taking_params_without_params_warns_as_2_15(
   estimator.train(_input_fn, steps=1)
   tf.estimator.Estimator(model_fn, str(tmp_path / 'c'), params={'a': 1})
   assert not [m for m in _messages(caplog) if 'includes params' in m]
+
+
+def test_model_dir_from_tf_config_is_logged_in_2_15s_words(
+    tmp_path, caplog, monkeypatch):
+  """Model Search gives each trial its model_dir through TF_CONFIG."""
+  monkeypatch.setenv('TF_CONFIG', '{"model_dir": "%s"}' % tmp_path)
+  caplog.set_level(logging.INFO)
+  assert tf.estimator.RunConfig().model_dir == str(tmp_path)
+  assert f'Using model_dir in TF_CONFIG: {tmp_path}' in _messages(caplog)
