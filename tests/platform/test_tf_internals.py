@@ -123,7 +123,7 @@ def test_the_seam_is_the_lowest_layer():
   with open(path, encoding='utf-8') as f:
     modules = set(_imported_modules(f.read()))
   assert {m for m in modules if not m.startswith('tensorflow.')} == {
-      'collections', 'contextlib', 'numpy', 'sys', 'weakref'}
+      'collections', 'contextlib', 'importlib', 'numpy', 'sys', 'weakref'}
 
 
 # --- Logging and files ------------------------------------------------------

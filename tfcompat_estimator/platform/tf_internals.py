@@ -517,12 +517,12 @@ def find_keras_named_modules_as_named():
   on 2.15, imported it as named. keras-tuner's hyperparameters round-trip
   through it at every `Oracle.create_trial` (Model Search's first trial
   failed). Where tf_keras fails for such a module, the module as named is
-  asked for the object, as Keras 2.15 did. Idempotent. Checked on TF 2.21
-  with tf_keras 2.21.
+  asked for the object, as Keras 2.15 did. For `install()`, by which
+  tf_keras is imported (TF1 layers need it); does nothing before.
+  Idempotent. Checked on TF 2.21 with tf_keras 2.21.
   """
-  try:
-    from tf_keras.src.saving import serialization_lib  # pylint: disable=g-import-not-at-top
-  except ImportError:
+  serialization_lib = sys.modules.get('tf_keras.src.saving.serialization_lib')
+  if serialization_lib is None:
     return
   retrieve = serialization_lib._retrieve_class_or_fn
   if getattr(retrieve, 'finds_keras_named_modules', False):
