@@ -135,3 +135,21 @@ def test_the_one_branch_label_check_names_every_bad_label():
   with pytest.raises(tf.errors.InvalidArgumentError,
                      match=r'Labels must be >= 0:\] \[-1\]'):
     checked(tf.constant([[-1], [1]], tf.int64))
+
+
+def test_binary_heads_rows_of_all_classes_read_the_batch_from_its_logits():
+  """2.15's binary head tiled `all_class_ids`/`all_classes` over the rows
+  of its logits, not of the two-column logits it makes for argmax; a
+  TFLite conversion of the predict signature had three more ops (SHAPE,
+  STRIDED_SLICE, PACK) and was 560 bytes larger while it waited for those."""
+
+  def build(x):
+    head = tf.estimator.BinaryClassHead()
+    head.predictions(_logits(x, 1))
+
+  graph = tf.compat.v1.wrap_function(
+      build, [tf.TensorSpec([None, 2], tf.float32)]).graph
+  shapes = [n for n in graph.as_graph_def().node
+            if n.op == 'Shape' and n.name.startswith('predictions/')]
+  assert len(shapes) == 2  # one for each key
+  assert not [n for n in shapes if 'two_class_logits' in n.input[0]]

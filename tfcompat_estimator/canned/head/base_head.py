@@ -727,12 +727,17 @@ def add_regularization(training_loss, regularization_losses):
 
 
 def add_class_predictions(predictions, keys, class_logits, n_classes,
-                          label_vocabulary):
+                          label_vocabulary, batch_of=None):
   """Adds the keys a single-label classifier derives from per-class logits.
 
   `class_logits` has one column per class (the binary head passes its
   two-column form), so probabilities and argmax are computed the same way.
+  `all_class_ids` and `all_classes` take their batch size from `batch_of`
+  (default `class_logits`): the binary head gives its own logits, as 2.15
+  did, so an exported graph's rows of class names do not wait for the
+  two-column form (a TFLite conversion of it had three more ops).
   """
+  rows = class_logits if batch_of is None else batch_of
   if _pred.PROBABILITIES in keys:
     predictions[_pred.PROBABILITIES] = tf.nn.softmax(
         class_logits, name=_pred.PROBABILITIES)
@@ -745,9 +750,9 @@ def add_class_predictions(predictions, keys, class_logits, n_classes,
       predictions[_pred.CLASSES] = class_ids_to_strings(class_ids,
                                                         label_vocabulary)
   if _pred.ALL_CLASS_IDS in keys:
-    predictions[_pred.ALL_CLASS_IDS] = all_class_ids(class_logits, n_classes)
+    predictions[_pred.ALL_CLASS_IDS] = all_class_ids(rows, n_classes)
   if _pred.ALL_CLASSES in keys:
-    predictions[_pred.ALL_CLASSES] = all_classes(class_logits, n_classes,
+    predictions[_pred.ALL_CLASSES] = all_classes(rows, n_classes,
                                                  label_vocabulary)
 
 

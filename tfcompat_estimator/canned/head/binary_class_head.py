@@ -118,7 +118,7 @@ class BinaryClassHead(base_head.SingleHead):
       two_class_logits = tf.concat((tf.zeros_like(logits), logits), axis=-1,
                                    name='two_class_logits')
       base_head.add_class_predictions(predictions, keys, two_class_logits, 2,
-                                      self._label_vocabulary)
+                                      self._label_vocabulary, batch_of=logits)
     return predictions
 
   def metrics(self, regularization_losses=None):
