@@ -74,8 +74,9 @@ class EstimatorSpec(collections.namedtuple('EstimatorSpec', _SPEC_FIELDS)):
     eval_metric_ops = _validate_metric_ops(
         {} if eval_metric_ops is None else eval_metric_ops, graph)
     if mode == ModeKeys.PREDICT:
-      export_outputs = _validate_export_outputs(export_outputs, predictions)
-    elif export_outputs is not None:
+      # Only there, as 2.15: a TRAIN or EVAL spec's outputs are never
+      # exported, and a model_fn may leave them as it likes
+      # (google-research's explaining_risk_increase passes `{}`).
       export_outputs = _validate_export_outputs(export_outputs, predictions)
     hooks = {}
     for name, value in (('training_chief_hooks', training_chief_hooks),
@@ -131,7 +132,7 @@ class _TPUEstimatorSpec(
     # (programs add outputs to `spec.export_outputs['serving_default']`).
     if predictions is None and mode != ModeKeys.PREDICT:
       predictions = {}
-    if mode == ModeKeys.PREDICT or export_outputs is not None:
+    if mode == ModeKeys.PREDICT:
       export_outputs = _validate_export_outputs(export_outputs, predictions)
     return super().__new__(
         cls, mode=mode, predictions=predictions, loss=loss, train_op=train_op,

@@ -56,6 +56,26 @@ def test_what_2_15_accepted_builds():
     assert te.EstimatorSpec(None).mode is None
 
 
+@pytest.mark.parametrize('spec_class', [
+    te.EstimatorSpec, te.compat.v1.tpu.TPUEstimatorSpec])
+def test_export_outputs_are_checked_in_predict_mode_only(spec_class):
+  """google-research's explaining_risk_increase passes `export_outputs={}`
+  in TRAIN and EVAL, filling it in PREDICT only; 2.15 kept what it was
+  given there and trained (measured), ours refused the TRAIN spec."""
+  with tf.Graph().as_default():
+    loss = tf.constant(1.)
+    predictions = {'y': loss}
+    two = {'a': te.export.PredictOutput(predictions),
+           'b': te.export.PredictOutput(predictions)}
+    for outputs in ({}, two):
+      spec = spec_class(ModeKeys.TRAIN, loss=loss, train_op=tf.no_op(),
+                        export_outputs=outputs)
+      assert spec.export_outputs == outputs
+    with pytest.raises(ValueError, match='none of them is specified as the '
+                       'default'):
+      spec_class(ModeKeys.PREDICT, predictions=predictions, export_outputs=two)
+
+
 def test_placeholder_spec_is_checked_against_the_run(tmp_path):
   def model_fn(features, labels, mode):
     del features, labels, mode
