@@ -51,7 +51,7 @@ def for_call(hooks, listeners, captured, config, is_chief, stores, meta_graph,
   Raises:
     ValueError: for saving listeners with nothing saving checkpoints.
   """
-  saver_hooks = [h for h in hooks if isinstance(h, _train.CheckpointSaverHook)]
+  saver_hooks = program_saver_hooks(hooks)
   if saver_hooks:
     tf_internals.add_saving_listeners(saver_hooks[0], listeners)
     graph = captured.graph
@@ -75,6 +75,12 @@ def for_call(hooks, listeners, captured, config, is_chief, stores, meta_graph,
   return None
 
 
+def program_saver_hooks(hooks):
+  """The `CheckpointSaverHook`s among a call's hooks: they save instead of
+  the Estimator, and write graph.pbtxt where they save."""
+  return [h for h in hooks if isinstance(h, _train.CheckpointSaverHook)]
+
+
 def _write_tf1_meta_graphs(saver, captured, config):
   """Makes a program's own `Saver` write the TF1 .meta 2.15's wrote.
 
@@ -87,20 +93,20 @@ def _write_tf1_meta_graphs(saver, captured, config):
   TF warned once per graph collection it could not serialize. The .meta is
   now the TF1 graph of `engine/tf1_graph.py` naming this Saver's ops, made
   at its first save (after the hooks' `begin()`, which may add to the
-  graph) and kept for the call.
+  graph) and kept with the graph, as the Estimator's own .meta is.
   """
-  made = []
 
   def export_meta_graph(filename=None, collection_list=None, as_text=False,
                         **unused_options):
     del collection_list  # the TF1 graph's own collections, as 2.15's
-    if not made:
-      made.append(tf1_graph.meta_graph_def(captured, config,
-                                           saver_def=saver.saver_def)[1])
+    meta = captured.cached(
+        ('tf1_graph', saver),
+        lambda: tf1_graph.meta_graph_def(captured, config,
+                                         saver_def=saver.saver_def)[1])
     if filename:
       with tf.io.gfile.GFile(filename, 'w' if as_text else 'wb') as f:
-        f.write(str(made[0]) if as_text else made[0].SerializeToString())
-    return made[0]
+        f.write(str(meta) if as_text else meta.SerializeToString())
+    return meta
 
   saver.export_meta_graph = export_meta_graph
 

@@ -103,6 +103,7 @@ class TrainLoop:
     # hooks; NanTensorHook and the loss LoggingTensorHook after the caller's.
     chief_hooks = list(spec.training_chief_hooks) if self._is_chief else []
     self._hooks = chief_hooks + user_hooks + list(spec.training_hooks)
+    self._saver_hooks = checkpointing_lib.program_saver_hooks(self._hooks)
     self._rate_position = len(chief_hooks)
     self._loss_position = len(chief_hooks) + len(user_hooks)
     if self._batches.on_workers:
@@ -139,7 +140,7 @@ class TrainLoop:
     config = self._config
     if not (self._is_chief and config.checkpoint_save_graph_def and (
         config.save_checkpoints_steps or config.save_checkpoints_secs or
-        any(isinstance(h, _train.CheckpointSaverHook) for h in self._hooks))):
+        self._saver_hooks)):
       return None
     return _tf1_graph_files(self.captured, config)
 
@@ -152,10 +153,8 @@ class TrainLoop:
     """
     if self._graph_files is None:
       return
-    saver_hooks = [h for h in self._hooks
-                   if isinstance(h, _train.CheckpointSaverHook)]
     directories = ([tf_internals.checkpoint_hook_graph_dir(h)
-                    for h in saver_hooks] if saver_hooks
+                    for h in self._saver_hooks] if self._saver_hooks
                    else [self._context.model_dir])
     for directory in dict.fromkeys(d for d in directories if d):
       with file_errors.reporting('graph.pbtxt in', directory):
