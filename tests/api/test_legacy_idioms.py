@@ -912,6 +912,37 @@ def test_per_example_gradients_in_a_while_loop_body(tmp_path):
                              [1.0015759468078613, 1.9984047412872314],
                              rtol=1e-6)
 
+def test_gradients_stopped_at_the_variables_they_are_taken_for(tmp_path):
+  """K-FAC: `tf.gradients(out, params, stop_gradients=params)`.
+
+  Its Jacobian products list a layer's parameters both as sources and as
+  stops. A variable's `.op` here is not an op of the graph, and TF failed
+  on it ("unhashable type"). Weights after one step measured on 2.15.
+  """
+
+  def model_fn(features, labels, mode):
+    w = v1.get_variable('w', [4, 1], initializer=v1.ones_initializer())
+    b = v1.get_variable('b', [1], initializer=v1.zeros_initializer())
+    loss = tf.reduce_mean(tf.square(features @ w + b - labels))
+    grads = tf.gradients(loss, [w, b], stop_gradients=[w, b])
+    (also_w,) = v1.gradients(loss, w, stop_gradients=w)
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss,
+        train_op=v1.train.GradientDescentOptimizer(0.1).apply_gradients(
+            [((grads[0] + also_w) / 2, w), (grads[1], b)],
+            v1.train.get_global_step()))
+
+  def input_fn():
+    x = np.arange(32, dtype=np.float32).reshape(8, 4) / 10
+    return tf.data.Dataset.from_tensor_slices(
+        (x, np.ones((8, 1), np.float32))).batch(8)
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(input_fn, steps=1)
+  np.testing.assert_allclose(est.get_variable_value('w').ravel(),
+                             [-1.128, -1.232, -1.336, -1.44], rtol=1e-6)
+  np.testing.assert_allclose(est.get_variable_value('b'), [-1.04], rtol=1e-6)
+
 def test_a_hook_running_train_ops_draws_batches_as_a_session_did(tmp_path):
   """TF-GAN's sequential train hooks run train ops from `before_run`.
 

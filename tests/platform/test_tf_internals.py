@@ -221,20 +221,28 @@ def test_set_control_inputs_takes_gates_back():
 
 
 def test_map_gradient_sources_sees_the_public_and_the_optimizers_calls():
-  swapped = []
+  swapped, stops = [], []
   tf_internals.map_gradient_sources(
-      lambda xs: [swapped[0]] if swapped else xs)
+      lambda xs: [swapped[0]] if swapped else xs,
+      lambda given: stops or given)
   with tf.Graph().as_default():
     a, b = tf.constant(3.), tf.constant(5.)
     product = a * b
+    doubled = 2. * product
     unswapped = _v1.gradients(product, [a])[0]
+    unstopped = tf.gradients(doubled, [a], stop_gradients=[b])[0]
+    stops.append(product)
+    assert tf.gradients(doubled, [a], stop_gradients=[b]) == [None]
+    assert _v1.gradients(doubled, [a], stop_gradients=b) == [None]
+    stops.clear()
     swapped.append(b)
     public = _v1.gradients(product, [a])[0]
     (optimizers, _), = _v1.train.GradientDescentOptimizer(1.).compute_gradients(
         product, [_v1.get_variable('v', [])])
     swapped.clear()
     with _v1.Session() as session:
-      assert session.run([unswapped, public, optimizers]) == [5., 3., 3.]
+      assert session.run([unswapped, unstopped, public, optimizers]) == [
+          5., 10., 3., 3.]
 
 
 def test_set_op_attr_changes_an_existing_ops_node_def():

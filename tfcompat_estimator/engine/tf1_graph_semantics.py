@@ -219,6 +219,27 @@ def _model_graph_handles(xs):
   return source(xs)
 
 
+def _model_graph_stops(stops):
+  """`tf.gradients`' `stop_gradients`, a lifted variable as its handle's input.
+
+  TF takes each stop's `.op`, which for a TF1 variable was its own op in
+  the graph; a lifted variable's `.op` only stands for the graph's input of
+  its handle (`_answering_graph_queries`), which TF cannot hash. K-FAC
+  differentiates its layers' outputs w.r.t. their parameters with the
+  parameters among the stops.
+  """
+  graph = model_graph()
+  if graph is None:
+    return stops
+
+  def stop(x):
+    return graph.capture(x.handle) if _marked_variable(x) else x
+
+  if isinstance(stops, (list, tuple)):
+    return [stop(x) for x in stops]
+  return stop(stops)
+
+
 def _marked_tensor(tensor):
   return getattr(getattr(tensor, 'graph', None), _MARK, False)
 
@@ -366,7 +387,7 @@ tf_internals.also_capture_by_value(('DummySeedGenerator',),
 tf_internals.regularize_new_legacy_layer_weights(
     tf.compat.v1.layers.Layer, lambda: model_graph() is not None)
 tf_internals.v1_summaries_build_v1_ops_when(lambda: model_graph() is not None)
-tf_internals.map_gradient_sources(_model_graph_handles)
+tf_internals.map_gradient_sources(_model_graph_handles, _model_graph_stops)
 tf_internals.count_op_seeds_in(_op_seed_counter)
 tf_internals.create_v1_slots_in(lifted_graph)
 for _tf_answer in (tf_internals.executing_eagerly,

@@ -150,19 +150,28 @@ def set_control_inputs(op, control_inputs):
   op._add_control_inputs(control_inputs)
 
 
-def map_gradient_sources(map_xs):
-  """Makes every `tf.gradients` call differentiate w.r.t. `map_xs(xs)`.
+def map_gradient_sources(map_xs, map_stops):
+  """Makes every `tf.gradients` call use `map_xs(xs)`, `map_stops(stops)`.
 
   `tf.compat.v1.gradients`, `tf.gradients` and the v1 optimizers'
   `compute_gradients` all pass their `xs` through TF's one helper, which
   converts them in the current graph. In a function graph nested in a
   model graph (a `tf.while_loop` body) that captures an eager variable
   handle anew, which no path from `ys` reaches: every gradient was None.
-  engine/tf1_graph_semantics.py. Checked on TF 2.21.
+  Their `stop_gradients` are taken as they come (`t.op` of each), which
+  for a variable must be an op of the graph. engine/tf1_graph_semantics.py.
+  Checked on TF 2.21, where `tf.gradients` passes `stop_gradients` as the
+  helper's eighth positional argument.
   """
   helper = gradients_util._GradientsHelper
+  stops_at = 5  # in `args`: grad_ys, name, colocate, gate, aggregation, stops
 
   def gradients_helper(ys, xs, *args, **kwargs):
+    if len(args) > stops_at and args[stops_at] is not None:
+      args = (args[:stops_at] + (map_stops(args[stops_at]),) +
+              args[stops_at + 1:])
+    elif kwargs.get('stop_gradients') is not None:
+      kwargs['stop_gradients'] = map_stops(kwargs['stop_gradients'])
     return helper(ys, map_xs(xs), *args, **kwargs)
 
   gradients_util._GradientsHelper = gradients_helper
