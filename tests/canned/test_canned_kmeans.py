@@ -97,6 +97,22 @@ def test_three_steps_match_2_15(tmp_path, name):
   assert not first.get_tensor('initialized')
 
 
+def test_choosing_the_centers_is_no_training_step(tmp_path, caplog):
+  # 2.15 chose them in a hook's after_create_session, from a batch of its
+  # own: each of the 9 steps on the other batches logged its loss, none
+  # warned that the global step stayed (2.15 counts 10 steps: its last run
+  # found the input ended after adding one).
+  est = KMeans(4, model_dir=str(tmp_path), seed=3,
+               initial_clusters=KMeans.RANDOM_INIT, use_mini_batch=True,
+               config=tf.estimator.RunConfig(log_step_count_steps=1))
+  with caplog.at_level('INFO', logger='tensorflow'):
+    est.train(in_order(POINTS, 10, epochs=1))
+  messages = [record.getMessage() for record in caplog.records]
+  assert sum(m.startswith('loss = ') for m in messages) == 9
+  assert not [m for m in messages if 'has not been increased' in m]
+  assert est.get_variable_value('global_step') == 9
+
+
 def test_predict_transform_score_and_evaluate(tmp_path):
   est = KMeans(4, model_dir=str(tmp_path), seed=3, use_mini_batch=False,
                initial_clusters=KMeans.KMEANS_PLUS_PLUS_INIT)

@@ -11,6 +11,7 @@ or more steps run. The numbers below were measured on tensorflow-estimator
 """
 
 import json
+import logging
 import sys
 
 import numpy as np
@@ -59,6 +60,53 @@ class _CountSteps(_v1.train.SessionRunHook):
 
   def after_run(self, run_context, run_values):
     self.steps += 1
+
+
+def _train_never_moved(model_dir):
+  """[final global step, steps run, 2.15's warnings' values] of a train op
+  that never moves the global step, `steps=20` on an input of 8 batches."""
+  stayed = []
+
+  class Warnings(logging.Handler):
+
+    def emit(self, record):
+      message = record.getMessage()
+      if 'global step (tf.train.get_global_step) has not been increased' in (
+          message):
+        stayed.append(message[message.index('Current'):message.index('. You')])
+
+  def model_fn(features, labels, mode):
+    runs = _v1.get_variable('runs', [], tf.int64, _v1.zeros_initializer(),
+                            trainable=False)
+    w = _v1.get_variable('w', [4, 1])
+    loss = tf.reduce_mean(tf.square(tf.matmul(features, w) - labels))
+    _v1.train.get_or_create_global_step()
+    update = _v1.train.GradientDescentOptimizer(0.1).minimize(loss)
+    with tf.control_dependencies([update]):
+      return tf.estimator.EstimatorSpec(mode, loss=loss,
+                                        train_op=runs.assign_add(1))
+
+  class ReadAtEnd(_v1.train.SessionRunHook):
+    """Sees no step. (No checkpoint holds the runs: one at step 0 exists.)"""
+
+    def begin(self):
+      self._runs, = [v for v in _v1.global_variables() if v.name == 'runs:0']
+
+    def end(self, session):
+      self.runs = int(session.run(self._runs))
+
+  def input_fn():
+    x = np.random.RandomState(0).rand(64, 4).astype(np.float32)
+    return tf.data.Dataset.from_tensor_slices((x, x[:, :1])).batch(8)
+
+  handler = Warnings()
+  logging.getLogger('tensorflow').addHandler(handler)
+  est = tf.estimator.Estimator(model_fn, model_dir, config=(
+      tf.estimator.RunConfig(log_step_count_steps=3)))
+  hook = ReadAtEnd()
+  est.train(input_fn, steps=20, hooks=[hook])
+  logging.getLogger('tensorflow').removeHandler(handler)
+  return [int(est.get_variable_value('global_step')), hook.runs, stayed]
 
 
 def _train(model_dir, increment, hooked, **stop):
@@ -182,9 +230,47 @@ def test_checkpoints_are_due_before_a_chief_hook_moves_the_step(tmp_path):
 
 
 def test_in_a_tf1_world_too(tmp_path):
-  """`disable_v2_behavior()` is process-wide: a process of its own."""
+  """`disable_v2_behavior()` is process-wide: a process of its own.
+
+  So is the count of 2.15's warnings about a global step that stayed (the
+  first five of a process): here for a train op that never moves it, where
+  training goes on to the end of the input.
+  """
+  stayed = 'Current value (could be stable): 0 vs previous value: 0'
   assert own_process.run_json(__file__, tmp_path) == {
-      'moved': _MOVED_ON_2_15, 'adding_3': [12, 4]}
+      'moved': _MOVED_ON_2_15, 'adding_3': [12, 4],
+      'never_moved': [0, 8, [stayed] * 5]}
+
+
+def _model_fn_skipping_every_third():
+  """Every third run updates the weights without adding to the global step,
+  in a `tf.cond`, as loss scaling and RigL's mask updates do."""
+
+  def model_fn(features, labels, mode):
+    runs = _v1.get_variable('runs', [], tf.int64, _v1.zeros_initializer(),
+                            trainable=False)
+    w = _v1.get_variable('w', [4, 1])
+    loss = tf.reduce_mean(tf.square(tf.matmul(features, w) - labels))
+    optimizer = _v1.train.GradientDescentOptimizer(0.01)
+    update = tf.cond(
+        tf.equal(runs % 3, 2), lambda: tf.group(optimizer.minimize(loss)),
+        lambda: tf.group(optimizer.minimize(loss, _v1.train.get_global_step())))
+    with tf.control_dependencies([update]):
+      return tf.estimator.EstimatorSpec(mode, loss=loss,
+                                        train_op=runs.assign_add(1))
+
+  return model_fn
+
+
+def test_duties_follow_a_step_that_a_cond_may_leave(tmp_path):
+  # Compiled calls, planned on each step adding one, found it otherwise;
+  # the steps after ran one by one.
+  est = tf.estimator.Estimator(
+      _model_fn_skipping_every_third(), str(tmp_path),
+      config=tf.estimator.RunConfig(save_summary_steps=5))
+  est.train(_input_fn, max_steps=20)
+  assert int(est.get_variable_value('runs')) == 29  # 2.15's
+  assert _loss_summary_steps(tmp_path) == [1, 5, 9, 13, 17]  # 2.15's
 
 
 class _MoveInEveryStep(_v1.train.SessionRunHook):
@@ -219,7 +305,8 @@ if __name__ == '__main__':
   _v1.disable_v2_behavior()
   print(json.dumps({
       'moved': _train_moved(sys.argv[1] + '/moved'),
-      'adding_3': _train(sys.argv[1] + '/adding', 3, True, max_steps=10)}))
+      'adding_3': _train(sys.argv[1] + '/adding', 3, True, max_steps=10),
+      'never_moved': _train_never_moved(sys.argv[1] + '/never')}))
 
 
 def _loss_summary_steps(model_dir, tag='loss'):

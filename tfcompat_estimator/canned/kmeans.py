@@ -8,14 +8,12 @@ training `Variable` (the per-center counts) and, when centers are synced every
 `mini_batch_steps_per_iteration > 1` steps, `clusters_updated` and
 `update_in_steps`; so each version reads the other's model_dir.
 
-Choosing the initial centers. 2.15's chief ran an init op in a hook's
-`after_create_session`, once per input batch it pulled, until every center was
-chosen; those runs were not training steps. Here batches reach the model only
-through steps, so the train op does it: a step that finds the centers not yet
-all chosen chooses some from its batch instead of training, and leaves the
-global step where it is (its loss reads 0). The steps counted by
-`train(steps=...)` are therefore the same training steps as in 2.15, after the
-same number of batches spent on initialization.
+Choosing the initial centers. As in 2.15, the chief runs an init op in a
+hook's `after_create_session`, once per input batch it pulls (the emulated
+session draws one for each run, as 2.15's did), until every center is chosen;
+those runs are not training steps. (A train op choosing them in its steps
+instead logged a loss of 0 at step 0 and left the global step there, which
+2.15's step counter would have warned about.)
 """
 
 import time
@@ -62,11 +60,9 @@ class _LossRelativeChangeHook(_v1.train.SessionRunHook):
 class _InitializeClustersHook(_v1.train.SessionRunHook):
   """Runs an init op until a variable says every cluster center is chosen.
 
-  2.15's hook, for model_fns of one's own: in `after_create_session` the
-  chief runs `init_op` (which may choose only some centers per run) until
-  `is_initialized_var` is true; other tasks wait for it. `KMeansClustering`
-  itself chooses its centers in its train op instead (see the module doc),
-  since here an op reading the input batch can only run inside a step.
+  2.15's hook: in `after_create_session` the chief runs `init_op` (which
+  may choose only some centers per run, from the batch each run draws)
+  until `is_initialized_var` is true; other tasks wait for it.
   """
 
   def __init__(self, init_op, is_initialized_var, is_chief):
@@ -166,14 +162,14 @@ class _KMeansGraph(clustering_ops.KMeans):
     return centers
 
   def build(self, train):
-    """Returns `(all_distances, cluster_index, loss)`; with `train`, `step`.
+    """Returns `(all_distances, cluster_index, loss)`, and more with `train`.
 
     `all_distances` and `cluster_index` assign the batch to the current
     centers (predictions); `loss` is the sum of each point's distance to its
-    center. With `train`, `loss` is instead the step's output: it chooses
-    initial centers from the batch until all are chosen (loss 0, global step
-    kept), then runs one (mini-)batch of Lloyd's algorithm and increments the
-    global step (loss: before the update).
+    center. With `train`, `loss` is instead the step's output: the step runs
+    one (mini-)batch of Lloyd's algorithm and increments the global step
+    (loss: before the update); `init_op` and `initialized` follow, for
+    `_InitializeClustersHook`.
     """
     num_clusters = self._num_clusters
     (clusters, initialized, counts, updated,
@@ -208,17 +204,13 @@ class _KMeansGraph(clustering_ops.KMeans):
       with tf.control_dependencies([update, increment]):
         return tf.identity(step_loss)
 
-    def init_step():
-      init_op = clustering_ops._InitializeClustersOpFactory(  # pylint: disable=protected-access
-          self._inputs, tf.constant(num_clusters), self._initial_clusters,
-          self._distance_metric, self._seed,
-          self._kmeans_plus_plus_num_retries, self._kmc2_chain_length,
-          clusters, updated, initialized).op()
-      with tf.control_dependencies([init_op]):
-        return tf.zeros([], loss.dtype)
-
-    step_loss = tf.cond(initialized.read_value(), train_step, init_step)
-    return all_distances[0], cluster_index[0], step_loss
+    init_op = clustering_ops._InitializeClustersOpFactory(  # pylint: disable=protected-access
+        self._inputs, tf.constant(num_clusters), self._initial_clusters,
+        self._distance_metric, self._seed,
+        self._kmeans_plus_plus_num_retries, self._kmc2_chain_length,
+        clusters, updated, initialized).op()
+    return (all_distances[0], cluster_index[0], train_step(), init_op,
+            initialized)
 
 
 def _mini_batch_update(points, cluster_index, centers, counts):
@@ -272,12 +264,11 @@ class _ModelFn:
 
     `loss`: the sum of the squared (or cosine) distances from each point to
     its closest center; `train_op`: one (mini-)batch step of Lloyd's
-    algorithm (or, until all centers are chosen, of choosing them);
+    algorithm, after a hook has chosen the centers;
     `eval_metric_ops`: `SCORE`, the mean of the loss; `predictions`:
     `ALL_DISTANCES` (point to each center) and `CLUSTER_INDEX` (its closest
     center).
     """
-    del config  # Every task may choose centers: there is no waiting here.
     points = _parse_features_if_necessary(features, self._feature_columns)
     graph = _KMeansGraph(
         points, self._num_clusters, self._initial_clusters,
@@ -287,9 +278,13 @@ class _ModelFn:
         random_seed=self._seed,
         kmeans_plus_plus_num_retries=self._kmeans_plus_plus_num_retries)
     train = mode == model_fn_lib.ModeKeys.TRAIN
-    all_distances, cluster_index, loss = graph.build(train)
+    built = graph.build(train)
+    all_distances, cluster_index, loss = built[:3]
     _v1.summary.scalar('loss/raw', loss)
     training_hooks = []
+    if train:
+      training_hooks.append(
+          _InitializeClustersHook(*built[3:], config.is_chief))
     if self._relative_tolerance is not None:
       training_hooks.append(
           _LossRelativeChangeHook(loss, self._relative_tolerance))

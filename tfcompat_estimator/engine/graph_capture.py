@@ -845,10 +845,13 @@ def _adds_one(writers, train_op):
 
   A train op that adds more (the global step counting examples) or two
   optimizers that each add one (a GAN's) move it by more than a step; 2.15
-  stopped training by the global step, not by steps run. Writes it cannot
-  see into (an op calling a function) are taken to add one, as optimizers
-  do.
+  stopped training by the global step, not by steps run. One that nothing
+  writes (`minimize` not given it) never moves. Writes it cannot see into
+  (an op calling a function) are taken to add one, as optimizers do; the
+  train loop finds out otherwise (`training._step_after_quiet`).
   """
+  if not writers:
+    return False
   in_step = {id(op) for op in graph_prune.upstream_ops([train_op])}
   direct = [op for op in writers
             if op.type in _WRITES and id(op) in in_step]

@@ -104,6 +104,7 @@ class TrainSchedule:
     self._checkpointing = checkpointing
     # The latest call's, which predicts schedules of seconds.
     self._secs_per_step = None
+    self._one_by_one = 0  # steps to run one by one (`run_steps_one_by_one`)
     self.iteration = 0  # steps run by this call
 
   def ran(self, steps, seconds):
@@ -115,6 +116,17 @@ class TrainSchedule:
     """
     if steps > 0:
       self._secs_per_step = seconds / steps
+    self._one_by_one = max(self._one_by_one - steps, 0)
+
+  def run_steps_one_by_one(self):
+    """Runs the next `steps_per_loop` steps one by one, not compiled.
+
+    For a step that left the global step where it was: compiled calls run
+    a count of steps, and would miss the global steps their duties are due
+    at. Training with loss scaling leaves it so now and then, and goes back
+    to compiled calls once the steps add one again.
+    """
+    self._one_by_one = self._steps_per_loop
 
   def _hooks_quiet_steps(self, step):
     return hook_schedule.quiet_steps(self._hooks, step, self._secs_per_step,
@@ -166,7 +178,7 @@ class TrainSchedule:
 
   def quiet_steps(self, step):
     """How many steps from `step` may run compiled before a duty needs one."""
-    if not self._compiled or any(self.wants_at(step)):
+    if not self._compiled or self._one_by_one or any(self.wants_at(step)):
       return 0
     limits = [self._steps_per_loop, self._hooks_quiet_steps(step)]
     if self.loss_log:
@@ -188,7 +200,7 @@ class TrainSchedule:
     None if the call ends without one.
     """
     end = step + quiet
-    if not self._compiled or self.reached_last_step(end) or (
+    if not self._compiled or self._one_by_one or self.reached_last_step(end) or (
         not hook_schedule.known(self._hooks, loss=self._loss)):
       return None
     if quiet and self._steps_to_checkpoint(step) <= quiet:

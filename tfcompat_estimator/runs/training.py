@@ -48,6 +48,14 @@ _train = tf.compat.v1.train
 _HOOKED_STEP_ATTEMPTS = 5
 # The captured graph's cache key of its compiled quiet loop.
 _TRAIN_LOOP = 'train_loop'
+# 2.15's StepCounterHook's words, for a step that left the global step as
+# it was (up to five times a process).
+_STEP_STAYED = (
+    'It seems that global step (tf.train.get_global_step) has not been '
+    'increased. Current value (could be stable): %s vs previous value: %s. '
+    'You could increase the global step by passing '
+    'tf.train.get_global_step() to Optimizer.apply_gradients or '
+    'Optimizer.minimize.')
 
 
 def validate_steps(steps, max_steps):
@@ -177,6 +185,13 @@ class TrainLoop:
       if checkpointing:
         checkpointing.begin()
       runner.begin()
+      if checkpointing:
+        # Before the hooks' `after_create_session`, where 2.15's
+        # CheckpointSaverHook, first of them, saved: KMeans' hook chooses
+        # the centers there, which checkpoint 0 does not hold. As in 2.15,
+        # a stop request from the initial save is not honoured.
+        step = self._global_step()
+        checkpointing.save(self._session, step, on_disk=self._restored_at(step))
       runner.after_create_session()
       # After the hooks': a program's own CheckpointSaverHook wrote
       # graph.pbtxt there, from the function graph as it is here.
@@ -190,14 +205,14 @@ class TrainLoop:
       # The last step's read of the global step if it was a hooked step;
       # None after quiet steps (each added one) and before any step.
       self._pre_step = None
+      # The read of the hooked step before the last, as 2.15's
+      # StepCounterHook kept it; None after quiet steps.
+      self._stale_step = None
       # The global step after the last step as 2.15's SummarySaverHook
       # counted it, where that was not the global step (`_run_hooked`).
       self._summary_step = None
       self._session_started = False
       stop = False
-      if checkpointing:
-        # As in 2.15, a stop request from the initial save is not honoured.
-        checkpointing.save(self._session, step, on_disk=self._restored_at(step))
       while not stop and not self._schedule.reached_last_step(
           step, self._pre_step):
         quiet = self._schedule.quiet_steps(step)
@@ -285,17 +300,43 @@ class TrainLoop:
     """
     self._schedule.skip_hooks(quiet)
     if quiet:
-      self._run_quiet(quiet, self._schedule.steps_left(step))
+      planned = step + quiet
+      step = self._step_after_quiet(
+          step, self._run_quiet(quiet, self._schedule.steps_left(step)))
+      if step != planned:  # `_run` plans the next step at this one
+        wants = None
+      if wants is None:
+        self._known_step = step
     if wants is not None:
       if quiet:
-        self._count_rate(step + quiet)  # as `_run` would have between calls
+        self._count_rate(step)  # as `_run` would have between calls
       self._run_hooked(wants)
+
+  def _step_after_quiet(self, step, ran):
+    """The global step after `ran` quiet steps from global step `step`.
+
+    Compiled calls run a count of steps, planned on each step adding one
+    to the global step, which the graph could not rule out (its write in a
+    `cond`: a loss-scaling optimizer skips the update of a step whose
+    gradients overflow, RigL's mask updates leave the step where it is).
+    Where the two part, steps run one by one for a while, their duties
+    scheduled on the global step as 2.15's hooks were.
+    """
+    if self._batches.on_workers:  # other workers move it too
+      return step + ran
+    now = self._global_step()
+    if now != step + ran:
+      self._schedule.run_steps_one_by_one()
+    return now
 
   def _run_quiet(self, n, steps_left):
     """Runs `n` steps no hook sees, in compiled calls.
 
     `steps_left`: the steps to the last step from the first of them (None
     without a last step), for `step_rental`.
+
+    Returns:
+      The number of steps run.
 
     Raises:
       NanLossDuringTrainingError: a step's loss was not finite.
@@ -310,7 +351,8 @@ class TrainLoop:
     self._schedule.ran(steps_run, time.perf_counter() - started)
     self._schedule.iteration += steps_run
     if steps_run:
-      self._pre_step = None  # each step added one: the count is the distance
+      # Each step added one (or `_step_after_quiet` stops quiet steps).
+      self._pre_step = self._stale_step = None
       self._summary_step = None
       if not np.isfinite(loss):
         self._raise_nan(loss)
@@ -318,6 +360,7 @@ class TrainLoop:
       self._loss = loss
     if bool(stopped):
       raise end_of_input.EndOfInput
+    return steps_run
 
   def _quiet_here(self, n, steps_left):
     """`(steps_run, last loss, stopped)` of up to `n` quiet steps.
@@ -438,7 +481,10 @@ class TrainLoop:
                              time.perf_counter() - start)
     results = hooked.results(computed)
     values = results.main
-    self._pre_step = int(values['step'])
+    stale_step, self._pre_step = self._stale_step, int(values['step'])
+    self._stale_step = self._pre_step
+    if stale_step == self._pre_step:  # the step before left it
+      self._schedule.run_steps_one_by_one()
     # With `_step_follows_read`, the two reads of the global step a hooked
     # step made (about 40 us each on a loaded two-core host, a twelfth of a
     # small DNN's hooked step) are saved, unless the session ran since.
@@ -465,6 +511,9 @@ class TrainLoop:
       duty = self._schedule.step_rate
       if duty and duty.due(int(values['step']) + 1):
         self._count_rate(self._global_step())
+      if duty and stale_step == self._pre_step:
+        logging.log_first_n(
+            logging.WARN, _STEP_STAYED, 5, self._pre_step, stale_step)
 
     def summary_step_duty():
       # As 2.15's SummarySaverHook, after the chief's hooks and before the
