@@ -234,14 +234,15 @@ def _threshold_hook(estimator, metric_name, threshold, beyond, eval_dir,
                     min_steps, run_every_secs, run_every_steps):
   _check_number('threshold', threshold)
   values = _metric_reader(estimator, metric_name, eval_dir, min_steps)
-  relation = 'greater' if beyond is operator.gt else 'less'
+  relation = 'greater than' if beyond is operator.gt else 'less than'
 
   def should_stop():
     for step, value in values():
       if beyond(value, threshold):
-        logging.info('At step %s, metric "%s" = %s is %s than the early stopping '
-                     'threshold %s.', step, metric_name, value, relation,
-                     threshold)
+        # 2.15's words, which job logs are searched for.
+        logging.info('At step %s, metric "%s" has value %s which is %s the '
+                     'configured threshold (%s) for early stopping.', step,
+                     metric_name, value, relation, threshold)
         return True
     return False
 
@@ -261,8 +262,9 @@ def _no_improvement_hook(estimator, metric_name, max_steps, better, eval_dir,
       if best is None or better(value, best):
         best, best_step = value, step
       if step - best_step >= max_steps:
-        logging.info('Metric "%s" shows no %s for %s steps (limit %s): early '
-                     'stopping.', metric_name, direction, step - best_step,
+        logging.info('No %s in metric "%s" for %s steps, which is greater than '
+                     'or equal to max steps (%s) configured for early '
+                     'stopping.', direction, metric_name, step - best_step,
                      max_steps)
         return True
     return False

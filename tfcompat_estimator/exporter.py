@@ -337,7 +337,7 @@ class BestExporter(Exporter):
 
   def _best_on_file(self, pattern):
     """The best evaluation result in the event files matching `pattern`."""
-    logging.info('Loading best metric from event files %s.', pattern)
+    logging.info('Loading best metric from event files.')  # 2.15's words
     best = None
     for event_file, step, result in summaries.read_scalars(pattern):
       try:

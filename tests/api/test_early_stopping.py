@@ -215,6 +215,28 @@ def test_predicates(tmp_path, make_hook, history, stops):
   assert trained_steps(est, make_hook(est)) == (1 if stops else 10)
 
 
+@pytest.mark.parametrize('make_hook,history,line', [
+    (lambda e: _exp.stop_if_higher_hook(e, 'm', 0.5, **every_step()), 'rising',
+     # The float32 of the event file, as 2.15 read it too.
+     'At step 20, metric "m" has value 0.6000000238418579 which is greater '
+     'than the configured threshold (0.5) for early stopping.'),
+    (lambda e: _exp.stop_if_lower_hook(e, 'm', 0.5, **every_step()), 'falling',
+     'At step 20, metric "m" has value 0.4000000059604645 which is less than '
+     'the configured threshold (0.5) for early stopping.'),
+    (lambda e: _exp.stop_if_no_increase_hook(e, 'm', 20, **every_step()),
+     'peak_at_10', 'No increase in metric "m" for 20 steps, which is greater '
+     'than or equal to max steps (20) configured for early stopping.'),
+])
+def test_the_reason_to_stop_is_logged_in_2_15s_words(tmp_path, caplog,
+                                                     make_hook, history, line):
+  # Job logs are searched for these lines (2.15's early_stopping.py).
+  est = make_estimator(tmp_path)
+  write_evals(est.eval_dir(), HISTORIES[history])
+  with caplog.at_level('INFO', logger='tensorflow'):
+    assert trained_steps(est, make_hook(est)) == 1
+  assert line in [record.getMessage() for record in caplog.records]
+
+
 def test_eval_dir_argument_overrides_the_estimators(tmp_path):
   est = make_estimator(tmp_path / 'model')
   write_evals(tmp_path / 'elsewhere', HISTORIES['falling'])

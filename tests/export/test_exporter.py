@@ -115,7 +115,7 @@ def test_best_exports_only_on_improvement(est, tmp_path):
   assert len(_listing(path)) == 2
 
 
-def test_best_resumes_from_eval_event_files(est, tmp_path):
+def test_best_resumes_from_eval_event_files(est, tmp_path, caplog):
   path = tmp_path / 'best'
   good = est.evaluate(_input_fn(), steps=1)
   worse = est.evaluate(_input_fn(-3.), steps=1)  # same step, higher loss
@@ -126,7 +126,11 @@ def test_best_resumes_from_eval_event_files(est, tmp_path):
                                       event_file_pattern=None)
   assert _export(earlier, est, path, good) is not None
   restarted = tf.estimator.BestExporter('best', _receiver_fn)
-  assert _export(restarted, est, path, worse) is None
+  with caplog.at_level('INFO', logger='tensorflow'):
+    assert _export(restarted, est, path, worse) is None
+  # 2.15's line, which job logs are searched for.
+  assert 'Loading best metric from event files.' in [
+      record.getMessage() for record in caplog.records]
   assert len(_listing(path)) == 1
   assert _export(restarted, est, path, _loss(good['loss'] * 1.01)) is None
   assert _export(restarted, est, path, _loss(good['loss'] * 0.5)) is not None
