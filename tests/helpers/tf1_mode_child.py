@@ -291,6 +291,39 @@ def _seeded_start(model_dir):
           for name in ('w', 'dense/kernel')}
 
 
+def seeded_numpy_inputs():
+  """A seeded model's first kernel values after `numpy_input_fn`'s queue.
+
+  2.15's shuffling queue drew one op seed of the graph, its FIFO queue
+  none; the model's unseeded initializers took the seeds after.
+  """
+  v1 = tf.compat.v1
+  x = np.random.RandomState(0).rand(256, 4).astype(np.float32)
+  y = (x.sum(1) > 2).astype(np.int32)
+
+  def model_fn(features, labels, mode):
+    logits = v1.layers.dense(v1.layers.dense(features['x'], 8), 2)
+    loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+        logits=logits, labels=labels))
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=v1.train.GradientDescentOptimizer(
+            0.1).minimize(loss, v1.train.get_global_step()))
+
+  kernels = {}
+  for shuffle in (False, True):
+    model_dir = os.path.join(WORK_DIR, f'numpy_shuffle_{shuffle}')
+    est = tf.estimator.Estimator(
+        model_fn, model_dir=model_dir,
+        config=tf.estimator.RunConfig(tf_random_seed=1))
+    est.train(v1.estimator.inputs.numpy_input_fn(
+        {'x': x}, y, batch_size=32, num_epochs=None, shuffle=shuffle),
+              steps=1)
+    kernels[f'shuffle={shuffle}'] = np.round(tf.train.load_variable(
+        os.path.join(model_dir, 'model.ckpt-0'), 'dense/kernel').ravel()[:3],
+                                             5).tolist()
+  return kernels
+
+
 def seeded_control_flow():
   """A seeded model's initial kernel after an unseeded random op: none, one
   outside control flow, one in a cond branch, one in a while-loop body."""

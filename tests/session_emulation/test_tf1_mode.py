@@ -186,6 +186,18 @@ def test_random_ops_in_tf1_control_flow_take_the_model_graphs_op_seeds(
                                err_msg=where)
 
 
+def test_numpy_input_fns_take_2_15s_op_seeds(tmp_path):
+  """Its shuffling queue one, its FIFO queue none: a seeded model then
+  starts from 2.15's weights (TensorFlow-Examples' MNIST programs). The
+  one-shot iterator feeding the queue drew one more. Values measured on
+  2.15 (this scenario, `v1`)."""
+  got = run_child('v1', 'seeded_numpy_inputs', tmp_path)
+  np.testing.assert_allclose(got['shuffle=False'], [0.44222, -0.59598, 0.55393],
+                             atol=1e-5)
+  np.testing.assert_allclose(got['shuffle=True'], [-0.62856, -0.68066, -0.60697],
+                             atol=1e-5)
+
+
 def test_a_seeded_dynamic_rnn_draws_its_cells_initial_values_outside_the_loop(
     tmp_path):
   """A v1 `dynamic_rnn` makes its cell's variables in the loop's body; TF1

@@ -56,7 +56,9 @@ def wanted():
 def shuffle_seed():
   """A shuffle seed drawn from the graph's seed, as its own ops draw theirs.
 
-  None when the graph has no seed (a RunConfig without `tf_random_seed`).
+  The one op seed 2.15's shuffling queue drew; `dequeue_batch` gives it
+  that queue. None when the graph has no seed (a RunConfig without
+  `tf_random_seed`).
   """
   return _v1.get_seed(None)[1]
 
@@ -88,7 +90,7 @@ def batches_behind(graph, result):
 
 
 def dequeue_batch(chunks, eager_batches, batch_size, num_epochs, shuffle,
-                  queue_capacity, num_threads):
+                  queue_capacity, num_threads, seed=None):
   """One batch of rows, dequeued from a queue that the graph fills.
 
   Args:
@@ -98,6 +100,7 @@ def dequeue_batch(chunks, eager_batches, batch_size, num_epochs, shuffle,
       the `tf.data.Dataset` giving the same batches, for the Estimator.
     batch_size, num_epochs, shuffle, queue_capacity, num_threads: as in
       `numpy_input_fn`; `chunks` already repeats for `num_epochs`.
+    seed: the shuffling queue's op seed (`shuffle_seed()`).
 
   Returns:
     A nest of tensors like an element of `chunks`; each evaluation gives the
@@ -110,11 +113,21 @@ def dequeue_batch(chunks, eager_batches, batch_size, num_epochs, shuffle,
     if shuffle:
       min_after_dequeue = int(queue_capacity / 4)
       queue = tf.queue.RandomShuffleQueue(queue_capacity, min_after_dequeue,
-                                          dtypes=dtypes, shapes=shapes)
+                                          dtypes=dtypes, shapes=shapes,
+                                          seed=seed)
     else:
       min_after_dequeue = 0
       queue = tf.queue.FIFOQueue(queue_capacity, dtypes=dtypes, shapes=shapes)
-    chunk = tf.nest.flatten(_v1.data.make_one_shot_iterator(chunks).get_next())
+    graph = _v1.get_default_graph()
+    graph_seed, graph.seed = graph.seed, None
+    try:
+      # Without the graph's seed, the iterator draws no op seed from it:
+      # 2.15's feeders drew none, and the model's unseeded initializers
+      # then drew 2.15's (the weights of a seeded RunConfig).
+      iterator = _v1.data.make_one_shot_iterator(chunks)
+    finally:
+      graph.seed = graph_seed
+    chunk = tf.nest.flatten(iterator.get_next())
     enqueue = queue.enqueue_many(chunk)
     runner = _v1.train.QueueRunner(queue, [enqueue] * max(num_threads, 1))
     _v1.train.add_queue_runner(runner)

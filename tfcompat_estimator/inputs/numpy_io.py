@@ -71,7 +71,7 @@ def make_batches(structure, batch_size, num_epochs, shuffle, queue_capacity,
   return graph_queue.dequeue_batch(
       _chunks(structure, batch_size, _passes(num_epochs, num_threads)),
       eager_batches, batch_size, num_epochs, shuffle, queue_capacity,
-      num_threads)
+      num_threads, seed)
 
 
 def _passes(num_epochs, num_threads):
