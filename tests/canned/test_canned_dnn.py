@@ -10,6 +10,7 @@ import inspect
 import json
 import os
 import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -644,3 +645,43 @@ def test_2_15s_v2_model_fn_and_logit_fn_builder_by_their_names(tmp_path):
     assert logits.shape.as_list() == [1, 2]
   with pytest.raises(ValueError, match='units must be an int'):
     dnn_215.dnn_logit_fn_builder_v2('2', [3], columns, tf.nn.relu, None, False)
+
+
+_DEPRECATIONS_SEEN_BY_A_WIDE_DEEP_PROGRAM = '''
+import logging, sys
+import numpy as np
+import tfcompat_estimator
+tfcompat_estimator.install()
+import tensorflow as tf
+fc = tf.feature_column
+x = fc.numeric_column('x')
+c = fc.categorical_column_with_vocabulary_list('c', ['a', 'b'])
+cross = fc.crossed_column([fc.bucketized_column(x, [0.5]), c], 8)
+seen = []
+class Deprecations(logging.Handler):
+  def emit(self, record):
+    message = record.getMessage()  # the program's own calls warn, as on 2.15
+    if 'is deprecated' in message and not message.startswith('From <string>'):
+      seen.append(message.split(' (from')[0])
+logging.getLogger('tensorflow').addHandler(Deprecations())
+est = tf.compat.v1.estimator.DNNLinearCombinedRegressor(
+    linear_feature_columns=[c, cross], dnn_hidden_units=[4],
+    dnn_feature_columns=[x, fc.indicator_column(c), fc.embedding_column(cross, 2)],
+    model_dir=sys.argv[1])
+features = {'x': np.ones((4, 1), np.float32), 'c': np.array([['a'], ['b']] * 2)}
+est.train(lambda: tf.data.Dataset.from_tensor_slices(
+    (features, np.ones((4, 1), np.float32))).batch(2), steps=1)
+print(seen)
+'''
+
+
+def test_a_v1_dnn_on_v2_columns_warns_of_no_deprecation_of_its_own(tmp_path):
+  """2.15's v1 DNN read v2 columns through classes that did not warn; its
+  input layer here warned of `input_layer` and of each v1 method it calls on
+  a v2 column (17 lines for tf-estimator-tutorials' wide-deep model). TF
+  warns once a process: a process of its own."""
+  out = subprocess.run(
+      [sys.executable, '-c', _DEPRECATIONS_SEEN_BY_A_WIDE_DEEP_PROGRAM,
+       str(tmp_path)], capture_output=True, text=True, timeout=600,
+      check=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3'))
+  assert out.stdout.strip().splitlines()[-1] == '[]'

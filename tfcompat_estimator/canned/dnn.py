@@ -222,8 +222,9 @@ def dnn_logits_v1(units, hidden_units, feature_columns, activation_fn, dropout,
   training = mode == ModeKeys.TRAIN
   scope_name = tf.compat.v1.get_variable_scope().name
   prefix = scope_name + '/' if scope_name else ''
-  with tf.compat.v1.variable_scope('input_from_feature_columns',
-                                   partitioner=input_layer_partitioner):
+  with tf.compat.v1.variable_scope(
+      'input_from_feature_columns', partitioner=input_layer_partitioner), (
+          tf_internals.deprecations_unannounced()):
     net = tf.compat.v1.feature_column.input_layer(features, feature_columns)
   # The v1 layers' classes: their functions warn on each call (2.15's did not).
   layers = tf.compat.v1.layers

@@ -78,6 +78,7 @@ from tensorflow.python.training import saver as saver_lib
 from tensorflow.python.training import server_lib as _server_lib
 from tensorflow.python.training import slot_creator
 from tensorflow.python.training import sync_replicas_optimizer as _sync_replicas
+from tensorflow.python.util import deprecation as _deprecation
 from tensorflow.python.util import numpy_compat as _numpy_compat
 
 # pylint: disable=protected-access
@@ -92,6 +93,26 @@ from tensorflow.python.util import numpy_compat as _numpy_compat
 # engine/parameter_servers.py, estimator.py, evaluation_hooks.py,
 # early_stopping.py, run_config.py and train_eval/. Checked on TF 2.21.
 tf_logging = _tf_logging
+
+@contextlib.contextmanager
+def deprecations_unannounced():
+  """A block in which TF's deprecated functions log no deprecation warning.
+
+  The canned DNN builds its input layer with `tf.compat.v1.feature_column.
+  input_layer`, which warns, as does each v1 method it calls on a v2 column
+  (`_get_dense_tensor`, `_transform_feature`...): 17 lines for a wide-deep
+  model's columns. 2.15 reached them through private classes that did not
+  warn. A warning silenced here is still logged when the program itself
+  calls that function. canned/dnn.py. Checked on TF 2.21 (its own
+  `deprecation.silence` leaves them silenced after an exception).
+  """
+  announced = _deprecation._PRINT_DEPRECATION_WARNINGS
+  _deprecation._PRINT_DEPRECATION_WARNINGS = False
+  try:
+    yield
+  finally:
+    _deprecation._PRINT_DEPRECATION_WARNINGS = announced
+
 
 # TensorFlow's v1 gfile module: gc.py (which has it as `gfile`, as 2.15's
 # gc.py had) lists export directories with its `ListDirectory`, looked up at
