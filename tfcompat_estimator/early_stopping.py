@@ -314,8 +314,10 @@ class _StopOnPredicateHook(evaluation_hooks.GlobalStepWatcher,
                            hook_schedule.OwnSchedule):
   """Requests a stop when `should_stop_fn()` is true, checked on a timer.
 
-  The timer runs on the global step a step starts from and, as in 2.15, keeps
-  its state when the hook is reused by another `train` call. The steps
+  The timer runs on the global step its fetch of the variable gives (the
+  value a step starts from; under TF1's switches, as 2.15's reference
+  variable gave it, the value after the step) and, as in 2.15, keeps its
+  state when the hook is reused by another `train` call. The steps
   between checks run compiled: seen every step, the default hook (a check
   every 60 s) trained a small DNN at 1,379 steps/s against 5,929 without
   it (2.15: 1,512 and 1,988).

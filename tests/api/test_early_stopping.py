@@ -404,6 +404,38 @@ def test_2_15_stops_at_the_same_steps(tmp_path, venv215_python):
   assert ours == theirs
 
 
+_TF1_WORLD = """
+import sys
+import tfcompat_estimator
+tfcompat_estimator.install()
+import tensorflow as tf
+tf.compat.v1.disable_v2_behavior()
+from test_early_stopping import model_fn, train_input_fn
+est = tf.estimator.Estimator(model_fn, sys.argv[1])
+calls = []
+hook = tf.estimator.experimental.make_early_stopping_hook(
+    est, lambda: calls.append(1) or len(calls) == 3, run_every_secs=None,
+    run_every_steps=10)
+est.train(train_input_fn, hooks=[hook], steps=100)
+print(int(est.get_variable_value('global_step')))
+"""
+
+
+def test_a_tf1_programs_checks_run_on_the_step_it_fetches(tmp_path):
+  """Under TF1's switches 2.15's hook fetched its reference variable's value
+  after each step (1, 11, 21: stopped at 21, measured on 2.15); the steps
+  between checks were planned on the value before (1, 12, 23). A process
+  of its own: the switches are process-wide."""
+  here = os.path.dirname(os.path.abspath(__file__))
+  out = subprocess.run(
+      [sys.executable, '-c', _TF1_WORLD, str(tmp_path)], cwd=here,
+      env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='3',
+               PYTHONPATH=os.pathsep.join(
+                   [here] + [p for p in [os.environ.get('PYTHONPATH')] if p])),
+      capture_output=True, text=True, timeout=600, check=True)
+  assert out.stdout.strip().splitlines()[-1] == '21'
+
+
 _WORKER = """
 import json, os, sys
 import tfcompat_estimator

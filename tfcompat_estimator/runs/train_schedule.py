@@ -73,7 +73,7 @@ class TrainSchedule:
   """The duties of one `train()` call and the steps between them."""
 
   def __init__(self, config, hooks, loss, last_step, compiled, summaries,
-               checkpointing):
+               checkpointing, fetched_after_step=False):
     """Creates every duty's timer; none has triggered yet.
 
     Args:
@@ -88,9 +88,12 @@ class TrainSchedule:
         ops, `save_summary_steps`).
       checkpointing: None, or the call's native `Checkpointing`; a compiled
         call stops where a save is due.
+      fetched_after_step: A fetch of the global step variable gives its
+        value after the step (`hook_schedule.quiet_steps`).
     """
     self._hooks = hooks
     self._loss = loss
+    self._fetched_after_step = fetched_after_step
     self._last_step = last_step
     self._compiled = compiled
     self._steps_per_loop = config.steps_per_loop
@@ -129,8 +132,9 @@ class TrainSchedule:
     self._one_by_one = self._steps_per_loop
 
   def _hooks_quiet_steps(self, step):
-    return hook_schedule.quiet_steps(self._hooks, step, self._secs_per_step,
-                                     loss=self._loss)
+    return hook_schedule.quiet_steps(
+        self._hooks, step, self._secs_per_step, loss=self._loss,
+        fetched_after_step=self._fetched_after_step)
 
   def skip_hooks(self, steps):
     """Advances the hooks' counters over `steps` quiet steps."""

@@ -137,7 +137,10 @@ class TrainLoop:
                   not distribution.steps_one_by_one(self._strategy) and
                   self.captured.steps_advance_global_step_by_one),
         summaries=self._is_chief and self.captured.summary_op is not None,
-        checkpointing=self._checkpointing)
+        checkpointing=self._checkpointing,
+        # TF1's reference variable (2.15's early-stopping hook fetched it).
+        fetched_after_step=(self.captured.global_step_value is not
+                            self.captured.global_step_read))
 
   def _tf1_graphs(self):
     """`(graph_def, meta_graph_def)` to write, as 2.15 did, or None.

@@ -72,7 +72,9 @@ class OwnSchedule:
     """How many steps, starting at `global_step`, the hook needs not see.
 
     Args:
-      global_step: The global step the next step starts from.
+      global_step: The global step the next step starts from, as a fetch
+        of the global step variable in that step gives it (under TF1's
+        switches 2.15's reference variable gave the value after the step).
       secs_per_step: The latest measured time of a step, or None.
     """
     raise NotImplementedError
@@ -174,20 +176,25 @@ def known(hooks, loss=None):
   return all(_rules(hook, loss) is not None for hook in hooks)
 
 
-def quiet_steps(hooks, global_step, secs_per_step=None, loss=None):
+def quiet_steps(hooks, global_step, secs_per_step=None, loss=None,
+                fetched_after_step=False):
   """How many steps, starting at `global_step`, no hook needs to see.
 
   0 when some hook must see the next step or is unknown; infinity for no hooks.
   `secs_per_step`: the latest measured time of a step, which predicts
   wall-clock schedules (without it they see every step). `loss`: as in
-  `known`.
+  `known`. `fetched_after_step`: a fetch of the global step variable gives
+  its value after the step (`OwnSchedule.quiet_steps`).
   """
   quiet = _NEVER
   for hook in hooks:
     rules = _rules(hook, loss)
     if rules is None:
       return 0
-    quiet = min(quiet, rules[0](hook, global_step, secs_per_step))
+    step = global_step
+    if fetched_after_step and rules[0] is _own_quiet_steps:
+      step += 1
+    quiet = min(quiet, rules[0](hook, step, secs_per_step))
   return quiet
 
 
