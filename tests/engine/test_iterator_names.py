@@ -54,6 +54,31 @@ def test_features_are_iterator_outputs_in_sorted_key_order(tmp_path):
         'assert': 'Assert/Assert', 'concat': 'concat:0'}, mode
 
 
+def test_graph_walkers_find_one_op_behind_the_features(tmp_path):
+  """K-FAC's layer matcher steps through identity ops to their first input
+  and asserted that an `IdentityN`'s inputs were one tensor: the batch's
+  op was one here, with a placeholder per component. 2.15's was an
+  `IteratorGetNext`, a producer of its own."""
+  walked = []
+
+  def model_fn(features, labels, mode):
+    op = features['x'].op
+    walked.append((op.name, op.type))
+    w = v1.get_variable('w', [2, 1])
+    loss = v1.losses.mean_squared_error(labels, features['x'] @ w)
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=v1.train.GradientDescentOptimizer(
+            0.1).minimize(loss, v1.train.get_global_step()))
+
+  est = tf.estimator.Estimator(model_fn, str(tmp_path))
+  est.train(lambda: tf.data.Dataset.from_tensor_slices(
+      (_FEATURES, np.ones((8, 1), np.float32))).batch(4), steps=1)
+  (name, op_type), = walked
+  assert name == 'IteratorGetNext'
+  assert op_type not in ('Identity', 'IdentityN', 'ReadVariableOp', 'Enter')
+  assert est.get_variable_value('global_step') == 1
+
+
 def test_an_input_fns_own_iterator_keeps_its_op_name(tmp_path):
   # A TF1 input_fn returning its one-shot iterator's get_next() whole.
   def input_fn():

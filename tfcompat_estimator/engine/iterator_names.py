@@ -12,15 +12,18 @@ checkpoint, and run the model by feeding `IteratorGetNext:0` (BERT
 classifiers frozen for serving, CTR models predicting from checkpoints).
 
 Here the batch enters the captured graph as the function's placeholders.
-`name_batch` passes it through one `IdentityN` op of that name, so the
+`name_batch` passes it through one function call op of that name, so the
 model_fn sees 2.15's tensor names, and `as_tf1_iterator` makes that op an
 `IteratorGetNext` reading an `IteratorV2` in the TF1 graph written beside
-the checkpoints. As in 2.15, that iterator holds nothing until fed:
+the checkpoints. (Not an `IdentityN`: graph walkers step through those to
+their first input.) As in 2.15, that iterator holds nothing until fed:
 programs feed its outputs (2.15 initialized it from a hook, with the
 dataset's ops in the graph; here the dataset runs outside it).
 """
 
 import tensorflow as tf
+
+from tfcompat_estimator.platform import tf_internals
 
 _ITERATOR_NAME = 'IteratorV2'
 # The dense components' placeholders are named `<op name>/component_<k>`:
@@ -59,7 +62,7 @@ def name_batch(features, labels, op_name):
       if not parts:
         return features, labels
       inputs.append(parts[0])
-  outputs = tf.identity_n(inputs, name=op_name)
+  outputs = tf_internals.pass_through(inputs, op_name)
   named = [output if isinstance(component, tf.Tensor) else component
            for component, output in zip(components, outputs)]
   batch = tf.nest.pack_sequence_as(batch, named)
@@ -67,20 +70,22 @@ def name_batch(features, labels, op_name):
 
 
 def as_tf1_iterator(graph_def):
-  """Makes `graph_def`'s batch IdentityN an iterator's `IteratorGetNext`.
+  """Makes `graph_def`'s batch call an iterator's `IteratorGetNext`.
 
   Its dense components' placeholders go; a composite component's output
   becomes the variant 2.15's iterator gave. Does nothing to a graph whose
   batch `name_batch` did not name.
   """
   nodes = {node.name: node for node in graph_def.node}
-  get_next = next((node for node in graph_def.node if node.op == 'IdentityN'
-                   and any(_is_component(nodes.get(name), node.name)
-                           for name in node.input)), None)
+  get_next = next((node for node in graph_def.node
+                   if node.op == 'PartitionedCall' and
+                   any(_is_component(nodes.get(name), node.name)
+                       for name in node.input)), None)
   if get_next is None:
     return
   shapes = list(get_next.attr['_output_shapes'].list.shape)
-  types = list(get_next.attr['T'].list.type)
+  types = list(get_next.attr['Tout'].list.type)
+  passed = get_next.attr['f'].func.name
   dropped = set()
   for i, source in enumerate(get_next.input):
     placeholder = nodes.get(source.split(':')[0])
@@ -101,7 +106,12 @@ def as_tf1_iterator(graph_def):
   get_next.op = 'IteratorGetNext'
   del get_next.input[:]
   get_next.input.append(iterator_name)
-  del get_next.attr['T']
+  for attr in ('Tin', 'Tout', 'f', 'config', 'config_proto', 'executor_type'):
+    del get_next.attr[attr]
+  kept_functions = [f for f in graph_def.library.function
+                    if f.signature.name != passed]
+  del graph_def.library.function[:]
+  graph_def.library.function.extend(kept_functions)
   for node in (iterator, get_next):
     node.attr['output_types'].list.type[:] = types
     node.attr['output_shapes'].list.shape.extend(shapes)

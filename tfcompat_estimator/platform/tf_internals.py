@@ -808,6 +808,31 @@ def function_on_optional(function, input_dtypes, batch, outputs):
                      is_stateful=True)
 
 
+def pass_through(inputs, name):
+  """`inputs` as the outputs of one function call op named `name`.
+
+  engine/iterator_names.py names a batch 2.15's `IteratorGetNext`; an
+  `IdentityN` of its components was that op before, and graph walkers
+  that step through identities took its first input for every output
+  (K-FAC's layer matcher asserted that they were one tensor). A call of a
+  function returning its arguments is no identity to them, and the
+  runtime inlines it into the step. Its outputs keep the inputs' static
+  shapes. Checked on TF 2.21.
+  """
+  input_dtypes = [tensor.dtype for tensor in inputs]
+  definition = _function_def('batch', input_dtypes)
+  function = _registered(
+      definition, input_dtypes, [f'arg{i}' for i in range(len(inputs))],
+      [tensor_spec.TensorSpec(t.shape, t.dtype) for t in inputs],
+      children=[], is_stateful=False)
+  ops.get_default_graph()._add_function_recursive(function)  # pylint: disable=protected-access
+  outputs = gen_functional_ops.partitioned_call(
+      inputs, input_dtypes, f=function.name.decode(), name=name)
+  for output, tensor in zip(outputs, inputs):
+    output.set_shape(tensor.shape)
+  return outputs
+
+
 def _function_def(kind, input_dtypes):
   """A new `FunctionDef` named for `kind`, its arguments `arg0`, `arg1`, ..."""
   definition = function_pb2.FunctionDef()
