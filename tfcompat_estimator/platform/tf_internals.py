@@ -808,6 +808,10 @@ def function_on_optional(function, input_dtypes, batch, outputs):
                      is_stateful=True)
 
 
+# `pass_through`'s functions, by their arguments' dtypes.
+_PASS_THROUGH = {}
+
+
 def pass_through(inputs, name):
   """`inputs` as the outputs of one function call op named `name`.
 
@@ -819,12 +823,14 @@ def pass_through(inputs, name):
   runtime inlines it into the step. Its outputs keep the inputs' static
   shapes. Checked on TF 2.21.
   """
-  input_dtypes = [tensor.dtype for tensor in inputs]
-  definition = _function_def('batch', input_dtypes)
-  function = _registered(
-      definition, input_dtypes, [f'arg{i}' for i in range(len(inputs))],
-      [tensor_spec.TensorSpec(t.shape, t.dtype) for t in inputs],
-      children=[], is_stateful=False)
+  input_dtypes = tuple(tensor.dtype for tensor in inputs)
+  function = _PASS_THROUGH.get(input_dtypes)
+  if function is None:  # one per signature: each registers with the context
+    definition = _function_def('batch', input_dtypes)
+    function = _PASS_THROUGH[input_dtypes] = _registered(
+        definition, input_dtypes, [f'arg{i}' for i in range(len(inputs))],
+        [tensor_spec.TensorSpec(None, dtype) for dtype in input_dtypes],
+        children=[], is_stateful=False)
   ops.get_default_graph()._add_function_recursive(function)  # pylint: disable=protected-access
   outputs = gen_functional_ops.partitioned_call(
       inputs, input_dtypes, f=function.name.decode(), name=name)
