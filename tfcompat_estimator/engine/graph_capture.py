@@ -848,7 +848,7 @@ def _adds_one(writers, train_op):
   stopped training by the global step, not by steps run. One that nothing
   writes (`minimize` not given it) never moves. Writes it cannot see into
   (an op calling a function) are taken to add one, as optimizers do; the
-  train loop finds out otherwise (`training._step_after_quiet`).
+  train loop finds out otherwise (`training.TrainLoop._run_compiled`).
   """
   if not writers:
     return False

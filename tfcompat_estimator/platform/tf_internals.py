@@ -94,6 +94,7 @@ from tensorflow.python.util import numpy_compat as _numpy_compat
 # early_stopping.py, run_config.py and train_eval/. Checked on TF 2.21.
 tf_logging = _tf_logging
 
+
 @contextlib.contextmanager
 def deprecations_unannounced():
   """A block in which TF's deprecated functions log no deprecation warning.

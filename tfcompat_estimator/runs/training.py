@@ -206,11 +206,10 @@ class TrainLoop:
           self.captured.global_step_moves_by_one_per_step())
       step = self._global_step()
       # The last step's read of the global step if it was a hooked step;
-      # None after quiet steps (each added one) and before any step.
+      # None after quiet steps (each added one) and before any step. The
+      # next hooked step compares its own with it, as 2.15's
+      # StepCounterHook compared each step's with the one before.
       self._pre_step = None
-      # The read of the hooked step before the last, as 2.15's
-      # StepCounterHook kept it; None after quiet steps.
-      self._stale_step = None
       # The global step after the last step as 2.15's SummarySaverHook
       # counted it, where that was not the global step (`_run_hooked`).
       self._summary_step = None
@@ -303,11 +302,18 @@ class TrainLoop:
     """
     self._schedule.skip_hooks(quiet)
     if quiet:
-      planned = step + quiet
-      step = self._step_after_quiet(
-          step, self._run_quiet(quiet, self._schedule.steps_left(step)))
-      if step != planned:  # `_run` plans the next step at this one
+      ran = self._run_quiet(quiet, self._schedule.steps_left(step))
+      now = self._step_after_quiet(step, ran)
+      if now != step + ran:
+        # The call was planned on each step adding one to the global step,
+        # which the graph could not rule out (its write in a `cond`: a
+        # loss-scaling optimizer skips the update of a step whose
+        # gradients overflow, RigL's mask updates leave the step where it
+        # is). Steps run one by one for a while, their duties scheduled on
+        # the global step as 2.15's hooks were; `_run` plans the next one.
+        self._schedule.run_steps_one_by_one()
         wants = None
+      step = now
       if wants is None:
         self._known_step = step
     if wants is not None:
@@ -318,19 +324,12 @@ class TrainLoop:
   def _step_after_quiet(self, step, ran):
     """The global step after `ran` quiet steps from global step `step`.
 
-    Compiled calls run a count of steps, planned on each step adding one
-    to the global step, which the graph could not rule out (its write in a
-    `cond`: a loss-scaling optimizer skips the update of a step whose
-    gradients overflow, RigL's mask updates leave the step where it is).
-    Where the two part, steps run one by one for a while, their duties
-    scheduled on the global step as 2.15's hooks were.
+    Read, unless the input is on parameter-server workers, whose steps move
+    it too: there each step is taken to add one.
     """
-    if self._batches.on_workers:  # other workers move it too
+    if self._batches.on_workers:
       return step + ran
-    now = self._global_step()
-    if now != step + ran:
-      self._schedule.run_steps_one_by_one()
-    return now
+    return self._global_step()
 
   def _run_quiet(self, n, steps_left):
     """Runs `n` steps no hook sees, in compiled calls.
@@ -354,8 +353,8 @@ class TrainLoop:
     self._schedule.ran(steps_run, time.perf_counter() - started)
     self._schedule.iteration += steps_run
     if steps_run:
-      # Each step added one (or `_step_after_quiet` stops quiet steps).
-      self._pre_step = self._stale_step = None
+      # Each step added one (or `_run_compiled` stops quiet steps).
+      self._pre_step = None
       self._summary_step = None
       if not np.isfinite(loss):
         self._raise_nan(loss)
@@ -484,8 +483,7 @@ class TrainLoop:
                              time.perf_counter() - start)
     results = hooked.results(computed)
     values = results.main
-    stale_step, self._pre_step = self._stale_step, int(values['step'])
-    self._stale_step = self._pre_step
+    stale_step, self._pre_step = self._pre_step, int(values['step'])
     if stale_step == self._pre_step:  # the step before left it
       self._schedule.run_steps_one_by_one()
     # With `_step_follows_read`, the two reads of the global step a hooked

@@ -192,7 +192,7 @@ def quiet_steps(hooks, global_step, secs_per_step=None, loss=None,
     if rules is None:
       return 0
     step = global_step
-    if fetched_after_step and rules[0] is _own_quiet_steps:
+    if fetched_after_step and isinstance(hook, OwnSchedule):
       step += 1
     quiet = min(quiet, rules[0](hook, step, secs_per_step))
   return quiet
