@@ -16,6 +16,7 @@ import os
 import shutil
 import sys
 
+from google.protobuf import text_format
 import numpy as np
 
 try:
@@ -382,6 +383,34 @@ def seeded_dynamic_rnn():
       (tf.ones([2, 5, 3]), tf.ones([2]))).repeat(), steps=3)
   return {name: np.round(est.get_variable_value(name).ravel()[:6], 5).tolist()
           for name in ('rnn/basic_lstm_cell/kernel', 'w')}
+
+
+def canned_lstm():
+  """A seeded canned two-layer LSTM, three steps: its weights, and the
+  fused kernels in the graph its train() ran (graph.pbtxt)."""
+  columns = [tf.feature_column.embedding_column(
+      tf.feature_column.sequence_categorical_column_with_identity('tok', 5), 3)]
+  est = tf.estimator.experimental.RNNClassifier(
+      columns, units=[4, 3], cell_type='lstm', model_dir=WORK_DIR,
+      config=tf.estimator.RunConfig(tf_random_seed=1))
+
+  def input_fn():
+    tokens = tf.sparse.SparseTensor([[0, 0], [0, 1], [1, 0]],
+                                    tf.constant([1, 2, 4], tf.int64), [2, 2])
+    return tf.data.Dataset.from_tensors(
+        ({'tok': tokens}, tf.constant([[1], [0]]))).repeat()
+
+  est.train(input_fn, steps=3)
+  graph_def = tf.compat.v1.GraphDef()
+  with open(os.path.join(WORK_DIR, 'graph.pbtxt')) as f:
+    text_format.Merge(f.read(), graph_def)
+  result = {name: np.round(est.get_variable_value(name).ravel()[:6],
+                           5).tolist()
+            for name in est.get_variable_names()
+            if 'kernel' in name and 'Adagrad' not in name}
+  result['fused_ops'] = sorted(node.op for node in graph_def.node
+                               if node.op.startswith('BlockLSTM'))
+  return result
 
 
 def input_fn_calls():

@@ -213,6 +213,30 @@ def test_a_seeded_dynamic_rnn_draws_its_cells_initial_values_outside_the_loop(
                                         -0.60858], atol=1e-5)
 
 
+def test_a_tf1_programs_canned_lstm_trains_fused_to_2_15s_weights(tmp_path):
+  """In TF1 mode a Keras layer has no dtype before it is built; a check
+  that read it kept TF1 programs' canned LSTMs off the fused kernel
+  (`canned/fused_lstm.py`). Weights after three seeded steps measured on
+  2.15 (this scenario, `v1`), where the Keras loop ran."""
+  got = run_child('v1', 'canned_lstm', tmp_path)
+  assert got.pop('fused_ops') == ['BlockLSTM', 'BlockLSTM', 'BlockLSTMGrad',
+                                  'BlockLSTMGrad']
+  prefix = 'rnn_model/rnn/stacked_rnn_cells/'
+  want = {
+      'rnn_model/logits/kernel': [-0.74601, -1.15109, -0.33007],
+      prefix + 'lstm_cell/kernel': [-0.49963, -0.54098, -0.48236, -0.2569,
+                                    0.17216, 0.09057],
+      prefix + 'lstm_cell/recurrent_kernel': [-0.34098, 0.09895, 0.04525,
+                                              0.03713, 0.16454, -0.48104],
+      prefix + 'lstm_cell_1/kernel': [0.34144, 0.36887, 0.2748, -0.32959,
+                                      0.27819, -0.39144],
+      prefix + 'lstm_cell_1/recurrent_kernel': [0.36234, 0.42325, -0.55402,
+                                                0.02589, -0.13784, -0.1263]}
+  assert sorted(got) == sorted(want)
+  for name, values in want.items():
+    np.testing.assert_allclose(got[name], values, atol=2e-5, err_msg=name)
+
+
 def test_a_dataset_reading_a_graph_table_in_tf1_mode(tmp_path):
   """A one-shot iterator cannot capture the table; an initializable one can."""
   got = run_child('v1', 'table_dataset', tmp_path)

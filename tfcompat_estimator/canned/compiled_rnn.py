@@ -3,7 +3,10 @@
 Why: a small recurrent cell is a hundred-odd tiny ops per time step, forward
 and backward, and the TF executor dispatches each one; XLA fuses a step's
 ops, which made the canned LSTM workload's training about twice as fast
-(`bench/ANALYSIS.md`). Evaluation, prediction and exports are not compiled:
+(`bench/ANALYSIS.md`). Layers of LSTM cells alone take TF's fused kernel
+instead (`fused_lstm`), faster still and with no compile; this path serves
+the other built-in cells (SimpleRNN, GRU, and stacks mixing kinds).
+Evaluation, prediction and exports are not compiled:
 their graphs stay exactly those of the Keras layer. Nor are training runs
 too short to pay the compile back (`engine/short_runs.py`).
 
@@ -18,7 +21,7 @@ Two constraints of XLA shape the code:
   have many sequence lengths compiles a few shapes, not one per length.
 
 XLA's compiler costs memory (about 100 MB more peak RSS on the benchmark's
-LSTM workload); `TFCOMPAT_XLA_RNN=0` in the environment keeps the Keras
+LSTM workload when it took this path); `TFCOMPAT_XLA_RNN=0` in the environment keeps the Keras
 layer's own graph for training too.
 """
 

@@ -27,6 +27,7 @@ from tf_keras.api._v2 import keras as keras_api
 from tfcompat_estimator import estimator as estimator_lib
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.canned import compiled_rnn
+from tfcompat_estimator.canned import fused_lstm
 from tfcompat_estimator.canned import input_checks
 from tfcompat_estimator.canned import optimizers
 from tfcompat_estimator.canned.head import base_head
@@ -112,10 +113,13 @@ def _make_rnn_layer(rnn_cell_fn=None, units=None, cell_type=USE_DEFAULT,
                     return_sequences=False):
   """The Keras RNN layer for the estimator's arguments (built per model_fn).
 
-  Layers of built-in cells train through XLA (see `compiled_rnn`).
+  LSTM layers train through TF's fused kernel (see `fused_lstm`), other
+  layers of built-in cells through XLA (see `compiled_rnn`).
   """
   layer = _keras_rnn_layer(rnn_cell_fn, units, cell_type, return_sequences)
-  if compiled_rnn.compilable(layer):
+  if fused_lstm.fusable(layer):
+    fused_lstm.fuse_training_calls(layer)
+  elif compiled_rnn.compilable(layer):
     compiled_rnn.compile_training_calls(layer)
   return layer
 

@@ -1,9 +1,10 @@
 """Whether a train graph is captured for a run too short to pay for a compile.
 
 Some model code trades a slow first step for faster later ones: canned RNNs
-of built-in cells train through XLA (`canned/compiled_rnn.py`), whose
-compile took 0.75-1.3 s of the benchmark LSTM's first step and then saved
-about 2.4 ms a step (228 -> 505 steps/s). A `train(steps=1)`, a
+of built-in SimpleRNN and GRU cells train through XLA
+(`canned/compiled_rnn.py`), whose compile took 0.75-1.3 s of the benchmark
+LSTM's first step when LSTMs took that path, and then saved about 2.4 ms a
+step (228 -> 505 steps/s). A `train(steps=1)`, a
 tutorial's 100-step call, a test's few steps never earn that back: the
 first train(steps=1) of that LSTM took 3.4 s with XLA and 2.1 s without, on
 a host where 2.15 took 2.0 s (medians of three fresh processes).
