@@ -4,12 +4,12 @@ Its outputs and gradients must be the Keras layer's own, on ragged (masked)
 batches whose padding to a bucket the compiled path adds itself.
 """
 
-from google.protobuf import text_format
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
 
+from tests.helpers import rnn_training
 from tfcompat_estimator.canned import compiled_rnn
 from tfcompat_estimator.engine import short_runs
 
@@ -29,18 +29,6 @@ def _layer(kind, return_sequences):
                              return_sequences=return_sequences)
 
 
-def _outputs_and_gradients(layer, inputs, mask):
-  @tf.function
-  def run(inputs):
-    with tf.GradientTape() as tape:
-      tape.watch(inputs)
-      outputs = layer(inputs, mask=mask, training=True)
-      # Not a plain sum: every output gets its own upstream gradient.
-      loss = tf.reduce_sum(outputs * tf.sin(outputs + 1.0))
-    return outputs, tape.gradient(loss, [inputs] + layer.weights)
-  return run(inputs)
-
-
 @pytest.mark.parametrize('return_sequences', [False, True])
 @pytest.mark.parametrize('kind', ['simple_rnn', 'lstm', 'stacked_gru',
                                   'lstm_layer', 'gru_layer'])
@@ -57,13 +45,7 @@ def test_compiled_training_matches_the_keras_layer(kind, return_sequences):
   compiled(inputs, mask=mask)
   compiled.set_weights(plain.get_weights())
 
-  want, want_grads = _outputs_and_gradients(plain, inputs, mask)
-  got, got_grads = _outputs_and_gradients(compiled, inputs, mask)
-  assert got.shape == want.shape
-  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-  assert len(got_grads) == len(want_grads)
-  for g, w in zip(got_grads, want_grads):
-    np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-6)
+  rnn_training.assert_trains_like(plain, compiled, inputs, mask)
 
 
 def test_the_training_graph_holds_an_xla_call_and_inference_does_not():
@@ -115,10 +97,7 @@ def test_buckets_cover_every_length_with_little_padding_and_few_shapes():
 
 
 def _xla_calls_in_graph_pbtxt(model_dir):
-  graph_def = tf.compat.v1.GraphDef()
-  with open(f'{model_dir}/graph.pbtxt') as f:
-    text_format.Merge(f.read(), graph_def)
-  return [node.name for node in graph_def.node
+  return [node.name for node in rnn_training.graph_pbtxt_nodes(model_dir)
           if node.attr['_XlaMustCompile'].b]
 
 
@@ -132,14 +111,7 @@ def test_short_training_runs_skip_the_compile_longer_ones_pay_for_it(
   written by each train() as 2.15 wrote it, shows the graph the call ran.
   """
   monkeypatch.setattr(short_runs, 'SHORT_RUN_STEPS', 5)
-  columns = [tf.feature_column.embedding_column(
-      tf.feature_column.sequence_categorical_column_with_identity('tok', 5), 3)]
-  est = tf.estimator.experimental.RNNClassifier(
-      columns, units=[4], cell_type='gru', model_dir=str(tmp_path))
-  tokens = tf.sparse.SparseTensor([[0, 0], [0, 1], [1, 0]],
-                                  tf.constant([1, 2, 4], tf.int64), [2, 2])
-  input_fn = lambda: tf.data.Dataset.from_tensors(
-      ({'tok': tokens}, tf.constant([[1], [0]]))).repeat()
+  est, input_fn, _ = rnn_training.tiny_rnn_classifier(tmp_path, 'gru')
 
   est.train(input_fn, steps=2)
   assert not _xla_calls_in_graph_pbtxt(tmp_path)

@@ -5,12 +5,12 @@ batches, including an empty sequence, for every way Keras fills the outputs
 of masked steps.
 """
 
-from google.protobuf import text_format
 import numpy as np
 import pytest
 import tensorflow as tf
 import tf_keras
 
+from tests.helpers import rnn_training
 from tfcompat_estimator.canned import fused_lstm
 
 _BATCH, _STEPS, _DEPTH, _UNITS = 5, 7, 3, 4
@@ -26,18 +26,6 @@ def _layer(kind, return_sequences, **kwargs):
                        tf_keras.layers.LSTMCell(2)]}[kind]
   return tf_keras.layers.RNN(cells if len(cells) > 1 else cells[0],
                              return_sequences=return_sequences, **kwargs)
-
-
-def _outputs_and_gradients(layer, inputs, mask):
-  @tf.function
-  def run(inputs):
-    with tf.GradientTape() as tape:
-      tape.watch(inputs)
-      outputs = layer(inputs, mask=mask, training=True)
-      # Not a plain sum: every output gets its own upstream gradient.
-      loss = tf.reduce_sum(outputs * tf.sin(outputs + 1.0))
-    return outputs, tape.gradient(loss, [inputs] + layer.weights)
-  return run(inputs)
 
 
 @pytest.mark.parametrize('zero_output_for_mask', [False, True])
@@ -60,13 +48,7 @@ def test_fused_training_matches_the_keras_layer(kind, return_sequences,
   fused.set_weights([rng.normal(size=w.shape) for w in plain.get_weights()])
   plain.set_weights(fused.get_weights())
 
-  want, want_grads = _outputs_and_gradients(plain, inputs, mask)
-  got, got_grads = _outputs_and_gradients(fused, inputs, mask)
-  assert got.shape == want.shape
-  np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-  assert len(got_grads) == len(want_grads)
-  for g, w in zip(got_grads, want_grads):
-    np.testing.assert_allclose(g, w, rtol=1e-4, atol=1e-5)
+  rnn_training.assert_trains_like(plain, fused, inputs, mask, grad_atol=1e-5)
 
 
 def test_without_a_mask_every_step_counts():
@@ -123,30 +105,15 @@ def test_layers_the_kernel_does_not_compute_exactly_are_not_fused(make, why):
   assert not fused_lstm.fusable(make()), why
 
 
-def _graph_pbtxt_ops(model_dir):
-  graph_def = tf.compat.v1.GraphDef()
-  with open(f'{model_dir}/graph.pbtxt') as f:
-    text_format.Merge(f.read(), graph_def)
-  return {node.op for node in graph_def.node}
-
-
 def test_a_canned_lstm_trains_fused_from_its_first_step_without_xla(tmp_path):
   """No compile to pay back, so even a one-step train() runs the kernel.
 
   graph.pbtxt, written by each train() as 2.15 wrote it, shows the graph
   the call ran; the exported model keeps the Keras layer's graph.
   """
-  columns = [tf.feature_column.embedding_column(
-      tf.feature_column.sequence_categorical_column_with_identity('tok', 5), 3)]
-  est = tf.estimator.experimental.RNNClassifier(
-      columns, units=[4], cell_type='lstm', model_dir=str(tmp_path))
-  tokens = tf.sparse.SparseTensor([[0, 0], [0, 1], [1, 0]],
-                                  tf.constant([1, 2, 4], tf.int64), [2, 2])
-  input_fn = lambda: tf.data.Dataset.from_tensors(
-      ({'tok': tokens}, tf.constant([[1], [0]]))).repeat()
-
+  est, input_fn, columns = rnn_training.tiny_rnn_classifier(tmp_path, 'lstm')
   est.train(input_fn, steps=1)
-  ops = _graph_pbtxt_ops(tmp_path)
+  ops = {node.op for node in rnn_training.graph_pbtxt_nodes(tmp_path)}
   assert 'BlockLSTM' in ops and 'BlockLSTMGrad' in ops
   assert not any('Xla' in op for op in ops)
   spec = tf.feature_column.make_parse_example_spec(columns)
