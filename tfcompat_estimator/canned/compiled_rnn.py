@@ -21,8 +21,8 @@ Two constraints of XLA shape the code:
   have many sequence lengths compiles a few shapes, not one per length.
 
 XLA's compiler costs memory (about 100 MB more peak RSS on the benchmark's
-LSTM workload when it took this path); `TFCOMPAT_XLA_RNN=0` in the environment keeps the Keras
-layer's own graph for training too.
+LSTM workload when it took this path); `TFCOMPAT_XLA_RNN=0` in the
+environment keeps the Keras layer's own graph for training too.
 """
 
 import os
