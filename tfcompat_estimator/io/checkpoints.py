@@ -466,18 +466,22 @@ class CheckpointStore:
               if not os.path.isabs(self._dir) and '://' not in self._dir
               else (lambda b: b))
     listed, stamps = [b for b, _ in kept], [t for _, t in kept]
+    preserved = last_preserved
     if not self._max_to_keep:
-      # Keeping every checkpoint, 2.15's Saver listed only the latest: a
-      # later run with a limit (of either package) expires only what is
-      # listed, so the rest must stay off the list to stay on disk.
-      listed, stamps = [basename], None
+      # Keeping every checkpoint, 2.15's Saver listed none of them and wrote
+      # no times: TF's state writer then lists only the latest, logging
+      # "<it> is not in all_model_checkpoint_paths. Manually adding it." at
+      # each save, as on 2.15. A later run with a limit (of either package)
+      # expires only what is listed, so the rest must stay off the list to
+      # stay on disk.
+      listed, stamps, preserved = [], None, None
     try:
       # What the deprecated `tf.compat.v1.train.update_checkpoint_state`
       # calls, minus the deprecation warning it logs in the user's run.
       tf_internals.update_checkpoint_state(
           self._dir, in_dir(basename), [in_dir(b) for b in listed],
           all_model_checkpoint_timestamps=stamps,
-          last_preserved_timestamp=last_preserved)
+          last_preserved_timestamp=preserved)
     except (tf.errors.OpError, OSError) as e:
       raise file_errors.write_failed(
           'checkpoint state file', os.path.join(self._dir, STATE_FILE), e,
