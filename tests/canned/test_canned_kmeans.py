@@ -332,7 +332,9 @@ def describe(est, as_dict):
 out = {}
 for name, (kwargs, input_fn, steps) in CASES.items():
   est = KM(model_dir=ROOT + "/" + name,
-           config=tf.estimator.RunConfig(tf_random_seed=11), **kwargs)
+           config=tf.estimator.RunConfig(
+               tf_random_seed=11, session_config=tf.compat.v1.ConfigProto(
+                   inter_op_parallelism_threads=1)), **kwargs)
   as_dict = "feature_columns" in kwargs
   if MODE == "continue":  # a model_dir the other side trained
     out[name + "/read"] = describe(est, as_dict)
