@@ -74,6 +74,7 @@ def test_the_training_graph_holds_an_xla_call_and_inference_does_not():
     (lambda: tf_keras.layers.RNN(tf_keras.layers.LSTMCell(3), return_state=True),
      'returned states'),
     (lambda: tf_keras.layers.LSTM(3, go_backwards=True), 'reversed time'),
+    (lambda: tf_keras.layers.GRU(3, time_major=True), 'time-major input'),
 ])
 def test_layers_a_recomputation_could_not_reproduce_are_not_compiled(make, why):
   assert not compiled_rnn.compilable(make()), why

@@ -26,10 +26,7 @@ Exactly the Keras layer's outputs and gradients, under two conditions:
 import tensorflow as tf
 import tf_keras
 
-
-def _cells(layer):
-  cell = layer.cell
-  return list(cell.cells) if isinstance(cell, tf_keras.layers.StackedRNNCells) else [cell]
+from tfcompat_estimator.canned import compiled_rnn
 
 
 def _fixed_activations(cell):
@@ -40,13 +37,9 @@ def _fixed_activations(cell):
 
 def fusable(layer):
   """Whether `layer`'s training calls may run as `BlockLSTM` kernels."""
-  if (layer.stateful or layer.return_state or layer.go_backwards
-      or layer.time_major):
-    return False
-  return all(type(cell) is tf_keras.layers.LSTMCell  # pylint: disable=unidiomatic-typecheck
-             and _fixed_activations(cell)
-             and not cell.dropout and not cell.recurrent_dropout
-             for cell in _cells(layer))
+  return compiled_rnn.plain_forward_pass(layer) and all(
+      type(cell) is tf_keras.layers.LSTMCell  # pylint: disable=unidiomatic-typecheck
+      and _fixed_activations(cell) for cell in compiled_rnn.cells(layer))
 
 
 def _block_gates(weights):
@@ -107,7 +100,7 @@ def fuse_training_calls(layer):
       return plain_call(inputs, mask=mask, training=training,
                         initial_state=initial_state)
     sequence = tf.transpose(inputs, [1, 0, 2])
-    for cell in _cells(layer):
+    for cell in compiled_rnn.cells(layer):
       sequence = _run_cell(cell, sequence)
     outputs = tf.transpose(sequence, [1, 0, 2])
     if mask is None:
