@@ -25,11 +25,13 @@ from tfcompat_estimator.engine import iterator_release
 class _SlowToDestroy:
   """Takes `seconds` to be destroyed, as a TF iterator may."""
 
-  def __init__(self, seconds, destroyed):
+  def __init__(self, seconds, destroyed, threads=None):
     self._seconds = seconds
     self._destroyed = destroyed
+    self._threads = threads if threads is not None else []
 
   def __del__(self):
+    self._threads.append(threading.current_thread().name)
     time.sleep(self._seconds)
     self._destroyed.set()
 
@@ -42,6 +44,20 @@ def test_an_old_iterator_is_dropped_without_waiting_for_it():
   assert time.perf_counter() - start < 0.5
   assert not destroyed.is_set()
   assert destroyed.wait(timeout=10)  # ... and it does end, on the other thread
+
+
+def test_the_release_thread_waits_for_a_caller_that_lets_go_late():
+  # The thread can take the iterator before release() has returned; had it
+  # dropped its reference then, the caller's would be the last one and the
+  # destructor's wait would run on the caller's thread after all.
+  destroyed = threading.Event()
+  threads = []
+  iterator = _SlowToDestroy(0, destroyed, threads)
+  iterator_release.release(iterator, created=time.monotonic() - 5)
+  time.sleep(0.2)  # long enough for the thread to have taken it
+  del iterator
+  assert destroyed.wait(timeout=10)
+  assert threads == ['tfcompat_iterator_release']
 
 
 def test_a_young_iterator_is_dropped_at_once():

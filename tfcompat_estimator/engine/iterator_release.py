@@ -26,6 +26,12 @@ while the interpreter finalizes: a predict() generator a program left open
 then if an uncaught error kept its frame alive, and a thread started at
 that point never runs: `Thread.start()` waited for it forever, and the
 process hung after printing the traceback (until killed, 10 minutes).
+
+The thread may take an iterator off the queue before release() has
+returned, while the caller's frame still holds it; dropped then, the last
+reference would be the caller's and the wait would land on the caller
+after all (a test saw release() take the full 1 s of a slow destructor).
+So the thread first waits, briefly, to hold the only reference.
 """
 
 import queue
@@ -35,6 +41,8 @@ import time
 
 # Iterators that lived longer than this are dropped in the background.
 _BACKGROUND_AFTER_SECS = 0.1
+# How long the thread waits for the caller to let go of an iterator.
+_HANDOVER_SECS = 1.0
 
 _dropped = queue.SimpleQueue()
 _thread_lock = threading.Lock()
@@ -63,4 +71,8 @@ def release(iterator, created):
 def _drop_forever():
   while True:
     iterator = _dropped.get()
+    handover = time.monotonic() + _HANDOVER_SECS
+    # Two references: `iterator` and getrefcount's own argument.
+    while sys.getrefcount(iterator) > 2 and time.monotonic() < handover:
+      time.sleep(0.001)
     del iterator  # its destructor runs (and may wait) here
