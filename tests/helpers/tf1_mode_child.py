@@ -413,6 +413,37 @@ def canned_lstm():
   return result
 
 
+def session_in_model_fn():
+  """A model_fn that opens a session on its own graph (YOTO draws its loss
+  weights so): the values it drew and ran, and what training made of them."""
+  seen = {}
+
+  def model_fn(features, labels, mode):
+    v1 = tf.compat.v1
+    weights = v1.random.uniform([2])  # seeded by the RunConfig
+    counter = v1.get_variable('counter', [], trainable=False,
+                              initializer=v1.constant_initializer(3.0))
+    with v1.Session() as session:
+      session.run(counter.initializer)
+      seen['weights'] = session.run(weights).tolist()
+      seen['counted'] = float(session.run(v1.assign_add(counter, 10.0)))
+    w = v1.get_variable('w', [], initializer=v1.ones_initializer())
+    error = tf.square(w * features - labels)
+    loss = float(seen['weights'][0]) * tf.reduce_mean(error) + 0.0 * counter
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=v1.train.GradientDescentOptimizer(
+            0.1).minimize(loss, v1.train.get_or_create_global_step()))
+
+  est = tf.estimator.Estimator(
+      model_fn, model_dir=WORK_DIR,
+      config=tf.estimator.RunConfig(tf_random_seed=7))
+  est.train(lambda: tf.data.Dataset.from_tensors((1.0, 2.0)).repeat(),
+            steps=3)
+  seen['w'] = float(est.get_variable_value('w'))
+  seen['counter'] = float(est.get_variable_value('counter'))
+  return seen
+
+
 def input_fn_calls():
   """How often each call runs the input_fn, in what graph (2.15: once, in
   one seeded by the RunConfig), and what a seeded model starts from."""

@@ -300,3 +300,16 @@ def test_tf1_input_pipelines_match_2_15(tmp_path, venv215_python):
                                  err_msg=f'{name} {key}')
   assert ours['queue_runner_error'].split(':')[0] == (
       theirs['queue_runner_error'].split(':')[0])
+
+
+@pytest.mark.parametrize('world', ['v1', 'graph'])
+def test_a_session_the_model_fn_opens_draws_2_15s_values(tmp_path, world):
+  """YOTO's model_fn draws its loss weights in a session on its own graph
+  (session_emulation/model_fn_sessions.py). Measured on 2.15 with this
+  scenario in both worlds: the RunConfig-seeded draw, an assignment the
+  session saw and training did not, the weight after three steps."""
+  got = run_child(world, 'session_in_model_fn', tmp_path)
+  close(got['weights'], [0.7537285089492798, 0.07793760299682617], 'weights')
+  assert got['counted'] == 13.0
+  assert got['counter'] == 3.0
+  close(got['w'], 1.387489914894104, 'w')

@@ -39,6 +39,7 @@ from tfcompat_estimator.engine import v2_summaries  # pylint: disable=unused-imp
 from tfcompat_estimator.io import checkpoint_layout
 from tfcompat_estimator import model_fn as model_fn_lib
 from tfcompat_estimator.platform import tf_internals
+from tfcompat_estimator.session_emulation import model_fn_sessions
 
 _v1 = tf.compat.v1
 _GLOBAL_STEP_READ_KEY = 'global_step_read_op_cache'  # TF's training_util key
@@ -211,7 +212,9 @@ class CapturedModel:
                else contextlib.nullcontext())
     with distribution.capture_scope(strategy), (
         tf_internals.keras_seeds_from(keras_seeds)), streams, (
-            short_runs.capturing(short_run)) as capture:
+            short_runs.capturing(short_run)) as capture, (
+                model_fn_sessions.answered_while_capturing(
+                    self._variables.values, self.random_streams.restart)):
       self._wrapped = _v1.wrap_function(build, signature=signature)
     for variable in self._initialized_in_graph:  # their initializers run below
       tf1_graph_semantics.value_on_first_read(variable, None)

@@ -37,7 +37,13 @@ def prune(wrapped, feeds, fetches):
 def value_now(graph, fetch):
   """The value of `fetch`, a tensor of `graph` (even one being built) that
   needs no feed, computed eagerly."""
-  return _pruned(graph, [], [fetch], graph)()[0]
+  return prune_graph(graph, [], [fetch])()[0]
+
+
+def prune_graph(graph, feeds, fetches):
+  """`prune` of a graph itself (even one being built), which owns its
+  variables."""
+  return _pruned(graph, feeds, fetches, graph)
 
 
 def _pruned(graph, feeds, fetches, owner):

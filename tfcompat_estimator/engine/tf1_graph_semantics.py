@@ -129,6 +129,11 @@ def model_graph():
   return _marked_graph_around(tf.compat.v1.get_default_graph())
 
 
+def is_model_graph(graph):
+  """Whether `graph` is a marked graph itself (not one nested in it)."""
+  return bool(getattr(graph, _MARK, False))
+
+
 def lifted_graph():
   """The graph (in a model graph) an `init_scope` lifted the code from, or None.
 

@@ -1478,6 +1478,32 @@ build_all_signature_defs = export_utils.build_all_signature_defs
 # session_emulation/session.py. Checked on TF 2.21.
 SessionInterface = _session.SessionInterface
 
+
+@contextlib.contextmanager
+def session_runs_answered_by(answer):
+  """`answer(session, fetches, feed_dict)` runs v1 sessions' `run` in the block.
+
+  It returns the run's result, or `NotImplemented` for the session to run
+  as usual. `Tensor.eval()` and `Operation.run()` call `run` too. A
+  model_fn's session on its own graph (session_emulation/
+  model_fn_sessions.py) is made by the program, as a `tf.compat.v1.Session`
+  of TF's own: no public API runs it in its place. Checked on TF 2.21.
+  """
+  original = _session.BaseSession.run
+
+  def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+    result = answer(self, fetches, feed_dict)
+    if result is NotImplemented:
+      return original(self, fetches, feed_dict, options, run_metadata)
+    return result
+
+  _session.BaseSession.run = run
+  try:
+    yield
+  finally:
+    _session.BaseSession.run = original
+
+
 # The context manager `Session.as_default()` returns: makes a session the
 # one `Tensor.eval()` and `Operation.run()` use. session_emulation/
 # session.py gives hooks' sessions the same. Checked on TF 2.21.
