@@ -3,9 +3,10 @@
 Job logs of legacy pipelines are searched for 2.15's lines: which checkpoint
 an evaluation read, when it finished, whether checkpoint listeners ran.
 The engine logs them with 2.15's wording (facts from its sources:
-estimator.py, training/evaluation.py, CheckpointSaverHook, Saver.restore)
-wherever it does the same thing; lines about sessions it does not create
-("Graph was finalized.", "Running local_init_op.") are left out.
+estimator.py, training/evaluation.py, CheckpointSaverHook, Saver.restore,
+MonitoredSession and SessionManager) wherever it does the same thing: a
+call's graph is complete and its variables are set ("Graph was finalized.",
+"Running local_init_op.") as each 2.15 session began.
 """
 
 import logging
@@ -69,6 +70,8 @@ def test_train_evaluate_and_predict_log_2_15s_lines(tmp_path, caplog):
     estimator.train(_input_fn, saving_listeners=[_Listener()])
     _in_order(_messages(caplog), [
         r'Calling model_fn\.', r'Done calling model_fn\.',
+        r'Create CheckpointSaverHook\.', r'Graph was finalized\.',
+        r'Running local_init_op\.', r'Done running local_init_op\.',
         r'Calling checkpoint listeners before saving checkpoint 0\.\.\.',
         rf'Saving checkpoints for 0 into {ckpt}\.',
         r'Calling checkpoint listeners after saving checkpoint 0\.\.\.',
@@ -81,7 +84,8 @@ def test_train_evaluate_and_predict_log_2_15s_lines(tmp_path, caplog):
     _in_order(_messages(caplog), [
         r'Calling model_fn\.', r'Done calling model_fn\.',
         r'Starting evaluation at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\d',
-        rf'Restoring parameters from {ckpt}-3',
+        r'Graph was finalized\.', rf'Restoring parameters from {ckpt}-3',
+        r'Running local_init_op\.', r'Done running local_init_op\.',
         r'Inference Time : \d+\.\d{5}s',
         r'Finished evaluation at \d{4}-\d\d-\d\d-\d\d:\d\d:\d\d',
         r'Saving dict for global step 3: global_step = 3, loss = .*',
@@ -97,7 +101,25 @@ def test_train_evaluate_and_predict_log_2_15s_lines(tmp_path, caplog):
     next(estimator.predict(_input_fn))
     _in_order(_messages(caplog), [
         r'Calling model_fn\.', r'Done calling model_fn\.',
-        rf'Restoring parameters from {ckpt}-3'])
+        r'Graph was finalized\.', rf'Restoring parameters from {ckpt}-3',
+        r'Running local_init_op\.', r'Done running local_init_op\.'])
+
+
+def test_the_checkpoint_saver_line_is_2_15s_hooks(tmp_path, caplog):
+  # 2.15 made its CheckpointSaverHook (which logs the line) only when the
+  # RunConfig saves and no such hook came with the call or the model_fn.
+  def created(config, hooks=()):
+    estimator = tf.estimator.Estimator(_model_fn, str(tmp_path), config)
+    with caplog.at_level(logging.INFO, logger='tensorflow'):
+      estimator.train(_input_fn, hooks=list(hooks), steps=1)
+    return _messages(caplog).count('Create CheckpointSaverHook.')
+
+  assert created(tf.estimator.RunConfig()) == 1
+  assert created(tf.estimator.RunConfig(save_checkpoints_secs=None)) == 0
+  with caplog.at_level(logging.INFO, logger='tensorflow'):
+    own = _v1.train.CheckpointSaverHook(str(tmp_path), save_steps=1)
+  assert _messages(caplog) == ['Create CheckpointSaverHook.']  # TF's own
+  assert created(tf.estimator.RunConfig(), [own]) == 0
 
 
 def _progress(messages):

@@ -467,3 +467,40 @@ def test_export_estimator_savedmodel_writes_tpu_graphs(trained, tmp_path):
                                                    _serving_input_fn)
   assert [sorted(g.meta_info_def.tags) for g in _meta_graphs(path)] == [
       ['serve'], ['serve', 'tpu']]
+
+
+def test_each_loop_logs_2_15s_lines(tmp_path, caplog):
+  # 2.15's _TPUContext and ErrorRendezvous lines, which logs are read by:
+  # each loop's end, failed or not; predict's twice at the end of input,
+  # once when the program stops early.
+  pretrained = _pretrained_checkpoint(str(tmp_path))
+
+  def lines():
+    found = [r.getMessage() for r in caplog.records
+             if r.getMessage().startswith(('_TPUContext', 'eval_on_tpu'))
+             or r.getMessage().endswith('marked as finished')]
+    caplog.clear()
+    return found
+
+  with caplog.at_level('INFO', logger='tensorflow'):
+    estimator, _ = _estimator(tmp_path / 'model', pretrained)
+    assert lines() == ['_TPUContext: eval_on_tpu True',
+                       'eval_on_tpu ignored because use_tpu is False.']
+    estimator.train(_input_fn, max_steps=2)
+    assert lines() == ['training_loop marked as finished']
+    estimator.evaluate(_input_fn, steps=1)
+    assert lines() == ['evaluation_loop marked as finished']
+    list(estimator.predict(_predict_input_fn))
+    assert lines() == ['prediction_loop marked as finished'] * 2
+    predictions = estimator.predict(_predict_input_fn)
+    next(predictions)
+    predictions.close()
+    assert lines() == ['prediction_loop marked as finished']
+    with pytest.raises(RuntimeError, match='no input'):
+      estimator.train(_broken_input_fn, steps=1)
+    assert lines() == ['training_loop marked as finished']
+
+
+def _broken_input_fn(params):
+  del params
+  raise RuntimeError('no input')

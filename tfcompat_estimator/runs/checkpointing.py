@@ -75,6 +75,18 @@ def for_call(hooks, listeners, captured, config, is_chief, stores, meta_graph,
   return None
 
 
+def log_saver_hook_made(config, hooks, spec):
+  """2.15's "Create CheckpointSaverHook." line, where it made its own hook.
+
+  It made one, chief or not, when the RunConfig saves checkpoints and no
+  `CheckpointSaverHook` was among the call's and the model_fn's hooks.
+  """
+  if (config.save_checkpoints_steps or config.save_checkpoints_secs) and (
+      not program_saver_hooks(list(hooks) + list(spec.training_hooks) +
+                              list(spec.training_chief_hooks))):
+    logging.info('Create CheckpointSaverHook.')
+
+
 def program_saver_hooks(hooks):
   """The `CheckpointSaverHook`s among a call's hooks: they save instead of
   the Estimator, and write graph.pbtxt where they save."""

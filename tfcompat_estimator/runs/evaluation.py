@@ -54,7 +54,8 @@ def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
       input_fn, model_fn_lib.ModeKeys.EVAL, context.params, context.config)
   started = []
 
-  def starting():
+  def starting(spec):
+    del spec
     # 2.15's lines (tf.compat.v1.training.evaluation), which logs are read
     # by; its inference time included restoring the checkpoint.
     logging.info('Starting evaluation at ' +

@@ -77,10 +77,10 @@ class ModelGraphs:
         training's variables): they supply the values instead of a
         checkpoint, so an in-memory evaluation reuses the graph and touches
         no files.
-      before_loading: None, or a function called once the graph is there
-        and before its values are loaded (evaluate() logs "Starting
-        evaluation" there, between the model_fn's lines and "Restoring
-        parameters", as 2.15 did).
+      before_loading: None, or a function of the model_fn's spec, called
+        once the graph is there and before its values are loaded (evaluate()
+        logs "Starting evaluation" there, between the model_fn's lines and
+        "Restoring parameters", as 2.15 did).
       short_run: Whether the call is a training run too short to pay for
         costly compiles (`engine.short_runs`). A graph whose model code
         skipped one for a short run serves later short runs; a longer run
@@ -126,7 +126,10 @@ class ModelGraphs:
       self._note_reads_after_capture(key, reads)
       self._hooks[key] = model_fn_hooks.snapshot(captured.spec)
     if before_loading is not None:
-      before_loading()
+      before_loading(captured.spec)
+    # 2.15's session lines (MonitoredSession, SessionManager), which logs
+    # are read by, as each call began its session.
+    logging.info('Graph was finalized.')
     if variables_from is not None:
       _copy_variables(captured, variables_from)
       self.mark_changed(captured)  # a later checkpoint load must not be skipped
@@ -139,7 +142,9 @@ class ModelGraphs:
     elif mode == model_fn_lib.ModeKeys.TRAIN or not captured.busy:
       self._initialize(captured)
     if not captured.busy:  # an open predict generator's locals stay as they are
+      logging.info('Running local_init_op.')
       captured.init_locals()
+      logging.info('Done running local_init_op.')
     return captured
 
   def _drop(self, keys):

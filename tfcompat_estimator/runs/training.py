@@ -101,6 +101,8 @@ class TrainLoop:
     self._restored = checkpoints.latest_checkpoint(context.model_dir)
     self.captured = context.graphs.for_run(
         model_fn_lib.ModeKeys.TRAIN, self._batches, self._restored,
+        before_loading=lambda spec: checkpointing_lib.log_saver_hook_made(
+            config, user_hooks, spec),
         short_run=short_runs.is_short(steps, last_step))
     self._start = self.captured.global_step_now()
     last_step = last_step if steps is None else self._start + steps

@@ -127,6 +127,7 @@ class _InternalTPUContext:
                          ModeKeys.EVAL: eval_batch_size,
                          ModeKeys.PREDICT: predict_batch_size}
     self._use_tpu = use_tpu
+    logging.info('_TPUContext: eval_on_tpu %s', eval_on_tpu)
     if not use_tpu and eval_on_tpu:
       logging.warning('eval_on_tpu ignored because use_tpu is False.')
     self._eval_on_tpu = eval_on_tpu

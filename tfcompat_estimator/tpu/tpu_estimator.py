@@ -20,6 +20,7 @@ would stop the loop after each step. No TPU is used: `use_tpu=True` is an
 error at the first run that would need one.
 """
 
+import contextlib
 import copy
 import enum
 import math
@@ -246,24 +247,27 @@ class TPUEstimator(estimator_lib.Estimator):
       if not ctx.is_running_on_cpu():
         _check_tpu_train_steps(steps, max_steps)
     self._require_cpu(ModeKeys.TRAIN)
-    return super().train(input_fn, hooks=hooks, steps=steps,
-                         max_steps=max_steps,
-                         saving_listeners=saving_listeners)
+    with _loop_lines('training_loop'):
+      return super().train(input_fn, hooks=hooks, steps=steps,
+                           max_steps=max_steps,
+                           saving_listeners=saving_listeners)
 
   def evaluate(self, input_fn, steps=None, hooks=None, checkpoint_path=None,
                name=None):
     input_fn = self._input_fn_for(input_fn, ModeKeys.EVAL)
     self._require_cpu(ModeKeys.EVAL)
-    return super().evaluate(input_fn, steps=steps, hooks=hooks,
-                            checkpoint_path=checkpoint_path, name=name)
+    with _loop_lines('evaluation_loop'):
+      return super().evaluate(input_fn, steps=steps, hooks=hooks,
+                              checkpoint_path=checkpoint_path, name=name)
 
   def predict(self, input_fn, predict_keys=None, hooks=None,
               checkpoint_path=None, yield_single_examples=True):
     input_fn = self._input_fn_for(input_fn, ModeKeys.PREDICT)
     self._require_cpu(ModeKeys.PREDICT)
-    return super().predict(input_fn, predict_keys=predict_keys, hooks=hooks,
-                           checkpoint_path=checkpoint_path,
-                           yield_single_examples=yield_single_examples)
+    return _predicting(super().predict(
+        input_fn, predict_keys=predict_keys, hooks=hooks,
+        checkpoint_path=checkpoint_path,
+        yield_single_examples=yield_single_examples))
 
   def _require_cpu(self, mode):
     """Raises unless `mode` runs on CPU/GPU (use_tpu=False, eval_on_tpu=False).
@@ -371,6 +375,24 @@ def _check_tpu_batch_sizes(config, train_batch_size, eval_batch_size,
       tpu_config.InputPipelineConfig.PER_HOST_V2):
     raise ValueError('Only PER_HOST_V1 and PER_HOST_V2 is supported when '
                      f'using TPU Embedding; got {pipeline}.')
+
+
+@contextlib.contextmanager
+def _loop_lines(loop):
+  """2.15's line as each loop ended, failed or not (its `ErrorRendezvous`,
+  which logs are read by)."""
+  try:
+    yield
+  finally:
+    logging.info('%s marked as finished', loop)
+
+
+def _predicting(predictions):
+  """`predictions`, with 2.15's end lines: twice at the end of the input,
+  once when the program stops early."""
+  with _loop_lines('prediction_loop'):
+    yield from predictions
+  logging.info('%s marked as finished', 'prediction_loop')
 
 
 def _examples_hook_schedule(log_step_count_steps, loop):
