@@ -170,12 +170,30 @@ def test_host_call_and_rates_write_summaries(trained):
   # (evaluations, which also run it, write files of their own).
   assert list(range(7)) in [_tags(f)['host_loss'] for f in host_files]
   # One events file, as 2.15's shared writer kept: the loss summaries and the
-  # rates. Rates come every whole loop of 3 steps covering 4 steps (6).
+  # rates. 2.15 logged rates every ceil(4 / 3) = 2 steps (3, 5, 7); here no
+  # more often than once per loop of 3 steps, which would stop otherwise.
   files = glob.glob(os.path.join(estimator.model_dir, 'events*'))
   assert len(files) == 1
   tags = _tags(files[0])
-  assert tags['global_step/sec'] == tags['examples/sec'] == [7]
+  assert tags['global_step/sec'] == tags['examples/sec'] == [4, 7]
   assert 'loss' in tags
+
+
+def test_rates_come_at_2_15s_steps_when_loops_are_shorter(tmp_path):
+  # SMITH and CANINE (iterations_per_loop 10, the default 100 steps per
+  # log) found no rate at all in a 40-step run. 2.15 on CPU logged every
+  # ceil(100 / 7) = 15 steps: at 16 and 31 (measured, 31 steps).
+  config = tpu.RunConfig(
+      model_dir=str(tmp_path), save_checkpoints_steps=None,
+      tpu_config=tpu.TPUConfig(iterations_per_loop=7))
+  estimator = tpu.TPUEstimator(
+      model_fn=_model_fn, config=config, use_tpu=False,
+      params={'init_checkpoint': _pretrained_checkpoint(str(tmp_path)),
+              'lr': 0.0}, train_batch_size=4)
+  estimator.train(_input_fn, max_steps=31)
+  (events,) = glob.glob(os.path.join(str(tmp_path), 'events*'))
+  tags = _tags(events)
+  assert tags['global_step/sec'] == tags['examples/sec'] == [16, 31]
 
 
 def test_host_call_through_contrib_summary_writers(tmp_path):

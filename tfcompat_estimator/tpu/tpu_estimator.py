@@ -396,17 +396,19 @@ def _predicting(predictions):
 
 
 def _examples_hook_schedule(log_step_count_steps, loop):
-  """`ExamplesPerSecondHook` timing: once per whole loops of steps or seconds.
+  """`ExamplesPerSecondHook` timing, in steps or seconds.
 
-  2.15 logged every `ceil(log_step_count_steps / iterations_per_loop)` runs,
-  each run a loop on a TPU; the same number of loops is used here.
+  2.15 logged every `ceil(log_step_count_steps / iterations_per_loop)`
+  session runs: on CPU, that many steps. So is it here, but at most once
+  per loop, which would stop after each step otherwise (BERT's loops of
+  1,000 steps and 100 steps per log: every step on 2.15).
   """
   if loop.unit == 'seconds':
     return {'every_n_steps': None, 'every_n_secs': loop.value}
   if log_step_count_steps is None:
     return None
-  loops = int(math.ceil(float(log_step_count_steps) / loop.value))
-  return {'every_n_steps': loops * loop.value, 'every_n_secs': None}
+  steps = int(math.ceil(float(log_step_count_steps) / loop.value))
+  return {'every_n_steps': max(steps, loop.value), 'every_n_secs': None}
 
 
 def export_estimator_savedmodel(estimator, export_dir_base,
