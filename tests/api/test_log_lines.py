@@ -147,6 +147,10 @@ def test_evaluation_progress_lines_as_2_15s(tmp_path, caplog):
         f'Evaluation [{k}/7]' for k in range(1, 8)]
     estimator.evaluate(_input_fn, steps=25)  # the input ends after 3
     assert _progress(_messages(caplog)) == ['Evaluation [2/25]']
+    # The last step's line once (EMQL's evaluations logged it twice).
+    estimator.evaluate(_input_fn, steps=5)
+    assert _progress(_messages(caplog)) == [
+        f'Evaluation [{k}/5]' for k in range(1, 4)]
     estimator.evaluate(_input_fn)
     assert _progress(_messages(caplog)) == []
 

@@ -91,8 +91,9 @@ def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
             _BULK_CHUNK, steps - done,
             _progress_every(steps) - done % _progress_every(steps))
         ran, _, stopped = loop(batches.iterator, tf.constant(chunk))
-        done += int(ran)
-        _log_progress(done, steps)
+        if int(ran):  # a chunk finding the input's end may run none
+          done += int(ran)
+          _log_progress(done, steps)
         if bool(stopped):
           break
     session.current_batch = None
