@@ -72,6 +72,21 @@ def test_graph_files_beside_checkpoints(tmp_path):
         directory, kinds)
 
 
+def test_graph_events_come_before_the_first_checkpoints_log(tmp_path):
+  # 2.15's CheckpointSaverHook wrote them before its first save (as did its
+  # cached writer, a second copy); a helper's CANINE run found them after.
+  _dnn(str(tmp_path))
+  (path,) = glob.glob(os.path.join(str(tmp_path), 'events.out.tfevents.*'))
+  kinds = []
+  for event in v1.train.summary_iterator(path):
+    kind = event.WhichOneof('what')
+    if kind == 'session_log':
+      kind = v1.SessionLog.SessionStatus.Name(event.session_log.status)
+    kinds.append((event.step, kind))
+  assert kinds[:5] == [(0, 'file_version'), (0, 'graph_def'),
+                       (0, 'meta_graph_def'), (0, 'CHECKPOINT'), (1, 'START')]
+
+
 def test_meta_graph_saver_keeps_the_run_configs_retention(tmp_path):
   """A program that saves with the `.meta`'s Saver keeps what training kept.
 

@@ -157,11 +157,17 @@ class TrainLoop:
       return None
     return _tf1_graph_files(self.captured, config)
 
-  def _write_tf1_graphs(self):
-    """Writes graph.pbtxt and the graph events, if 2.15 wrote them.
+  def _write_graph_events(self):
+    """Writes the graph events, if 2.15 wrote them: before its first save
+    (TensorBoard finds them ahead of step 0's checkpoint session log)."""
+    if self._graph_files is not None:
+      self._writer.add_graph_once(lambda: self._graph_files, 'training')
 
-    graph.pbtxt goes where 2.15's CheckpointSaverHook wrote it: model_dir,
-    or the directory of each of the program's own saver hooks (one saving
+  def _write_graph_text(self):
+    """Writes graph.pbtxt, if 2.15 wrote it.
+
+    It goes where 2.15's CheckpointSaverHook wrote it: model_dir, or the
+    directory of each of the program's own saver hooks (one saving
     elsewhere left model_dir without it).
     """
     if self._graph_files is None:
@@ -172,7 +178,6 @@ class TrainLoop:
     for directory in dict.fromkeys(d for d in directories if d):
       with file_errors.reporting('graph.pbtxt in', directory):
         graph_text.write(self._graph_files[0], directory, 'graph.pbtxt')
-    self._writer.add_graph_once(lambda: self._graph_files, 'training')
 
   def run(self):
     """Trains until `last_step`, end of input, or a stop request."""
@@ -190,6 +195,7 @@ class TrainLoop:
       if checkpointing:
         checkpointing.begin()
       runner.begin()
+      self._write_graph_events()
       if checkpointing:
         # Before the hooks' `after_create_session`, where 2.15's
         # CheckpointSaverHook, first of them, saved: KMeans' hook chooses
@@ -200,7 +206,7 @@ class TrainLoop:
       runner.after_create_session()
       # After the hooks': a program's own CheckpointSaverHook wrote
       # graph.pbtxt there, from the function graph as it is here.
-      self._write_tf1_graphs()
+      self._write_graph_text()
       # Whether a hooked step's read of the global step, plus one, is its
       # value after the step: then it is not read again (`_run_hooked`).
       self._step_follows_read = (
