@@ -444,6 +444,49 @@ def session_in_model_fn():
   return seen
 
 
+def module_in_while_loop():
+  """A module called before and inside a `tf.while_loop` body, checking the
+  graph of each call as Sonnet 1's modules do (learning_to_simulate's
+  rollout): in which graphs the body was built, and the predictions."""
+  v1 = tf.compat.v1
+  seen = []
+
+  class Module:
+
+    def __init__(self):
+      self.graph = None
+
+    def __call__(self, x):
+      graph = v1.get_default_graph()
+      if self.graph is None:
+        self.graph = graph
+      elif graph is not self.graph:
+        raise RuntimeError('Cannot connect module to multiple Graphs.')
+      with v1.variable_scope('m', reuse=v1.AUTO_REUSE):
+        w = v1.get_variable('w', [], initializer=v1.constant_initializer(2.0))
+      return x * w
+
+  def model_fn(features, labels, mode):
+    del labels
+    module = Module()
+    start = module(features['x'])
+    outer = v1.get_default_graph()
+
+    def body(i, y):
+      seen.append(v1.get_default_graph() is outer)
+      return i + 1, module(y)
+
+    _, y = v1.while_loop(lambda i, y: i < 3, body, (0, start),
+                         back_prop=False)
+    return tf.estimator.EstimatorSpec(mode, predictions={'y': y})
+
+  est = tf.estimator.Estimator(model_fn, model_dir=WORK_DIR)
+  predictions = [float(p['y']) for p in est.predict(
+      lambda: tf.data.Dataset.from_tensor_slices(
+          {'x': np.arange(2, dtype=np.float32)}).batch(2))]
+  return {'body_in_model_graph': seen, 'predictions': predictions}
+
+
 def input_fn_calls():
   """How often each call runs the input_fn, in what graph (2.15: once, in
   one seeded by the RunConfig), and what a seeded model starts from."""
@@ -521,14 +564,22 @@ def _loop_program(loop):
 
   Names are left out (TF1 mode names a branch `cond_true`, TF2 mode
   `while_cond_true`), as are private attributes and the functions an op
-  calls (their ops are counted where they are defined).
+  calls (their ops are counted where they are defined), and the library's
+  functions no op calls (a summary's v2 `cond` branches, which a TF2
+  program's graph holds and a TF1 program's does not).
   """
   ops = []
   for concrete in loop._list_all_concrete_functions_for_serialization():  # pylint: disable=protected-access
     graph_def = concrete.graph.as_graph_def()
-    nodes = list(graph_def.node)
-    for function in graph_def.library.function:
-      nodes.extend(function.node_def)
+    library = {f.signature.name: f for f in graph_def.library.function}
+    nodes, pending, called = list(graph_def.node), list(graph_def.node), set()
+    while pending:
+      for attr in pending.pop().attr.values():
+        for name in [attr.func.name] + [f.name for f in attr.list.func]:
+          if name in library and name not in called:
+            called.add(name)
+            nodes.extend(library[name].node_def)
+            pending.extend(library[name].node_def)
     for node in nodes:
       attrs = sorted(
           f'{key}={node.attr[key]}'.replace('\n', ' ')

@@ -313,3 +313,12 @@ def test_a_session_the_model_fn_opens_draws_2_15s_values(tmp_path, world):
   assert got['counted'] == 13.0
   assert got['counter'] == 3.0
   close(got['w'], 1.387489914894104, 'w')
+
+
+def test_tf1_control_flow_is_built_in_the_model_graph(tmp_path):
+  """Under TF1's switches a while loop's body is built in the model graph,
+  as on 2.15 (engine/graph_capture.py): Sonnet 1 modules refuse to be
+  called in two graphs, and learning_to_simulate's rollout failed. 2.15's
+  answer with this scenario: [True] and [0.0, 16.0]."""
+  got = run_child('v1', 'module_in_while_loop', tmp_path)
+  assert got == {'body_in_model_graph': [True], 'predictions': [0.0, 16.0]}

@@ -26,6 +26,7 @@ from tensorflow.python.feature_column import sequence_feature_column as fc_seq
 
 from tfcompat_estimator.engine import batch_checks
 from tfcompat_estimator.model_fn import ModeKeys
+from tfcompat_estimator.platform import tf_internals
 
 _NUMERIC = (fc_v2.NumericColumn, fc_seq.SequenceNumericColumn,
             fc_v1._NumericColumn)  # pylint: disable=protected-access
@@ -132,7 +133,7 @@ def _all_finite(named, mode):
         'numeric_column features with NaN or Inf values, which '
         f'{mode} steps cannot use:', shown])
 
-  return tf.cond(finite, tf.no_op, name_them)
+  return tf_internals.cond_v2(finite, tf.no_op, name_them)
 
 
 def _reads(feature_columns):

@@ -132,6 +132,8 @@ class CapturedModel:
       batches = [(batch[i:i + per_batch] + (None,))[:2]
                  for i in range(0, len(batch), per_batch)]
       tf1_graph_semantics.mark(_v1.get_default_graph())
+      if tf_internals.control_flow_v1_switched_on():
+        tf_internals.build_v1_control_flow_in(_v1.get_default_graph())
       keras_names.continue_after(_v1.get_default_graph(), keras_names_taken)
       batch_checks.check_batches_of(_v1.get_default_graph())
       with tf.variable_creator_scope(self._record_variable):

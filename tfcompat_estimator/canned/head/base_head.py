@@ -22,6 +22,7 @@ from tfcompat_estimator.canned import metric_keys
 from tfcompat_estimator.canned import prediction_keys
 from tfcompat_estimator.canned.head import label_lookup
 from tfcompat_estimator.model_fn import ModeKeys
+from tfcompat_estimator.platform import tf_internals
 
 DEFAULT_SERVING_KEY = tf.saved_model.DEFAULT_SERVING_SIGNATURE_DEF_KEY
 CLASSIFY_SERVING_KEY = 'classification'
@@ -653,7 +654,7 @@ def check_label_range(labels, n_classes, message=None, shown_labels=None,
       with tf.control_dependencies(asserts):
         return tf.identity(labels)
 
-    return tf.cond(in_range, lambda: tf.identity(labels), fail)
+    return tf_internals.cond_v2(in_range, lambda: tf.identity(labels), fail)
 
 
 def _raise_for_static_labels(values, shown, n_classes, too_big_message,
