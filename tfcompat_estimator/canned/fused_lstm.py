@@ -7,8 +7,9 @@ kernel each. On the benchmark's LSTM (batch 32, up to 20 steps, 32 units) a
 forward and backward pass took 1.7 ms against the Keras loop's 5.0 ms, and
 training ran at 1.5x-1.65x the steps/s of the XLA-compiled layer
 (`compiled_rnn`), without XLA's compile (about a second of the first step)
-or its compiler's memory (about 150 MB of peak RSS; `bench/ANALYSIS.md`). Evaluation, prediction and exports are not
-fused: their graphs stay exactly those of the Keras layer.
+or its compiler's memory (about 150 MB of peak RSS; `bench/ANALYSIS.md`).
+Evaluation, prediction and exports are not fused: their graphs stay exactly
+those of the Keras layer.
 
 Exactly the Keras layer's outputs and gradients, under two conditions:
 - The cells are built-in `LSTMCell`s with the kernel's fixed activations

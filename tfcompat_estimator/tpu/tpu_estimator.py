@@ -14,10 +14,10 @@ plain Estimator underneath, with three differences this class keeps:
   `ExamplesPerSecondHook`.
 
 On a TPU a `Session.run` ran `TPUConfig.iterations_per_loop` steps; here that
-is the length of the compiled training loop, and step-rate logging keeps the
-TPU's cadence (whole loops) instead of 2.15's every-few-steps on CPU, which
-would stop the loop after each step. No TPU is used: `use_tpu=True` is an
-error at the first run that would need one.
+is the length of the compiled training loop. Step rates are logged at 2.15's
+CPU steps, but no more often than once per loop, which would stop after each
+step otherwise (`_examples_hook_schedule`). No TPU is used: `use_tpu=True` is
+an error at the first run that would need one.
 """
 
 import contextlib
