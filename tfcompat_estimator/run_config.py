@@ -410,6 +410,13 @@ class RunConfig:
   offending entry.
   """
 
+  # Defaults kept on the class, so that `vars(config)`, which
+  # `Estimator.__init__` logs as "Using config:", lists 2.15's attributes:
+  # 2.15 had no steps_per_loop and set `_distribute_coordinator_mode` only
+  # for configs with distribution strategies.
+  _steps_per_loop = 100
+  _distribute_coordinator_mode = None
+
   def __init__(self,
                model_dir=None,
                tf_random_seed=None,
@@ -518,12 +525,10 @@ class RunConfig:
         experimental_max_worker_delay_secs)
     self._session_creation_timeout_secs = session_creation_timeout_secs
     self._checkpoint_save_graph_def = checkpoint_save_graph_def
-    self._steps_per_loop = steps_per_loop
+    if steps_per_loop != RunConfig._steps_per_loop:
+      self._steps_per_loop = steps_per_loop
     _validate(self)
 
-    # How a distribute coordinator should run this config (one of the
-    # mode strings above), or None when the TF_CONFIG roles apply as is.
-    self._distribute_coordinator_mode = None
     if ((train_distribute is not None
          and not _is_tpu_strategy(train_distribute))
             or (eval_distribute is not None
@@ -558,6 +563,8 @@ class RunConfig:
             'experimental_distribute.eval_distribute, not both.')
       self._eval_distribute = exp.eval_distribute
 
+    # How a distribute coordinator should run this config (one of the
+    # mode strings above), or None when the TF_CONFIG roles apply as is.
     cluster_spec = _cluster_spec_from(tf_config)
     if self._train_distribute and exp is not None and exp.remote_cluster:
       if cluster_spec:
@@ -567,13 +574,19 @@ class RunConfig:
       self._init_from_tf_config({})
       self._cluster_spec = exp.remote_cluster
       self._distribute_coordinator_mode = _STANDALONE_CLIENT
+      logging.info('RunConfig initialized for Distribute Coordinator with '
+                   'STANDALONE_CLIENT mode')
     elif (cluster_spec and TaskType.MASTER not in cluster_spec.jobs
           and self._train_distribute):
       self._init_from_tf_config({})
       self._cluster_spec = cluster_spec
       self._distribute_coordinator_mode = _INDEPENDENT_WORKER
+      logging.info('RunConfig initialized for Distribute Coordinator with '
+                   'INDEPENDENT_WORKER mode')
     else:
+      self._distribute_coordinator_mode = None
       self._init_from_tf_config(tf_config)
+      logging.info('Not using Distribute Coordinator.')
 
   def _init_from_tf_config(self, tf_config):
     """Sets the cluster properties from a parsed `TF_CONFIG`."""

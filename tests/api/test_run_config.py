@@ -248,6 +248,32 @@ def test_steps_per_loop_is_stored():
   assert RunConfig(steps_per_loop=500).steps_per_loop == 500
 
 
+# vars(RunConfig()) on 2.15 (measured): what "Using config:" logs.
+ATTRIBUTES_2_15 = {
+    '_checkpoint_save_graph_def', '_cluster_spec', '_device_fn',
+    '_eval_distribute', '_evaluation_master', '_experimental_distribute',
+    '_experimental_max_worker_delay_secs', '_global_id_in_cluster',
+    '_is_chief', '_keep_checkpoint_every_n_hours', '_keep_checkpoint_max',
+    '_log_step_count_steps', '_master', '_model_dir', '_num_ps_replicas',
+    '_num_worker_replicas', '_protocol', '_save_checkpoints_secs',
+    '_save_checkpoints_steps', '_save_summary_steps', '_service',
+    '_session_config', '_session_creation_timeout_secs', '_task_id',
+    '_task_type', '_tf_random_seed', '_train_distribute'}
+
+
+def test_vars_are_2_15s_attributes(caplog):
+  assert set(vars(RunConfig())) == ATTRIBUTES_2_15
+  assert set(vars(RunConfig(steps_per_loop=7))) == ATTRIBUTES_2_15 | {
+      '_steps_per_loop'}
+  # Measured on 2.15: a strategy adds the coordinator mode, and its log line.
+  caplog.set_level('INFO', logger='tensorflow')
+  config = RunConfig(eval_distribute=_FakeStrategy())
+  assert vars(config)['_distribute_coordinator_mode'] is None
+  assert set(vars(config)) == ATTRIBUTES_2_15 | {
+      '_distribute_coordinator_mode'}
+  assert 'Not using Distribute Coordinator.' in caplog.messages
+
+
 def test_model_dir_pathlike_becomes_str():
   config = RunConfig(model_dir=pathlib.Path('/tmp/model'))
   assert config.model_dir == '/tmp/model'
