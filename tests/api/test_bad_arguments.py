@@ -226,7 +226,7 @@ CASES = [
     Case('export_without_checkpoint_names_model_dir',
          'estimator(os.path.join(BASE, "untrained")).export_saved_model('
          'new_dir(), receiver_fn)',
-         'ValueError', 'Could not find trained model in model_dir: .*untrained'),
+         'ValueError', "Couldn't find trained model at .*untrained\\."),
     Case('export_receiver_fn_returns_a_function',
          'estimator(TRAINED).export_saved_model(new_dir(), '
          'lambda: receiver_fn)',

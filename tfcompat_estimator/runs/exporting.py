@@ -117,9 +117,8 @@ def _trained_model(context):
     path = warm_start.ckpt_to_initialize_from
     if tf.io.gfile.isdir(path):
       path = checkpoints.latest_checkpoint(path)
-  if not path:
-    raise ValueError(f'Could not find trained model in model_dir: '
-                     f'{context.model_dir}.')
+  if not path:  # 2.15's words for an export (its predict's differ)
+    raise ValueError(f"Couldn't find trained model at {context.model_dir}.")
   return path
 
 
