@@ -444,6 +444,55 @@ def session_in_model_fn():
   return seen
 
 
+def eval_step_counts():
+  """The `eval_step` variable evaluate() made (GraphKeys.EVAL_STEP): its
+  name, what a hook fetched in each step, and the count a metric read at
+  the end, with and without hooks, to the input's end and for 2 steps."""
+  v1 = tf.compat.v1
+  from tensorflow.python.training import evaluation  # pylint: disable=g-import-not-at-top
+
+  def model_fn(features, labels, mode, params):
+    w = v1.get_variable('w', [1], initializer=v1.zeros_initializer())
+    loss = tf.reduce_mean(tf.square(features * w - labels))
+    metrics = None
+    if mode == tf.estimator.ModeKeys.EVAL and params['model_fn_makes_it']:
+      metrics = {'runs': (tf.identity(evaluation._get_or_create_eval_step()),  # pylint: disable=protected-access
+                          tf.no_op())}
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, eval_metric_ops=metrics,
+        train_op=v1.assign_add(v1.train.get_global_step(), 1))
+
+  seen = {'names': [], 'fetched': []}
+
+  class EvalStepHook(v1.train.SessionRunHook):
+
+    def begin(self):
+      self._steps = v1.get_collection(v1.GraphKeys.EVAL_STEP)
+      seen['names'].append([v.op.name for v in self._steps])
+
+    def before_run(self, run_context):
+      return v1.train.SessionRunArgs(self._steps)
+
+    def after_run(self, run_context, run_values):
+      seen['fetched'].append(int(run_values.results[0]))
+
+  def input_fn():
+    return tf.data.Dataset.from_tensors(([[1.0], [2.0]], [[1.0], [0.0]])
+                                        ).repeat(3)
+
+  est = tf.estimator.Estimator(model_fn, model_dir=WORK_DIR,
+                               params={'model_fn_makes_it': True})
+  est.train(input_fn, steps=1)
+  seen['runs'] = [int(est.evaluate(input_fn, hooks=[EvalStepHook()])['runs']),
+                  int(est.evaluate(input_fn)['runs']),
+                  int(est.evaluate(input_fn, steps=2)['runs'])]
+
+  tf.estimator.Estimator(model_fn, model_dir=WORK_DIR,  # the Estimator's own
+                         params={'model_fn_makes_it': False}).evaluate(
+                             input_fn, hooks=[EvalStepHook()])
+  return seen
+
+
 def module_in_while_loop():
   """A module called before and inside a `tf.while_loop` body, checking the
   graph of each call as Sonnet 1's modules do (learning_to_simulate's

@@ -322,3 +322,18 @@ def test_tf1_control_flow_is_built_in_the_model_graph(tmp_path):
   answer with this scenario: [True] and [0.0, 16.0]."""
   got = run_child('v1', 'module_in_while_loop', tmp_path)
   assert got == {'body_in_model_graph': [True], 'predictions': [0.0, 16.0]}
+
+
+@pytest.mark.parametrize('world,fetched', [('v1', [1, 2, 3]),
+                                           ('v2', [0, 1, 2])])
+def test_evaluate_counts_its_runs_in_eval_step(tmp_path, world, fetched):
+  """2.15's evaluate() made an `eval_step` variable in GraphKeys.EVAL_STEP
+  (runs/evaluation.py). Measured on 2.15 with this scenario: a hook's fetch
+  saw the count after each step's add under TF1's switches (a reference
+  variable) and before it in TF2; a metric reading it at the end saw 4
+  after 3 batches (the run finding the input's end added one too) and 2
+  for steps=2."""
+  got = run_child(world, 'eval_step_counts', tmp_path)
+  assert got['names'] == [['eval_step'], ['eval_step']]
+  assert got['fetched'] == fetched * 2
+  assert got['runs'] == [4, 4, 2]

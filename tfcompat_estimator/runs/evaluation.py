@@ -77,7 +77,8 @@ def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
     if hooks or batches.iterator is None:
       while (steps is None or done < steps) and not runner.stop_requested:
         try:
-          hooked_step.run(session, runner, batches, captured.eval_update_op)
+          _counted(captured, lambda: hooked_step.run(
+              session, runner, batches, captured.eval_update_op))
         except end_of_input.ENDS_RUN:
           break
         done += 1
@@ -91,6 +92,7 @@ def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
             _BULK_CHUNK, steps - done,
             _progress_every(steps) - done % _progress_every(steps))
         ran, _, stopped = loop(batches.iterator, tf.constant(chunk))
+        captured.count_eval_steps(int(ran) + bool(stopped))  # see _counted
         if int(ran):  # a chunk finding the input's end may run none
           done += int(ran)
           _log_progress(done, steps)
@@ -111,6 +113,24 @@ def run_evaluation(context, input_fn, steps, hooks, checkpoint_path, name,
   _report(eval_dir(context.model_dir, name), captured, results,
           checkpoint_path)
   return results
+
+
+def _counted(captured, run_step):
+  """Runs one step, adding it to the `eval_step` variable as 2.15 did.
+
+  2.15 added one in every run, also in the one that found the input's end
+  (the add did not wait for the batch: 4 after 3 batches, measured). A
+  hook fetching the variable saw the count before the add, or after it
+  under TF1's switches.
+  """
+  before = captured.eval_step_counts_before_step
+  if before:
+    captured.count_eval_steps(1)
+  try:
+    run_step()
+  finally:
+    if not before:
+      captured.count_eval_steps(1)
 
 
 def _progress_every(steps):
