@@ -493,6 +493,32 @@ def eval_step_counts():
   return seen
 
 
+def variable_handles():
+  """What a resource variable's `.handle` is while the model_fn builds its
+  graph: K-FAC keys a dict by it and walks its consumers to find the
+  layers using each parameter."""
+  v1 = tf.compat.v1
+  seen = {}
+
+  def model_fn(features, labels, mode):
+    r = v1.get_variable('r', [1, 1], use_resource=True,
+                        initializer=v1.constant_initializer(0.5))
+    loss = tf.reduce_mean(tf.square(tf.matmul(features, r) - labels))
+    graph = v1.get_default_graph()
+    seen['in_model_graph'] = r.handle.graph is graph
+    seen['consumers'] = sorted({op.type for op in r.handle.consumers()})
+    seen['keyed'] = {r.handle: 'r'}[r.handle]
+    return tf.estimator.EstimatorSpec(
+        mode, loss=loss, train_op=v1.train.GradientDescentOptimizer(
+            0.1).minimize(loss, v1.train.get_or_create_global_step()))
+
+  est = tf.estimator.Estimator(model_fn, model_dir=WORK_DIR)
+  est.train(lambda: tf.data.Dataset.from_tensors(([[1.0]], [[2.0]])),
+            steps=1)
+  seen['r_after_one_step'] = est.get_variable_value('r').tolist()
+  return seen
+
+
 def module_in_while_loop():
   """A module called before and inside a `tf.while_loop` body, checking the
   graph of each call as Sonnet 1's modules do (learning_to_simulate's

@@ -324,6 +324,19 @@ def test_tf1_control_flow_is_built_in_the_model_graph(tmp_path):
   assert got == {'body_in_model_graph': [True], 'predictions': [0.0, 16.0]}
 
 
+@pytest.mark.parametrize('world', ['v1', 'graph'])
+def test_a_variable_handle_is_a_tensor_of_the_model_graph(tmp_path, world):
+  """K-FAC keys its layers' parameters by their handles and walks their
+  consumers while the model_fn runs (engine/tf1_graph_semantics.py).
+  Measured on 2.15 with this scenario in both worlds: a tensor of the
+  model graph, which a ReadVariableOp consumes, and 0.8 after one step."""
+  got = run_child(world, 'variable_handles', tmp_path)
+  assert got['in_model_graph'] is True
+  assert 'ReadVariableOp' in got['consumers']
+  assert got['keyed'] == 'r'
+  close(got['r_after_one_step'], [[0.800000011920929]], 'r')
+
+
 @pytest.mark.parametrize('world,fetched', [('v1', [1, 2, 3]),
                                            ('v2', [0, 1, 2])])
 def test_evaluate_counts_its_runs_in_eval_step(tmp_path, world, fetched):

@@ -160,7 +160,8 @@ class CapturedModel:
           batch = batches[0]
           if batch_op_name:
             batch = iterator_names.name_batch(*batch, batch_op_name)
-          self.spec = call(*batch)
+          with tf1_graph_semantics.running_model_code(_v1.get_default_graph()):
+            self.spec = call(*batch)
         # What fetches of the variable itself give. Under TF1's switches
         # 2.15's global step was a reference variable: fetched in a run of
         # the train op it gave the value after the step (a hook's log of

@@ -72,6 +72,8 @@ import tensorflow as tf
 from tfcompat_estimator.platform import tf_internals
 
 _MARK = '_tfcompat_tf1_semantics'
+# Set on a model graph while its model_fn runs (`running_model_code`).
+_MODEL_CODE = '_tfcompat_model_code_running'
 _TF2_KERAS = '_tfcompat_tf2_keras'
 _TF2_KERAS_LOCK = threading.Lock()
 
@@ -91,6 +93,18 @@ def unique_name(name, taken):
 def mark(graph):
   """Gives `graph`'s tensors identity hashing and equality, as in a tf.Graph."""
   setattr(graph, _MARK, True)
+
+
+@contextlib.contextmanager
+def running_model_code(graph):
+  """Within: the model_fn builds `graph`, and its variables' handles are
+  tensors of it (`_answering_graph_queries`). The engine's own code after
+  it finds the graph's captures by the eager handles."""
+  setattr(graph, _MODEL_CODE, True)
+  try:
+    yield
+  finally:
+    setattr(graph, _MODEL_CODE, False)
 
 
 @contextlib.contextmanager
@@ -305,8 +319,22 @@ _CLASSES = {}
 
 
 def _answering_graph_queries(cls):
-  """A subclass of `cls` answering `.op`, `.graph` and `.initializer`."""
+  """A subclass of `cls` answering `.op`, `.graph`, `.initializer`, `.handle`."""
   if cls not in _CLASSES:
+    eager_handle = cls.handle.fget  # a property on every variable class
+
+    def handle(self):
+      # TF1 model code walks the graph from a variable's handle: K-FAC maps
+      # its layers' parameters to the graph's tensors by it (in a dict) and
+      # follows its consumers, which an eager handle cannot do. While the
+      # model_fn runs, as in TF1, the handle is the graph's tensor (not
+      # under `init_scope`, which runs eagerly in the same default graph).
+      graph = getattr(self, _MARK).graph
+      if (getattr(graph, _MODEL_CODE, False) and
+          not tf_internals.executing_eagerly() and
+          tf.compat.v1.get_default_graph() is graph):
+        return graph.capture(eager_handle(self))
+      return eager_handle(self)
 
     def op(self):
       lifted = getattr(self, _MARK)
@@ -353,6 +381,7 @@ def _answering_graph_queries(cls):
 
     _CLASSES[cls] = type(cls.__name__, (cls,), {
         'op': property(op), 'graph': property(graph),
+        'handle': property(handle),
         'initializer': property(initializer), 'eval': eval,
         'read_value': read_value,
         # `assign_sub()` and the like return a read named after the assign
