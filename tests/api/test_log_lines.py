@@ -256,10 +256,15 @@ def test_train_and_evaluate_announces_its_loop_in_2_15s_words(tmp_path, caplog):
     tf.estimator.train_and_evaluate(
         estimator, tf.estimator.TrainSpec(_input_fn, max_steps=2),
         tf.estimator.EvalSpec(_input_fn, steps=1, throttle_secs=600))
-  _in_order(_messages(caplog), [re.escape(
-      'Start train and evaluate loop. The evaluate will happen after every '
-      'checkpoint. Checkpoint frequency is determined based on RunConfig '
-      'arguments: save_checkpoints_steps None or save_checkpoints_secs 30.')])
+  _in_order(_messages(caplog), [
+      # 2.15 asked whether a distribute coordinator ran the job.
+      re.escape('Not using Distribute Coordinator.'),
+      re.escape('Running training and evaluation locally (non-distributed).'),
+      re.escape(
+          'Start train and evaluate loop. The evaluate will happen after '
+          'every checkpoint. Checkpoint frequency is determined based on '
+          'RunConfig arguments: save_checkpoints_steps None or '
+          'save_checkpoints_secs 30.')])
 
 
 def test_a_model_fn_taking_params_without_params_warns_as_2_15(

@@ -489,20 +489,23 @@ def test_export_estimator_savedmodel_writes_tpu_graphs(trained, tmp_path):
 
 def test_each_loop_logs_2_15s_lines(tmp_path, caplog):
   # 2.15's _TPUContext and ErrorRendezvous lines, which logs are read by:
-  # each loop's end, failed or not; predict's twice at the end of input,
+  # the context's after the config's; each loop's end, failed or not, and
+  # then a failed one's "Reraising"; predict's twice at the end of input,
   # once when the program stops early.
   pretrained = _pretrained_checkpoint(str(tmp_path))
 
   def lines():
     found = [r.getMessage() for r in caplog.records
-             if r.getMessage().startswith(('_TPUContext', 'eval_on_tpu'))
+             if r.getMessage().startswith(
+                 ('_TPUContext', 'eval_on_tpu', 'Using config', 'Reraising'))
              or r.getMessage().endswith('marked as finished')]
     caplog.clear()
-    return found
+    return [line.split(':')[0] if line.startswith('Using config') else line
+            for line in found]
 
   with caplog.at_level('INFO', logger='tensorflow'):
     estimator, _ = _estimator(tmp_path / 'model', pretrained)
-    assert lines() == ['_TPUContext: eval_on_tpu True',
+    assert lines() == ['Using config', '_TPUContext: eval_on_tpu True',
                        'eval_on_tpu ignored because use_tpu is False.']
     estimator.train(_input_fn, max_steps=2)
     assert lines() == ['training_loop marked as finished']
@@ -516,7 +519,24 @@ def test_each_loop_logs_2_15s_lines(tmp_path, caplog):
     assert lines() == ['prediction_loop marked as finished']
     with pytest.raises(RuntimeError, match='no input'):
       estimator.train(_broken_input_fn, steps=1)
-    assert lines() == ['training_loop marked as finished']
+    assert lines() == ['training_loop marked as finished',
+                       'Reraising captured error']
+    # 2.15 checked for `params` when it called the input_fn, in the loop.
+    with pytest.raises(ValueError, match=r'params\["batch_size"\]'):
+      estimator.evaluate(lambda: _input_fn({'batch_size': 2}), steps=1)
+    assert lines() == ['evaluation_loop marked as finished',
+                       'Reraising captured error']
+
+
+def test_an_export_logs_2_15s_model_fn_lines(trained, tmp_path, caplog):
+  # Measured on 2.15 (export_to_tpu=False): an Estimator's lines around it.
+  trained_estimator, _, pretrained = trained
+  estimator, _ = _estimator(trained_estimator.model_dir, pretrained,
+                            export_to_tpu=False)
+  with caplog.at_level('INFO', logger='tensorflow'):
+    estimator.export_saved_model(str(tmp_path), _serving_input_fn)
+  assert [m for m in caplog.messages if 'model_fn.' in m or 'on CPU' in m] == [
+      'Calling model_fn.', 'Running infer on CPU/GPU', 'Done calling model_fn.']
 
 
 def _broken_input_fn(params):

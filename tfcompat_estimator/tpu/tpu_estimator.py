@@ -91,11 +91,11 @@ def _add_item_to_params(params, key, value):
     params.add_hparam(key, value)
 
 
-def _require_params_arg(fn, what):
-  if 'params' not in model_fn_lib.fn_args(fn):
+def _require_params_arg(fn, what, quote="'"):
+  if 'params' not in model_fn_lib.fn_args(fn):  # 2.15's words, and quotes
     raise ValueError(f'{what} ({fn}) does not include params argument, '
                      'required by TPUEstimator to pass batch size as '
-                     "params['batch_size']")
+                     f'params[{quote}batch_size{quote}]')
 
 
 class TPUEstimator(estimator_lib.Estimator):
@@ -152,9 +152,6 @@ class TPUEstimator(estimator_lib.Estimator):
       raise ValueError('export_saved_model_api_version should be 1 or 2; '
                        f'got {export_saved_model_api_version}.')
     self._user_model_fn = model_fn
-    self._ctx = tpu_context._get_tpu_context(  # pylint: disable=protected-access
-        config, train_batch_size, eval_batch_size, predict_batch_size,
-        use_tpu, eval_on_tpu, embedding_config_spec)
     self._export_to_cpu = export_to_cpu
     self._export_to_tpu = export_to_tpu
     self._export_saved_model_api_version = export_saved_model_api_version
@@ -170,6 +167,10 @@ class TPUEstimator(estimator_lib.Estimator):
         model_fn=self._tpu_model_fn if model_fn is not None else None,
         model_dir=model_dir, config=config.replace(**changes),
         params=params or {}, warm_start_from=warm_start_from)
+    # After "Using config:", as 2.15 logged its context's lines.
+    self._ctx = tpu_context._get_tpu_context(  # pylint: disable=protected-access
+        config, train_batch_size, eval_batch_size, predict_batch_size,
+        use_tpu, eval_on_tpu, embedding_config_spec)
 
   # The model_fn, as each run calls it ----------------------------------------
   def _tpu_model_fn(self, features, labels, mode, config, params):
@@ -181,8 +182,11 @@ class TPUEstimator(estimator_lib.Estimator):
 
   def _call_model_fn(self, features, labels, mode, config):
     """The model_fn for exports and `model_fn`: no batch size, as in 2.15."""
-    return self._call_user_model_fn(features, labels, mode, config,
+    logging.info('Calling model_fn.')  # 2.15's lines, as an Estimator's
+    spec = self._call_user_model_fn(features, labels, mode, config,
                                     self.params, batch_size=None)
+    logging.info('Done calling model_fn.')
+    return spec
 
   def _call_user_model_fn(self, features, labels, mode, config, params,
                           batch_size, use_tpu=False):
@@ -235,8 +239,9 @@ class TPUEstimator(estimator_lib.Estimator):
         return self._call_user_model_fn(features, labels, mode, config,
                                         self.params, batch_size=None,
                                         use_tpu=True)
-      return inference_export.rewritten_spec(
-          lambda inputs: self._call_model_fn(inputs, labels, mode, config),
+      return inference_export.rewritten_spec(  # no "Calling model_fn." here
+          lambda inputs: self._call_user_model_fn(
+              inputs, labels, mode, config, self.params, batch_size=None),
           features)
 
   # Runs ------------------------------------------------------------------------
@@ -299,13 +304,14 @@ class TPUEstimator(estimator_lib.Estimator):
   def _input_fn_for(self, input_fn, mode):
     """`input_fn` called with `params['batch_size']` for `mode`."""
     estimator_lib.check_callable('input_fn', input_fn)
-    _require_params_arg(input_fn, 'input_fn')
     with self._ctx.with_mode(mode) as ctx:
       batch_size = ctx.batch_size_for_input_fn
       sliced_on_cpu = (ctx.is_running_on_cpu() and
                        ctx.is_input_slice_broadcast_to_all_cores())
 
     def tpu_input_fn(params, mode, config, input_context=None):
+      # Checked here, in the loop, as 2.15 checked it when calling it.
+      _require_params_arg(input_fn, 'input_fn', quote='"')
       if sliced_on_cpu:  # 2.15's check, when it called the input_fn
         raise ValueError(
             'Invalid TPUConfig `eval_training_input_configuration` value. '
@@ -379,12 +385,18 @@ def _check_tpu_batch_sizes(config, train_batch_size, eval_batch_size,
 
 @contextlib.contextmanager
 def _loop_lines(loop):
-  """2.15's line as each loop ended, failed or not (its `ErrorRendezvous`,
-  which logs are read by)."""
+  """2.15's lines as each loop ended, failed or not (its `ErrorRendezvous`,
+  which logs are read by): a failed one's error is then raised again."""
+  failed = False
   try:
     yield
+  except Exception:  # pylint: disable=broad-except
+    failed = True
+    raise
   finally:
     logging.info('%s marked as finished', loop)
+    if failed:
+      logging.warning('Reraising captured error')
 
 
 def _predicting(predictions):

@@ -65,6 +65,7 @@ def train_and_evaluate(estimator, train_spec, eval_spec):
     logging.info('Running `train_and_evaluate` as the %s of a cluster owned by '
                  'the training strategy.', task_type)
     return run.run_in_strategy_cluster(task_type, task_id)
+  logging.info('Not using Distribute Coordinator.')  # 2.15's line
   _check_one_evaluator(config.task_type, config.task_id)
   return run.run()
 
