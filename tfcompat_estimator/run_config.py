@@ -413,7 +413,9 @@ class RunConfig:
   # Defaults kept on the class, so that `vars(config)`, which
   # `Estimator.__init__` logs as "Using config:", lists 2.15's attributes:
   # 2.15 had no steps_per_loop and set `_distribute_coordinator_mode` only
-  # for configs with distribution strategies.
+  # for configs with distribution strategies. The mode says how a
+  # distribute coordinator runs the config (one of the mode strings
+  # above), or is None when the TF_CONFIG roles apply as they are.
   _steps_per_loop = 100
   _distribute_coordinator_mode = None
 
@@ -563,8 +565,6 @@ class RunConfig:
             'experimental_distribute.eval_distribute, not both.')
       self._eval_distribute = exp.eval_distribute
 
-    # How a distribute coordinator should run this config (one of the
-    # mode strings above), or None when the TF_CONFIG roles apply as is.
     cluster_spec = _cluster_spec_from(tf_config)
     if self._train_distribute and exp is not None and exp.remote_cluster:
       if cluster_spec:
