@@ -527,9 +527,10 @@ class RunConfig:
         experimental_max_worker_delay_secs)
     self._session_creation_timeout_secs = session_creation_timeout_secs
     self._checkpoint_save_graph_def = checkpoint_save_graph_def
-    if steps_per_loop != RunConfig._steps_per_loop:
-      self._steps_per_loop = steps_per_loop
+    self._steps_per_loop = steps_per_loop
     _validate(self)
+    if steps_per_loop == RunConfig._steps_per_loop:  # a valid int by now
+      del self._steps_per_loop  # the class's default, left out of vars()
 
     if ((train_distribute is not None
          and not _is_tpu_strategy(train_distribute))

@@ -237,7 +237,7 @@ def test_device_fn_argument_rule(device_fn, ok):
 
 @pytest.mark.parametrize('value, error', [
     (0, ValueError), (-3, ValueError), (1.0, TypeError), (True, TypeError),
-    ('5', TypeError), (None, TypeError)])
+    ('5', TypeError), (None, TypeError), (100.0, TypeError)])
 def test_steps_per_loop_must_be_positive_int(value, error):
   with pytest.raises(error, match='steps_per_loop'):
     RunConfig(steps_per_loop=value)
