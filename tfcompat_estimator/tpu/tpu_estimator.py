@@ -181,12 +181,14 @@ class TPUEstimator(estimator_lib.Estimator):
                                     batch_size)
 
   def _call_model_fn(self, features, labels, mode, config):
-    """The model_fn for exports and `model_fn`: no batch size, as in 2.15."""
-    logging.info('Calling model_fn.')  # 2.15's lines, as an Estimator's
-    spec = self._call_user_model_fn(features, labels, mode, config,
-                                    self.params, batch_size=None)
-    logging.info('Done calling model_fn.')
-    return spec
+    """The model_fn for exports and `model_fn`, called as an Estimator's
+    (with its log lines), but with no batch size, as in 2.15."""
+    return model_fn_lib.call_model_fn(self._unbatched_model_fn, features,
+                                      labels, mode, self.params, config)
+
+  def _unbatched_model_fn(self, features, labels, mode, config, params):
+    return self._call_user_model_fn(features, labels, mode, config, params,
+                                    batch_size=None)
 
   def _call_user_model_fn(self, features, labels, mode, config, params,
                           batch_size, use_tpu=False):
@@ -240,8 +242,8 @@ class TPUEstimator(estimator_lib.Estimator):
                                         self.params, batch_size=None,
                                         use_tpu=True)
       return inference_export.rewritten_spec(  # no "Calling model_fn." here
-          lambda inputs: self._call_user_model_fn(
-              inputs, labels, mode, config, self.params, batch_size=None),
+          lambda inputs: self._unbatched_model_fn(
+              inputs, labels, mode, config, self.params),
           features)
 
   # Runs ------------------------------------------------------------------------
