@@ -432,7 +432,8 @@ class CapturedModel:
       self.eval_metrics = metrics
       self.eval_update_op = tf.group(*[u for _, u in metrics.values()
                                        if u is not None])
-      self.eval_step = _eval_step()
+      # Made after the model_fn, as 2.15 made it (or the model_fn's own).
+      self.eval_step = tf_internals.get_or_create_eval_step()
       # Under TF1's switches 2.15's was a reference variable, which a hook
       # fetched after the step's add (1 in the first step); a resource
       # variable's read, unordered with the add, came before it (0).
@@ -832,24 +833,6 @@ def _name_in_graph(graph, variable, key):
     else:
       tf.raw_ops.ReadVariableOp(resource=handle, dtype=variable.dtype,
                                 name=key)
-
-
-def _eval_step():
-  """The evaluation's step counter in `GraphKeys.EVAL_STEP`, as 2.15's.
-
-  2.15 made it after the model_fn (`evaluation._get_or_create_eval_step`),
-  unless the model_fn had (old TPU model code adds to it): a local int64
-  variable named 'eval_step', which hooks find in the collection.
-  """
-  made = _v1.get_collection(_v1.GraphKeys.EVAL_STEP)
-  if len(made) > 1:  # 2.15's words
-    raise ValueError('Multiple tensors added to tf.GraphKeys.EVAL_STEP')
-  if made:
-    return made[0]
-  return _v1.get_variable(
-      'eval_step', shape=[], dtype=tf.int64,
-      initializer=_v1.zeros_initializer(), trainable=False,
-      collections=[_v1.GraphKeys.LOCAL_VARIABLES, _v1.GraphKeys.EVAL_STEP])
 
 
 def _read_if_variable(value):

@@ -35,6 +35,7 @@ from tensorflow.python.client import session as _session
 from tensorflow.python.data.ops import dataset_ops
 from tensorflow.python.data.util import traverse as _dataset_traverse
 from tensorflow.python.checkpoint import graph_view
+from tensorflow.python.training import evaluation as _evaluation
 from tensorflow.python.training.saving import saveable_object as _saveable_object
 from tensorflow.python.distribute import cross_device_utils
 from tensorflow.python.distribute import input_lib
@@ -269,6 +270,11 @@ executing_eagerly_outside_functions = ops.executing_eagerly_outside_functions
 # TF 2.21.
 executing_eagerly = context.executing_eagerly
 executing_eagerly_v1 = context.executing_eagerly_v1
+
+# The evaluation's step counter in the default graph's `GraphKeys.EVAL_STEP`,
+# the one TF1 code made or added to (old TPU model code), else a new local
+# int64 variable 'eval_step', as 2.15's evaluate() made it. Checked on TF 2.21.
+get_or_create_eval_step = _evaluation._get_or_create_eval_step  # pylint: disable=protected-access
 
 
 def per_graph_function(python_function, **kwargs):
